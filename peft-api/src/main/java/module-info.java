@@ -17,6 +17,9 @@ module org.ssmpeft.api {
     exports org.ssmpeft.api.composition;
     exports org.ssmpeft.api.guice;
 
+    // Guice calls PeftModule's @Provides methods reflectively.
+    opens org.ssmpeft.api.guice to com.google.guice;
+
     // Config records of method modules are read and built reflectively by the ConfigBinder.
     uses org.ssmpeft.api.spi.PeftMethodProvider;
 }

@@ -1,0 +1,85 @@
+package org.ssmpeft.api.adapter;
+
+import java.util.random.RandomGenerator;
+import org.ssmpeft.api.tensor.Tensor;
+
+/**
+ * How a trainable parameter starts. The set is closed so that every backend and every saved config can name it.
+ */
+public sealed interface Initializer {
+
+    /** Fills {@code t} in place. */
+    void fill(Tensor t, RandomGenerator rng);
+
+    /** Whether the parameter starts at exactly zero (then an adapter that adds it leaves outputs unchanged). */
+    default boolean isZero() {
+        return false;
+    }
+
+    /** All zeros: the identity start of state-offset, initial-state and LoRA's B. */
+    record Zeros() implements Initializer {
+        @Override
+        public void fill(Tensor t, RandomGenerator rng) {
+            t.fill(0f);
+        }
+
+        @Override
+        public boolean isZero() {
+            return true;
+        }
+    }
+
+    /** Every element {@code value}. */
+    record Constant(float value) implements Initializer {
+        @Override
+        public void fill(Tensor t, RandomGenerator rng) {
+            t.fill(value);
+        }
+
+        @Override
+        public boolean isZero() {
+            return value == 0f;
+        }
+    }
+
+    /** N(0, std²) per element. */
+    record Normal(double std) implements Initializer {
+        @Override
+        public void fill(Tensor t, RandomGenerator rng) {
+            float[] d = t.data();
+            for (int i = 0; i < d.length; i++) {
+                d[i] = (float) (rng.nextGaussian() * std);
+            }
+        }
+    }
+
+    /** U(-bound, bound) per element. */
+    record Uniform(double bound) implements Initializer {
+        @Override
+        public void fill(Tensor t, RandomGenerator rng) {
+            float[] d = t.data();
+            for (int i = 0; i < d.length; i++) {
+                d[i] = (float) ((2 * rng.nextDouble() - 1) * bound);
+            }
+        }
+    }
+
+    /**
+     * PyTorch's {@code kaiming_uniform_(w, a)} for a weight of shape (fan_out, fan_in, ...):
+     * bound = gain·sqrt(3 / fan_in) with gain = sqrt(2 / (1 + a²)). With a = √5 (nn.Linear's and LoRA A's
+     * default) the bound is 1/sqrt(fan_in).
+     */
+    record KaimingUniform(double a) implements Initializer {
+        public static final KaimingUniform LINEAR_DEFAULT = new KaimingUniform(Math.sqrt(5));
+
+        @Override
+        public void fill(Tensor t, RandomGenerator rng) {
+            if (t.rank() < 2) {
+                throw new IllegalArgumentException("Kaiming init needs a weight of rank >= 2, found " + t);
+            }
+            long fanIn = t.size() / t.dim(0);
+            double gain = Math.sqrt(2.0 / (1 + a * a));
+            new Uniform(gain * Math.sqrt(3.0 / fanIn)).fill(t, rng);
+        }
+    }
+}

@@ -1,0 +1,86 @@
+package org.ssmpeft.api.composition;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.random.RandomGenerator;
+import java.util.random.RandomGeneratorFactory;
+import org.ssmpeft.api.adapter.Adapter;
+import org.ssmpeft.api.adapter.AdapterContext;
+import org.ssmpeft.api.config.AdapterConfig;
+import org.ssmpeft.api.config.AdapterConfigReader;
+import org.ssmpeft.api.config.ConfigException;
+import org.ssmpeft.api.config.ConfigProblem;
+import org.ssmpeft.api.registry.PeftMethods;
+import org.ssmpeft.api.shape.ModelShape;
+import org.ssmpeft.api.spi.PeftMethodProvider;
+
+/**
+ * Creates adapters from configs: looks the method up in the registry, checks the config against the model shape and
+ * initialises the parameters from a seed (so the same config and seed give the same adapter, bit for bit).
+ */
+public final class AdapterFactory {
+
+    private final PeftMethods methods;
+    private final AdapterConfigReader reader;
+
+    public AdapterFactory(PeftMethods methods) {
+        this.methods = methods;
+        this.reader = new AdapterConfigReader(methods);
+    }
+
+    public PeftMethods methods() {
+        return methods;
+    }
+
+    public AdapterConfigReader reader() {
+        return reader;
+    }
+
+    /** One adapter, initialised from {@code rng}. */
+    public Adapter create(AdapterConfig config, ModelShape shape, RandomGenerator rng) {
+        Adapter a = instantiate(methods.forName(config.method()), config, shape);
+        a.initialize(rng);
+        return a;
+    }
+
+    /**
+     * All adapters of a config file on one model, all acting, adapter i initialised from a generator seeded with
+     * {@code seed + i}.
+     */
+    public AdapterSet create(Path configFile, ModelShape shape, long seed) {
+        return create(reader.read(configFile), shape, seed);
+    }
+
+    public AdapterSet create(List<AdapterConfig> configs, ModelShape shape, long seed) {
+        AdapterSet set = new AdapterSet(shape);
+        for (int i = 0; i < configs.size(); i++) {
+            set.add(create(configs.get(i), shape, seeded(seed + i)));
+        }
+        return set;
+    }
+
+    /** A reproducible generator for initialisation (the same algorithm on every JVM). */
+    public static RandomGenerator seeded(long seed) {
+        return RandomGeneratorFactory.of("L64X128MixRandom").create(seed);
+    }
+
+    private static <C extends Record> Adapter instantiate(PeftMethodProvider<C> provider, AdapterConfig config,
+                                                          ModelShape shape) {
+        C typed;
+        try {
+            typed = provider.configType().cast(config.config());
+        } catch (ClassCastException e) {
+            throw new IllegalArgumentException("adapter '" + config.name() + "': method '" + provider.name()
+                    + "' expects a " + provider.configType().getSimpleName() + ", found a "
+                    + config.config().getClass().getSimpleName(), e);
+        }
+        List<ConfigProblem> problems = new ArrayList<>();
+        config.layers().outOfRange(shape.layers()).ifPresent(m -> problems.add(new ConfigProblem("layers", m)));
+        problems.addAll(provider.validate(typed, shape));
+        if (!problems.isEmpty()) {
+            throw new ConfigException("for adapter '" + config.name() + "' on " + shape.describe(), problems);
+        }
+        return provider.create(new AdapterContext<>(config.name(), provider.name(), typed, shape, config.layers()));
+    }
+}

@@ -1,0 +1,59 @@
+package org.ssmpeft.api.spi;
+
+import java.util.List;
+import java.util.Set;
+import org.ssmpeft.api.adapter.Adapter;
+import org.ssmpeft.api.adapter.AdapterContext;
+import org.ssmpeft.api.adapter.ParameterSpec;
+import org.ssmpeft.api.config.ConfigProblem;
+import org.ssmpeft.api.config.LayerSelection;
+import org.ssmpeft.api.hooks.HookKind;
+import org.ssmpeft.api.shape.ModelShape;
+
+/**
+ * A PEFT method, found at run time with {@link java.util.ServiceLoader}. Declare an implementation both in
+ * {@code module-info.java} ({@code provides org.ssmpeft.api.spi.PeftMethodProvider with ...}) and in
+ * {@code META-INF/services/org.ssmpeft.api.spi.PeftMethodProvider}, so the module path and the class path both find
+ * it. Providers are stateless and need a public no-argument constructor.
+ *
+ * @param <C> the method's typed config: a public record in an exported package, its components spelled in
+ *            snake_case in JSON/YAML, documented with {@link org.ssmpeft.api.config.Doc} and bounded with
+ *            {@link org.ssmpeft.api.config.Range}
+ */
+public interface PeftMethodProvider<C extends Record> {
+
+    /** The stable name configs select the method by ({@code state-offset}); lower case, digits and '-'. */
+    String name();
+
+    /** One sentence for {@code peft methods}. */
+    String description();
+
+    Class<C> configType();
+
+    /** The config used when a file gives no fields. */
+    C defaultConfig();
+
+    /** The hooks this method's adapters feed. */
+    Set<HookKind> hooks();
+
+    /** Whether the method acts per layer (then a config's {@code layers} selection applies). */
+    default boolean perLayer() {
+        return true;
+    }
+
+    /** Checks that depend on the model (e.g. a LoRA target that the family lacks); empty when fine. */
+    default List<ConfigProblem> validate(C config, ModelShape shape) {
+        return List.of();
+    }
+
+    /** The trainable tensors an adapter of this config has on this model. */
+    List<ParameterSpec> parameterSpecs(C config, ModelShape shape, LayerSelection layers);
+
+    /** Trainable parameter count, the sum of {@link #parameterSpecs} sizes. */
+    default long parameterCount(C config, ModelShape shape, LayerSelection layers) {
+        return parameterSpecs(config, shape, layers).stream().mapToLong(ParameterSpec::elementCount).sum();
+    }
+
+    /** A new adapter with zero-filled parameters; call {@link Adapter#initialize} to apply the initializers. */
+    Adapter create(AdapterContext<C> context);
+}

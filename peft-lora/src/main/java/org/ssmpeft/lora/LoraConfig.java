@@ -1,0 +1,55 @@
+package org.ssmpeft.lora;
+
+import java.util.List;
+import org.ssmpeft.api.config.Doc;
+import org.ssmpeft.api.config.InvalidFieldException;
+import org.ssmpeft.api.config.Range;
+import org.ssmpeft.api.hooks.Projection;
+
+/**
+ * Config of LoRA. Defaults are the paper's LoRA baseline (r 8, alpha 8, on x_proj's dt/B/C blocks and dt_proj),
+ * except dropout, which defaults to 0 as in Hugging Face PEFT (the paper used 0.1).
+ *
+ * @param rank      r
+ * @param alpha     scaling numerator: s = alpha / r, or alpha / sqrt(r) with rsLoRA
+ * @param dropout   dropout on the LoRA input during training
+ * @param targets   the projections (or row blocks of them) that get a low-rank delta
+ * @param useRslora rank-stabilised scaling alpha / sqrt(r)
+ */
+public record LoraConfig(
+        @Doc("rank r of the update B·A") @Range(min = 1, max = 4096) int rank,
+        @Doc("scaling numerator: s = alpha/r (alpha/sqrt(r) with use_rslora)") @Range(min = 0) double alpha,
+        @Doc("dropout probability on the LoRA input while training") @Range(min = 0, max = 0.99) double dropout,
+        @Doc("projections to adapt: in_proj (or in_proj.x / in_proj.z), x_proj (or x_proj.dt / x_proj.B / x_proj.C),"
+                + " dt_proj, out_proj, head") List<Projection> targets,
+        @Doc("rank-stabilised LoRA scaling alpha/sqrt(r)") boolean useRslora) {
+
+    public static final LoraConfig DEFAULT = new LoraConfig(8, 8.0, 0.0,
+            List.of(Projection.X_PROJ_DT, Projection.X_PROJ_B, Projection.X_PROJ_C, Projection.DT_PROJ), false);
+
+    public LoraConfig {
+        targets = List.copyOf(targets);
+        if (alpha <= 0) {
+            throw new InvalidFieldException("alpha", "expected alpha > 0, found " + alpha
+                    + " (alpha = 0 would switch the adapter off)");
+        }
+        if (targets.isEmpty()) {
+            throw new InvalidFieldException("targets", "expected at least one target; choose from "
+                    + Projection.configNames());
+        }
+        for (int i = 0; i < targets.size(); i++) {
+            for (int j = i + 1; j < targets.size(); j++) {
+                if (targets.get(i).overlaps(targets.get(j))) {
+                    throw new InvalidFieldException("targets", "targets " + targets.get(i).configName() + " and "
+                            + targets.get(j).configName() + " overlap (the same rows would get two deltas); keep the"
+                            + " whole projection or its blocks, not both");
+                }
+            }
+        }
+    }
+
+    /** s = alpha / r, or alpha / sqrt(r) with rsLoRA. */
+    public float scaling() {
+        return (float) (useRslora ? alpha / Math.sqrt(rank) : alpha / rank);
+    }
+}

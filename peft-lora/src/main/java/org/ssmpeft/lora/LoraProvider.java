@@ -1,0 +1,133 @@
+package org.ssmpeft.lora;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+import org.ssmpeft.api.adapter.Adapter;
+import org.ssmpeft.api.adapter.AdapterContext;
+import org.ssmpeft.api.adapter.Initializer;
+import org.ssmpeft.api.adapter.ParameterSpec;
+import org.ssmpeft.api.config.ConfigProblem;
+import org.ssmpeft.api.config.LayerSelection;
+import org.ssmpeft.api.hooks.HookKind;
+import org.ssmpeft.api.hooks.LowRankDelta;
+import org.ssmpeft.api.hooks.Projection;
+import org.ssmpeft.api.hooks.ProjectionHook;
+import org.ssmpeft.api.shape.ModelShape;
+import org.ssmpeft.api.spi.PeftMethodProvider;
+
+/**
+ * LoRA (Hu et al.) on SSM projections: {@code W x + s·B(A x)} with A (r, in) Kaiming-uniform(a=√5) and B (out, r)
+ * zero, as Hugging Face PEFT initialises them, so the adapter starts as the identity. Per target and layer
+ * r·(in + out) parameters; the head's delta is model-wide.
+ */
+public final class LoraProvider implements PeftMethodProvider<LoraConfig> {
+
+    public static final String NAME = "lora";
+
+    @Override
+    public String name() {
+        return NAME;
+    }
+
+    @Override
+    public String description() {
+        return "LoRA: a low-rank update s*B*A on chosen projections (in_proj, x_proj and its dt/B/C blocks, dt_proj,"
+                + " out_proj, head)";
+    }
+
+    @Override
+    public Class<LoraConfig> configType() {
+        return LoraConfig.class;
+    }
+
+    @Override
+    public LoraConfig defaultConfig() {
+        return LoraConfig.DEFAULT;
+    }
+
+    @Override
+    public Set<HookKind> hooks() {
+        return Set.of(HookKind.PROJECTION);
+    }
+
+    @Override
+    public List<ConfigProblem> validate(LoraConfig config, ModelShape shape) {
+        List<ConfigProblem> problems = new ArrayList<>();
+        for (int i = 0; i < config.targets().size(); i++) {
+            Projection p = config.targets().get(i);
+            if (!p.existsIn(shape.family())) {
+                problems.add(new ConfigProblem("targets[" + i + "]", "target " + p.configName() + " does not exist in "
+                        + shape.family() + " blocks; " + shape.family() + " has: " + String.join(", ",
+                        java.util.Arrays.stream(Projection.values()).filter(q -> q.existsIn(shape.family()))
+                                .map(Projection::configName).toList())));
+            }
+        }
+        return problems;
+    }
+
+    /** Parameter name of a target's A or B: {@code layers.3.x_proj.dt.lora_A}, {@code head.lora_B}. */
+    static String parameterName(int layer, Projection target, String part) {
+        return (target.isPerLayer() ? "layers." + layer + "." : "") + target.configName() + "." + part;
+    }
+
+    @Override
+    public List<ParameterSpec> parameterSpecs(LoraConfig config, ModelShape shape, LayerSelection layers) {
+        List<ConfigProblem> problems = validate(config, shape);
+        if (!problems.isEmpty()) {
+            throw new IllegalArgumentException(problems.getFirst().toString());
+        }
+        List<ParameterSpec> specs = new ArrayList<>();
+        int[] selected = layers.resolve(shape.layers());
+        for (Projection target : config.targets()) {
+            if (!target.isPerLayer()) {
+                addPair(specs, config, shape, target, -1);
+            }
+        }
+        for (int l : selected) {
+            for (Projection target : config.targets()) {
+                if (target.isPerLayer()) {
+                    addPair(specs, config, shape, target, l);
+                }
+            }
+        }
+        return specs;
+    }
+
+    private static void addPair(List<ParameterSpec> specs, LoraConfig config, ModelShape shape, Projection target,
+                                int layer) {
+        int r = config.rank();
+        int[] aShape = {r, target.inFeatures(shape)};
+        int[] bShape = {target.outFeatures(shape), r};
+        var layerIndex = layer < 0 ? java.util.OptionalInt.empty() : java.util.OptionalInt.of(layer);
+        specs.add(new ParameterSpec(parameterName(layer, target, "lora_A"), aShape,
+                Initializer.KaimingUniform.LINEAR_DEFAULT, HookKind.PROJECTION, layerIndex, true));
+        specs.add(new ParameterSpec(parameterName(layer, target, "lora_B"), bShape, new Initializer.Zeros(),
+                HookKind.PROJECTION, layerIndex, true));
+    }
+
+    @Override
+    public Adapter create(AdapterContext<LoraConfig> context) {
+        return new LoraAdapter(context, parameterSpecs(context.config(), context.shape(), context.layers()));
+    }
+
+    static final class LoraAdapter extends Adapter implements ProjectionHook {
+        private final LoraConfig config;
+
+        LoraAdapter(AdapterContext<LoraConfig> context, List<ParameterSpec> specs) {
+            super(context, specs);
+            this.config = context.config();
+        }
+
+        @Override
+        public Optional<LowRankDelta> delta(int layer, Projection target) {
+            if (!config.targets().contains(target)) {
+                return Optional.empty();
+            }
+            int l = target.isPerLayer() ? layer : -1;
+            return parameterIfPresent(parameterName(l, target, "lora_A")).map(a -> new LowRankDelta(a,
+                    parameter(parameterName(l, target, "lora_B")), config.scaling(), target.rowOffset(shape())));
+        }
+    }
+}
