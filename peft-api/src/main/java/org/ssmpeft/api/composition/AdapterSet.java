@@ -65,7 +65,7 @@ public final class AdapterSet {
         stack.add(adapter.name());
         adapters.put(adapter.name(), adapter);
         try {
-            check(stack);
+            checkWith(disabled, allDisabled, stack);
         } catch (CompositionException e) {
             adapters.remove(adapter.name());
             throw e;
@@ -104,7 +104,7 @@ public final class AdapterSet {
         if (new LinkedHashSet<>(stack).size() != stack.size()) {
             throw new CompositionException("adapter names repeat in activation " + stack);
         }
-        check(stack);
+        checkWith(disabled, false, stack);
         active = stack;
         allDisabled = false;
         return this;
@@ -114,7 +114,7 @@ public final class AdapterSet {
         get(name);
         Set<String> after = new LinkedHashSet<>(disabled);
         after.remove(name);
-        checkWith(after, allDisabled);
+        checkWith(after, allDisabled, active);
         disabled.remove(name);
         return this;
     }
@@ -132,7 +132,7 @@ public final class AdapterSet {
     }
 
     public AdapterSet enableAll() {
-        checkWith(disabled, false);
+        checkWith(disabled, false, active);
         allDisabled = false;
         return this;
     }
@@ -169,18 +169,16 @@ public final class AdapterSet {
         return acting().stream().mapToLong(Adapter::parameterCount).sum();
     }
 
-    private void checkWith(Set<String> disabledAfter, boolean allOff) {
+    /** Checks the adapters that would act with this stack and these disabled names. */
+    private void checkWith(Set<String> disabledAfter, boolean allOff, List<String> stack) {
         if (!allOff) {
-            check(active.stream().filter(n -> !disabledAfter.contains(n)).toList());
+            check(stack.stream().filter(n -> !disabledAfter.contains(n)).toList());
         }
     }
 
-    private void check(List<String> stack) {
+    private void check(List<String> acting) {
         Map<InputHook.Placement, String> inputs = new LinkedHashMap<>();
-        for (String n : stack) {
-            if (disabled.contains(n)) {
-                continue;
-            }
+        for (String n : acting) {
             if (adapters.get(n) instanceof InputHook in) {
                 String other = inputs.putIfAbsent(in.placement(), n);
                 if (other != null) {

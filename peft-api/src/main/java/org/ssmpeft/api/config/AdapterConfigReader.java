@@ -38,7 +38,7 @@ import org.ssmpeft.api.spi.PeftMethodProvider;
  */
 public final class AdapterConfigReader {
 
-    static final Set<String> RESERVED = Set.of("name", "method", "layers");
+    static final List<String> RESERVED = List.of("name", "method", "layers");
     private static final long MAX_FILE_BYTES = 16L << 20;
 
     private final PeftMethods methods;
@@ -158,14 +158,12 @@ public final class AdapterConfigReader {
                     problems.add(new ConfigProblem(path + ".name", "missing; every adapter of a list needs a name"));
                     continue;
                 }
-                adapter(a, path, null, shape, problems).ifPresent(c -> {
-                    if (!seen.add(c.name())) {
-                        problems.add(new ConfigProblem(path + ".name", "duplicate adapter name \"" + c.name()
-                                + "\"; names must be unique in a file"));
-                    } else {
-                        out.add(c);
-                    }
-                });
+                if (nameNode.isTextual() && !seen.add(nameNode.asText())) {
+                    problems.add(new ConfigProblem(path + ".name", "duplicate adapter name \"" + nameNode.asText()
+                            + "\"; names must be unique in a file"));
+                    continue;
+                }
+                adapter(a, path, null, shape, problems).ifPresent(out::add);
             }
         } else if (list.isObject()) {
             if (list.isEmpty()) {

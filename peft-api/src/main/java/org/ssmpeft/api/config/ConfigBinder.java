@@ -52,7 +52,8 @@ public final class ConfigBinder {
      * @return the record, or empty when problems were found (then they are in {@code problems})
      */
     public static <C extends Record> Optional<C> bind(Class<C> type, C defaults, JsonNode node, String path,
-                                                      Set<String> reserved, List<ConfigProblem> problems) {
+                                                      java.util.Collection<String> reserved,
+                                                      List<ConfigProblem> problems) {
         if (!node.isObject()) {
             problems.add(new ConfigProblem(path, "expected an object of " + type.getSimpleName() + " fields, found "
                     + describe(node)));
