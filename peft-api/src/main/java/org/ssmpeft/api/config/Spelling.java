@@ -10,7 +10,7 @@ public final class Spelling {
     private Spelling() {
     }
 
-    /** The known name closest to {@code wrong} (Levenshtein, case-insensitive, at most a third of its length). */
+    /** The known name closest to {@code wrong} (Levenshtein, case-insensitive, within max(2, a third of its length)). */
     public static Optional<String> closest(String wrong, Collection<String> known) {
         String w = wrong.toLowerCase(Locale.ROOT);
         String best = null;
@@ -22,7 +22,9 @@ public final class Spelling {
                 bestDistance = d;
             }
         }
-        return best != null && bestDistance <= Math.max(2, w.length() / 3) ? Optional.of(best) : Optional.empty();
+        // close, and not a rewrite of the whole word (so "z" does not suggest "h")
+        return best != null && bestDistance <= Math.max(2, w.length() / 3) && bestDistance < w.length()
+                ? Optional.of(best) : Optional.empty();
     }
 
     /** {@code "; did you mean 'x'?"} or "". */
