@@ -19,7 +19,7 @@ import org.ssmpeft.runtime.checkpoint.MambaWeights;
  * <p>Where hooks attach later (DESIGN.md §3): the input embedding ({@link #embed}), the projections (every
  * {@code Linear.forward} call in {@link #mixer}: in_proj, x_proj, dt_proj, out_proj, and the head), the initial
  * state (the cache's SSM state before the first token), and the state and output offsets (the {@code hOffset} /
- * {@code yOffset} arguments of the scan, null here).
+ * {@code yOffset} arguments of the scan, fed by the package-private {@link ScanOffsets} for now).
  *
  * <p>Thread-safe: calls share only the read-only weights; each call has its own buffers and its caller's cache.
  */
@@ -87,6 +87,10 @@ public final class CpuMamba {
      * @param keepHiddenStates also return the residual stream after every block and after norm_f
      */
     public Output forward(int[][] tokens, MambaCache cache, boolean keepHiddenStates) {
+        return forward(tokens, cache, keepHiddenStates, ScanOffsets.NONE);
+    }
+
+    Output forward(int[][] tokens, MambaCache cache, boolean keepHiddenStates, ScanOffsets offsets) {
         int batch = tokens.length;
         if (batch == 0 || batch != cache.batch()) {
             throw new IllegalArgumentException("forward: expected " + cache.batch() + " token rows (the cache's"
@@ -108,7 +112,7 @@ public final class CpuMamba {
         var kept = new ArrayList<float[]>();
         var buf = new Buffers(config, m);
         for (int i = 0; i < config.layers(); i++) {
-            mixer(i, hidden, buf, cache, batch, len);
+            mixer(i, hidden, buf, cache, offsets, batch, len);
             if (keepHiddenStates) {
                 kept.add(hidden.clone());
             }
@@ -124,6 +128,23 @@ public final class CpuMamba {
         // logits = norm_f(h) · lm_headᵀ: (B·L, d) x (V, d)ᵀ -> (B·L, V)
         Linear.forward(par, logits, normed, dm, weights.lmHead(), null, m, dm, v);
         return new Output(logits, batch, len, v, kept, cache);
+    }
+
+    /**
+     * Per-layer additive terms of the scan read-out, where state-offset tuning plugs in (DESIGN.md §3):
+     * {@code hOffset} h' (D, N) adds {@code silu(z_t)·(C_t·h')}, {@code yOffset} y' (D) adds {@code silu(z_t)·y'}.
+     * Each list is empty (no term) or has one entry per layer. Package-private until peft-api's hook types land.
+     */
+    record ScanOffsets(List<float[]> hOffset, List<float[]> yOffset) {
+        static final ScanOffsets NONE = new ScanOffsets(List.of(), List.of());
+
+        float[] h(int layer) {
+            return hOffset.isEmpty() ? null : hOffset.get(layer);
+        }
+
+        float[] y(int layer) {
+            return yOffset.isEmpty() ? null : yOffset.get(layer);
+        }
     }
 
     /** One decode step: one token per sequence (B) -> logits (B, V), advancing {@code cache}. */
@@ -177,7 +198,8 @@ public final class CpuMamba {
     }
 
     // One block: h <- h + out_proj(scan(...)), the residual stream h: (B, L, d) updated in place.
-    private void mixer(int layer, float[] hidden, Buffers buf, MambaCache cache, int batch, int len) {
+    private void mixer(int layer, float[] hidden, Buffers buf, MambaCache cache, ScanOffsets offsets, int batch,
+                       int len) {
         LayerWeights w = weights.layers().get(layer);
         int m = batch * len;
         int dm = config.dModel();
@@ -204,7 +226,7 @@ public final class CpuMamba {
         });
         // y = (C·h + D·x) · silu(z): (M, D), advancing the SSM state (B, D, N)
         SelectiveScan.forward(par, buf.y, buf.xc, buf.dt, negA.get(layer), buf.xdbl, xw, r, w.d(), buf.xz, 2 * di,
-                di, cache.ssmState(layer), null, null, batch, len, di, n);
+                di, cache.ssmState(layer), offsets.h(layer), offsets.y(layer), batch, len, di, n);
         // h += out_proj(y): (M, D) -> (M, d)
         Linear.forward(par, buf.out, buf.y, di, w.outProj(), w.outProjBias().orElse(null), m, di, dm);
         for (int i = 0; i < hidden.length; i++) {
