@@ -315,9 +315,9 @@ public record MambaConfig(int vocabSize, int dModel, int dState, int layers, dou
                     + (v == null ? "(absent)" : v.toString()) + ": expected " + expected);
         }
 
+        /** The value of {@code key}, or null when absent (private to this reader). */
         private JsonNode value(String key) {
-            JsonNode v = root.get(key);
-            return v == null ? null : v;
+            return root.get(key);
         }
 
         int positiveInt(String key, int dflt) throws CheckpointException {

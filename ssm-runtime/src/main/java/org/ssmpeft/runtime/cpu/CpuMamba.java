@@ -44,8 +44,9 @@ public final class CpuMamba {
     private final Parallel par;
     private final List<float[]> negA; // per layer A = -exp(A_log): (D, N)
 
+    /** Uses a shared pool with one worker per available processor (daemon threads). */
     public CpuMamba(MambaWeights weights) {
-        this(weights, ForkJoinPool.commonPool());
+        this(weights, Parallel.defaultPool());
     }
 
     public CpuMamba(MambaWeights weights, ForkJoinPool pool) {

@@ -9,6 +9,15 @@ final class Parallel {
 
     private final ForkJoinPool pool;
 
+    // Not the common pool: it has availableProcessors - 1 workers, and its external caller only waits.
+    private static final class DefaultPool {
+        static final ForkJoinPool POOL = new ForkJoinPool(Runtime.getRuntime().availableProcessors());
+    }
+
+    static ForkJoinPool defaultPool() {
+        return DefaultPool.POOL;
+    }
+
     Parallel(ForkJoinPool pool) {
         this.pool = pool;
     }

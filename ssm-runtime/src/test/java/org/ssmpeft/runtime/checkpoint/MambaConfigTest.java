@@ -90,6 +90,15 @@ class MambaConfigTest {
     }
 
     @Test
+    void hfConfigCarryingLegacyKeysIsReadWithHuggingFaceKeys() throws Exception {
+        // the -hf repos keep d_model, n_layer, pad_vocab_size_multiple... which transformers ignores
+        MambaConfig c = parse("{\"model_type\": \"mamba\", \"hidden_size\": 768, \"num_hidden_layers\": 24,"
+                + " \"vocab_size\": 50280, \"d_model\": 1024, \"n_layer\": 48, \"pad_vocab_size_multiple\": 16,"
+                + " \"use_bias\": false, \"ssm_cfg\": {}, \"rms_norm\": true, \"fused_add_norm\": true}");
+        assertThat(c.shapeValues()).isEqualTo(new MambaConfig.ShapeValues(24, 768, 1536, 16, 48, 4, 50280));
+    }
+
+    @Test
     void stateSpacesSsmCfgAndTieEmbeddingsAreRead() throws Exception {
         MambaConfig c = parse("{\"d_model\": 64, \"n_layer\": 2, \"vocab_size\": 250, \"pad_vocab_size_multiple\": 16,"
                 + " \"tie_embeddings\": false, \"ssm_cfg\": {\"d_state\": 8, \"d_conv\": 3, \"expand\": 3,"
