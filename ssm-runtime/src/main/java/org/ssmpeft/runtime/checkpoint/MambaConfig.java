@@ -1,0 +1,424 @@
+package org.ssmpeft.runtime.checkpoint;
+
+import com.fasterxml.jackson.core.JacksonException;
+import com.fasterxml.jackson.core.StreamReadFeature;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.databind.json.JsonMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.Locale;
+import java.util.OptionalInt;
+import java.util.Set;
+
+/**
+ * A Mamba-1 model configuration, read from a Hugging Face {@code config.json} ({@code MambaConfig}, model_type
+ * "mamba") or from an original state-spaces ({@code mamba_ssm}) one. Symbols as in the paper: {@code dModel}
+ * (hidden_size / d_model), {@code dInner = D} (intermediate_size = expand·d_model), {@code dState = N} (state_size),
+ * {@code dtRank = R} (time_step_rank; "auto" = ceil(d_model / 16)), {@code convKernel = K}.
+ *
+ * <p>Defaults are transformers' when a key is absent (note {@code use_bias} defaults to true there, though every
+ * published checkpoint sets it false). State-spaces configs ({@code d_model}, {@code n_layer}, {@code ssm_cfg},
+ * {@code tie_embeddings}) get mamba_ssm's defaults and their vocabulary padded up to {@code pad_vocab_size_multiple}.
+ *
+ * <p>When peft-api's {@code ModelShape} becomes available here: {@code new ModelShape(ModelFamily.MAMBA, layers(),
+ * dModel(), dInner(), dState(), dtRank(), convKernel(), 0, 0, 0, vocabSize())}; see {@link #shapeValues()}.
+ *
+ * @param vocabSize              embedding rows (already padded)
+ * @param dModel                 residual-stream width (hidden_size)
+ * @param dState                 N, state size per channel (state_size)
+ * @param layers                 number of Mamba blocks (num_hidden_layers)
+ * @param layerNormEpsilon       eps of every RMSNorm
+ * @param padTokenId             pad token, if any
+ * @param bosTokenId             beginning-of-sequence token, if any
+ * @param eosTokenId             end-of-sequence token, if any
+ * @param expand                 dInner / dModel as configured
+ * @param dInner                 D, SSM channels (intermediate_size)
+ * @param convKernel             K, width of the causal depthwise conv (conv_kernel)
+ * @param useBias                in_proj and out_proj have biases
+ * @param useConvBias            conv1d has a bias
+ * @param hiddenAct              activation of conv output and gate; only "silu" is supported
+ * @param initializerRange       init std (training from scratch only)
+ * @param residualInFp32         residual stream kept in float32 (always true here: everything is float32)
+ * @param dtRank                 R, rank of the dt projection (time_step_rank)
+ * @param timeStepScale          dt_proj init
+ * @param timeStepMin            dt_proj init
+ * @param timeStepMax            dt_proj init
+ * @param timeStepInitScheme     dt_proj init ("random" or "constant")
+ * @param timeStepFloor          dt_proj init
+ * @param rescalePrenormResidual out_proj init scaling
+ * @param useCache               return a cache from the forward
+ * @param tieWordEmbeddings      lm_head shares the embedding matrix
+ */
+public record MambaConfig(int vocabSize, int dModel, int dState, int layers, double layerNormEpsilon,
+                          OptionalInt padTokenId, OptionalInt bosTokenId, OptionalInt eosTokenId, int expand,
+                          int dInner, int convKernel, boolean useBias, boolean useConvBias, String hiddenAct,
+                          double initializerRange, boolean residualInFp32, int dtRank, double timeStepScale,
+                          double timeStepMin, double timeStepMax, String timeStepInitScheme, double timeStepFloor,
+                          boolean rescalePrenormResidual, boolean useCache, boolean tieWordEmbeddings) {
+
+    /** The values a {@code ModelShape} (family MAMBA) is built from, in its constructor's order. */
+    public record ShapeValues(int layers, int dModel, int dInner, int dState, int dtRank, int convKernel, int vocab) {
+    }
+
+    private static final ObjectMapper JSON = JsonMapper.builder()
+            .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
+            .enable(SerializationFeature.INDENT_OUTPUT)
+            .build();
+
+    private static final Set<String> ACTIVATIONS = Set.of("silu", "swish");
+
+    public MambaConfig {
+        positive("vocab_size", vocabSize);
+        positive("hidden_size", dModel);
+        positive("state_size", dState);
+        positive("num_hidden_layers", layers);
+        positive("expand", expand);
+        positive("intermediate_size", dInner);
+        positive("conv_kernel", convKernel);
+        positive("time_step_rank", dtRank);
+        if (!(layerNormEpsilon > 0) || Double.isInfinite(layerNormEpsilon)) {
+            throw new IllegalArgumentException("mamba config: layer_norm_epsilon must be a positive finite number,"
+                    + " found " + layerNormEpsilon);
+        }
+        if (!ACTIVATIONS.contains(hiddenAct)) {
+            throw new IllegalArgumentException("mamba config: hidden_act '" + hiddenAct + "' is not supported;"
+                    + " expected silu");
+        }
+    }
+
+    private static void positive(String key, int v) {
+        if (v <= 0) {
+            throw new IllegalArgumentException("mamba config: " + key + " must be > 0, found " + v);
+        }
+    }
+
+    /** A config with transformers' defaults for everything but the given dimensions (no linear biases). */
+    public static MambaConfig of(int vocabSize, int dModel, int dState, int layers) {
+        return new MambaConfig(vocabSize, dModel, dState, layers, 1e-5, OptionalInt.of(0), OptionalInt.of(0),
+                OptionalInt.of(0), 2, 2 * dModel, 4, false, true, "silu", 0.1, true, autoDtRank(dModel), 1.0, 0.001,
+                0.1, "random", 1e-4, false, true, true);
+    }
+
+    /** ceil(d_model / 16), what "auto" means for time_step_rank / dt_rank. */
+    public static int autoDtRank(int dModel) {
+        return (dModel + 15) / 16;
+    }
+
+    public ShapeValues shapeValues() {
+        return new ShapeValues(layers, dModel, dInner, dState, dtRank, convKernel, vocabSize);
+    }
+
+    /** Reads {@code config.json} (or any file of that form). */
+    public static MambaConfig read(Path configJson) throws CheckpointException {
+        String text;
+        try {
+            text = Files.readString(configJson);
+        } catch (NoSuchFileException e) {
+            throw new CheckpointException("config " + configJson + ": no such file");
+        } catch (IOException e) {
+            throw new CheckpointException("config " + configJson + ": cannot be read: " + e, e);
+        }
+        JsonNode root;
+        try {
+            root = JSON.readTree(text);
+        } catch (JacksonException e) {
+            throw new CheckpointException("config " + configJson + ": not valid JSON: " + e.getOriginalMessage(), e);
+        }
+        return fromJson(root, configJson.toString());
+    }
+
+    /**
+     * Interprets a parsed config. {@code source} names it in error messages. A config with {@code hidden_size} (or
+     * model_type "mamba") is read with Hugging Face keys; one with only {@code d_model} with state-spaces keys.
+     */
+    public static MambaConfig fromJson(JsonNode root, String source) throws CheckpointException {
+        if (root == null || !root.isObject()) {
+            throw new CheckpointException("config " + source + ": expected a JSON object, found "
+                    + (root == null ? "nothing" : root.getNodeType()));
+        }
+        var keys = new Keys(root, source);
+        String modelType = keys.string("model_type", "mamba");
+        if (!modelType.equals("mamba")) {
+            throw new CheckpointException("config " + source + ": key 'model_type' = \"" + modelType
+                    + "\": expected \"mamba\" (Mamba-1); other families are not read by this loader");
+        }
+        boolean huggingFace = root.has("hidden_size") || root.has("model_type") || !root.has("d_model");
+        try {
+            return huggingFace ? fromHuggingFace(keys) : fromStateSpaces(keys);
+        } catch (IllegalArgumentException e) {
+            throw new CheckpointException("config " + source + ": " + e.getMessage(), e);
+        }
+    }
+
+    // transformers MambaConfig.__init__; keys set by PreTrainedConfig from **kwargs (intermediate_size) win over
+    // the derived value, exactly as in Python.
+    private static MambaConfig fromHuggingFace(Keys k) throws CheckpointException {
+        int dModel = k.positiveInt("hidden_size", 768);
+        int expand = k.positiveInt("expand", 2);
+        int dInner = k.positiveInt("intermediate_size", Math.multiplyExact(expand, dModel));
+        return new MambaConfig(
+                k.positiveInt("vocab_size", 50280),
+                dModel,
+                k.positiveInt("state_size", 16),
+                k.positiveInt("num_hidden_layers", 32),
+                k.positiveDouble("layer_norm_epsilon", 1e-5),
+                k.tokenId("pad_token_id", 0),
+                k.tokenId("bos_token_id", 0),
+                k.tokenId("eos_token_id", 0),
+                expand,
+                dInner,
+                k.positiveInt("conv_kernel", 4),
+                k.bool("use_bias", true),
+                k.bool("use_conv_bias", true),
+                k.activation("hidden_act"),
+                k.number("initializer_range", 0.1),
+                k.bool("residual_in_fp32", true),
+                k.rankOrAuto("time_step_rank", dModel),
+                k.number("time_step_scale", 1.0),
+                k.number("time_step_min", 0.001),
+                k.number("time_step_max", 0.1),
+                k.string("time_step_init_scheme", "random"),
+                k.number("time_step_floor", 1e-4),
+                k.bool("rescale_prenorm_residual", false),
+                k.bool("use_cache", true),
+                k.bool("tie_word_embeddings", true));
+    }
+
+    // mamba_ssm MambaConfig (config_mamba.py) + Mamba mixer defaults (mamba_simple.py); norm eps is fixed at 1e-5.
+    private static MambaConfig fromStateSpaces(Keys k) throws CheckpointException {
+        int dModel = k.positiveInt("d_model", 2560);
+        int layers = k.positiveInt("n_layer", 64);
+        int vocab = k.positiveInt("vocab_size", 50277);
+        int multiple = k.positiveInt("pad_vocab_size_multiple", 8);
+        int paddedVocab = Math.multiplyExact((vocab + multiple - 1) / multiple, multiple);
+        if (!k.bool("rms_norm", true)) {
+            throw k.bad("rms_norm", "true (LayerNorm blocks are not supported)");
+        }
+        if (k.positiveOrZeroInt("d_intermediate", 0) != 0) {
+            throw k.bad("d_intermediate", "0 (blocks with an MLP are not supported)");
+        }
+        JsonNode attn = k.root.get("attn_layer_idx");
+        if (attn != null && !(attn.isArray() && attn.isEmpty())) {
+            throw k.bad("attn_layer_idx", "[] (hybrid attention layers are not supported)");
+        }
+        JsonNode ssm = k.root.get("ssm_cfg");
+        if (ssm != null && !ssm.isObject()) {
+            throw k.bad("ssm_cfg", "an object");
+        }
+        var s = new Keys(ssm == null ? JSON.createObjectNode() : (ObjectNode) ssm, k.source, "ssm_cfg.");
+        String layer = s.string("layer", "Mamba1");
+        if (!layer.equals("Mamba1")) {
+            throw s.bad("layer", "\"Mamba1\" (this loader reads Mamba-1 only)");
+        }
+        int expand = s.positiveInt("expand", 2);
+        return new MambaConfig(
+                paddedVocab,
+                dModel,
+                s.positiveInt("d_state", 16),
+                layers,
+                1e-5,
+                OptionalInt.of(0), OptionalInt.of(0), OptionalInt.of(0),
+                expand,
+                Math.multiplyExact(expand, dModel),
+                s.positiveInt("d_conv", 4),
+                s.bool("bias", false),
+                s.bool("conv_bias", true),
+                "silu",
+                0.1,
+                k.bool("residual_in_fp32", true),
+                s.rankOrAuto("dt_rank", dModel),
+                s.number("dt_scale", 1.0),
+                s.number("dt_min", 0.001),
+                s.number("dt_max", 0.1),
+                s.string("dt_init", "random"),
+                s.number("dt_init_floor", 1e-4),
+                false,
+                true,
+                k.bool("tie_embeddings", true));
+    }
+
+    /** The Hugging Face {@code config.json} for this model, as transformers writes it (keys sorted). */
+    public ObjectNode toJson() {
+        ObjectNode o = JSON.createObjectNode();
+        o.putArray("architectures").add("MambaForCausalLM");
+        putToken(o, "bos_token_id", bosTokenId);
+        o.put("conv_kernel", convKernel);
+        o.put("dtype", "float32");
+        putToken(o, "eos_token_id", eosTokenId);
+        o.put("expand", expand);
+        o.put("hidden_act", hiddenAct);
+        o.put("hidden_size", dModel);
+        o.put("initializer_range", initializerRange);
+        o.put("intermediate_size", dInner);
+        o.put("layer_norm_epsilon", layerNormEpsilon);
+        o.put("model_type", "mamba");
+        o.put("num_hidden_layers", layers);
+        putToken(o, "pad_token_id", padTokenId);
+        o.put("rescale_prenorm_residual", rescalePrenormResidual);
+        o.put("residual_in_fp32", residualInFp32);
+        o.put("state_size", dState);
+        o.put("tie_word_embeddings", tieWordEmbeddings);
+        o.put("time_step_floor", timeStepFloor);
+        o.put("time_step_init_scheme", timeStepInitScheme);
+        o.put("time_step_max", timeStepMax);
+        o.put("time_step_min", timeStepMin);
+        o.put("time_step_rank", dtRank);
+        o.put("time_step_scale", timeStepScale);
+        o.put("use_bias", useBias);
+        o.put("use_cache", useCache);
+        o.put("use_conv_bias", useConvBias);
+        o.put("vocab_size", vocabSize);
+        return o;
+    }
+
+    /** {@link #toJson()} as text. */
+    public String toJsonString() {
+        try {
+            return JSON.writeValueAsString(toJson()) + "\n";
+        } catch (IOException e) {
+            throw new IllegalStateException("cannot encode a config", e);
+        }
+    }
+
+    private static void putToken(ObjectNode o, String key, OptionalInt id) {
+        if (id.isPresent()) {
+            o.put(key, id.getAsInt());
+        } else {
+            o.putNull(key);
+        }
+    }
+
+    /** Typed access to config keys with defaults; every failure names the key, the value and the expectation. */
+    private static final class Keys {
+        final JsonNode root;
+        final String source;
+        final String prefix;
+
+        Keys(JsonNode root, String source) {
+            this(root, source, "");
+        }
+
+        Keys(JsonNode root, String source, String prefix) {
+            this.root = root;
+            this.source = source;
+            this.prefix = prefix;
+        }
+
+        CheckpointException bad(String key, String expected) {
+            JsonNode v = root.get(key);
+            return new CheckpointException("config " + source + ": key '" + prefix + key + "' = "
+                    + (v == null ? "(absent)" : v.toString()) + ": expected " + expected);
+        }
+
+        /** The value of {@code key}, or null when absent (private to this reader). */
+        private JsonNode value(String key) {
+            return root.get(key);
+        }
+
+        int positiveInt(String key, int dflt) throws CheckpointException {
+            int v = integer(key, dflt);
+            if (v <= 0) {
+                throw bad(key, "a positive integer");
+            }
+            return v;
+        }
+
+        int positiveOrZeroInt(String key, int dflt) throws CheckpointException {
+            int v = integer(key, dflt);
+            if (v < 0) {
+                throw bad(key, "a non-negative integer");
+            }
+            return v;
+        }
+
+        private int integer(String key, int dflt) throws CheckpointException {
+            JsonNode v = value(key);
+            if (v == null) {
+                return dflt;
+            }
+            if (!v.isIntegralNumber() || !v.canConvertToInt()) {
+                throw bad(key, "an integer");
+            }
+            return v.intValue();
+        }
+
+        OptionalInt tokenId(String key, int dflt) throws CheckpointException {
+            JsonNode v = value(key);
+            if (v == null) {
+                return OptionalInt.of(dflt);
+            }
+            if (v.isNull()) {
+                return OptionalInt.empty();
+            }
+            if (!v.isIntegralNumber() || !v.canConvertToInt() || v.intValue() < 0) {
+                throw bad(key, "a non-negative integer token id or null");
+            }
+            return OptionalInt.of(v.intValue());
+        }
+
+        double number(String key, double dflt) throws CheckpointException {
+            JsonNode v = value(key);
+            if (v == null) {
+                return dflt;
+            }
+            if (!v.isNumber()) {
+                throw bad(key, "a number");
+            }
+            return v.doubleValue();
+        }
+
+        double positiveDouble(String key, double dflt) throws CheckpointException {
+            double v = number(key, dflt);
+            if (!(v > 0) || Double.isInfinite(v)) {
+                throw bad(key, "a positive finite number");
+            }
+            return v;
+        }
+
+        boolean bool(String key, boolean dflt) throws CheckpointException {
+            JsonNode v = value(key);
+            if (v == null) {
+                return dflt;
+            }
+            if (!v.isBoolean()) {
+                throw bad(key, "true or false");
+            }
+            return v.booleanValue();
+        }
+
+        String string(String key, String dflt) throws CheckpointException {
+            JsonNode v = value(key);
+            if (v == null) {
+                return dflt;
+            }
+            if (!v.isTextual()) {
+                throw bad(key, "a string");
+            }
+            return v.textValue();
+        }
+
+        String activation(String key) throws CheckpointException {
+            String v = string(key, "silu").toLowerCase(Locale.ROOT);
+            if (!ACTIVATIONS.contains(v)) {
+                throw bad(key, "\"silu\" (the only activation Mamba uses)");
+            }
+            return "silu";
+        }
+
+        int rankOrAuto(String key, int dModel) throws CheckpointException {
+            JsonNode v = value(key);
+            if (v == null || (v.isTextual() && v.textValue().equals("auto"))) {
+                return autoDtRank(dModel);
+            }
+            if (!v.isIntegralNumber() || !v.canConvertToInt() || v.intValue() <= 0) {
+                throw bad(key, "a positive integer or \"auto\"");
+            }
+            return v.intValue();
+        }
+    }
+}
