@@ -1,5 +1,8 @@
 package org.ssmpeft.runtime.checkpoint;
 
+import org.ssmpeft.api.shape.ModelFamily;
+import org.ssmpeft.api.shape.ModelShape;
+
 import com.fasterxml.jackson.core.JacksonException;
 import com.fasterxml.jackson.core.StreamReadFeature;
 import com.fasterxml.jackson.databind.JsonNode;
@@ -24,9 +27,6 @@ import java.util.Set;
  * <p>Defaults are transformers' when a key is absent (note {@code use_bias} defaults to true there, though every
  * published checkpoint sets it false). State-spaces configs ({@code d_model}, {@code n_layer}, {@code ssm_cfg},
  * {@code tie_embeddings}) get mamba_ssm's defaults and their vocabulary padded up to {@code pad_vocab_size_multiple}.
- *
- * <p>When peft-api's {@code ModelShape} becomes available here: {@code new ModelShape(ModelFamily.MAMBA, layers(),
- * dModel(), dInner(), dState(), dtRank(), convKernel(), 0, 0, 0, vocabSize())}; see {@link #shapeValues()}.
  *
  * @param vocabSize              embedding rows (already padded)
  * @param dModel                 residual-stream width (hidden_size)
@@ -60,10 +60,6 @@ public record MambaConfig(int vocabSize, int dModel, int dState, int layers, dou
                           double initializerRange, boolean residualInFp32, int dtRank, double timeStepScale,
                           double timeStepMin, double timeStepMax, String timeStepInitScheme, double timeStepFloor,
                           boolean rescalePrenormResidual, boolean useCache, boolean tieWordEmbeddings) {
-
-    /** The values a {@code ModelShape} (family MAMBA) is built from, in its constructor's order. */
-    public record ShapeValues(int layers, int dModel, int dInner, int dState, int dtRank, int convKernel, int vocab) {
-    }
 
     private static final ObjectMapper JSON = JsonMapper.builder()
             .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
@@ -109,8 +105,10 @@ public record MambaConfig(int vocabSize, int dModel, int dState, int layers, dou
         return (dModel + 15) / 16;
     }
 
-    public ShapeValues shapeValues() {
-        return new ShapeValues(layers, dModel, dInner, dState, dtRank, convKernel, vocabSize);
+    /** The dimensions PEFT methods size their parameters from. */
+    public ModelShape toShape() {
+        return new ModelShape(ModelFamily.MAMBA, layers, dModel, dInner, dState, dtRank, convKernel, 0, 0, 0,
+                vocabSize);
     }
 
     /** Reads {@code config.json} (or any file of that form). */

@@ -1,5 +1,8 @@
 package org.ssmpeft.runtime.checkpoint;
 
+import org.ssmpeft.api.shape.ModelFamily;
+import org.ssmpeft.api.shape.ModelShape;
+
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -32,7 +35,7 @@ class MambaConfigTest {
     @Test
     void readsTheTransformersFixtureConfig() throws Exception {
         MambaConfig c = MambaConfig.read(Fixtures.mambaTiny().resolve("config.json"));
-        assertThat(c.shapeValues()).isEqualTo(new MambaConfig.ShapeValues(2, 64, 128, 16, 4, 4, 256));
+        assertThat(c.toShape()).isEqualTo(new ModelShape(ModelFamily.MAMBA, 2, 64, 128, 16, 4, 4, 0, 0, 0, 256));
         assertThat(c.useBias()).isFalse();
         assertThat(c.useConvBias()).isTrue();
         assertThat(c.tieWordEmbeddings()).isTrue();
@@ -43,7 +46,7 @@ class MambaConfigTest {
     @Test
     void absentHuggingFaceKeysTakeTransformersDefaults() throws Exception {
         MambaConfig c = parse("{\"model_type\": \"mamba\"}");
-        assertThat(c.shapeValues()).isEqualTo(new MambaConfig.ShapeValues(32, 768, 1536, 16, 48, 4, 50280));
+        assertThat(c.toShape()).isEqualTo(new ModelShape(ModelFamily.MAMBA, 32, 768, 1536, 16, 48, 4, 0, 0, 0, 50280));
         assertThat(c.useBias()).as("transformers' use_bias default").isTrue();
         assertThat(c.useConvBias()).isTrue();
         assertThat(c.tieWordEmbeddings()).isTrue();
@@ -82,7 +85,7 @@ class MambaConfigTest {
         MambaConfig c = parse("{\"d_model\": 768, \"n_layer\": 24, \"vocab_size\": 50277, \"ssm_cfg\": {},"
                 + " \"rms_norm\": true, \"residual_in_fp32\": true, \"fused_add_norm\": true,"
                 + " \"pad_vocab_size_multiple\": 8}");
-        assertThat(c.shapeValues()).isEqualTo(new MambaConfig.ShapeValues(24, 768, 1536, 16, 48, 4, 50280));
+        assertThat(c.toShape()).isEqualTo(new ModelShape(ModelFamily.MAMBA, 24, 768, 1536, 16, 48, 4, 0, 0, 0, 50280));
         assertThat(c.useBias()).as("mamba_ssm bias default").isFalse();
         assertThat(c.useConvBias()).isTrue();
         assertThat(c.tieWordEmbeddings()).isTrue();
@@ -95,7 +98,7 @@ class MambaConfigTest {
         MambaConfig c = parse("{\"model_type\": \"mamba\", \"hidden_size\": 768, \"num_hidden_layers\": 24,"
                 + " \"vocab_size\": 50280, \"d_model\": 1024, \"n_layer\": 48, \"pad_vocab_size_multiple\": 16,"
                 + " \"use_bias\": false, \"ssm_cfg\": {}, \"rms_norm\": true, \"fused_add_norm\": true}");
-        assertThat(c.shapeValues()).isEqualTo(new MambaConfig.ShapeValues(24, 768, 1536, 16, 48, 4, 50280));
+        assertThat(c.toShape()).isEqualTo(new ModelShape(ModelFamily.MAMBA, 24, 768, 1536, 16, 48, 4, 0, 0, 0, 50280));
     }
 
     @Test
@@ -103,7 +106,7 @@ class MambaConfigTest {
         MambaConfig c = parse("{\"d_model\": 64, \"n_layer\": 2, \"vocab_size\": 250, \"pad_vocab_size_multiple\": 16,"
                 + " \"tie_embeddings\": false, \"ssm_cfg\": {\"d_state\": 8, \"d_conv\": 3, \"expand\": 3,"
                 + " \"dt_rank\": 10, \"conv_bias\": false, \"bias\": true}}");
-        assertThat(c.shapeValues()).isEqualTo(new MambaConfig.ShapeValues(2, 64, 192, 8, 10, 3, 256));
+        assertThat(c.toShape()).isEqualTo(new ModelShape(ModelFamily.MAMBA, 2, 64, 192, 8, 10, 3, 0, 0, 0, 256));
         assertThat(c.useConvBias()).isFalse();
         assertThat(c.useBias()).isTrue();
         assertThat(c.tieWordEmbeddings()).isFalse();
