@@ -45,6 +45,18 @@ class PeftCommandTest {
     }
 
     @Test
+    void theBundledExampleConfigsAreValid() throws Exception {
+        try (var files = Files.list(Path.of("configs"))) {
+            var configs = files.sorted().toList();
+            assertThat(configs).hasSizeGreaterThanOrEqualTo(3);
+            for (Path f : configs) {
+                Cli r = Cli.run("config", "validate", f.toString(), "--shape", "mamba-130m");
+                assertThat(r.exitCode()).as(f + ": " + r.out() + r.err()).isZero();
+            }
+        }
+    }
+
+    @Test
     void anUnknownShapeIsAUsageError(@TempDir Path dir) throws Exception {
         Path f = dir.resolve("a.json");
         Files.writeString(f, "{\"method\": \"prompt\"}");
