@@ -3,7 +3,6 @@ package org.ssmpeft.lora;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
-import java.util.Set;
 import org.ssmpeft.api.adapter.Adapter;
 import org.ssmpeft.api.adapter.AdapterContext;
 import org.ssmpeft.api.adapter.Initializer;
@@ -15,41 +14,20 @@ import org.ssmpeft.api.hooks.LowRankDelta;
 import org.ssmpeft.api.hooks.Projection;
 import org.ssmpeft.api.hooks.ProjectionHook;
 import org.ssmpeft.api.shape.ModelShape;
-import org.ssmpeft.api.spi.PeftMethodProvider;
+import org.ssmpeft.api.spi.BasePeftMethodProvider;
 
 /**
  * LoRA (Hu et al.) on SSM projections: {@code W x + s·B(A x)} with A (r, in) Kaiming-uniform(a=√5) and B (out, r)
  * zero, as Hugging Face PEFT initialises them, so the adapter starts as the identity. Per target and layer
  * r·(in + out) parameters; the head's delta is model-wide.
  */
-public final class LoraProvider implements PeftMethodProvider<LoraConfig> {
+public final class LoraProvider extends BasePeftMethodProvider<LoraConfig> {
 
     public static final String NAME = "lora";
 
-    @Override
-    public String name() {
-        return NAME;
-    }
-
-    @Override
-    public String description() {
-        return "LoRA: a low-rank update s*B*A on chosen projections (in_proj, x_proj and its dt/B/C blocks, dt_proj,"
-                + " out_proj, head)";
-    }
-
-    @Override
-    public Class<LoraConfig> configType() {
-        return LoraConfig.class;
-    }
-
-    @Override
-    public LoraConfig defaultConfig() {
-        return LoraConfig.DEFAULT;
-    }
-
-    @Override
-    public Set<HookKind> hooks() {
-        return Set.of(HookKind.PROJECTION);
+    public LoraProvider() {
+        super(NAME, "LoRA: a low-rank update s*B*A on chosen projections (in_proj, x_proj and its dt/B/C blocks,"
+                + " dt_proj, out_proj, head)", LoraConfig.class, LoraConfig.DEFAULT, true, HookKind.PROJECTION);
     }
 
     @Override

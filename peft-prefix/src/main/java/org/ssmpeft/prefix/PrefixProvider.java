@@ -6,7 +6,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.Set;
 import org.ssmpeft.api.adapter.Adapter;
 import org.ssmpeft.api.adapter.AdapterContext;
 import org.ssmpeft.api.adapter.Initializer;
@@ -15,7 +14,7 @@ import org.ssmpeft.api.config.LayerSelection;
 import org.ssmpeft.api.hooks.HookKind;
 import org.ssmpeft.api.hooks.InputHook;
 import org.ssmpeft.api.shape.ModelShape;
-import org.ssmpeft.api.spi.PeftMethodProvider;
+import org.ssmpeft.api.spi.BasePeftMethodProvider;
 import org.ssmpeft.api.tensor.Tensor;
 
 /**
@@ -27,7 +26,7 @@ import org.ssmpeft.api.tensor.Tensor;
  * MLP, as Li and Liang and Hugging Face PEFT do: {@code [P_1 ... P_Ls] = tanh(E W0ᵀ + b0) W2ᵀ + b2}, W0 (H, W),
  * W2 (Ls·W, H). Parameters: without MLP Ls·n·W; with it n·W + H·W + H + Ls·W·H + Ls·W.
  */
-public final class PrefixProvider implements PeftMethodProvider<PrefixConfig> {
+public final class PrefixProvider extends BasePeftMethodProvider<PrefixConfig> {
 
     public static final String NAME = "prefix";
     static final String TOKENS = "prefix";
@@ -37,30 +36,9 @@ public final class PrefixProvider implements PeftMethodProvider<PrefixConfig> {
     static final String W2 = "mlp.2.weight";
     static final String B2 = "mlp.2.bias";
 
-    @Override
-    public String name() {
-        return NAME;
-    }
-
-    @Override
-    public String description() {
-        return "Prefix tuning: trainable virtual tokens prepended to the SSM input inside each layer (optionally"
-                + " produced by an MLP)";
-    }
-
-    @Override
-    public Class<PrefixConfig> configType() {
-        return PrefixConfig.class;
-    }
-
-    @Override
-    public PrefixConfig defaultConfig() {
-        return PrefixConfig.DEFAULT;
-    }
-
-    @Override
-    public Set<HookKind> hooks() {
-        return Set.of(HookKind.INPUT);
+    public PrefixProvider() {
+        super(NAME, "Prefix tuning: trainable virtual tokens prepended to the SSM input inside each layer"
+                + " (optionally produced by an MLP)", PrefixConfig.class, PrefixConfig.DEFAULT, true, HookKind.INPUT);
     }
 
     @Override

@@ -2,7 +2,6 @@ package org.ssmpeft.prefix;
 
 import java.util.List;
 import java.util.Optional;
-import java.util.Set;
 import org.ssmpeft.api.adapter.Adapter;
 import org.ssmpeft.api.adapter.AdapterContext;
 import org.ssmpeft.api.adapter.Initializer;
@@ -11,46 +10,21 @@ import org.ssmpeft.api.config.LayerSelection;
 import org.ssmpeft.api.hooks.HookKind;
 import org.ssmpeft.api.hooks.InputHook;
 import org.ssmpeft.api.shape.ModelShape;
-import org.ssmpeft.api.spi.PeftMethodProvider;
+import org.ssmpeft.api.spi.BasePeftMethodProvider;
 import org.ssmpeft.api.tensor.Tensor;
 
 /**
  * Prompt tuning (Lester et al.): n trainable embeddings P (n, d_model) prepended to the token embeddings,
  * {@code e' = [P; E(x)]}. The tensor is named {@code prompt_embeddings} as in Hugging Face PEFT. n·d_model parameters.
  */
-public final class PromptProvider implements PeftMethodProvider<PromptConfig> {
+public final class PromptProvider extends BasePeftMethodProvider<PromptConfig> {
 
     public static final String NAME = "prompt";
     static final String PARAMETER = "prompt_embeddings";
 
-    @Override
-    public String name() {
-        return NAME;
-    }
-
-    @Override
-    public String description() {
-        return "Prompt tuning: trainable virtual-token embeddings prepended to the input sequence";
-    }
-
-    @Override
-    public Class<PromptConfig> configType() {
-        return PromptConfig.class;
-    }
-
-    @Override
-    public PromptConfig defaultConfig() {
-        return PromptConfig.DEFAULT;
-    }
-
-    @Override
-    public Set<HookKind> hooks() {
-        return Set.of(HookKind.INPUT);
-    }
-
-    @Override
-    public boolean perLayer() {
-        return false;
+    public PromptProvider() {
+        super(NAME, "Prompt tuning: trainable virtual-token embeddings prepended to the input sequence",
+                PromptConfig.class, PromptConfig.DEFAULT, false, HookKind.INPUT);
     }
 
     @Override

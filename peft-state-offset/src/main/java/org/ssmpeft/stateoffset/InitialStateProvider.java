@@ -3,7 +3,6 @@ package org.ssmpeft.stateoffset;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
-import java.util.Set;
 import org.ssmpeft.api.adapter.Adapter;
 import org.ssmpeft.api.adapter.AdapterContext;
 import org.ssmpeft.api.adapter.ParameterSpec;
@@ -11,41 +10,21 @@ import org.ssmpeft.api.config.LayerSelection;
 import org.ssmpeft.api.hooks.HookKind;
 import org.ssmpeft.api.hooks.InitialStateHook;
 import org.ssmpeft.api.shape.ModelShape;
-import org.ssmpeft.api.spi.PeftMethodProvider;
+import org.ssmpeft.api.spi.BasePeftMethodProvider;
 import org.ssmpeft.api.tensor.Tensor;
 
 /**
  * Initial-state tuning: the scan of each selected layer starts from a trainable h0 instead of zeros
  * ({@code h_{-1} = h0}); its effect decays with {@code exp(Δ·A)}. Lyr·D·N parameters.
  */
-public final class InitialStateProvider implements PeftMethodProvider<InitialStateConfig> {
+public final class InitialStateProvider extends BasePeftMethodProvider<InitialStateConfig> {
 
     public static final String NAME = "initial-state";
     static final String PARAMETER = "initial_state";
 
-    @Override
-    public String name() {
-        return NAME;
-    }
-
-    @Override
-    public String description() {
-        return "Initial-state tuning: a trainable initial SSM state h0 per layer (its effect decays over time)";
-    }
-
-    @Override
-    public Class<InitialStateConfig> configType() {
-        return InitialStateConfig.class;
-    }
-
-    @Override
-    public InitialStateConfig defaultConfig() {
-        return InitialStateConfig.DEFAULT;
-    }
-
-    @Override
-    public Set<HookKind> hooks() {
-        return Set.of(HookKind.INITIAL_STATE);
+    public InitialStateProvider() {
+        super(NAME, "Initial-state tuning: a trainable initial SSM state h0 per layer (its effect decays over time)",
+                InitialStateConfig.class, InitialStateConfig.DEFAULT, true, HookKind.INITIAL_STATE);
     }
 
     @Override

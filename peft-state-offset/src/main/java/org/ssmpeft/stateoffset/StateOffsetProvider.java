@@ -3,7 +3,6 @@ package org.ssmpeft.stateoffset;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
-import java.util.Set;
 import org.ssmpeft.api.adapter.Adapter;
 import org.ssmpeft.api.adapter.AdapterContext;
 import org.ssmpeft.api.adapter.ParameterSpec;
@@ -12,7 +11,7 @@ import org.ssmpeft.api.hooks.HookKind;
 import org.ssmpeft.api.hooks.OutputOffsetHook;
 import org.ssmpeft.api.hooks.StateOffsetHook;
 import org.ssmpeft.api.shape.ModelShape;
-import org.ssmpeft.api.spi.PeftMethodProvider;
+import org.ssmpeft.api.spi.BasePeftMethodProvider;
 import org.ssmpeft.api.tensor.Tensor;
 
 /**
@@ -20,36 +19,16 @@ import org.ssmpeft.api.tensor.Tensor;
  * state does not decay. Variant h adds {@code silu(z_t)·(C_t·h')} to the SSM output with h' of the state's shape per
  * layer (Lyr·D·N parameters, 589,824 on Mamba-130M); variant y adds {@code silu(z_t)·y'} (Lyr·D).
  */
-public final class StateOffsetProvider implements PeftMethodProvider<StateOffsetConfig> {
+public final class StateOffsetProvider extends BasePeftMethodProvider<StateOffsetConfig> {
 
     public static final String NAME = "state-offset";
     static final String H_PARAMETER = "state_offset";
     static final String Y_PARAMETER = "output_offset";
 
-    @Override
-    public String name() {
-        return NAME;
-    }
-
-    @Override
-    public String description() {
-        return "State-offset Tuning: a per-layer offset on the state read-out (h') or on the SSM output (y'),"
-                + " added at every step";
-    }
-
-    @Override
-    public Class<StateOffsetConfig> configType() {
-        return StateOffsetConfig.class;
-    }
-
-    @Override
-    public StateOffsetConfig defaultConfig() {
-        return StateOffsetConfig.DEFAULT;
-    }
-
-    @Override
-    public Set<HookKind> hooks() {
-        return Set.of(HookKind.STATE_OFFSET, HookKind.OUTPUT_OFFSET);
+    public StateOffsetProvider() {
+        super(NAME, "State-offset Tuning: a per-layer offset on the state read-out (h') or on the SSM output (y'),"
+                + " added at every step", StateOffsetConfig.class, StateOffsetConfig.DEFAULT, true,
+                HookKind.STATE_OFFSET, HookKind.OUTPUT_OFFSET);
     }
 
     @Override

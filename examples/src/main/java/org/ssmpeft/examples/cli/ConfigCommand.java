@@ -59,9 +59,11 @@ final class ConfigCommand implements Runnable {
             PrintWriter out = spec.commandLine().getOut();
             Optional<ModelShape> shape = Optional.empty();
             if (shapeName != null) {
-                shape = Optional.of(ModelShape.preset(shapeName).orElseThrow(() -> new CommandLine.ParameterException(
-                        spec.commandLine(), "unknown shape '" + shapeName + "'; presets: "
-                        + ModelShape.presetNames())));
+                try {
+                    shape = Optional.of(ModelShape.requirePreset(shapeName));
+                } catch (IllegalArgumentException e) {
+                    throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
+                }
             }
             List<ConfigProblem> problems = factory.reader().check(file, shape);
             if (!problems.isEmpty()) {

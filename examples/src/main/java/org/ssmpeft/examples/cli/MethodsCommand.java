@@ -36,8 +36,7 @@ final class MethodsCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         PrintWriter out = spec.commandLine().getOut();
-        ModelShape shape = ModelShape.preset(shapeName).orElseThrow(() -> new IllegalArgumentException(
-                "unknown shape '" + shapeName + "'; presets: " + ModelShape.presetNames()));
+        ModelShape shape = ModelShape.requirePreset(shapeName);
         out.printf("%d PEFT methods installed (counts with default config on %s):%n", methods.names().size(),
                 shapeName);
         for (PeftMethodProvider<?> p : methods.providers()) {

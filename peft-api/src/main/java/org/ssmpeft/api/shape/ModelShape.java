@@ -106,6 +106,12 @@ public record ModelShape(ModelFamily family, int layers, int dModel, int dInner,
         return Optional.ofNullable(PRESETS.get(name.toLowerCase(Locale.ROOT)));
     }
 
+    /** A preset by name; fails listing the presets. */
+    public static ModelShape requirePreset(String name) {
+        return preset(name).orElseThrow(() -> new IllegalArgumentException("unknown shape '" + name + "'; presets: "
+                + presetNames()));
+    }
+
     public static String presetNames() {
         return String.join(", ", PRESETS.keySet());
     }

@@ -2,7 +2,6 @@ package org.ssmpeft.api.testing;
 
 import java.util.List;
 import java.util.Optional;
-import java.util.Set;
 import org.ssmpeft.api.adapter.Adapter;
 import org.ssmpeft.api.adapter.AdapterContext;
 import org.ssmpeft.api.adapter.Initializer;
@@ -17,7 +16,7 @@ import org.ssmpeft.api.hooks.InputHook;
 import org.ssmpeft.api.hooks.OutputOffsetHook;
 import org.ssmpeft.api.registry.PeftMethods;
 import org.ssmpeft.api.shape.ModelShape;
-import org.ssmpeft.api.spi.PeftMethodProvider;
+import org.ssmpeft.api.spi.BasePeftMethodProvider;
 import org.ssmpeft.api.tensor.Tensor;
 
 /** Small providers for testing the framework itself, with a config that uses every supported field type. */
@@ -64,31 +63,11 @@ public final class TestMethods {
         }
     }
 
-    /** An output offset y' of width·d_inner... kept (d_inner) per layer, zero init. */
-    public static final class BiasProvider implements PeftMethodProvider<BiasConfig> {
-        @Override
-        public String name() {
-            return "test-bias";
-        }
-
-        @Override
-        public String description() {
-            return "test output bias";
-        }
-
-        @Override
-        public Class<BiasConfig> configType() {
-            return BiasConfig.class;
-        }
-
-        @Override
-        public BiasConfig defaultConfig() {
-            return BiasConfig.DEFAULT;
-        }
-
-        @Override
-        public Set<HookKind> hooks() {
-            return Set.of(HookKind.OUTPUT_OFFSET);
+    /** An output offset y' (d_inner) per layer, zero init. */
+    public static final class BiasProvider extends BasePeftMethodProvider<BiasConfig> {
+        public BiasProvider() {
+            super("test-bias", "test output bias", BiasConfig.class, BiasConfig.DEFAULT, true,
+                    HookKind.OUTPUT_OFFSET);
         }
 
         @Override
@@ -118,35 +97,9 @@ public final class TestMethods {
     }
 
     /** Virtual tokens at the embedding. */
-    public static final class TokensProvider implements PeftMethodProvider<TokensConfig> {
-        @Override
-        public String name() {
-            return "test-tokens";
-        }
-
-        @Override
-        public String description() {
-            return "test prompt";
-        }
-
-        @Override
-        public Class<TokensConfig> configType() {
-            return TokensConfig.class;
-        }
-
-        @Override
-        public TokensConfig defaultConfig() {
-            return new TokensConfig(2);
-        }
-
-        @Override
-        public Set<HookKind> hooks() {
-            return Set.of(HookKind.INPUT);
-        }
-
-        @Override
-        public boolean perLayer() {
-            return false;
+    public static final class TokensProvider extends BasePeftMethodProvider<TokensConfig> {
+        public TokensProvider() {
+            super("test-tokens", "test prompt", TokensConfig.class, new TokensConfig(2), false, HookKind.INPUT);
         }
 
         @Override
@@ -183,30 +136,9 @@ public final class TestMethods {
     }
 
     /** A second provider claiming "test-bias", to test the duplicate-name refusal. */
-    public static final class ImpostorBiasProvider implements PeftMethodProvider<TokensConfig> {
-        @Override
-        public String name() {
-            return "test-bias";
-        }
-
-        @Override
-        public String description() {
-            return "impostor";
-        }
-
-        @Override
-        public Class<TokensConfig> configType() {
-            return TokensConfig.class;
-        }
-
-        @Override
-        public TokensConfig defaultConfig() {
-            return new TokensConfig(1);
-        }
-
-        @Override
-        public Set<HookKind> hooks() {
-            return Set.of(HookKind.INPUT);
+    public static final class ImpostorBiasProvider extends BasePeftMethodProvider<TokensConfig> {
+        public ImpostorBiasProvider() {
+            super("test-bias", "impostor", TokensConfig.class, new TokensConfig(1), true, HookKind.INPUT);
         }
 
         @Override
