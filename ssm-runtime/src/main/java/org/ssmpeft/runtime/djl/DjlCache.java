@@ -40,7 +40,10 @@ public final class DjlCache {
         return conv.length;
     }
 
-    /** Positions consumed so far per sequence, virtual tokens included. */
+    /**
+     * Positions of the residual stream consumed so far per sequence: tokens, and prompt tokens at the embedding;
+     * not the per-layer prefix tokens, which live only inside their layers.
+     */
     public long position() {
         return position;
     }

@@ -256,6 +256,11 @@ public final class DjlMamba implements AutoCloseable {
         }
     }
 
+    /** Native arrays held between calls (the weights); tests check that calls leave none behind. */
+    int nativeArrayCount() {
+        return manager.getManagedArrays().size();
+    }
+
     /** Frees the native copies of the weights. */
     @Override
     public void close() {
