@@ -29,6 +29,13 @@ public final class DjlEngine {
     private static volatile Engine engine;
     private static volatile Throwable failure;
 
+    static {
+        // before DJL reads it: no engine, model or telemetry download unless the user asked for online mode
+        if (System.getProperty(OFFLINE_PROPERTY) == null && System.getenv(OFFLINE_ENV) == null) {
+            System.setProperty(OFFLINE_PROPERTY, "true");
+        }
+    }
+
     private DjlEngine() {
     }
 
@@ -95,9 +102,6 @@ public final class DjlEngine {
         }
         synchronized (DjlEngine.class) {
             if (engine == null && failure == null) {
-                if (System.getProperty(OFFLINE_PROPERTY) == null && System.getenv(OFFLINE_ENV) == null) {
-                    System.setProperty(OFFLINE_PROPERTY, "true");
-                }
                 try {
                     engine = Engine.getEngine(ENGINE);
                 } catch (Throwable t) { // engine exceptions, UnsatisfiedLinkError, ExceptionInInitializerError
