@@ -12,6 +12,7 @@ import ai.djl.training.GradientCollector;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
 import java.util.HashMap;
 import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
@@ -100,8 +101,8 @@ public final class DjlMamba implements AutoCloseable {
     public record Gradients(float loss, Output output, Map<String, Map<String, Tensor>> adapters,
                             Map<String, Tensor> base) {
         public Gradients {
-            adapters = Map.copyOf(adapters);
-            base = Map.copyOf(base);
+            adapters = Collections.unmodifiableMap(new LinkedHashMap<>(adapters));
+            base = Collections.unmodifiableMap(new LinkedHashMap<>(base));
         }
     }
 
@@ -242,7 +243,7 @@ public final class DjlMamba implements AutoCloseable {
                 p.leaves.forEach((t, nd) -> hookGradients.put(t, Tensor.of(gradient(nd), t.shape())));
                 Map<String, Map<String, Tensor>> adapterGradients = new LinkedHashMap<>();
                 for (Adapter a : acting) {
-                    adapterGradients.put(a.name(), Map.copyOf(a.parameterGradients(hookGradients)));
+                    adapterGradients.put(a.name(), Collections.unmodifiableMap(a.parameterGradients(hookGradients)));
                 }
                 Map<String, Tensor> baseGradients = new LinkedHashMap<>();
                 p.trainableLeaves.forEach((name, nd) -> baseGradients.put(name,
@@ -328,14 +329,9 @@ public final class DjlMamba implements AutoCloseable {
         return Arrays.stream(s.getShape()).mapToInt(Math::toIntExact).toArray();
     }
 
-    /** dL/d(leaf); zeros when the leaf did not reach the loss. */
+    /** dL/d(leaf); DJL starts every leaf's gradient at zero, so a leaf that did not reach the loss gives zeros. */
     private static float[] gradient(NDArray leaf) {
-        try {
-            NDArray g = leaf.getGradient();
-            return g.toFloatArray();
-        } catch (IllegalStateException | NullPointerException e) {
-            return new float[Math.toIntExact(leaf.size())];
-        }
+        return leaf.getGradient().toFloatArray();
     }
 
     /** The acting adapters of one call, their hook tensors as NDArrays, and the effective base parameters. */
@@ -607,7 +603,7 @@ public final class DjlMamba implements AutoCloseable {
         y = y.mul(silu(z)); // (B, L', D)
 
         if (!p.djlHooks.isEmpty()) {
-            Site site = new Site(p, xReal, z);
+            BlockSite site = new BlockSite(p, xReal, z);
             for (DjlHook hook : p.djlHooks) {
                 NDArray next = hook.ssmOutput(layer, y, site);
                 if (!next.getShape().equals(y.getShape())) {
@@ -727,7 +723,7 @@ public final class DjlMamba implements AutoCloseable {
     }
 
     /** The {@link DjlHook.Site} of one block. */
-    private record Site(Pass pass, NDArray ssmInput, NDArray gate) implements DjlHook.Site {
+    private record BlockSite(Pass pass, NDArray ssmInput, NDArray gate) implements DjlHook.Site {
         @Override
         public NDManager manager() {
             return pass.m;
