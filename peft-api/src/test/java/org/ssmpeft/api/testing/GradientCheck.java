@@ -43,6 +43,14 @@ public final class GradientCheck {
             return maxAbsValue == 0 ? (maxAbsError == 0 ? 0 : Double.POSITIVE_INFINITY) : maxAbsError / maxAbsValue;
         }
 
+        /**
+         * {@code maxAbsError ≤ absolute + relative · maxAbsValue} (numpy's allclose rule): the absolute part covers the
+         * finite-difference noise floor of a float32 loss, which dominates for tensors with tiny gradients.
+         */
+        public boolean within(double relative, double absolute) {
+            return maxAbsError <= absolute + relative * maxAbsValue;
+        }
+
         @Override
         public String toString() {
             return String.format(Locale.ROOT, "%-40s n=%-5d max|err| %.3e  max|g| %.3e  rel %.3e", name, checked,
