@@ -138,16 +138,35 @@ final class Linear {
                 int r0 = t * BACK_ROWS;
                 int rows = Math.min(BACK_ROWS, m - r0);
                 java.util.Arrays.fill(acc, 0f);
-                for (int j = 0; j < out; j++) {
-                    int wj = j * in;
-                    for (int q = 0; q < rows; q++) {
-                        float g = dy[(r0 + q) * lddy + dyOff + j];
-                        if (g == 0f) {
-                            continue;
-                        }
-                        int aq = q * in;
+                if (rows == BACK_ROWS) {
+                    // four rows share each load of a weight row
+                    int g0 = r0 * lddy + dyOff;
+                    int g1 = g0 + lddy;
+                    int g2 = g1 + lddy;
+                    int g3 = g2 + lddy;
+                    for (int j = 0; j < out; j++) {
+                        int wj = j * in;
+                        float a0 = dy[g0 + j];
+                        float a1 = dy[g1 + j];
+                        float a2 = dy[g2 + j];
+                        float a3 = dy[g3 + j];
                         for (int k = 0; k < in; k++) {
-                            acc[aq + k] += g * w[wj + k];
+                            float wk = w[wj + k];
+                            acc[k] += a0 * wk;
+                            acc[in + k] += a1 * wk;
+                            acc[2 * in + k] += a2 * wk;
+                            acc[3 * in + k] += a3 * wk;
+                        }
+                    }
+                } else {
+                    for (int j = 0; j < out; j++) {
+                        int wj = j * in;
+                        for (int q = 0; q < rows; q++) {
+                            float g = dy[(r0 + q) * lddy + dyOff + j];
+                            int aq = q * in;
+                            for (int k = 0; k < in; k++) {
+                                acc[aq + k] += g * w[wj + k];
+                            }
                         }
                     }
                 }
