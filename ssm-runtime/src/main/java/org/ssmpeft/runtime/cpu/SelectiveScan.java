@@ -18,6 +18,8 @@ package org.ssmpeft.runtime.cpu;
 final class SelectiveScan {
 
     private static final int CHANNEL_BLOCK = 16;
+    /** Wider in the backward: the dB/dC partials take (D / block)·B·L·2N floats. */
+    private static final int BACKWARD_CHANNEL_BLOCK = 32;
 
     private SelectiveScan() {
     }
@@ -93,7 +95,7 @@ final class SelectiveScan {
     static void backward(Parallel par, Grads g, float[] dy, float[] x, float[] dt, float[] a, float[] bc, int ldbc,
                          int bOff, float[] dSkip, float[] z, int ldz, int zOff, float[] checkpoints, int chunk,
                          float[] hOffset, float[] yOffset, int batch, int len, int d, int n) {
-        int blocks = (d + CHANNEL_BLOCK - 1) / CHANNEL_BLOCK;
+        int blocks = (d + BACKWARD_CHANNEL_BLOCK - 1) / BACKWARD_CHANNEL_BLOCK;
         int chunks = (len + chunk - 1) / chunk;
         int m = batch * len;
         // dB and dC sum over channels: one partial per channel block, reduced below
@@ -107,8 +109,8 @@ final class SelectiveScan {
         par.forEach(batch * blocks, task -> {
             int b = task / blocks;
             int blk = task % blocks;
-            int c0 = blk * CHANNEL_BLOCK;
-            int c1 = Math.min(d, c0 + CHANNEL_BLOCK);
+            int c0 = blk * BACKWARD_CHANNEL_BLOCK;
+            int c1 = Math.min(d, c0 + BACKWARD_CHANNEL_BLOCK);
             int cn = (c1 - c0) * n;
             float[] hs = new float[(chunk + 1) * cn]; // h_{t0-1} .. h_{t1-1} of the chunk being swept
             float[] dh = new float[cn];
