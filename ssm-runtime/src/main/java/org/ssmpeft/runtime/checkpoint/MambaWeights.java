@@ -1,6 +1,12 @@
 package org.ssmpeft.runtime.checkpoint;
 
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.function.BiFunction;
+import org.ssmpeft.api.tensor.Tensor;
 
 /**
  * A whole Mamba-1 language model's parameters, float32, row-major; V = vocab (padded), d = d_model. Arrays are
@@ -38,5 +44,78 @@ public record MambaWeights(MambaConfig config, float[] embedding, List<LayerWeig
         for (LayerWeights l : layers) {
             l.checked(config);
         }
+    }
+
+    /** Hugging Face name of the embedding (also the tied head's weight). */
+    public static final String EMBEDDING = "backbone.embeddings.weight";
+    /** Hugging Face name of the final norm's weight. */
+    public static final String NORM_F = "backbone.norm_f.weight";
+    /** Hugging Face name of an untied head's weight. */
+    public static final String LM_HEAD = "lm_head.weight";
+
+    /** The Hugging Face name of a per-layer tensor: {@code layerName(3, "mixer.A_log")}. */
+    public static String layerName(int layer, String suffix) {
+        return "backbone.layers." + layer + "." + suffix;
+    }
+
+    /**
+     * Every parameter under its Hugging Face name, in checkpoint order, wrapping (not copying) the arrays: the
+     * names a parameter hook or a trainer uses ({@code backbone.layers.0.mixer.D}, ...). A tied head is not listed
+     * separately: it is {@code backbone.embeddings.weight}. conv1d.weight has its stored shape (D, 1, K).
+     */
+    public Map<String, Tensor> parameters() {
+        int dm = config.dModel();
+        int di = config.dInner();
+        int n = config.dState();
+        int r = config.dtRank();
+        Map<String, Tensor> out = new LinkedHashMap<>();
+        out.put(EMBEDDING, Tensor.of(embedding, config.vocabSize(), dm));
+        for (int i = 0; i < layers.size(); i++) {
+            LayerWeights l = layers.get(i);
+            out.put(layerName(i, "norm.weight"), Tensor.of(l.norm(), dm));
+            out.put(layerName(i, "mixer.in_proj.weight"), Tensor.of(l.inProj(), 2 * di, dm));
+            int li = i;
+            l.inProjBias().ifPresent(b -> out.put(layerName(li, "mixer.in_proj.bias"), Tensor.of(b, 2 * di)));
+            out.put(layerName(i, "mixer.conv1d.weight"), Tensor.of(l.convWeight(), di, 1, config.convKernel()));
+            l.convBias().ifPresent(b -> out.put(layerName(li, "mixer.conv1d.bias"), Tensor.of(b, di)));
+            out.put(layerName(i, "mixer.x_proj.weight"), Tensor.of(l.xProj(), r + 2 * n, di));
+            out.put(layerName(i, "mixer.dt_proj.weight"), Tensor.of(l.dtProj(), di, r));
+            out.put(layerName(i, "mixer.dt_proj.bias"), Tensor.of(l.dtProjBias(), di));
+            out.put(layerName(i, "mixer.A_log"), Tensor.of(l.aLog(), di, n));
+            out.put(layerName(i, "mixer.D"), Tensor.of(l.d(), di));
+            out.put(layerName(i, "mixer.out_proj.weight"), Tensor.of(l.outProj(), dm, di));
+            l.outProjBias().ifPresent(b -> out.put(layerName(li, "mixer.out_proj.bias"), Tensor.of(b, dm)));
+        }
+        out.put(NORM_F, Tensor.of(normF, dm));
+        if (!config.tieWordEmbeddings()) {
+            out.put(LM_HEAD, Tensor.of(lmHead, config.vocabSize(), dm));
+        }
+        return out;
+    }
+
+    /**
+     * The same model with some arrays replaced: {@code replace.apply(name, array)} returns the array to use for the
+     * parameter {@code name} (the given one to keep it). A tied head follows the embedding.
+     */
+    public MambaWeights with(BiFunction<String, float[], float[]> replace) {
+        List<LayerWeights> ls = new ArrayList<>();
+        for (int i = 0; i < layers.size(); i++) {
+            LayerWeights l = layers.get(i);
+            int li = i;
+            BiFunction<String, float[], float[]> f = (suffix, a) -> replace.apply(layerName(li, suffix), a);
+            ls.add(new LayerWeights(f.apply("norm.weight", l.norm()), f.apply("mixer.in_proj.weight", l.inProj()),
+                    opt(f, "mixer.in_proj.bias", l.inProjBias()), f.apply("mixer.conv1d.weight", l.convWeight()),
+                    opt(f, "mixer.conv1d.bias", l.convBias()), f.apply("mixer.x_proj.weight", l.xProj()),
+                    f.apply("mixer.dt_proj.weight", l.dtProj()), f.apply("mixer.dt_proj.bias", l.dtProjBias()),
+                    f.apply("mixer.A_log", l.aLog()), f.apply("mixer.D", l.d()),
+                    f.apply("mixer.out_proj.weight", l.outProj()), opt(f, "mixer.out_proj.bias", l.outProjBias())));
+        }
+        float[] emb = replace.apply(EMBEDDING, embedding);
+        float[] head = config.tieWordEmbeddings() ? emb : replace.apply(LM_HEAD, lmHead);
+        return new MambaWeights(config, emb, ls, replace.apply(NORM_F, normF), head);
+    }
+
+    private static Optional<float[]> opt(BiFunction<String, float[], float[]> f, String suffix, Optional<float[]> a) {
+        return a.map(x -> f.apply(suffix, x));
     }
 }

@@ -6,8 +6,8 @@ package org.ssmpeft.runtime.cpu;
  * <p>The state holds the last K inputs seen, oldest first (transformers' {@code conv_states}); a fresh sequence
  * starts from zeros, which is the left zero padding of the full-sequence conv. With the extended input
  * {@code e = [state_0..state_{K-1}, x_0..x_{L-1}]}:
- * {@code y_t = silu(bias + Σ_{k<K} w[k] · e[t+1+k])} (w[K-1] multiplies the current token), and afterwards
- * {@code state = e[L..L+K-1]}. One token with a carried state is exactly transformers' decode step.
+ * {@code y_t = silu(p_t)}, {@code p_t = bias + Σ_{k<K} w[k] · e[t+1+k]} (w[K-1] multiplies the current token), and
+ * afterwards {@code state = e[L..L+K-1]}. One token with a carried state is exactly transformers' decode step.
  */
 final class CausalConv1d {
 
@@ -19,6 +19,12 @@ final class CausalConv1d {
     // x: (B, L, D) row stride ldx, w: (D, K), bias: (D) or null, state: (B, D, K) in/out -> y: (B, L, D)
     static void forwardSilu(Parallel par, float[] y, float[] x, int ldx, float[] w, float[] bias, float[] state,
                             int batch, int len, int d, int k) {
+        forwardSilu(par, y, null, x, ldx, w, bias, state, batch, len, d, k);
+    }
+
+    // as above, and pre: (B, L, D) the pre-activation p (kept for the backward) or null
+    static void forwardSilu(Parallel par, float[] y, float[] pre, float[] x, int ldx, float[] w, float[] bias,
+                            float[] state, int batch, int len, int d, int k) {
         int blocks = (d + CHANNEL_BLOCK - 1) / CHANNEL_BLOCK;
         par.forEach(batch * blocks, task -> {
             int b = task / blocks;
@@ -34,6 +40,9 @@ final class CausalConv1d {
                         float v = e < k ? state[s + e] : x[(b * len + e - k) * ldx + c];
                         acc += w[c * k + j] * v;
                     }
+                    if (pre != null) {
+                        pre[yRow + c] = acc;
+                    }
                     y[yRow + c] = Activations.silu(acc);
                 }
             }
@@ -43,6 +52,63 @@ final class CausalConv1d {
                 for (int j = 0; j < k; j++) {
                     int e = len + j;
                     state[s + j] = e < k ? state[s + e] : x[(b * len + e - k) * ldx + c];
+                }
+            }
+        });
+    }
+
+    // dy: (B, L, D) = dL/dy, pre: (B, L, D), x: (B, L, D) row stride ldx, w: (D, K), from a zero conv state
+    // -> dx: (B, L, D) row stride lddx (assigned), dw: (D, K) += or null, dBias: (D) += or null
+    // dp_t = dy_t·silu'(p_t);  dx_s = Σ_j dp_{s+K-1-j}·w[j];  dw[j] = Σ_t dp_t·e[t+1+j];  dBias = Σ_t dp_t
+    static void backwardSilu(Parallel par, float[] dx, int lddx, float[] dw, float[] dBias, float[] dy, float[] pre,
+                             float[] x, int ldx, float[] w, int batch, int len, int d, int k) {
+        int blocks = (d + CHANNEL_BLOCK - 1) / CHANNEL_BLOCK;
+        // one task per channel block over all batch rows: dw and dBias of a channel have a single writer
+        par.forEach(blocks, blk -> {
+            int c0 = blk * CHANNEL_BLOCK;
+            int c1 = Math.min(d, c0 + CHANNEL_BLOCK);
+            int cb = c1 - c0;
+            float[] dp = new float[len * cb];
+            for (int b = 0; b < batch; b++) {
+                for (int t = 0; t < len; t++) {
+                    int row = (b * len + t) * d;
+                    for (int c = c0; c < c1; c++) {
+                        dp[t * cb + c - c0] = dy[row + c] * Activations.siluGrad(pre[row + c]);
+                    }
+                }
+                for (int s = 0; s < len; s++) {
+                    int xr = (b * len + s) * lddx;
+                    for (int c = c0; c < c1; c++) {
+                        float acc = 0f;
+                        for (int j = 0; j < k; j++) {
+                            int t = s + k - 1 - j;
+                            if (t < len) {
+                                acc += dp[t * cb + c - c0] * w[c * k + j];
+                            }
+                        }
+                        dx[xr + c] = acc;
+                    }
+                }
+                for (int c = c0; c < c1; c++) {
+                    if (dBias != null) {
+                        float acc = 0f;
+                        for (int t = 0; t < len; t++) {
+                            acc += dp[t * cb + c - c0];
+                        }
+                        dBias[c] += acc;
+                    }
+                    if (dw != null) {
+                        for (int j = 0; j < k; j++) {
+                            float acc = 0f;
+                            for (int t = 0; t < len; t++) {
+                                int e = t + 1 + j - k; // index into x; negative means the zero state
+                                if (e >= 0) {
+                                    acc += dp[t * cb + c - c0] * x[(b * len + e) * ldx + c];
+                                }
+                            }
+                            dw[c * k + j] += acc;
+                        }
+                    }
                 }
             }
         });

@@ -1,29 +1,48 @@
 package org.ssmpeft.runtime.cpu;
 
 import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.IdentityHashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.ForkJoinPool;
+import org.ssmpeft.api.adapter.Adapter;
+import org.ssmpeft.api.composition.AdapterSet;
+import org.ssmpeft.api.tensor.Tensor;
+import org.ssmpeft.runtime.backend.Logits;
+import org.ssmpeft.runtime.backend.LossAndGradients;
+import org.ssmpeft.runtime.backend.MambaModel;
 import org.ssmpeft.runtime.checkpoint.LayerWeights;
 import org.ssmpeft.runtime.checkpoint.MambaConfig;
 import org.ssmpeft.runtime.checkpoint.MambaWeights;
 
 /**
  * The Mamba-1 language model on the CPU in float32, computing exactly transformers' pure-PyTorch path
- * ({@code MambaForCausalLM}; formats.md §5, DESIGN.md §3). Symbols: B batch, L length, d d_model, D d_inner,
- * N d_state, R dt_rank, K conv kernel, V vocab.
+ * ({@code MambaForCausalLM}; formats.md §5, DESIGN.md §3), with every PEFT hook and a hand-derived backward.
+ * Symbols: B batch, L length, d d_model, D d_inner, N d_state, R dt_rank, K conv kernel, V vocab, P virtual tokens.
  *
  * <p>{@link #forward} runs a (B, L) block of tokens and advances a {@link MambaCache}; {@link #step} is the same
  * with L = 1, the recurrent decode. Because the conv and scan kernels continue from the cache, a prompt can be fed
  * whole, in chunks, or token by token with the same result.
  *
- * <p>Where hooks attach later (DESIGN.md §3): the input embedding ({@link #embed}), the projections (every
- * {@code Linear.forward} call in {@link #mixer}: in_proj, x_proj, dt_proj, out_proj, and the head), the initial
- * state (the cache's SSM state before the first token), and the state and output offsets (the {@code hOffset} /
- * {@code yOffset} arguments of the scan, fed by the package-private {@link ScanOffsets} for now).
+ * <p>Hooks (resolved per call by {@link HookPlan}, contributions of acting adapters summed): the prompt at the
+ * embedding, a prefix per layer prepended to the conv input x (gate 0, outputs dropped), the initial state added to a
+ * fresh cache's SSM state, state and output offsets in the scan read-out, low-rank deltas after each projection
+ * (inside softplus for dt_proj), and parameter deltas on the base weights.
+ *
+ * <p>{@link #lossAndGradients} keeps per layer the activations the backward needs and, for the scan, the state only
+ * every {@link #SCAN_CHUNK} steps: the backward recomputes states chunk by chunk, so scan memory is
+ * O(B·D·N·L / chunk). Frozen weights get no weight gradient, and layers below the lowest trainable thing are not
+ * back-propagated at all.
  *
  * <p>Thread-safe: calls share only the read-only weights; each call has its own buffers and its caller's cache.
  */
-public final class CpuMamba {
+public final class CpuMamba implements MambaModel {
+
+    /** Scan steps between stored states in the training forward; the backward recomputes inside a chunk. */
+    public static final int SCAN_CHUNK = 64;
 
     /** What one forward call produced. */
     public record Output(float[] logits, int batch, int length, int vocab, List<float[]> hiddenStates,
@@ -43,6 +62,7 @@ public final class CpuMamba {
     private final MambaConfig config;
     private final Parallel par;
     private final List<float[]> negA; // per layer A = -exp(A_log): (D, N)
+    private final int scanChunk;
 
     /** Uses a shared pool with one worker per available processor (daemon threads). */
     public CpuMamba(MambaWeights weights) {
@@ -50,20 +70,39 @@ public final class CpuMamba {
     }
 
     public CpuMamba(MambaWeights weights, ForkJoinPool pool) {
+        this(weights, pool, SCAN_CHUNK);
+    }
+
+    /** With another scan chunk (tests: the chunked backward against chunk = L). */
+    CpuMamba(MambaWeights weights, ForkJoinPool pool, int scanChunk) {
+        if (scanChunk <= 0) {
+            throw new IllegalArgumentException("scan chunk must be > 0, found " + scanChunk);
+        }
         this.weights = weights;
         this.config = weights.config();
         this.par = new Parallel(pool);
+        this.scanChunk = scanChunk;
         var a = new ArrayList<float[]>();
         for (LayerWeights l : weights.layers()) {
-            float[] na = new float[l.aLog().length];
-            for (int i = 0; i < na.length; i++) {
-                na[i] = (float) -Math.exp(l.aLog()[i]);
-            }
-            a.add(na);
+            a.add(negA(l.aLog()));
         }
         this.negA = List.copyOf(a);
     }
 
+    static float[] negA(float[] aLog) {
+        float[] na = new float[aLog.length];
+        for (int i = 0; i < na.length; i++) {
+            na[i] = (float) -Math.exp(aLog[i]);
+        }
+        return na;
+    }
+
+    @Override
+    public String backend() {
+        return CpuBackendProvider.NAME;
+    }
+
+    @Override
     public MambaConfig config() {
         return config;
     }
@@ -73,6 +112,7 @@ public final class CpuMamba {
     }
 
     /** An all-zero cache for {@code batch} sequences. */
+    @Override
     public MambaCache newCache(int batch) {
         return MambaCache.zeros(config, batch);
     }
@@ -88,150 +128,600 @@ public final class CpuMamba {
      * @param keepHiddenStates also return the residual stream after every block and after norm_f
      */
     public Output forward(int[][] tokens, MambaCache cache, boolean keepHiddenStates) {
-        return forward(tokens, cache, keepHiddenStates, ScanOffsets.NONE);
+        return run(tokens, HookPlan.none(weights, negA), cache, keepHiddenStates, false).output(cache);
     }
 
-    Output forward(int[][] tokens, MambaCache cache, boolean keepHiddenStates, ScanOffsets offsets) {
+    /**
+     * Runs tokens (B, T) with the hooks of the acting adapters from the state in {@code cache} (advanced in place).
+     * With a prompt on a fresh cache the output has P + T positions per row.
+     */
+    public Output forward(int[][] tokens, AdapterSet adapters, MambaCache cache, boolean keepHiddenStates) {
+        return run(tokens, plan(adapters, cache), cache, keepHiddenStates, false).output(cache);
+    }
+
+    @Override
+    public Logits forward(int[][] tokens, AdapterSet adapters, MambaCache cache) {
+        HookPlan plan = plan(adapters, cache);
+        Pass p = run(tokens, plan, cache, false, false);
+        return new Logits(p.logits, tokens.length, p.len, config.vocabSize(), plan.promptLength);
+    }
+
+    /** One decode step: one token per sequence (B) -> logits (B, V), advancing {@code cache}. */
+    public float[] step(int[] tokens, MambaCache cache) {
+        return forward(column(tokens), cache, false).logits();
+    }
+
+    @Override
+    public float[] step(int[] tokens, AdapterSet adapters, MambaCache cache) {
+        Logits l = forward(column(tokens), adapters, cache);
+        int v = l.vocab();
+        float[] out = new float[tokens.length * v];
+        for (int b = 0; b < tokens.length; b++) {
+            System.arraycopy(l.values(), (b * l.length() + l.length() - 1) * v, out, b * v, v);
+        }
+        return out;
+    }
+
+    private static int[][] column(int[] tokens) {
+        int[][] column = new int[tokens.length][];
+        for (int b = 0; b < tokens.length; b++) {
+            column[b] = new int[] {tokens[b]};
+        }
+        return column;
+    }
+
+    private HookPlan plan(AdapterSet adapters, MambaCache cache) {
+        return HookPlan.of(weights, negA, adapters, cache.position() == 0);
+    }
+
+    @Override
+    public double loss(int[][] tokens, int[][] labels, AdapterSet adapters) {
+        MambaCache cache = newCache(tokens.length);
+        HookPlan plan = plan(adapters, cache);
+        Pass p = run(tokens, plan, cache, false, false);
+        int[] targets = targets(tokens, labels, plan.promptLength);
+        return CrossEntropy.forwardBackward(par, null, p.logits, targets, targets.length, config.vocabSize());
+    }
+
+    @Override
+    public LossAndGradients lossAndGradients(int[][] tokens, int[][] labels, AdapterSet adapters,
+                                             Set<String> trainableBaseNames) {
+        MambaCache cache = newCache(tokens.length);
+        HookPlan plan = plan(adapters, cache);
+        Map<String, Tensor> named = plan.weights.parameters();
+        for (String n : trainableBaseNames) {
+            if (!named.containsKey(n)) {
+                throw new IllegalArgumentException("unknown base parameter '" + n + "'; names are those of the"
+                        + " Hugging Face checkpoint: " + EXAMPLE_NAMES.formatted(config.layers() - 1)
+                        + (config.tieWordEmbeddings() && n.equals(MambaWeights.LM_HEAD)
+                        ? " (the head is tied: train " + MambaWeights.EMBEDDING + ")" : ""));
+            }
+        }
+        Pass pass = run(tokens, plan, cache, false, true);
+        int m = tokens.length * pass.len;
+        int v = config.vocabSize();
+        int[] targets = targets(tokens, labels, plan.promptLength);
+        float[] dlogits = new float[pass.logits.length];
+        double loss = CrossEntropy.forwardBackward(par, dlogits, pass.logits, targets, m, v);
+
+        Set<String> wanted = new HashSet<>(trainableBaseNames);
+        wanted.addAll(plan.parameterDeltas.keySet());
+        var g = new Grads(named, wanted);
+        backward(tokens, plan, pass, dlogits, g);
+
+        IdentityHashMap<Tensor, Tensor> hookGradients = new IdentityHashMap<>();
+        plan.parameterDeltas.forEach((name, list) -> {
+            for (Tensor t : list) {
+                g.addHook(t, g.base.get(name));
+            }
+        });
+        g.hook.forEach((t, a) -> hookGradients.put(t, Tensor.of(a, t.shape())));
+        Map<String, Map<String, Tensor>> adapterGradients = new LinkedHashMap<>();
+        for (Adapter a : plan.acting) {
+            adapterGradients.put(a.name(), a.parameterGradients(hookGradients));
+        }
+        Map<String, Tensor> baseGradients = new LinkedHashMap<>();
+        for (String n : named.keySet()) {
+            if (trainableBaseNames.contains(n)) {
+                baseGradients.put(n, Tensor.of(g.base.get(n), named.get(n).shape()));
+            }
+        }
+        var logits = new Logits(pass.logits, tokens.length, pass.len, v, plan.promptLength);
+        return new LossAndGradients(loss, CrossEntropy.count(targets), logits, adapterGradients, baseGradients);
+    }
+
+    private static final String EXAMPLE_NAMES = "backbone.embeddings.weight, backbone.norm_f.weight,"
+            + " backbone.layers.<0..%d>.{norm.weight, mixer.in_proj.weight, mixer.conv1d.weight, mixer.conv1d.bias,"
+            + " mixer.x_proj.weight, mixer.dt_proj.weight, mixer.dt_proj.bias, mixer.A_log, mixer.D,"
+            + " mixer.out_proj.weight}, lm_head.weight when untied";
+
+    /**
+     * Next-token targets per position (B·(P+T)): position p predicts {@code e[p+1]} of the extended labels
+     * {@code e = [-100]·P + labels}; the last position predicts nothing.
+     */
+    private static int[] targets(int[][] tokens, int[][] labels, int prompt) {
+        if (labels.length != tokens.length) {
+            throw new IllegalArgumentException("labels: expected " + tokens.length + " rows (the tokens' batch), found "
+                    + labels.length);
+        }
+        int t = tokens[0].length;
+        int len = prompt + t;
+        int[] out = new int[tokens.length * len];
+        for (int b = 0; b < tokens.length; b++) {
+            if (labels[b].length != t) {
+                throw new IllegalArgumentException("labels: row " + b + " has " + labels[b].length
+                        + " labels, expected " + t + " (one per token)");
+            }
+            for (int p = 0; p < len; p++) {
+                int next = p + 1;
+                out[b * len + p] = next < prompt || next >= len ? CrossEntropy.IGNORE_INDEX : labels[b][next - prompt];
+            }
+        }
+        return out;
+    }
+
+    // ---------------------------------------------------------------------------------------------------------------
+    // forward
+
+    /** One forward pass: logits, and in training mode the activations of every layer. */
+    private record Pass(float[] logits, int len, List<float[]> kept, LayerBuffers[] tapes, float[] finalHidden,
+                        float[] normedF) {
+        Output output(MambaCache cache) {
+            int batch = cache.batch();
+            return new Output(logits, batch, len, logits.length / (batch * len), kept, cache);
+        }
+    }
+
+    /**
+     * The activations of one layer. M = B·L rows of the residual stream, Mx = B·(n + L) rows inside the mixer when a
+     * prefix of n virtual tokens is prepended to x (else Mx = M and the extended arrays are the plain ones).
+     */
+    private static final class LayerBuffers {
+        final int lx;
+        final float[] normed;  // (M, d)
+        final float[] xz;      // (M, 2D): [x | z] per row
+        final float[] xzExt;   // (Mx, 2D): [P; x | 0; z]
+        final float[] convPre; // (Mx, D) pre-activation of the conv, training only
+        final float[] xc;      // (Mx, D): silu(conv(x))
+        final float[] xdbl;    // (Mx, R + 2N): [dt_low | B | C] per row
+        final float[] dt;      // (Mx, D) after softplus
+        final float[] y;       // (Mx, D)
+        final float[] yReal;   // (M, D): y at the real positions
+        final float[] out;     // (M, d)
+        final float[] hiddenIn;    // (M, d) the block's input, training only
+        final float[] checkpoints; // (B, ceil(Lx/chunk), D, N), training only
+
+        LayerBuffers(MambaConfig c, int batch, int len, int prefix, boolean training, int chunk) {
+            int dm = c.dModel();
+            int di = c.dInner();
+            int m = Math.multiplyExact(batch, len);
+            lx = len + prefix;
+            int mx = Math.multiplyExact(batch, lx);
+            normed = new float[Math.multiplyExact(m, dm)];
+            xz = new float[Math.multiplyExact(m, 2 * di)];
+            xzExt = prefix == 0 ? xz : new float[Math.multiplyExact(mx, 2 * di)];
+            convPre = training ? new float[Math.multiplyExact(mx, di)] : null;
+            xc = new float[Math.multiplyExact(mx, di)];
+            xdbl = new float[Math.multiplyExact(mx, c.dtRank() + 2 * c.dState())];
+            dt = new float[Math.multiplyExact(mx, di)];
+            y = new float[Math.multiplyExact(mx, di)];
+            yReal = prefix == 0 ? y : new float[Math.multiplyExact(m, di)];
+            out = new float[Math.multiplyExact(m, dm)];
+            hiddenIn = training ? new float[Math.multiplyExact(m, dm)] : null;
+            int chunks = (lx + chunk - 1) / chunk;
+            checkpoints = training ? new float[Math.multiplyExact(Math.multiplyExact(batch, chunks),
+                    c.dInner() * c.dState())] : null;
+        }
+    }
+
+    private Pass run(int[][] tokens, HookPlan plan, MambaCache cache, boolean keepHiddenStates, boolean training) {
         int batch = tokens.length;
         if (batch == 0 || batch != cache.batch()) {
             throw new IllegalArgumentException("forward: expected " + cache.batch() + " token rows (the cache's"
                     + " batch), found " + batch);
         }
-        int len = tokens[0].length;
+        int t = tokens[0].length;
         for (int b = 0; b < batch; b++) {
-            if (tokens[b].length != len) {
-                throw new IllegalArgumentException("forward: token rows must have equal length; row 0 has " + len
+            if (tokens[b].length != t) {
+                throw new IllegalArgumentException("forward: token rows must have equal length; row 0 has " + t
                         + ", row " + b + " has " + tokens[b].length);
             }
         }
-        if (len == 0) {
+        if (t == 0) {
             throw new IllegalArgumentException("forward: expected at least one token per row, found none");
         }
+        int len = plan.promptLength + t;
         int m = Math.multiplyExact(batch, len);
         int dm = config.dModel();
-        float[] hidden = embed(tokens, m);
+        MambaWeights w = plan.weights;
+        float[] hidden = embed(tokens, plan, len);
         var kept = new ArrayList<float[]>();
-        var buf = new Buffers(config, m);
+        LayerBuffers[] tapes = training ? new LayerBuffers[config.layers()] : null;
+        LayerBuffers buf = null;
         for (int i = 0; i < config.layers(); i++) {
-            mixer(i, hidden, buf, cache, offsets, batch, len);
+            int prefix = plan.layers[i].prefixLength;
+            if (training || buf == null || buf.lx != len + prefix) {
+                buf = new LayerBuffers(config, batch, len, prefix, training, scanChunk);
+            }
+            if (training) {
+                System.arraycopy(hidden, 0, buf.hiddenIn, 0, hidden.length);
+                tapes[i] = buf;
+            }
+            mixer(i, hidden, buf, cache, plan, batch, len, training);
             if (keepHiddenStates) {
                 kept.add(hidden.clone());
             }
         }
         cache.advance(len);
-        float[] normed = buf.normed;
-        RmsNorm.forward(par, normed, hidden, weights.normF(), m, dm, config.layerNormEpsilon());
+        float[] normed = new float[Math.multiplyExact(m, dm)];
+        RmsNorm.forward(par, normed, hidden, w.normF(), m, dm, config.layerNormEpsilon());
         if (keepHiddenStates) {
             kept.add(normed.clone());
         }
         int v = config.vocabSize();
         float[] logits = new float[Math.multiplyExact(m, v)];
-        // logits = norm_f(h) · lm_headᵀ: (B·L, d) x (V, d)ᵀ -> (B·L, V)
-        Linear.forward(par, logits, normed, dm, weights.lmHead(), null, m, dm, v);
-        return new Output(logits, batch, len, v, kept, cache);
+        // logits = norm_f(h) · lm_headᵀ (+ s·B(A·norm_f(h))): (B·L, d) x (V, d)ᵀ -> (B·L, V)
+        Linear.forward(par, logits, normed, dm, w.lmHead(), null, m, dm, v);
+        lowRank(plan.head, logits, v, normed, dm, m);
+        return new Pass(logits, len, kept, tapes, hidden, normed);
     }
 
-    /**
-     * Per-layer additive terms of the scan read-out, where state-offset tuning plugs in (DESIGN.md §3):
-     * {@code hOffset} h' (D, N) adds {@code silu(z_t)·(C_t·h')}, {@code yOffset} y' (D) adds {@code silu(z_t)·y'}.
-     * Each list is empty (no term) or has one entry per layer. Package-private until peft-api's hook types land.
-     */
-    record ScanOffsets(List<float[]> hOffset, List<float[]> yOffset) {
-        static final ScanOffsets NONE = new ScanOffsets(List.of(), List.of());
-
-        float[] h(int layer) {
-            return hOffset.isEmpty() ? null : hOffset.get(layer);
-        }
-
-        float[] y(int layer) {
-            return yOffset.isEmpty() ? null : yOffset.get(layer);
-        }
-    }
-
-    /** One decode step: one token per sequence (B) -> logits (B, V), advancing {@code cache}. */
-    public float[] step(int[] tokens, MambaCache cache) {
-        int[][] column = new int[tokens.length][];
-        for (int b = 0; b < tokens.length; b++) {
-            column[b] = new int[] {tokens[b]};
-        }
-        return forward(column, cache, false).logits();
-    }
-
-    // tokens: (B, L) -> h: (B·L, d), rows of the embedding matrix (V, d)
-    private float[] embed(int[][] tokens, int m) {
+    // tokens: (B, T), prompt: (P, d) or none -> h: (B·(P+T), d), rows of the embedding matrix (V, d) after P prompt rows
+    private float[] embed(int[][] tokens, HookPlan plan, int len) {
         int dm = config.dModel();
         int v = config.vocabSize();
-        float[] h = new float[Math.multiplyExact(m, dm)];
-        int r = 0;
-        for (int[] row : tokens) {
-            for (int id : row) {
+        int p = plan.promptLength;
+        float[] emb = plan.weights.embedding();
+        float[] h = new float[Math.multiplyExact(Math.multiplyExact(tokens.length, len), dm)];
+        for (int b = 0; b < tokens.length; b++) {
+            int r = b * len;
+            if (p > 0) {
+                System.arraycopy(plan.prompt, 0, h, r * dm, p * dm);
+                r += p;
+            }
+            for (int id : tokens[b]) {
                 if (id < 0 || id >= v) {
                     throw new IllegalArgumentException("token id " + id + " is outside the vocabulary [0, " + v + ")");
                 }
-                System.arraycopy(weights.embedding(), id * dm, h, r * dm, dm);
+                System.arraycopy(emb, id * dm, h, r * dm, dm);
                 r++;
             }
         }
         return h;
     }
 
-    /** Per-call activation buffers, one set reused by every layer. */
-    private static final class Buffers {
-        final float[] normed; // (M, d)
-        final float[] xz;     // (M, 2D): [x | z] per row
-        final float[] xc;     // (M, D): silu(conv(x))
-        final float[] xdbl;   // (M, R + 2N): [dt_low | B | C] per row
-        final float[] dt;     // (M, D)
-        final float[] y;      // (M, D)
-        final float[] out;    // (M, d)
-
-        Buffers(MambaConfig c, int m) {
-            int dm = c.dModel();
-            int di = c.dInner();
-            normed = new float[Math.multiplyExact(m, dm)];
-            xz = new float[Math.multiplyExact(m, 2 * di)];
-            xc = new float[Math.multiplyExact(m, di)];
-            xdbl = new float[Math.multiplyExact(m, c.dtRank() + 2 * c.dState())];
-            dt = new float[Math.multiplyExact(m, di)];
-            y = new float[Math.multiplyExact(m, di)];
-            out = new float[Math.multiplyExact(m, dm)];
+    // y: (M, ldy) += Σ_deltas s·(x·Aᵀ)·Bᵀ on the delta's rows; x: (M, in) row stride ldx
+    private void lowRank(List<HookPlan.Delta> deltas, float[] y, int ldy, float[] x, int ldx, int m) {
+        for (HookPlan.Delta d : deltas) {
+            float[] t = new float[Math.multiplyExact(m, d.rank())];
+            Linear.forward(par, t, x, ldx, d.a().data(), null, m, d.in(), d.rank());
+            Linear.forwardAdd(par, y, d.rowOffset(), ldy, t, d.rank(), d.b().data(), d.scale(), m, d.rank(), d.out());
         }
     }
 
     // One block: h <- h + out_proj(scan(...)), the residual stream h: (B, L, d) updated in place.
-    private void mixer(int layer, float[] hidden, Buffers buf, MambaCache cache, ScanOffsets offsets, int batch,
-                       int len) {
-        LayerWeights w = weights.layers().get(layer);
+    private void mixer(int layer, float[] hidden, LayerBuffers buf, MambaCache cache, HookPlan plan, int batch,
+                       int len, boolean training) {
+        LayerWeights w = plan.weights.layers().get(layer);
+        HookPlan.Layer hooks = plan.layers[layer];
         int m = batch * len;
         int dm = config.dModel();
         int di = config.dInner();
         int n = config.dState();
         int r = config.dtRank();
         int xw = r + 2 * n;
+        int prefix = hooks.prefixLength;
+        int lx = buf.lx;
+        int mx = batch * lx;
 
         // u = RMSNorm(h): (M, d)
         RmsNorm.forward(par, buf.normed, hidden, w.norm(), m, dm, config.layerNormEpsilon());
         // [x | z] = in_proj(u): (M, d) -> (M, 2D)
         Linear.forward(par, buf.xz, buf.normed, dm, w.inProj(), w.inProjBias().orElse(null), m, dm, 2 * di);
-        // x = silu(conv1d(x) + bias): (M, D), continuing the conv state (B, D, K)
-        CausalConv1d.forwardSilu(par, buf.xc, buf.xz, 2 * di, w.convWeight(), w.convBias().orElse(null),
-                cache.convState(layer), batch, len, di, config.convKernel());
-        // [dt_low | B | C] = x_proj(x): (M, D) -> (M, R + 2N)
-        Linear.forward(par, buf.xdbl, buf.xc, di, w.xProj(), null, m, di, xw);
-        // dt = softplus(dt_proj(dt_low) + bias): (M, R) -> (M, D)
-        Linear.forward(par, buf.dt, buf.xdbl, xw, w.dtProj(), w.dtProjBias(), m, r, di);
+        lowRank(hooks.inProj, buf.xz, 2 * di, buf.normed, dm, m);
+        if (prefix > 0) {
+            // [P; x | 0; z]: (Mx, 2D), the virtual tokens' gate is 0
+            java.util.Arrays.fill(buf.xzExt, 0f);
+            for (int b = 0; b < batch; b++) {
+                for (int i = 0; i < prefix; i++) {
+                    System.arraycopy(hooks.prefix, i * di, buf.xzExt, (b * lx + i) * 2 * di, di);
+                }
+                System.arraycopy(buf.xz, b * len * 2 * di, buf.xzExt, (b * lx + prefix) * 2 * di, len * 2 * di);
+            }
+        }
+        // x = silu(conv1d(x) + bias): (Mx, D), continuing the conv state (B, D, K)
+        CausalConv1d.forwardSilu(par, buf.xc, buf.convPre, buf.xzExt, 2 * di, w.convWeight(),
+                w.convBias().orElse(null), cache.convState(layer), batch, lx, di, config.convKernel());
+        // [dt_low | B | C] = x_proj(x): (Mx, D) -> (Mx, R + 2N)
+        Linear.forward(par, buf.xdbl, buf.xc, di, w.xProj(), null, mx, di, xw);
+        lowRank(hooks.xProj, buf.xdbl, xw, buf.xc, di, mx);
+        // dt = softplus(dt_proj(dt_low) + bias): (Mx, R) -> (Mx, D)
+        Linear.forward(par, buf.dt, buf.xdbl, xw, w.dtProj(), w.dtProjBias(), mx, r, di);
+        lowRank(hooks.dtProj, buf.dt, di, buf.xdbl, xw, mx);
         par.forRange(buf.dt.length, 1, 1 << 16, (i0, i1) -> {
             for (int i = i0; i < i1; i++) {
                 buf.dt[i] = Activations.softplus(buf.dt[i]);
             }
         });
-        // y = (C·h + D·x) · silu(z): (M, D), advancing the SSM state (B, D, N)
-        SelectiveScan.forward(par, buf.y, buf.xc, buf.dt, negA.get(layer), buf.xdbl, xw, r, w.d(), buf.xz, 2 * di,
-                di, cache.ssmState(layer), offsets.h(layer), offsets.y(layer), batch, len, di, n);
+        float[] state = cache.ssmState(layer);
+        if (hooks.h0 != null) {
+            // h_{-1} = h0 for every sequence (added to the fresh, zero state)
+            for (int b = 0; b < batch; b++) {
+                for (int i = 0; i < hooks.h0.length; i++) {
+                    state[b * hooks.h0.length + i] += hooks.h0[i];
+                }
+            }
+        }
+        // y = (C·(h + h') + D·x + y') · silu(z): (Mx, D), advancing the SSM state (B, D, N)
+        SelectiveScan.forward(par, buf.y, buf.xc, buf.dt, plan.negA.get(layer), buf.xdbl, xw, r, w.d(), buf.xzExt,
+                2 * di, di, state, hooks.hOffset, hooks.yOffset, buf.checkpoints, scanChunk, batch, lx, di, n);
+        if (prefix > 0) {
+            for (int b = 0; b < batch; b++) {
+                System.arraycopy(buf.y, (b * lx + prefix) * di, buf.yReal, b * len * di, len * di);
+            }
+        }
         // h += out_proj(y): (M, D) -> (M, d)
-        Linear.forward(par, buf.out, buf.y, di, w.outProj(), w.outProjBias().orElse(null), m, di, dm);
+        Linear.forward(par, buf.out, buf.yReal, di, w.outProj(), w.outProjBias().orElse(null), m, di, dm);
+        lowRank(hooks.outProj, buf.out, dm, buf.yReal, di, m);
         for (int i = 0; i < hidden.length; i++) {
             hidden[i] += buf.out[i];
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------------------------
+    // backward
+
+    /** Gradients being accumulated: per base parameter that needs one, and per hook tensor by identity. */
+    private static final class Grads {
+        final Map<String, float[]> base = new LinkedHashMap<>();
+        final IdentityHashMap<Tensor, float[]> hook = new IdentityHashMap<>();
+
+        Grads(Map<String, Tensor> named, Set<String> wanted) {
+            for (String n : wanted) {
+                base.put(n, new float[named.get(n).size()]);
+            }
+        }
+
+        /** The gradient buffer of a base parameter, or null when it is frozen. */
+        float[] base(String name) {
+            return base.get(name);
+        }
+
+        void addHook(Tensor t, float[] g) {
+            addHook(t, g, 0);
+        }
+
+        /** t's gradient += g[from .. from + t.size()). */
+        void addHook(Tensor t, float[] g, int from) {
+            float[] acc = hook.computeIfAbsent(t, k -> new float[k.size()]);
+            for (int i = 0; i < acc.length; i++) {
+                acc[i] += g[from + i];
+            }
+        }
+    }
+
+    private void backward(int[][] tokens, HookPlan plan, Pass pass, float[] dlogits, Grads g) {
+        MambaWeights w = plan.weights;
+        int batch = tokens.length;
+        int len = pass.len;
+        int m = batch * len;
+        int dm = config.dModel();
+        int v = config.vocabSize();
+        int layers = config.layers();
+
+        boolean embeddingNeedsGrad = g.base(MambaWeights.EMBEDDING) != null || plan.promptLength > 0;
+        boolean[] trainableIn = new boolean[layers];
+        int lowest = embeddingNeedsGrad ? 0 : layers;
+        for (int l = layers - 1; l >= 0; l--) {
+            String prefix = MambaWeights.layerName(l, "");
+            trainableIn[l] = plan.layers[l].hasHooks() || g.base.keySet().stream().anyMatch(n -> n.startsWith(prefix));
+            if (trainableIn[l]) {
+                lowest = Math.min(lowest, l);
+            }
+        }
+        boolean throughLayers = lowest < layers;
+
+        // head: logits = normedF·Wᵀ + Σ s·(normedF·Aᵀ)·Bᵀ
+        String headName = config.tieWordEmbeddings() ? MambaWeights.EMBEDDING : MambaWeights.LM_HEAD;
+        float[] dNormedF = null;
+        if (throughLayers || g.base(MambaWeights.NORM_F) != null) {
+            dNormedF = new float[m * dm];
+            Linear.backwardInput(par, dNormedF, dm, dlogits, 0, v, w.lmHead(), 1f, m, dm, v, false);
+        }
+        lowRankBackward(plan.head, dlogits, v, pass.normedF, dm, dNormedF, dm, m, g);
+        if (g.base(headName) != null) {
+            Linear.backwardWeight(par, g.base(headName), dlogits, 0, v, pass.normedF, dm, 1f, m, dm, v);
+        }
+        if (dNormedF == null) {
+            return;
+        }
+        float[] dHidden = throughLayers ? new float[m * dm] : null;
+        RmsNorm.backward(par, dHidden, g.base(MambaWeights.NORM_F), dNormedF, pass.finalHidden, w.normF(), m, dm,
+                config.layerNormEpsilon(), false);
+        if (!throughLayers) {
+            return;
+        }
+        boolean belowTrainable = embeddingNeedsGrad;
+        boolean[] needInput = new boolean[layers];
+        for (int l = 0; l < layers; l++) {
+            needInput[l] = belowTrainable;
+            belowTrainable |= trainableIn[l];
+        }
+        for (int l = layers - 1; l >= lowest; l--) {
+            mixerBackward(l, dHidden, pass.tapes[l], plan, g, batch, len, needInput[l]);
+        }
+        float[] dEmb = g.base(MambaWeights.EMBEDDING);
+        int p = plan.promptLength;
+        if (dEmb != null) {
+            for (int b = 0; b < batch; b++) {
+                for (int t = 0; t < tokens[b].length; t++) {
+                    int row = (b * len + p + t) * dm;
+                    int e = tokens[b][t] * dm;
+                    for (int i = 0; i < dm; i++) {
+                        dEmb[e + i] += dHidden[row + i];
+                    }
+                }
+            }
+        }
+        if (p > 0) {
+            float[] dPrompt = new float[p * dm];
+            for (int b = 0; b < batch; b++) {
+                for (int i = 0; i < p * dm; i++) {
+                    dPrompt[i] += dHidden[b * len * dm + i];
+                }
+            }
+            for (HookPlan.Piece piece : plan.promptPieces) {
+                g.addHook(piece.tensor(), dPrompt, piece.firstRow() * dm);
+            }
+        }
+    }
+
+    // x: (M, in) stride ldx, dy: (M, ldy) the gradient of the projection's whole output -> dA, dB per delta into g;
+    // dx: (M, in) stride lddx += Σ s·(dy_rows·B)·A, or null
+    private void lowRankBackward(List<HookPlan.Delta> deltas, float[] dy, int ldy, float[] x, int ldx, float[] dx,
+                                 int lddx, int m, Grads g) {
+        for (HookPlan.Delta d : deltas) {
+            int r = d.rank();
+            float[] t = new float[m * r];
+            Linear.forward(par, t, x, ldx, d.a().data(), null, m, d.in(), r);
+            float[] dB = new float[d.out() * r];
+            Linear.backwardWeight(par, dB, dy, d.rowOffset(), ldy, t, r, d.scale(), m, r, d.out());
+            float[] dT = new float[m * r];
+            Linear.backwardInput(par, dT, r, dy, d.rowOffset(), ldy, d.b().data(), d.scale(), m, r, d.out(), false);
+            float[] dA = new float[r * d.in()];
+            Linear.backwardWeight(par, dA, dT, 0, r, x, ldx, 1f, m, d.in(), r);
+            if (dx != null) {
+                Linear.backwardInput(par, dx, lddx, dT, 0, r, d.a().data(), 1f, m, d.in(), r, true);
+            }
+            g.addHook(d.a(), dA);
+            g.addHook(d.b(), dB);
+        }
+    }
+
+    // dHidden: (M, d) the gradient of the block's output, updated in place to that of its input (when needInput)
+    private void mixerBackward(int layer, float[] dHidden, LayerBuffers tape, HookPlan plan, Grads g, int batch,
+                               int len, boolean needInput) {
+        LayerWeights w = plan.weights.layers().get(layer);
+        HookPlan.Layer hooks = plan.layers[layer];
+        int m = batch * len;
+        int dm = config.dModel();
+        int di = config.dInner();
+        int n = config.dState();
+        int r = config.dtRank();
+        int k = config.convKernel();
+        int xw = r + 2 * n;
+        int prefix = hooks.prefixLength;
+        int lx = tape.lx;
+        int mx = batch * lx;
+
+        // out = yReal·W_outᵀ + b + LoRA: (M, D) -> (M, d)
+        float[] dyReal = new float[m * di];
+        Linear.backwardInput(par, dyReal, di, dHidden, 0, dm, w.outProj(), 1f, m, di, dm, false);
+        lowRankBackward(hooks.outProj, dHidden, dm, tape.yReal, di, dyReal, di, m, g);
+        weightGrad(g, layer, "mixer.out_proj.weight", dHidden, dm, tape.yReal, di, m, di, dm);
+        biasGrad(g, layer, "mixer.out_proj.bias", dHidden, dm, m, dm);
+        float[] dy = dyReal;
+        if (prefix > 0) {
+            dy = new float[mx * di]; // the virtual positions' outputs were dropped: no gradient there
+            for (int b = 0; b < batch; b++) {
+                System.arraycopy(dyReal, b * len * di, dy, (b * lx + prefix) * di, len * di);
+            }
+        }
+
+        // scan
+        float[] dxc = new float[mx * di];
+        float[] ddt = new float[mx * di];
+        float[] dxdbl = new float[mx * xw];
+        float[] dxzExt = new float[mx * 2 * di];
+        float[] aGrad = g.base(MambaWeights.layerName(layer, "mixer.A_log")) == null ? null : new float[di * n];
+        float[] hOffGrad = hooks.hOffset == null ? null : new float[di * n];
+        float[] yOffGrad = hooks.yOffset == null ? null : new float[di];
+        float[] h0Grad = hooks.h0 == null ? null : new float[di * n];
+        var sg = new SelectiveScan.Grads(dxc, ddt, dxdbl, dxzExt, aGrad,
+                g.base(MambaWeights.layerName(layer, "mixer.D")), hOffGrad, yOffGrad, h0Grad);
+        float[] a = plan.negA.get(layer);
+        SelectiveScan.backward(par, sg, dy, tape.xc, tape.dt, a, tape.xdbl, xw, r, w.d(), tape.xzExt, 2 * di, di,
+                tape.checkpoints, scanChunk, hooks.hOffset, hooks.yOffset, batch, lx, di, n);
+        if (aGrad != null) {
+            float[] dALog = g.base(MambaWeights.layerName(layer, "mixer.A_log"));
+            for (int i = 0; i < aGrad.length; i++) {
+                dALog[i] += aGrad[i] * a[i]; // a = -exp(A_log): da/dA_log = a
+            }
+        }
+        hooks.hOffsetSources.forEach(t -> g.addHook(t, hOffGrad));
+        hooks.yOffsetSources.forEach(t -> g.addHook(t, yOffGrad));
+        hooks.h0Sources.forEach(t -> g.addHook(t, h0Grad));
+
+        // dt = softplus(pre), pre = dt_low·W_dtᵀ + b + LoRA: (Mx, R) -> (Mx, D)
+        par.forRange(ddt.length, 1, 1 << 16, (i0, i1) -> {
+            for (int i = i0; i < i1; i++) {
+                ddt[i] *= Activations.softplusGradFromOutput(tape.dt[i]);
+            }
+        });
+        Linear.backwardInput(par, dxdbl, xw, ddt, 0, di, w.dtProj(), 1f, mx, r, di, false);
+        lowRankBackward(hooks.dtProj, ddt, di, tape.xdbl, xw, dxdbl, xw, mx, g);
+        weightGrad(g, layer, "mixer.dt_proj.weight", ddt, di, tape.xdbl, xw, mx, r, di);
+        biasGrad(g, layer, "mixer.dt_proj.bias", ddt, di, mx, di);
+
+        // xdbl = xc·W_xᵀ + LoRA: (Mx, D) -> (Mx, R + 2N)
+        Linear.backwardInput(par, dxc, di, dxdbl, 0, xw, w.xProj(), 1f, mx, di, xw, true);
+        lowRankBackward(hooks.xProj, dxdbl, xw, tape.xc, di, dxc, di, mx, g);
+        weightGrad(g, layer, "mixer.x_proj.weight", dxdbl, xw, tape.xc, di, mx, di, xw);
+
+        // xc = silu(conv(x) + b): into the x half of dxzExt (the z half came from the scan)
+        CausalConv1d.backwardSilu(par, dxzExt, 2 * di, g.base(MambaWeights.layerName(layer, "mixer.conv1d.weight")),
+                g.base(MambaWeights.layerName(layer, "mixer.conv1d.bias")), dxc, tape.convPre, tape.xzExt, 2 * di,
+                w.convWeight(), batch, lx, di, k);
+        float[] dxz = dxzExt;
+        if (prefix > 0) {
+            float[] dPrefix = new float[prefix * di]; // P is shared by the batch rows
+            for (int b = 0; b < batch; b++) {
+                for (int i = 0; i < prefix; i++) {
+                    int row = (b * lx + i) * 2 * di;
+                    for (int c = 0; c < di; c++) {
+                        dPrefix[i * di + c] += dxzExt[row + c];
+                    }
+                }
+            }
+            for (HookPlan.Piece piece : hooks.prefixPieces) {
+                g.addHook(piece.tensor(), dPrefix, piece.firstRow() * di);
+            }
+            dxz = new float[m * 2 * di];
+            for (int b = 0; b < batch; b++) {
+                System.arraycopy(dxzExt, (b * lx + prefix) * 2 * di, dxz, b * len * 2 * di, len * 2 * di);
+            }
+        }
+
+        // [x | z] = normed·W_inᵀ + b + LoRA: (M, d) -> (M, 2D)
+        float[] dNormWeight = g.base(MambaWeights.layerName(layer, "norm.weight"));
+        float[] dNormed = null;
+        if (needInput || dNormWeight != null) {
+            dNormed = new float[m * dm];
+            Linear.backwardInput(par, dNormed, dm, dxz, 0, 2 * di, w.inProj(), 1f, m, dm, 2 * di, false);
+        }
+        lowRankBackward(hooks.inProj, dxz, 2 * di, tape.normed, dm, dNormed, dm, m, g);
+        weightGrad(g, layer, "mixer.in_proj.weight", dxz, 2 * di, tape.normed, dm, m, dm, 2 * di);
+        biasGrad(g, layer, "mixer.in_proj.bias", dxz, 2 * di, m, 2 * di);
+
+        // normed = RMSNorm(h); the residual adds dHidden itself
+        if (dNormed != null) {
+            RmsNorm.backward(par, needInput ? dHidden : null, dNormWeight, dNormed, tape.hiddenIn, w.norm(), m, dm,
+                    config.layerNormEpsilon(), true);
+        }
+    }
+
+    private void weightGrad(Grads g, int layer, String suffix, float[] dy, int lddy, float[] x, int ldx, int m,
+                            int in, int out) {
+        float[] dw = g.base(MambaWeights.layerName(layer, suffix));
+        if (dw != null) {
+            Linear.backwardWeight(par, dw, dy, 0, lddy, x, ldx, 1f, m, in, out);
+        }
+    }
+
+    private static void biasGrad(Grads g, int layer, String suffix, float[] dy, int lddy, int m, int out) {
+        float[] db = g.base(MambaWeights.layerName(layer, suffix));
+        if (db != null) {
+            Linear.backwardBias(db, dy, 0, lddy, m, out);
         }
     }
 }

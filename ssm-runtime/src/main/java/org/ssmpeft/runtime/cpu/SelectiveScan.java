@@ -10,12 +10,23 @@ package org.ssmpeft.runtime.cpu;
  * optional; the initial state {@code h_{-1}} is whatever the state buffer holds (zeros for a fresh sequence, the
  * cache when decoding, h0 for initial-state tuning). Parallel over (batch, blocks of channels): channels are
  * independent, time is not.
+ *
+ * <p>The backward does not keep every state: the forward stores h only at chunk boundaries (every {@code chunk}
+ * steps, (B, ceil(L/chunk), D, N) floats) and the reverse sweep recomputes the states inside a chunk from its
+ * checkpoint, with the forward's very expression, so the recomputed states are the forward's bit for bit.
  */
 final class SelectiveScan {
 
     private static final int CHANNEL_BLOCK = 16;
+    /** Wider in the backward: the dB/dC partials take (D / block)·B·L·2N floats. */
+    private static final int BACKWARD_CHANNEL_BLOCK = 32;
 
     private SelectiveScan() {
+    }
+
+    /** Gradients of the scan; null entries are not computed. Parameter gradients are summed over the batch (+=). */
+    record Grads(float[] dx, float[] ddt, float[] dbc, float[] dz, float[] dA, float[] dSkip, float[] dhOffset,
+                 float[] dyOffset, float[] dh0) {
     }
 
     // x: (B, L, D), dt: (B, L, D) (after softplus), a: (D, N) = -exp(A_log), bc: (B, L, ldbc) holding B_t at
@@ -24,13 +35,26 @@ final class SelectiveScan {
     static void forward(Parallel par, float[] y, float[] x, float[] dt, float[] a, float[] bc, int ldbc, int bOff,
                         float[] dSkip, float[] z, int ldz, int zOff, float[] state, float[] hOffset, float[] yOffset,
                         int batch, int len, int d, int n) {
+        forward(par, y, x, dt, a, bc, ldbc, bOff, dSkip, z, ldz, zOff, state, hOffset, yOffset, null, 0, batch, len,
+                d, n);
+    }
+
+    // as above, and checkpoints: (B, ceil(L/chunk), D, N) the state h_{k·chunk − 1} before step k·chunk, or null
+    static void forward(Parallel par, float[] y, float[] x, float[] dt, float[] a, float[] bc, int ldbc, int bOff,
+                        float[] dSkip, float[] z, int ldz, int zOff, float[] state, float[] hOffset, float[] yOffset,
+                        float[] checkpoints, int chunk, int batch, int len, int d, int n) {
         int blocks = (d + CHANNEL_BLOCK - 1) / CHANNEL_BLOCK;
+        int chunks = checkpoints == null ? 0 : (len + chunk - 1) / chunk;
         par.forEach(batch * blocks, task -> {
             int b = task / blocks;
             int c0 = (task % blocks) * CHANNEL_BLOCK;
             int c1 = Math.min(d, c0 + CHANNEL_BLOCK);
             int hBase = (b * d) * n;
             for (int t = 0; t < len; t++) {
+                if (checkpoints != null && t % chunk == 0) {
+                    int ck = ((b * chunks + t / chunk) * d) * n;
+                    System.arraycopy(state, hBase + c0 * n, checkpoints, ck + c0 * n, (c1 - c0) * n);
+                }
                 int m = b * len + t;
                 int bRow = m * ldbc + bOff;
                 int cRow = bRow + n;
@@ -58,5 +82,152 @@ final class SelectiveScan {
                 }
             }
         });
+    }
+
+    // dy: (B, L, D), x, dt: (B, L, D), a: (D, N), bc: (B, L, ldbc) at bOff, dSkip: (D), z: (B, L, ldz) at zOff,
+    // checkpoints: (B, ceil(L/chunk), D, N) from the forward, hOffset: (D, N) or null, yOffset: (D) or null
+    // -> g.dx, g.ddt: (B, L, D) assigned; g.dbc: (B, L, ldbc) at bOff assigned; g.dz: (B, L, ldz) at zOff assigned;
+    //    g.dA (w.r.t. a), g.dhOffset, g.dh0: (D, N) +=; g.dSkip, g.dyOffset: (D) += (each null when not wanted)
+    //
+    // with s_t = C_t·(h_t + h') + D·x_t + y', g_t = silu(z_t), ds = dy·g, and dh the gradient w.r.t. h_t:
+    //   dz = dy·s·silu'(z);  dC += ds·(h_t + h');  dh += ds·C;  dx = ds·D + Σ dh·Δ·B;  dB = dh·Δ·x;
+    //   dΔ = Σ dh·(B·x + a·e·h_{t-1}), e = exp(Δ·a);  da += dh·Δ·e·h_{t-1};  dh_{t-1} = dh·e
+    static void backward(Parallel par, Grads g, float[] dy, float[] x, float[] dt, float[] a, float[] bc, int ldbc,
+                         int bOff, float[] dSkip, float[] z, int ldz, int zOff, float[] checkpoints, int chunk,
+                         float[] hOffset, float[] yOffset, int batch, int len, int d, int n) {
+        int blocks = (d + BACKWARD_CHANNEL_BLOCK - 1) / BACKWARD_CHANNEL_BLOCK;
+        int chunks = (len + chunk - 1) / chunk;
+        int m = batch * len;
+        // dB and dC sum over channels: one partial per channel block, reduced below
+        float[] dbcPart = new float[Math.multiplyExact(Math.multiplyExact(blocks, m), 2 * n)];
+        // parameter gradients sum over the batch: one partial per batch row (each (b, c) has one writer)
+        float[] dAPart = g.dA == null ? null : new float[batch * d * n];
+        float[] dhOffPart = g.dhOffset == null ? null : new float[batch * d * n];
+        float[] dh0Part = g.dh0 == null ? null : new float[batch * d * n];
+        float[] dSkipPart = g.dSkip == null ? null : new float[batch * d];
+        float[] dyOffPart = g.dyOffset == null ? null : new float[batch * d];
+        par.forEach(batch * blocks, task -> {
+            int b = task / blocks;
+            int blk = task % blocks;
+            int c0 = blk * BACKWARD_CHANNEL_BLOCK;
+            int c1 = Math.min(d, c0 + BACKWARD_CHANNEL_BLOCK);
+            int cn = (c1 - c0) * n;
+            float[] hs = new float[(chunk + 1) * cn]; // h_{t0-1} .. h_{t1-1} of the chunk being swept
+            float[] dh = new float[cn];
+            int pb = (blk * m) * 2 * n;
+            for (int k = chunks - 1; k >= 0; k--) {
+                int t0 = k * chunk;
+                int t1 = Math.min(len, t0 + chunk);
+                System.arraycopy(checkpoints, ((b * chunks + k) * d + c0) * n, hs, 0, cn);
+                for (int t = t0; t < t1; t++) {
+                    int mm = b * len + t;
+                    int bRow = mm * ldbc + bOff;
+                    int prev = (t - t0) * cn;
+                    int cur = prev + cn;
+                    for (int c = c0; c < c1; c++) {
+                        float delta = dt[mm * d + c];
+                        float xv = x[mm * d + c];
+                        int hc = (c - c0) * n;
+                        int ac = c * n;
+                        for (int i = 0; i < n; i++) {
+                            hs[cur + hc + i] = (float) Math.exp(delta * a[ac + i]) * hs[prev + hc + i]
+                                    + (delta * bc[bRow + i]) * xv;
+                        }
+                    }
+                }
+                for (int t = t1 - 1; t >= t0; t--) {
+                    int mm = b * len + t;
+                    int bRow = mm * ldbc + bOff;
+                    int cRow = bRow + n;
+                    int prev = (t - t0) * cn;
+                    int cur = prev + cn;
+                    int pRow = pb + mm * 2 * n;
+                    for (int c = c0; c < c1; c++) {
+                        float delta = dt[mm * d + c];
+                        float xv = x[mm * d + c];
+                        float zv = z[mm * ldz + zOff + c];
+                        int hc = (c - c0) * n;
+                        int ac = c * n;
+                        float acc = 0f;
+                        for (int i = 0; i < n; i++) {
+                            acc += hs[cur + hc + i] * bc[cRow + i];
+                        }
+                        if (hOffset != null) {
+                            for (int i = 0; i < n; i++) {
+                                acc += hOffset[ac + i] * bc[cRow + i];
+                            }
+                        }
+                        float s = acc + dSkip[c] * xv;
+                        if (yOffset != null) {
+                            s += yOffset[c];
+                        }
+                        float dyv = dy[mm * d + c];
+                        g.dz[mm * ldz + zOff + c] = dyv * s * Activations.siluGrad(zv);
+                        float ds = dyv * Activations.silu(zv);
+                        if (dSkipPart != null) {
+                            dSkipPart[b * d + c] += ds * xv;
+                        }
+                        if (dyOffPart != null) {
+                            dyOffPart[b * d + c] += ds;
+                        }
+                        float dxv = ds * dSkip[c];
+                        float ddt = 0f;
+                        int pc = (b * d + c) * n;
+                        for (int i = 0; i < n; i++) {
+                            float ci = bc[cRow + i];
+                            float bi = bc[bRow + i];
+                            float hPrev = hs[prev + hc + i];
+                            float dhi = dh[hc + i] + ds * ci;
+                            float hRead = hOffset == null ? hs[cur + hc + i] : hs[cur + hc + i] + hOffset[ac + i];
+                            dbcPart[pRow + n + i] += ds * hRead;
+                            if (dhOffPart != null) {
+                                dhOffPart[pc + i] += ds * ci;
+                            }
+                            float e = (float) Math.exp(delta * a[ac + i]);
+                            dxv += dhi * delta * bi;
+                            dbcPart[pRow + i] += dhi * delta * xv;
+                            ddt += dhi * (bi * xv + a[ac + i] * e * hPrev);
+                            if (dAPart != null) {
+                                dAPart[pc + i] += dhi * delta * e * hPrev;
+                            }
+                            dh[hc + i] = dhi * e;
+                        }
+                        g.dx[mm * d + c] = dxv;
+                        g.ddt[mm * d + c] = ddt;
+                    }
+                }
+            }
+            if (dh0Part != null) {
+                System.arraycopy(dh, 0, dh0Part, (b * d + c0) * n, cn);
+            }
+        });
+        par.forRange(m, (long) blocks * 2 * n, 1 << 14, (r0, r1) -> {
+            for (int r = r0; r < r1; r++) {
+                for (int i = 0; i < 2 * n; i++) {
+                    float acc = 0f;
+                    for (int blk = 0; blk < blocks; blk++) {
+                        acc += dbcPart[(blk * m + r) * 2 * n + i];
+                    }
+                    g.dbc[r * ldbc + bOff + i] = acc;
+                }
+            }
+        });
+        sumOverBatch(g.dA, dAPart, batch);
+        sumOverBatch(g.dhOffset, dhOffPart, batch);
+        sumOverBatch(g.dh0, dh0Part, batch);
+        sumOverBatch(g.dSkip, dSkipPart, batch);
+        sumOverBatch(g.dyOffset, dyOffPart, batch);
+    }
+
+    private static void sumOverBatch(float[] target, float[] parts, int batch) {
+        if (target == null) {
+            return;
+        }
+        int size = target.length;
+        for (int b = 0; b < batch; b++) {
+            for (int i = 0; i < size; i++) {
+                target[i] += parts[b * size + i];
+            }
+        }
     }
 }

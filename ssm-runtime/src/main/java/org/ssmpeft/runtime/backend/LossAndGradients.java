@@ -1,0 +1,41 @@
+package org.ssmpeft.runtime.backend;
+
+import java.util.LinkedHashMap;
+import java.util.Map;
+import org.ssmpeft.api.tensor.Tensor;
+
+/**
+ * What {@link MambaModel#lossAndGradients} computed.
+ *
+ * @param loss              mean cross-entropy over the {@code targets} positions with a label (0 when there are none)
+ * @param targets           number of positions that entered the mean
+ * @param logits            the forward's logits
+ * @param adapterGradients  per acting adapter (by name), dL/dθ per parameter name, shaped as the parameter
+ * @param baseGradients     dL/dθ per requested base parameter (Hugging Face name), shaped as the parameter; the
+ *                          embedding's includes a tied head's part
+ */
+public record LossAndGradients(double loss, int targets, Logits logits,
+                               Map<String, Map<String, Tensor>> adapterGradients, Map<String, Tensor> baseGradients) {
+
+    public LossAndGradients {
+        var copy = new LinkedHashMap<String, Map<String, Tensor>>();
+        adapterGradients.forEach((k, v) -> copy.put(k, java.util.Collections.unmodifiableMap(new LinkedHashMap<>(v))));
+        adapterGradients = java.util.Collections.unmodifiableMap(copy);
+        baseGradients = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(baseGradients));
+    }
+
+    /** The gradient of one adapter parameter; fails naming what exists. */
+    public Tensor adapterGradient(String adapter, String parameter) {
+        Map<String, Tensor> g = adapterGradients.get(adapter);
+        if (g == null) {
+            throw new IllegalArgumentException("no gradients for adapter '" + adapter + "'; acting adapters: "
+                    + String.join(", ", adapterGradients.keySet()));
+        }
+        Tensor t = g.get(parameter);
+        if (t == null) {
+            throw new IllegalArgumentException("adapter '" + adapter + "' has no parameter '" + parameter + "'; it has: "
+                    + String.join(", ", g.keySet()));
+        }
+        return t;
+    }
+}

@@ -1,0 +1,32 @@
+package org.ssmpeft.runtime.cpu;
+
+import java.util.Optional;
+import org.ssmpeft.runtime.backend.BackendProvider;
+import org.ssmpeft.runtime.backend.MambaModel;
+import org.ssmpeft.runtime.checkpoint.MambaWeights;
+
+/** The built-in CPU backend, {@code cpu}: plain Java, float32, multi-threaded; always available. */
+public final class CpuBackendProvider implements BackendProvider {
+
+    public static final String NAME = "cpu";
+
+    @Override
+    public String name() {
+        return NAME;
+    }
+
+    @Override
+    public String description() {
+        return "plain Java on the CPU, float32, multi-threaded, hand-derived backward (always available)";
+    }
+
+    @Override
+    public Optional<String> unavailableReason() {
+        return Optional.empty();
+    }
+
+    @Override
+    public MambaModel create(MambaWeights weights) {
+        return new CpuMamba(weights);
+    }
+}

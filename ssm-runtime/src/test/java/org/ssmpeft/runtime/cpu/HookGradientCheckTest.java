@@ -1,0 +1,208 @@
+package org.ssmpeft.runtime.cpu;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.junit.jupiter.api.Test;
+import org.ssmpeft.api.adapter.Adapter;
+import org.ssmpeft.api.composition.AdapterFactory;
+import org.ssmpeft.api.composition.AdapterSet;
+import org.ssmpeft.api.config.AdapterConfig;
+import org.ssmpeft.api.config.LayerSelection;
+import org.ssmpeft.api.hooks.Projection;
+import org.ssmpeft.api.registry.PeftMethods;
+import org.ssmpeft.api.shape.ModelShape;
+import org.ssmpeft.api.tensor.Tensor;
+import org.ssmpeft.api.testing.GradientCheck;
+import org.ssmpeft.lora.LoraConfig;
+import org.ssmpeft.prefix.PrefixConfig;
+import org.ssmpeft.prefix.PromptConfig;
+import org.ssmpeft.runtime.checkpoint.MambaConfig;
+import org.ssmpeft.runtime.checkpoint.MambaWeights;
+import org.ssmpeft.stateoffset.InitialStateConfig;
+import org.ssmpeft.stateoffset.StateInit;
+import org.ssmpeft.stateoffset.StateOffsetConfig;
+
+/**
+ * The backward of every hook kind against central finite differences ({@link GradientCheck}) on a small random model
+ * (vocab 13, d_model 8, D 16, N 4, R 1, 2 layers; B = 2, T = 6, some labels ignored). Adapter parameters are random,
+ * not their zero start, so every path carries gradient. Tolerance per tensor: max-abs error ≤ 1e-4 + 1e-2 · max-abs
+ * value. The absolute part is the noise floor of central differences of a float32 loss (observed 2e-5 to 6e-5 here):
+ * tensors with tiny gradients (A_log, dt_proj at D = 16) are checked against it, the others relatively.
+ */
+class HookGradientCheckTest {
+
+    private static final double TOL = 1e-2;
+    private static final double NOISE_FLOOR = 1e-4;
+    private static final int SAMPLES = 24;
+
+    private static final MambaConfig CONFIG = RandomMamba.config(13, 8, 4, 2);
+    private static final ModelShape SHAPE = CONFIG.toShape();
+    private static final CpuMamba MODEL = new CpuMamba(RandomMamba.weights(CONFIG, 11));
+    private static final int[][] TOKENS = RandomMamba.tokens(2, 6, 13, 5);
+    private static final int[][] LABELS = labels();
+    private static final AdapterFactory FACTORY = new AdapterFactory(PeftMethods.load());
+
+    private static int[][] labels() {
+        int[][] l = new int[TOKENS.length][];
+        for (int b = 0; b < l.length; b++) {
+            l[b] = TOKENS[b].clone();
+        }
+        l[0][3] = CpuMamba.IGNORE_INDEX;
+        l[1][5] = CpuMamba.IGNORE_INDEX;
+        return l;
+    }
+
+    private static Adapter adapter(String name, String method, Record config, long seed) {
+        Adapter a = FACTORY.create(new AdapterConfig(name, method, LayerSelection.ALL, config), SHAPE,
+                AdapterFactory.seeded(seed));
+        return RandomMamba.randomize(a, 0.3, seed);
+    }
+
+    /** Analytic gradients of every parameter of the given adapters against finite differences of the loss. */
+    private static GradientCheck.Result check(CpuMamba model, AdapterSet set, Adapter... adapters) {
+        var result = model.lossAndGradients(TOKENS, LABELS, set, Set.of());
+        Map<String, Tensor> params = new LinkedHashMap<>();
+        Map<String, Tensor> grads = new LinkedHashMap<>();
+        for (Adapter a : adapters) {
+            a.parameters().forEach((n, t) -> {
+                params.put(a.name() + "/" + n, t);
+                grads.put(a.name() + "/" + n, result.adapterGradient(a.name(), n));
+            });
+        }
+        var fd = GradientCheck.of(() -> model.loss(TOKENS, LABELS, set)).samples(SAMPLES, 7).check(params, grads);
+        System.out.println(fd);
+        return fd;
+    }
+
+    private static void assertPasses(GradientCheck.Result r) {
+        for (var t : r.tensors()) {
+            assertThat(t.within(TOL, NOISE_FLOOR)).as("%s", t).isTrue();
+            assertThat(t.maxAbsValue()).as("%s carries gradient", t.name()).isGreaterThan(0);
+        }
+    }
+
+    @Test
+    void stateOffsetOnH() {
+        Adapter a = adapter("h", "state-offset", new StateOffsetConfig(StateOffsetConfig.Variant.H, StateInit.ZERO), 1);
+        assertPasses(check(MODEL, new AdapterSet(SHAPE).add(a), a));
+    }
+
+    @Test
+    void stateOffsetOnY() {
+        Adapter a = adapter("y", "state-offset", new StateOffsetConfig(StateOffsetConfig.Variant.Y, StateInit.ZERO), 2);
+        assertPasses(check(MODEL, new AdapterSet(SHAPE).add(a), a));
+    }
+
+    @Test
+    void initialState() {
+        Adapter a = adapter("h0", "initial-state", new InitialStateConfig(StateInit.ZERO), 3);
+        assertPasses(check(MODEL, new AdapterSet(SHAPE).add(a), a));
+    }
+
+    @Test
+    void promptTuning() {
+        Adapter a = adapter("prompt", "prompt", new PromptConfig(3, 0.02), 4);
+        assertPasses(check(MODEL, new AdapterSet(SHAPE).add(a), a));
+    }
+
+    @Test
+    void prefixTuningWithoutMlp() {
+        Adapter a = adapter("prefix", "prefix", new PrefixConfig(2, false, 8, 0.02), 5);
+        assertPasses(check(MODEL, new AdapterSet(SHAPE).add(a), a));
+    }
+
+    @Test
+    void prefixTuningWithMlp() {
+        Adapter a = adapter("prefix-mlp", "prefix", new PrefixConfig(2, true, 6, 0.02), 6);
+        assertPasses(check(MODEL, new AdapterSet(SHAPE).add(a), a));
+    }
+
+    @Test
+    void prefixOnOneLayerOnly() {
+        Adapter a = FACTORY.create(new AdapterConfig("prefix-1", "prefix", LayerSelection.of(1),
+                new PrefixConfig(3, false, 8, 0.02)), SHAPE, AdapterFactory.seeded(9));
+        RandomMamba.randomize(a, 0.3, 9);
+        assertPasses(check(MODEL, new AdapterSet(SHAPE).add(a), a));
+    }
+
+    @Test
+    void loraOnRowBlocksDtProjOutProjAndTheHead() {
+        Adapter a = adapter("lora-blocks", "lora", new LoraConfig(2, 4.0, 0.0, List.of(Projection.IN_PROJ_X,
+                Projection.IN_PROJ_Z, Projection.X_PROJ_DT, Projection.X_PROJ_B, Projection.X_PROJ_C,
+                Projection.DT_PROJ, Projection.OUT_PROJ, Projection.HEAD), false), 7);
+        assertPasses(check(MODEL, new AdapterSet(SHAPE).add(a), a));
+    }
+
+    @Test
+    void loraOnWholeProjectionsWithRsLora() {
+        Adapter a = adapter("lora-whole", "lora", new LoraConfig(3, 2.0, 0.0, List.of(Projection.IN_PROJ,
+                Projection.X_PROJ), true), 8);
+        assertPasses(check(MODEL, new AdapterSet(SHAPE).add(a), a));
+    }
+
+    @Test
+    void twoComposedAdaptersGetTheGradientOfTheirSum() {
+        Adapter first = adapter("offset-a", "state-offset",
+                new StateOffsetConfig(StateOffsetConfig.Variant.H, StateInit.ZERO), 10);
+        Adapter second = adapter("offset-b", "state-offset",
+                new StateOffsetConfig(StateOffsetConfig.Variant.H, StateInit.ZERO), 11);
+        Adapter lora = adapter("lora", "lora", LoraConfig.DEFAULT, 12);
+        var set = new AdapterSet(SHAPE).add(first).add(second).add(lora);
+        assertPasses(check(MODEL, set, first, second, lora));
+
+        // h' enters as h'_a + h'_b: both get the very same gradient
+        var g = MODEL.lossAndGradients(TOKENS, LABELS, set, Set.of());
+        assertThat(g.adapterGradient("offset-a", "layers.1.state_offset").data())
+                .isEqualTo(g.adapterGradient("offset-b", "layers.1.state_offset").data());
+    }
+
+    @Test
+    void everyHookKindAtOnce() {
+        Adapter prompt = adapter("prompt", "prompt", new PromptConfig(2, 0.02), 13);
+        Adapter prefix = adapter("prefix", "prefix", new PrefixConfig(2, true, 4, 0.02), 14);
+        Adapter h0 = adapter("h0", "initial-state", new InitialStateConfig(StateInit.ZERO), 15);
+        Adapter y = adapter("y", "state-offset", new StateOffsetConfig(StateOffsetConfig.Variant.Y, StateInit.ZERO),
+                16);
+        Adapter lora = adapter("lora", "lora", new LoraConfig(2, 4.0, 0.0, List.of(Projection.X_PROJ_B,
+                Projection.HEAD), false), 17);
+        var set = new AdapterSet(SHAPE).add(prompt).add(prefix).add(h0).add(y).add(lora);
+        assertPasses(check(MODEL, set, prompt, prefix, h0, y, lora));
+    }
+
+    @Test
+    void parameterHookDeltasOnBaseWeightsIncludingBiasesAndAnUntiedHead() {
+        MambaConfig c = RandomMamba.untiedWithBias(13, 8, 4, 2);
+        var model = new CpuMamba(RandomMamba.weights(c, 21));
+        Map<String, Tensor> named = model.weights().parameters();
+        var deltas = BaseDeltaAdapter.of("bitfit", c.toShape(), named, named.keySet());
+        RandomMamba.randomize(deltas, 0.02, 22);
+        var set = new AdapterSet(c.toShape()).add(deltas);
+        assertPasses(check(model, set, deltas));
+    }
+
+    @Test
+    void trainableBaseParametersGetTheGradientAParameterHookGets() {
+        Map<String, Tensor> named = MODEL.weights().parameters();
+        var deltas = BaseDeltaAdapter.of("deltas", SHAPE, named, named.keySet()); // zero deltas: θ = θ_base
+        var withHook = MODEL.lossAndGradients(TOKENS, LABELS, new AdapterSet(SHAPE).add(deltas), Set.of());
+        var direct = MODEL.lossAndGradients(TOKENS, LABELS, MODEL.noAdapters(), named.keySet());
+        assertThat(withHook.loss()).isEqualTo(direct.loss());
+        for (String n : named.keySet()) {
+            assertThat(withHook.adapterGradient("deltas", n).data()).as(n)
+                    .isEqualTo(direct.baseGradients().get(n).data());
+        }
+    }
+
+    @Test
+    void onlyRequestedBaseGradientsAreReturned() {
+        String d = MambaWeights.layerName(1, "mixer.D");
+        var g = MODEL.lossAndGradients(TOKENS, LABELS, MODEL.noAdapters(), Set.of(d));
+        assertThat(g.baseGradients()).containsOnlyKeys(d);
+        assertThat(g.adapterGradients()).isEmpty();
+        assertThat(g.targets()).isEqualTo(2 * 5 - 2);
+    }
+}
