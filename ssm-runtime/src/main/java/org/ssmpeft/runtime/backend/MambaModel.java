@@ -51,6 +51,12 @@ public interface MambaModel {
      */
     Logits forward(int[][] tokens, AdapterSet adapters, MambaCache cache);
 
+    /**
+     * The residual stream of fresh sequences (B, T) after every block, then after norm_f: layers + 1 arrays of
+     * (B, P+T, d) (transformers' {@code output_hidden_states} without the embedding).
+     */
+    java.util.List<float[]> hiddenStates(int[][] tokens, AdapterSet adapters);
+
     /** One decode step, one token per sequence (B) -> logits of the last position (B, V), advancing {@code cache}. */
     float[] step(int[] tokens, AdapterSet adapters, MambaCache cache);
 

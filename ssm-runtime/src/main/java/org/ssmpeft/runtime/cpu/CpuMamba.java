@@ -140,6 +140,11 @@ public final class CpuMamba implements MambaModel {
     }
 
     @Override
+    public List<float[]> hiddenStates(int[][] tokens, AdapterSet adapters) {
+        return forward(tokens, adapters, newCache(tokens.length), true).hiddenStates();
+    }
+
+    @Override
     public Logits forward(int[][] tokens, AdapterSet adapters, MambaCache cache) {
         HookPlan plan = plan(adapters, cache);
         Pass p = run(tokens, plan, cache, false, false);
