@@ -1,0 +1,67 @@
+package org.ssmpeft.examples.cli;
+
+import com.google.inject.Inject;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.Callable;
+import org.ssmpeft.api.composition.AdapterFactory;
+import org.ssmpeft.examples.parity.FixtureParity;
+import org.ssmpeft.examples.parity.ParityLine;
+import org.ssmpeft.runtime.backend.BackendProvider;
+import org.ssmpeft.runtime.backend.Backends;
+import org.ssmpeft.runtime.backend.MambaModel;
+import org.ssmpeft.runtime.checkpoint.MambaCheckpoint;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+
+/** {@code peft parity DIR}: a model against the PyTorch reference tensors stored beside it. */
+@Command(name = "parity", description = "Check the model in DIR (config.json + model.safetensors) against the"
+        + " reference tensors in DIR: reference.safetensors, peft-grads.safetensors, full-ft-grads.safetensors."
+        + " One line per quantity; exit code 1 on any FAIL.")
+final class ParityCommand implements Callable<Integer> {
+
+    private final AdapterFactory factory;
+
+    @Spec
+    CommandSpec spec;
+
+    @Parameters(paramLabel = "DIR", description = "A fixture folder (the layout of shared/fixtures/mamba-tiny).")
+    Path dir;
+
+    @Option(names = "--backend", paramLabel = "NAME", defaultValue = Backends.DEFAULT,
+            description = "Compute backend (${DEFAULT-VALUE}); see Backends.")
+    String backend;
+
+    @Option(names = "--lora-alpha", paramLabel = "ALPHA",
+            description = "LoRA alpha of the fixture's lora adapter (default: read from DIR/manifest.json).")
+    Double loraAlpha;
+
+    @Inject
+    ParityCommand(AdapterFactory factory) {
+        this.factory = factory;
+    }
+
+    @Override
+    public Integer call() throws Exception {
+        PrintWriter out = spec.commandLine().getOut();
+        BackendProvider provider = Backends.forName(backend);
+        Optional<String> unavailable = provider.unavailableReason();
+        if (unavailable.isPresent()) {
+            throw new IllegalStateException("backend '" + backend + "' is not available: " + unavailable.get());
+        }
+        MambaModel model = provider.create(MambaCheckpoint.load(dir));
+        out.printf("parity of %s on backend %s (%s)%n", dir, model.backend(), model.shape().describe());
+        List<ParityLine> lines = new FixtureParity(model, dir, factory, Optional.ofNullable(loraAlpha)).run();
+        lines.forEach(out::println);
+        long failed = lines.stream().filter(ParityLine::failed).count();
+        long passed = lines.stream().filter(l -> l.verdict() == ParityLine.Verdict.PASS).count();
+        long skipped = lines.size() - failed - passed;
+        out.printf("parity: %d passed, %d failed, %d skipped%n", passed, failed, skipped);
+        return failed == 0 ? 0 : 1;
+    }
+}
