@@ -10,8 +10,8 @@ import jdk.incubator.vector.VectorSpecies;
  * 4 x 4 (16 accumulators). Loaded only when {@link Gemm#VECTOR} is true, since it references the incubator module.
  *
  * <p>{@link #abT} computes every output as a dot product along K: lane l of one accumulator collects
- * {@code fma(a[p], b[p], acc)} for {@code p = l, l + L, l + 2L, ...} in order, the lanes are folded by the fixed tree
- * of {@link #sum}, and the K tail (fewer than L elements) is added by scalar FMAs in order. All tile shapes (4 x 4,
+ * {@code fma(a[p], b[p], acc)} for {@code p = l, l + L, l + 2L, ...} in order, the lanes are summed by the fixed
+ * pairwise tree of {@link #laneSums}, and the K tail (fewer than L elements) is added by scalar FMAs in order. All tile shapes (4 x 4,
  * 1 x 4, 1 x 1) use exactly these operations per output, so a row's result is the same whether it is computed alone
  * or in a batch, on any thread, interpreted or compiled.
  *
@@ -23,13 +23,20 @@ final class GemmVector {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
     private static final int L = S.length();
 
-    // Lane folds for sum(): lane i takes lane i ^ half; only those with half < L are used.
+    // Lane folds for laneSums(): lane i takes lane i ^ half, for half < L; UPPER_h: the lanes with bit h set.
     private static final VectorShuffle<Float> FOLD_32 = fold(32);
     private static final VectorShuffle<Float> FOLD_16 = fold(16);
     private static final VectorShuffle<Float> FOLD_8 = fold(8);
     private static final VectorShuffle<Float> FOLD_4 = fold(4);
     private static final VectorShuffle<Float> FOLD_2 = fold(2);
     private static final VectorShuffle<Float> FOLD_1 = fold(1);
+    private static final VectorMask<Float> UPPER_32 = upper(32);
+    private static final VectorMask<Float> UPPER_16 = upper(16);
+    private static final VectorMask<Float> UPPER_8 = upper(8);
+    private static final VectorMask<Float> UPPER_4 = upper(4);
+    private static final VectorMask<Float> UPPER_2 = upper(2);
+    private static final VectorMask<Float> UPPER_1 = upper(1);
+    private static final int[] LANE_OF = reversedLanes();
 
     private static final long SERIAL_FLOPS = 1 << 16;
     // abT tasks: a block of A rows kept in L2 (about 512 KiB) against a block of B rows streamed through L1.
@@ -42,6 +49,10 @@ final class GemmVector {
     private GemmVector() {
     }
 
+    static int lanes() {
+        return L;
+    }
+
     static String describe() {
         return "vector (" + S.vectorBitSize() + "-bit, " + L + " lanes)";
     }
@@ -50,27 +61,73 @@ final class GemmVector {
         return half < L ? VectorShuffle.fromOp(S, i -> i ^ half) : VectorShuffle.iota(S, 0, 1, false);
     }
 
-    /** The sum of the lanes by a fixed pairwise tree; each step is lane-wise IEEE addition, so it is reproducible. */
-    static float sum(FloatVector v) {
+    private static VectorMask<Float> upper(int half) {
+        return half < L ? VectorMask.fromLong(S, laneBits(half)) : S.maskAll(false);
+    }
+
+    // lanes whose index has the bit `half` set
+    private static long laneBits(int half) {
+        long bits = 0;
+        for (int i = 0; i < Math.min(L, 64); i++) {
+            if ((i & half) != 0) {
+                bits |= 1L << i;
+            }
+        }
+        return bits;
+    }
+
+    // After the folds, lane i of a group holds the sum of the group's vector REVERSED[i] (log2 L bits reversed).
+    private static int[] reversedLanes() {
+        int bits = Integer.numberOfTrailingZeros(L);
+        int[] rev = new int[L];
+        for (int i = 0; i < L; i++) {
+            rev[bits == 0 ? 0 : Integer.reverse(i) >>> (32 - bits)] = i;
+        }
+        return rev;
+    }
+
+    /**
+     * The sum of the lanes of each of the {@code n} vectors stored at {@code acc[v * L]}, into {@code sums[v]}; it
+     * overwrites {@code acc}. Every sum is the same fixed pairwise tree, whatever n and whichever slot v: first
+     * {@code x[i] + x[i ^ L/2]}, then {@code ^ L/4}, ..., {@code ^ 1}. The vectors are folded together (two vectors
+     * per fold, each keeping its half of the lanes), so the tree is shared out over full-width additions instead of
+     * one shuffle-and-add chain per output; each lane operation is one IEEE addition, so the bits are reproducible.
+     */
+    static void laneSums(float[] acc, int n, float[] sums) {
+        int count = n;
         if (L > 32) {
-            v = v.add(v.rearrange(FOLD_32));
+            count = foldPairs(acc, count, UPPER_32, FOLD_32);
         }
         if (L > 16) {
-            v = v.add(v.rearrange(FOLD_16));
+            count = foldPairs(acc, count, UPPER_16, FOLD_16);
         }
         if (L > 8) {
-            v = v.add(v.rearrange(FOLD_8));
+            count = foldPairs(acc, count, UPPER_8, FOLD_8);
         }
         if (L > 4) {
-            v = v.add(v.rearrange(FOLD_4));
+            count = foldPairs(acc, count, UPPER_4, FOLD_4);
         }
         if (L > 2) {
-            v = v.add(v.rearrange(FOLD_2));
+            count = foldPairs(acc, count, UPPER_2, FOLD_2);
         }
         if (L > 1) {
-            v = v.add(v.rearrange(FOLD_1));
+            foldPairs(acc, count, UPPER_1, FOLD_1);
         }
-        return v.lane(0);
+        for (int v = 0; v < n; v++) {
+            sums[v] = acc[v - v % L + LANE_OF[v % L]];
+        }
+    }
+
+    // Vector j of the next level folds vectors 2j and 2j + 1 (zeros past the end): lanes without the bit keep
+    // p[i] + p[i ^ bit], lanes with it q[i] + q[i ^ bit].
+    private static int foldPairs(float[] acc, int count, VectorMask<Float> upper, VectorShuffle<Float> swap) {
+        int next = (count + 1) / 2;
+        for (int j = 0; j < next; j++) {
+            FloatVector p = FloatVector.fromArray(S, acc, 2 * j * L);
+            FloatVector q = 2 * j + 1 < count ? FloatVector.fromArray(S, acc, (2 * j + 1) * L) : FloatVector.zero(S);
+            p.blend(q, upper).add(q.blend(p, upper).rearrange(swap)).intoArray(acc, j * L);
+        }
+        return next;
     }
 
     // The K tail after the vector loop: sequential FMAs onto the folded sum.
@@ -102,25 +159,46 @@ final class GemmVector {
     // Rows [r0, r1) x columns [c0, c1) of C: 4 columns (B rows, kept in L1) against all rows, then the leftovers.
     private static void abTBlock(float[] a, int aOff, int lda, float[] b, int bOff, int ldb, float[] bias,
                                  float[] c, int cOff, int ldc, int k, int r0, int r1, int c0, int c1) {
+        float[] acc = new float[16 * L];
+        float[] sums = new float[16];
         int j = c0;
         for (; j + 4 <= c1; j += 4) {
             int r = r0;
             for (; r + 4 <= r1; r += 4) {
-                dot4x4(a, aOff + r * lda, lda, b, bOff + j * ldb, ldb, bias, j, c, cOff + r * ldc + j, ldc, k);
+                dot4x4(a, aOff + r * lda, lda, b, bOff + j * ldb, ldb, k, acc, sums);
+                finish(4, 4, a, aOff + r * lda, lda, b, bOff + j * ldb, ldb, k, sums, bias, j, c, cOff + r * ldc + j,
+                        ldc);
             }
             for (; r < r1; r++) {
-                dot1x4(a, aOff + r * lda, b, bOff + j * ldb, ldb, bias, j, c, cOff + r * ldc + j, k);
+                dot1x4(a, aOff + r * lda, b, bOff + j * ldb, ldb, k, acc, sums);
+                finish(1, 4, a, aOff + r * lda, lda, b, bOff + j * ldb, ldb, k, sums, bias, j, c, cOff + r * ldc + j,
+                        ldc);
             }
         }
         for (; j < c1; j++) {
             for (int r = r0; r < r1; r++) {
-                dot1x1(a, aOff + r * lda, b, bOff + j * ldb, bias, j, c, cOff + r * ldc + j, k);
+                dot1x1(a, aOff + r * lda, b, bOff + j * ldb, k, acc, sums);
+                finish(1, 1, a, aOff + r * lda, lda, b, bOff + j * ldb, ldb, k, sums, bias, j, c, cOff + r * ldc + j,
+                        ldc);
+            }
+        }
+    }
+
+    // C[r, q] = (lane sum of row r x column q) + the K tail by scalar FMAs in order + bias, for a rows x cols tile
+    private static void finish(int rows, int cols, float[] a, int ai, int lda, float[] b, int bj, int ldb, int k,
+                               float[] sums, float[] bias, int j, float[] c, int ci, int ldc) {
+        int kv = S.loopBound(k);
+        for (int r = 0; r < rows; r++) {
+            for (int q = 0; q < cols; q++) {
+                float s = tail(sums[r * cols + q], a, ai + r * lda, b, bj + q * ldb, kv, k);
+                c[ci + r * ldc + q] = s + (bias == null ? 0f : bias[j + q]);
             }
         }
     }
 
 
-    private static void dot4x4(float[] a, int ai, int lda, float[] b, int bj, int ldb, float[] bias, int j, float[] c, int ci, int ldc, int k) {
+    // sums[r * 4 + q] = lane sums of A row r · B row q over the first loopBound(K) columns
+    private static void dot4x4(float[] a, int ai, int lda, float[] b, int bj, int ldb, int k, float[] acc, float[] sums) {
         FloatVector s00 = FloatVector.zero(S);
         FloatVector s01 = FloatVector.zero(S);
         FloatVector s02 = FloatVector.zero(S);
@@ -138,10 +216,9 @@ final class GemmVector {
         FloatVector s32 = FloatVector.zero(S);
         FloatVector s33 = FloatVector.zero(S);
         int kv = S.loopBound(k);
-        int p = 0;
-        for (; p < kv; p += L) {
+        for (int p = 0; p < kv; p += L) {
             FloatVector a0 = FloatVector.fromArray(S, a, ai + p);
-            FloatVector a1 = FloatVector.fromArray(S, a, ai + 1 * lda + p);
+            FloatVector a1 = FloatVector.fromArray(S, a, ai + lda + p);
             FloatVector a2 = FloatVector.fromArray(S, a, ai + 2 * lda + p);
             FloatVector a3 = FloatVector.fromArray(S, a, ai + 3 * lda + p);
             FloatVector b0 = FloatVector.fromArray(S, b, bj + p);
@@ -149,7 +226,7 @@ final class GemmVector {
             s10 = a1.fma(b0, s10);
             s20 = a2.fma(b0, s20);
             s30 = a3.fma(b0, s30);
-            FloatVector b1 = FloatVector.fromArray(S, b, bj + 1 * ldb + p);
+            FloatVector b1 = FloatVector.fromArray(S, b, bj + ldb + p);
             s01 = a0.fma(b1, s01);
             s11 = a1.fma(b1, s11);
             s21 = a2.fma(b1, s21);
@@ -165,58 +242,61 @@ final class GemmVector {
             s23 = a2.fma(b3, s23);
             s33 = a3.fma(b3, s33);
         }
-        c[ci] = tail(sum(s00), a, ai, b, bj, p, k) + (bias == null ? 0f : bias[j]);
-        c[ci + 1] = tail(sum(s01), a, ai, b, bj + 1 * ldb, p, k) + (bias == null ? 0f : bias[j + 1]);
-        c[ci + 2] = tail(sum(s02), a, ai, b, bj + 2 * ldb, p, k) + (bias == null ? 0f : bias[j + 2]);
-        c[ci + 3] = tail(sum(s03), a, ai, b, bj + 3 * ldb, p, k) + (bias == null ? 0f : bias[j + 3]);
-        c[ci + 1 * ldc] = tail(sum(s10), a, ai + 1 * lda, b, bj, p, k) + (bias == null ? 0f : bias[j]);
-        c[ci + 1 * ldc + 1] = tail(sum(s11), a, ai + 1 * lda, b, bj + 1 * ldb, p, k) + (bias == null ? 0f : bias[j + 1]);
-        c[ci + 1 * ldc + 2] = tail(sum(s12), a, ai + 1 * lda, b, bj + 2 * ldb, p, k) + (bias == null ? 0f : bias[j + 2]);
-        c[ci + 1 * ldc + 3] = tail(sum(s13), a, ai + 1 * lda, b, bj + 3 * ldb, p, k) + (bias == null ? 0f : bias[j + 3]);
-        c[ci + 2 * ldc] = tail(sum(s20), a, ai + 2 * lda, b, bj, p, k) + (bias == null ? 0f : bias[j]);
-        c[ci + 2 * ldc + 1] = tail(sum(s21), a, ai + 2 * lda, b, bj + 1 * ldb, p, k) + (bias == null ? 0f : bias[j + 1]);
-        c[ci + 2 * ldc + 2] = tail(sum(s22), a, ai + 2 * lda, b, bj + 2 * ldb, p, k) + (bias == null ? 0f : bias[j + 2]);
-        c[ci + 2 * ldc + 3] = tail(sum(s23), a, ai + 2 * lda, b, bj + 3 * ldb, p, k) + (bias == null ? 0f : bias[j + 3]);
-        c[ci + 3 * ldc] = tail(sum(s30), a, ai + 3 * lda, b, bj, p, k) + (bias == null ? 0f : bias[j]);
-        c[ci + 3 * ldc + 1] = tail(sum(s31), a, ai + 3 * lda, b, bj + 1 * ldb, p, k) + (bias == null ? 0f : bias[j + 1]);
-        c[ci + 3 * ldc + 2] = tail(sum(s32), a, ai + 3 * lda, b, bj + 2 * ldb, p, k) + (bias == null ? 0f : bias[j + 2]);
-        c[ci + 3 * ldc + 3] = tail(sum(s33), a, ai + 3 * lda, b, bj + 3 * ldb, p, k) + (bias == null ? 0f : bias[j + 3]);
+        s00.intoArray(acc, 0);
+        s01.intoArray(acc, L);
+        s02.intoArray(acc, 2 * L);
+        s03.intoArray(acc, 3 * L);
+        s10.intoArray(acc, 4 * L);
+        s11.intoArray(acc, 5 * L);
+        s12.intoArray(acc, 6 * L);
+        s13.intoArray(acc, 7 * L);
+        s20.intoArray(acc, 8 * L);
+        s21.intoArray(acc, 9 * L);
+        s22.intoArray(acc, 10 * L);
+        s23.intoArray(acc, 11 * L);
+        s30.intoArray(acc, 12 * L);
+        s31.intoArray(acc, 13 * L);
+        s32.intoArray(acc, 14 * L);
+        s33.intoArray(acc, 15 * L);
+        laneSums(acc, 16, sums);
     }
 
-    private static void dot1x4(float[] a, int ai, float[] b, int bj, int ldb, float[] bias, int j, float[] c, int ci, int k) {
+    // sums[r * 4 + q] = lane sums of A row r · B row q over the first loopBound(K) columns
+    private static void dot1x4(float[] a, int ai, float[] b, int bj, int ldb, int k, float[] acc, float[] sums) {
         FloatVector s00 = FloatVector.zero(S);
         FloatVector s01 = FloatVector.zero(S);
         FloatVector s02 = FloatVector.zero(S);
         FloatVector s03 = FloatVector.zero(S);
         int kv = S.loopBound(k);
-        int p = 0;
-        for (; p < kv; p += L) {
+        for (int p = 0; p < kv; p += L) {
             FloatVector a0 = FloatVector.fromArray(S, a, ai + p);
             FloatVector b0 = FloatVector.fromArray(S, b, bj + p);
             s00 = a0.fma(b0, s00);
-            FloatVector b1 = FloatVector.fromArray(S, b, bj + 1 * ldb + p);
+            FloatVector b1 = FloatVector.fromArray(S, b, bj + ldb + p);
             s01 = a0.fma(b1, s01);
             FloatVector b2 = FloatVector.fromArray(S, b, bj + 2 * ldb + p);
             s02 = a0.fma(b2, s02);
             FloatVector b3 = FloatVector.fromArray(S, b, bj + 3 * ldb + p);
             s03 = a0.fma(b3, s03);
         }
-        c[ci] = tail(sum(s00), a, ai, b, bj, p, k) + (bias == null ? 0f : bias[j]);
-        c[ci + 1] = tail(sum(s01), a, ai, b, bj + 1 * ldb, p, k) + (bias == null ? 0f : bias[j + 1]);
-        c[ci + 2] = tail(sum(s02), a, ai, b, bj + 2 * ldb, p, k) + (bias == null ? 0f : bias[j + 2]);
-        c[ci + 3] = tail(sum(s03), a, ai, b, bj + 3 * ldb, p, k) + (bias == null ? 0f : bias[j + 3]);
+        s00.intoArray(acc, 0);
+        s01.intoArray(acc, L);
+        s02.intoArray(acc, 2 * L);
+        s03.intoArray(acc, 3 * L);
+        laneSums(acc, 4, sums);
     }
 
-    private static void dot1x1(float[] a, int ai, float[] b, int bj, float[] bias, int j, float[] c, int ci, int k) {
+    // sums[r * 1 + q] = lane sums of A row r · B row q over the first loopBound(K) columns
+    private static void dot1x1(float[] a, int ai, float[] b, int bj, int k, float[] acc, float[] sums) {
         FloatVector s00 = FloatVector.zero(S);
         int kv = S.loopBound(k);
-        int p = 0;
-        for (; p < kv; p += L) {
+        for (int p = 0; p < kv; p += L) {
             FloatVector a0 = FloatVector.fromArray(S, a, ai + p);
             FloatVector b0 = FloatVector.fromArray(S, b, bj + p);
             s00 = a0.fma(b0, s00);
         }
-        c[ci] = tail(sum(s00), a, ai, b, bj, p, k) + (bias == null ? 0f : bias[j]);
+        s00.intoArray(acc, 0);
+        laneSums(acc, 1, sums);
     }
 
     /**

@@ -276,6 +276,37 @@ class GemmTest {
         }
     }
 
+    @Test
+    void laneSumsIsOneFixedPairwiseTreePerVectorWhateverTheCountAndSlot() {
+        int lanes = GemmVector.lanes();
+        var rnd = new SplittableRandom(3);
+        float[] vectors = random(rnd, 16 * lanes);
+        for (int i = 0; i < vectors.length; i++) {
+            vectors[i] *= (float) Math.pow(10, rnd.nextInt(-4, 5)); // mixed magnitudes: rounding differs by order
+        }
+        float[] expected = new float[16];
+        for (int v = 0; v < 16; v++) {
+            float[] x = java.util.Arrays.copyOfRange(vectors, v * lanes, (v + 1) * lanes);
+            for (int half = lanes / 2; half >= 1; half /= 2) {
+                for (int i = 0; i < half; i++) {
+                    x[i] = x[i] + x[i + half];
+                }
+            }
+            expected[v] = x[0];
+        }
+        for (int n = 1; n <= 16; n++) {
+            for (int first = 0; first + n <= 16; first += 5) {
+                float[] acc = java.util.Arrays.copyOfRange(vectors, first * lanes, (first + n) * lanes);
+                float[] sums = new float[n];
+                GemmVector.laneSums(acc, n, sums);
+                for (int v = 0; v < n; v++) {
+                    assertThat(Float.floatToRawIntBits(sums[v])).as("n=%d vector %d", n, first + v)
+                            .isEqualTo(Float.floatToRawIntBits(expected[first + v]));
+                }
+            }
+        }
+    }
+
     static Stream<Arguments> determinismCases() {
         return Stream.of(Path.values()).flatMap(p -> Stream.of(1, 17, 65, 768).map(k -> Arguments.of(p, k)));
     }
