@@ -107,12 +107,12 @@ class AdapterConfigFuzzTest {
 
     @Test
     void mutatedYamlParsesOrNamesItsProblems() {
-        campaign(ConfigFormat.YAML, YAML_SEEDS, 2, 3000);
+        campaign(ConfigFormat.YAML, YAML_SEEDS, 2, 1000);
     }
 
     @Test
     void mutatedFilesReadOrThrowAConfigException(@TempDir Path dir) {
-        files(dir, 3, 400);
+        files(dir, 3, 200);
     }
 
     @Test

@@ -38,7 +38,8 @@ public final class ConfigMutator {
     }
 
     private static String billionLaughs() {
-        var sb = new StringBuilder("l0: &l0 [\"lol\", \"lol\", \"lol\", \"lol\", \"lol\", \"lol\", \"lol\", \"lol\", \"lol\"]\n");
+        var sb = new StringBuilder("l0: &l0 [" + String.join(", ", java.util.Collections.nCopies(9, "\"lol\""))
+                + "]\n");
         for (int level = 1; level < 10; level++) {
             sb.append('l').append(level).append(": &l").append(level).append(" [");
             for (int i = 0; i < 9; i++) {
@@ -81,7 +82,8 @@ public final class ConfigMutator {
     private static String once(String s, SplittableRandom rnd) {
         int at = s.isEmpty() ? 0 : rnd.nextInt(s.length() + 1);
         return switch (rnd.nextInt(14)) {
-            case 0 -> s.isEmpty() ? s : replaceAt(s, rnd.nextInt(s.length()), CHARS.charAt(rnd.nextInt(CHARS.length())));
+            case 0 -> s.isEmpty() ? s
+                    : replaceAt(s, rnd.nextInt(s.length()), CHARS.charAt(rnd.nextInt(CHARS.length())));
             case 1 -> s.substring(0, at);
             case 2 -> s.substring(0, at) + NUMBERS[rnd.nextInt(NUMBERS.length)] + s.substring(at);
             case 3 -> replaceNumber(s, rnd);
@@ -126,10 +128,12 @@ public final class ConfigMutator {
         return new int[] {m.start(), m.end()};
     }
 
-    private static final java.util.regex.Pattern NUMBER = java.util.regex.Pattern.compile("-?\\d+(\\.\\d+)?([eE][-+]?\\d+)?");
+    private static final java.util.regex.Pattern NUMBER =
+            java.util.regex.Pattern.compile("-?\\d+(\\.\\d+)?([eE][-+]?\\d+)?");
     private static final java.util.regex.Pattern VALUE =
             java.util.regex.Pattern.compile("(?<=: )(\"[^\"\\n]*\"|[^,}\\]\\n]+)");
-    private static final java.util.regex.Pattern KEY_LINE = java.util.regex.Pattern.compile("(?m)^\\s*\"?[a-z_]+\"?\\s*:.*$");
+    private static final java.util.regex.Pattern KEY_LINE =
+            java.util.regex.Pattern.compile("(?m)^\\s*\"?[a-z_]+\"?\\s*:.*$");
 
     private static String replaceNumber(String s, SplittableRandom rnd) {
         int[] sp = span(s, rnd, NUMBER);

@@ -334,8 +334,9 @@ public record MambaConfig(int vocabSize, int dModel, int dState, int layers, dou
         int product(String keyA, int a, String keyB, int b) throws CheckpointException {
             long p = (long) a * b;
             if (p > Integer.MAX_VALUE) {
-                throw new CheckpointException("config " + source + ": key '" + prefix + keyA + "' = " + a + " times key '"
-                        + keyB + "' = " + b + " is " + p + ": expected a product of at most " + Integer.MAX_VALUE);
+                throw new CheckpointException("config " + source + ": key '" + prefix + keyA + "' = " + a
+                        + " times key '" + keyB + "' = " + b + " is " + p + ": expected a product of at most "
+                        + Integer.MAX_VALUE);
             }
             return (int) p;
         }

@@ -11,9 +11,9 @@ import jdk.incubator.vector.VectorSpecies;
  *
  * <p>{@link #abT} computes every output as a dot product along K: lane l of one accumulator collects
  * {@code fma(a[p], b[p], acc)} for {@code p = l, l + L, l + 2L, ...} in order, the lanes are summed by the fixed
- * pairwise tree of {@link #laneSums}, and the K tail (fewer than L elements) is added by scalar FMAs in order. All tile shapes (4 x 4,
- * 1 x 4, 1 x 1) use exactly these operations per output, so a row's result is the same whether it is computed alone
- * or in a batch, on any thread, interpreted or compiled.
+ * pairwise tree of {@link #laneSums}, and the K tail (fewer than L elements) is added by scalar FMAs in order. All
+ * tile shapes (4 x 4, 1 x 4, 1 x 1) use exactly these operations per output, so a row's result is the same whether
+ * it is computed alone or in a batch, on any thread, interpreted or compiled.
  *
  * <p>{@link #nn} vectorises along the output columns (no reduction across lanes): tiles of 4 rows x 4 vectors over a
  * block of the reduction dimension that stays in L1, accumulated in place in C.
@@ -198,7 +198,8 @@ final class GemmVector {
 
 
     // sums[r * 4 + q] = lane sums of A row r · B row q over the first loopBound(K) columns
-    private static void dot4x4(float[] a, int ai, int lda, float[] b, int bj, int ldb, int k, float[] acc, float[] sums) {
+    private static void dot4x4(float[] a, int ai, int lda, float[] b, int bj, int ldb, int k, float[] acc,
+                               float[] sums) {
         FloatVector s00 = FloatVector.zero(S);
         FloatVector s01 = FloatVector.zero(S);
         FloatVector s02 = FloatVector.zero(S);
@@ -358,7 +359,8 @@ final class GemmVector {
     }
 
 
-    private static void nn4x4(float[] a, int ai, int ars, int aps, float[] b, int bj, int ldb, float[] c, int ci, int ldc, int p0, int p1, boolean load) {
+    private static void nn4x4(float[] a, int ai, int ars, int aps, float[] b, int bj, int ldb, float[] c, int ci,
+                              int ldc, int p0, int p1, boolean load) {
         FloatVector c00 = load ? FloatVector.fromArray(S, c, ci) : FloatVector.zero(S);
         FloatVector c01 = load ? FloatVector.fromArray(S, c, ci + L) : FloatVector.zero(S);
         FloatVector c02 = load ? FloatVector.fromArray(S, c, ci + 2 * L) : FloatVector.zero(S);
@@ -421,7 +423,8 @@ final class GemmVector {
         c33.intoArray(c, ci + 3 * ldc + 3 * L);
     }
 
-    private static void nn1x4(float[] a, int ai, int aps, float[] b, int bj, int ldb, float[] c, int ci, int p0, int p1, boolean load) {
+    private static void nn1x4(float[] a, int ai, int aps, float[] b, int bj, int ldb, float[] c, int ci, int p0, int p1,
+                              boolean load) {
         FloatVector c00 = load ? FloatVector.fromArray(S, c, ci) : FloatVector.zero(S);
         FloatVector c01 = load ? FloatVector.fromArray(S, c, ci + L) : FloatVector.zero(S);
         FloatVector c02 = load ? FloatVector.fromArray(S, c, ci + 2 * L) : FloatVector.zero(S);
@@ -445,7 +448,8 @@ final class GemmVector {
         c03.intoArray(c, ci + 3 * L);
     }
 
-    private static void nn4x1(float[] a, int ai, int ars, int aps, float[] b, int bj, int ldb, float[] c, int ci, int ldc, int p0, int p1, boolean load, VectorMask<Float> mask) {
+    private static void nn4x1(float[] a, int ai, int ars, int aps, float[] b, int bj, int ldb, float[] c, int ci,
+                              int ldc, int p0, int p1, boolean load, VectorMask<Float> mask) {
         FloatVector c00 = load ? FloatVector.fromArray(S, c, ci, mask) : FloatVector.zero(S);
         FloatVector c10 = load ? FloatVector.fromArray(S, c, ci + 1 * ldc, mask) : FloatVector.zero(S);
         FloatVector c20 = load ? FloatVector.fromArray(S, c, ci + 2 * ldc, mask) : FloatVector.zero(S);
@@ -469,7 +473,8 @@ final class GemmVector {
         c30.intoArray(c, ci + 3 * ldc, mask);
     }
 
-    private static void nn1x1(float[] a, int ai, int aps, float[] b, int bj, int ldb, float[] c, int ci, int p0, int p1, boolean load, VectorMask<Float> mask) {
+    private static void nn1x1(float[] a, int ai, int aps, float[] b, int bj, int ldb, float[] c, int ci, int p0, int p1,
+                              boolean load, VectorMask<Float> mask) {
         FloatVector c00 = load ? FloatVector.fromArray(S, c, ci, mask) : FloatVector.zero(S);
         for (int p = p0; p < p1; p++) {
             int ap = ai + p * aps;
