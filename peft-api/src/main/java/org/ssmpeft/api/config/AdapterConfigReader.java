@@ -39,7 +39,12 @@ import org.ssmpeft.api.spi.PeftMethodProvider;
 public final class AdapterConfigReader {
 
     static final List<String> RESERVED = List.of("name", "method", "layers");
-    private static final long MAX_FILE_BYTES = 16L << 20;
+    /**
+     * The longest config accepted, in bytes of a file or chars of a text. Adapter configs are a few hundred bytes;
+     * the bound matters because SnakeYAML's scanner is superlinear on long scalars (about 6 s for one 1 MiB string
+     * in a block mapping on a laptop core, four times that for 2 MiB), so a large input would hang the reader.
+     */
+    static final int MAX_CONFIG_SIZE = 256 << 10;
 
     private final PeftMethods methods;
     private final ObjectMapper json;
@@ -92,6 +97,11 @@ public final class AdapterConfigReader {
     /** Parses config text, collecting problems; with a shape, also checks layers and method-specific limits. */
     public List<AdapterConfig> parse(String text, ConfigFormat format, Optional<ModelShape> shape,
                                      List<ConfigProblem> problems) {
+        if (text.length() > MAX_CONFIG_SIZE) {
+            problems.add(new ConfigProblem("", "config text is " + text.length() + " characters; a config is at most "
+                    + MAX_CONFIG_SIZE));
+            return List.of();
+        }
         JsonNode root;
         try {
             root = (format == ConfigFormat.YAML ? yaml : json).readTree(text);
@@ -113,9 +123,9 @@ public final class AdapterConfigReader {
         String text;
         try {
             long size = Files.size(file);
-            if (size > MAX_FILE_BYTES) {
+            if (size > MAX_CONFIG_SIZE) {
                 problems.add(new ConfigProblem("", "file is " + size + " bytes; a config file is at most "
-                        + MAX_FILE_BYTES + " bytes"));
+                        + MAX_CONFIG_SIZE + " bytes"));
                 return List.of();
             }
             text = Files.readString(file, StandardCharsets.UTF_8);

@@ -137,10 +137,11 @@ public sealed interface LayerSelection {
     private static void addItem(JsonNode item, String path, BitSet layers, List<ConfigProblem> problems) {
         Pattern range = Pattern.compile("(\\d+)\\s*-\\s*(\\d+)");
         if (item.isIntegralNumber()) {
-            if (item.asLong() < 0 || item.asLong() >= MAX_LAYER) {
+            // canConvertToInt first: asLong() wraps a number beyond 64 bits (2^64 would read as layer 0)
+            if (!item.canConvertToInt() || item.intValue() < 0 || item.intValue() >= MAX_LAYER) {
                 problems.add(new ConfigProblem(path, "expected a layer index in [0, " + (MAX_LAYER - 1) + "], found " + item));
             } else {
-                layers.set(item.asInt());
+                layers.set(item.intValue());
             }
             return;
         }

@@ -68,6 +68,9 @@ public record MambaConfig(int vocabSize, int dModel, int dState, int layers, dou
 
     private static final Set<String> ACTIVATIONS = Set.of("silu", "swish");
 
+    /** A config.json is a few KiB; the bound keeps a wrong path (a weights file, say) from filling the heap. */
+    static final long MAX_CONFIG_BYTES = 16L << 20;
+
     public MambaConfig {
         positive("vocab_size", vocabSize);
         positive("hidden_size", dModel);
@@ -115,6 +118,11 @@ public record MambaConfig(int vocabSize, int dModel, int dState, int layers, dou
     public static MambaConfig read(Path configJson) throws CheckpointException {
         String text;
         try {
+            long size = Files.size(configJson);
+            if (size > MAX_CONFIG_BYTES) {
+                throw new CheckpointException("config " + configJson + ": file is " + size + " bytes; a config.json"
+                        + " is at most " + MAX_CONFIG_BYTES + " bytes (is this the weights file?)");
+            }
             text = Files.readString(configJson);
         } catch (NoSuchFileException e) {
             throw new CheckpointException("config " + configJson + ": no such file");
@@ -150,6 +158,9 @@ public record MambaConfig(int vocabSize, int dModel, int dState, int layers, dou
             return huggingFace ? fromHuggingFace(keys) : fromStateSpaces(keys);
         } catch (IllegalArgumentException e) {
             throw new CheckpointException("config " + source + ": " + e.getMessage(), e);
+        } catch (ArithmeticException e) {
+            // a safety net: the products of dimensions are checked by Keys.product with the keys named
+            throw new CheckpointException("config " + source + ": a dimension overflows an int: " + e.getMessage(), e);
         }
     }
 
@@ -158,7 +169,8 @@ public record MambaConfig(int vocabSize, int dModel, int dState, int layers, dou
     private static MambaConfig fromHuggingFace(Keys k) throws CheckpointException {
         int dModel = k.positiveInt("hidden_size", 768);
         int expand = k.positiveInt("expand", 2);
-        int dInner = k.positiveInt("intermediate_size", Math.multiplyExact(expand, dModel));
+        int dInner = k.root.has("intermediate_size") ? k.positiveInt("intermediate_size", 0)
+                : k.product("expand", expand, "hidden_size", dModel);
         return new MambaConfig(
                 k.positiveInt("vocab_size", 50280),
                 dModel,
@@ -193,7 +205,12 @@ public record MambaConfig(int vocabSize, int dModel, int dState, int layers, dou
         int layers = k.positiveInt("n_layer", 64);
         int vocab = k.positiveInt("vocab_size", 50277);
         int multiple = k.positiveInt("pad_vocab_size_multiple", 8);
-        int paddedVocab = Math.multiplyExact((vocab + multiple - 1) / multiple, multiple);
+        long padded = ((long) vocab + multiple - 1) / multiple * multiple;
+        if (padded > Integer.MAX_VALUE) {
+            throw k.bad("vocab_size", "a vocabulary that, padded up to a multiple of pad_vocab_size_multiple ("
+                    + multiple + "), is at most " + Integer.MAX_VALUE);
+        }
+        int paddedVocab = (int) padded;
         if (!k.bool("rms_norm", true)) {
             throw k.bad("rms_norm", "true (LayerNorm blocks are not supported)");
         }
@@ -222,7 +239,7 @@ public record MambaConfig(int vocabSize, int dModel, int dState, int layers, dou
                 1e-5,
                 OptionalInt.of(0), OptionalInt.of(0), OptionalInt.of(0),
                 expand,
-                Math.multiplyExact(expand, dModel),
+                s.product("expand", expand, "d_model", dModel),
                 s.positiveInt("d_conv", 4),
                 s.bool("bias", false),
                 s.bool("conv_bias", true),
@@ -311,6 +328,17 @@ public record MambaConfig(int vocabSize, int dModel, int dState, int layers, dou
             JsonNode v = root.get(key);
             return new CheckpointException("config " + source + ": key '" + prefix + key + "' = "
                     + (v == null ? "(absent)" : v.toString()) + ": expected " + expected);
+        }
+
+        /** {@code a · b} for two dimensions read from keys; fails naming both when it does not fit in an int. */
+        int product(String keyA, int a, String keyB, int b) throws CheckpointException {
+            long p = (long) a * b;
+            if (p > Integer.MAX_VALUE) {
+                throw new CheckpointException("config " + source + ": key '" + prefix + keyA + "' = " + a
+                        + " times key '" + keyB + "' = " + b + " is " + p + ": expected a product of at most "
+                        + Integer.MAX_VALUE);
+            }
+            return (int) p;
         }
 
         /** The value of {@code key}, or null when absent (private to this reader). */
