@@ -225,6 +225,57 @@ public final class Bleu {
         return corpusScore(List.of(hypothesis), List.of(references));
     }
 
+    /**
+     * BLEU as HF {@code evaluate.load("bleu")} computes it, the number the paper reports for DART (paper.md §10); not
+     * sacreBLEU. Same 13a tokens (without the {@code rstrip}) and the same clipped counts as {@link #corpusScore}, but
+     * the reference length is the <em>shortest</em> reference of each example (TensorFlow NMT's {@code compute_bleu}),
+     * no smoothing: {@code BLEU = BP · exp((1/4) Σ_n log(M_n/T_n))}, 0 when any {@code M_n = 0};
+     * {@code BP = exp(1 − R/C)} when {@code C ≤ R}, else 1. A fraction in [0, 1]; 0 where {@code evaluate} would
+     * divide by zero (no hypothesis or no reference tokens).
+     */
+    public static double evaluateBleu(List<String> predictions, List<? extends List<String>> references) {
+        Inputs.sameSize(predictions, references, "predictions", "references");
+        long[] matches = new long[MAX_ORDER];
+        long[] possible = new long[MAX_ORDER];
+        long translationLength = 0;
+        long referenceLength = 0;
+        Bleu counter = corpus();
+        for (int i = 0; i < predictions.size(); i++) {
+            List<String> refs = references.get(i);
+            if (refs.isEmpty()) {
+                throw new IllegalArgumentException("prediction " + i + " has no reference; give it at least one");
+            }
+            List<String> hyp = splitWhitespace(tokenize13a(predictions.get(i)));
+            Map<List<String>, Integer> refGrams = new HashMap<>();
+            int shortest = Integer.MAX_VALUE;
+            for (String r : refs) {
+                List<String> ref = splitWhitespace(tokenize13a(r));
+                shortest = Math.min(shortest, ref.size());
+                counter.ngrams(ref).forEach((g, c) -> refGrams.merge(g, c, Math::max));
+            }
+            for (Map.Entry<List<String>, Integer> e : counter.ngrams(hyp).entrySet()) {
+                int n = e.getKey().size() - 1;
+                possible[n] += e.getValue();
+                matches[n] += Math.min(e.getValue(), refGrams.getOrDefault(e.getKey(), 0));
+            }
+            translationLength += hyp.size();
+            referenceLength += shortest;
+        }
+        double logSum = 0;
+        for (int n = 0; n < MAX_ORDER; n++) {
+            if (matches[n] == 0) {
+                return 0.0;
+            }
+            logSum += Math.log((double) matches[n] / possible[n]) / MAX_ORDER;
+        }
+        if (translationLength == 0 || referenceLength == 0) {
+            return 0.0;
+        }
+        double ratio = (double) translationLength / referenceLength;
+        double bp = ratio > 1.0 ? 1.0 : Math.exp(1 - 1 / ratio);
+        return Math.exp(logSum) * bp;
+    }
+
     /** sacreBLEU's {@code compute_bleu} on summed statistics. */
     Result compute(long[] counts, long[] totals, long sysLen, long refLen) {
         double bp = sysLen < refLen ? (sysLen > 0 ? Math.exp(1 - (double) refLen / sysLen) : 0.0) : 1.0;

@@ -159,4 +159,29 @@ class BleuTest {
         assertThat(r.toScore().value()).isCloseTo(1.0, within(EPS));
         assertThat(r.toScore().name()).isEqualTo("bleu");
     }
+
+    @Test
+    void evaluatesBleuUsesTheShortestReferenceAndNoSmoothing() {
+        // the README example under HF evaluate's "bleu": same counts, shortest refs 6 + 5 + 6 = 17 = C -> BP = 1;
+        // geometric mean of 14/17, 7/14, 5/11, 3/8 = 0.514706...
+        List<String> sys = List.of("The dog bit the man.", "It wasn't surprising.", "The man had just bitten him.");
+        List<List<String>> refs = List.of(
+                List.of("The dog bit the man.", "The dog had bit the man."),
+                List.of("It was not unexpected.", "No one was surprised."),
+                List.of("The man bit him first.", "The man had bitten the dog."));
+        double expected = Math.pow(14.0 / 17 * 7 / 14 * 5 / 11 * 3 / 8, 0.25);
+        assertThat(Bleu.evaluateBleu(sys, refs)).isCloseTo(expected, within(EPS));
+        // shortest reference 3 for hyp "a b" -> BP = exp(1 − 3/2); but no 3-gram -> 0 without smoothing
+        assertThat(Bleu.evaluateBleu(List.of("a b"), List.of(List.of("a b c", "a b c d")))).isZero();
+        // "the cat sat on the mat" vs "the cat is on the mat": no 4-gram match -> 0 (sacreBLEU: 37.99)
+        assertThat(Bleu.evaluateBleu(List.of("the cat sat on the mat"), List.of(List.of("the cat is on the mat"))))
+                .isZero();
+        // hyp 5 tokens, refs 6 and 5: shortest 5 -> BP 1, perfect -> 1.0; sacreBLEU picks 5 as well
+        assertThat(Bleu.evaluateBleu(List.of("a b c d e"), List.of(List.of("a b c d e f", "a b c d e"))))
+                .isCloseTo(1.0, within(EPS));
+        // hyp "a b c d e" with refs "a b c d e x" (6) and "a b c d e x y z" (8): R = 6, BP = exp(1 − 6/5)
+        assertThat(Bleu.evaluateBleu(List.of("a b c d e"), List.of(List.of("a b c d e x y z", "a b c d e x"))))
+                .isCloseTo(Math.exp(1 - 6.0 / 5), within(EPS));
+        assertThat(Bleu.evaluateBleu(List.of(), List.of())).isZero();
+    }
 }
