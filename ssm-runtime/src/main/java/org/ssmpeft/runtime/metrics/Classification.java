@@ -94,7 +94,8 @@ public final class Classification {
      * Matthews correlation for any number of classes (Gorodkin's R_K, as scikit-learn's {@code matthews_corrcoef}),
      * from the K×K confusion matrix C with {@code t_k = Σ_j C_kj} (times class k occurs), {@code p_k = Σ_i C_ik}
      * (times it is predicted), {@code c = Σ_k C_kk} (correct) and n samples:
-     * {@code MCC = (c·n − Σ_k p_k·t_k) / sqrt((n² − Σ_k p_k²)(n² − Σ_k t_k²))}; 0 when the denominator is 0.
+     * {@code MCC = (c·n − Σ_k p_k·t_k) / sqrt((n² − Σ_k p_k²)(n² − Σ_k t_k²))};
+     * 0 when the denominator is 0.
      * For two classes it equals {@link #matthewsCorrelation(long, long, long, long)}.
      */
     public static double matthewsCorrelation(int[] predictions, int[] references) {

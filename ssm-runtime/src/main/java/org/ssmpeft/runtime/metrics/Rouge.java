@@ -2,6 +2,7 @@ package org.ssmpeft.runtime.metrics;
 
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
@@ -284,7 +285,7 @@ public final class Rouge {
             }
         }
         List<Integer> indices = new ArrayList<>(Arrays.asList(reversed));
-        java.util.Collections.reverse(indices);
+        Collections.reverse(indices);
         return indices;
     }
 }

@@ -17,6 +17,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.Set;
 import org.sqlite.ProgressHandler;
 import org.sqlite.SQLiteConfig;
@@ -185,9 +186,9 @@ public final class SqlExecution implements AutoCloseable {
     }
 
     /** The rows a single SELECT returns, as compared (see the class comment); empty when it does not run. */
-    public synchronized java.util.Optional<List<List<Object>>> denotation(String query) {
+    public synchronized Optional<List<List<Object>>> denotation(String query) {
         Run r = run(query);
-        return r.failure == null ? java.util.Optional.of(r.rows) : java.util.Optional.empty();
+        return r.failure == null ? Optional.of(r.rows) : Optional.empty();
     }
 
     @Override

@@ -1,6 +1,7 @@
 /**
  * Evaluation metrics of the paper's tasks (paper.md §10), each a small class that states its formula and the reference
- * tool it reproduces: {@link org.ssmpeft.runtime.metrics.ExactMatch}, {@link org.ssmpeft.runtime.metrics.Classification}
+ * tool it reproduces: {@link org.ssmpeft.runtime.metrics.ExactMatch},
+ * {@link org.ssmpeft.runtime.metrics.Classification}
  * (GLUE: accuracy, F1, Matthews correlation), {@link org.ssmpeft.runtime.metrics.Rouge} (SAMSum, Google's
  * {@code rouge_score}), {@link org.ssmpeft.runtime.metrics.Bleu} (DART, sacreBLEU), and
  * {@link org.ssmpeft.runtime.metrics.SqlExecution} (Spider execution accuracy on a real SQLite database). Every metric

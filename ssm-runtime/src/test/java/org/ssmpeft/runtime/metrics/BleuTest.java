@@ -33,7 +33,8 @@ class BleuTest {
         assertThat(r.score()).isCloseTo(expected, within(EPS)).isCloseTo(48.53, within(0.005));
         assertThat(r.format())
                 .isEqualTo("BLEU = 48.53 82.4/50.0/45.5/37.5 (BP = 0.943 ratio = 0.944 hyp_len = 17 ref_len = 18)");
-        assertThat(Bleu.corpus().signature("2")).isEqualTo("nrefs:2|case:mixed|eff:no|tok:13a|smooth:exp|version:ssm-peft");
+        assertThat(Bleu.corpus().signature("2"))
+                .isEqualTo("nrefs:2|case:mixed|eff:no|tok:13a|smooth:exp|version:ssm-peft");
     }
 
     @Test
