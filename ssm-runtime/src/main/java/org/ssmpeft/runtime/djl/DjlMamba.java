@@ -224,7 +224,9 @@ public final class DjlMamba implements MambaModel, AutoCloseable {
                 Pass p = new Pass(m, acting, trainableBaseNames, true);
                 Forward f = run(p, tokens, cache);
                 Loss loss = crossEntropy(m, f.logits, labels, f.length - tokens[0].length);
-                collector.backward(loss.loss());
+                if (!p.leaves.isEmpty() || !p.trainableLeaves.isEmpty()) { // else nothing to differentiate
+                    collector.backward(loss.loss());
+                }
 
                 IdentityHashMap<Tensor, Tensor> hookGradients = new IdentityHashMap<>();
                 p.leaves.forEach((t, nd) -> hookGradients.put(t, Tensor.of(gradient(nd), t.shape())));
