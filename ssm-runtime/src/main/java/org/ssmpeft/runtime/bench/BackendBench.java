@@ -113,7 +113,7 @@ public final class BackendBench {
                         System.out.printf(Locale.ROOT, "| %s | %d | %s | %.0f | %s | %s | %.0f / %.0f | %s |%n",
                                 shape.name(), batch, w.name(), c.tokensPerSecond(),
                                 d == null ? "-" : "%.0f".formatted(d.tokensPerSecond()),
-                                d == null ? "-" : "%.1f".formatted(c.tokensPerSecond() / d.tokensPerSecond()),
+                                d == null ? "-" : "%.3g".formatted(c.tokensPerSecond() / d.tokensPerSecond()),
                                 c.peakHeapMb(), c.peakRssMb(),
                                 d == null ? "-" : "%.0f / %.0f".formatted(d.peakHeapMb(), d.peakRssMb()));
                     }
