@@ -23,8 +23,8 @@ import org.ssmpeft.api.config.ConfigFormat;
 import org.ssmpeft.api.tensor.Tensor;
 import org.ssmpeft.examples.parity.ParityLine.Tolerance;
 import org.ssmpeft.runtime.backend.LossAndGradients;
+import org.ssmpeft.runtime.backend.MambaCache;
 import org.ssmpeft.runtime.backend.MambaModel;
-import org.ssmpeft.runtime.cpu.MambaCache;
 import org.ssmpeft.runtime.safetensors.SafetensorsFile;
 
 /**

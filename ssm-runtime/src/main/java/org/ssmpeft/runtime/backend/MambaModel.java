@@ -4,7 +4,6 @@ import java.util.Set;
 import org.ssmpeft.api.composition.AdapterSet;
 import org.ssmpeft.api.shape.ModelShape;
 import org.ssmpeft.runtime.checkpoint.MambaConfig;
-import org.ssmpeft.runtime.cpu.MambaCache;
 
 /**
  * A Mamba-1 language model on one compute backend, with the hooks of every acting adapter of an {@link AdapterSet}
@@ -12,7 +11,9 @@ import org.ssmpeft.runtime.cpu.MambaCache;
  *
  * <p>Virtual tokens (prompt tuning at the embedding, prefix tuning per layer) and initial states act at the start of
  * a sequence only, i.e. when the cache is fresh ({@code cache.position() == 0}); offsets and low-rank deltas act at
- * every step. So {@link #step} through a fresh cache reproduces {@link #forward}, token by token.
+ * every step. So {@link #step} through a fresh cache reproduces {@link #forward}, token by token. Every backend uses
+ * the one {@link MambaCache} type and advances its {@link MambaCache#position() position} by the logits rows a call
+ * returns (tokens, plus a prompt's virtual tokens on a fresh cache), so a cache can move between backends.
  *
  * <p>Losses are the mean token cross-entropy of next-token prediction: labels (B, T) are aligned with the tokens, and
  * position t predicts label t+1 (transformers' {@code labels=input_ids} convention); {@link #IGNORE_INDEX} marks a
@@ -27,7 +28,7 @@ public interface MambaModel {
     /** The label of a position without a target (PyTorch's default ignore_index). */
     int IGNORE_INDEX = -100;
 
-    /** The backend's name ({@code cpu}, ...). */
+    /** The backend's name ({@code cpu}, {@code djl}, ...). */
     String backend();
 
     MambaConfig config();
@@ -50,6 +51,11 @@ public interface MambaModel {
      * on a fresh cache (one row per virtual token too, the fixture's convention), else (B, T, V).
      */
     Logits forward(int[][] tokens, AdapterSet adapters, MambaCache cache);
+
+    /** {@link #forward(int[][], AdapterSet, MambaCache)} of fresh sequences (B, T), the cache thrown away. */
+    default Logits forward(int[][] tokens, AdapterSet adapters) {
+        return forward(tokens, adapters, newCache(tokens.length));
+    }
 
     /**
      * The residual stream of fresh sequences (B, T) after every block, then after norm_f: layers + 1 arrays of

@@ -13,6 +13,7 @@ import org.ssmpeft.api.composition.AdapterSet;
 import org.ssmpeft.api.tensor.Tensor;
 import org.ssmpeft.runtime.backend.Logits;
 import org.ssmpeft.runtime.backend.LossAndGradients;
+import org.ssmpeft.runtime.backend.MambaCache;
 import org.ssmpeft.runtime.backend.MambaModel;
 import org.ssmpeft.runtime.checkpoint.LayerWeights;
 import org.ssmpeft.runtime.checkpoint.MambaConfig;
@@ -321,10 +322,7 @@ public final class CpuMamba implements MambaModel {
 
     private Pass run(int[][] tokens, HookPlan plan, MambaCache cache, boolean keepHiddenStates, boolean training) {
         int batch = tokens.length;
-        if (batch == 0 || batch != cache.batch()) {
-            throw new IllegalArgumentException("forward: expected " + cache.batch() + " token rows (the cache's"
-                    + " batch), found " + batch);
-        }
+        cache.requireFits(config, batch);
         int t = tokens[0].length;
         for (int b = 0; b < batch; b++) {
             if (tokens[b].length != t) {

@@ -23,6 +23,9 @@ public final class DjlEngine {
     /** The DJL engine name of PyTorch. */
     public static final String ENGINE = "PyTorch";
 
+    /** The jar of PyTorch's native library for Linux x86-64: group:artifact:version:classifier. */
+    public static final String NATIVE_ARTIFACT = "ai.djl.pytorch:pytorch-native-cpu:2.7.1:linux-x86_64";
+
     private static final String OFFLINE_PROPERTY = "ai.djl.offline";
     private static final String OFFLINE_ENV = "DJL_OFFLINE";
 
@@ -44,11 +47,22 @@ public final class DjlEngine {
         return load().isEmpty();
     }
 
-    /** Why the engine does not load, or empty when it does. */
+    /**
+     * Why the engine does not load, or empty when it does. When the native library jar is missing (ssm-runtime declares
+     * it optional, so consumers do not get it unless they add it), the reason names the artifact to add.
+     */
     public static Optional<String> unavailableReason() {
-        return load().map(t -> "DJL PyTorch engine cannot be loaded: " + t
-                + (t.getCause() == null ? "" : " (cause: " + t.getCause() + ")")
-                + "; put ai.djl.pytorch:pytorch-native-cpu:2.7.1:linux-x86_64 on the class path");
+        return load().map(t -> {
+            String failure = t + (t.getCause() == null ? "" : " (cause: " + t.getCause() + ")");
+            if (!nativePackageFound()) {
+                return "the djl backend needs PyTorch's native library, and its jar is not on the class path: add the"
+                        + " dependency " + NATIVE_ARTIFACT + " (groupId ai.djl.pytorch, artifactId pytorch-native-cpu,"
+                        + " version 2.7.1, classifier linux-x86_64, scope runtime; ssm-runtime declares it optional, so"
+                        + " it does not come with ssm-runtime). Loading DJL's PyTorch engine failed with: " + failure;
+            }
+            return "DJL's PyTorch engine cannot be loaded although its native library jar is on the class path: "
+                    + failure + "; this build of the djl backend expects " + NATIVE_ARTIFACT;
+        });
     }
 
     /** The engine; fails with the reason when it cannot load. */
@@ -89,6 +103,14 @@ public final class DjlEngine {
      */
     public static boolean nativePackageOnClassPath() {
         return !Platform.detectPlatform("pytorch").isPlaceholder();
+    }
+
+    private static boolean nativePackageFound() {
+        try {
+            return nativePackageOnClassPath();
+        } catch (RuntimeException | LinkageError e) {
+            return false;
+        }
     }
 
     /** Whether DJL is in offline mode (no downloads of engines or models). */

@@ -12,7 +12,6 @@ import ai.djl.training.GradientCollector;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.Collections;
 import java.util.HashMap;
 import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
@@ -32,6 +31,10 @@ import org.ssmpeft.api.hooks.Projection;
 import org.ssmpeft.api.hooks.ProjectionHook;
 import org.ssmpeft.api.hooks.StateOffsetHook;
 import org.ssmpeft.api.tensor.Tensor;
+import org.ssmpeft.runtime.backend.Logits;
+import org.ssmpeft.runtime.backend.LossAndGradients;
+import org.ssmpeft.runtime.backend.MambaCache;
+import org.ssmpeft.runtime.backend.MambaModel;
 import org.ssmpeft.runtime.checkpoint.CheckpointException;
 import org.ssmpeft.runtime.checkpoint.LayerWeights;
 import org.ssmpeft.runtime.checkpoint.MambaCheckpoint;
@@ -64,47 +67,14 @@ import org.ssmpeft.runtime.checkpoint.MambaWeights;
  * Parameter hooks give {@code θ = θ_base + Σ Δθ} by Hugging Face name; contributions of all acting adapters add up.
  *
  * <p>Every call works in its own {@link NDManager} and {@link NDScope}, closed before it returns: results leave as
- * Java arrays and {@link Tensor}s, and no native memory survives a call but the weights, freed by {@link #close}.
- * Thread-safe for forward passes; gradient passes are serialised (DJL allows one gradient collector at a time).
+ * Java arrays and {@link Tensor}s, the recurrent state as the shared {@link MambaCache} (written only once a call
+ * succeeded), and no native memory survives a call but the weights, freed by {@link #close}. Registered as the
+ * {@code djl} backend by {@link DjlBackendProvider}. Thread-safe for forward passes; gradient passes are serialised
+ * (DJL allows one gradient collector at a time).
  */
-public final class DjlMamba implements AutoCloseable {
-
-    /** Labels equal to this are left out of the loss (the Hugging Face / PyTorch convention). */
-    public static final int IGNORE_INDEX = -100;
+public final class DjlMamba implements MambaModel, AutoCloseable {
 
     private static final Object GRADIENT_LOCK = new Object();
-
-    /**
-     * What one forward call produced.
-     *
-     * @param logits       (B, L', V), L' = P + L when prompt tokens were prepended, else L
-     * @param hiddenStates per block the residual stream after it (B, L', d), then the output of norm_f: transformers'
-     *                     {@code output_hidden_states} (empty for gradient passes)
-     * @param cache        the cache after the last position
-     */
-    public record Output(float[] logits, int batch, int length, int vocab, List<float[]> hiddenStates,
-                         DjlCache cache) {
-        public Output {
-            hiddenStates = List.copyOf(hiddenStates);
-        }
-    }
-
-    /**
-     * The loss and its gradients.
-     *
-     * @param loss     mean token cross-entropy over the non-ignored next-token targets
-     * @param output   the forward of the pass (no hidden states)
-     * @param adapters per acting adapter (by name) its parameter gradients (by parameter name, shaped as the
-     *                 parameter), from {@link Adapter#parameterGradients}
-     * @param base     dL/dθ of the requested base parameters by Hugging Face name, shaped as in the checkpoint
-     */
-    public record Gradients(float loss, Output output, Map<String, Map<String, Tensor>> adapters,
-                            Map<String, Tensor> base) {
-        public Gradients {
-            adapters = Collections.unmodifiableMap(new LinkedHashMap<>(adapters));
-            base = Collections.unmodifiableMap(new LinkedHashMap<>(base));
-        }
-    }
 
     private final MambaConfig config;
     private final NDManager manager;
@@ -154,6 +124,12 @@ public final class DjlMamba implements AutoCloseable {
         return new DjlMamba(MambaCheckpoint.load(checkpointDir));
     }
 
+    @Override
+    public String backend() {
+        return DjlBackendProvider.NAME;
+    }
+
+    @Override
     public MambaConfig config() {
         return config;
     }
@@ -164,70 +140,81 @@ public final class DjlMamba implements AutoCloseable {
     }
 
     /** An all-zero cache for {@code batch} sequences. */
-    public DjlCache newCache(int batch) {
-        return DjlCache.zeros(config, batch);
+    @Override
+    public MambaCache newCache(int batch) {
+        return MambaCache.zeros(config, batch);
     }
 
-    /** Full forward of fresh sequences (B, L) with the acting adapters of {@code adapters}. */
-    public Output forward(int[][] tokens, AdapterSet adapters) {
-        return forward(tokens, adapters, newCache(tokens.length));
-    }
-
-    /** Runs tokens (B, L) from the state in {@code cache}, which is advanced in place. */
-    public Output forward(int[][] tokens, AdapterSet adapters, DjlCache cache) {
+    @Override
+    public Logits forward(int[][] tokens, AdapterSet adapters, MambaCache cache) {
         List<Adapter> acting = prepare(adapters);
         checkTokens(tokens, cache);
         try (NDManager m = DjlEngine.newManager(); NDScope scope = new NDScope()) {
             scope.suppressNotUsedWarning();
-            Pass p = new Pass(m, acting, Set.of(), false);
-            Forward f = run(p, tokens, cache);
-            List<float[]> hidden = f.hidden.stream().map(NDArray::toFloatArray).toList();
-            Output out = new Output(f.logits.toFloatArray(), tokens.length, f.length, config.vocabSize(), hidden,
-                    cache);
+            Forward f = run(new Pass(m, acting, Set.of(), false), tokens, cache);
+            Logits logits = f.logits(tokens.length);
             f.commit(cache);
-            return out;
+            return logits;
         }
     }
 
-    /** One decode step: one token per sequence (B) -> logits (B, V) of the last position, advancing {@code cache}. */
-    public float[] step(int[] tokens, AdapterSet adapters, DjlCache cache) {
+    @Override
+    public List<float[]> hiddenStates(int[][] tokens, AdapterSet adapters) {
+        List<Adapter> acting = prepare(adapters);
+        MambaCache cache = newCache(tokens.length);
+        checkTokens(tokens, cache);
+        try (NDManager m = DjlEngine.newManager(); NDScope scope = new NDScope()) {
+            scope.suppressNotUsedWarning();
+            Forward f = run(new Pass(m, acting, Set.of(), false), tokens, cache);
+            return f.hidden.stream().map(NDArray::toFloatArray).toList();
+        }
+    }
+
+    @Override
+    public float[] step(int[] tokens, AdapterSet adapters, MambaCache cache) {
         int[][] column = new int[tokens.length][];
         for (int b = 0; b < tokens.length; b++) {
             column[b] = new int[] {tokens[b]};
         }
-        Output out = forward(column, adapters, cache);
+        Logits out = forward(column, adapters, cache);
         int v = config.vocabSize();
         float[] last = new float[tokens.length * v];
         for (int b = 0; b < tokens.length; b++) {
-            System.arraycopy(out.logits(), (b * out.length() + out.length() - 1) * v, last, b * v, v);
+            System.arraycopy(out.values(), (b * out.length() + out.length() - 1) * v, last, b * v, v);
         }
         return last;
     }
 
-    /**
-     * The mean token cross-entropy of fresh sequences and its gradients by autograd: with respect to every tensor the
-     * acting adapters' hooks handed out (mapped to their parameters by each adapter's
-     * {@link Adapter#parameterGradients}) and with respect to the base parameters named in
-     * {@code trainableBaseNames}.
-     *
-     * <p>Loss: position p of the logits predicts label p + 1 (the shift is done here, as in transformers); labels
-     * equal to {@link #IGNORE_INDEX} are left out. With prompt tuning the labels of the P virtual positions are
-     * {@link #IGNORE_INDEX}, so the last virtual position predicts {@code labels[:, 0]} (the peft convention).
-     *
-     * @param tokens             (B, L)
-     * @param labels             (B, L), usually the tokens themselves
-     * @param trainableBaseNames Hugging Face names from {@link #parameterNames()}
-     */
-    public Gradients lossAndGradients(int[][] tokens, int[][] labels, AdapterSet adapters,
-                                      Set<String> trainableBaseNames) {
+    @Override
+    public double loss(int[][] tokens, int[][] labels, AdapterSet adapters) {
         List<Adapter> acting = prepare(adapters);
-        DjlCache cache = newCache(tokens.length);
+        MambaCache cache = newCache(tokens.length);
+        checkTokens(tokens, cache);
+        try (NDManager m = DjlEngine.newManager(); NDScope scope = new NDScope()) {
+            scope.suppressNotUsedWarning();
+            Forward f = run(new Pass(m, acting, Set.of(), false), tokens, cache);
+            return crossEntropy(m, f.logits, labels, f.length - tokens[0].length).loss().getFloat();
+        }
+    }
+
+    /**
+     * The loss and its gradients by autograd: with respect to every tensor the acting adapters' hooks handed out
+     * (including those a {@link DjlHook} read through its site), mapped to their parameters by each adapter's
+     * {@link Adapter#parameterGradients}, and with respect to the base parameters named in
+     * {@code trainableBaseNames} ({@link #parameterNames()}).
+     */
+    @Override
+    public LossAndGradients lossAndGradients(int[][] tokens, int[][] labels, AdapterSet adapters,
+                                             Set<String> trainableBaseNames) {
+        List<Adapter> acting = prepare(adapters);
+        MambaCache cache = newCache(tokens.length);
         checkTokens(tokens, cache);
         for (String name : trainableBaseNames) {
             if (!baseValues.containsKey(name)) {
-                throw new IllegalArgumentException("no base parameter '" + name + "'"
-                        + (name.equals("lm_head.weight") ? " (the head is tied to backbone.embeddings.weight; train"
-                        + " that)" : "") + "; parameters: " + String.join(", ", baseValues.keySet()));
+                throw new IllegalArgumentException("unknown base parameter '" + name + "'"
+                        + (name.equals(MambaWeights.LM_HEAD) ? " (the head is tied: train " + MambaWeights.EMBEDDING
+                        + ")" : "") + "; names are those of the Hugging Face checkpoint: "
+                        + String.join(", ", baseValues.keySet()));
             }
         }
         synchronized (GRADIENT_LOCK) {
@@ -236,23 +223,26 @@ public final class DjlMamba implements AutoCloseable {
                 scope.suppressNotUsedWarning();
                 Pass p = new Pass(m, acting, trainableBaseNames, true);
                 Forward f = run(p, tokens, cache);
-                NDArray loss = crossEntropy(m, f.logits, labels, f.length - tokens[0].length);
-                collector.backward(loss);
+                Loss loss = crossEntropy(m, f.logits, labels, f.length - tokens[0].length);
+                if (!p.leaves.isEmpty() || !p.trainableLeaves.isEmpty()) { // else nothing to differentiate
+                    collector.backward(loss.loss());
+                }
 
                 IdentityHashMap<Tensor, Tensor> hookGradients = new IdentityHashMap<>();
                 p.leaves.forEach((t, nd) -> hookGradients.put(t, Tensor.of(gradient(nd), t.shape())));
                 Map<String, Map<String, Tensor>> adapterGradients = new LinkedHashMap<>();
                 for (Adapter a : acting) {
-                    adapterGradients.put(a.name(), Collections.unmodifiableMap(a.parameterGradients(hookGradients)));
+                    adapterGradients.put(a.name(), a.parameterGradients(hookGradients));
                 }
                 Map<String, Tensor> baseGradients = new LinkedHashMap<>();
-                p.trainableLeaves.forEach((name, nd) -> baseGradients.put(name,
-                        Tensor.of(gradient(nd), toInts(baseShapes.get(name)))));
-                Output out = new Output(f.logits.toFloatArray(), tokens.length, f.length, config.vocabSize(),
-                        List.of(), cache);
-                float lossValue = loss.getFloat();
-                f.commit(cache);
-                return new Gradients(lossValue, out, adapterGradients, baseGradients);
+                for (String name : baseValues.keySet()) { // checkpoint order, as the cpu backend
+                    NDArray leaf = p.trainableLeaves.get(name);
+                    if (leaf != null) {
+                        baseGradients.put(name, Tensor.of(gradient(leaf), toInts(baseShapes.get(name))));
+                    }
+                }
+                return new LossAndGradients(loss.loss().getFloat(), loss.targets(), f.logits(tokens.length),
+                        adapterGradients, baseGradients);
             }
         }
     }
@@ -301,12 +291,9 @@ public final class DjlMamba implements AutoCloseable {
         return acting;
     }
 
-    private void checkTokens(int[][] tokens, DjlCache cache) {
+    private void checkTokens(int[][] tokens, MambaCache cache) {
         int batch = tokens.length;
-        if (batch == 0 || batch != cache.batch()) {
-            throw new IllegalArgumentException("expected " + cache.batch() + " token rows (the cache's batch), found "
-                    + batch);
-        }
+        cache.requireFits(config, batch);
         int len = tokens[0].length;
         if (len == 0) {
             throw new IllegalArgumentException("expected at least one token per row, found none");
@@ -448,19 +435,25 @@ public final class DjlMamba implements AutoCloseable {
     private final class Forward {
         NDArray logits;
         int length;
+        int virtualTokens;
         final List<NDArray> hidden = new ArrayList<>();
         final float[][] conv = new float[config.layers()][];
         final float[][] ssm = new float[config.layers()][];
 
-        void commit(DjlCache cache) {
+        Logits logits(int batch) {
+            return new Logits(logits.toFloatArray(), batch, length, config.vocabSize(), virtualTokens);
+        }
+
+        void commit(MambaCache cache) {
             for (int i = 0; i < conv.length; i++) {
-                cache.set(i, conv[i], ssm[i]);
+                System.arraycopy(conv[i], 0, cache.convState(i), 0, conv[i].length);
+                System.arraycopy(ssm[i], 0, cache.ssmState(i), 0, ssm[i].length);
             }
             cache.advance(length);
         }
     }
 
-    private Forward run(Pass p, int[][] tokens, DjlCache cache) {
+    private Forward run(Pass p, int[][] tokens, MambaCache cache) {
         NDManager m = p.m;
         int batch = tokens.length;
         int len = tokens[0].length;
@@ -489,6 +482,7 @@ public final class DjlMamba implements AutoCloseable {
         }
         Forward f = new Forward();
         f.length = Math.toIntExact(h.getShape().get(1));
+        f.virtualTokens = f.length - len;
         for (int i = 0; i < config.layers(); i++) {
             h = block(p, i, h, cache, fresh, f);
             f.hidden.add(h);
@@ -502,7 +496,7 @@ public final class DjlMamba implements AutoCloseable {
     }
 
     // One block: (B, L', d) -> (B, L', d); the layer's final conv and SSM states go to f.
-    private NDArray block(Pass p, int layer, NDArray residual, DjlCache cache, boolean fresh, Forward f) {
+    private NDArray block(Pass p, int layer, NDArray residual, MambaCache cache, boolean fresh, Forward f) {
         NDManager m = p.m;
         long batch = residual.getShape().get(0);
         long len = residual.getShape().get(1);
@@ -684,7 +678,7 @@ public final class DjlMamba implements AutoCloseable {
      * Mean cross-entropy of next-token targets: position p predicts label p + 1 of [IGNORE × virtual; labels].
      * logits: (B, L', V), labels: (B, L) with L' = virtual + L.
      */
-    private NDArray crossEntropy(NDManager m, NDArray logits, int[][] labels, int virtual) {
+    private Loss crossEntropy(NDManager m, NDArray logits, int[][] labels, int virtual) {
         int batch = Math.toIntExact(logits.getShape().get(0));
         int len = Math.toIntExact(logits.getShape().get(1));
         int v = config.vocabSize();
@@ -714,12 +708,15 @@ public final class DjlMamba implements AutoCloseable {
                 count++;
             }
         }
-        if (count == 0) {
-            throw new IllegalArgumentException("no label to learn from: every target is " + IGNORE_INDEX);
-        }
+        // without any target the loss is 0 and so are its gradients (LossAndGradients' contract)
         NDArray logp = logits.logSoftmax(2).reshape(batch * (long) len, v);
         NDArray picked = logp.gather(m.create(target, new Shape(target.length, 1)), 1).reshape(target.length);
-        return picked.mul(m.create(mask, new Shape(mask.length))).sum().neg().div((float) count);
+        return new Loss(picked.mul(m.create(mask, new Shape(mask.length))).sum().neg().div((float) Math.max(count, 1)),
+                count);
+    }
+
+    /** A scalar loss and the number of targets in its mean. */
+    private record Loss(NDArray loss, int targets) {
     }
 
     /** The {@link DjlHook.Site} of one block. */

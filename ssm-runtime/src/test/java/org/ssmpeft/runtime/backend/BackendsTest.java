@@ -17,7 +17,7 @@ class BackendsTest {
         assertThat(cpu.name()).isEqualTo("cpu");
         assertThat(cpu.isAvailable()).isTrue();
         assertThat(Backends.defaultBackend().name()).isEqualTo(Backends.DEFAULT).isEqualTo("cpu");
-        assertThat(Backends.load().names()).contains("cpu");
+        assertThat(Backends.load().names()).containsExactly("cpu", "djl");
         assertThat(Backends.load().available()).extracting(BackendProvider::name).contains("cpu");
 
         MambaModel model = cpu.create(MambaCheckpoint.load(Fixtures.mambaTiny()));

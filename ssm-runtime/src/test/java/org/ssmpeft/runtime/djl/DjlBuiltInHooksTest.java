@@ -22,6 +22,7 @@ import org.ssmpeft.api.hooks.ParameterHook;
 import org.ssmpeft.api.tensor.Tensor;
 import org.ssmpeft.prefix.PrefixConfig;
 import org.ssmpeft.prefix.PromptConfig;
+import org.ssmpeft.runtime.backend.MambaCache;
 import org.ssmpeft.runtime.checkpoint.MambaWeights;
 import org.ssmpeft.runtime.fixtures.Fixtures;
 import org.ssmpeft.runtime.safetensors.SafetensorsFile;
@@ -66,7 +67,7 @@ class DjlBuiltInHooksTest {
         int batch = tokens.length;
         int len = tokens[0].length;
         int v = weights.config().vocabSize();
-        DjlCache cache = model.newCache(batch);
+        MambaCache cache = model.newCache(batch);
         float[] out = new float[batch * len * v];
         for (int t = 0; t < len; t++) {
             int[] column = new int[batch];
@@ -99,7 +100,7 @@ class DjlBuiltInHooksTest {
      * |g| (= g·d), relative.
      */
     private static double directionalDerivativeError(AdapterSet set, Adapter a, double eps) {
-        Map<String, Tensor> g = model.lossAndGradients(tokens, tokens, set, Set.of()).adapters().get(a.name());
+        Map<String, Tensor> g = model.lossAndGradients(tokens, tokens, set, Set.of()).adapterGradients().get(a.name());
         double norm = 0;
         for (Tensor t : g.values()) {
             for (float x : t.data()) {
@@ -131,12 +132,13 @@ class DjlBuiltInHooksTest {
     @Test
     void prefixTokensActThroughTheStatesTheyLeaveAndDecodingAppliesThemAtTheFirstStep() {
         AdapterSet set = DjlFixture.single(weights, "prefix", "prefix", new PrefixConfig(3, false, 8, 0.5));
-        var full = model.forward(tokens, set);
+        MambaCache cache = model.newCache(tokens.length);
+        var full = model.forward(tokens, set, cache);
         AdapterSet none = new AdapterSet(weights.config().toShape());
         assertThat(full.length()).isEqualTo(tokens[0].length); // prefix outputs are dropped
-        assertThat(Fixtures.maxAbsDiff(full.logits(), model.forward(tokens, none).logits())).isGreaterThan(1e-3);
-        assertThat(full.cache().position()).isEqualTo(tokens[0].length); // per-layer tokens are no stream positions
-        assertThat(Fixtures.maxAbsDiff(stepLogits(set), full.logits())).isLessThan(1e-5);
+        assertThat(Fixtures.maxAbsDiff(full.values(), model.forward(tokens, none).values())).isGreaterThan(1e-3);
+        assertThat(cache.position()).isEqualTo(tokens[0].length); // per-layer tokens are no stream positions
+        assertThat(Fixtures.maxAbsDiff(stepLogits(set), full.values())).isLessThan(1e-5);
     }
 
     @Test
@@ -155,8 +157,11 @@ class DjlBuiltInHooksTest {
     void promptTokensAreAppliedAtTheFirstDecodingStep() throws Exception {
         AdapterSet set = DjlFixture.single(weights, "prompt_tuning", "prompt", new PromptConfig(5, 0.02));
         copy(set.get("prompt_tuning"), "prompt_embeddings", peft.readFloats("prompt_tuning.virtual_embeddings"));
-        var full = model.forward(tokens, set);
+        MambaCache cache = model.newCache(tokens.length);
+        var full = model.forward(tokens, set, cache);
         assertThat(full.length()).isEqualTo(5 + tokens[0].length);
+        assertThat(full.virtualTokens()).isEqualTo(5);
+        assertThat(cache.position()).isEqualTo(5 + tokens[0].length); // prompt tokens are stream positions
         float[] expected = lastPositions(peft.readFloats("prompt_tuning.logits"), 5 + tokens[0].length);
         assertThat(Fixtures.maxAbsDiff(stepLogits(set), expected)).isLessThan(DjlFixture.ABS_TOL);
     }
@@ -191,17 +196,17 @@ class DjlBuiltInHooksTest {
             copy(set.get("second"), "layers." + l + ".state_offset", second);
         }
         var g = model.lossAndGradients(tokens, tokens, set, Set.of());
-        assertThat(Fixtures.maxAbsDiff(g.output().logits(), peft.readFloats("state_offset_h.logits")))
+        assertThat(Fixtures.maxAbsDiff(g.logits().values(), peft.readFloats("state_offset_h.logits")))
                 .isLessThan(DjlFixture.ABS_TOL);
         for (String name : List.of("first", "second")) {
             for (int l = 0; l < 2; l++) {
-                assertThat(DjlFixture.relativeError(g.adapters().get(name).get("layers." + l + ".state_offset").data(),
+                assertThat(DjlFixture.relativeError(g.adapterGradients().get(name).get("layers." + l + ".state_offset").data(),
                         peft.readFloats("state_offset_h.layers." + l + ".h_off.grad")))
                         .isLessThan(DjlFixture.GRAD_REL_TOL);
             }
         }
         set.disable("second");
-        assertThat(model.lossAndGradients(tokens, tokens, set, Set.of()).adapters()).containsOnlyKeys("first");
+        assertThat(model.lossAndGradients(tokens, tokens, set, Set.of()).adapterGradients()).containsOnlyKeys("first");
     }
 
     /** A BitFit-like adapter: deltas on chosen base tensors by Hugging Face name. */
@@ -236,12 +241,12 @@ class DjlBuiltInHooksTest {
         var g = model.lossAndGradients(tokens, tokens, set, Set.of(DeltaAdapter.NAMES.get(0)));
         try (SafetensorsFile full = DjlFixture.open("full-ft-grads.safetensors")) {
             for (String name : DeltaAdapter.NAMES) {
-                assertThat(DjlFixture.relativeError(g.adapters().get("delta").get(name).data(),
+                assertThat(DjlFixture.relativeError(g.adapterGradients().get("delta").get(name).data(),
                         full.readFloats(name + ".grad"))).as(name).isLessThan(DjlFixture.GRAD_REL_TOL);
             }
             // a base tensor trained directly and through a delta gets the same gradient
-            assertThat(g.base().get(DeltaAdapter.NAMES.get(0)).data())
-                    .containsExactly(g.adapters().get("delta").get(DeltaAdapter.NAMES.get(0)).data());
+            assertThat(g.baseGradients().get(DeltaAdapter.NAMES.get(0)).data())
+                    .containsExactly(g.adapterGradients().get("delta").get(DeltaAdapter.NAMES.get(0)).data());
         }
 
         // θ_base + Δθ computes as a model whose weights are θ_base + Δθ
@@ -262,7 +267,7 @@ class DjlBuiltInHooksTest {
                 weights.lmHead());
         try (DjlMamba other = new DjlMamba(changed)) {
             AdapterSet none = new AdapterSet(shape);
-            assertThat(Fixtures.maxAbsDiff(model.forward(tokens, set).logits(), other.forward(tokens, none).logits()))
+            assertThat(Fixtures.maxAbsDiff(model.forward(tokens, set).values(), other.forward(tokens, none).values()))
                     .isLessThan(1e-6);
         }
     }

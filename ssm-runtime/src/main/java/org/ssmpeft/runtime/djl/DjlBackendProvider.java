@@ -1,0 +1,44 @@
+package org.ssmpeft.runtime.djl;
+
+import java.util.Optional;
+import org.ssmpeft.runtime.backend.BackendProvider;
+import org.ssmpeft.runtime.backend.MambaModel;
+import org.ssmpeft.runtime.checkpoint.MambaWeights;
+
+/**
+ * The DJL reference backend, {@code djl}: {@link DjlMamba} on DJL's PyTorch engine. Available when the engine loads,
+ * which needs PyTorch's native library jar on the class path ({@link DjlEngine#NATIVE_ARTIFACT}, optional in
+ * ssm-runtime); discovery never loads it, {@link #unavailableReason()} does, once, and says which artifact to add when
+ * it is missing.
+ */
+public final class DjlBackendProvider implements BackendProvider {
+
+    public static final String NAME = "djl";
+
+    @Override
+    public String name() {
+        return NAME;
+    }
+
+    @Override
+    public String description() {
+        return "reference: DJL NDArray code on PyTorch (float32, CPU, offline), gradients by autograd; needs "
+                + DjlEngine.NATIVE_ARTIFACT;
+    }
+
+    @Override
+    public Optional<String> unavailableReason() {
+        try {
+            return DjlEngine.unavailableReason();
+        } catch (LinkageError e) { // DJL's own jars left out of the class path
+            return Optional.of("DJL is not on the class path (" + e + "); the djl backend needs ai.djl:api,"
+                    + " ai.djl.pytorch:pytorch-engine, pytorch-jni and " + DjlEngine.NATIVE_ARTIFACT);
+        }
+    }
+
+    /** The model with its weights copied into native memory; close it ({@link DjlMamba#close()}) to free them. */
+    @Override
+    public MambaModel create(MambaWeights weights) {
+        return new DjlMamba(weights);
+    }
+}

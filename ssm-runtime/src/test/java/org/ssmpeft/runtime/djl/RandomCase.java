@@ -1,0 +1,246 @@
+package org.ssmpeft.runtime.djl;
+
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Optional;
+import java.util.OptionalInt;
+import java.util.Random;
+import java.util.Set;
+import java.util.TreeSet;
+import org.ssmpeft.api.adapter.Adapter;
+import org.ssmpeft.api.composition.AdapterFactory;
+import org.ssmpeft.api.composition.AdapterSet;
+import org.ssmpeft.api.config.AdapterConfig;
+import org.ssmpeft.api.config.LayerSelection;
+import org.ssmpeft.api.hooks.Projection;
+import org.ssmpeft.api.registry.PeftMethods;
+import org.ssmpeft.api.tensor.Tensor;
+import org.ssmpeft.lora.LoraConfig;
+import org.ssmpeft.prefix.PrefixConfig;
+import org.ssmpeft.prefix.PromptConfig;
+import org.ssmpeft.runtime.backend.MambaModel;
+import org.ssmpeft.runtime.checkpoint.LayerWeights;
+import org.ssmpeft.runtime.checkpoint.MambaConfig;
+import org.ssmpeft.runtime.checkpoint.MambaWeights;
+import org.ssmpeft.stateoffset.InitialStateConfig;
+import org.ssmpeft.stateoffset.StateInit;
+import org.ssmpeft.stateoffset.StateOffsetConfig;
+
+/**
+ * One seeded random parity case: a Mamba-1 shape (1-3 layers, d_model 4-24, D = expand·d_model or any 4-32,
+ * N 1-8, R 1-4, K 2-4, vocab 5-64, tied or untied head, linear and conv biases on or off) with random weights, random
+ * tokens and labels (some ignored), an adapter set of built-in methods made by their providers through
+ * {@link PeftMethods#load()} and {@link AdapterFactory} on all or some layers with random values, and a random set of
+ * trainable base parameters.
+ *
+ * @param description one line naming the shape, the adapters and the trainable base parameters
+ */
+record RandomCase(long seed, MambaWeights weights, int[][] tokens, int[][] labels, AdapterSet adapters,
+                  Set<String> trainable, String description) {
+
+    /** The built-in adapter kinds a case can hold; {@code forced} puts one of them in for sure. */
+    enum Kind { OFFSET_H, OFFSET_Y, INITIAL_STATE, PROMPT, PREFIX, PREFIX_MLP, LORA_WHOLE, LORA_BLOCKS_AND_HEAD }
+
+    private static final AdapterFactory FACTORY = new AdapterFactory(PeftMethods.load());
+
+    static RandomCase of(long seed, Set<Kind> forced) {
+        var rng = new Random(seed);
+        MambaConfig c = config(rng);
+        MambaWeights w = weights(c, rng);
+
+        int batch = 1 + rng.nextInt(3);
+        int len = 1 + rng.nextInt(9);
+        int[][] tokens = new int[batch][len];
+        int[][] labels = new int[batch][len];
+        for (int b = 0; b < batch; b++) {
+            for (int t = 0; t < len; t++) {
+                tokens[b][t] = rng.nextInt(c.vocabSize());
+                labels[b][t] = rng.nextInt(5) == 0 ? MambaModel.IGNORE_INDEX
+                        : rng.nextBoolean() ? tokens[b][t] : rng.nextInt(c.vocabSize());
+            }
+        }
+
+        Set<Kind> kinds = new LinkedHashSet<>(forced);
+        for (Kind k : Kind.values()) {
+            if (rng.nextInt(3) == 0) {
+                kinds.add(k);
+            }
+        }
+        if (kinds.contains(Kind.PREFIX) && kinds.contains(Kind.PREFIX_MLP)) { // one input hook per placement
+            kinds.remove(forced.contains(Kind.PREFIX) ? Kind.PREFIX_MLP : Kind.PREFIX);
+        }
+        AdapterSet set = new AdapterSet(c.toShape());
+        List<String> names = new ArrayList<>();
+        int i = 0;
+        for (Kind k : kinds) {
+            String name = k.name().toLowerCase(java.util.Locale.ROOT) + "-" + i;
+            Adapter a = adapter(k, name, c, rng, seed * 31 + i++);
+            set.add(a);
+            names.add(name + describe(a));
+        }
+        if (kinds.contains(Kind.OFFSET_H) && rng.nextBoolean()) { // a second h' adds up with the first
+            Adapter a = adapter(Kind.OFFSET_H, "offset_h-extra", c, rng, seed * 31 + i);
+            set.add(a);
+            names.add("offset_h-extra" + describe(a));
+        }
+
+        List<String> all = new ArrayList<>(w.parameters().keySet());
+        Set<String> trainable = new TreeSet<>();
+        int count = rng.nextInt(8) == 0 ? all.size() : rng.nextInt(4);
+        for (int j = 0; j < count; j++) {
+            trainable.add(all.get(rng.nextInt(all.size())));
+        }
+
+        String shape = "layers %d, d %d, D %d, N %d, R %d, K %d, V %d, %s head, bias %s, conv bias %s; B %d, T %d"
+                .formatted(c.layers(), c.dModel(), c.dInner(), c.dState(), c.dtRank(), c.convKernel(), c.vocabSize(),
+                        c.tieWordEmbeddings() ? "tied" : "untied", c.useBias(), c.useConvBias(), batch, len);
+        String description = "seed " + seed + ": " + shape + "; adapters " + names + "; base " + trainable;
+        return new RandomCase(seed, w, tokens, labels, set, trainable, description);
+    }
+
+    private static String describe(Adapter a) {
+        return a.config() instanceof LoraConfig l ? " " + l.targets() : "";
+    }
+
+    private static MambaConfig config(Random rng) {
+        int layers = 1 + rng.nextInt(3);
+        int dModel = 4 + rng.nextInt(21);
+        int expand = 1 + rng.nextInt(2);
+        int dInner = rng.nextInt(4) == 0 ? 4 + rng.nextInt(29) : expand * dModel;
+        int dState = 1 + rng.nextInt(8);
+        int dtRank = 1 + rng.nextInt(4);
+        int convKernel = 2 + rng.nextInt(3);
+        int vocab = 5 + rng.nextInt(60);
+        return new MambaConfig(vocab, dModel, dState, layers, 1e-5, OptionalInt.empty(), OptionalInt.empty(),
+                OptionalInt.empty(), expand, dInner, convKernel, rng.nextBoolean(), rng.nextInt(4) != 0, "silu", 0.1,
+                true, dtRank, 1.0, 0.001, 0.1, "random", 1e-4, false, true, rng.nextBoolean());
+    }
+
+    private static MambaWeights weights(MambaConfig c, Random rng) {
+        int dm = c.dModel();
+        int di = c.dInner();
+        int n = c.dState();
+        int r = c.dtRank();
+        int k = c.convKernel();
+        List<LayerWeights> layers = new ArrayList<>();
+        for (int l = 0; l < c.layers(); l++) {
+            float[] aLog = new float[di * n];
+            for (int d = 0; d < di; d++) {
+                for (int i = 0; i < n; i++) {
+                    aLog[d * n + i] = (float) (Math.log(i + 1) + 0.1 * rng.nextGaussian()); // S4D-real init
+                }
+            }
+            float[] dtBias = new float[di];
+            for (int d = 0; d < di; d++) {
+                dtBias[d] = (float) (-2.5 + 0.8 * rng.nextGaussian()); // dt ≈ softplus(-2.5) ≈ 0.08
+            }
+            layers.add(new LayerWeights(around(rng, dm, 1, 0.2), normal(rng, 2 * di * dm, 1 / Math.sqrt(dm)),
+                    c.useBias() ? Optional.of(normal(rng, 2 * di, 0.1)) : Optional.empty(),
+                    normal(rng, di * k, 0.5), c.useConvBias() ? Optional.of(normal(rng, di, 0.1)) : Optional.empty(),
+                    normal(rng, (r + 2 * n) * di, 1 / Math.sqrt(di)), normal(rng, di * r, 1 / Math.sqrt(r)), dtBias,
+                    aLog, around(rng, di, 1, 0.2), normal(rng, dm * di, 1 / Math.sqrt(di)),
+                    c.useBias() ? Optional.of(normal(rng, dm, 0.1)) : Optional.empty()));
+        }
+        float[] emb = normal(rng, c.vocabSize() * dm, 1.0);
+        float[] head = c.tieWordEmbeddings() ? emb : normal(rng, c.vocabSize() * dm, 1.0);
+        return new MambaWeights(c, emb, layers, around(rng, dm, 1, 0.2), head);
+    }
+
+    private static Adapter adapter(Kind kind, String name, MambaConfig c, Random rng, long seed) {
+        Record config = switch (kind) {
+            case OFFSET_H -> new StateOffsetConfig(StateOffsetConfig.Variant.H, StateInit.ZERO);
+            case OFFSET_Y -> new StateOffsetConfig(StateOffsetConfig.Variant.Y, StateInit.ZERO);
+            case INITIAL_STATE -> new InitialStateConfig(StateInit.ZERO);
+            case PROMPT -> new PromptConfig(1 + rng.nextInt(4), 0.5);
+            case PREFIX -> new PrefixConfig(1 + rng.nextInt(4), false, 4, 0.5);
+            case PREFIX_MLP -> new PrefixConfig(1 + rng.nextInt(4), true, 2 + rng.nextInt(7), 0.5);
+            case LORA_WHOLE -> lora(rng, wholeTargets(rng));
+            case LORA_BLOCKS_AND_HEAD -> lora(rng, blockTargets(rng));
+        };
+        String method = switch (kind) {
+            case OFFSET_H, OFFSET_Y -> "state-offset";
+            case INITIAL_STATE -> "initial-state";
+            case PROMPT -> "prompt";
+            case PREFIX, PREFIX_MLP -> "prefix";
+            case LORA_WHOLE, LORA_BLOCKS_AND_HEAD -> "lora";
+        };
+        Adapter a = FACTORY.create(new AdapterConfig(name, method, layers(c, rng), config), c.toShape(),
+                AdapterFactory.seeded(seed));
+        // random values everywhere, so zero-initialised parameters (offsets, LoRA B) act too
+        var values = new Random(seed);
+        double std = kind == Kind.PROMPT ? 1.0 : 0.3;
+        for (Tensor t : a.parameters().values()) {
+            float[] d = t.data();
+            for (int i = 0; i < d.length; i++) {
+                d[i] = (float) (std * values.nextGaussian());
+            }
+        }
+        return a;
+    }
+
+    private static LayerSelection layers(MambaConfig c, Random rng) {
+        if (c.layers() == 1 || rng.nextBoolean()) {
+            return LayerSelection.ALL;
+        }
+        List<Integer> some = new ArrayList<>();
+        for (int l = 0; l < c.layers(); l++) {
+            if (rng.nextBoolean()) {
+                some.add(l);
+            }
+        }
+        if (some.isEmpty()) {
+            some.add(rng.nextInt(c.layers()));
+        }
+        return LayerSelection.of(some.stream().mapToInt(Integer::intValue).toArray());
+    }
+
+    private static LoraConfig lora(Random rng, List<Projection> targets) {
+        return new LoraConfig(1 + rng.nextInt(4), 1 + rng.nextInt(8), 0.0, targets, rng.nextBoolean());
+    }
+
+    /** Whole projections: a non-empty subset of in_proj, x_proj, dt_proj, out_proj. */
+    private static List<Projection> wholeTargets(Random rng) {
+        List<Projection> t = new ArrayList<>();
+        for (Projection p : List.of(Projection.IN_PROJ, Projection.X_PROJ, Projection.DT_PROJ, Projection.OUT_PROJ)) {
+            if (rng.nextBoolean()) {
+                t.add(p);
+            }
+        }
+        if (t.isEmpty()) {
+            t.add(Projection.IN_PROJ);
+        }
+        return t;
+    }
+
+    /** Row blocks of in_proj and x_proj, and the head: non-empty, always with one block. */
+    private static List<Projection> blockTargets(Random rng) {
+        List<Projection> t = new ArrayList<>();
+        for (Projection p : List.of(Projection.IN_PROJ_X, Projection.IN_PROJ_Z, Projection.X_PROJ_DT,
+                Projection.X_PROJ_B, Projection.X_PROJ_C, Projection.HEAD)) {
+            if (rng.nextBoolean()) {
+                t.add(p);
+            }
+        }
+        if (t.stream().noneMatch(Projection::isRowBlock)) {
+            t.add(rng.nextBoolean() ? Projection.IN_PROJ_Z : Projection.X_PROJ_B);
+        }
+        return t;
+    }
+
+    private static float[] normal(Random rng, int size, double std) {
+        float[] a = new float[size];
+        for (int i = 0; i < size; i++) {
+            a[i] = (float) (std * rng.nextGaussian());
+        }
+        return a;
+    }
+
+    private static float[] around(Random rng, int size, double mean, double std) {
+        float[] a = new float[size];
+        for (int i = 0; i < size; i++) {
+            a[i] = (float) (mean + std * rng.nextGaussian());
+        }
+        return a;
+    }
+}
