@@ -67,6 +67,9 @@ public final class SpiderData {
      */
     public static Dataset loadFiles(Path questionsFile, Path tablesFile, Path databaseDir, boolean requireDatabases,
                                Split split) throws IOException {
+        if (!Files.isRegularFile(questionsFile)) {
+            throw JsonRecords.missing(questionsFile);
+        }
         Map<String, String> schemas = readSchemas(tablesFile);
         Map<String, Path> checked = new HashMap<>();
         List<Example> examples = JsonRecords.readArray(questionsFile, r -> {
