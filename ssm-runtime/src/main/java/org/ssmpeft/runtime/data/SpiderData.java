@@ -1,0 +1,201 @@
+package org.ssmpeft.runtime.data;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * Spider (Yu et al., 2018) in its published layout: a folder with {@code train_spider.json} and {@code dev.json}
+ * (JSON arrays of {@code {db_id, question, query, ...}}), {@code tables.json} (one schema per database) and
+ * {@code database/<db_id>/<db_id>.sqlite}.
+ *
+ * <p>Prompt, as the paper code's {@code dataset/spider.py} builds it, reproduced character for character:
+ * <ul>
+ *   <li>prefix (tokenised on its own): {@code "Create a sql request for the following question and schema:\n###"};</li>
+ *   <li>input: {@code "Question: " + question + "\\Schema: " + schema + "\n"}. The backslash before {@code Schema} is
+ *       the reference code's typo ({@code "\Schema"} in a Python f-string is a backslash and an S, not a newline);
+ *       it is kept because the published numbers were obtained with it;</li>
+ *   <li>schema: per table {@code lower(table + ": " + join(" ,  ", ["col type"..., "foreign: " + join(" , ", ["col
+ *       from table"...]), "primary: " + join(" , ", [col...])]))}, tables joined by {@code " | "}, built from
+ *       {@code table_names_original}, {@code column_names_original}, {@code column_types}, {@code primary_keys} and
+ *       {@code foreign_keys} (a foreign key is listed under the table of its first column and names the referenced
+ *       column and table);</li>
+ *   <li>output: the gold {@code query} lower-cased and stripped.</li>
+ * </ul>
+ * Composite primary keys written as nested lists (newer releases of tables.json) are flattened; the reference code
+ * would fail on them. Fields: {@code db_id} and {@code database} (the resolved SQLite path, checked to exist and to
+ * start with the SQLite header when databases are required).
+ */
+public final class SpiderData {
+
+    /** The questions files of the published splits. */
+    public static final String TRAIN_FILE = "train_spider.json";
+    public static final String VALIDATION_FILE = "dev.json";
+    public static final String TABLES_FILE = "tables.json";
+    public static final String DATABASE_DIR = "database";
+
+    private static final byte[] SQLITE_MAGIC = "SQLite format 3\0".getBytes(StandardCharsets.US_ASCII);
+
+    private SpiderData() {
+    }
+
+    /** A published split from the Spider folder (train: train_spider.json, validation: dev.json). */
+    public static Dataset load(Path spiderDir, Split split) throws IOException {
+        String file = switch (split) {
+            case TRAIN -> TRAIN_FILE;
+            case VALIDATION -> VALIDATION_FILE;
+            case TEST -> throw new IllegalArgumentException("the paper evaluates Spider on dev.json (validation);"
+                    + " for another questions file call loadFiles(questions, tables, databaseDir, true, split)");
+        };
+        return loadFiles(spiderDir.resolve(file), spiderDir.resolve(TABLES_FILE), spiderDir.resolve(DATABASE_DIR), true,
+                split);
+    }
+
+    /**
+     * The examples of a questions file with schemas from {@code tablesFile}, labelled as {@code split}; with
+     * {@code requireDatabases} every {@code <databaseDir>/<db_id>/<db_id>.sqlite} must exist and be an SQLite file.
+     */
+    public static Dataset loadFiles(Path questionsFile, Path tablesFile, Path databaseDir, boolean requireDatabases,
+                               Split split) throws IOException {
+        if (!Files.isRegularFile(questionsFile)) {
+            throw JsonRecords.missing(questionsFile);
+        }
+        Map<String, String> schemas = readSchemas(tablesFile);
+        Map<String, Path> checked = new HashMap<>();
+        List<Example> examples = JsonRecords.readArray(questionsFile, r -> {
+            String dbId = r.text("db_id");
+            String question = r.text("question");
+            String query = r.text("query");
+            String schema = schemas.get(dbId);
+            if (schema == null) {
+                throw r.error("db_id '" + dbId + "' has no schema in " + tablesFile);
+            }
+            Path db = databaseDir.resolve(dbId).resolve(dbId + ".sqlite");
+            if (requireDatabases && !checked.containsKey(dbId)) {
+                checkDatabase(db, r);
+                checked.put(dbId, db);
+            }
+            Map<String, String> fields = new LinkedHashMap<>();
+            fields.put("db_id", dbId);
+            fields.put("database", db.toString());
+            return new Example(input(question, schema), query.toLowerCase(Locale.ROOT).strip(), fields);
+        });
+        return new Dataset("spider", split, Mode.TRAIN, PromptFormat.generation(PromptFormat.SPIDER_PREFIX), examples);
+    }
+
+    /** The reference input: {@code "Question: {question}\Schema: {schema}\n"}, the backslash included. */
+    public static String input(String question, String schema) {
+        return "Question: " + question + "\\Schema: " + schema + "\n";
+    }
+
+    /** The schema string of every database in a {@code tables.json}, by {@code db_id}. */
+    public static Map<String, String> readSchemas(Path tablesFile) throws IOException {
+        Map<String, String> out = new LinkedHashMap<>();
+        for (Map.Entry<String, String> e : JsonRecords.readArray(tablesFile,
+                r -> Map.entry(r.text("db_id"), schema(r)))) {
+            out.put(e.getKey(), e.getValue());
+        }
+        return out;
+    }
+
+    private static String schema(JsonRecords.Entry r) throws DataFormatException {
+        JsonNode tables = r.array("table_names_original");
+        JsonNode columns = r.array("column_names_original");
+        JsonNode types = r.array("column_types");
+        JsonNode primary = r.array("primary_keys");
+        JsonNode foreign = r.array("foreign_keys");
+        if (types.size() != columns.size()) {
+            throw r.error("expected as many 'column_types' as 'column_names_original' (" + columns.size()
+                    + "), found " + types.size());
+        }
+        int[] columnTable = new int[columns.size()];
+        String[] columnName = new String[columns.size()];
+        for (int c = 0; c < columns.size(); c++) {
+            JsonNode col = columns.get(c);
+            if (!col.isArray() || col.size() != 2 || !col.get(0).canConvertToInt() || !col.get(1).isTextual()) {
+                throw r.error("expected 'column_names_original[" + c + "]' to be [table index, name], found " + col);
+            }
+            columnTable[c] = col.get(0).intValue();
+            columnName[c] = col.get(1).asText();
+        }
+        List<Integer> primaryKeys = new ArrayList<>();
+        for (JsonNode k : primary) {
+            if (k.isArray()) { // composite key in newer tables.json releases
+                k.forEach(x -> primaryKeys.add(x.intValue()));
+            } else {
+                primaryKeys.add(k.intValue());
+            }
+        }
+        for (int k : primaryKeys) {
+            checkColumn(r, "primary_keys", k, columns.size());
+        }
+        List<String> out = new ArrayList<>();
+        for (int t = 0; t < tables.size(); t++) {
+            List<String> parts = new ArrayList<>();
+            for (int c = 0; c < columns.size(); c++) {
+                if (columnTable[c] == t) {
+                    parts.add(columnName[c] + " " + types.get(c).asText());
+                }
+            }
+            List<String> fk = new ArrayList<>();
+            for (JsonNode pair : foreign) {
+                if (!pair.isArray() || pair.size() != 2) {
+                    throw r.error("expected every 'foreign_keys' entry to be [column, referenced column], found "
+                            + pair);
+                }
+                int from = pair.get(0).intValue();
+                int to = pair.get(1).intValue();
+                checkColumn(r, "foreign_keys", from, columns.size());
+                checkColumn(r, "foreign_keys", to, columns.size());
+                if (columnTable[from] == t) {
+                    if (columnTable[to] < 0 || columnTable[to] >= tables.size()) {
+                        throw r.error("'foreign_keys' refers to column " + to + " which belongs to no table");
+                    }
+                    fk.add(columnName[to] + " from " + tables.get(columnTable[to]).asText());
+                }
+            }
+            List<String> pk = new ArrayList<>();
+            for (int k : primaryKeys) {
+                if (columnTable[k] == t) {
+                    pk.add(columnName[k]);
+                }
+            }
+            parts.add("foreign: " + String.join(" , ", fk));
+            parts.add("primary: " + String.join(" , ", pk));
+            out.add((tables.get(t).asText() + ": " + String.join(" ,  ", parts)).toLowerCase(Locale.ROOT));
+        }
+        return String.join(" | ", out);
+    }
+
+    private static void checkColumn(JsonRecords.Entry r, String field, int k, int columns) throws DataFormatException {
+        if (k < 0 || k >= columns) {
+            throw r.error("'" + field + "' names column " + k + "; expected an index into column_names_original"
+                    + " (0.." + (columns - 1) + ")");
+        }
+    }
+
+    private static void checkDatabase(Path db, JsonRecords.Entry r) throws DataFormatException {
+        if (!Files.isRegularFile(db)) {
+            throw r.error("the database of db_id '" + r.node().path("db_id").asText() + "' is missing: expected "
+                    + db.toAbsolutePath() + " (Spider's database/<db_id>/<db_id>.sqlite)");
+        }
+        byte[] head = new byte[SQLITE_MAGIC.length];
+        try (InputStream in = Files.newInputStream(db)) {
+            if (in.readNBytes(head, 0, head.length) != head.length || !Arrays.equals(head, SQLITE_MAGIC)) {
+                throw r.error(db + " is not an SQLite database (no 'SQLite format 3' header)");
+            }
+        } catch (IOException e) {
+            throw r.error("cannot read " + db + ": " + e.getMessage());
+        }
+    }
+}

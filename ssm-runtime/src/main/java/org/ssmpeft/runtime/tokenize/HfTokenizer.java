@@ -1,0 +1,295 @@
+package org.ssmpeft.runtime.tokenize;
+
+import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
+import com.fasterxml.jackson.core.JacksonException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.Iterator;
+import java.util.Map;
+import java.util.Optional;
+import java.util.OptionalInt;
+
+/**
+ * A Hugging Face {@code tokenizer.json} read from a local file through DJL's tokenizers
+ * ({@code ai.djl.huggingface:tokenizers}, the Rust {@code tokenizers} library behind a JNI binding).
+ *
+ * <p>Offline by design (DESIGN.md §5): only a local path is accepted, never a hub name; unless the user chose
+ * otherwise the first use sets DJL's offline mode ({@code ai.djl.offline=true}) and the CPU flavour of the native
+ * library ({@code RUST_FLAVOR=cpu}), so DJL loads the library that ships inside its jar and never tries to download a
+ * CUDA build on GPU machines (formats.md §10). DJL's default truncation (512 tokens) and padding are switched off:
+ * encode returns every id of the text.
+ *
+ * <p>Special tokens come from the options, else from {@code tokenizer_config.json} beside the file ({@code eos_token},
+ * {@code pad_token}, {@code bos_token}), else eos = {@code <|endoftext|>} when the vocabulary has it; pad defaults to
+ * eos (the paper code sets {@code pad = eos}).
+ *
+ * <p>Thread-safety: encode and decode may be called from several threads at once (the Rust tokenizer is immutable
+ * after loading and DJL keeps no per-call state); {@link #close} frees the native tokenizer and must come after the
+ * last call, which then fail with {@link IllegalStateException}. Close it (try-with-resources); DJL's finalizer is only
+ * a fallback.
+ */
+public final class HfTokenizer implements Tokenizer {
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    static {
+        // before DJL reads them: no download of a native build, no telemetry
+        if (System.getProperty("ai.djl.offline") == null && System.getenv("DJL_OFFLINE") == null) {
+            System.setProperty("ai.djl.offline", "true");
+        }
+        if (System.getProperty("RUST_FLAVOR") == null && System.getenv("RUST_FLAVOR") == null) {
+            System.setProperty("RUST_FLAVOR", "cpu");
+        }
+    }
+
+    /**
+     * How to load: whether the file's post-processor adds its special tokens (transformers' {@code encode} default is
+     * true; GPT-NeoX's adds none), and special-token texts that override {@code tokenizer_config.json}.
+     */
+    public record Options(boolean addSpecialTokens, Optional<String> eosToken, Optional<String> padToken,
+                          Optional<String> bosToken) {
+
+        public static Options defaults() {
+            return new Options(true, Optional.empty(), Optional.empty(), Optional.empty());
+        }
+
+        public Options withEos(String token) {
+            return new Options(addSpecialTokens, Optional.of(token), padToken, bosToken);
+        }
+
+        public Options withPad(String token) {
+            return new Options(addSpecialTokens, eosToken, Optional.of(token), bosToken);
+        }
+
+        public Options withAddSpecialTokens(boolean add) {
+            return new Options(add, eosToken, padToken, bosToken);
+        }
+    }
+
+    private final Path file;
+    private final HuggingFaceTokenizer djl;
+    private final boolean addSpecialTokens;
+    private final Map<String, Integer> vocab;
+    private final int vocabSize;
+    private final OptionalInt eos;
+    private final OptionalInt pad;
+    private final OptionalInt bos;
+
+    private HfTokenizer(Path file, HuggingFaceTokenizer djl, boolean addSpecialTokens, Map<String, Integer> vocab,
+                        int vocabSize, OptionalInt eos, OptionalInt pad, OptionalInt bos) {
+        this.file = file;
+        this.djl = djl;
+        this.addSpecialTokens = addSpecialTokens;
+        this.vocab = vocab;
+        this.vocabSize = vocabSize;
+        this.eos = eos;
+        this.pad = pad;
+        this.bos = bos;
+    }
+
+    /** Loads {@code path}: a {@code tokenizer.json} file, or a folder holding one. */
+    public static HfTokenizer load(Path path) throws TokenizerException {
+        return load(path, Options.defaults());
+    }
+
+    /** Loads {@code path} (a {@code tokenizer.json} file, or a folder holding one) with these options. */
+    public static HfTokenizer load(Path path, Options options) throws TokenizerException {
+        Path file = Files.isDirectory(path) ? path.resolve("tokenizer.json") : path;
+        if (!Files.isRegularFile(file)) {
+            throw new TokenizerException("no tokenizer file at " + file.toAbsolutePath()
+                    + "; give the path of a Hugging Face tokenizer.json (or of the model folder holding it):"
+                    + " tokenizers are read from local files only, nothing is downloaded");
+        }
+        byte[] bytes;
+        JsonNode root;
+        try {
+            bytes = Files.readAllBytes(file);
+            root = JSON.readTree(bytes);
+        } catch (JacksonException e) {
+            throw new TokenizerException(file + " is not valid JSON: " + e.getOriginalMessage()
+                    + (e.getLocation() == null ? "" : " at line " + e.getLocation().getLineNr()
+                    + ", column " + e.getLocation().getColumnNr()), e);
+        } catch (IOException e) {
+            throw new TokenizerException("cannot read " + file + ": " + e, e);
+        }
+        if (root == null || !root.isObject() || !root.path("model").isObject()) {
+            throw new TokenizerException(file + " is not a Hugging Face tokenizer.json: expected a JSON object with a"
+                    + " 'model' object (BPE, WordLevel, WordPiece or Unigram)");
+        }
+        Map<String, Integer> vocab = new HashMap<>();
+        int maxId = readVocab(root, vocab, file);
+
+        HuggingFaceTokenizer djl;
+        try {
+            djl = HuggingFaceTokenizer.newInstance(new ByteArrayInputStream(bytes), Map.of(
+                    "addSpecialTokens", Boolean.toString(options.addSpecialTokens()),
+                    "truncation", "false",
+                    "padding", "false"));
+        } catch (IOException | RuntimeException e) {
+            throw new TokenizerException("DJL cannot load " + file + " as a Hugging Face tokenizer: " + e.getMessage()
+                    + (e.getCause() == null ? "" : " (cause: " + e.getCause() + ")"), e);
+        }
+        try {
+            JsonNode config = readConfig(file.resolveSibling("tokenizer_config.json"));
+            Optional<String> eosText = options.eosToken().or(() -> configToken(config, "eos_token"))
+                    .or(() -> vocab.containsKey(ByteTokenizer.EOS_TOKEN)
+                            ? Optional.of(ByteTokenizer.EOS_TOKEN) : Optional.empty());
+            Optional<String> padText = options.padToken().or(() -> configToken(config, "pad_token"));
+            Optional<String> bosText = options.bosToken().or(() -> configToken(config, "bos_token"));
+            OptionalInt eos = idOf(eosText, vocab, "eos", file);
+            OptionalInt pad = padText.isPresent() ? idOf(padText, vocab, "pad", file) : eos;
+            OptionalInt bos = idOf(bosText, vocab, "bos", file);
+            return new HfTokenizer(file, djl, options.addSpecialTokens(), Map.copyOf(vocab), maxId + 1, eos, pad, bos);
+        } catch (TokenizerException | RuntimeException e) {
+            djl.close();
+            throw e;
+        }
+    }
+
+    /** Fills {@code vocab} from the model's vocabulary and the added tokens; returns the largest id. */
+    private static int readVocab(JsonNode root, Map<String, Integer> vocab, Path file)
+            throws TokenizerException {
+        JsonNode model = root.get("model");
+        JsonNode v = model.path("vocab");
+        int maxId = -1;
+        if (v.isObject()) { // BPE, WordLevel, WordPiece: token -> id
+            for (Iterator<Map.Entry<String, JsonNode>> it = v.fields(); it.hasNext(); ) {
+                Map.Entry<String, JsonNode> e = it.next();
+                if (!e.getValue().canConvertToInt()) {
+                    throw new TokenizerException(file + ": model.vocab['" + e.getKey() + "'] should be an integer id,"
+                            + " found " + e.getValue());
+                }
+                vocab.put(e.getKey(), e.getValue().intValue());
+                maxId = Math.max(maxId, e.getValue().intValue());
+            }
+        } else if (v.isArray()) { // Unigram: [[piece, score], ...], id = index
+            for (int i = 0; i < v.size(); i++) {
+                vocab.putIfAbsent(v.get(i).path(0).asText(), i);
+            }
+            maxId = v.size() - 1;
+        } else {
+            throw new TokenizerException(file + ": model.vocab missing; expected an object (token -> id) or, for"
+                    + " Unigram, an array of [piece, score]");
+        }
+        for (JsonNode t : root.path("added_tokens")) {
+            if (!t.path("content").isTextual() || !t.path("id").canConvertToInt()) {
+                throw new TokenizerException(file + ": every added_tokens entry needs 'content' (text) and 'id'"
+                        + " (integer); found " + t);
+            }
+            vocab.put(t.get("content").asText(), t.get("id").intValue());
+            maxId = Math.max(maxId, t.get("id").intValue());
+        }
+        return maxId;
+    }
+
+    private static JsonNode readConfig(Path config) throws TokenizerException {
+        if (!Files.isRegularFile(config)) {
+            return JSON.missingNode();
+        }
+        try {
+            return JSON.readTree(config.toFile());
+        } catch (IOException e) {
+            throw new TokenizerException("cannot read " + config + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** A special token of tokenizer_config.json: a string or {"content": ...}. */
+    private static Optional<String> configToken(JsonNode config, String key) {
+        JsonNode t = config.path(key);
+        if (t.isTextual()) {
+            return Optional.of(t.asText());
+        }
+        if (t.path("content").isTextual()) {
+            return Optional.of(t.path("content").asText());
+        }
+        return Optional.empty();
+    }
+
+    private static OptionalInt idOf(Optional<String> token, Map<String, Integer> vocab, String role, Path file)
+            throws TokenizerException {
+        if (token.isEmpty()) {
+            return OptionalInt.empty();
+        }
+        Integer id = vocab.get(token.get());
+        if (id == null) {
+            throw new TokenizerException(role + " token '" + token.get() + "' is not in the vocabulary of " + file);
+        }
+        return OptionalInt.of(id);
+    }
+
+    /** The file this tokenizer was read from. */
+    public Path file() {
+        return file;
+    }
+
+    @Override
+    public int[] encode(String text) {
+        long[] ids = djl.encode(text, addSpecialTokens, false).getIds();
+        int[] out = new int[ids.length];
+        for (int i = 0; i < ids.length; i++) {
+            out[i] = Math.toIntExact(ids[i]);
+        }
+        return out;
+    }
+
+    /** The token strings of {@code text} as the model's vocabulary spells them (e.g. {@code Ġthe}). */
+    public String[] tokens(String text) {
+        return djl.encode(text, addSpecialTokens, false).getTokens();
+    }
+
+    @Override
+    public String decode(int[] ids, boolean skipSpecialTokens) {
+        long[] l = new long[ids.length];
+        for (int i = 0; i < ids.length; i++) {
+            l[i] = ids[i];
+        }
+        return djl.decode(l, skipSpecialTokens);
+    }
+
+    @Override
+    public int vocabSize() {
+        return vocabSize;
+    }
+
+    @Override
+    public OptionalInt tokenId(String token) {
+        Integer id = vocab.get(token);
+        return id == null ? OptionalInt.empty() : OptionalInt.of(id);
+    }
+
+    @Override
+    public OptionalInt eosId() {
+        return eos;
+    }
+
+    @Override
+    public OptionalInt padId() {
+        return pad;
+    }
+
+    @Override
+    public OptionalInt bosId() {
+        return bos;
+    }
+
+    @Override
+    public String description() {
+        return "tokenizer.json at " + file;
+    }
+
+    @Override
+    public String toString() {
+        return description();
+    }
+
+    /** Frees the native tokenizer; idempotent. */
+    @Override
+    public void close() {
+        djl.close();
+    }
+}
