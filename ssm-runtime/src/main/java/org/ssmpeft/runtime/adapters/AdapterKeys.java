@@ -26,8 +26,9 @@ import org.ssmpeft.api.tensor.Tensor;
  *       for;</li>
  *   <li>the parameter an embedding-placed {@link InputHook} hands out as its virtual tokens:
  *       {@code prompt_embeddings} (PEFT's prompt tuning key);</li>
- *   <li>any other per-layer parameter {@code layers.<i>.<rest>}: {@code base_model.model.backbone.layers.<i>.mixer.<rest>}
- *       (e.g. {@code ...layers.3.mixer.state_offset}), and any other model-wide parameter {@code <name>}:
+ *   <li>any other per-layer parameter {@code layers.<i>.<rest>}:
+ *       {@code base_model.model.backbone.layers.<i>.mixer.<rest>} (e.g. {@code ...layers.3.mixer.state_offset}),
+ *       and any other model-wide parameter {@code <name>}:
  *       {@code base_model.model.<name>} (e.g. {@code base_model.model.mlp.0.weight} of prefix tuning's MLP).</li>
  * </ul>
  */
@@ -46,7 +47,7 @@ public final class AdapterKeys {
         return modulePath(layer, target) + "." + part + ".weight";
     }
 
-    /** The module path of a projection as PEFT names it, e.g. {@code base_model.model.backbone.layers.0.mixer.in_proj}. */
+    /** A projection's module path as PEFT names it, e.g. {@code base_model.model.backbone.layers.0.mixer.in_proj}. */
     public static String modulePath(int layer, Projection target) {
         return target == Projection.HEAD ? PREFIX + "lm_head"
                 : PREFIX + "backbone.layers." + layer + ".mixer." + target.configName();

@@ -24,8 +24,8 @@ import org.ssmpeft.runtime.checkpoint.MambaWeights;
  * {@code W[rowOffset .. rowOffset + out) += s · B A} for every delta, on in_proj (or its x/z rows), x_proj (or its
  * dt/B/C rows), dt_proj (inside the softplus, as the hook acts), out_proj and the head. ΔW of all adapters on one
  * weight (the whole weight and its row blocks) is summed in double and added with one float32 rounding per element,
- * so the merged model's logits equal the hooked model's within float32 rounding (the products are reassociated: {@code x·(W + sBA)ᵀ} instead of
- * {@code x·Wᵀ + s·(x·Aᵀ)·Bᵀ}).
+ * so the merged model's logits equal the hooked model's within float32 rounding (the products are reassociated:
+ * {@code x·(W + sBA)ᵀ} instead of {@code x·Wᵀ + s·(x·Aᵀ)·Bᵀ}).
  *
  * <p>Two ways: {@link #merge} returns a new {@link MambaWeights} (arrays without a delta are shared, those with one are
  * copied; the base is untouched, so "unmerging" is using the base again); {@link #mergeInPlace} writes into the
