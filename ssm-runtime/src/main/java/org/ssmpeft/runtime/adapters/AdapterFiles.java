@@ -192,8 +192,8 @@ public final class AdapterFiles {
         }
     }
 
-    /** What the config file says: the adapter config, the shape it was saved for and the weights' hash. */
-    private record Parsed(Optional<AdapterConfig> config, Optional<ModelShape> savedFor, Optional<String> sha256) {
+    /** What the config file says: the adapter config and the shape it was saved for (unknown in PEFT's files). */
+    private record Parsed(Optional<AdapterConfig> config, Optional<ModelShape> savedFor) {
     }
 
     private static JsonNode readConfig(Path dir, Path file) throws AdapterFileException {
@@ -227,20 +227,19 @@ public final class AdapterFiles {
             Optional<ObjectNode> tree = PeftConfigs.fromPeft(root, name.orElse(AdapterConfig.DEFAULT_NAME),
                     tensorKeys, problems);
             return new Parsed(tree.flatMap(t -> bind(t, CONFIG_FILE + " (read as Hugging Face PEFT's "
-                    + root.path("peft_type").asText() + " config): ", shape, factory, problems)), Optional.empty(),
-                    Optional.empty());
+                    + root.path("peft_type").asText() + " config): ", shape, factory, problems)), Optional.empty());
         }
         String where = CONFIG_FILE + ": " + OWN_KEY;
         if (!own.isObject()) {
             problems.add(where + ": expected an object, found " + own.getNodeType().toString().toLowerCase());
-            return new Parsed(Optional.empty(), Optional.empty(), Optional.empty());
+            return new Parsed(Optional.empty(), Optional.empty());
         }
         JsonNode format = own.get("format");
         if (format == null || !format.isInt() || format.intValue() != FORMAT) {
             problems.add(where + ".format: expected " + FORMAT + ", found " + format
                     + (format != null && format.isInt() && format.intValue() > FORMAT
                     ? " (written by a newer version of this framework)" : ""));
-            return new Parsed(Optional.empty(), Optional.empty(), Optional.empty());
+            return new Parsed(Optional.empty(), Optional.empty());
         }
         Optional<ModelShape> savedFor = shapeFromJson(own.get("model_shape"), where + ".model_shape", problems);
         JsonNode sha = own.get("weights_sha256");
@@ -250,15 +249,12 @@ public final class AdapterFiles {
         JsonNode adapter = own.get("adapter");
         if (adapter == null || !adapter.isObject()) {
             problems.add(where + ".adapter: expected the adapter's config object, found " + adapter);
-            return new Parsed(Optional.empty(), savedFor, Optional.empty());
+            return new Parsed(Optional.empty(), savedFor);
         }
         ObjectNode tree = adapter.deepCopy();
         name.ifPresent(n -> tree.put("name", n));
         Optional<AdapterConfig> config = bind(tree, where + ".adapter.", shape, factory, problems);
-        if (sha == null || !sha.isTextual()) {
-            return new Parsed(Optional.empty(), savedFor, Optional.empty());
-        }
-        return new Parsed(problems.isEmpty() ? config : Optional.empty(), savedFor, Optional.of(sha.asText()));
+        return new Parsed(problems.isEmpty() ? config : Optional.empty(), savedFor);
     }
 
     /** The adapter config of a tree, checked (with the shape) by the reader; problems get {@code where} before. */
