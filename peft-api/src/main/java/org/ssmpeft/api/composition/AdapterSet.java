@@ -30,7 +30,9 @@ import org.ssmpeft.api.shape.ModelShape;
  *   <li>activating a name that is not in the set.</li>
  * </ul>
  *
- * <p>Not thread-safe for changes; a backend takes an immutable {@link #acting()} snapshot per forward pass.
+ * <p>Not thread-safe for changes; a backend takes an immutable {@link #acting()} snapshot per forward pass. For
+ * several threads, {@link #snapshot()} gives a frozen copy that is safe to share: the same adapter objects (their
+ * tensors are not copied), the same stack and switches, and every change method refused.
  */
 public final class AdapterSet {
 
@@ -39,9 +41,42 @@ public final class AdapterSet {
     private final Set<String> disabled = new LinkedHashSet<>();
     private List<String> active = List.of();
     private boolean allDisabled;
+    private final boolean frozen;
 
     public AdapterSet(ModelShape shape) {
         this.shape = shape;
+        this.frozen = false;
+    }
+
+    private AdapterSet(AdapterSet source) {
+        this.shape = source.shape;
+        this.adapters.putAll(source.adapters);
+        this.disabled.addAll(source.disabled);
+        this.active = source.active;
+        this.allDisabled = source.allDisabled;
+        this.frozen = true;
+    }
+
+    /**
+     * An immutable copy of this set as it is now: the same adapters (shared, not copied: O(adapters) work), the same
+     * active stack, disabled names and all-disabled switch. Later changes to this set do not reach the copy, and the
+     * copy refuses every change ({@link UnsupportedOperationException}), so it can be handed to concurrent forward
+     * passes. The adapters' tensors stay shared: whoever changes them (a trainer) changes every snapshot too.
+     */
+    public AdapterSet snapshot() {
+        return frozen ? this : new AdapterSet(this);
+    }
+
+    /** Whether this is a {@link #snapshot()}, which refuses changes. */
+    public boolean isFrozen() {
+        return frozen;
+    }
+
+    private void checkMutable(String change) {
+        if (frozen) {
+            throw new UnsupportedOperationException("this adapter set is a frozen snapshot; " + change
+                    + " is refused (change the set it was taken from, then take a new snapshot)");
+        }
     }
 
     public ModelShape shape() {
@@ -53,6 +88,7 @@ public final class AdapterSet {
      * acts at once, like the first adapter of a PEFT model).
      */
     public AdapterSet add(Adapter adapter) {
+        checkMutable("add");
         if (!adapter.shape().equals(shape)) {
             throw new CompositionException("adapter '" + adapter.name() + "' is sized for " + adapter.shape().describe()
                     + " but this model is " + shape.describe());
@@ -76,6 +112,7 @@ public final class AdapterSet {
 
     /** Removes and returns the adapter; fails naming the attached ones when there is none of that name. */
     public Adapter remove(String name) {
+        checkMutable("remove");
         Adapter a = get(name);
         adapters.remove(name);
         disabled.remove(name);
@@ -97,6 +134,7 @@ public final class AdapterSet {
 
     /** Makes exactly these adapters active, in this order (earlier ones first where order matters). */
     public AdapterSet activate(String... names) {
+        checkMutable("activate");
         List<String> stack = List.of(names);
         for (String n : stack) {
             get(n);
@@ -111,6 +149,7 @@ public final class AdapterSet {
     }
 
     public AdapterSet enable(String name) {
+        checkMutable("enable");
         get(name);
         Set<String> after = new LinkedHashSet<>(disabled);
         after.remove(name);
@@ -120,6 +159,7 @@ public final class AdapterSet {
     }
 
     public AdapterSet disable(String name) {
+        checkMutable("disable");
         get(name);
         disabled.add(name);
         return this;
@@ -127,11 +167,13 @@ public final class AdapterSet {
 
     /** Switches every adapter off: the model computes as the base model, until {@link #enableAll}. */
     public AdapterSet disableAll() {
+        checkMutable("disableAll");
         allDisabled = true;
         return this;
     }
 
     public AdapterSet enableAll() {
+        checkMutable("enableAll");
         checkWith(disabled, false, active);
         allDisabled = false;
         return this;

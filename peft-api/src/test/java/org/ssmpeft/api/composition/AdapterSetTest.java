@@ -95,4 +95,28 @@ class AdapterSetTest {
                 TestMethods.BiasConfig.DEFAULT), TINY, AdapterFactory.seeded(1)))
                 .hasMessageContaining("layers: layer 5 does not exist; the model has 2 layers (0-1)");
     }
+
+    @Test
+    void aSnapshotKeepsTheStackOfItsMomentSharesTheAdaptersAndRefusesChanges() {
+        AdapterSet set = new AdapterSet(TINY).add(bias("a", TINY)).add(bias("b", TINY)).add(tokens("p"));
+        set.activate("p", "a").disable("a");
+        AdapterSet snap = set.snapshot();
+        set.enable("a").activate("b").remove("p");
+
+        assertThat(snap.isFrozen()).isTrue();
+        assertThat(snap.names()).containsExactly("a", "b", "p");
+        assertThat(snap.activeNames()).containsExactly("p", "a");
+        assertThat(snap.acting()).extracting(Adapter::name).containsExactly("p");
+        assertThat(snap.get("b")).isSameAs(set.get("b"));
+        assertThat(snap.snapshot()).isSameAs(snap);
+        assertThat(set.acting()).extracting(Adapter::name).containsExactly("b");
+        assertThatThrownBy(() -> snap.activate("a"))
+                .isInstanceOf(UnsupportedOperationException.class)
+                .hasMessage("this adapter set is a frozen snapshot; activate is refused (change the set it was taken"
+                        + " from, then take a new snapshot)");
+        assertThatThrownBy(() -> snap.add(bias("c", TINY))).isInstanceOf(UnsupportedOperationException.class);
+        assertThatThrownBy(() -> snap.remove("a")).isInstanceOf(UnsupportedOperationException.class);
+        assertThatThrownBy(snap::disableAll).isInstanceOf(UnsupportedOperationException.class);
+        assertThat(snap.names()).containsExactly("a", "b", "p");
+    }
 }
