@@ -9,7 +9,7 @@ import org.ssmpeft.api.composition.AdapterFactory;
 import org.ssmpeft.api.composition.AdapterSet;
 import org.ssmpeft.runtime.backend.Logits;
 import org.ssmpeft.runtime.backend.MambaModel;
-import org.ssmpeft.runtime.cpu.MambaCache;
+import org.ssmpeft.runtime.backend.MambaCache;
 
 /**
  * One base model and many named adapters, served to concurrent requests: load adapters from folders, activate one or
