@@ -207,7 +207,7 @@ public final class Trainer {
         ObjectNode expected = runIdentity(data);
         JsonNode found = state.path("run");
         expected.properties().forEach(e -> {
-            if (!e.getValue().equals(found.path(e.getKey()))) {
+            if (!e.getValue().asText().equals(found.path(e.getKey()).asText())) {
                 mismatches.add(e.getKey() + ": checkpoint " + found.path(e.getKey()) + ", now " + e.getValue());
             }
         });
