@@ -47,8 +47,8 @@ public record LearningRateSchedule(Kind kind, int warmupSteps, int totalSteps) {
             throw new IllegalArgumentException("learning-rate schedule kind must be given");
         }
         if (warmupSteps < 0 || totalSteps < 1) {
-            throw new IllegalArgumentException("learning-rate schedule: warm-up steps must be >= 0 and total steps >= 1,"
-                    + " found " + warmupSteps + " and " + totalSteps);
+            throw new IllegalArgumentException("learning-rate schedule: warm-up steps must be >= 0 and total steps"
+                    + " >= 1, found " + warmupSteps + " and " + totalSteps);
         }
     }
 

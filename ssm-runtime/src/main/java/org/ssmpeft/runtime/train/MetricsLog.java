@@ -17,7 +17,8 @@ import org.ssmpeft.runtime.io.AtomicFiles;
 /**
  * The run's metrics as JSON Lines, one object per event, flushed at once:
  * <pre>
- * {"type":"step","step":3,"epoch":0,"loss":2.71,"learning_rate":8.0E-4,"grad_norm":1.9,"tokens":64,"targets":60,"seconds":0.02}
+ * {"type":"step","step":3,"epoch":0,"loss":2.71,"learning_rate":8.0E-4,"grad_norm":1.9,"tokens":64,"targets":60,
+ *  "seconds":0.02}                                                          (one line in the file)
  * {"type":"eval","step":4,"scores":{"eval_loss":2.65}}
  * {"type":"diverged","step":7,"message":"..."}
  * </pre>

@@ -6,7 +6,6 @@ import static org.assertj.core.api.Assertions.within;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import java.util.OptionalInt;
 import java.util.Set;
 import org.junit.jupiter.api.Test;
 import org.ssmpeft.api.composition.AdapterSet;
@@ -277,10 +276,5 @@ class GeneratorTest {
                                                  Set<String> names) {
             return inner.lossAndGradients(tokens, labels, adapters, names);
         }
-    }
-
-    @SuppressWarnings("unused")
-    private static OptionalInt none() {
-        return OptionalInt.empty();
     }
 }

@@ -77,8 +77,8 @@ class AdamWTest {
 
     @Test
     void epsIsAddedOutsideTheSquareRoot() {
-        // a zero gradient with ε = 1: v̂ = 0, so the denominator is exactly ε = 1 (inside the root it would be 1 too;
-        // use g = 0.5: sqrt(v̂) = 0.5, outside: 0.5 + 1 = 1.5, inside: sqrt(0.25 + 1) = 1.118)
+        // ε = 1, g = 0.5, first step: m̂ = 0.5, sqrt(v̂) = 0.5; ε outside the root gives the denominator
+        // 0.5 + 1 = 1.5 (inside it would give sqrt(0.25 + 1) = 1.118), so θ = 0 − 1·0.5/1.5
         var p = TrainableParameter.ofAdapter("a", "w", Tensor.of(new float[] {0f}, 1), false);
         new AdamW(0.9, 0.999, 1.0, 0).step(List.of(p), Map.of(p.key(), new float[] {0.5f}), 1.0);
         assertThat(p.value().data()[0]).isCloseTo(-0.5f / 1.5f, within(1e-7f));

@@ -25,7 +25,8 @@ class KillAndResumeTest {
         Process child = start(killed, dir.resolve("child.log"));
         try {
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
-            while (TrainingCheckpoint.list(killed).stream().noneMatch(p -> TrainingCheckpoint.stepOf(p).getAsInt() >= 4)) {
+            while (TrainingCheckpoint.list(killed).stream()
+                    .noneMatch(p -> TrainingCheckpoint.stepOf(p).getAsInt() >= 4)) {
                 assertThat(child.isAlive()).as("the child died early: " + log(dir)).isTrue();
                 assertThat(System.nanoTime()).as("no checkpoint-4 within 120 s: " + log(dir)).isLessThan(deadline);
                 Thread.sleep(20);

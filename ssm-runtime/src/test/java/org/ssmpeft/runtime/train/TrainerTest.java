@@ -11,7 +11,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -104,7 +103,8 @@ class TrainerTest {
         Path last = dir.resolve("checkpoint-6");
         try (Stream<Path> s = Files.list(last)) {
             assertThat(s.map(p -> p.getFileName().toString())).containsExactlyInAnyOrder(
-                    TrainingCheckpoint.TRAINABLE_FILE, TrainingCheckpoint.OPTIMIZER_FILE, TrainingCheckpoint.STATE_FILE);
+                    TrainingCheckpoint.TRAINABLE_FILE, TrainingCheckpoint.OPTIMIZER_FILE,
+                    TrainingCheckpoint.STATE_FILE);
         }
         var c = TrainingCheckpoint.open(last);
         JsonNode state = c.state();
@@ -283,10 +283,5 @@ class TrainerTest {
             ((com.fasterxml.jackson.databind.node.ObjectNode) n).remove("seconds");
             return n.toString();
         }).toList();
-    }
-
-    @SuppressWarnings("unused")
-    private static String show(float[] a) {
-        return Arrays.toString(a);
     }
 }
