@@ -4,6 +4,7 @@ import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
 import java.util.NoSuchElementException;
+import org.ssmpeft.runtime.train.BatchSource;
 
 /**
  * Training batches in a seeded order that can be resumed exactly: epoch e visits the examples in
@@ -137,6 +138,30 @@ public final class Batches {
                 Batch b = batch(at);
                 at = Batches.this.next(at);
                 return b;
+            }
+        };
+    }
+
+    /**
+     * These batches as the trainer reads them: batch {@code position} of epoch {@code epoch}, tokens and labels only.
+     * The trainer's seed must be the one these batches were shuffled with (a mismatch is refused rather than
+     * silently giving another order than the run records).
+     */
+    public BatchSource asBatchSource() {
+        return new BatchSource() {
+            @Override
+            public int batchesPerEpoch() {
+                return Batches.this.batchesPerEpoch();
+            }
+
+            @Override
+            public org.ssmpeft.runtime.train.Batch batch(long trainerSeed, int epoch, int position) {
+                if (shuffle && trainerSeed != seed) {
+                    throw new IllegalArgumentException("these batches are shuffled with seed " + seed
+                            + " but the trainer runs with seed " + trainerSeed + "; build them with the run's seed");
+                }
+                Batch b = Batches.this.batch(new Position(epoch, position));
+                return new org.ssmpeft.runtime.train.Batch(b.tokens(), b.labels());
             }
         };
     }

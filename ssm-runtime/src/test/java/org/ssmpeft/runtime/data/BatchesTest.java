@@ -124,4 +124,18 @@ class BatchesTest {
         assertThatThrownBy(() -> Batches.training(data(3), 4, 1, 0)).hasMessageContaining("no batch of 4")
                 .hasMessageContaining("3 examples");
     }
+
+    @Test
+    void asABatchSourceTheTrainerSeesTheSameBatchesAndItsSeedMustMatch() {
+        Batches batches = Batches.training(data(11), 3, 42, ByteTokenizer.PAD_ID);
+        var source = batches.asBatchSource();
+        assertThat(source.batchesPerEpoch()).isEqualTo(3);
+        Batch direct = batches.batch(new Batches.Position(2, 1));
+        var viaSource = source.batch(42, 2, 1);
+        assertThat(viaSource.tokens()).isDeepEqualTo(direct.tokens());
+        assertThat(viaSource.labels()).isDeepEqualTo(direct.labels());
+        assertThatThrownBy(() -> source.batch(7, 0, 0))
+                .hasMessage("these batches are shuffled with seed 42 but the trainer runs with seed 7; build them"
+                        + " with the run's seed");
+    }
 }

@@ -1,0 +1,245 @@
+package org.ssmpeft.runtime.train;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.channels.FileChannel;
+import java.nio.file.DirectoryStream;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.OptionalInt;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+import org.ssmpeft.api.tensor.Tensor;
+import org.ssmpeft.runtime.io.AtomicFiles;
+import org.ssmpeft.runtime.safetensors.SafetensorsException;
+import org.ssmpeft.runtime.safetensors.SafetensorsFile;
+import org.ssmpeft.runtime.safetensors.SafetensorsWriter;
+
+/**
+ * A trainer checkpoint: one folder {@code checkpoint-<step>} in the run's output folder holding
+ * <ul>
+ *   <li>{@value #TRAINABLE_FILE}: every trainable tensor, F32, by {@link TrainableParameter#key()}
+ *       ({@code adapter/<adapter>/<parameter>}, {@code base/<Hugging Face name>});</li>
+ *   <li>{@value #OPTIMIZER_FILE}: AdamW's moments, {@code <key>.exp_avg} and {@code <key>.exp_avg_sq};</li>
+ *   <li>{@value #STATE_FILE}: where the run stands (step, epoch, position of the next micro-batch, seed,
+ *       schedule, optimiser step count and hyper-parameters, early-stopping state, the trainable keys and shapes).</li>
+ * </ul>
+ *
+ * <p>Written all or nothing: the files go to a hidden temporary folder {@code .checkpoint-<step>.tmp-*} beside it,
+ * each through {@link AtomicFiles} (fsync), the folder is fsynced and renamed to its final name in one step, and
+ * the parent is fsynced. A crash leaves the previous checkpoints and perhaps a temporary folder, which the next
+ * start removes; a folder named {@code checkpoint-<step>} is always complete.
+ */
+public final class TrainingCheckpoint {
+
+    public static final String TRAINABLE_FILE = "trainable.safetensors";
+    public static final String OPTIMIZER_FILE = "optimizer.safetensors";
+    public static final String STATE_FILE = "trainer_state.json";
+    /** The value of {@code format} in {@value #STATE_FILE}. */
+    public static final String FORMAT = "ssm-peft-trainer-checkpoint";
+    public static final int VERSION = 1;
+
+    private static final Pattern NAME = Pattern.compile("checkpoint-(\\d+)");
+    private static final String TMP_PREFIX = ".checkpoint-";
+    static final ObjectMapper JSON = new ObjectMapper();
+
+    private final Path directory;
+    private final int step;
+
+    private TrainingCheckpoint(Path directory, int step) {
+        this.directory = directory;
+        this.step = step;
+    }
+
+    /** The folder of the checkpoint after {@code step} steps. */
+    public static Path directory(Path outputDirectory, int step) {
+        return outputDirectory.resolve("checkpoint-" + step);
+    }
+
+    /** The step of a checkpoint folder, from its name. */
+    public static OptionalInt stepOf(Path checkpoint) {
+        Matcher m = NAME.matcher(checkpoint.getFileName().toString());
+        return m.matches() ? OptionalInt.of(Integer.parseInt(m.group(1))) : OptionalInt.empty();
+    }
+
+    /** The complete checkpoints of a run, oldest first (empty when the folder does not exist). */
+    public static List<Path> list(Path outputDirectory) {
+        if (!Files.isDirectory(outputDirectory)) {
+            return List.of();
+        }
+        try (Stream<Path> s = Files.list(outputDirectory)) {
+            return s.filter(Files::isDirectory).filter(p -> stepOf(p).isPresent())
+                    .sorted(Comparator.comparingInt(p -> stepOf(p).getAsInt())).toList();
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot list checkpoints in " + outputDirectory + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** The newest complete checkpoint of a run. */
+    public static Optional<Path> latest(Path outputDirectory) {
+        List<Path> all = list(outputDirectory);
+        return all.isEmpty() ? Optional.empty() : Optional.of(all.getLast());
+    }
+
+    /** Opens a complete checkpoint folder (its state file is read at once and checked). */
+    public static TrainingCheckpoint open(Path directory) {
+        OptionalInt step = stepOf(directory);
+        if (step.isEmpty() || !Files.isRegularFile(directory.resolve(STATE_FILE))) {
+            throw new IllegalArgumentException(directory + " is not a trainer checkpoint: expected a folder named"
+                    + " checkpoint-<step> holding " + STATE_FILE + ", " + TRAINABLE_FILE + " and " + OPTIMIZER_FILE);
+        }
+        var c = new TrainingCheckpoint(directory, step.getAsInt());
+        JsonNode state = c.state();
+        if (!FORMAT.equals(state.path("format").asText()) || state.path("version").asInt() != VERSION) {
+            throw new IllegalArgumentException(directory.resolve(STATE_FILE) + ": expected format " + FORMAT
+                    + " version " + VERSION + ", found " + state.path("format") + " version " + state.path("version"));
+        }
+        if (state.path("step").asInt(-1) != c.step) {
+            throw new IllegalArgumentException(directory.resolve(STATE_FILE) + ": step " + state.path("step")
+                    + " does not match the folder name " + directory.getFileName());
+        }
+        return c;
+    }
+
+    public Path directory() {
+        return directory;
+    }
+
+    public int step() {
+        return step;
+    }
+
+    /** The state file's JSON. */
+    public JsonNode state() {
+        try {
+            return JSON.readTree(directory.resolve(STATE_FILE).toFile());
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read " + directory.resolve(STATE_FILE) + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** The trainable tensors by key. */
+    public Map<String, Tensor> trainable() {
+        return read(directory.resolve(TRAINABLE_FILE));
+    }
+
+    /** The optimiser moments by {@code <key>.exp_avg} / {@code <key>.exp_avg_sq}. */
+    public Map<String, Tensor> optimizerState() {
+        return read(directory.resolve(OPTIMIZER_FILE));
+    }
+
+    /** Every F32 tensor of a safetensors file, by name, in file order. */
+    public static Map<String, Tensor> read(Path file) {
+        Map<String, Tensor> out = new LinkedHashMap<>();
+        try (SafetensorsFile f = SafetensorsFile.open(file)) {
+            for (String name : f.names()) {
+                long[] shape = f.info(name).shape();
+                int[] s = new int[shape.length];
+                for (int i = 0; i < s.length; i++) {
+                    s[i] = Math.toIntExact(shape[i]);
+                }
+                out.put(name, Tensor.of(f.readFloats(name), s));
+            }
+        } catch (SafetensorsException e) {
+            throw new UncheckedIOException(new IOException(e.getMessage(), e));
+        }
+        return out;
+    }
+
+    /**
+     * Writes the checkpoint of {@code step} atomically and returns its folder. An existing complete folder of the
+     * same step (left by a run that was killed after writing it) is replaced.
+     */
+    static Path write(Path outputDirectory, int step, Map<String, Tensor> trainable, Map<String, Tensor> optimizer,
+                      ObjectNode state) throws IOException {
+        Files.createDirectories(outputDirectory);
+        Path target = directory(outputDirectory, step);
+        Path tmp = Files.createTempDirectory(outputDirectory, TMP_PREFIX + step + ".tmp-");
+        boolean moved = false;
+        try {
+            tensors(trainable).write(tmp.resolve(TRAINABLE_FILE));
+            tensors(optimizer).write(tmp.resolve(OPTIMIZER_FILE));
+            AtomicFiles.write(tmp.resolve(STATE_FILE), JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(state));
+            forceDirectory(tmp);
+            if (Files.exists(target)) {
+                deleteTree(target);
+            }
+            try {
+                Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
+            } catch (FileAlreadyExistsException e) {
+                throw new IOException("checkpoint " + target + " appeared while it was being written: is another"
+                        + " trainer writing to " + outputDirectory + "?", e);
+            }
+            moved = true;
+            forceDirectory(outputDirectory);
+        } catch (SafetensorsException e) {
+            throw new IOException(e.getMessage(), e);
+        } finally {
+            if (!moved) {
+                deleteTree(tmp);
+            }
+        }
+        return target;
+    }
+
+    /** Removes temporary folders left by a writer that was killed. */
+    static void removeIncomplete(Path outputDirectory) throws IOException {
+        if (!Files.isDirectory(outputDirectory)) {
+            return;
+        }
+        List<Path> stale = new ArrayList<>();
+        try (DirectoryStream<Path> ds = Files.newDirectoryStream(outputDirectory, TMP_PREFIX + "*.tmp-*")) {
+            ds.forEach(stale::add);
+        }
+        for (Path p : stale) {
+            deleteTree(p);
+        }
+    }
+
+    static void deleteTree(Path root) throws IOException {
+        if (!Files.exists(root)) {
+            return;
+        }
+        try (Stream<Path> s = Files.walk(root)) {
+            for (Path p : s.sorted(Comparator.reverseOrder()).toList()) {
+                Files.deleteIfExists(p);
+            }
+        }
+    }
+
+    private static SafetensorsWriter tensors(Map<String, Tensor> tensors) {
+        var w = new SafetensorsWriter().metadata("format", "pt");
+        tensors.forEach((name, t) -> {
+            int[] s = t.shape();
+            long[] shape = new long[s.length];
+            for (int i = 0; i < s.length; i++) {
+                shape[i] = s[i];
+            }
+            w.putF32(name, t.data(), shape);
+        });
+        return w;
+    }
+
+    // A rename is durable once the directory entry is on disk; Linux allows fsync on a directory opened read-only,
+    // other systems may refuse, and there durability is the file system's business.
+    private static void forceDirectory(Path dir) {
+        try (FileChannel ch = FileChannel.open(dir, StandardOpenOption.READ)) {
+            ch.force(true);
+        } catch (IOException | UnsupportedOperationException ignored) {
+            // best effort, see above
+        }
+    }
+}
