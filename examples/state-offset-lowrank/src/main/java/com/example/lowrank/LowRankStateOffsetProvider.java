@@ -14,9 +14,9 @@ import org.ssmpeft.api.spi.BasePeftMethodProvider;
 
 /**
  * {@code state-offset-lowrank}: State-offset Tuning (variant h) with the low-rank offset of the reference code's
- * {@code r} option. Per selected layer h' = U·V with U (D, r) starting at zero and V (r, N) Kaiming-uniform (a = √5),
- * the reference's B_r and A_r, so an adapter starts as the identity. The hook sees h', the state's shape; parameters:
- * Lyr·r·(D + N) (148,992 on Mamba-130M at r = 4, against 589,824 for the full h').
+ * {@code r} option. Per selected layer h' = U·V with U (D, r) starting at zero and V (r, N) Kaiming-uniform
+ * (a = √5), the reference's B_r and A_r, so an adapter starts as the identity. The hook sees h', the state's
+ * shape; parameters: Lyr·r·(D + N) (148,992 on Mamba-130M at r = 4, against 589,824 for the full h').
  */
 public final class LowRankStateOffsetProvider extends BasePeftMethodProvider<LowRankStateOffsetConfig> {
 
