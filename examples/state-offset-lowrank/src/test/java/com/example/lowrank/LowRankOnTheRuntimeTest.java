@@ -1,0 +1,160 @@
+package com.example.lowrank;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Random;
+import java.util.Set;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+import org.ssmpeft.api.adapter.Adapter;
+import org.ssmpeft.api.composition.AdapterSet;
+import org.ssmpeft.api.hooks.StateOffsetHook;
+import org.ssmpeft.api.shape.ModelShape;
+import org.ssmpeft.api.tensor.Tensor;
+import org.ssmpeft.api.testing.GradientCheck;
+import org.ssmpeft.runtime.adapters.AdapterFiles;
+import org.ssmpeft.runtime.backend.MambaModel;
+import org.ssmpeft.stateoffset.StateOffsetConfig;
+
+/**
+ * The plugin computed by the real runtime (on the tiny random model of {@link TinyMamba}), on every backend that runs
+ * here: identity at the start, the chain rule against finite differences, agreement with the built-in
+ * {@code state-offset} holding the same h', and a save/load round trip.
+ */
+class LowRankOnTheRuntimeTest {
+
+    private static final String NAME = LowRankStateOffsetProvider.NAME;
+    private static final ModelShape SHAPE = TinyMamba.CONFIG.toShape();
+    private static final int[][] TOKENS = TinyMamba.tokens(2, 7, 5);
+    private static final int[][] LABELS = labels();
+    private static final LowRankStateOffsetConfig RANK_2 = new LowRankStateOffsetConfig(2);
+
+    private static int[][] labels() {
+        int[][] l = new int[TOKENS.length][];
+        for (int b = 0; b < l.length; b++) {
+            l[b] = TOKENS[b].clone();
+        }
+        l[0][2] = MambaModel.IGNORE_INDEX;
+        l[1][6] = MambaModel.IGNORE_INDEX;
+        return l;
+    }
+
+    private static AdapterSet only(Adapter a) {
+        return new AdapterSet(SHAPE).add(a);
+    }
+
+    private static String u(int layer) {
+        return "layers." + layer + "." + LowRankStateOffsetProvider.U;
+    }
+
+    private static String v(int layer) {
+        return "layers." + layer + "." + LowRankStateOffsetProvider.V;
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"cpu", "djl"})
+    void theDefaultStartLeavesTheLogitsUnchangedBitForBit(String backend) throws Exception {
+        try (Backend m = Backend.open(backend)) {
+            Adapter a = TinyMamba.adapter("lowrank", NAME, LowRankStateOffsetConfig.DEFAULT, 3);
+            assertThat(a.parameter(v(0)).isZero()).as("V is random, U zero").isFalse();
+            float[] base = m.model().forward(TOKENS, m.model().noAdapters()).values();
+            assertThat(m.model().forward(TOKENS, only(a)).values()).isEqualTo(base);
+        }
+    }
+
+    /**
+     * Analytic gradients of U and V (random, so both carry gradient) against central differences of the loss;
+     * max-abs error ≤ 1e-4 + 1e-2 · max-abs value per tensor (the runtime's own hook checks use the same bound: 1e-4
+     * is the noise floor of differences of a float32 loss).
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"cpu", "djl"})
+    void gradientsOfTheFactorsPassAFiniteDifferenceCheck(String backend) throws Exception {
+        try (Backend m = Backend.open(backend)) {
+            Adapter a = TinyMamba.adapter("lowrank", NAME, RANK_2, 4);
+            long seed = 40;
+            for (Tensor t : a.parameters().values()) {
+                TinyMamba.randomize(t, 0.5, seed++);
+            }
+            AdapterSet set = only(a);
+            var analytic = m.model().lossAndGradients(TOKENS, LABELS, set, Set.of()).adapterGradients().get("lowrank");
+            var result = GradientCheck.of(() -> m.model().loss(TOKENS, LABELS, set)).samples(16, 7)
+                    .check(a.parameters(), analytic);
+            System.out.println(backend + ": " + result);
+            for (var t : result.tensors()) {
+                assertThat(t.within(1e-2, 1e-4)).as("%s", t).isTrue();
+                assertThat(t.maxAbsValue()).as("%s carries gradient", t.name()).isGreaterThan(1e-3);
+            }
+        }
+    }
+
+    /**
+     * Factors on a grid of 1/8 in [-1/2, 1/2] make every product U·V exact in float32, so the low-rank adapter and
+     * the built-in state-offset holding h' = U·V must hand the backend the very same numbers.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"cpu", "djl"})
+    void givesTheLogitsOfTheBuiltInStateOffsetHoldingUTimesV(String backend) throws Exception {
+        try (Backend m = Backend.open(backend)) {
+            Adapter low = TinyMamba.adapter("lowrank", NAME, RANK_2, 5);
+            Adapter full = TinyMamba.adapter("full", "state-offset", StateOffsetConfig.DEFAULT, 5);
+            var rng = new Random(9);
+            int d = SHAPE.dInner();
+            int n = SHAPE.dState();
+            int r = RANK_2.rank();
+            for (int l = 0; l < SHAPE.layers(); l++) {
+                float[] u = low.parameter(u(l)).data();
+                float[] v = low.parameter(v(l)).data();
+                for (float[] f : new float[][] {u, v}) {
+                    for (int i = 0; i < f.length; i++) {
+                        f[i] = (rng.nextInt(9) - 4) / 8f;
+                    }
+                }
+                float[] h = full.parameter("layers." + l + ".state_offset").data();
+                for (int i = 0; i < d; i++) {
+                    for (int j = 0; j < n; j++) {
+                        float s = 0;
+                        for (int k = 0; k < r; k++) {
+                            s += u[i * r + k] * v[k * n + j];
+                        }
+                        h[i * n + j] = s;
+                    }
+                }
+            }
+            float[] lowLogits = m.model().forward(TOKENS, only(low)).values();
+            for (int l = 0; l < SHAPE.layers(); l++) {
+                assertThat(((StateOffsetHook) low).stateOffset(l).orElseThrow().data()).as("h' of layer %d", l)
+                        .isEqualTo(full.parameter("layers." + l + ".state_offset").data());
+            }
+            float[] fullLogits = m.model().forward(TOKENS, only(full)).values();
+            assertThat(lowLogits).isEqualTo(fullLogits);
+            assertThat(lowLogits).isNotEqualTo(m.model().forward(TOKENS, m.model().noAdapters()).values());
+        }
+    }
+
+    @Test
+    void savedAndLoadedThroughAdapterFilesItGivesTheSameLogitsBitForBit(@TempDir Path dir) throws Exception {
+        Adapter a = TinyMamba.adapter("lowrank", NAME, RANK_2, 6);
+        long seed = 60;
+        for (Tensor t : a.parameters().values()) {
+            TinyMamba.randomize(t, 0.3, seed++);
+        }
+        AdapterFiles.save(a, dir);
+        Adapter b = AdapterFiles.load(dir, SHAPE, TinyMamba.FACTORY);
+        assertThat(b.name()).isEqualTo("lowrank");
+        assertThat(b.method()).isEqualTo(NAME);
+        assertThat(b.config()).isEqualTo(RANK_2);
+        Map<String, float[]> saved = new LinkedHashMap<>();
+        a.parameters().forEach((k, t) -> saved.put(k, t.data()));
+        b.parameters().forEach((k, t) -> assertThat(t.data()).as(k).isEqualTo(saved.get(k)));
+        try (Backend m = Backend.open("cpu")) {
+            assertThat(m.model().forward(TOKENS, only(b)).values()).isEqualTo(m.model().forward(TOKENS, only(a))
+                    .values());
+        }
+    }
+}
