@@ -15,7 +15,6 @@ import org.ssmpeft.api.config.AdapterConfig;
 import org.ssmpeft.api.config.LayerSelection;
 import org.ssmpeft.api.hooks.Projection;
 import org.ssmpeft.api.registry.PeftMethods;
-import org.ssmpeft.api.tensor.Tensor;
 import org.ssmpeft.lora.LoraConfig;
 import org.ssmpeft.prefix.PrefixConfig;
 import org.ssmpeft.prefix.PromptConfig;
@@ -108,7 +107,8 @@ record RandomCase(long seed, MambaWeights weights, int[][] tokens, int[][] label
 
     private static String describe(Adapter a) {
         return a.config() instanceof LoraConfig l ? " " + l.targets()
-                : a.config() instanceof AdditionalScanConfig s ? " n'=" + s.nExtra() : "";
+                : a.config() instanceof AdditionalScanConfig s ? " n'=" + s.nExtra() + " " + s.aInit().configName()
+                : "";
     }
 
     private static MambaConfig config(Random rng) {
@@ -178,11 +178,16 @@ record RandomCase(long seed, MambaWeights weights, int[][] tokens, int[][] label
         };
         Adapter a = FACTORY.create(new AdapterConfig(name, method, layers(c, rng), config), c.toShape(),
                 AdapterFactory.seeded(seed));
-        // random values everywhere, so zero-initialised parameters (offsets, LoRA B) act too
+        // random values everywhere, so zero-initialised parameters (offsets, LoRA B) act too; an additional-scan keeps
+        // its a' init at times, so its reference start (A' = -e^N: the new states forget at once) is compared too
         var values = new Random(seed);
         double std = kind == Kind.PROMPT ? 1.0 : 0.3;
-        for (Tensor t : a.parameters().values()) {
-            float[] d = t.data();
+        boolean keepDecayInit = kind == Kind.ADDITIONAL_SCAN && rng.nextBoolean();
+        for (var e : a.parameters().entrySet()) {
+            if (keepDecayInit && e.getKey().endsWith(".a_extra")) {
+                continue;
+            }
+            float[] d = e.getValue().data();
             for (int i = 0; i < d.length; i++) {
                 d[i] = (float) (std * values.nextGaussian());
             }
