@@ -1,4 +1,4 @@
-/** State-based PEFT methods: State-offset Tuning (variants h and y) and initial-state tuning. */
+/** State-based PEFT methods: State-offset Tuning (variants h and y), initial-state tuning and additional-scan. */
 module org.ssmpeft.stateoffset {
     requires transitive org.ssmpeft.api;
 
@@ -6,5 +6,6 @@ module org.ssmpeft.stateoffset {
 
     provides org.ssmpeft.api.spi.PeftMethodProvider with
             org.ssmpeft.stateoffset.StateOffsetProvider,
-            org.ssmpeft.stateoffset.InitialStateProvider;
+            org.ssmpeft.stateoffset.InitialStateProvider,
+            org.ssmpeft.stateoffset.AdditionalScanProvider;
 }

@@ -65,6 +65,28 @@ public sealed interface Initializer {
     }
 
     /**
+     * Mamba's S4D-real initialisation of a log-decay, shifted: along the last axis, element j is
+     * {@code log(offset + 1 + j)}, the same for every row. {@code offset = 0} is Mamba's own {@code A_log = log(1..N)};
+     * {@code offset = N} continues it for n' extra state dimensions, {@code log(N+1 .. N+n')}.
+     */
+    record S4dRealLog(int offset) implements Initializer {
+        public S4dRealLog {
+            if (offset < 0) {
+                throw new IllegalArgumentException("S4D-real offset must be >= 0, found " + offset);
+            }
+        }
+
+        @Override
+        public void fill(Tensor t, RandomGenerator rng) {
+            int width = t.rank() == 0 ? 1 : t.dim(t.rank() - 1);
+            float[] d = t.data();
+            for (int i = 0; i < d.length; i++) {
+                d[i] = (float) Math.log(offset + 1 + i % width);
+            }
+        }
+    }
+
+    /**
      * PyTorch's {@code kaiming_uniform_(w, a)} for a weight of shape (fan_out, fan_in, ...):
      * bound = gain·sqrt(3 / fan_in) with gain = sqrt(2 / (1 + a²)). With a = √5 (nn.Linear's and LoRA A's
      * default) the bound is 1/sqrt(fan_in).

@@ -19,7 +19,12 @@ import org.ssmpeft.api.shape.ModelShape;
  * <p>An adapter acts when it is <em>active</em> (in the ordered stack set by {@link #activate}) and <em>enabled</em>
  * ({@link #disable} switches one off without losing its place; {@link #disableAll} gives the plain base model).
  * Contributions of acting adapters to the same hook add up: offsets, initial states, low-rank deltas and parameter
- * deltas are summed by the backend.
+ * deltas are summed by the backend. State extensions ({@link org.ssmpeft.api.hooks.StateExtensionHook}) of several
+ * acting adapters are concatenated in stack order, N + n'_1 + n'_2 + ... state dimensions per channel, which is what
+ * the reference code does with several active {@code DIM_EXTEND} adapters. Their state dimensions are independent, so
+ * the output is the sum of each extension's contribution and does not depend on the order; only the layout of the
+ * extra state in a generation cache does, so a backend refuses to continue a cache under other acting extensions than
+ * the ones that started it.
  *
  * <p>Refused combinations, each with its reason:
  * <ul>

@@ -12,7 +12,7 @@ import java.util.Set;
  * {@link org.ssmpeft.api.adapter.Adapter#parameterGradients}); a backend must not write to them.
  */
 public sealed interface Hook permits InputHook, InitialStateHook, StateOffsetHook, OutputOffsetHook, ProjectionHook,
-        ParameterHook {
+        ParameterHook, StateExtensionHook {
 
     /** The hook kinds an object feeds, from the interfaces it implements. */
     static Set<HookKind> kindsOf(Object adapter) {

@@ -13,7 +13,12 @@ public enum HookKind {
     /** {@code W x + s·B(A x)} on a projection: {@link ProjectionHook}. */
     PROJECTION("projection", ProjectionHook.class),
     /** A subset of base parameters becomes trainable: {@link ParameterHook}. */
-    PARAMETER("parameter", ParameterHook.class);
+    PARAMETER("parameter", ParameterHook.class),
+    /**
+     * n' extra state dimensions per channel with their own decay, input and read-out,
+     * {@code y_t += silu(z_t) ⊙ (h'_t · C'_t)}: {@link StateExtensionHook}.
+     */
+    STATE_EXTENSION("state:extension", StateExtensionHook.class);
 
     private final String label;
     private final Class<? extends Hook> type;

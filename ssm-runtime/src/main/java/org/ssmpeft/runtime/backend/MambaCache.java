@@ -1,5 +1,6 @@
 package org.ssmpeft.runtime.backend;
 
+import java.util.Arrays;
 import org.ssmpeft.runtime.checkpoint.MambaConfig;
 
 /**
@@ -14,6 +15,16 @@ import org.ssmpeft.runtime.checkpoint.MambaConfig;
  * prepends. It equals the sum of {@link Logits#length()} over the calls that advanced the cache. Per-layer prefix
  * tokens (prefix tuning) are not counted: they live inside their layers and have no logits row. Position 0 means
  * fresh: hooks that act before the first token (prompt, prefix, initial state) apply only then.
+ *
+ * <p><b>Extra state.</b> A state extension (additional-scan, {@link org.ssmpeft.api.hooks.StateExtensionHook}) adds
+ * n'_l state dimensions per channel in layer l, and decoding must carry them like the base state. They live next to
+ * it, not inside it, so the base state keeps transformers' (B, D, N) layout for every other caller: per layer an
+ * extra state (B, D, n'_l), the concatenation of the acting extensions' states in stack order, empty (width 0) when
+ * none acts there. A cache is made without any; a backend calls {@link #requireExtraState} at the start of every
+ * call with the widths of the extensions acting now (all 0 when none): on a fresh cache that allocates zero extra
+ * states of those widths, on a used one it requires the widths it was started with, so a sequence never continues
+ * under other acting extensions than the ones that wrote its state. Without state extensions nothing changes: every
+ * width stays 0 and the check passes.
  */
 public final class MambaCache {
 
@@ -23,6 +34,8 @@ public final class MambaCache {
     private final int convKernel;
     private final float[][] conv;
     private final float[][] ssm;
+    private int[] extraWidths;
+    private float[][] extra;
     private long position;
 
     private MambaCache(int batch, int layers, int dInner, int dState, int convKernel) {
@@ -32,6 +45,8 @@ public final class MambaCache {
         this.convKernel = convKernel;
         this.conv = new float[layers][Math.multiplyExact(Math.multiplyExact(batch, dInner), convKernel)];
         this.ssm = new float[layers][Math.multiplyExact(Math.multiplyExact(batch, dInner), dState)];
+        this.extraWidths = new int[layers];
+        this.extra = new float[layers][0];
     }
 
     /** An all-zero cache for {@code batch} sequences: the state before the first token. */
@@ -99,6 +114,49 @@ public final class MambaCache {
         return ssm[layer];
     }
 
+    /** n'_l, the extra state dimensions per channel of {@code layer}'s state extensions; 0 when none acts. */
+    public int extraStateWidth(int layer) {
+        return extraWidths[layer];
+    }
+
+    /** The live extra state of one layer: (B, D, n'_l), empty when no state extension acts there. */
+    public float[] extraState(int layer) {
+        return extra[layer];
+    }
+
+    /**
+     * For backends, at the start of a call, with the extra state widths n'_l per layer of the state extensions that
+     * act in it (all 0 when none does): a fresh cache gets zero extra states of these widths; a used cache must have
+     * been started with the same widths, else this fails naming both (start a fresh cache when the acting state
+     * extensions change).
+     */
+    public void requireExtraState(int[] widths) {
+        if (widths.length != extra.length) {
+            throw new IllegalArgumentException("extra state widths: expected one per layer (" + extra.length
+                    + "), found " + widths.length);
+        }
+        if (Arrays.equals(widths, extraWidths)) {
+            return;
+        }
+        if (!isFresh()) {
+            throw new IllegalArgumentException("this cache was started with extra state widths "
+                    + Arrays.toString(extraWidths) + " per layer (from the state extensions acting then), but"
+                    + " the acting adapters extend the state by " + Arrays.toString(widths) + "; a"
+                    + " sequence cannot continue under other state extensions: start it again with a fresh cache");
+        }
+        for (int w : widths) {
+            if (w < 0) {
+                throw new IllegalArgumentException("extra state widths must be >= 0, found "
+                        + Arrays.toString(widths));
+            }
+        }
+        extraWidths = widths.clone();
+        extra = new float[widths.length][];
+        for (int l = 0; l < widths.length; l++) {
+            extra[l] = new float[Math.multiplyExact(Math.multiplyExact(batch, dInner), widths[l])];
+        }
+    }
+
     /**
      * Fails unless this cache was made for {@code config} with {@code batch} rows; the message names what differs.
      */
@@ -122,6 +180,11 @@ public final class MambaCache {
         for (int i = 0; i < conv.length; i++) {
             System.arraycopy(conv[i], 0, c.conv[i], 0, conv[i].length);
             System.arraycopy(ssm[i], 0, c.ssm[i], 0, ssm[i].length);
+        }
+        c.extraWidths = extraWidths.clone();
+        c.extra = new float[extra.length][];
+        for (int i = 0; i < extra.length; i++) {
+            c.extra[i] = extra[i].clone();
         }
         c.position = position;
         return c;

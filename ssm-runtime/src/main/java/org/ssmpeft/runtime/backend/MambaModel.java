@@ -11,7 +11,8 @@ import org.ssmpeft.runtime.checkpoint.MambaConfig;
  *
  * <p>Virtual tokens (prompt tuning at the embedding, prefix tuning per layer) and initial states act at the start of
  * a sequence only, i.e. when the cache is fresh ({@code cache.position() == 0}); offsets and low-rank deltas act at
- * every step. So {@link #step} through a fresh cache reproduces {@link #forward}, token by token. Every backend uses
+ * every step, and state extensions at every step with their extra state carried in the cache
+ * ({@link MambaCache#extraState}). So {@link #step} through a fresh cache reproduces {@link #forward}, token by token. Every backend uses
  * the one {@link MambaCache} type and advances its {@link MambaCache#position() position} by the logits rows a call
  * returns (tokens, plus a prompt's virtual tokens on a fresh cache), so a cache can move between backends.
  *

@@ -31,7 +31,9 @@ import org.ssmpeft.runtime.checkpoint.MambaWeights;
  * <p>Hooks (resolved per call by {@link HookPlan}, contributions of acting adapters summed): the prompt at the
  * embedding, a prefix per layer prepended to the conv input x (gate 0, outputs dropped), the initial state added to a
  * fresh cache's SSM state, state and output offsets in the scan read-out, low-rank deltas after each projection
- * (inside softplus for dt_proj), and parameter deltas on the base weights.
+ * (inside softplus for dt_proj), parameter deltas on the base weights, and state extensions (additional-scan) as a
+ * second scan over the same x, Δ and gate with their own A', B'_t = E_B x_t, C'_t = E_C x_t, whose gated read-out adds
+ * to y and whose state the cache carries as its extra state.
  *
  * <p>{@link #lossAndGradients} keeps per layer the activations the backward needs and, for the scan, the state only
  * every {@link #SCAN_CHUNK} steps: the backward recomputes states chunk by chunk, so scan memory is
@@ -296,6 +298,8 @@ public final class CpuMamba implements MambaModel {
         final float[] out;     // (M, d)
         final float[] hiddenIn;    // (M, d) the block's input, training only
         final float[] checkpoints; // (B, ceil(Lx/chunk), D, N), training only
+        float[] extBc;             // (Mx, 2n') [B' | C'] of the state extension, when one acts
+        float[] extCheckpoints;    // (B, ceil(Lx/chunk), D, n'), training with a state extension only
 
         LayerBuffers(MambaConfig c, int batch, int len, int prefix, boolean training, int chunk) {
             int dm = c.dModel();
@@ -323,6 +327,7 @@ public final class CpuMamba implements MambaModel {
     private Pass run(int[][] tokens, HookPlan plan, MambaCache cache, boolean keepHiddenStates, boolean training) {
         int batch = tokens.length;
         cache.requireFits(config, batch);
+        cache.requireExtraState(plan.extraStateWidths());
         int t = tokens[0].length;
         for (int b = 0; b < batch; b++) {
             if (tokens[b].length != t) {
@@ -458,6 +463,9 @@ public final class CpuMamba implements MambaModel {
         // y = (C·(h + h') + D·x + y') · silu(z): (Mx, D), advancing the SSM state (B, D, N)
         SelectiveScan.forward(par, buf.y, buf.xc, buf.dt, plan.negA.get(layer), buf.xdbl, xw, r, w.d(), buf.xzExt,
                 2 * di, di, state, hooks.hOffset, hooks.yOffset, buf.checkpoints, scanChunk, batch, lx, di, n);
+        if (hooks.extWidth > 0) {
+            extensionForward(layer, buf, cache, hooks, batch, lx, training);
+        }
         if (prefix > 0) {
             for (int b = 0; b < batch; b++) {
                 System.arraycopy(buf.y, (b * lx + prefix) * di, buf.yReal, b * len * di, len * di);
@@ -468,6 +476,27 @@ public final class CpuMamba implements MambaModel {
         lowRank(hooks.outProj, buf.out, dm, buf.yReal, di, m);
         for (int i = 0; i < hidden.length; i++) {
             hidden[i] += buf.out[i];
+        }
+    }
+
+    // State extension (additional-scan): its n' state dimensions are independent of the base N, so the scan of width
+    // N + n' is the base scan plus this one over the same x, Δ and gate, without skip term:
+    // [B' | C'] = x·[E_B; E_C]ᵀ: (Mx, D) -> (Mx, 2n');  y += (C'_t·h'_t)·silu(z_t), h' (B, D, n') the cache's extra state
+    private void extensionForward(int layer, LayerBuffers buf, MambaCache cache, HookPlan.Layer hooks, int batch,
+                                  int lx, boolean training) {
+        int di = config.dInner();
+        int ne = hooks.extWidth;
+        int mx = batch * lx;
+        buf.extBc = new float[Math.multiplyExact(mx, 2 * ne)];
+        Linear.forward(par, buf.extBc, buf.xc, di, hooks.extMaps, null, mx, di, 2 * ne);
+        buf.extCheckpoints = training ? new float[Math.multiplyExact(Math.multiplyExact(batch,
+                (lx + scanChunk - 1) / scanChunk), di * ne)] : null;
+        float[] yExt = new float[mx * di];
+        SelectiveScan.forward(par, yExt, buf.xc, buf.dt, hooks.extNegA, buf.extBc, 2 * ne, 0, new float[di],
+                buf.xzExt, 2 * di, di, cache.extraState(layer), null, null, buf.extCheckpoints, scanChunk, batch, lx,
+                di, ne);
+        for (int i = 0; i < yExt.length; i++) {
+            buf.y[i] += yExt[i];
         }
     }
 
@@ -654,6 +683,9 @@ public final class CpuMamba implements MambaModel {
         hooks.hOffsetSources.forEach(t -> g.addHook(t, hOffGrad));
         hooks.yOffsetSources.forEach(t -> g.addHook(t, yOffGrad));
         hooks.h0Sources.forEach(t -> g.addHook(t, h0Grad));
+        if (hooks.extWidth > 0) {
+            extensionBackward(dy, tape, hooks, g, dxc, ddt, dxzExt, batch, lx);
+        }
 
         // dt = softplus(pre), pre = dt_low·W_dtᵀ + b + LoRA: (Mx, R) -> (Mx, D)
         par.forRange(ddt.length, 1, 1 << 16, (i0, i1) -> {
@@ -710,6 +742,49 @@ public final class CpuMamba implements MambaModel {
         if (dNormed != null) {
             RmsNorm.backward(par, needInput ? dHidden : null, dNormWeight, dNormed, tape.hiddenIn, w.norm(), m, dm,
                     config.layerNormEpsilon(), true);
+        }
+    }
+
+    // The state extension's scan backward (chunked recompute from its own checkpoints, like the base scan):
+    // dx, dΔ and dz get its contributions (+=), [dB' | dC'] (Mx, 2n') goes through [B' | C'] = x·[E_B; E_C]ᵀ to
+    // d[E_B; E_C] += [dB' | dC']ᵀ·x and dx += [dB' | dC']·[E_B; E_C], and da' = dA'·A' (A' = -exp(a')).
+    private void extensionBackward(float[] dy, LayerBuffers tape, HookPlan.Layer hooks, Grads g, float[] dxc,
+                                   float[] ddt, float[] dxzExt, int batch, int lx) {
+        int di = config.dInner();
+        int ne = hooks.extWidth;
+        int mx = batch * lx;
+        float[] dxExt = new float[mx * di];
+        float[] ddtExt = new float[mx * di];
+        float[] dbcExt = new float[mx * 2 * ne];
+        float[] dzExt = new float[mx * 2 * di];
+        float[] dNegA = new float[di * ne];
+        var eg = new SelectiveScan.Grads(dxExt, ddtExt, dbcExt, dzExt, dNegA, null, null, null, null);
+        SelectiveScan.backward(par, eg, dy, tape.xc, tape.dt, hooks.extNegA, tape.extBc, 2 * ne, 0, new float[di],
+                tape.xzExt, 2 * di, di, tape.extCheckpoints, scanChunk, null, null, batch, lx, di, ne);
+        for (int i = 0; i < dxExt.length; i++) {
+            dxc[i] += dxExt[i];
+            ddt[i] += ddtExt[i];
+        }
+        for (int row = 0; row < mx; row++) {
+            for (int c = di; c < 2 * di; c++) {
+                dxzExt[row * 2 * di + c] += dzExt[row * 2 * di + c];
+            }
+        }
+        float[] dMaps = new float[2 * ne * di];
+        Linear.backwardWeight(par, dMaps, dbcExt, 0, 2 * ne, tape.xc, di, 1f, mx, di, 2 * ne);
+        Linear.backwardInput(par, dxc, di, dbcExt, 0, 2 * ne, hooks.extMaps, 1f, mx, di, 2 * ne, true);
+        for (HookPlan.ExtensionPiece p : hooks.extPieces) {
+            int w = p.width();
+            float[] da = new float[di * w];
+            for (int d = 0; d < di; d++) {
+                for (int j = 0; j < w; j++) {
+                    int k = d * ne + p.first() + j;
+                    da[d * w + j] = dNegA[k] * hooks.extNegA[k];
+                }
+            }
+            g.addHook(p.extension().logDecay(), da);
+            g.addHook(p.extension().inputMap(), dMaps, p.first() * di);
+            g.addHook(p.extension().readOut(), dMaps, (ne + p.first()) * di);
         }
     }
 

@@ -15,6 +15,7 @@ import org.ssmpeft.api.hooks.OutputOffsetHook;
 import org.ssmpeft.api.hooks.ParameterHook;
 import org.ssmpeft.api.hooks.Projection;
 import org.ssmpeft.api.hooks.ProjectionHook;
+import org.ssmpeft.api.hooks.StateExtensionHook;
 import org.ssmpeft.api.hooks.StateOffsetHook;
 import org.ssmpeft.api.tensor.Tensor;
 import org.ssmpeft.runtime.checkpoint.MambaConfig;
@@ -25,6 +26,8 @@ import org.ssmpeft.runtime.checkpoint.MambaWeights;
  * to the same hook summed (offsets, initial states, parameter deltas) or concatenated in stack order (virtual tokens),
  * low-rank deltas listed per weight, and the effective weights {@code θ_base + Σ Δθ}. Each summed value remembers the
  * tensors it came from, so the backward can hand every one of them the gradient of the sum.
+ *
+ * State extensions are concatenated per layer in stack order (N + n'_1 + n'_2 ... state dimensions per channel).
  *
  * <p>Virtual tokens and initial states belong to the start of a sequence: they are resolved only for a fresh cache.
  */
@@ -39,6 +42,14 @@ final class HookPlan {
 
     /** Rows {@code [firstRow, firstRow + rows)} of a concatenated virtual-token matrix that came from one tensor. */
     record Piece(Tensor tensor, int firstRow, int rows) {
+    }
+
+    /**
+     * One state extension's place in a layer's concatenated extension: columns {@code [first, first + width)} of
+     * {@code A'} (D, n'), rows {@code [first, first + width)} of E_B and {@code [n' + first, ...)} of E_C in the stacked
+     * read-in/read-out map (2n', D).
+     */
+    record ExtensionPiece(StateExtensionHook.StateExtension extension, int first, int width) {
     }
 
     /** What acts on one layer. Arrays are null when nothing acts. */
@@ -56,10 +67,15 @@ final class HookPlan {
         final List<Delta> xProj = new ArrayList<>();
         final List<Delta> dtProj = new ArrayList<>();
         final List<Delta> outProj = new ArrayList<>();
+        /** n', the state dimensions the acting extensions add per channel (0: none). */
+        int extWidth;
+        float[] extNegA; // (D, n') A' = -exp([a'_1 | a'_2 | ...])
+        float[] extMaps; // (2n', D) [E_B_1; E_B_2; ...; E_C_1; E_C_2; ...]: x·extMapsᵀ = [B'_t | C'_t]
+        final List<ExtensionPiece> extPieces = new ArrayList<>();
 
         boolean hasHooks() {
             return h0 != null || hOffset != null || yOffset != null || prefixLength > 0 || !inProj.isEmpty()
-                    || !xProj.isEmpty() || !dtProj.isEmpty() || !outProj.isEmpty();
+                    || !xProj.isEmpty() || !dtProj.isEmpty() || !outProj.isEmpty() || extWidth > 0;
         }
     }
 
@@ -202,6 +218,17 @@ final class HookPlan {
                         ly.hOffsetSources.add(t);
                     });
                 }
+                if (a instanceof StateExtensionHook h) {
+                    h.stateExtension(l).ifPresent(e -> {
+                        if (e.channels() != di) {
+                            throw new IllegalArgumentException("adapter '" + a.name() + "' (" + a.method() + ") hands"
+                                    + " a state extension of layer " + li + " with a'" + Tensor.format(
+                                    e.logDecay().shape()) + "; expected " + di + " channels (d_inner)");
+                        }
+                        ly.extPieces.add(new ExtensionPiece(e, ly.extWidth, e.width()));
+                        ly.extWidth += e.width();
+                    });
+                }
                 if (a instanceof OutputOffsetHook h) {
                     h.outputOffset(l).ifPresent(t -> {
                         check(a, "output offset of layer " + li, t, di, Tensor.format(di));
@@ -233,6 +260,9 @@ final class HookPlan {
             }
         }
         for (Layer ly : layers) {
+            if (ly.extWidth > 0) {
+                concatenateExtensions(ly, di);
+            }
             if (ly.prefixLength > 0) {
                 ly.prefix = new float[ly.prefixLength * di];
                 for (Piece p : ly.prefixPieces) {
@@ -251,6 +281,32 @@ final class HookPlan {
         plan.prompt = prompt;
         plan.promptLength = promptLength;
         return plan;
+    }
+
+    /** The extra state widths n'_l per layer, for the cache (0 where no extension acts). */
+    int[] extraStateWidths() {
+        int[] w = new int[layers.length];
+        for (int l = 0; l < w.length; l++) {
+            w[l] = layers[l].extWidth;
+        }
+        return w;
+    }
+
+    // A' = -exp([a'_1 | a'_2 ...]): (D, n'); [E_B_1; ...; E_C_1; ...]: (2n', D)
+    private static void concatenateExtensions(Layer ly, int di) {
+        int ne = ly.extWidth;
+        ly.extNegA = new float[di * ne];
+        ly.extMaps = new float[2 * ne * di];
+        for (ExtensionPiece p : ly.extPieces) {
+            float[] a = p.extension().logDecay().data();
+            for (int d = 0; d < di; d++) {
+                for (int j = 0; j < p.width(); j++) {
+                    ly.extNegA[d * ne + p.first() + j] = (float) -Math.exp(a[d * p.width() + j]);
+                }
+            }
+            System.arraycopy(p.extension().inputMap().data(), 0, ly.extMaps, p.first() * di, p.width() * di);
+            System.arraycopy(p.extension().readOut().data(), 0, ly.extMaps, (ne + p.first()) * di, p.width() * di);
+        }
     }
 
     private static float[] addInto(float[] sum, Tensor t) {

@@ -29,6 +29,7 @@ import org.ssmpeft.api.hooks.OutputOffsetHook;
 import org.ssmpeft.api.hooks.ParameterHook;
 import org.ssmpeft.api.hooks.Projection;
 import org.ssmpeft.api.hooks.ProjectionHook;
+import org.ssmpeft.api.hooks.StateExtensionHook;
 import org.ssmpeft.api.hooks.StateOffsetHook;
 import org.ssmpeft.api.tensor.Tensor;
 import org.ssmpeft.runtime.backend.Logits;
@@ -57,6 +58,7 @@ import org.ssmpeft.runtime.checkpoint.MambaWeights;
  *   [dt_low, Bm, Cm] = x_proj(x)                 + low-rank deltas
  *   dt = softplus(dt_proj(dt_low))               + low-rank deltas inside the softplus
  *   A = -exp(A_log)
+ *   A = [A | -exp(a')], Bm = [Bm | E_B x], Cm = [Cm | E_C x]   state extensions (concatenated), state N + n'
  *   h_t = exp(dt_t A) h_{t-1} + (dt_t Bm_t) x_t, h_{-1} = cache state (+ Σ h0 on a fresh cache)
  *   y = (Cm·h + D x + Cm·Σh' + Σy') ⊙ silu(z)    the prefix positions dropped
  *   y = djlHook.ssmOutput(y)                     for each acting {@link DjlHook}
@@ -334,6 +336,7 @@ public final class DjlMamba implements MambaModel, AutoCloseable {
         final List<InitialStateHook> initialStates;
         final List<StateOffsetHook> stateOffsets;
         final List<OutputOffsetHook> outputOffsets;
+        final List<StateExtensionHook> stateExtensions;
         final List<ProjectionHook> projections;
         final List<ParameterHook> parameters;
         final List<DjlHook> djlHooks;
@@ -347,6 +350,7 @@ public final class DjlMamba implements MambaModel, AutoCloseable {
             this.initialStates = only(acting, InitialStateHook.class);
             this.stateOffsets = only(acting, StateOffsetHook.class);
             this.outputOffsets = only(acting, OutputOffsetHook.class);
+            this.stateExtensions = only(acting, StateExtensionHook.class);
             this.projections = only(acting, ProjectionHook.class);
             this.parameters = only(acting, ParameterHook.class);
             this.djlHooks = only(acting, DjlHook.class);
@@ -426,6 +430,17 @@ public final class DjlMamba implements MambaModel, AutoCloseable {
             return out;
         }
 
+        /** n'_l per layer: the state dimensions the acting extensions add (0 where none acts). */
+        int[] extraStateWidths() {
+            int[] widths = new int[config.layers()];
+            for (StateExtensionHook h : stateExtensions) {
+                for (int l = 0; l < widths.length; l++) {
+                    widths[l] += h.stateExtension(l).map(StateExtensionHook.StateExtension::width).orElse(0);
+                }
+            }
+            return widths;
+        }
+
         Optional<InputHook> input(InputHook.Placement placement) {
             return inputs.stream().filter(h -> h.placement() == placement).findFirst();
         }
@@ -439,6 +454,7 @@ public final class DjlMamba implements MambaModel, AutoCloseable {
         final List<NDArray> hidden = new ArrayList<>();
         final float[][] conv = new float[config.layers()][];
         final float[][] ssm = new float[config.layers()][];
+        final float[][] extra = new float[config.layers()][];
 
         Logits logits(int batch) {
             return new Logits(logits.toFloatArray(), batch, length, config.vocabSize(), virtualTokens);
@@ -448,6 +464,9 @@ public final class DjlMamba implements MambaModel, AutoCloseable {
             for (int i = 0; i < conv.length; i++) {
                 System.arraycopy(conv[i], 0, cache.convState(i), 0, conv[i].length);
                 System.arraycopy(ssm[i], 0, cache.ssmState(i), 0, ssm[i].length);
+                if (extra[i] != null) {
+                    System.arraycopy(extra[i], 0, cache.extraState(i), 0, extra[i].length);
+                }
             }
             cache.advance(length);
         }
@@ -459,6 +478,7 @@ public final class DjlMamba implements MambaModel, AutoCloseable {
         int len = tokens[0].length;
         int dm = config.dModel();
         boolean fresh = cache.position() == 0;
+        cache.requireExtraState(p.extraStateWidths());
         long[] ids = new long[batch * len];
         for (int b = 0; b < batch; b++) {
             for (int t = 0; t < len; t++) {
@@ -557,6 +577,21 @@ public final class DjlMamba implements MambaModel, AutoCloseable {
                 Optional.of(p.param(mixerName(layer, "dt_proj.bias"))), p.deltas(layer, "dt_proj"),
                 "dt_proj of layer " + layer));
         NDArray a = p.param(mixerName(layer, "A_log")).exp().neg(); // (D, N)
+        // state extensions (additional-scan), as the reference runs them: one scan of width N + n' with
+        // A = [A | -exp(a')], Bm = [Bm | x E_Bᵀ], Cm = [Cm | x E_Cᵀ]; the last n' state columns are the cache's extra state
+        int ne = 0;
+        NDArray cmScan = cm;
+        for (StateExtensionHook hook : p.stateExtensions) {
+            Optional<StateExtensionHook.StateExtension> e = hook.stateExtension(layer);
+            if (e.isPresent()) {
+                String what = "state extension of layer " + layer + " of adapter '" + ((Adapter) hook).name() + "'";
+                int width = e.get().width();
+                a = a.concat(p.leaf(e.get().logDecay(), what, di, width).exp().neg(), 1);
+                bm = bm.concat(xc.matMul(p.leaf(e.get().inputMap(), what, width, di).transpose()), 2);
+                cmScan = cmScan.concat(xc.matMul(p.leaf(e.get().readOut(), what, width, di).transpose()), 2);
+                ne += width;
+            }
+        }
 
         // selective scan, sequential over time as transformers' slow path:
         // h_t = exp(dt_t A) ⊙ h_{t-1} + (dt_t Bm_t) x_t,  y_t = h_t · Cm_t
@@ -570,13 +605,19 @@ public final class DjlMamba implements MambaModel, AutoCloseable {
         } else {
             state = m.create(cache.ssmState(layer), new Shape(batch, di, n));
         }
+        if (ne > 0) {
+            state = state.concat(m.create(cache.extraState(layer), new Shape(batch, di, ne)), 2); // (B, D, N + n')
+        }
         NDList states = new NDList(Math.toIntExact(lt));
         for (long t = 0; t < lt; t++) {
             state = decay.get(":, " + t).mul(state).add(input.get(":, " + t));
             states.add(state);
         }
-        f.ssm[layer] = state.toFloatArray();
-        NDArray y = NDArrays.stack(states, 1).mul(cm.expandDims(2)).sum(new int[] {3}); // (B, L'', D)
+        f.ssm[layer] = (ne > 0 ? state.get(":, :, 0:" + n) : state).toFloatArray();
+        if (ne > 0) {
+            f.extra[layer] = state.get(":, :, " + n + ":").toFloatArray();
+        }
+        NDArray y = NDArrays.stack(states, 1).mul(cmScan.expandDims(2)).sum(new int[] {3}); // (B, L'', D)
         y = y.add(xc.mul(p.param(mixerName(layer, "D"))));
         // state offset: + Cm_t · h' (B, L'', N) x (N, D); output offset: + y'
         Optional<NDArray> hOffset = p.sum(p.stateOffsets, hk -> hk.stateOffset(layer),

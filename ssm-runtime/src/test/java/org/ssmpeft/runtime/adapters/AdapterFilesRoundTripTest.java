@@ -41,6 +41,7 @@ class AdapterFilesRoundTripTest {
                 Arguments.of("state-offset h", TinyAdapters.stateOffsetH("offset-h", 1)),
                 Arguments.of("state-offset y", TinyAdapters.stateOffsetY("offset-y", 2)),
                 Arguments.of("initial-state", TinyAdapters.initialState("h0", 3)),
+                Arguments.of("additional-scan", TinyAdapters.additionalScan("scan", 9)),
                 Arguments.of("prompt", TinyAdapters.prompt("prompt", 4)),
                 Arguments.of("prefix", TinyAdapters.prefix("prefix", false, 5)),
                 Arguments.of("prefix with MLP", TinyAdapters.prefix("prefix-mlp", true, 6)),
@@ -152,6 +153,21 @@ class AdapterFilesRoundTripTest {
         assertThat(AdapterKeys.of(TinyAdapters.prefix("p", true, 5)).values()).containsExactly(
                 "base_model.model.prefix_embeddings", "base_model.model.mlp.0.weight", "base_model.model.mlp.0.bias",
                 "base_model.model.mlp.2.weight", "base_model.model.mlp.2.bias");
+    }
+
+    @Test
+    void additionalScanIsSavedUnderEachLayersMixerWithoutAKeyMapping() throws Exception {
+        assertThat(AdapterKeys.of(TinyAdapters.additionalScan("scan", 9)).values()).containsExactly(
+                "base_model.model.backbone.layers.0.mixer.a_extra", "base_model.model.backbone.layers.0.mixer.b_extra",
+                "base_model.model.backbone.layers.0.mixer.c_extra", "base_model.model.backbone.layers.1.mixer.a_extra",
+                "base_model.model.backbone.layers.1.mixer.b_extra", "base_model.model.backbone.layers.1.mixer.c_extra");
+        AdapterFiles.save(TinyAdapters.additionalScan("scan", 9), tmp.resolve("scan"));
+        assertThat(peftType("scan")).isEqualTo("SSM_PEFT");
+        JsonNode own = AdapterFiles.JSON.readTree(tmp.resolve("scan").resolve(AdapterFiles.CONFIG_FILE).toFile())
+                .get("ssm_peft").get("adapter");
+        assertThat(own.get("method").asText()).isEqualTo("additional-scan");
+        assertThat(own.get("n_extra").asInt()).isEqualTo(4);
+        assertThat(own.get("a_init").asText()).isEqualTo("log-range");
     }
 
     private String peftType(String dir) throws Exception {

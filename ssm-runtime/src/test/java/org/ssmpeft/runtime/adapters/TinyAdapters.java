@@ -16,6 +16,7 @@ import org.ssmpeft.prefix.PromptConfig;
 import org.ssmpeft.runtime.checkpoint.MambaCheckpoint;
 import org.ssmpeft.runtime.checkpoint.MambaWeights;
 import org.ssmpeft.runtime.fixtures.Fixtures;
+import org.ssmpeft.stateoffset.AdditionalScanConfig;
 import org.ssmpeft.stateoffset.InitialStateConfig;
 import org.ssmpeft.stateoffset.StateInit;
 import org.ssmpeft.stateoffset.StateOffsetConfig;
@@ -75,6 +76,11 @@ final class TinyAdapters {
 
     static Adapter initialState(String name, long seed) {
         return adapter(name, "initial-state", LayerSelection.ALL, new InitialStateConfig(StateInit.ZERO), seed);
+    }
+
+    static Adapter additionalScan(String name, long seed) {
+        return adapter(name, "additional-scan", LayerSelection.ALL, new AdditionalScanConfig(4,
+                AdditionalScanConfig.AInit.LOG_RANGE), seed);
     }
 
     static Adapter prompt(String name, long seed) {

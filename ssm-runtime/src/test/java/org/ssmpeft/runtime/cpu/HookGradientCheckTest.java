@@ -22,6 +22,7 @@ import org.ssmpeft.prefix.PrefixConfig;
 import org.ssmpeft.prefix.PromptConfig;
 import org.ssmpeft.runtime.checkpoint.MambaConfig;
 import org.ssmpeft.runtime.checkpoint.MambaWeights;
+import org.ssmpeft.stateoffset.AdditionalScanConfig;
 import org.ssmpeft.stateoffset.InitialStateConfig;
 import org.ssmpeft.stateoffset.StateInit;
 import org.ssmpeft.stateoffset.StateOffsetConfig;
@@ -101,6 +102,28 @@ class HookGradientCheckTest {
     void initialState() {
         Adapter a = adapter("h0", "initial-state", new InitialStateConfig(StateInit.ZERO), 3);
         assertPasses(check(MODEL, new AdapterSet(SHAPE).add(a), a));
+    }
+
+    @Test
+    void additionalScan() {
+        Adapter a = adapter("scan", "additional-scan", new AdditionalScanConfig(3,
+                AdditionalScanConfig.AInit.LOG_RANGE), 18);
+        assertPasses(check(MODEL, new AdapterSet(SHAPE).add(a), a));
+    }
+
+    @Test
+    void twoAdditionalScansWithTheOtherStateHooksOnSomeLayers() {
+        Adapter first = adapter("scan-a", "additional-scan", new AdditionalScanConfig(2,
+                AdditionalScanConfig.AInit.LOG_RANGE), 19);
+        Adapter second = RandomMamba.randomize(FACTORY.create(new AdapterConfig("scan-b", "additional-scan",
+                LayerSelection.of(1), new AdditionalScanConfig(1, AdditionalScanConfig.AInit.REFERENCE)), SHAPE,
+                AdapterFactory.seeded(20)), 0.3, 20);
+        Adapter h0 = adapter("h0", "initial-state", new InitialStateConfig(StateInit.ZERO), 21);
+        Adapter h = adapter("h", "state-offset", new StateOffsetConfig(StateOffsetConfig.Variant.H, StateInit.ZERO),
+                22);
+        Adapter prefix = adapter("prefix", "prefix", new PrefixConfig(2, false, 8, 0.02), 23);
+        var set = new AdapterSet(SHAPE).add(first).add(second).add(h0).add(h).add(prefix);
+        assertPasses(check(MODEL, set, first, second, h0, h, prefix));
     }
 
     @Test

@@ -22,6 +22,7 @@ import org.ssmpeft.prefix.PromptConfig;
 import org.ssmpeft.runtime.checkpoint.MambaConfig;
 import org.ssmpeft.runtime.checkpoint.MambaWeights;
 import org.ssmpeft.runtime.fixtures.Fixtures;
+import org.ssmpeft.stateoffset.AdditionalScanConfig;
 import org.ssmpeft.stateoffset.InitialStateConfig;
 import org.ssmpeft.stateoffset.StateInit;
 import org.ssmpeft.stateoffset.StateOffsetConfig;
@@ -43,7 +44,10 @@ class HookedDecodingTest {
         return RandomMamba.randomize(a, 0.2, seed);
     }
 
-    /** Prompt, prefix (MLP), initial state, both offsets, LoRA on blocks and the head, and parameter deltas. */
+    /**
+     * Prompt, prefix (MLP), initial state, both offsets, two additional-scans (one on some layers), LoRA on blocks and
+     * the head, and parameter deltas.
+     */
     private static AdapterSet everyHook() {
         Map<String, Tensor> named = WEIGHTS.parameters();
         var deltas = BaseDeltaAdapter.of("bitfit", SHAPE, named, List.of(MambaWeights.layerName(1, "mixer.D"),
@@ -59,6 +63,11 @@ class HookedDecodingTest {
                         45))
                 .add(adapter("lora", "lora", new LoraConfig(2, 4.0, 0.0, List.of(Projection.IN_PROJ_Z,
                         Projection.X_PROJ_C, Projection.DT_PROJ, Projection.OUT_PROJ, Projection.HEAD), false), 46))
+                .add(adapter("scan", "additional-scan", new AdditionalScanConfig(3,
+                        AdditionalScanConfig.AInit.LOG_RANGE), 47))
+                .add(RandomMamba.randomize(FACTORY.create(new AdapterConfig("scan-2", "additional-scan",
+                        LayerSelection.of(0, 2), new AdditionalScanConfig(2, AdditionalScanConfig.AInit.REFERENCE)),
+                        SHAPE, AdapterFactory.seeded(48)), 0.2, 48))
                 .add(deltas);
     }
 
@@ -95,7 +104,9 @@ class HookedDecodingTest {
                 .add(FACTORY.create(new AdapterConfig("h", "state-offset", LayerSelection.ALL,
                         StateOffsetConfig.DEFAULT), SHAPE, AdapterFactory.seeded(1)))
                 .add(FACTORY.create(new AdapterConfig("h0", "initial-state", LayerSelection.ALL,
-                        new InitialStateConfig(StateInit.ZERO)), SHAPE, AdapterFactory.seeded(2)));
+                        new InitialStateConfig(StateInit.ZERO)), SHAPE, AdapterFactory.seeded(2)))
+                .add(FACTORY.create(new AdapterConfig("scan", "additional-scan", LayerSelection.ALL,
+                        AdditionalScanConfig.DEFAULT), SHAPE, AdapterFactory.seeded(3)));
         assertThat(model.forward(tokens, model.noAdapters(), model.newCache(2)).values()).isEqualTo(base);
         assertThat(model.forward(tokens, set, model.newCache(2)).values()).isEqualTo(base);
     }

@@ -27,11 +27,12 @@ import org.ssmpeft.runtime.checkpoint.MambaWeights;
 import org.ssmpeft.runtime.fixtures.Fixtures;
 import org.ssmpeft.runtime.safetensors.SafetensorsFile;
 import org.ssmpeft.stateoffset.InitialStateConfig;
+import org.ssmpeft.stateoffset.AdditionalScanConfig;
 import org.ssmpeft.stateoffset.StateInit;
 import org.ssmpeft.stateoffset.StateOffsetConfig;
 
 /**
- * Hooks the fixture has no numbers for (prefix tokens, parameter deltas), composition of adapters, decoding with
+ * Hooks the fixture has no numbers for (prefix tokens, parameter deltas, state extensions), composition of adapters, decoding with
  * hooks that act before the first token, and native memory across calls.
  */
 class DjlBuiltInHooksTest {
@@ -151,6 +152,28 @@ class DjlBuiltInHooksTest {
     void reparameterisedPrefixGradientsGoThroughTheAdaptersChainRule() {
         AdapterSet set = DjlFixture.single(weights, "mlp-prefix", "prefix", new PrefixConfig(3, true, 8, 0.5));
         assertThat(directionalDerivativeError(set, set.get("mlp-prefix"), 1e-2)).isLessThan(2e-2);
+    }
+
+    @Test
+    void additionalScanStartsAsTheIdentityThenCarriesItsExtraStateThroughDecoding() {
+        AdapterSet set = DjlFixture.single(weights, "scan", "additional-scan", AdditionalScanConfig.DEFAULT);
+        AdapterSet none = new AdapterSet(weights.config().toShape());
+        MambaCache cache = model.newCache(tokens.length);
+        assertThat(Fixtures.maxAbsDiff(model.forward(tokens, set, cache).values(), model.forward(tokens, none)
+                .values())).isZero(); // E_C = 0: the new states are written, not read
+        assertThat(cache.extraStateWidth(0)).isEqualTo(8);
+
+        var random = new java.util.Random(3);
+        set.get("scan").parameters().values().forEach(t -> {
+            float[] d = t.data();
+            for (int i = 0; i < d.length; i++) {
+                d[i] = (float) (0.3 * random.nextGaussian());
+            }
+        });
+        var full = model.forward(tokens, set);
+        assertThat(Fixtures.maxAbsDiff(full.values(), model.forward(tokens, none).values())).isGreaterThan(1e-3);
+        assertThat(Fixtures.maxAbsDiff(stepLogits(set), full.values())).isLessThan(1e-5);
+        assertThat(directionalDerivativeError(set, set.get("scan"), 1e-2)).isLessThan(2e-2);
     }
 
     @Test

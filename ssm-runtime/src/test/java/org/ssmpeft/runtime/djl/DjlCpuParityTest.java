@@ -168,6 +168,9 @@ class DjlCpuParityTest {
         for (int l = 0; l < cpu.layers(); l++) {
             abs(what + ", conv state of layer " + l, cpu.convState(l), djl.convState(l));
             abs(what + ", ssm state of layer " + l, cpu.ssmState(l), djl.ssmState(l));
+            assertThat(cpu.extraStateWidth(l)).as(what + ", extra state width of layer " + l)
+                    .isEqualTo(djl.extraStateWidth(l));
+            abs(what + ", extra state of layer " + l, cpu.extraState(l), djl.extraState(l));
         }
     }
 

@@ -15,7 +15,6 @@ import org.ssmpeft.api.config.AdapterConfig;
 import org.ssmpeft.api.config.LayerSelection;
 import org.ssmpeft.api.hooks.Projection;
 import org.ssmpeft.api.registry.PeftMethods;
-import org.ssmpeft.api.tensor.Tensor;
 import org.ssmpeft.lora.LoraConfig;
 import org.ssmpeft.prefix.PrefixConfig;
 import org.ssmpeft.prefix.PromptConfig;
@@ -23,6 +22,7 @@ import org.ssmpeft.runtime.backend.MambaModel;
 import org.ssmpeft.runtime.checkpoint.LayerWeights;
 import org.ssmpeft.runtime.checkpoint.MambaConfig;
 import org.ssmpeft.runtime.checkpoint.MambaWeights;
+import org.ssmpeft.stateoffset.AdditionalScanConfig;
 import org.ssmpeft.stateoffset.InitialStateConfig;
 import org.ssmpeft.stateoffset.StateInit;
 import org.ssmpeft.stateoffset.StateOffsetConfig;
@@ -40,7 +40,8 @@ record RandomCase(long seed, MambaWeights weights, int[][] tokens, int[][] label
                   Set<String> trainable, String description) {
 
     /** The built-in adapter kinds a case can hold; {@code forced} puts one of them in for sure. */
-    enum Kind { OFFSET_H, OFFSET_Y, INITIAL_STATE, PROMPT, PREFIX, PREFIX_MLP, LORA_WHOLE, LORA_BLOCKS_AND_HEAD }
+    enum Kind { OFFSET_H, OFFSET_Y, INITIAL_STATE, PROMPT, PREFIX, PREFIX_MLP, LORA_WHOLE, LORA_BLOCKS_AND_HEAD,
+        ADDITIONAL_SCAN }
 
     private static final AdapterFactory FACTORY = new AdapterFactory(PeftMethods.load());
 
@@ -84,6 +85,11 @@ record RandomCase(long seed, MambaWeights weights, int[][] tokens, int[][] label
             set.add(a);
             names.add("offset_h-extra" + describe(a));
         }
+        if (kinds.contains(Kind.ADDITIONAL_SCAN) && rng.nextBoolean()) { // a second extension concatenates
+            Adapter a = adapter(Kind.ADDITIONAL_SCAN, "additional_scan-extra", c, rng, seed * 31 + i + 1);
+            set.add(a);
+            names.add("additional_scan-extra" + describe(a));
+        }
 
         List<String> all = new ArrayList<>(w.parameters().keySet());
         Set<String> trainable = new TreeSet<>();
@@ -100,7 +106,9 @@ record RandomCase(long seed, MambaWeights weights, int[][] tokens, int[][] label
     }
 
     private static String describe(Adapter a) {
-        return a.config() instanceof LoraConfig l ? " " + l.targets() : "";
+        return a.config() instanceof LoraConfig l ? " " + l.targets()
+                : a.config() instanceof AdditionalScanConfig s ? " n'=" + s.nExtra() + " " + s.aInit().configName()
+                : "";
     }
 
     private static MambaConfig config(Random rng) {
@@ -157,6 +165,8 @@ record RandomCase(long seed, MambaWeights weights, int[][] tokens, int[][] label
             case PREFIX_MLP -> new PrefixConfig(1 + rng.nextInt(4), true, 2 + rng.nextInt(7), 0.5);
             case LORA_WHOLE -> lora(rng, wholeTargets(rng));
             case LORA_BLOCKS_AND_HEAD -> lora(rng, blockTargets(rng));
+            case ADDITIONAL_SCAN -> new AdditionalScanConfig(1 + rng.nextInt(4),
+                    AdditionalScanConfig.AInit.values()[rng.nextInt(2)]);
         };
         String method = switch (kind) {
             case OFFSET_H, OFFSET_Y -> "state-offset";
@@ -164,14 +174,20 @@ record RandomCase(long seed, MambaWeights weights, int[][] tokens, int[][] label
             case PROMPT -> "prompt";
             case PREFIX, PREFIX_MLP -> "prefix";
             case LORA_WHOLE, LORA_BLOCKS_AND_HEAD -> "lora";
+            case ADDITIONAL_SCAN -> "additional-scan";
         };
         Adapter a = FACTORY.create(new AdapterConfig(name, method, layers(c, rng), config), c.toShape(),
                 AdapterFactory.seeded(seed));
-        // random values everywhere, so zero-initialised parameters (offsets, LoRA B) act too
+        // random values everywhere, so zero-initialised parameters (offsets, LoRA B) act too; an additional-scan keeps
+        // its a' init at times, so its reference start (A' = -e^N: the new states forget at once) is compared too
         var values = new Random(seed);
         double std = kind == Kind.PROMPT ? 1.0 : 0.3;
-        for (Tensor t : a.parameters().values()) {
-            float[] d = t.data();
+        boolean keepDecayInit = kind == Kind.ADDITIONAL_SCAN && rng.nextBoolean();
+        for (var e : a.parameters().entrySet()) {
+            if (keepDecayInit && e.getKey().endsWith(".a_extra")) {
+                continue;
+            }
+            float[] d = e.getValue().data();
             for (int i = 0; i < d.length; i++) {
                 d[i] = (float) (std * values.nextGaussian());
             }
