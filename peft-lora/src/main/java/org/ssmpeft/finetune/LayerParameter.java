@@ -5,8 +5,8 @@ import org.ssmpeft.api.shape.ModelShape;
 
 /**
  * A per-layer tensor of a Mamba-1 block, spelled in configs by its name under the block ({@code A_log},
- * {@code conv1d.weight}, ...), in checkpoint order. {@code in_proj.bias} and {@code out_proj.bias} exist only in models with
- * {@code use_bias} (not the published checkpoints), {@code conv1d.bias} only with {@code use_conv_bias} (all of them);
+ * {@code conv1d.weight}, ...), in checkpoint order. {@code in_proj.bias} and {@code out_proj.bias} exist only in
+ * models with {@code use_bias} (not the published checkpoints), {@code conv1d.bias} only with {@code use_conv_bias} (all of them);
  * a backend refuses a delta for a tensor its model lacks, naming it.
  */
 public enum LayerParameter implements ConfigEnum {

@@ -28,7 +28,7 @@ public enum ModelParameter implements ConfigEnum {
         return configName;
     }
 
-    /** The Hugging Face name: {@code backbone.embeddings.weight}, {@code backbone.norm_f.weight}, {@code lm_head.weight}. */
+    /** The Hugging Face name ({@code backbone.embeddings.weight}, {@code backbone.norm_f.weight}, ...). */
     public String hfName() {
         return hfName;
     }

@@ -100,7 +100,7 @@ class ExtraJarPluginTest {
         String classPath = System.getProperty("java.class.path") + File.pathSeparator
                 + pluginDir.resolve("echo-plugin.jar");
         String methods = runJava(classPath, "methods");
-        assertThat(methods).contains("6 PEFT methods installed")
+        assertThat(methods).contains("9 PEFT methods installed")
                 .contains("echo-offset\n  Echo: a third-party output offset")
                 .contains("volume               integer in [1, 11] (default 3)")
                 .contains("provided by: com.example.echo.EchoProvider");
@@ -112,7 +112,7 @@ class ExtraJarPluginTest {
     void aPluginDirectoryIsLoadedWithPluginsOption() {
         Cli r = Cli.run("--plugins", pluginDir.toString(), "methods");
         assertThat(r.exitCode()).isZero();
-        assertThat(r.out()).contains("6 PEFT methods installed").contains("echo-offset");
+        assertThat(r.out()).contains("9 PEFT methods installed").contains("echo-offset");
         assertThat(Cli.run("methods").out()).doesNotContain("echo-offset");
     }
 

@@ -13,8 +13,9 @@ class PeftCommandTest {
     void methodsListsEveryBuiltInMethodWithItsFields() {
         Cli r = Cli.run("methods");
         assertThat(r.exitCode()).isZero();
-        assertThat(r.out()).contains("5 PEFT methods installed")
-                .containsSubsequence("initial-state", "lora", "prefix", "prompt", "state-offset")
+        assertThat(r.out()).contains("8 PEFT methods installed")
+                .containsSubsequence("bitfit", "full-ft", "initial-state", "lora", "partial-ft", "prefix", "prompt",
+                        "state-offset")
                 .contains("hooks: state:offset, output:offset".replace("state:offset, output:offset",
                         "output:offset, state:offset"))
                 .contains("trainable parameters: 589,824 (0.455% of 129,135,360)")

@@ -66,7 +66,8 @@ class ParameterDeltaNamesTest {
     @ParameterizedTest
     @MethodSource("backends")
     void linearBiasDeltasOnAModelWithoutThemAreRefused(String backend) throws Exception {
-        refused(backend, RandomModels.defaults().getFirst(), "bitfit", new BitFitConfig(List.of(BiasTerm.OUT_PROJ_BIAS)),
+        refused(backend, RandomModels.defaults().getFirst(), "bitfit",
+                new BitFitConfig(List.of(BiasTerm.OUT_PROJ_BIAS)),
                 "'backbone.layers.0.mixer.out_proj.bias'", "use_bias is false");
     }
 }

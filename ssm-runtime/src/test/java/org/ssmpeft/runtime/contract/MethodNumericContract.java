@@ -478,7 +478,8 @@ public abstract class MethodNumericContract {
     // --- helpers ---
 
     /** Runs {@code pass}; on a backend other than cpu, a result that fails {@code ok} is computed once more. */
-    private static <T> T withOneRetry(String backend, String what, Supplier<T> pass, java.util.function.Predicate<T> ok) {
+    private static <T> T withOneRetry(String backend, String what, Supplier<T> pass,
+                                      java.util.function.Predicate<T> ok) {
         T first = pass.get();
         if (ok.test(first) || backend.equals("cpu")) {
             return first;
