@@ -50,7 +50,11 @@ public final class RandomModels {
                 random(config(11, 6, 3, 2, 12, 2, 3, true, true, false), 12, 2, 5));
     }
 
-    /** {@code count} seeded random shapes (layers 1-3, d 4-12, D 4-24, N 1-6, R 1-3, K 2-4, every option). */
+    /**
+     * {@code count} seeded random shapes (layers 1-3, d 4-12, D 4-24, N 1-6, R 1-3, K 2-4, every option; B 1-2,
+     * T 4-8). T ≥ 4 so that every base tensor reaches a target: with T ≤ 2 the only target is read from the first
+     * state h_0 = dt·B·x, which A does not touch, and dL/dA_log is exactly zero.
+     */
     public static List<ModelCase> sweep(int count, long seed) {
         var rng = new Random(seed);
         List<ModelCase> out = new ArrayList<>();
@@ -59,7 +63,7 @@ public final class RandomModels {
             MambaConfig c = config(5 + rng.nextInt(20), d, 1 + rng.nextInt(6), 1 + rng.nextInt(3),
                     rng.nextBoolean() ? 2 * d : 4 + rng.nextInt(21), 1 + rng.nextInt(3), 2 + rng.nextInt(3),
                     rng.nextBoolean(), rng.nextInt(4) != 0, rng.nextBoolean());
-            out.add(random(c, seed * 1000 + i, 1 + rng.nextInt(2), 1 + rng.nextInt(7)));
+            out.add(random(c, seed * 1000 + i, 1 + rng.nextInt(2), 4 + rng.nextInt(5)));
         }
         return out;
     }
