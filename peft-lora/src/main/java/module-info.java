@@ -1,8 +1,15 @@
-/** LoRA on the projections of SSM blocks (in_proj, x_proj and its dt/B/C blocks, dt_proj, out_proj, head). */
+/**
+ * Weight-space PEFT methods of SSM blocks: LoRA on the projections (in_proj, x_proj and its dt/B/C blocks, dt_proj,
+ * out_proj, head), BitFit, partial and full fine-tuning through parameter deltas.
+ */
 module org.ssmpeft.lora {
     requires transitive org.ssmpeft.api;
 
     exports org.ssmpeft.lora;
+    exports org.ssmpeft.bitfit;
+    exports org.ssmpeft.finetune;
 
-    provides org.ssmpeft.api.spi.PeftMethodProvider with org.ssmpeft.lora.LoraProvider;
+    provides org.ssmpeft.api.spi.PeftMethodProvider with org.ssmpeft.lora.LoraProvider,
+            org.ssmpeft.bitfit.BitFitProvider, org.ssmpeft.finetune.PartialFineTuningProvider,
+            org.ssmpeft.finetune.FullFineTuningProvider;
 }

@@ -20,10 +20,11 @@ class BadConfigTest {
         return Stream.of(
                 Arguments.of("unknown method", "json", "{\"method\": \"state_ofset\"}",
                         "method: unknown PEFT method 'state_ofset'; did you mean 'state-offset'?; installed:"
-                                + " additional-scan, initial-state, lora, prefix, prompt, state-offset"),
+                                + " additional-scan, bitfit, full-ft, initial-state, lora, partial-ft, prefix, prompt,"
+                                + " state-offset"),
                 Arguments.of("missing method", "yaml", "variant: h\n",
-                        "method: missing; expected one of the installed methods: additional-scan, initial-state, lora,"
-                                + " prefix, prompt, state-offset"),
+                        "method: missing; expected one of the installed methods: additional-scan, bitfit, full-ft,"
+                                + " initial-state, lora, partial-ft, prefix, prompt, state-offset"),
                 Arguments.of("unknown field", "yaml", "method: lora\nrnak: 4\n",
                         "rnak: unknown field; did you mean 'rank'?; known fields: rank, alpha, dropout, targets,"
                                 + " use_rslora, name, method, layers"),

@@ -40,8 +40,8 @@ class ModulePathDiscoveryTest {
         Object methods = registry.getMethod("load", ModuleLayer.class).invoke(null, layer);
         @SuppressWarnings("unchecked")
         List<String> names = (List<String>) registry.getMethod("names").invoke(methods);
-        assertThat(names).containsExactly("additional-scan", "initial-state", "lora", "prefix", "prompt",
-                "state-offset");
+        assertThat(names).containsExactly("additional-scan", "bitfit", "full-ft", "initial-state", "lora",
+                "partial-ft", "prefix", "prompt", "state-offset");
 
         // configs bind onto the plugin's record across module boundaries
         Class<?> reader = loader.loadClass("org.ssmpeft.api.config.AdapterConfigReader");

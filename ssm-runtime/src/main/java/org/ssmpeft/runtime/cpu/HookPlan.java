@@ -18,6 +18,7 @@ import org.ssmpeft.api.hooks.ProjectionHook;
 import org.ssmpeft.api.hooks.StateExtensionHook;
 import org.ssmpeft.api.hooks.StateOffsetHook;
 import org.ssmpeft.api.tensor.Tensor;
+import org.ssmpeft.runtime.backend.ParameterDeltaNames;
 import org.ssmpeft.runtime.checkpoint.MambaConfig;
 import org.ssmpeft.runtime.checkpoint.MambaWeights;
 
@@ -134,6 +135,7 @@ final class HookPlan {
 
         // parameter hooks: θ = θ_base + Σ Δθ
         Map<String, Tensor> named = base.parameters();
+        ParameterDeltaNames.requireKnown(acting, named.keySet(), c);
         Map<String, List<Tensor>> deltas = new LinkedHashMap<>();
         for (Adapter a : acting) {
             if (a instanceof ParameterHook p) {

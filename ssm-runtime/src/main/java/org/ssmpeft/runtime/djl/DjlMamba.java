@@ -36,6 +36,7 @@ import org.ssmpeft.runtime.backend.Logits;
 import org.ssmpeft.runtime.backend.LossAndGradients;
 import org.ssmpeft.runtime.backend.MambaCache;
 import org.ssmpeft.runtime.backend.MambaModel;
+import org.ssmpeft.runtime.backend.ParameterDeltaNames;
 import org.ssmpeft.runtime.checkpoint.CheckpointException;
 import org.ssmpeft.runtime.checkpoint.LayerWeights;
 import org.ssmpeft.runtime.checkpoint.MambaCheckpoint;
@@ -353,6 +354,7 @@ public final class DjlMamba implements MambaModel, AutoCloseable {
             this.stateExtensions = only(acting, StateExtensionHook.class);
             this.projections = only(acting, ProjectionHook.class);
             this.parameters = only(acting, ParameterHook.class);
+            ParameterDeltaNames.requireKnown(acting, baseShapes.keySet(), config);
             this.djlHooks = only(acting, DjlHook.class);
         }
 

@@ -39,4 +39,9 @@ final class BaseDeltaAdapter extends Adapter implements ParameterHook {
     public Optional<Tensor> parameterDelta(String baseName) {
         return parameterIfPresent(baseName);
     }
+
+    @Override
+    public java.util.Set<String> parameterDeltaNames() {
+        return parameters().keySet();
+    }
 }

@@ -251,6 +251,11 @@ class DjlBuiltInHooksTest {
         public Optional<Tensor> parameterDelta(String baseName) {
             return parameterIfPresent(baseName);
         }
+
+        @Override
+        public java.util.Set<String> parameterDeltaNames() {
+            return parameters().keySet();
+        }
     }
 
     @Test
