@@ -22,6 +22,7 @@ import org.ssmpeft.runtime.backend.MambaModel;
 import org.ssmpeft.runtime.checkpoint.LayerWeights;
 import org.ssmpeft.runtime.checkpoint.MambaConfig;
 import org.ssmpeft.runtime.checkpoint.MambaWeights;
+import org.ssmpeft.runtime.cpu.GemmBench;
 
 /**
  * cpu against djl in one run, same machine, same shapes: tokens/s of the forward and of forward + backward
@@ -30,10 +31,16 @@ import org.ssmpeft.runtime.checkpoint.MambaWeights;
  * calls, then the median of the measured ones, the ratio cpu / djl, and per case the peak Java heap and peak resident
  * set size (sampled every 2 ms; djl's tensors live in native memory, so its heap is small and its RSS is not).
  *
+ * <p>Against the physical floor: every row also gives the matrix-multiply FLOPs of one token ({@link #flopsPerToken}),
+ * the GFLOP/s that the measured tokens/s amount to, and that as a share of the machine's FMA peak, measured in the same
+ * run by {@link GemmBench#peakGflops} on all processors (before and after the table; the higher of the two counts).
+ *
  * <p>Needs the method modules and, for djl, {@code pytorch-native-cpu} on the class path; the examples fat jar has the
  * methods: {@code java -cp examples/target/peft.jar:<pytorch-native-cpu jar> org.ssmpeft.runtime.bench.BackendBench}.
  * Options: {@code --warmup N} (1), {@code --iterations N} (3), {@code --length L} (512), {@code --layers-130m N}
- * (24; fewer when the 130M shape does not fit the machine or the time), {@code --only tiny|130m}.
+ * (24; fewer when the 130M shape does not fit the machine or the time), {@code --only tiny|130m},
+ * {@code --backends cpu,djl} (both; {@code cpu} alone for shapes whose autograd memory djl cannot hold). Each row's
+ * time per call goes to stderr as it is measured.
  */
 public final class BackendBench {
 
@@ -42,10 +49,16 @@ public final class BackendBench {
     private record Shape(String name, MambaConfig config) {
     }
 
-    private record Workload(String name, String adapterYaml) {
+    /** What a row measures; {@code adapterYaml} null for the plain forward. */
+    private record Workload(String name, String adapterYaml, Extra extra) {
     }
 
-    private record Result(double tokensPerSecond, double peakHeapMb, double peakRssMb) {
+    /** The adapter's own matrix products, beyond the base model's. */
+    enum Extra { NONE, STATE_OFFSET_H, LORA_R8 }
+
+    private static final int LORA_RANK = 8;
+
+    private record Result(double tokensPerSecond, double peakHeapMb, double peakRssMb, double secondsPerCall) {
     }
 
     private BackendBench() {
@@ -57,6 +70,14 @@ public final class BackendBench {
         int length = intOption(args, "--length", 512);
         int layers130m = intOption(args, "--layers-130m", 24);
         String only = stringOption(args, "--only").orElse("all");
+        List<String> chosen = List.of(stringOption(args, "--backends").orElse("cpu,djl").split(","));
+        for (String b : chosen) {
+            if (!b.equals("cpu") && !b.equals("djl")) {
+                throw new IllegalArgumentException("--backends takes cpu, djl or both (cpu,djl); found '" + b + "'");
+            }
+        }
+        boolean runCpu = chosen.contains("cpu");
+        boolean runDjl = chosen.contains("djl");
 
         List<Shape> shapes = new ArrayList<>();
         if (!only.equals("130m")) {
@@ -67,55 +88,55 @@ public final class BackendBench {
                     + " layers, d 768, N 16, V 50280)", MambaConfig.of(50280, 768, 16, layers130m)));
         }
         List<Workload> workloads = List.of(
-                new Workload("forward", null),
+                new Workload("forward", null, Extra.NONE),
                 new Workload("fwd+bwd, state-offset h", """
                         method: state-offset
                         variant: h
                         layers: all
-                        """),
+                        """, Extra.STATE_OFFSET_H),
                 new Workload("fwd+bwd, LoRA r 8", """
                         method: lora
-                        rank: 8
+                        rank: %d
                         alpha: 16
                         targets: [in_proj, x_proj, dt_proj, out_proj]
                         layers: all
-                        """));
+                        """.formatted(LORA_RANK), Extra.LORA_R8));
 
         Backends backends = Backends.load();
         BackendProvider cpu = backends.get("cpu");
         BackendProvider djl = backends.get("djl");
-        Optional<String> djlMissing = djl.unavailableReason();
+        Optional<String> djlMissing = runDjl ? djl.unavailableReason() : Optional.empty();
+        int threads = Runtime.getRuntime().availableProcessors();
         System.out.printf(Locale.ROOT, "java %s, %d processors, max heap %d MB; L = %d, %d warm-up + %d measured calls,"
-                        + " median%n", System.getProperty("java.version"), Runtime.getRuntime().availableProcessors(),
-                Runtime.getRuntime().maxMemory() >> 20, length, warmup, iterations);
+                        + " median; backends %s; load average %s%n", System.getProperty("java.version"), threads,
+                Runtime.getRuntime().maxMemory() >> 20, length, warmup, iterations, String.join(",", chosen),
+                loadAverage());
         djlMissing.ifPresent(r -> System.out.println("djl unavailable, only cpu is measured: " + r));
+        runDjl &= djlMissing.isEmpty();
+        double peakBefore = GemmBench.peakGflops(threads);
+        System.out.printf(Locale.ROOT, "FMA peak (%s, %d threads): %.1f GFLOP/s%n", GemmBench.peakDescription(),
+                threads, peakBefore);
         AdapterFactory factory = new AdapterFactory(PeftMethods.load());
 
-        System.out.println();
-        System.out.println("| model | B | work | cpu tokens/s | djl tokens/s | cpu / djl | cpu peak heap / RSS (MB) |"
-                + " djl peak heap / RSS (MB) |");
-        System.out.println("| --- | --- | --- | --- | --- | --- | --- | --- |");
+        List<Row> rows = new ArrayList<>();
         for (Shape shape : shapes) {
             MambaWeights weights = randomWeights(shape.config(), 42);
-            MambaModel cpuModel = cpu.create(weights);
-            MambaModel djlModel = djlMissing.isEmpty() ? djl.create(weights) : null;
+            MambaModel cpuModel = runCpu ? cpu.create(weights) : null;
+            MambaModel djlModel = runDjl ? djl.create(weights) : null;
             try {
                 for (int batch : new int[] {1, 4}) {
                     int[][] tokens = tokens(batch, length, shape.config().vocabSize(), 7);
                     for (Workload w : workloads) {
-                        AdapterSet adapters = w.adapterYaml() == null ? cpuModel.noAdapters()
+                        AdapterSet adapters = w.adapterYaml() == null ? new AdapterSet(shape.config().toShape())
                                 : factory.create(factory.reader().parse(w.adapterYaml(), ConfigFormat.YAML),
                                 shape.config().toShape(), 3);
-                        Runnable cpuCall = call(cpuModel, tokens, adapters, w);
-                        Result c = measure(cpuCall, warmup, iterations, batch * length);
-                        Result d = djlModel == null ? null
-                                : measure(call(djlModel, tokens, adapters, w), warmup, iterations, batch * length);
-                        System.out.printf(Locale.ROOT, "| %s | %d | %s | %.0f | %s | %s | %.0f / %.0f | %s |%n",
-                                shape.name(), batch, w.name(), c.tokensPerSecond(),
-                                d == null ? "-" : "%.0f".formatted(d.tokensPerSecond()),
-                                d == null ? "-" : "%.3g".formatted(c.tokensPerSecond() / d.tokensPerSecond()),
-                                c.peakHeapMb(), c.peakRssMb(),
-                                d == null ? "-" : "%.0f / %.0f".formatted(d.peakHeapMb(), d.peakRssMb()));
+                        String what = shape.name() + ", B " + batch + ", " + w.name();
+                        Result c = cpuModel == null ? null : measure("cpu", what,
+                                call(cpuModel, tokens, adapters, w), warmup, iterations, batch * length);
+                        Result d = djlModel == null ? null : measure("djl", what,
+                                call(djlModel, tokens, adapters, w), warmup, iterations, batch * length);
+                        rows.add(new Row(shape.name(), batch, w.name(), flopsPerToken(shape.config(), w.extra()), c,
+                                d));
                     }
                 }
             } finally {
@@ -123,6 +144,84 @@ public final class BackendBench {
                     closeable.close();
                 }
             }
+        }
+        double peakAfter = GemmBench.peakGflops(threads);
+        double peak = Math.max(peakBefore, peakAfter);
+        System.out.printf(Locale.ROOT, "FMA peak again after the table: %.1f GFLOP/s; %% peak below is against %.1f;"
+                + " load average %s%n", peakAfter, peak, loadAverage());
+
+        System.out.println();
+        System.out.println("| model | B | work | MFLOP/token | cpu tokens/s | cpu GFLOP/s (% peak) | djl tokens/s |"
+                + " djl GFLOP/s (% peak) | cpu / djl | cpu peak heap / RSS (MB) | djl peak heap / RSS (MB) |");
+        System.out.println("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+        for (Row r : rows) {
+            System.out.printf(Locale.ROOT, "| %s | %d | %s | %.3g | %s | %s | %s | %s | %s | %s | %s |%n",
+                    r.model(), r.batch(), r.work(), r.flopsPerToken() / 1e6, tokens(r.cpu()),
+                    rate(r.cpu(), r.flopsPerToken(), peak), tokens(r.djl()), rate(r.djl(), r.flopsPerToken(), peak),
+                    r.cpu() == null || r.djl() == null ? "-"
+                            : "%.3g".formatted(r.cpu().tokensPerSecond() / r.djl().tokensPerSecond()),
+                    memory(r.cpu()), memory(r.djl()));
+        }
+        System.exit(0); // the cpu backend's fork/join pool and PyTorch's threads need not be waited for
+    }
+
+    private record Row(String model, int batch, String work, double flopsPerToken, Result cpu, Result djl) {
+    }
+
+    private static String tokens(Result r) {
+        return r == null ? "-" : r.tokensPerSecond() >= 100 ? "%.0f".formatted(r.tokensPerSecond())
+                : "%.3g".formatted(r.tokensPerSecond());
+    }
+
+    private static String rate(Result r, double flopsPerToken, double peak) {
+        if (r == null) {
+            return "-";
+        }
+        double gflops = r.tokensPerSecond() * flopsPerToken / 1e9;
+        return String.format(Locale.ROOT, "%.3g (%.2g%%)", gflops, 100 * gflops / peak);
+    }
+
+    private static String memory(Result r) {
+        return r == null ? "-" : "%.0f / %.0f".formatted(r.peakHeapMb(), r.peakRssMb());
+    }
+
+    /**
+     * Matrix-multiply FLOPs (2 per multiply-add) per token of one call of {@code extra}'s workload. Forward: in_proj,
+     * x_proj, dt_proj and out_proj of every layer, and the head, plus the adapter's own products (LoRA: x·Aᵀ and
+     * (x·Aᵀ)·Bᵀ per target; state offset h: Cm·h'ᵀ per layer). Forward + backward adds the backward performed: the
+     * activation gradient (dX = dY·W) of every one of those products, since the loss's gradient has to reach the first
+     * layer's adapter, and weight gradients (dW = dYᵀ·X) only for the trainable adapter tensors, the base weights
+     * being frozen: 2 × forward + 1 × the adapter's products. Not counted: the selective scan, convolution, norms,
+     * softmax and other elementwise work (for the 130M shape about 10·D·N = 0.25 MFLOP per token and layer, against
+     * 7.5 MFLOP of the layer's projections).
+     */
+    static double flopsPerToken(MambaConfig c, Extra extra) {
+        double dm = c.dModel();
+        double di = c.dInner();
+        double n = c.dState();
+        double r = c.dtRank();
+        double[][] projections = {{dm, 2 * di}, {di, r + 2 * n}, {r, di}, {di, dm}}; // (in, out) per layer
+        double layer = 0;
+        double adapter = 0;
+        for (double[] p : projections) {
+            layer += 2 * p[0] * p[1];
+            if (extra == Extra.LORA_R8) {
+                adapter += 2 * LORA_RANK * (p[0] + p[1]);
+            }
+        }
+        if (extra == Extra.STATE_OFFSET_H) {
+            adapter += 2 * n * di;
+        }
+        double forward = c.layers() * layer + 2 * dm * c.vocabSize();
+        return extra == Extra.NONE ? forward : 2 * (forward + c.layers() * adapter) + c.layers() * adapter;
+    }
+
+    private static String loadAverage() {
+        try {
+            String[] f = Files.readString(Path.of("/proc/loadavg")).trim().split("\\s+");
+            return f[0] + " " + f[1] + " " + f[2];
+        } catch (Exception e) {
+            return "n/a";
         }
     }
 
@@ -134,7 +233,9 @@ public final class BackendBench {
     }
 
     /** Median tokens/s of {@code iterations} calls after {@code warmup}, with the peaks sampled meanwhile. */
-    private static Result measure(Runnable call, int warmup, int iterations, int tokensPerCall) throws Exception {
+    private static Result measure(String backend, String what, Runnable call, int warmup, int iterations,
+                                  int tokensPerCall) throws Exception {
+        long start = System.nanoTime();
         for (int i = 0; i < warmup; i++) {
             call.run();
         }
@@ -166,7 +267,9 @@ public final class BackendBench {
         Arrays.sort(seconds);
         double median = iterations % 2 == 1 ? seconds[iterations / 2]
                 : (seconds[iterations / 2 - 1] + seconds[iterations / 2]) / 2;
-        return new Result(tokensPerCall / median, peakHeap.get() / 1048576.0, peakRss.get() / 1048576.0);
+        System.err.printf(Locale.ROOT, "%s %s: %.2f s per call (median of %d), %.0f s with the warm-up%n", what,
+                backend, median, iterations, (System.nanoTime() - start) / 1e9);
+        return new Result(tokensPerCall / median, peakHeap.get() / 1048576.0, peakRss.get() / 1048576.0, median);
     }
 
     private static final Path STATM = Path.of("/proc/self/statm");

@@ -191,6 +191,29 @@ public final class GemmBench {
         System.exit(0);
     }
 
+    /**
+     * The machine's single-precision FMA peak in GFLOP/s on {@code threads} threads, as measured for the table: the
+     * Vector API loop (widest preferred species) when {@code jdk.incubator.vector} is in the boot layer, else the scalar
+     * {@code Math.fma} loop. Takes a few seconds; other benchmarks call it to put their rates against the same floor
+     * in the same run.
+     */
+    public static double peakGflops(int threads) {
+        var pool = new ForkJoinPool(threads);
+        try {
+            var par = new Parallel(pool);
+            return ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent()
+                    ? VectorPeak.gflops(par, threads) : Peak.scalar(par, threads);
+        } finally {
+            pool.shutdown();
+        }
+    }
+
+    /** What {@link #peakGflops} measures here, in words. */
+    public static String peakDescription() {
+        return ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent()
+                ? "Vector API FMA loop, " + VectorPeak.describe() : "scalar Math.fma loop (no jdk.incubator.vector)";
+    }
+
     /** Scalar FMA peak: 12 independent {@code Math.fma} chains per thread. */
     private static final class Peak {
         private static final long ITERS = 100_000_000L;

@@ -20,6 +20,12 @@ import org.ssmpeft.api.tensor.Tensor;
  * {@link Site#parameter(Tensor)}. The backend then returns dL/d(tensor) for them like for any built-in hook (and
  * {@link org.ssmpeft.api.adapter.Adapter#parameterGradients} maps them to parameters, by identity, as usual). The hook
  * must not close the arrays it receives; arrays it creates belong to the call and are freed after it.
+ *
+ * <p>Constants: take them from {@link Site#constant(float)} ({@code y.mul(site.constant(2f))}), not from DJL's
+ * {@code NDArray.mul(Number)}, {@code div(Number)} and the like. On the PyTorch engine those wrap the number in a tensor
+ * over a Java direct buffer and close it as soon as the operation returns, while autograd keeps that tensor for the
+ * backward pass; once the garbage collector frees the buffer, the gradients are computed from freed memory (wrong
+ * values, or a crash).
  */
 public interface DjlHook {
 
@@ -44,6 +50,14 @@ public interface DjlHook {
          * gradient; the same tensor object gives the same array within a call.
          */
         NDArray parameter(Tensor tensor);
+
+        /**
+         * A float32 scalar that stays valid for the whole call, backward pass included: use it instead of DJL's
+         * {@code op(Number)} methods (see {@link DjlHook}).
+         */
+        default NDArray constant(float value) {
+            return manager().create(value);
+        }
 
         /** The SSM input x after conv and SiLU, real tokens only: (B, L, D). */
         NDArray ssmInput();

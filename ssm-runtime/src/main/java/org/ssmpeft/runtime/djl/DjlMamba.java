@@ -443,6 +443,15 @@ public final class DjlMamba implements MambaModel, AutoCloseable {
             return widths;
         }
 
+        /**
+         * A scalar of the call, open until the call ends. Never use DJL's {@code array.op(Number)} here: on the
+         * PyTorch engine it wraps the number in a tensor over a direct buffer and closes it at once, yet autograd
+         * keeps that tensor for the backward pass (mul, div), which then reads freed memory.
+         */
+        NDArray constant(float value) {
+            return m.create(value);
+        }
+
         Optional<InputHook> input(InputHook.Placement placement) {
             return inputs.stream().filter(h -> h.placement() == placement).findFirst();
         }
@@ -509,7 +518,7 @@ public final class DjlMamba implements MambaModel, AutoCloseable {
             h = block(p, i, h, cache, fresh, f);
             f.hidden.add(h);
         }
-        NDArray normed = rmsNorm(h, p.param("backbone.norm_f.weight"));
+        NDArray normed = rmsNorm(p, h, p.param("backbone.norm_f.weight"));
         f.hidden.add(normed);
         // logits = norm_f(h) · headᵀ (+ low-rank deltas): (B, L', V)
         f.logits = linear(p, normed, p.param(headName), Optional.empty(), p.deltas(-1, Projection.HEAD.module()),
@@ -527,7 +536,7 @@ public final class DjlMamba implements MambaModel, AutoCloseable {
         int r = config.dtRank();
         int k = config.convKernel();
 
-        NDArray u = rmsNorm(residual, p.param(layerName(layer, "norm.weight")));
+        NDArray u = rmsNorm(p, residual, p.param(layerName(layer, "norm.weight")));
         // [x | z] = in_proj(u): (B, L', 2D)
         NDArray xz = linear(p, u, p.param(mixerName(layer, "in_proj.weight")),
                 p.param(mixerName(layer, "in_proj.bias"), config.useBias()), p.deltas(layer, "in_proj"),
@@ -659,9 +668,9 @@ public final class DjlMamba implements MambaModel, AutoCloseable {
     }
 
     /** RMSNorm over the last axis: x / sqrt(mean(x²) + eps) ⊙ weight. */
-    private NDArray rmsNorm(NDArray x, NDArray weight) {
+    private NDArray rmsNorm(Pass p, NDArray x, NDArray weight) {
         NDArray variance = x.square().mean(new int[] {-1}, true);
-        return x.div(variance.add((float) config.layerNormEpsilon()).sqrt()).mul(weight);
+        return x.div(variance.add(p.constant((float) config.layerNormEpsilon())).sqrt()).mul(weight);
     }
 
     private static NDArray silu(NDArray x) {
@@ -690,7 +699,7 @@ public final class DjlMamba implements MambaModel, AutoCloseable {
             }
             NDArray a = p.leaf(d.a(), "lora A on " + what, rank, in);
             NDArray b = p.leaf(d.b(), "lora B on " + what, rows, rank);
-            NDArray delta = x.matMul(a.transpose()).mul(d.scaling()).matMul(b.transpose()); // (..., rows)
+            NDArray delta = x.matMul(a.transpose()).mul(p.constant(d.scaling())).matMul(b.transpose()); // (..., rows)
             if (rows != out) {
                 delta = padColumns(p.m, delta, d.rowOffset(), out - d.rowOffset() - rows);
             }
@@ -754,8 +763,8 @@ public final class DjlMamba implements MambaModel, AutoCloseable {
         // without any target the loss is 0 and so are its gradients (LossAndGradients' contract)
         NDArray logp = logits.logSoftmax(2).reshape(batch * (long) len, v);
         NDArray picked = logp.gather(m.create(target, new Shape(target.length, 1)), 1).reshape(target.length);
-        return new Loss(picked.mul(m.create(mask, new Shape(mask.length))).sum().neg().div((float) Math.max(count, 1)),
-                count);
+        return new Loss(picked.mul(m.create(mask, new Shape(mask.length))).sum().neg()
+                .div(m.create((float) Math.max(count, 1))), count);
     }
 
     /** A scalar loss and the number of targets in its mean. */

@@ -40,9 +40,6 @@ class DjlCpuParityTest {
 
     /** Largest difference seen per quantity, over all cases run. */
     private static final Map<String, Double> WORST = new ConcurrentHashMap<>();
-    /** Gradient passes of djl that disagreed once and agreed on the retry (see {@link #check}). */
-    private static final java.util.concurrent.atomic.AtomicInteger DJL_TRANSIENTS =
-            new java.util.concurrent.atomic.AtomicInteger();
 
     @BeforeAll
     static void engine() {
@@ -52,8 +49,7 @@ class DjlCpuParityTest {
     @AfterAll
     static void report() {
         if (!WORST.isEmpty()) {
-            System.out.println("cpu vs djl, largest differences: " + new java.util.TreeMap<>(WORST)
-                    + "; djl gradient passes retried: " + DJL_TRANSIENTS.get());
+            System.out.println("cpu vs djl, largest differences: " + new java.util.TreeMap<>(WORST));
         }
     }
 
@@ -124,16 +120,6 @@ class DjlCpuParityTest {
 
             LossAndGradients cg = cpu.lossAndGradients(c.tokens(), c.labels(), c.adapters(), c.trainable());
             LossAndGradients dg = djl.lossAndGradients(c.tokens(), c.labels(), c.adapters(), c.trainable());
-            if (!gradientsAgree(cg, dg)) {
-                // Seen about twice in 2,000 cases: djl's autograd returned wrong gradients (all ~0, or ~1e9) for one
-                // tensor, and the same call on the same inputs was right again. Not understood yet (README, DJL
-                // section); counted and printed, and the retry must agree.
-                LossAndGradients retry = djl.lossAndGradients(c.tokens(), c.labels(), c.adapters(), c.trainable());
-                System.out.println("DJL TRANSIENT: gradients of " + c.description() + " disagreed with cpu; the retry "
-                        + (gradientsAgree(cg, retry) ? "agrees" : "disagrees too"));
-                DJL_TRANSIENTS.incrementAndGet();
-                dg = retry;
-            }
             assertThat(cg.targets()).isEqualTo(dg.targets());
             assertThat(cg.loss()).as("loss of the gradient pass").isCloseTo(dg.loss(), Offset.offset(ABS_TOL))
                     .isCloseTo(djlLoss, Offset.offset(ABS_TOL));
@@ -172,25 +158,6 @@ class DjlCpuParityTest {
                     .isEqualTo(djl.extraStateWidth(l));
             abs(what + ", extra state of layer " + l, cpu.extraState(l), djl.extraState(l));
         }
-    }
-
-    private static boolean gradientsAgree(LossAndGradients cpu, LossAndGradients djl) {
-        var pairs = new java.util.ArrayList<Tensor[]>();
-        djl.adapterGradients().forEach((a, grads) -> grads.forEach((n, g) -> {
-            Map<String, Tensor> other = cpu.adapterGradients().get(a);
-            pairs.add(new Tensor[] {other == null ? null : other.get(n), g});
-        }));
-        djl.baseGradients().forEach((n, g) -> pairs.add(new Tensor[] {cpu.baseGradients().get(n), g}));
-        for (Tensor[] p : pairs) {
-            if (p[0] == null || p[0].size() != p[1].size()) {
-                return true; // a structural difference: let the assertions name it
-            }
-            double scale = Math.max(maxAbs(p[1].data()), Double.MIN_NORMAL);
-            if (Fixtures.maxAbsDiff(p[0].data(), p[1].data()) > GRAD_REL_TOL * scale) {
-                return false;
-            }
-        }
-        return true;
     }
 
     /** max |cpu - djl| / max |djl| of one tensor. */

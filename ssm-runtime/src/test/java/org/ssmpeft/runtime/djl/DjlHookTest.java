@@ -56,7 +56,7 @@ class DjlHookTest {
             NDArray gain = site.parameter(parameter("layers." + layer + ".gain"));
             NDArray bias = site.parameter(parameter("layers." + layer + ".gated_bias"));
             NDArray z = site.gate();
-            return y.mul(gain.add(1f)).add(z.mul(ai.djl.nn.Activation.sigmoid(z)).mul(bias));
+            return y.mul(gain.add(site.constant(1f))).add(z.mul(ai.djl.nn.Activation.sigmoid(z)).mul(bias));
         }
     }
 
