@@ -42,9 +42,11 @@ final class TaskRun {
     final MambaWeights weights;
     final MambaModel model;
     final Tokenizer tokenizer;
+    final boolean bundled;
 
     private TaskRun(BundledTask task, Path dataDir, Path modelDir, MambaWeights weights, MambaModel model,
-                    Tokenizer tokenizer) {
+                    Tokenizer tokenizer, boolean bundled) {
+        this.bundled = bundled;
         this.task = task;
         this.dataDir = dataDir;
         this.modelDir = modelDir;
@@ -67,7 +69,7 @@ final class TaskRun {
         MambaWeights w = MambaCheckpoint.load(modelDir);
         MambaModel m = Backends.forName("cpu").create(w);
         Tokenizer tok = Tokenizers.forModel(modelDir);
-        return new TaskRun(task, dataDir, modelDir, w, m, tok);
+        return new TaskRun(task, dataDir, modelDir, w, m, tok, model == null);
     }
 
     List<Example> examples(Split split) throws IOException {
@@ -96,7 +98,7 @@ final class TaskRun {
     }
 
     String describeModel() {
-        return (modelDir.equals(BundledModel.orBundled(null)) ? "bundled model" : modelDir.toString()) + ", "
+        return (bundled ? "bundled model" : modelDir.toString()) + ", "
                 + PretrainCommand.describe(weights.config()) + String.format(Locale.ROOT, ", %,d parameters",
                 baseParameters());
     }

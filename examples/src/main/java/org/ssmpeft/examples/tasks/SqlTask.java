@@ -100,6 +100,7 @@ public final class SqlTask implements BundledTask {
         boolean alt = rng.nextBoolean();
         Employee e = BundledTasks.pick(rng, EMPLOYEES);
         String dept = BundledTasks.pick(rng, DEPTS);
+        int k = rng.nextInt(5);   // how far a numeric threshold lies from the chosen employee's value
         String q;
         String sql;
         switch (t) {
@@ -108,7 +109,7 @@ public final class SqlTask implements BundledTask {
                 sql = "select count(*) from employees where dept = '" + dept + "'";
             }
             case 1 -> {
-                int age = e.age() - 1;
+                int age = e.age() - 1 - k;
                 q = alt ? "list the names of employees older than " + age + "." : "who is older than " + age + "?";
                 sql = "select name from employees where age > " + age;
             }
@@ -126,7 +127,7 @@ public final class SqlTask implements BundledTask {
                 sql = "select dept from employees where name = '" + e.name() + "'";
             }
             case 5 -> {
-                int s = e.salary() - 1000;
+                int s = e.salary() - 1000 * (1 + k);
                 q = alt ? "who earns more than " + s + "?" : "list employees with a salary above " + s + ".";
                 sql = "select name from employees where salary > " + s;
             }
@@ -135,7 +136,7 @@ public final class SqlTask implements BundledTask {
                 sql = "select budget from departments where name = '" + dept + "'";
             }
             case 7 -> {
-                int age = e.age() + 1;
+                int age = e.age() + 1 + k;
                 q = alt ? "how many employees are younger than " + age + "?" : "count employees under " + age + ".";
                 sql = "select count(*) from employees where age < " + age;
             }
@@ -144,7 +145,7 @@ public final class SqlTask implements BundledTask {
                 sql = "select city from departments where name = '" + dept + "'";
             }
             default -> {
-                int age = e.age() - 1;
+                int age = e.age() - 1 - k;
                 dept = e.dept();
                 q = alt ? "list employees in " + dept + " older than " + age + "." : "who in " + dept
                         + " is older than " + age + "?";
