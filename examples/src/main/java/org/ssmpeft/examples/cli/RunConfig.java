@@ -17,7 +17,7 @@ import org.ssmpeft.runtime.train.LearningRateSchedule;
 import org.ssmpeft.runtime.train.TrainingOptions;
 
 /**
- * A {@code peft train} run config (YAML or JSON). Paths are relative to the config file's folder.
+ * A {@code peft train} run config (YAML or JSON). Relative paths are resolved against the working directory.
  *
  * <pre>
  * task: sql                 # a bundled task: sql, triples, sentiment
@@ -52,7 +52,7 @@ record RunConfig(String task, Path data, long taskSeed, Path model, List<Adapter
         }
         List<String> problems = new ArrayList<>();
         unknown(root, TOP, "", problems);
-        Path base = file.toAbsolutePath().getParent();
+        Path base = Path.of("").toAbsolutePath();
         String task = root.path("task").asText("");
         if (task.isEmpty()) {
             problems.add("task: missing (a bundled task: sql, triples, sentiment)");

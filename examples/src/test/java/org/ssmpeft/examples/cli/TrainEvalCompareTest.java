@@ -38,15 +38,15 @@ class TrainEvalCompareTest {
         Path cfg = tmp.resolve("run.yaml");
         Files.writeString(cfg, """
                 task: sentiment
-                data: sentiment
-                model: model
+                data: %s
+                model: %s
                 adapter:
                   method: state-offset
                   variant: h
                 training: {steps: 3, lr: 1e-2, batch: 4, seed: 42}
                 eval: {split: test, limit: 8}
-                output: out/offset
-                """);
+                output: %s
+                """.formatted(data, model, tmp.resolve("out/offset")));
         Cli r = Cli.run("train", cfg.toString());
         assertThat(r.exitCode()).as(r.err() + r.out()).isZero();
         assertThat(r.out()).contains("before (base model, test split, 8 examples): accuracy ")
