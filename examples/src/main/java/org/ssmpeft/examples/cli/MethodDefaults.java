@@ -4,9 +4,11 @@ import java.util.Map;
 
 /**
  * The per-method defaults {@code peft compare} trains with on the bundled base model: an adapter config (YAML, the
- * format of {@code peft config validate}) and a peak learning rate. Chosen by a short sweep on the bundled model
- * (see the class {@code CompareCommand}'s documentation in the README); a method not listed here (a plugin) gets its
- * provider's default config and {@link #FALLBACK_LR}.
+ * format of {@code peft config validate}) and a peak learning rate; {@code --lr METHOD=LR} overrides one. The learning
+ * rates are guesses for a tiny model and a 100-step budget, 3-25x above the paper's for 130M-1.4B models (paper.md
+ * section 8: state-offset h 1e-4 to 1e-3, initial state 2e-4 to 2e-3, LoRA 4e-5 to 4e-3); they are NOT tuned by a
+ * sweep yet. A method not listed here (a
+ * plugin) gets its provider's default config and {@link #FALLBACK_LR}.
  */
 final class MethodDefaults {
 

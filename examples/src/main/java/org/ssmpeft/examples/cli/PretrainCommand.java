@@ -52,7 +52,7 @@ final class PretrainCommand implements Callable<Integer> {
     @Option(names = "--seed", defaultValue = "1", description = "Initialisation and data seed (${DEFAULT-VALUE}).")
     long seed;
 
-    @Option(names = "--steps", defaultValue = "300", description = "Optimiser steps (${DEFAULT-VALUE}).")
+    @Option(names = "--steps", defaultValue = "900", description = "Optimiser steps (${DEFAULT-VALUE}).")
     int steps;
 
     @Option(names = "--batch", defaultValue = "16", description = "Rows per step (${DEFAULT-VALUE}).")

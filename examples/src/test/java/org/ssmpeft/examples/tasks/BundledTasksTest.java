@@ -47,6 +47,21 @@ class BundledTasksTest {
     }
 
     @Test
+    void thePretrainingTextHoldsNoHeldOutItem() {
+        var corpus = new org.ssmpeft.examples.bundled.PretrainCorpus(ByteTokenizer.standard(), 8, 100);
+        List<String> held = new java.util.ArrayList<>();
+        for (BundledTask t : BundledTasks.ALL) {
+            var s = TaskFiles.generate(t, 1, 10, TaskFiles.VALIDATION, TaskFiles.TEST);
+            s.validation().forEach(e -> held.add(t.format().inputText(e)));
+            s.test().forEach(e -> held.add(t.format().inputText(e)));
+        }
+        for (int i = 0; i < 2000; i++) {
+            String row = corpus.sample(i);
+            assertThat(held).noneMatch(row::contains);
+        }
+    }
+
+    @Test
     void examplesAreShortInBytes() {
         ByteTokenizer tok = ByteTokenizer.standard();
         for (BundledTask t : BundledTasks.ALL) {
