@@ -2,7 +2,6 @@ package org.ssmpeft.examples.cli;
 
 import com.google.inject.Inject;
 import java.io.PrintWriter;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -86,11 +85,12 @@ final class CompareCommand implements Callable<Integer> {
         PrintWriter w = spec.commandLine().getOut();
         long wall = System.nanoTime();
         TaskRun run = TaskRun.open(task, data, taskSeed, model);
-        TaskScorer scorer = run.scorer(run.evalExamples(Split.TEST, limit), 1);
+        var testItems = run.evalExamples(Split.TEST, limit);
+        TaskScorer scorer = run.scorer(testItems, 1);
         List<String> methods = only != null ? only : factory.methods().names();
         w.printf("compare on task %s (%s)%nbase: %s%n%d steps x batch %d, seed %d, linear decay, held-out test"
                 + " examples %d%n", run.task.name(), run.task.description(), run.describeModel(), steps, batch, seed,
-                scorer.lastPredictions().isEmpty() ? Math.min(limit, run.examples(Split.TEST).size()) : limit);
+                testItems.size());
         w.flush();
         List<Row> rows = new ArrayList<>();
         long base = run.baseParameters();
@@ -99,7 +99,7 @@ final class CompareCommand implements Callable<Integer> {
         rows.add(new Row("(base model)", 0, 0, baseline, 0, 0, null, 0));
         w.printf("  %-14s %s (%.1f s)%n", "(base model)", TaskRun.format(baseline), (System.nanoTime() - t0) / 1e9);
         w.flush();
-        Path root = out != null ? out : Files.createTempDirectory("peft-compare");
+        Path root = out != null ? out : TaskRun.temporary("peft-compare");
         for (String method : methods) {
             double lr = lrs.getOrDefault(method, MethodDefaults.lr(method));
             try {

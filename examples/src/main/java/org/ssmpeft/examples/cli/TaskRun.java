@@ -60,7 +60,7 @@ final class TaskRun {
         BundledTask task = BundledTasks.forName(taskName);
         Path dataDir = data;
         if (dataDir == null) {
-            dataDir = Files.createTempDirectory("peft-task-" + task.name());
+            dataDir = temporary("peft-task-" + task.name());
             TaskFiles.write(task, taskSeed, dataDir);
         } else if (!Files.isRegularFile(dataDir.resolve("train.jsonl"))) {
             TaskFiles.write(task, taskSeed, dataDir);
@@ -70,6 +70,19 @@ final class TaskRun {
         MambaModel m = Backends.forName("cpu").create(w);
         Tokenizer tok = Tokenizers.forModel(modelDir);
         return new TaskRun(task, dataDir, modelDir, w, m, tok, model == null);
+    }
+
+    /** A temporary folder deleted with its contents when the JVM exits. */
+    static Path temporary(String prefix) throws IOException {
+        Path dir = Files.createTempDirectory(prefix);
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            try (var files = Files.walk(dir)) {
+                files.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+            } catch (IOException | RuntimeException ignored) {
+                // best effort
+            }
+        }));
+        return dir;
     }
 
     List<Example> examples(Split split) throws IOException {
