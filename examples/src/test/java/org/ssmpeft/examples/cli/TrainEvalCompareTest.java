@@ -71,6 +71,16 @@ class TrainEvalCompareTest {
     }
 
     @Test
+    void theExampleRunConfigReads() throws Exception {
+        RunConfig c = RunConfig.read(Path.of("runs/train-sql-offset.yaml"),
+                new AdapterFactory(PeftMethods.load()).reader());
+        assertThat(c.task()).isEqualTo("sql");
+        assertThat(c.adapters()).singleElement().satisfies(a -> assertThat(a.method()).isEqualTo("state-offset"));
+        assertThat(c.steps()).isEqualTo(100);
+        assertThat(c.options().learningRate()).isEqualTo(1e-2);
+    }
+
+    @Test
     void trainReportsConfigProblems() throws Exception {
         Path cfg = tmp.resolve("bad.yaml");
         Files.writeString(cfg, "task: sentiment\ntraining: {stepz: 3}\noutput: x\nadapter: {method: state-offset}\n");
