@@ -23,7 +23,9 @@ import picocli.CommandLine.Option;
  */
 @Command(name = "peft", mixinStandardHelpOptions = true, version = "peft 0.1.0",
         description = "Parameter-efficient fine-tuning of state space models (Mamba, Mamba-2).",
-        subcommands = {MethodsCommand.class, ConfigCommand.class, ParityCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {MethodsCommand.class, ConfigCommand.class, ParityCommand.class, TasksCommand.class,
+                PretrainCommand.class, TrainCommand.class, EvalCommand.class, GenerateCommand.class,
+                CompareCommand.class, CommandLine.HelpCommand.class})
 public final class PeftCommand implements Runnable {
 
     @Option(names = "--plugins", paramLabel = "DIR",

@@ -1,0 +1,165 @@
+package org.ssmpeft.examples.cli;
+
+import com.google.inject.Inject;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import org.ssmpeft.api.composition.AdapterFactory;
+import org.ssmpeft.api.composition.AdapterSet;
+import org.ssmpeft.api.config.AdapterConfig;
+import org.ssmpeft.api.config.ConfigFormat;
+import org.ssmpeft.examples.tasks.TaskScorer;
+import org.ssmpeft.runtime.data.Split;
+import org.ssmpeft.runtime.train.LearningRateSchedule;
+import org.ssmpeft.runtime.train.TrainingOptions;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+
+/**
+ * {@code peft compare --task T}: trains every installed method (plugins included) on one task with its default
+ * config and learning rate ({@link MethodDefaults}), the same steps, batch size, data order and seed, scores each on
+ * the held-out split and prints one table, with the base model without adapter as the first row. A method that fails
+ * gets a row saying why; the others still run.
+ */
+@Command(name = "compare", description = "Train every installed PEFT method on one bundled task with the same"
+        + " budget and data order; print method, trainable parameters, scores, training time and tokens/s.")
+final class CompareCommand implements Callable<Integer> {
+
+    private final AdapterFactory factory;
+
+    @Spec
+    CommandSpec spec;
+
+    @Option(names = "--task", required = true, description = "A bundled task: sql, triples, sentiment.")
+    String task;
+
+    @Option(names = "--methods", split = ",", description = "Only these methods (default: every installed one).")
+    List<String> only;
+
+    @Option(names = "--steps", defaultValue = "100", description = "Optimiser steps per method (${DEFAULT-VALUE}).")
+    int steps;
+
+    @Option(names = "--batch", defaultValue = "8", description = "Rows per step (${DEFAULT-VALUE}).")
+    int batch;
+
+    @Option(names = "--seed", defaultValue = "42", description = "Data order and adapter init seed.")
+    long seed;
+
+    @Option(names = "--lr", split = ",", paramLabel = "METHOD=LR",
+            description = "Override a method's learning rate, e.g. --lr state-offset=3e-3,lora=1e-3.")
+    Map<String, Double> lrs = new LinkedHashMap<>();
+
+    @Option(names = "--limit", defaultValue = "100", description = "Held-out examples scored (${DEFAULT-VALUE}).")
+    int limit;
+
+    @Option(names = "--model", paramLabel = "DIR", description = "Base model folder (default: the bundled model).")
+    Path model;
+
+    @Option(names = "--data", paramLabel = "DIR", description = "Task files (default: generated from --task-seed).")
+    Path data;
+
+    @Option(names = "--task-seed", defaultValue = "1", description = "Task generation seed (${DEFAULT-VALUE}).")
+    long taskSeed;
+
+    @Option(names = "--out", paramLabel = "DIR", description = "Keep each method's run (metrics, curve) here.")
+    Path out;
+
+    @Inject
+    CompareCommand(AdapterFactory factory) {
+        this.factory = factory;
+    }
+
+    record Row(String method, long params, double percent, Map<String, Double> scores, double seconds,
+               double tokensPerSecond, String failure, double lr) {
+    }
+
+    @Override
+    public Integer call() throws Exception {
+        PrintWriter w = spec.commandLine().getOut();
+        long wall = System.nanoTime();
+        TaskRun run = TaskRun.open(task, data, taskSeed, model);
+        var testItems = run.evalExamples(Split.TEST, limit);
+        TaskScorer scorer = run.scorer(testItems, 1);
+        List<String> methods = only != null ? only : factory.methods().names();
+        w.printf("compare on task %s (%s)%nbase: %s%n%d steps x batch %d, seed %d, linear decay, held-out test"
+                + " examples %d%n", run.task.name(), run.task.description(), run.describeModel(), steps, batch, seed,
+                testItems.size());
+        w.flush();
+        List<Row> rows = new ArrayList<>();
+        long base = run.baseParameters();
+        long t0 = System.nanoTime();
+        Map<String, Double> baseline = TaskRun.evaluate(scorer, run.model, run.model.noAdapters());
+        rows.add(new Row("(base model)", 0, 0, baseline, 0, 0, null, 0));
+        w.printf("  %-14s %s (%.1f s)%n", "(base model)", TaskRun.format(baseline), (System.nanoTime() - t0) / 1e9);
+        w.flush();
+        Path root = out != null ? out : TaskRun.temporary("peft-compare");
+        for (String method : methods) {
+            double lr = lrs.getOrDefault(method, MethodDefaults.lr(method));
+            try {
+                List<AdapterConfig> configs = factory.reader().parse(MethodDefaults.config(method), ConfigFormat.YAML);
+                AdapterSet adapters = factory.create(configs, run.model.shape(), seed);
+                long params = adapters.actingParameterCount();
+                TrainingOptions options = TrainingOptions.builder(steps, lr)
+                        .schedule(LearningRateSchedule.Kind.LINEAR, 0).seed(seed).checkpointEvery(0)
+                        .keepCheckpoints(1).build();
+                FineTune.Outcome o = FineTune.run(run, adapters, options, batch, root.resolve(method), null,
+                        List.of());
+                Map<String, Double> scores = TaskRun.evaluate(scorer, run.model, adapters);
+                rows.add(new Row(method, params, 100.0 * params / base, scores, o.seconds(), o.tokensPerSecond(),
+                        null, lr));
+                w.printf("  %-14s %s (lr %.0e, train %.1f s, final loss %.3f)%n", method, TaskRun.format(scores), lr,
+                        o.seconds(), o.result().lastLoss());
+            } catch (RuntimeException e) {
+                String why = e.getMessage() == null ? e.toString() : e.getMessage();
+                rows.add(new Row(method, 0, 0, Map.of(), 0, 0, why, lr));
+                w.printf("  %-14s failed: %s%n", method, why);
+            }
+            w.flush();
+        }
+        w.println();
+        printTable(w, rows);
+        w.printf("%nwall time %.0f s%n", (System.nanoTime() - wall) / 1e9);
+        return 0;
+    }
+
+    private void printTable(PrintWriter w, List<Row> rows) {
+        List<String> scoreNames = new ArrayList<>(rows.getFirst().scores().keySet());
+        List<String> header = new ArrayList<>(List.of("method", "lr", "trainable params", "% of base"));
+        header.addAll(scoreNames);
+        header.addAll(List.of("train s", "tokens/s"));
+        List<List<String>> cells = new ArrayList<>();
+        for (Row r : rows) {
+            List<String> c = new ArrayList<>();
+            c.add(r.method());
+            if (r.failure() != null) {
+                c.add(String.format(Locale.ROOT, "%.0e", r.lr()));
+                c.add("failed: " + r.failure());
+                cells.add(c);
+                continue;
+            }
+            boolean baseRow = r.method().startsWith("(");
+            c.add(baseRow ? "-" : String.format(Locale.ROOT, "%.0e", r.lr()));
+            c.add(String.format(Locale.ROOT, "%,d", r.params()));
+            c.add(String.format(Locale.ROOT, "%.2f%%", r.percent()));
+            for (String s : scoreNames) {
+                Double v = r.scores().get(s);
+                c.add(v == null ? "-" : TaskRun.fmt(s, v));
+            }
+            c.add(baseRow ? "-" : String.format(Locale.ROOT, "%.1f", r.seconds()));
+            c.add(baseRow ? "-" : String.format(Locale.ROOT, "%,.0f", r.tokensPerSecond()));
+            cells.add(c);
+        }
+        w.println("| " + String.join(" | ", header) + " |");
+        w.println("|" + " --- |".repeat(header.size()));
+        for (List<String> c : cells) {
+            w.println("| " + String.join(" | ", c) + " |");
+        }
+    }
+}

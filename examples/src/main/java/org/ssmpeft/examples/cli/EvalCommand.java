@@ -1,0 +1,81 @@
+package org.ssmpeft.examples.cli;
+
+import com.google.inject.Inject;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import org.ssmpeft.api.composition.AdapterFactory;
+import org.ssmpeft.api.composition.AdapterSet;
+import org.ssmpeft.examples.tasks.TaskScorer;
+import org.ssmpeft.runtime.adapters.AdapterFiles;
+import org.ssmpeft.runtime.data.Split;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+
+/** {@code peft eval --task T [--adapter DIR]...}: scores of the base model with the given adapters (or none). */
+@Command(name = "eval", description = "Score the base model, with saved adapters or without, on a bundled task.")
+final class EvalCommand implements Callable<Integer> {
+
+    private final AdapterFactory factory;
+
+    @Spec
+    CommandSpec spec;
+
+    @Option(names = "--task", required = true, description = "A bundled task: sql, triples, sentiment.")
+    String task;
+
+    @Option(names = "--adapter", paramLabel = "DIR", description = "A saved adapter folder (repeatable: they act"
+            + " together); none scores the base model.")
+    List<Path> adapterDirs = List.of();
+
+    @Option(names = "--model", paramLabel = "DIR", description = "Base model folder (default: the bundled model).")
+    Path model;
+
+    @Option(names = "--data", paramLabel = "DIR", description = "Task files (default: generated from --task-seed).")
+    Path data;
+
+    @Option(names = "--task-seed", defaultValue = "1", description = "Task generation seed (${DEFAULT-VALUE}).")
+    long taskSeed;
+
+    @Option(names = "--split", defaultValue = "test", description = "test or validation (${DEFAULT-VALUE}).")
+    String split;
+
+    @Option(names = "--limit", defaultValue = "0", description = "Score only the first N examples (0: all).")
+    int limit;
+
+    @Option(names = "--beams", defaultValue = "1", description = "Beam search width for generation (1: greedy).")
+    int beams;
+
+    @Option(names = "--show", defaultValue = "3", description = "Print this many predictions (${DEFAULT-VALUE}).")
+    int show;
+
+    @Inject
+    EvalCommand(AdapterFactory factory) {
+        this.factory = factory;
+    }
+
+    @Override
+    public Integer call() throws Exception {
+        PrintWriter out = spec.commandLine().getOut();
+        TaskRun run = TaskRun.open(task, data, taskSeed, model);
+        AdapterSet adapters = new AdapterSet(run.model.shape());
+        for (Path dir : adapterDirs) {
+            adapters.add(AdapterFiles.load(dir, run.model.shape(), factory));
+        }
+        Split s = Split.valueOf(split.toUpperCase(Locale.ROOT));
+        TaskScorer scorer = run.scorer(run.evalExamples(s, limit), beams);
+        out.printf("task %s, %s split; base: %s; adapters: %s%n", run.task.name(), split, run.describeModel(),
+                adapters.names().isEmpty() ? "none" : adapters);
+        long start = System.nanoTime();
+        Map<String, Double> scores = TaskRun.evaluate(scorer, run.model, adapters);
+        out.printf("%d examples in %.1f s: %s%n", scorer.lastPredictions().size(), (System.nanoTime() - start) / 1e9,
+                TaskRun.format(scores));
+        TaskRun.showPredictions(out, scorer, show);
+        return 0;
+    }
+}

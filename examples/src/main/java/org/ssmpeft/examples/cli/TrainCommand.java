@@ -1,0 +1,107 @@
+package org.ssmpeft.examples.cli;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.google.inject.Inject;
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import org.ssmpeft.api.adapter.Adapter;
+import org.ssmpeft.api.composition.AdapterFactory;
+import org.ssmpeft.api.composition.AdapterSet;
+import org.ssmpeft.examples.tasks.TaskScorer;
+import org.ssmpeft.runtime.adapters.AdapterFiles;
+import org.ssmpeft.runtime.data.Split;
+import org.ssmpeft.runtime.train.ProgressLine;
+import org.ssmpeft.runtime.train.Trainer;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+
+/** {@code peft train CONFIG}: fine-tune, evaluate before and after, save the adapter. */
+@Command(name = "train", description = "Fine-tune an adapter on a task as a run config says (see RunConfig):"
+        + " scores the base model before, trains, scores after, saves the adapter (Hugging Face PEFT layout),"
+        + " metrics.jsonl, training-curve.png and scores.json into the config's output folder.")
+final class TrainCommand implements Callable<Integer> {
+
+    private final AdapterFactory factory;
+
+    @Spec
+    CommandSpec spec;
+
+    @Parameters(paramLabel = "CONFIG", description = "The run config (.yaml, .yml or .json).")
+    Path config;
+
+    @Inject
+    TrainCommand(AdapterFactory factory) {
+        this.factory = factory;
+    }
+
+    @Override
+    public Integer call() throws Exception {
+        PrintWriter out = spec.commandLine().getOut();
+        RunConfig c = RunConfig.read(config, factory.reader());
+        TaskRun run = TaskRun.open(c.task(), c.data(), c.taskSeed(), c.model());
+        AdapterSet adapters = factory.create(c.adapters(), run.model.shape(), c.seed());
+        Split split = Split.valueOf(c.evalSplit().toUpperCase(Locale.ROOT));
+        TaskScorer scorer = run.scorer(run.evalExamples(split, c.evalLimit()), c.beams());
+        out.printf("task %s (%s), data %s%nbase: %s%nadapters: %s%n", run.task.name(), run.task.description(),
+                run.dataDir, run.describeModel(), adapters);
+        Map<String, Double> before = TaskRun.evaluate(scorer, run.model, run.model.noAdapters());
+        out.printf("before (base model, %s split, %d examples): %s%n", split.name().toLowerCase(Locale.ROOT),
+                scorer.lastPredictions().size(), TaskRun.format(before));
+        Files.createDirectories(c.output());
+        TaskScorer validation = c.evalEvery() > 0 ? run.scorer(run.evalExamples(Split.VALIDATION, 0), 1) : null;
+        var progress = new ProgressLine(new java.io.PrintStream(new WriterStream(out), true), false, 10);
+        FineTune.Outcome o = FineTune.run(run, adapters, c.options(), c.batch(), c.output(), validation,
+                List.of(progress));
+        Map<String, Double> after = TaskRun.evaluate(scorer, run.model, adapters);
+        out.printf("after (%d steps, %.1f s, %,.0f tokens/s): %s%n", o.result().steps(), o.seconds(),
+                o.tokensPerSecond(), TaskRun.format(after));
+        TaskRun.showPredictions(out, scorer, 3);
+        for (Adapter a : adapters.acting()) {
+            Path dir = adapters.acting().size() == 1 ? c.output().resolve("adapter")
+                    : c.output().resolve("adapter-" + a.name());
+            AdapterFiles.save(a, dir);
+            out.printf("saved %s (%,d parameters) to %s%n", a.name(), a.parameterCount(), dir);
+        }
+        ObjectMapper json = new ObjectMapper();
+        ObjectNode scores = json.createObjectNode();
+        scores.set("before", json.valueToTree(before));
+        scores.set("after", json.valueToTree(after));
+        scores.put("steps", o.result().steps());
+        scores.put("train_seconds", o.seconds());
+        scores.put("tokens_per_second", o.tokensPerSecond());
+        Files.writeString(c.output().resolve("scores.json"), json.writerWithDefaultPrettyPrinter()
+                .writeValueAsString(scores));
+        out.printf("metrics: %s, curve: %s%n", c.output().resolve(Trainer.METRICS_FILE),
+                c.output().resolve(Trainer.CURVE_FILE));
+        return 0;
+    }
+
+    /** A PrintWriter as an OutputStream (progress lines into the command's output). */
+    static final class WriterStream extends java.io.OutputStream {
+        private final PrintWriter w;
+        private final java.io.ByteArrayOutputStream buf = new java.io.ByteArrayOutputStream();
+
+        WriterStream(PrintWriter w) {
+            this.w = w;
+        }
+
+        @Override
+        public void write(int b) {
+            if (b == '\n') {
+                w.println(buf.toString(java.nio.charset.StandardCharsets.UTF_8));
+                w.flush();
+                buf.reset();
+            } else if (b != '\r') {
+                buf.write(b);
+            }
+        }
+    }
+}
