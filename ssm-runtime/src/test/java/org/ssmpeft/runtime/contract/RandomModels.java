@@ -79,7 +79,7 @@ public final class RandomModels {
     /** Random weights for {@code c} and a batch of B x T tokens, all from {@code seed}. */
     public static ModelCase random(MambaConfig c, long seed, int batch, int len) {
         var rng = new Random(seed);
-        MambaWeights w = weights(c, rng);
+        MambaWeights w = weights(c, rng, 0.5);
         int[][] tokens = new int[batch][len];
         int[][] labels = new int[batch][len];
         for (int b = 0; b < batch; b++) {
@@ -107,7 +107,12 @@ public final class RandomModels {
         return adapter;
     }
 
-    private static MambaWeights weights(MambaConfig c, Random rng) {
+    /**
+     * Random weights of a plausible Mamba: S4D-real A_log with noise, dt bias around softplus⁻¹(0.08) with
+     * {@code dtBiasStd}, norms around 1, linear maps scaled by 1/sqrt(fan-in). The draw order is fixed, so a seed
+     * gives the same model everywhere; ssm-runtime's cpu and djl tests build their models here too.
+     */
+    public static MambaWeights weights(MambaConfig c, Random rng, double dtBiasStd) {
         int dm = c.dModel();
         int di = c.dInner();
         int n = c.dState();
@@ -123,7 +128,7 @@ public final class RandomModels {
             }
             float[] dtBias = new float[di];
             for (int d = 0; d < di; d++) {
-                dtBias[d] = (float) (-2.5 + 0.5 * rng.nextGaussian()); // dt ≈ softplus(-2.5) ≈ 0.08
+                dtBias[d] = (float) (-2.5 + dtBiasStd * rng.nextGaussian()); // dt ≈ softplus(-2.5) ≈ 0.08
             }
             layers.add(new LayerWeights(around(rng, dm, 1, 0.2), normal(rng, 2 * di * dm, 1 / Math.sqrt(dm)),
                     c.useBias() ? Optional.of(normal(rng, 2 * di, 0.1)) : Optional.empty(),

@@ -3,7 +3,6 @@ package org.ssmpeft.runtime.djl;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
-import java.util.Optional;
 import java.util.OptionalInt;
 import java.util.Random;
 import java.util.Set;
@@ -19,9 +18,9 @@ import org.ssmpeft.lora.LoraConfig;
 import org.ssmpeft.prefix.PrefixConfig;
 import org.ssmpeft.prefix.PromptConfig;
 import org.ssmpeft.runtime.backend.MambaModel;
-import org.ssmpeft.runtime.checkpoint.LayerWeights;
 import org.ssmpeft.runtime.checkpoint.MambaConfig;
 import org.ssmpeft.runtime.checkpoint.MambaWeights;
+import org.ssmpeft.runtime.contract.RandomModels;
 import org.ssmpeft.stateoffset.AdditionalScanConfig;
 import org.ssmpeft.stateoffset.InitialStateConfig;
 import org.ssmpeft.stateoffset.StateInit;
@@ -48,7 +47,7 @@ record RandomCase(long seed, MambaWeights weights, int[][] tokens, int[][] label
     static RandomCase of(long seed, Set<Kind> forced) {
         var rng = new Random(seed);
         MambaConfig c = config(rng);
-        MambaWeights w = weights(c, rng);
+        MambaWeights w = RandomModels.weights(c, rng, 0.8);
 
         int batch = 1 + rng.nextInt(3);
         int len = 1 + rng.nextInt(9);
@@ -123,36 +122,6 @@ record RandomCase(long seed, MambaWeights weights, int[][] tokens, int[][] label
         return new MambaConfig(vocab, dModel, dState, layers, 1e-5, OptionalInt.empty(), OptionalInt.empty(),
                 OptionalInt.empty(), expand, dInner, convKernel, rng.nextBoolean(), rng.nextInt(4) != 0, "silu", 0.1,
                 true, dtRank, 1.0, 0.001, 0.1, "random", 1e-4, false, true, rng.nextBoolean());
-    }
-
-    private static MambaWeights weights(MambaConfig c, Random rng) {
-        int dm = c.dModel();
-        int di = c.dInner();
-        int n = c.dState();
-        int r = c.dtRank();
-        int k = c.convKernel();
-        List<LayerWeights> layers = new ArrayList<>();
-        for (int l = 0; l < c.layers(); l++) {
-            float[] aLog = new float[di * n];
-            for (int d = 0; d < di; d++) {
-                for (int i = 0; i < n; i++) {
-                    aLog[d * n + i] = (float) (Math.log(i + 1) + 0.1 * rng.nextGaussian()); // S4D-real init
-                }
-            }
-            float[] dtBias = new float[di];
-            for (int d = 0; d < di; d++) {
-                dtBias[d] = (float) (-2.5 + 0.8 * rng.nextGaussian()); // dt ≈ softplus(-2.5) ≈ 0.08
-            }
-            layers.add(new LayerWeights(around(rng, dm, 1, 0.2), normal(rng, 2 * di * dm, 1 / Math.sqrt(dm)),
-                    c.useBias() ? Optional.of(normal(rng, 2 * di, 0.1)) : Optional.empty(),
-                    normal(rng, di * k, 0.5), c.useConvBias() ? Optional.of(normal(rng, di, 0.1)) : Optional.empty(),
-                    normal(rng, (r + 2 * n) * di, 1 / Math.sqrt(di)), normal(rng, di * r, 1 / Math.sqrt(r)), dtBias,
-                    aLog, around(rng, di, 1, 0.2), normal(rng, dm * di, 1 / Math.sqrt(di)),
-                    c.useBias() ? Optional.of(normal(rng, dm, 0.1)) : Optional.empty()));
-        }
-        float[] emb = normal(rng, c.vocabSize() * dm, 1.0);
-        float[] head = c.tieWordEmbeddings() ? emb : normal(rng, c.vocabSize() * dm, 1.0);
-        return new MambaWeights(c, emb, layers, around(rng, dm, 1, 0.2), head);
     }
 
     private static Adapter adapter(Kind kind, String name, MambaConfig c, Random rng, long seed) {
@@ -244,19 +213,4 @@ record RandomCase(long seed, MambaWeights weights, int[][] tokens, int[][] label
         return t;
     }
 
-    private static float[] normal(Random rng, int size, double std) {
-        float[] a = new float[size];
-        for (int i = 0; i < size; i++) {
-            a[i] = (float) (std * rng.nextGaussian());
-        }
-        return a;
-    }
-
-    private static float[] around(Random rng, int size, double mean, double std) {
-        float[] a = new float[size];
-        for (int i = 0; i < size; i++) {
-            a[i] = (float) (mean + std * rng.nextGaussian());
-        }
-        return a;
-    }
 }
