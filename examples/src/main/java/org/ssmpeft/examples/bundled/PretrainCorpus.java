@@ -6,7 +6,7 @@ import java.util.SplittableRandom;
 import org.ssmpeft.examples.tasks.BundledTask;
 import org.ssmpeft.examples.tasks.BundledTasks;
 import org.ssmpeft.examples.tasks.TaskFiles;
-import org.ssmpeft.runtime.backend.MambaModel;
+import org.ssmpeft.runtime.backend.SsmModel;
 import org.ssmpeft.runtime.data.Encoder;
 import org.ssmpeft.runtime.data.Example;
 import org.ssmpeft.runtime.tokenize.Tokenizer;
@@ -60,7 +60,7 @@ public final class PretrainCorpus implements BatchSource {
         int[][] labels = new int[batchSize][width];
         for (int r = 0; r < batchSize; r++) {
             Arrays.fill(tokens[r], pad);
-            Arrays.fill(labels[r], MambaModel.IGNORE_INDEX);
+            Arrays.fill(labels[r], SsmModel.IGNORE_INDEX);
             System.arraycopy(rows[r], 0, tokens[r], 0, rows[r].length);
             System.arraycopy(rows[r], 0, labels[r], 0, rows[r].length);
         }

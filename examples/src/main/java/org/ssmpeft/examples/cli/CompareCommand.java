@@ -18,6 +18,7 @@ import org.ssmpeft.runtime.data.Split;
 import org.ssmpeft.runtime.train.LearningRateSchedule;
 import org.ssmpeft.runtime.train.TrainingOptions;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
@@ -71,6 +72,9 @@ final class CompareCommand implements Callable<Integer> {
     @Option(names = "--out", paramLabel = "DIR", description = "Keep each method's run (metrics, curve) here.")
     Path out;
 
+    @Mixin
+    BackendOption backend = new BackendOption();
+
     @Inject
     CompareCommand(AdapterFactory factory) {
         this.factory = factory;
@@ -84,7 +88,7 @@ final class CompareCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         PrintWriter w = spec.commandLine().getOut();
         long wall = System.nanoTime();
-        TaskRun run = TaskRun.open(task, data, taskSeed, model);
+        TaskRun run = TaskRun.open(task, data, taskSeed, model, backend, w);
         var testItems = run.evalExamples(Split.TEST, limit);
         TaskScorer scorer = run.scorer(testItems, 1);
         List<String> methods = only != null ? only : factory.methods().names();

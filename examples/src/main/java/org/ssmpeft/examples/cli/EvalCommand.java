@@ -13,6 +13,7 @@ import org.ssmpeft.examples.tasks.TaskScorer;
 import org.ssmpeft.runtime.adapters.AdapterFiles;
 import org.ssmpeft.runtime.data.Split;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
@@ -54,6 +55,9 @@ final class EvalCommand implements Callable<Integer> {
     @Option(names = "--show", defaultValue = "3", description = "Print this many predictions (${DEFAULT-VALUE}).")
     int show;
 
+    @Mixin
+    BackendOption backend = new BackendOption();
+
     @Inject
     EvalCommand(AdapterFactory factory) {
         this.factory = factory;
@@ -62,7 +66,7 @@ final class EvalCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
-        TaskRun run = TaskRun.open(task, data, taskSeed, model);
+        TaskRun run = TaskRun.open(task, data, taskSeed, model, backend, out);
         AdapterSet adapters = new AdapterSet(run.model.shape());
         for (Path dir : adapterDirs) {
             adapters.add(AdapterFiles.load(dir, run.model.shape(), factory));

@@ -12,7 +12,7 @@ import org.ssmpeft.examples.bundled.BundledModel;
 import org.ssmpeft.examples.tasks.BundledTasks;
 import org.ssmpeft.runtime.adapters.AdapterFiles;
 import org.ssmpeft.runtime.backend.Backends;
-import org.ssmpeft.runtime.backend.MambaModel;
+import org.ssmpeft.runtime.backend.SsmModel;
 import org.ssmpeft.runtime.checkpoint.MambaCheckpoint;
 import org.ssmpeft.runtime.data.Encoder;
 import org.ssmpeft.runtime.data.Example;
@@ -22,6 +22,7 @@ import org.ssmpeft.runtime.generate.Generator;
 import org.ssmpeft.runtime.tokenize.Tokenizer;
 import org.ssmpeft.runtime.tokenize.Tokenizers;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
@@ -61,6 +62,9 @@ final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--length-penalty", defaultValue = "1.0", description = "Beam length penalty (${DEFAULT-VALUE}).")
     double lengthPenalty;
 
+    @Mixin
+    BackendOption backend = new BackendOption();
+
     @Inject
     GenerateCommand(AdapterFactory factory) {
         this.factory = factory;
@@ -70,7 +74,7 @@ final class GenerateCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
         Path dir = BundledModel.orBundled(model);
-        MambaModel m = Backends.forName("cpu").create(MambaCheckpoint.load(dir));
+        SsmModel m = backend.create(MambaCheckpoint.load(dir), out);
         Tokenizer tok = Tokenizers.forModel(dir);
         AdapterSet adapters = new AdapterSet(m.shape());
         for (Path a : adapterDirs) {

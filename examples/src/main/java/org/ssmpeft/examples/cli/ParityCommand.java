@@ -11,9 +11,10 @@ import org.ssmpeft.examples.parity.FixtureParity;
 import org.ssmpeft.examples.parity.ParityLine;
 import org.ssmpeft.runtime.backend.BackendProvider;
 import org.ssmpeft.runtime.backend.Backends;
-import org.ssmpeft.runtime.backend.MambaModel;
+import org.ssmpeft.runtime.backend.SsmModel;
 import org.ssmpeft.runtime.checkpoint.MambaCheckpoint;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
@@ -33,9 +34,8 @@ final class ParityCommand implements Callable<Integer> {
     @Parameters(paramLabel = "DIR", description = "A fixture folder (the layout of shared/fixtures/mamba-tiny).")
     Path dir;
 
-    @Option(names = "--backend", paramLabel = "NAME", defaultValue = Backends.DEFAULT,
-            description = "Compute backend (${DEFAULT-VALUE}); see Backends.")
-    String backend;
+    @Mixin
+    BackendOption backend = new BackendOption();
 
     @Option(names = "--lora-alpha", paramLabel = "ALPHA",
             description = "LoRA alpha of the fixture's lora adapter (default: read from DIR/manifest.json).")
@@ -49,12 +49,7 @@ final class ParityCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
-        BackendProvider provider = Backends.forName(backend);
-        Optional<String> unavailable = provider.unavailableReason();
-        if (unavailable.isPresent()) {
-            throw new IllegalStateException("backend '" + backend + "' is not available: " + unavailable.get());
-        }
-        MambaModel model = provider.create(MambaCheckpoint.load(dir));
+        SsmModel model = backend.create(MambaCheckpoint.load(dir), out);
         out.printf("parity of %s on backend %s (%s)%n", dir, model.backend(), model.shape().describe());
         List<ParityLine> lines = new FixtureParity(model, dir, factory, Optional.ofNullable(loraAlpha)).run();
         lines.forEach(out::println);

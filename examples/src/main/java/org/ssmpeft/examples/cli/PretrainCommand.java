@@ -15,7 +15,7 @@ import java.util.concurrent.Callable;
 import org.ssmpeft.api.composition.AdapterSet;
 import org.ssmpeft.examples.bundled.PretrainCorpus;
 import org.ssmpeft.runtime.backend.Backends;
-import org.ssmpeft.runtime.backend.MambaModel;
+import org.ssmpeft.runtime.backend.SsmModel;
 import org.ssmpeft.runtime.checkpoint.MambaCheckpoint;
 import org.ssmpeft.runtime.checkpoint.MambaConfig;
 import org.ssmpeft.runtime.checkpoint.MambaInit;
@@ -29,6 +29,7 @@ import org.ssmpeft.runtime.train.Trainer;
 import org.ssmpeft.runtime.train.TrainingOptions;
 import org.ssmpeft.runtime.train.TrainingResult;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
@@ -83,6 +84,9 @@ final class PretrainCommand implements Callable<Integer> {
     @Option(names = "--eval-every", defaultValue = "100", description = "Held-out loss every N steps.")
     int evalEvery;
 
+    @Mixin
+    BackendOption backend = new BackendOption();
+
     @Override
     public Integer call() throws Exception {
         PrintWriter w = spec.commandLine().getOut();
@@ -124,7 +128,8 @@ final class PretrainCommand implements Callable<Integer> {
         for (int i = 0; i < 8; i++) {
             heldOut.add(corpus.batch(seed + 1_000_003L, 0, i));
         }
-        MambaModel model = Backends.forName("cpu").create(weights);
+        var provider = backend.provider();
+        SsmModel model = backend.create(weights, w);
         TrainingOptions options = TrainingOptions.builder(steps, lr).schedule(LearningRateSchedule.Kind.COSINE, warmup)
                 .weightDecay(weightDecay).seed(seed).evalEvery(evalEvery).checkpointEvery(0).keepCheckpoints(1)
                 .build();
@@ -134,7 +139,7 @@ final class PretrainCommand implements Callable<Integer> {
         TrainingResult result = Trainer.builder(model, new AdapterSet(config.toShape()), options)
                 .outputDirectory(work).evaluator(Evaluator.meanLoss(heldOut))
                 .listener(new ProgressLine(progress, false, 20))
-                .trainBase(weights, weights.parameters().keySet(), Backends.forName("cpu")::create)
+                .trainBase(weights, weights.parameters().keySet(), provider::create)
                 .build().train(corpus);
         double seconds = (System.nanoTime() - start) / 1e9;
         MambaCheckpoint.save(weights, out);

@@ -15,8 +15,7 @@ import org.ssmpeft.examples.tasks.BundledTask;
 import org.ssmpeft.examples.tasks.BundledTasks;
 import org.ssmpeft.examples.tasks.TaskFiles;
 import org.ssmpeft.examples.tasks.TaskScorer;
-import org.ssmpeft.runtime.backend.Backends;
-import org.ssmpeft.runtime.backend.MambaModel;
+import org.ssmpeft.runtime.backend.SsmModel;
 import org.ssmpeft.runtime.checkpoint.MambaCheckpoint;
 import org.ssmpeft.runtime.checkpoint.MambaWeights;
 import org.ssmpeft.runtime.data.Batches;
@@ -30,7 +29,7 @@ import org.ssmpeft.runtime.tokenize.Tokenizers;
 import org.ssmpeft.runtime.train.BatchSource;
 
 /**
- * What train, eval and compare share: a base model (the bundled one unless a folder is given) on the cpu backend,
+ * What train, eval and compare share: a base model (the bundled one unless a folder is given) on the chosen backend,
  * its tokenizer, and a bundled task's data (generated from a seed into a temporary folder unless a folder written by
  * {@code peft tasks --write} is given).
  */
@@ -40,11 +39,11 @@ final class TaskRun {
     final Path dataDir;
     final Path modelDir;
     final MambaWeights weights;
-    final MambaModel model;
+    final SsmModel model;
     final Tokenizer tokenizer;
     final boolean bundled;
 
-    private TaskRun(BundledTask task, Path dataDir, Path modelDir, MambaWeights weights, MambaModel model,
+    private TaskRun(BundledTask task, Path dataDir, Path modelDir, MambaWeights weights, SsmModel model,
                     Tokenizer tokenizer, boolean bundled) {
         this.bundled = bundled;
         this.task = task;
@@ -56,7 +55,8 @@ final class TaskRun {
     }
 
     /** Loads the model and prepares the task's data. */
-    static TaskRun open(String taskName, Path data, long taskSeed, Path model) throws IOException {
+    static TaskRun open(String taskName, Path data, long taskSeed, Path model, BackendOption backend,
+                        PrintWriter out) throws IOException {
         BundledTask task = BundledTasks.forName(taskName);
         Path dataDir = data;
         if (dataDir == null) {
@@ -67,7 +67,7 @@ final class TaskRun {
         }
         Path modelDir = BundledModel.orBundled(model);
         MambaWeights w = MambaCheckpoint.load(modelDir);
-        MambaModel m = Backends.forName("cpu").create(w);
+        SsmModel m = backend.create(w, out);
         Tokenizer tok = Tokenizers.forModel(modelDir);
         return new TaskRun(task, dataDir, modelDir, w, m, tok, model == null);
     }
@@ -133,7 +133,7 @@ final class TaskRun {
                 : String.format(Locale.ROOT, "%.3f", v);
     }
 
-    static Map<String, Double> evaluate(TaskScorer scorer, MambaModel model, AdapterSet adapters) {
+    static Map<String, Double> evaluate(TaskScorer scorer, SsmModel model, AdapterSet adapters) {
         return new LinkedHashMap<>(scorer.evaluate(model, adapters, 0));
     }
 

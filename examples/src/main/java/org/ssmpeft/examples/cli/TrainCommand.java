@@ -19,6 +19,7 @@ import org.ssmpeft.runtime.data.Split;
 import org.ssmpeft.runtime.train.ProgressLine;
 import org.ssmpeft.runtime.train.Trainer;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
@@ -37,6 +38,9 @@ final class TrainCommand implements Callable<Integer> {
     @Parameters(paramLabel = "CONFIG", description = "The run config (.yaml, .yml or .json).")
     Path config;
 
+    @Mixin
+    BackendOption backend = new BackendOption();
+
     @Inject
     TrainCommand(AdapterFactory factory) {
         this.factory = factory;
@@ -46,7 +50,7 @@ final class TrainCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
         RunConfig c = RunConfig.read(config, factory.reader());
-        TaskRun run = TaskRun.open(c.task(), c.data(), c.taskSeed(), c.model());
+        TaskRun run = TaskRun.open(c.task(), c.data(), c.taskSeed(), c.model(), backend, out);
         AdapterSet adapters = factory.create(c.adapters(), run.model.shape(), c.seed());
         Split split = Split.valueOf(c.evalSplit().toUpperCase(Locale.ROOT));
         TaskScorer scorer = run.scorer(run.evalExamples(split, c.evalLimit()), c.beams());

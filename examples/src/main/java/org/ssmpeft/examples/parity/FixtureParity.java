@@ -23,8 +23,9 @@ import org.ssmpeft.api.config.ConfigFormat;
 import org.ssmpeft.api.tensor.Tensor;
 import org.ssmpeft.examples.parity.ParityLine.Tolerance;
 import org.ssmpeft.runtime.backend.LossAndGradients;
-import org.ssmpeft.runtime.backend.MambaCache;
-import org.ssmpeft.runtime.backend.MambaModel;
+import org.ssmpeft.runtime.backend.HostState;
+import org.ssmpeft.runtime.backend.SsmState;
+import org.ssmpeft.runtime.backend.SsmModel;
 import org.ssmpeft.runtime.safetensors.SafetensorsFile;
 
 /**
@@ -50,7 +51,7 @@ public final class FixtureParity {
     private static final Pattern LORA_TENSOR = Pattern.compile("layers\\.(\\d+)\\.(\\w+)\\.lora_[AB]|head\\.lora_[AB]");
     private static final Pattern MANIFEST_ALPHA = Pattern.compile("alpha\\s*=\\s*([0-9.]+)");
 
-    private final MambaModel model;
+    private final SsmModel model;
     private final Path dir;
     private final AdapterFactory factory;
     private final Optional<Double> loraAlpha;
@@ -59,7 +60,7 @@ public final class FixtureParity {
      * @param loraAlpha LoRA's alpha for {@code lora} fixtures (the tensors hold r but not alpha); when empty it is
      *                  read from the fixture's {@code manifest.json}
      */
-    public FixtureParity(MambaModel model, Path dir, AdapterFactory factory, Optional<Double> loraAlpha) {
+    public FixtureParity(SsmModel model, Path dir, AdapterFactory factory, Optional<Double> loraAlpha) {
         this.model = model;
         this.dir = dir;
         this.factory = factory;
@@ -126,16 +127,17 @@ public final class FixtureParity {
     private void reference(SafetensorsFile ref, List<ParityLine> lines) throws IOException {
         int[][] ids = inputIds(ref);
         Set<String> names = new TreeSet<>(ref.names());
-        MambaCache cache = model.newCache(ids.length);
+        SsmState cache = model.newState(ids.length);
         float[] logits = model.forward(ids, model.noAdapters(), cache).values();
+        HostState after = cache.export();
         if (names.contains("logits")) {
             lines.add(ParityLine.compare("logits", logits, ref.readFloats("logits"), Tolerance.VALUES));
         }
-        for (int layer = 0; layer < model.config().layers(); layer++) {
+        for (int layer = 0; layer < model.shape().layers(); layer++) {
             for (String kind : List.of("ssm_state", "conv_state")) {
                 String name = kind + ".layers." + layer;
                 if (names.contains(name)) {
-                    float[] actual = kind.equals("ssm_state") ? cache.ssmState(layer) : cache.convState(layer);
+                    float[] actual = kind.equals("ssm_state") ? after.ssmState(layer) : after.convState(layer);
                     lines.add(ParityLine.compare(name, actual, ref.readFloats(name), Tolerance.VALUES));
                 }
             }
@@ -163,9 +165,9 @@ public final class FixtureParity {
     private float[] stepLogits(int[][] ids) {
         int b = ids.length;
         int t = ids[0].length;
-        int v = model.config().vocabSize();
+        int v = model.shape().vocab();
         float[] out = new float[b * t * v];
-        MambaCache cache = model.newCache(b);
+        SsmState cache = model.newState(b);
         for (int pos = 0; pos < t; pos++) {
             int[] column = new int[b];
             for (int i = 0; i < b; i++) {

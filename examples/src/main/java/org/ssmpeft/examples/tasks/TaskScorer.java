@@ -8,7 +8,7 @@ import java.util.List;
 import java.util.Map;
 import org.ssmpeft.api.composition.AdapterSet;
 import org.ssmpeft.runtime.backend.Logits;
-import org.ssmpeft.runtime.backend.MambaModel;
+import org.ssmpeft.runtime.backend.SsmModel;
 import org.ssmpeft.runtime.data.Encoder;
 import org.ssmpeft.runtime.data.Example;
 import org.ssmpeft.runtime.generate.GenerationOptions;
@@ -68,11 +68,11 @@ public final class TaskScorer implements Evaluator {
     }
 
     @Override
-    public Map<String, Double> evaluate(MambaModel model, AdapterSet adapters, int step) {
+    public Map<String, Double> evaluate(SsmModel model, AdapterSet adapters, int step) {
         return task.classification() ? classify(model, adapters) : generate(model, adapters);
     }
 
-    private Map<String, Double> classify(MambaModel model, AdapterSet adapters) {
+    private Map<String, Double> classify(SsmModel model, AdapterSet adapters) {
         int n = examples.size();
         int[] predicted = new int[n];
         int[] gold = new int[n];
@@ -140,7 +140,7 @@ public final class TaskScorer implements Evaluator {
         return out;
     }
 
-    private Map<String, Double> generate(MambaModel model, AdapterSet adapters) {
+    private Map<String, Double> generate(SsmModel model, AdapterSet adapters) {
         Generator generator = new Generator(model, adapters);
         List<String> predictions = new ArrayList<>();
         List<Prediction> preds = new ArrayList<>();

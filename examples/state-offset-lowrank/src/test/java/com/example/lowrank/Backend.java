@@ -4,10 +4,10 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import org.ssmpeft.runtime.backend.BackendProvider;
 import org.ssmpeft.runtime.backend.Backends;
-import org.ssmpeft.runtime.backend.MambaModel;
+import org.ssmpeft.runtime.backend.SsmModel;
 
 /** The tiny model on one installed backend; a test of a backend that cannot run here is skipped, not passed. */
-record Backend(MambaModel model) implements AutoCloseable {
+record Backend(SsmModel model) implements AutoCloseable {
 
     static Backend open(String name) {
         BackendProvider p = Backends.forName(name);

@@ -18,7 +18,7 @@ import org.ssmpeft.api.shape.ModelShape;
 import org.ssmpeft.api.tensor.Tensor;
 import org.ssmpeft.api.testing.GradientCheck;
 import org.ssmpeft.runtime.adapters.AdapterFiles;
-import org.ssmpeft.runtime.backend.MambaModel;
+import org.ssmpeft.runtime.backend.SsmModel;
 import org.ssmpeft.stateoffset.StateOffsetConfig;
 
 /**
@@ -39,8 +39,8 @@ class LowRankOnTheRuntimeTest {
         for (int b = 0; b < l.length; b++) {
             l[b] = TOKENS[b].clone();
         }
-        l[0][2] = MambaModel.IGNORE_INDEX;
-        l[1][6] = MambaModel.IGNORE_INDEX;
+        l[0][2] = SsmModel.IGNORE_INDEX;
+        l[1][6] = SsmModel.IGNORE_INDEX;
         return l;
     }
 

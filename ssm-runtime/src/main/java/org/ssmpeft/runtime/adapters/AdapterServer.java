@@ -8,8 +8,8 @@ import org.ssmpeft.api.adapter.Adapter;
 import org.ssmpeft.api.composition.AdapterFactory;
 import org.ssmpeft.api.composition.AdapterSet;
 import org.ssmpeft.runtime.backend.Logits;
-import org.ssmpeft.runtime.backend.MambaModel;
-import org.ssmpeft.runtime.backend.MambaCache;
+import org.ssmpeft.runtime.backend.SsmModel;
+import org.ssmpeft.runtime.backend.SsmState;
 
 /**
  * One base model and many named adapters, served to concurrent requests: load adapters from folders, activate one or
@@ -25,8 +25,8 @@ import org.ssmpeft.runtime.backend.MambaCache;
  *   <li>A request works on one frozen view, taken once: {@link #current()} (the default stack at that moment) or
  *       {@link #view(String...)} (exactly the named adapters, in that order, whatever the default is). Changes made
  *       while it runs do not reach it; a deleted adapter stays alive for the requests that already hold it.</li>
- *   <li>The base model is read-only ({@link MambaModel} is thread-safe for concurrent calls with distinct caches);
- *       each request uses its own {@link MambaCache}.</li>
+ *   <li>The base model is read-only ({@link SsmModel} is thread-safe for concurrent calls with distinct caches);
+ *       each request uses its own {@link SsmState}.</li>
  *   <li>Adapters are read-only while served: their tensors are shared by every view. Training or editing an adapter
  *       that is being served is not supported; load (or {@link #add}) a new one and switch. Backends call
  *       {@code refreshDerived()} before each pass; for adapters with derived tensors (prefix with MLP) concurrent
@@ -36,19 +36,19 @@ import org.ssmpeft.runtime.backend.MambaCache;
  */
 public final class AdapterServer {
 
-    private final MambaModel model;
+    private final SsmModel model;
     private final AdapterFactory factory;
     private final AdapterSet registry;
     private volatile AdapterSet current;
 
-    public AdapterServer(MambaModel model, AdapterFactory factory) {
+    public AdapterServer(SsmModel model, AdapterFactory factory) {
         this.model = Objects.requireNonNull(model, "model");
         this.factory = Objects.requireNonNull(factory, "factory");
         this.registry = new AdapterSet(model.shape());
         this.current = registry.snapshot();
     }
 
-    public MambaModel model() {
+    public SsmModel model() {
         return model;
     }
 
@@ -121,7 +121,7 @@ public final class AdapterServer {
 
     /** Logits of fresh sequences (B, T) with the adapters of {@code view}. */
     public Logits forward(int[][] tokens, AdapterSet view) {
-        return model.forward(tokens, view, model.newCache(tokens.length));
+        return model.forward(tokens, view, model.newState(tokens.length));
     }
 
     /** Logits of fresh sequences (B, T) with exactly the named adapters acting. */
@@ -130,12 +130,12 @@ public final class AdapterServer {
     }
 
     /** A fresh cache for decoding {@code batch} sequences with {@link #step}. */
-    public MambaCache newCache(int batch) {
-        return model.newCache(batch);
+    public SsmState newState(int batch) {
+        return model.newState(batch);
     }
 
     /** One decode step; use the same view for every step of a sequence. */
-    public float[] step(int[] tokens, AdapterSet view, MambaCache cache) {
+    public float[] step(int[] tokens, AdapterSet view, SsmState cache) {
         return model.step(tokens, view, cache);
     }
 

@@ -1,13 +1,15 @@
 package org.ssmpeft.runtime.backend;
 
 import java.util.Optional;
-import org.ssmpeft.runtime.checkpoint.MambaWeights;
+import java.util.Set;
+import java.util.TreeSet;
+import org.ssmpeft.api.shape.ModelFamily;
 
 /**
  * A compute backend, found at run time with {@link java.util.ServiceLoader}: list the implementation in
  * {@code META-INF/services/org.ssmpeft.runtime.backend.BackendProvider}. Providers are stateless, have a public
  * no-argument constructor, and must not fail to load when their hardware or native library is absent: they report
- * it through {@link #unavailableReason()} instead.
+ * it through {@link #unavailableReason()} instead. README "Write your own backend" walks through one.
  */
 public interface BackendProvider {
 
@@ -17,6 +19,16 @@ public interface BackendProvider {
     /** One sentence for listings. */
     String description();
 
+    /**
+     * Rank in the default choice: among the available backends the highest wins when none is named (DJL's engine
+     * selection). A GPU backend ranks above {@code cpu} ({@value Backends#CPU_PREFERENCE}); a reference backend that
+     * should never be picked by default ranks below it.
+     */
+    int preference();
+
+    /** The model families this backend implements. */
+    Set<ModelFamily> families();
+
     /** Empty when the backend can run here; else why not (no GPU, native library missing, ...). */
     Optional<String> unavailableReason();
 
@@ -24,6 +36,22 @@ public interface BackendProvider {
         return unavailableReason().isEmpty();
     }
 
-    /** The model on this backend; the weights are read, never written. */
-    MambaModel create(MambaWeights weights);
+    /**
+     * The model on this backend; the spec's weights are read, never written. Fails naming the family when this
+     * backend does not implement it, and the reason when the backend is unavailable.
+     */
+    default SsmModel create(ModelSpec spec) {
+        if (!families().contains(spec.family())) {
+            throw new IllegalArgumentException("backend '" + name() + "' does not implement the " + spec.family()
+                    + " family; it implements: " + String.join(", ",
+                    new TreeSet<>(families().stream().map(ModelFamily::id).toList())));
+        }
+        unavailableReason().ifPresent(why -> {
+            throw new IllegalStateException("backend '" + name() + "' is not available here: " + why);
+        });
+        return build(spec);
+    }
+
+    /** For implementations: the model of a spec of a supported family, called by {@link #create}. */
+    SsmModel build(ModelSpec spec);
 }

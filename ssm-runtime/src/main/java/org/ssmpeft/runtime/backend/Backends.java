@@ -1,20 +1,26 @@
 package org.ssmpeft.runtime.backend;
 
+import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.ServiceConfigurationError;
 import java.util.ServiceLoader;
 import java.util.TreeMap;
 
 /**
  * The installed compute backends, by name (the {@code PeftMethods} pattern): {@code forName("cpu")}; an unknown name
- * fails listing the installed ones, two providers with one name fail naming both classes. The default is
- * {@value #DEFAULT}, which is always installed and always available.
+ * fails listing the installed ones, two providers with one name fail naming both classes. Without a name the best
+ * available backend runs ({@link #preferred()}): the highest {@link BackendProvider#preference()} among those whose
+ * hardware answers, so "cuda where a GPU answers, else cpu".
  */
 public final class Backends {
 
-    /** The backend used when none is chosen. */
-    public static final String DEFAULT = "cpu";
+    /** The name of the always-available plain-Java backend. */
+    public static final String CPU = "cpu";
+
+    /** {@code cpu}'s preference; GPU backends rank above it, reference backends below. */
+    public static final int CPU_PREFERENCE = 100;
 
     private final Map<String, BackendProvider> byName;
 
@@ -54,9 +60,9 @@ public final class Backends {
         return load().get(name);
     }
 
-    /** The default backend, {@value #DEFAULT}. */
+    /** The best available installed backend, from {@link #load()}. */
     public static BackendProvider defaultBackend() {
-        return forName(DEFAULT);
+        return load().preferred();
     }
 
     /** The backend {@code name}; fails with the installed names. */
@@ -68,14 +74,39 @@ public final class Backends {
         return p;
     }
 
+    /** {@code name} when given (it must be available), else {@link #preferred()}. */
+    public BackendProvider select(Optional<String> name) {
+        if (name.isEmpty()) {
+            return preferred();
+        }
+        BackendProvider p = get(name.get());
+        p.unavailableReason().ifPresent(why -> {
+            throw new IllegalStateException("backend '" + p.name() + "' is installed but not available here: " + why
+                    + "; available: " + String.join(", ", available().stream().map(BackendProvider::name).toList()));
+        });
+        return p;
+    }
+
+    /** The available backend of highest preference (ties by name); fails listing why each is unavailable. */
+    public BackendProvider preferred() {
+        return available().stream().max(Comparator.comparingInt(BackendProvider::preference)
+                        .thenComparing(BackendProvider::name, Comparator.reverseOrder()))
+                .orElseThrow(() -> new IllegalStateException("no compute backend is available: " + (byName.isEmpty()
+                        ? "none is installed (add ssm-backend-cpu)"
+                        : String.join("; ", byName.values().stream().map(p -> p.name() + ": "
+                        + p.unavailableReason().orElse("?")).toList()))));
+    }
+
     /** Installed backend names, sorted. */
     public List<String> names() {
         return List.copyOf(new TreeMap<>(byName).keySet());
     }
 
-    /** Installed backends that can run on this machine. */
+    /** Installed backends that can run on this machine, most preferred first. */
     public List<BackendProvider> available() {
-        return new TreeMap<>(byName).values().stream().filter(BackendProvider::isAvailable).toList();
+        return byName.values().stream().filter(BackendProvider::isAvailable)
+                .sorted(Comparator.comparingInt(BackendProvider::preference).reversed()
+                        .thenComparing(BackendProvider::name)).toList();
     }
 
     private String namesText() {

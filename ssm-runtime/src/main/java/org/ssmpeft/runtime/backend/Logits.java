@@ -17,6 +17,15 @@ public record Logits(float[] values, int batch, int length, int vocab, int virtu
         }
     }
 
+    /** The logits of every row's last position: (B, V). */
+    public float[] last() {
+        float[] out = new float[batch * vocab];
+        for (int b = 0; b < batch; b++) {
+            System.arraycopy(values, (b * length + length - 1) * vocab, out, b * vocab, vocab);
+        }
+        return out;
+    }
+
     /** The logits (V) of row {@code b} at position {@code t} (0-based, virtual tokens included), a copy. */
     public float[] at(int b, int t) {
         int o = (b * length + t) * vocab;

@@ -5,7 +5,7 @@ import java.util.Map;
 import org.ssmpeft.api.tensor.Tensor;
 
 /**
- * What {@link MambaModel#lossAndGradients} computed.
+ * What {@link SsmModel#lossAndGradients} computed.
  *
  * @param loss              mean cross-entropy over the {@code targets} positions with a label (0 when there are none)
  * @param targets           number of positions that entered the mean

@@ -1,7 +1,7 @@
 /**
  * Compute backends as plugins: {@link org.ssmpeft.runtime.backend.BackendProvider} (found with ServiceLoader, chosen
  * by name through {@link org.ssmpeft.runtime.backend.Backends}) creates a
- * {@link org.ssmpeft.runtime.backend.MambaModel}: forward, recurrent step and loss with gradients, all with PEFT
+ * {@link org.ssmpeft.runtime.backend.SsmModel}: forward, recurrent step and loss with gradients, all with PEFT
  * hooks applied. The {@code cpu} backend is built in.
  */
 package org.ssmpeft.runtime.backend;

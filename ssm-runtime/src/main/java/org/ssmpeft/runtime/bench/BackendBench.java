@@ -18,7 +18,7 @@ import org.ssmpeft.api.config.ConfigFormat;
 import org.ssmpeft.api.registry.PeftMethods;
 import org.ssmpeft.runtime.backend.BackendProvider;
 import org.ssmpeft.runtime.backend.Backends;
-import org.ssmpeft.runtime.backend.MambaModel;
+import org.ssmpeft.runtime.backend.SsmModel;
 import org.ssmpeft.runtime.checkpoint.LayerWeights;
 import org.ssmpeft.runtime.checkpoint.MambaConfig;
 import org.ssmpeft.runtime.checkpoint.MambaWeights;
@@ -121,8 +121,8 @@ public final class BackendBench {
         List<Row> rows = new ArrayList<>();
         for (Shape shape : shapes) {
             MambaWeights weights = randomWeights(shape.config(), 42);
-            MambaModel cpuModel = runCpu ? cpu.create(weights) : null;
-            MambaModel djlModel = runDjl ? djl.create(weights) : null;
+            SsmModel cpuModel = runCpu ? cpu.create(weights) : null;
+            SsmModel djlModel = runDjl ? djl.create(weights) : null;
             try {
                 for (int batch : new int[] {1, 4}) {
                     int[][] tokens = tokens(batch, length, shape.config().vocabSize(), 7);
@@ -225,7 +225,7 @@ public final class BackendBench {
         }
     }
 
-    private static Runnable call(MambaModel model, int[][] tokens, AdapterSet adapters, Workload w) {
+    private static Runnable call(SsmModel model, int[][] tokens, AdapterSet adapters, Workload w) {
         if (w.adapterYaml() == null) {
             return () -> model.forward(tokens, adapters);
         }

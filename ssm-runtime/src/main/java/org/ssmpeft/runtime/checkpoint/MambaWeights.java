@@ -6,7 +6,10 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.function.BiFunction;
+import org.ssmpeft.api.shape.ModelFamily;
+import org.ssmpeft.api.shape.ModelShape;
 import org.ssmpeft.api.tensor.Tensor;
+import org.ssmpeft.runtime.backend.ModelSpec;
 
 /**
  * A whole Mamba-1 language model's parameters, float32, row-major; V = vocab (padded), d = d_model. Arrays are
@@ -19,7 +22,7 @@ import org.ssmpeft.api.tensor.Tensor;
  * @param lmHead    lm_head.weight: (V, d); the very same array as {@code embedding} when the config ties them
  */
 public record MambaWeights(MambaConfig config, float[] embedding, List<LayerWeights> layers, float[] normF,
-                           float[] lmHead) {
+                           float[] lmHead) implements ModelSpec {
 
     public MambaWeights {
         layers = List.copyOf(layers);
@@ -44,6 +47,21 @@ public record MambaWeights(MambaConfig config, float[] embedding, List<LayerWeig
         for (LayerWeights l : layers) {
             l.checked(config);
         }
+    }
+
+    @Override
+    public ModelFamily family() {
+        return ModelFamily.MAMBA;
+    }
+
+    @Override
+    public ModelShape shape() {
+        return config.toShape();
+    }
+
+    @Override
+    public boolean tiedHead() {
+        return config.tieWordEmbeddings();
     }
 
     /** Hugging Face name of the embedding (also the tied head's weight). */

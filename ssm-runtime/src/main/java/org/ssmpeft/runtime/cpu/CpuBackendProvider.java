@@ -2,7 +2,11 @@ package org.ssmpeft.runtime.cpu;
 
 import java.util.Optional;
 import org.ssmpeft.runtime.backend.BackendProvider;
-import org.ssmpeft.runtime.backend.MambaModel;
+import org.ssmpeft.runtime.backend.ModelSpec;
+import org.ssmpeft.runtime.backend.SsmModel;
+import org.ssmpeft.runtime.backend.Backends;
+import org.ssmpeft.api.shape.ModelFamily;
+import java.util.Set;
 import org.ssmpeft.runtime.checkpoint.MambaWeights;
 
 /** The built-in CPU backend, {@code cpu}: plain Java, float32, multi-threaded; always available. */
@@ -21,12 +25,22 @@ public final class CpuBackendProvider implements BackendProvider {
     }
 
     @Override
+    public int preference() {
+        return Backends.CPU_PREFERENCE;
+    }
+
+    @Override
+    public Set<ModelFamily> families() {
+        return Set.of(ModelFamily.MAMBA);
+    }
+
+    @Override
     public Optional<String> unavailableReason() {
         return Optional.empty();
     }
 
     @Override
-    public MambaModel create(MambaWeights weights) {
-        return new CpuMamba(weights);
+    public SsmModel build(ModelSpec spec) {
+        return new CpuMamba((MambaWeights) spec); // the only family listed in families()
     }
 }

@@ -1,20 +1,21 @@
 package org.ssmpeft.runtime.cpu;
 
 import java.util.ArrayList;
-import java.util.HashSet;
-import java.util.IdentityHashMap;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ForkJoinPool;
-import org.ssmpeft.api.adapter.Adapter;
 import org.ssmpeft.api.composition.AdapterSet;
 import org.ssmpeft.api.tensor.Tensor;
+import org.ssmpeft.runtime.backend.HostState;
 import org.ssmpeft.runtime.backend.Logits;
 import org.ssmpeft.runtime.backend.LossAndGradients;
-import org.ssmpeft.runtime.backend.MambaCache;
-import org.ssmpeft.runtime.backend.MambaModel;
+import org.ssmpeft.runtime.backend.SsmModel;
+import org.ssmpeft.runtime.backend.SsmState;
+import org.ssmpeft.runtime.plan.HookPlan;
+import org.ssmpeft.runtime.plan.PlanGradients;
+import org.ssmpeft.runtime.plan.Term;
 import org.ssmpeft.runtime.checkpoint.LayerWeights;
 import org.ssmpeft.runtime.checkpoint.MambaConfig;
 import org.ssmpeft.runtime.checkpoint.MambaWeights;
@@ -24,11 +25,12 @@ import org.ssmpeft.runtime.checkpoint.MambaWeights;
  * ({@code MambaForCausalLM}; formats.md §5, DESIGN.md §3), with every PEFT hook and a hand-derived backward.
  * Symbols: B batch, L length, d d_model, D d_inner, N d_state, R dt_rank, K conv kernel, V vocab, P virtual tokens.
  *
- * <p>{@link #forward} runs a (B, L) block of tokens and advances a {@link MambaCache}; {@link #step} is the same
+ * <p>{@link #forward} runs a (B, L) block of tokens and advances a {@link HostState} (the cpu backend's state lives
+ * on the host); {@link #step} is the same
  * with L = 1, the recurrent decode. Because the conv and scan kernels continue from the cache, a prompt can be fed
  * whole, in chunks, or token by token with the same result.
  *
- * <p>Hooks (resolved per call by {@link HookPlan}, contributions of acting adapters summed): the prompt at the
+ * <p>Hooks (resolved per call by the backend-neutral {@link HookPlan}, contributions of acting adapters summed): the prompt at the
  * embedding, a prefix per layer prepended to the conv input x (gate 0, outputs dropped), the initial state added to a
  * fresh cache's SSM state, state and output offsets in the scan read-out, low-rank deltas after each projection
  * (inside softplus for dt_proj), parameter deltas on the base weights, and state extensions (additional-scan) as a
@@ -42,14 +44,14 @@ import org.ssmpeft.runtime.checkpoint.MambaWeights;
  *
  * <p>Thread-safe: calls share only the read-only weights; each call has its own buffers and its caller's cache.
  */
-public final class CpuMamba implements MambaModel {
+public final class CpuMamba implements SsmModel {
 
     /** Scan steps between stored states in the training forward; the backward recomputes inside a chunk. */
     public static final int SCAN_CHUNK = 64;
 
     /** What one forward call produced. */
     public record Output(float[] logits, int batch, int length, int vocab, List<float[]> hiddenStates,
-                         MambaCache cache) {
+                         HostState cache) {
         /**
          * @param logits       (B, L, V)
          * @param hiddenStates empty unless requested; else per block the residual stream after it (B, L, d), then
@@ -105,24 +107,40 @@ public final class CpuMamba implements MambaModel {
         return CpuBackendProvider.NAME;
     }
 
-    @Override
     public MambaConfig config() {
         return config;
+    }
+
+    @Override
+    public MambaWeights spec() {
+        return weights;
     }
 
     public MambaWeights weights() {
         return weights;
     }
 
-    /** An all-zero cache for {@code batch} sequences. */
+    /** An all-zero state for {@code batch} sequences. */
     @Override
-    public MambaCache newCache(int batch) {
-        return MambaCache.zeros(config, batch);
+    public HostState newState(int batch) {
+        return HostState.zeros(shape(), batch, backend());
+    }
+
+    @Override
+    public HostState importState(HostState host) {
+        return host.importedBy(backend(), shape());
+    }
+
+    private HostState own(SsmState state, int batch) {
+        if (!(state instanceof HostState h)) {
+            throw new IllegalArgumentException(HostState.ownerMessage(state, backend()));
+        }
+        return h.requireFits(backend(), shape(), batch);
     }
 
     /** Full forward of fresh sequences (B, L) -> logits (B, L, V), with the cache after the last token. */
     public Output forward(int[][] tokens) {
-        return forward(tokens, newCache(tokens.length), false);
+        return forward(tokens, newState(tokens.length), false);
     }
 
     /**
@@ -130,142 +148,66 @@ public final class CpuMamba implements MambaModel {
      *
      * @param keepHiddenStates also return the residual stream after every block and after norm_f
      */
-    public Output forward(int[][] tokens, MambaCache cache, boolean keepHiddenStates) {
-        return run(tokens, HookPlan.none(weights, negA), cache, keepHiddenStates, false).output(cache);
+    public Output forward(int[][] tokens, HostState cache, boolean keepHiddenStates) {
+        return forward(tokens, noAdapters(), cache, keepHiddenStates);
     }
 
     /**
      * Runs tokens (B, T) with the hooks of the acting adapters from the state in {@code cache} (advanced in place).
      * With a prompt on a fresh cache the output has P + T positions per row.
      */
-    public Output forward(int[][] tokens, AdapterSet adapters, MambaCache cache, boolean keepHiddenStates) {
+    public Output forward(int[][] tokens, AdapterSet adapters, HostState cache, boolean keepHiddenStates) {
+        own(cache, tokens.length);
         return run(tokens, plan(adapters, cache), cache, keepHiddenStates, false).output(cache);
     }
 
     @Override
     public List<float[]> hiddenStates(int[][] tokens, AdapterSet adapters) {
-        return forward(tokens, adapters, newCache(tokens.length), true).hiddenStates();
+        return forward(tokens, adapters, newState(tokens.length), true).hiddenStates();
     }
 
     @Override
-    public Logits forward(int[][] tokens, AdapterSet adapters, MambaCache cache) {
-        HookPlan plan = plan(adapters, cache);
+    public Logits forward(int[][] tokens, AdapterSet adapters, SsmState state) {
+        HostState cache = own(state, tokens.length);
+        CpuPlan plan = plan(adapters, cache);
         Pass p = run(tokens, plan, cache, false, false);
-        return new Logits(p.logits, tokens.length, p.len, config.vocabSize(), plan.promptLength);
+        return new Logits(p.logits, tokens.length, p.len, config.vocabSize(), plan.promptLength());
     }
 
-    /** One decode step: one token per sequence (B) -> logits (B, V), advancing {@code cache}. */
-    public float[] step(int[] tokens, MambaCache cache) {
-        return forward(column(tokens), cache, false).logits();
+    /** One decode step of the plain model: one token per sequence (B) -> logits (B, V), advancing {@code cache}. */
+    public float[] step(int[] tokens, HostState cache) {
+        return step(tokens, noAdapters(), cache);
     }
 
-    @Override
-    public float[] step(int[] tokens, AdapterSet adapters, MambaCache cache) {
-        Logits l = forward(column(tokens), adapters, cache);
-        int v = l.vocab();
-        float[] out = new float[tokens.length * v];
-        for (int b = 0; b < tokens.length; b++) {
-            System.arraycopy(l.values(), (b * l.length() + l.length() - 1) * v, out, b * v, v);
-        }
-        return out;
-    }
-
-    private static int[][] column(int[] tokens) {
-        int[][] column = new int[tokens.length][];
-        for (int b = 0; b < tokens.length; b++) {
-            column[b] = new int[] {tokens[b]};
-        }
-        return column;
-    }
-
-    private HookPlan plan(AdapterSet adapters, MambaCache cache) {
-        return HookPlan.of(weights, negA, adapters, cache.position() == 0);
+    private CpuPlan plan(AdapterSet adapters, HostState cache) {
+        return CpuPlan.of(HookPlan.resolve(weights, adapters, cache.isFresh()), weights, negA);
     }
 
     @Override
     public double loss(int[][] tokens, int[][] labels, AdapterSet adapters) {
-        MambaCache cache = newCache(tokens.length);
-        HookPlan plan = plan(adapters, cache);
+        HostState cache = newState(tokens.length);
+        CpuPlan plan = plan(adapters, cache);
         Pass p = run(tokens, plan, cache, false, false);
-        int[] targets = targets(tokens, labels, plan.promptLength);
+        int[] targets = plan.hooks.targets(tokens, labels);
         return CrossEntropy.forwardBackward(par, null, p.logits, targets, targets.length, config.vocabSize());
     }
 
     @Override
     public LossAndGradients lossAndGradients(int[][] tokens, int[][] labels, AdapterSet adapters,
                                              Set<String> trainableBaseNames) {
-        MambaCache cache = newCache(tokens.length);
-        HookPlan plan = plan(adapters, cache);
-        Map<String, Tensor> named = plan.weights.parameters();
-        for (String n : trainableBaseNames) {
-            if (!named.containsKey(n)) {
-                throw new IllegalArgumentException("unknown base parameter '" + n + "'; names are those of the"
-                        + " Hugging Face checkpoint: " + EXAMPLE_NAMES.formatted(config.layers() - 1)
-                        + (config.tieWordEmbeddings() && n.equals(MambaWeights.LM_HEAD)
-                        ? " (the head is tied: train " + MambaWeights.EMBEDDING + ")" : ""));
-            }
-        }
+        HostState cache = newState(tokens.length);
+        CpuPlan plan = plan(adapters, cache);
+        Set<String> wanted = plan.hooks.gradientBaseNames(trainableBaseNames);
+        int[] targets = plan.hooks.targets(tokens, labels);
         Pass pass = run(tokens, plan, cache, false, true);
         int m = tokens.length * pass.len;
         int v = config.vocabSize();
-        int[] targets = targets(tokens, labels, plan.promptLength);
         float[] dlogits = new float[pass.logits.length];
         double loss = CrossEntropy.forwardBackward(par, dlogits, pass.logits, targets, m, v);
-
-        Set<String> wanted = new HashSet<>(trainableBaseNames);
-        wanted.addAll(plan.parameterDeltas.keySet());
-        var g = new Grads(named, wanted);
+        var g = new Grads(weights.parameters(), wanted);
         backward(tokens, plan, pass, dlogits, g);
-
-        IdentityHashMap<Tensor, Tensor> hookGradients = new IdentityHashMap<>();
-        plan.parameterDeltas.forEach((name, list) -> {
-            for (Tensor t : list) {
-                g.addHook(t, g.base.get(name));
-            }
-        });
-        g.hook.forEach((t, a) -> hookGradients.put(t, Tensor.of(a, t.shape())));
-        Map<String, Map<String, Tensor>> adapterGradients = new LinkedHashMap<>();
-        for (Adapter a : plan.acting) {
-            adapterGradients.put(a.name(), a.parameterGradients(hookGradients));
-        }
-        Map<String, Tensor> baseGradients = new LinkedHashMap<>();
-        for (String n : named.keySet()) {
-            if (trainableBaseNames.contains(n)) {
-                baseGradients.put(n, Tensor.of(g.base.get(n), named.get(n).shape()));
-            }
-        }
-        var logits = new Logits(pass.logits, tokens.length, pass.len, v, plan.promptLength);
-        return new LossAndGradients(loss, CrossEntropy.count(targets), logits, adapterGradients, baseGradients);
-    }
-
-    private static final String EXAMPLE_NAMES = "backbone.embeddings.weight, backbone.norm_f.weight,"
-            + " backbone.layers.<0..%d>.{norm.weight, mixer.in_proj.weight, mixer.conv1d.weight, mixer.conv1d.bias,"
-            + " mixer.x_proj.weight, mixer.dt_proj.weight, mixer.dt_proj.bias, mixer.A_log, mixer.D,"
-            + " mixer.out_proj.weight}, lm_head.weight when untied";
-
-    /**
-     * Next-token targets per position (B·(P+T)): position p predicts {@code e[p+1]} of the extended labels
-     * {@code e = [-100]·P + labels}; the last position predicts nothing.
-     */
-    private static int[] targets(int[][] tokens, int[][] labels, int prompt) {
-        if (labels.length != tokens.length) {
-            throw new IllegalArgumentException("labels: expected " + tokens.length + " rows (the tokens' batch), found "
-                    + labels.length);
-        }
-        int t = tokens[0].length;
-        int len = prompt + t;
-        int[] out = new int[tokens.length * len];
-        for (int b = 0; b < tokens.length; b++) {
-            if (labels[b].length != t) {
-                throw new IllegalArgumentException("labels: row " + b + " has " + labels[b].length
-                        + " labels, expected " + t + " (one per token)");
-            }
-            for (int p = 0; p < len; p++) {
-                int next = p + 1;
-                out[b * len + p] = next < prompt || next >= len ? CrossEntropy.IGNORE_INDEX : labels[b][next - prompt];
-            }
-        }
-        return out;
+        var logits = new Logits(pass.logits, tokens.length, pass.len, v, plan.promptLength());
+        return plan.hooks.result(loss, HookPlan.targetCount(targets), logits, g.plan, trainableBaseNames);
     }
 
     // ---------------------------------------------------------------------------------------------------------------
@@ -274,7 +216,7 @@ public final class CpuMamba implements MambaModel {
     /** One forward pass: logits, and in training mode the activations of every layer. */
     private record Pass(float[] logits, int len, List<float[]> kept, LayerBuffers[] tapes, float[] finalHidden,
                         float[] normedF) {
-        Output output(MambaCache cache) {
+        Output output(HostState cache) {
             int batch = cache.batch();
             return new Output(logits, batch, len, logits.length / (batch * len), kept, cache);
         }
@@ -324,21 +266,12 @@ public final class CpuMamba implements MambaModel {
         }
     }
 
-    private Pass run(int[][] tokens, HookPlan plan, MambaCache cache, boolean keepHiddenStates, boolean training) {
+    private Pass run(int[][] tokens, CpuPlan plan, HostState cache, boolean keepHiddenStates, boolean training) {
         int batch = tokens.length;
-        cache.requireFits(config, batch);
-        cache.requireExtraState(plan.extraStateWidths());
+        cache.requireExtraState(plan.hooks.extraStateWidths());
+        HookPlan.checkTokens(tokens, batch, config.vocabSize());
         int t = tokens[0].length;
-        for (int b = 0; b < batch; b++) {
-            if (tokens[b].length != t) {
-                throw new IllegalArgumentException("forward: token rows must have equal length; row 0 has " + t
-                        + ", row " + b + " has " + tokens[b].length);
-            }
-        }
-        if (t == 0) {
-            throw new IllegalArgumentException("forward: expected at least one token per row, found none");
-        }
-        int len = plan.promptLength + t;
+        int len = plan.promptLength() + t;
         int m = Math.multiplyExact(batch, len);
         int dm = config.dModel();
         MambaWeights w = plan.weights;
@@ -347,7 +280,7 @@ public final class CpuMamba implements MambaModel {
         LayerBuffers[] tapes = training ? new LayerBuffers[config.layers()] : null;
         LayerBuffers buf = null;
         for (int i = 0; i < config.layers(); i++) {
-            int prefix = plan.layers[i].prefixLength;
+            int prefix = plan.layer(i).prefixLength();
             if (training || buf == null || buf.lx != len + prefix) {
                 buf = new LayerBuffers(config, batch, len, prefix, training, scanChunk);
             }
@@ -370,21 +303,21 @@ public final class CpuMamba implements MambaModel {
         float[] logits = new float[Math.multiplyExact(m, v)];
         // logits = norm_f(h) · lm_headᵀ (+ s·B(A·norm_f(h))): (B·L, d) x (V, d)ᵀ -> (B·L, V)
         Linear.forward(par, logits, normed, dm, w.lmHead(), null, m, dm, v);
-        lowRank(plan.head, logits, v, normed, dm, m);
+        lowRank(plan.hooks.head(), logits, v, normed, dm, m);
         return new Pass(logits, len, kept, tapes, hidden, normed);
     }
 
     // tokens: (B, T), prompt: (P, d) or none -> h: (B·(P+T), d), rows of the embedding matrix (V, d) after P prompt rows
-    private float[] embed(int[][] tokens, HookPlan plan, int len) {
+    private float[] embed(int[][] tokens, CpuPlan plan, int len) {
         int dm = config.dModel();
         int v = config.vocabSize();
-        int p = plan.promptLength;
+        int p = plan.promptLength();
         float[] emb = plan.weights.embedding();
         float[] h = new float[Math.multiplyExact(Math.multiplyExact(tokens.length, len), dm)];
         for (int b = 0; b < tokens.length; b++) {
             int r = b * len;
             if (p > 0) {
-                System.arraycopy(plan.prompt, 0, h, r * dm, p * dm);
+                System.arraycopy(plan.hooks.prompt().orElseThrow().value(), 0, h, r * dm, p * dm);
                 r += p;
             }
             for (int id : tokens[b]) {
@@ -399,26 +332,26 @@ public final class CpuMamba implements MambaModel {
     }
 
     // y: (M, ldy) += Σ_deltas s·(x·Aᵀ)·Bᵀ on the delta's rows; x: (M, in) row stride ldx
-    private void lowRank(List<HookPlan.Delta> deltas, float[] y, int ldy, float[] x, int ldx, int m) {
-        for (HookPlan.Delta d : deltas) {
+    private void lowRank(List<HookPlan.LowRank> deltas, float[] y, int ldy, float[] x, int ldx, int m) {
+        for (HookPlan.LowRank d : deltas) {
             float[] t = new float[Math.multiplyExact(m, d.rank())];
-            Linear.forward(par, t, x, ldx, d.a().data(), null, m, d.in(), d.rank());
-            Linear.forwardAdd(par, y, d.rowOffset(), ldy, t, d.rank(), d.b().data(), d.scale(), m, d.rank(), d.out());
+            Linear.forward(par, t, x, ldx, d.a().value(), null, m, d.in(), d.rank());
+            Linear.forwardAdd(par, y, d.rowOffset(), ldy, t, d.rank(), d.b().value(), d.scale(), m, d.rank(), d.out());
         }
     }
 
     // One block: h <- h + out_proj(scan(...)), the residual stream h: (B, L, d) updated in place.
-    private void mixer(int layer, float[] hidden, LayerBuffers buf, MambaCache cache, HookPlan plan, int batch,
+    private void mixer(int layer, float[] hidden, LayerBuffers buf, HostState cache, CpuPlan plan, int batch,
                        int len, boolean training) {
         LayerWeights w = plan.weights.layers().get(layer);
-        HookPlan.Layer hooks = plan.layers[layer];
+        HookPlan.Layer hooks = plan.layer(layer);
         int m = batch * len;
         int dm = config.dModel();
         int di = config.dInner();
         int n = config.dState();
         int r = config.dtRank();
         int xw = r + 2 * n;
-        int prefix = hooks.prefixLength;
+        int prefix = hooks.prefixLength();
         int lx = buf.lx;
         int mx = batch * lx;
 
@@ -426,13 +359,13 @@ public final class CpuMamba implements MambaModel {
         RmsNorm.forward(par, buf.normed, hidden, w.norm(), m, dm, config.layerNormEpsilon());
         // [x | z] = in_proj(u): (M, d) -> (M, 2D)
         Linear.forward(par, buf.xz, buf.normed, dm, w.inProj(), w.inProjBias().orElse(null), m, dm, 2 * di);
-        lowRank(hooks.inProj, buf.xz, 2 * di, buf.normed, dm, m);
+        lowRank(hooks.deltas("in_proj"), buf.xz, 2 * di, buf.normed, dm, m);
         if (prefix > 0) {
             // [P; x | 0; z]: (Mx, 2D), the virtual tokens' gate is 0
             java.util.Arrays.fill(buf.xzExt, 0f);
             for (int b = 0; b < batch; b++) {
                 for (int i = 0; i < prefix; i++) {
-                    System.arraycopy(hooks.prefix, i * di, buf.xzExt, (b * lx + i) * 2 * di, di);
+                    System.arraycopy(hooks.prefix().orElseThrow().value(), i * di, buf.xzExt, (b * lx + i) * 2 * di, di);
                 }
                 System.arraycopy(buf.xz, b * len * 2 * di, buf.xzExt, (b * lx + prefix) * 2 * di, len * 2 * di);
             }
@@ -442,29 +375,33 @@ public final class CpuMamba implements MambaModel {
                 w.convBias().orElse(null), cache.convState(layer), batch, lx, di, config.convKernel());
         // [dt_low | B | C] = x_proj(x): (Mx, D) -> (Mx, R + 2N)
         Linear.forward(par, buf.xdbl, buf.xc, di, w.xProj(), null, mx, di, xw);
-        lowRank(hooks.xProj, buf.xdbl, xw, buf.xc, di, mx);
+        lowRank(hooks.deltas("x_proj"), buf.xdbl, xw, buf.xc, di, mx);
         // dt = softplus(dt_proj(dt_low) + bias): (Mx, R) -> (Mx, D)
         Linear.forward(par, buf.dt, buf.xdbl, xw, w.dtProj(), w.dtProjBias(), mx, r, di);
-        lowRank(hooks.dtProj, buf.dt, di, buf.xdbl, xw, mx);
+        lowRank(hooks.deltas("dt_proj"), buf.dt, di, buf.xdbl, xw, mx);
         par.forRange(buf.dt.length, 1, 1 << 16, (i0, i1) -> {
             for (int i = i0; i < i1; i++) {
                 buf.dt[i] = Activations.softplus(buf.dt[i]);
             }
         });
         float[] state = cache.ssmState(layer);
-        if (hooks.h0 != null) {
-            // h_{-1} = h0 for every sequence (added to the fresh, zero state)
+        Optional<Term> h0 = hooks.initialState();
+        if (h0.isPresent()) {
+            // h_{-1} = h_state + Σh0 for every sequence (the fresh state is zero unless imported)
+            float[] v = h0.get().value();
             for (int b = 0; b < batch; b++) {
-                for (int i = 0; i < hooks.h0.length; i++) {
-                    state[b * hooks.h0.length + i] += hooks.h0[i];
+                for (int i = 0; i < v.length; i++) {
+                    state[b * v.length + i] += v[i];
                 }
             }
         }
+        float[] hOffset = hooks.stateOffset().map(Term::value).orElse(null);
+        float[] yOffset = hooks.outputOffset().map(Term::value).orElse(null);
         // y = (C·(h + h') + D·x + y') · silu(z): (Mx, D), advancing the SSM state (B, D, N)
         SelectiveScan.forward(par, buf.y, buf.xc, buf.dt, plan.negA.get(layer), buf.xdbl, xw, r, w.d(), buf.xzExt,
-                2 * di, di, state, hooks.hOffset, hooks.yOffset, buf.checkpoints, scanChunk, batch, lx, di, n);
-        if (hooks.extWidth > 0) {
-            extensionForward(layer, buf, cache, hooks, batch, lx, training);
+                2 * di, di, state, hOffset, yOffset, buf.checkpoints, scanChunk, batch, lx, di, n);
+        if (hooks.extensionWidth() > 0) {
+            extensionForward(layer, buf, cache, plan, batch, lx, training);
         }
         if (prefix > 0) {
             for (int b = 0; b < batch; b++) {
@@ -473,7 +410,7 @@ public final class CpuMamba implements MambaModel {
         }
         // h += out_proj(y): (M, D) -> (M, d)
         Linear.forward(par, buf.out, buf.yReal, di, w.outProj(), w.outProjBias().orElse(null), m, di, dm);
-        lowRank(hooks.outProj, buf.out, dm, buf.yReal, di, m);
+        lowRank(hooks.deltas("out_proj"), buf.out, dm, buf.yReal, di, m);
         for (int i = 0; i < hidden.length; i++) {
             hidden[i] += buf.out[i];
         }
@@ -482,17 +419,18 @@ public final class CpuMamba implements MambaModel {
     // State extension (additional-scan): its n' state dimensions are independent of the base N, so the scan of width
     // N + n' is the base scan plus this one over the same x, Δ and gate, without skip term:
     // [B' | C'] = x·[E_B; E_C]ᵀ: (Mx, D) -> (Mx, 2n');  y += (C'_t·h'_t)·silu(z_t), h' (B, D, n') the cache's extra state
-    private void extensionForward(int layer, LayerBuffers buf, MambaCache cache, HookPlan.Layer hooks, int batch,
+    private void extensionForward(int layer, LayerBuffers buf, HostState cache, CpuPlan plan, int batch,
                                   int lx, boolean training) {
         int di = config.dInner();
-        int ne = hooks.extWidth;
+        HookPlan.Extension ext = plan.layer(layer).extension().orElseThrow();
+        int ne = ext.width();
         int mx = batch * lx;
         buf.extBc = new float[Math.multiplyExact(mx, 2 * ne)];
-        Linear.forward(par, buf.extBc, buf.xc, di, hooks.extMaps, null, mx, di, 2 * ne);
+        Linear.forward(par, buf.extBc, buf.xc, di, ext.maps().value(), null, mx, di, 2 * ne);
         buf.extCheckpoints = training ? new float[Math.multiplyExact(Math.multiplyExact(batch,
                 (lx + scanChunk - 1) / scanChunk), di * ne)] : null;
         float[] yExt = new float[mx * di];
-        SelectiveScan.forward(par, yExt, buf.xc, buf.dt, hooks.extNegA, buf.extBc, 2 * ne, 0, new float[di],
+        SelectiveScan.forward(par, yExt, buf.xc, buf.dt, plan.extNegA[layer], buf.extBc, 2 * ne, 0, new float[di],
                 buf.xzExt, 2 * di, di, cache.extraState(layer), null, null, buf.extCheckpoints, scanChunk, batch, lx,
                 di, ne);
         for (int i = 0; i < yExt.length; i++) {
@@ -503,36 +441,29 @@ public final class CpuMamba implements MambaModel {
     // ---------------------------------------------------------------------------------------------------------------
     // backward
 
-    /** Gradients being accumulated: per base parameter that needs one, and per hook tensor by identity. */
+    /** Gradients being accumulated: the plan's, with a buffer per base parameter that needs one. */
     private static final class Grads {
-        final Map<String, float[]> base = new LinkedHashMap<>();
-        final IdentityHashMap<Tensor, float[]> hook = new IdentityHashMap<>();
+        final PlanGradients plan = new PlanGradients();
+        final Set<String> wanted;
 
         Grads(Map<String, Tensor> named, Set<String> wanted) {
+            this.wanted = wanted;
             for (String n : wanted) {
-                base.put(n, new float[named.get(n).size()]);
+                plan.base(n, named.get(n).size());
             }
         }
 
         /** The gradient buffer of a base parameter, or null when it is frozen. */
         float[] base(String name) {
-            return base.get(name);
+            return plan.baseOrNull(name);
         }
 
-        void addHook(Tensor t, float[] g) {
-            addHook(t, g, 0);
-        }
-
-        /** t's gradient += g[from .. from + t.size()). */
-        void addHook(Tensor t, float[] g, int from) {
-            float[] acc = hook.computeIfAbsent(t, k -> new float[k.size()]);
-            for (int i = 0; i < acc.length; i++) {
-                acc[i] += g[from + i];
-            }
+        void addHook(Term t, float[] g) {
+            plan.add(t, g, 0);
         }
     }
 
-    private void backward(int[][] tokens, HookPlan plan, Pass pass, float[] dlogits, Grads g) {
+    private void backward(int[][] tokens, CpuPlan plan, Pass pass, float[] dlogits, Grads g) {
         MambaWeights w = plan.weights;
         int batch = tokens.length;
         int len = pass.len;
@@ -541,12 +472,12 @@ public final class CpuMamba implements MambaModel {
         int v = config.vocabSize();
         int layers = config.layers();
 
-        boolean embeddingNeedsGrad = g.base(MambaWeights.EMBEDDING) != null || plan.promptLength > 0;
+        boolean embeddingNeedsGrad = g.base(MambaWeights.EMBEDDING) != null || plan.promptLength() > 0;
         boolean[] trainableIn = new boolean[layers];
         int lowest = embeddingNeedsGrad ? 0 : layers;
         for (int l = layers - 1; l >= 0; l--) {
             String prefix = MambaWeights.layerName(l, "");
-            trainableIn[l] = plan.layers[l].hasHooks() || g.base.keySet().stream().anyMatch(n -> n.startsWith(prefix));
+            trainableIn[l] = plan.layer(l).hasHooks() || g.wanted.stream().anyMatch(n -> n.startsWith(prefix));
             if (trainableIn[l]) {
                 lowest = Math.min(lowest, l);
             }
@@ -560,7 +491,7 @@ public final class CpuMamba implements MambaModel {
             dNormedF = new float[m * dm];
             Linear.backwardInput(par, dNormedF, dm, dlogits, 0, v, w.lmHead(), 1f, m, dm, v, false);
         }
-        lowRankBackward(plan.head, dlogits, v, pass.normedF, dm, dNormedF, dm, m, g);
+        lowRankBackward(plan.hooks.head(), dlogits, v, pass.normedF, dm, dNormedF, dm, m, g);
         if (g.base(headName) != null) {
             Linear.backwardWeight(par, g.base(headName), dlogits, 0, v, pass.normedF, dm, 1f, m, dm, v);
         }
@@ -583,7 +514,7 @@ public final class CpuMamba implements MambaModel {
             mixerBackward(l, dHidden, pass.tapes[l], plan, g, batch, len, needInput[l]);
         }
         float[] dEmb = g.base(MambaWeights.EMBEDDING);
-        int p = plan.promptLength;
+        int p = plan.promptLength();
         if (dEmb != null) {
             for (int b = 0; b < batch; b++) {
                 for (int t = 0; t < tokens[b].length; t++) {
@@ -602,28 +533,26 @@ public final class CpuMamba implements MambaModel {
                     dPrompt[i] += dHidden[b * len * dm + i];
                 }
             }
-            for (HookPlan.Piece piece : plan.promptPieces) {
-                g.addHook(piece.tensor(), dPrompt, piece.firstRow() * dm);
-            }
+            g.addHook(plan.hooks.prompt().orElseThrow(), dPrompt);
         }
     }
 
     // x: (M, in) stride ldx, dy: (M, ldy) the gradient of the projection's whole output -> dA, dB per delta into g;
     // dx: (M, in) stride lddx += Σ s·(dy_rows·B)·A, or null
-    private void lowRankBackward(List<HookPlan.Delta> deltas, float[] dy, int ldy, float[] x, int ldx, float[] dx,
+    private void lowRankBackward(List<HookPlan.LowRank> deltas, float[] dy, int ldy, float[] x, int ldx, float[] dx,
                                  int lddx, int m, Grads g) {
-        for (HookPlan.Delta d : deltas) {
+        for (HookPlan.LowRank d : deltas) {
             int r = d.rank();
             float[] t = new float[m * r];
-            Linear.forward(par, t, x, ldx, d.a().data(), null, m, d.in(), r);
+            Linear.forward(par, t, x, ldx, d.a().value(), null, m, d.in(), r);
             float[] dB = new float[d.out() * r];
             Linear.backwardWeight(par, dB, dy, d.rowOffset(), ldy, t, r, d.scale(), m, r, d.out());
             float[] dT = new float[m * r];
-            Linear.backwardInput(par, dT, r, dy, d.rowOffset(), ldy, d.b().data(), d.scale(), m, r, d.out(), false);
+            Linear.backwardInput(par, dT, r, dy, d.rowOffset(), ldy, d.b().value(), d.scale(), m, r, d.out(), false);
             float[] dA = new float[r * d.in()];
             Linear.backwardWeight(par, dA, dT, 0, r, x, ldx, 1f, m, d.in(), r);
             if (dx != null) {
-                Linear.backwardInput(par, dx, lddx, dT, 0, r, d.a().data(), 1f, m, d.in(), r, true);
+                Linear.backwardInput(par, dx, lddx, dT, 0, r, d.a().value(), 1f, m, d.in(), r, true);
             }
             g.addHook(d.a(), dA);
             g.addHook(d.b(), dB);
@@ -631,10 +560,10 @@ public final class CpuMamba implements MambaModel {
     }
 
     // dHidden: (M, d) the gradient of the block's output, updated in place to that of its input (when needInput)
-    private void mixerBackward(int layer, float[] dHidden, LayerBuffers tape, HookPlan plan, Grads g, int batch,
+    private void mixerBackward(int layer, float[] dHidden, LayerBuffers tape, CpuPlan plan, Grads g, int batch,
                                int len, boolean needInput) {
         LayerWeights w = plan.weights.layers().get(layer);
-        HookPlan.Layer hooks = plan.layers[layer];
+        HookPlan.Layer hooks = plan.layer(layer);
         int m = batch * len;
         int dm = config.dModel();
         int di = config.dInner();
@@ -642,14 +571,14 @@ public final class CpuMamba implements MambaModel {
         int r = config.dtRank();
         int k = config.convKernel();
         int xw = r + 2 * n;
-        int prefix = hooks.prefixLength;
+        int prefix = hooks.prefixLength();
         int lx = tape.lx;
         int mx = batch * lx;
 
         // out = yReal·W_outᵀ + b + LoRA: (M, D) -> (M, d)
         float[] dyReal = new float[m * di];
         Linear.backwardInput(par, dyReal, di, dHidden, 0, dm, w.outProj(), 1f, m, di, dm, false);
-        lowRankBackward(hooks.outProj, dHidden, dm, tape.yReal, di, dyReal, di, m, g);
+        lowRankBackward(hooks.deltas("out_proj"), dHidden, dm, tape.yReal, di, dyReal, di, m, g);
         weightGrad(g, layer, "mixer.out_proj.weight", dHidden, dm, tape.yReal, di, m, di, dm);
         biasGrad(g, layer, "mixer.out_proj.bias", dHidden, dm, m, dm);
         float[] dy = dyReal;
@@ -666,25 +595,26 @@ public final class CpuMamba implements MambaModel {
         float[] dxdbl = new float[mx * xw];
         float[] dxzExt = new float[mx * 2 * di];
         float[] aGrad = g.base(MambaWeights.layerName(layer, "mixer.A_log")) == null ? null : new float[di * n];
-        float[] hOffGrad = hooks.hOffset == null ? null : new float[di * n];
-        float[] yOffGrad = hooks.yOffset == null ? null : new float[di];
-        float[] h0Grad = hooks.h0 == null ? null : new float[di * n];
+        float[] hOffGrad = hooks.stateOffset().isEmpty() ? null : new float[di * n];
+        float[] yOffGrad = hooks.outputOffset().isEmpty() ? null : new float[di];
+        float[] h0Grad = hooks.initialState().isEmpty() ? null : new float[di * n];
         var sg = new SelectiveScan.Grads(dxc, ddt, dxdbl, dxzExt, aGrad,
                 g.base(MambaWeights.layerName(layer, "mixer.D")), hOffGrad, yOffGrad, h0Grad);
         float[] a = plan.negA.get(layer);
         SelectiveScan.backward(par, sg, dy, tape.xc, tape.dt, a, tape.xdbl, xw, r, w.d(), tape.xzExt, 2 * di, di,
-                tape.checkpoints, scanChunk, hooks.hOffset, hooks.yOffset, batch, lx, di, n);
+                tape.checkpoints, scanChunk, hooks.stateOffset().map(Term::value).orElse(null),
+                hooks.outputOffset().map(Term::value).orElse(null), batch, lx, di, n);
         if (aGrad != null) {
             float[] dALog = g.base(MambaWeights.layerName(layer, "mixer.A_log"));
             for (int i = 0; i < aGrad.length; i++) {
                 dALog[i] += aGrad[i] * a[i]; // a = -exp(A_log): da/dA_log = a
             }
         }
-        hooks.hOffsetSources.forEach(t -> g.addHook(t, hOffGrad));
-        hooks.yOffsetSources.forEach(t -> g.addHook(t, yOffGrad));
-        hooks.h0Sources.forEach(t -> g.addHook(t, h0Grad));
-        if (hooks.extWidth > 0) {
-            extensionBackward(dy, tape, hooks, g, dxc, ddt, dxzExt, batch, lx);
+        hooks.stateOffset().ifPresent(t -> g.addHook(t, hOffGrad));
+        hooks.outputOffset().ifPresent(t -> g.addHook(t, yOffGrad));
+        hooks.initialState().ifPresent(t -> g.addHook(t, h0Grad));
+        if (hooks.extensionWidth() > 0) {
+            extensionBackward(dy, tape, hooks.extension().orElseThrow(), plan.extNegA[layer], g, dxc, ddt, dxzExt, batch, lx);
         }
 
         // dt = softplus(pre), pre = dt_low·W_dtᵀ + b + LoRA: (Mx, R) -> (Mx, D)
@@ -694,13 +624,13 @@ public final class CpuMamba implements MambaModel {
             }
         });
         Linear.backwardInput(par, dxdbl, xw, ddt, 0, di, w.dtProj(), 1f, mx, r, di, false);
-        lowRankBackward(hooks.dtProj, ddt, di, tape.xdbl, xw, dxdbl, xw, mx, g);
+        lowRankBackward(hooks.deltas("dt_proj"), ddt, di, tape.xdbl, xw, dxdbl, xw, mx, g);
         weightGrad(g, layer, "mixer.dt_proj.weight", ddt, di, tape.xdbl, xw, mx, r, di);
         biasGrad(g, layer, "mixer.dt_proj.bias", ddt, di, mx, di);
 
         // xdbl = xc·W_xᵀ + LoRA: (Mx, D) -> (Mx, R + 2N)
         Linear.backwardInput(par, dxc, di, dxdbl, 0, xw, w.xProj(), 1f, mx, di, xw, true);
-        lowRankBackward(hooks.xProj, dxdbl, xw, tape.xc, di, dxc, di, mx, g);
+        lowRankBackward(hooks.deltas("x_proj"), dxdbl, xw, tape.xc, di, dxc, di, mx, g);
         weightGrad(g, layer, "mixer.x_proj.weight", dxdbl, xw, tape.xc, di, mx, di, xw);
 
         // xc = silu(conv(x) + b): into the x half of dxzExt (the z half came from the scan)
@@ -718,9 +648,7 @@ public final class CpuMamba implements MambaModel {
                     }
                 }
             }
-            for (HookPlan.Piece piece : hooks.prefixPieces) {
-                g.addHook(piece.tensor(), dPrefix, piece.firstRow() * di);
-            }
+            g.addHook(hooks.prefix().orElseThrow(), dPrefix);
             dxz = new float[m * 2 * di];
             for (int b = 0; b < batch; b++) {
                 System.arraycopy(dxzExt, (b * lx + prefix) * 2 * di, dxz, b * len * 2 * di, len * 2 * di);
@@ -734,7 +662,7 @@ public final class CpuMamba implements MambaModel {
             dNormed = new float[m * dm];
             Linear.backwardInput(par, dNormed, dm, dxz, 0, 2 * di, w.inProj(), 1f, m, dm, 2 * di, false);
         }
-        lowRankBackward(hooks.inProj, dxz, 2 * di, tape.normed, dm, dNormed, dm, m, g);
+        lowRankBackward(hooks.deltas("in_proj"), dxz, 2 * di, tape.normed, dm, dNormed, dm, m, g);
         weightGrad(g, layer, "mixer.in_proj.weight", dxz, 2 * di, tape.normed, dm, m, dm, 2 * di);
         biasGrad(g, layer, "mixer.in_proj.bias", dxz, 2 * di, m, 2 * di);
 
@@ -748,10 +676,10 @@ public final class CpuMamba implements MambaModel {
     // The state extension's scan backward (chunked recompute from its own checkpoints, like the base scan):
     // dx, dΔ and dz get its contributions (+=), [dB' | dC'] (Mx, 2n') goes through [B' | C'] = x·[E_B; E_C]ᵀ to
     // d[E_B; E_C] += [dB' | dC']ᵀ·x and dx += [dB' | dC']·[E_B; E_C], and da' = dA'·A' (A' = -exp(a')).
-    private void extensionBackward(float[] dy, LayerBuffers tape, HookPlan.Layer hooks, Grads g, float[] dxc,
+    private void extensionBackward(float[] dy, LayerBuffers tape, HookPlan.Extension ext, float[] extNegA, Grads g, float[] dxc,
                                    float[] ddt, float[] dxzExt, int batch, int lx) {
         int di = config.dInner();
-        int ne = hooks.extWidth;
+        int ne = ext.width();
         int mx = batch * lx;
         float[] dxExt = new float[mx * di];
         float[] ddtExt = new float[mx * di];
@@ -759,7 +687,7 @@ public final class CpuMamba implements MambaModel {
         float[] dzExt = new float[mx * 2 * di];
         float[] dNegA = new float[di * ne];
         var eg = new SelectiveScan.Grads(dxExt, ddtExt, dbcExt, dzExt, dNegA, null, null, null, null);
-        SelectiveScan.backward(par, eg, dy, tape.xc, tape.dt, hooks.extNegA, tape.extBc, 2 * ne, 0, new float[di],
+        SelectiveScan.backward(par, eg, dy, tape.xc, tape.dt, extNegA, tape.extBc, 2 * ne, 0, new float[di],
                 tape.xzExt, 2 * di, di, tape.extCheckpoints, scanChunk, null, null, batch, lx, di, ne);
         for (int i = 0; i < dxExt.length; i++) {
             dxc[i] += dxExt[i];
@@ -772,20 +700,14 @@ public final class CpuMamba implements MambaModel {
         }
         float[] dMaps = new float[2 * ne * di];
         Linear.backwardWeight(par, dMaps, dbcExt, 0, 2 * ne, tape.xc, di, 1f, mx, di, 2 * ne);
-        Linear.backwardInput(par, dxc, di, dbcExt, 0, 2 * ne, hooks.extMaps, 1f, mx, di, 2 * ne, true);
-        for (HookPlan.ExtensionPiece p : hooks.extPieces) {
-            int w = p.width();
-            float[] da = new float[di * w];
-            for (int d = 0; d < di; d++) {
-                for (int j = 0; j < w; j++) {
-                    int k = d * ne + p.first() + j;
-                    da[d * w + j] = dNegA[k] * hooks.extNegA[k];
-                }
-            }
-            g.addHook(p.extension().logDecay(), da);
-            g.addHook(p.extension().inputMap(), dMaps, p.first() * di);
-            g.addHook(p.extension().readOut(), dMaps, (ne + p.first()) * di);
+        Linear.backwardInput(par, dxc, di, dbcExt, 0, 2 * ne, ext.maps().value(), 1f, mx, di, 2 * ne, true);
+        // da' = dA' ⊙ A' (A' = -exp(a')); the plan sends each extension its columns and rows
+        float[] da = new float[di * ne];
+        for (int k = 0; k < da.length; k++) {
+            da[k] = dNegA[k] * extNegA[k];
         }
+        g.addHook(ext.logDecay(), da);
+        g.addHook(ext.maps(), dMaps);
     }
 
     private void weightGrad(Grads g, int layer, String suffix, float[] dy, int lddy, float[] x, int ldx, int m,

@@ -1,7 +1,7 @@
 package org.ssmpeft.runtime.data;
 
 /**
- * A padded batch in {@link org.ssmpeft.runtime.backend.MambaModel#lossAndGradients}'s layout: tokens (B, T) padded
+ * A padded batch in {@link org.ssmpeft.runtime.backend.SsmModel#lossAndGradients}'s layout: tokens (B, T) padded
  * with the pad id, labels (B, T) padded with -100.
  *
  * @param tokens (B, T)

@@ -2,7 +2,7 @@ package org.ssmpeft.runtime.data;
 
 import java.util.Arrays;
 import java.util.List;
-import org.ssmpeft.runtime.backend.MambaModel;
+import org.ssmpeft.runtime.backend.SsmModel;
 
 /**
  * Pads encoded examples into a batch as the paper code's {@code DataCollator} does: on the right, to the longest row,
@@ -35,7 +35,7 @@ public final class Collator {
             tokens[b] = Arrays.copyOf(e.tokens(), t);
             Arrays.fill(tokens[b], e.length(), t, padId);
             labels[b] = Arrays.copyOf(e.labels(), t);
-            Arrays.fill(labels[b], e.length(), t, MambaModel.IGNORE_INDEX);
+            Arrays.fill(labels[b], e.length(), t, SsmModel.IGNORE_INDEX);
             sources[b] = e.source();
         }
         return new Batch(tokens, labels, sources, epoch, index);

@@ -1,11 +1,11 @@
 package org.ssmpeft.runtime.data;
 
 import java.util.Arrays;
-import org.ssmpeft.runtime.backend.MambaModel;
+import org.ssmpeft.runtime.backend.SsmModel;
 
 /**
- * An example as token ids, in {@link MambaModel}'s loss convention: {@code labels} are aligned with {@code tokens} and
- * the model shifts them (position t is scored against {@code labels[t+1]}); {@link MambaModel#IGNORE_INDEX} (-100)
+ * An example as token ids, in {@link SsmModel}'s loss convention: {@code labels} are aligned with {@code tokens} and
+ * the model shifts them (position t is scored against {@code labels[t+1]}); {@link SsmModel#IGNORE_INDEX} (-100)
  * marks the prefix and input positions.
  *
  * <p>With ids = prefix ++ input ++ label (n ids, p = prefix + input), tokens = ids and labels[t] = -100 for t &lt; p,
@@ -44,7 +44,7 @@ public record EncodedExample(int[] tokens, int[] labels, int promptLength, int s
     /** The paper code's {@code label_ids}: the label ids right-aligned to {@code ids[:-1]}, -100 before them. */
     public int[] referenceLabelIds() {
         int[] out = new int[tokens.length - 1];
-        Arrays.fill(out, MambaModel.IGNORE_INDEX);
+        Arrays.fill(out, SsmModel.IGNORE_INDEX);
         int labelLength = labelCount();
         System.arraycopy(tokens, promptLength, out, out.length - labelLength, labelLength);
         return out;

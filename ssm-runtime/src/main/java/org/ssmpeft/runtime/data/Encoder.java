@@ -4,7 +4,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Optional;
-import org.ssmpeft.runtime.backend.MambaModel;
+import org.ssmpeft.runtime.backend.SsmModel;
 import org.ssmpeft.runtime.tokenize.Tokenizer;
 
 /**
@@ -103,7 +103,7 @@ public final class Encoder {
         System.arraycopy(input, 0, tokens, prefixIds.length, input.length);
         System.arraycopy(label, 0, tokens, p, label.length);
         int[] labels = tokens.clone();
-        Arrays.fill(labels, 0, p, MambaModel.IGNORE_INDEX);
+        Arrays.fill(labels, 0, p, SsmModel.IGNORE_INDEX);
         return Optional.of(new EncodedExample(tokens, labels, p, source));
     }
 

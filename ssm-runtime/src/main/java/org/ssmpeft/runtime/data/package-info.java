@@ -13,7 +13,7 @@
  *       fail with a {@link org.ssmpeft.runtime.data.DataFormatException} naming the file, the record or line and the
  *       field expected.</li>
  *   <li>Encoding: {@link org.ssmpeft.runtime.data.Encoder} (tokens and labels, -100 on the input part, labels aligned
- *       with tokens as {@link org.ssmpeft.runtime.backend.MambaModel} expects), {@link org.ssmpeft.runtime.data.Collator}
+ *       with tokens as {@link org.ssmpeft.runtime.backend.SsmModel} expects), {@link org.ssmpeft.runtime.data.Collator}
  *       (padding), {@link org.ssmpeft.runtime.data.Batches} (seeded, exactly resumable epoch order).</li>
  * </ul>
  */

@@ -2,7 +2,11 @@ package org.ssmpeft.runtime.djl;
 
 import java.util.Optional;
 import org.ssmpeft.runtime.backend.BackendProvider;
-import org.ssmpeft.runtime.backend.MambaModel;
+import org.ssmpeft.runtime.backend.ModelSpec;
+import org.ssmpeft.runtime.backend.SsmModel;
+import org.ssmpeft.runtime.backend.Backends;
+import org.ssmpeft.api.shape.ModelFamily;
+import java.util.Set;
 import org.ssmpeft.runtime.checkpoint.MambaWeights;
 
 /**
@@ -27,6 +31,16 @@ public final class DjlBackendProvider implements BackendProvider {
     }
 
     @Override
+    public int preference() {
+        return 0; // a reference: never the default while cpu is installed
+    }
+
+    @Override
+    public Set<ModelFamily> families() {
+        return Set.of(ModelFamily.MAMBA);
+    }
+
+    @Override
     public Optional<String> unavailableReason() {
         try {
             return DjlEngine.unavailableReason();
@@ -38,7 +52,7 @@ public final class DjlBackendProvider implements BackendProvider {
 
     /** The model with its weights copied into native memory; close it ({@link DjlMamba#close()}) to free them. */
     @Override
-    public MambaModel create(MambaWeights weights) {
-        return new DjlMamba(weights);
+    public SsmModel build(ModelSpec spec) {
+        return new DjlMamba((MambaWeights) spec); // the only family listed in families()
     }
 }

@@ -19,24 +19,17 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
-import java.util.function.Function;
 import org.ssmpeft.api.adapter.Adapter;
 import org.ssmpeft.api.composition.AdapterSet;
-import org.ssmpeft.api.hooks.InitialStateHook;
-import org.ssmpeft.api.hooks.InputHook;
-import org.ssmpeft.api.hooks.LowRankDelta;
-import org.ssmpeft.api.hooks.OutputOffsetHook;
-import org.ssmpeft.api.hooks.ParameterHook;
-import org.ssmpeft.api.hooks.Projection;
-import org.ssmpeft.api.hooks.ProjectionHook;
-import org.ssmpeft.api.hooks.StateExtensionHook;
-import org.ssmpeft.api.hooks.StateOffsetHook;
 import org.ssmpeft.api.tensor.Tensor;
 import org.ssmpeft.runtime.backend.Logits;
 import org.ssmpeft.runtime.backend.LossAndGradients;
-import org.ssmpeft.runtime.backend.MambaCache;
-import org.ssmpeft.runtime.backend.MambaModel;
-import org.ssmpeft.runtime.backend.ParameterDeltaNames;
+import org.ssmpeft.runtime.backend.HostState;
+import org.ssmpeft.runtime.backend.SsmModel;
+import org.ssmpeft.runtime.backend.SsmState;
+import org.ssmpeft.runtime.plan.HookPlan;
+import org.ssmpeft.runtime.plan.PlanGradients;
+import org.ssmpeft.runtime.plan.Term;
 import org.ssmpeft.runtime.checkpoint.CheckpointException;
 import org.ssmpeft.runtime.checkpoint.LayerWeights;
 import org.ssmpeft.runtime.checkpoint.MambaCheckpoint;
@@ -70,16 +63,17 @@ import org.ssmpeft.runtime.checkpoint.MambaWeights;
  * Parameter hooks give {@code θ = θ_base + Σ Δθ} by Hugging Face name; contributions of all acting adapters add up.
  *
  * <p>Every call works in its own {@link NDManager} and {@link NDScope}, closed before it returns: results leave as
- * Java arrays and {@link Tensor}s, the recurrent state as the shared {@link MambaCache} (written only once a call
- * succeeded), and no native memory survives a call but the weights, freed by {@link #close}. Registered as the
+ * Java arrays and {@link Tensor}s, the recurrent state as a {@link HostState} owned by this backend (written only once a call
+ * succeeded; PyTorch runs on the CPU here, so the state lives on the host), and no native memory survives a call but the weights, freed by {@link #close}. Registered as the
  * {@code djl} backend by {@link DjlBackendProvider}. Thread-safe for forward passes; gradient passes are serialised
  * (DJL allows one gradient collector at a time).
  */
-public final class DjlMamba implements MambaModel, AutoCloseable {
+public final class DjlMamba implements SsmModel, AutoCloseable {
 
     private static final Object GRADIENT_LOCK = new Object();
 
     private final MambaConfig config;
+    private final MambaWeights weights;
     private final NDManager manager;
     private final Map<String, float[]> baseValues = new LinkedHashMap<>();
     private final Map<String, Shape> baseShapes = new LinkedHashMap<>();
@@ -89,6 +83,7 @@ public final class DjlMamba implements MambaModel, AutoCloseable {
     /** Copies the weights into native memory of the PyTorch engine; fails when the engine cannot load. */
     public DjlMamba(MambaWeights weights) {
         this.config = weights.config();
+        this.weights = weights;
         this.manager = DjlEngine.newManager();
         int v = config.vocabSize();
         int dm = config.dModel();
@@ -132,9 +127,13 @@ public final class DjlMamba implements MambaModel, AutoCloseable {
         return DjlBackendProvider.NAME;
     }
 
-    @Override
     public MambaConfig config() {
         return config;
+    }
+
+    @Override
+    public MambaWeights spec() {
+        return weights;
     }
 
     /** The base parameters by Hugging Face name, in checkpoint order (the tied head has no name of its own). */
@@ -142,19 +141,33 @@ public final class DjlMamba implements MambaModel, AutoCloseable {
         return List.copyOf(baseValues.keySet());
     }
 
-    /** An all-zero cache for {@code batch} sequences. */
+    /** An all-zero state for {@code batch} sequences. */
     @Override
-    public MambaCache newCache(int batch) {
-        return MambaCache.zeros(config, batch);
+    public HostState newState(int batch) {
+        return HostState.zeros(shape(), batch, backend());
     }
 
     @Override
-    public Logits forward(int[][] tokens, AdapterSet adapters, MambaCache cache) {
-        List<Adapter> acting = prepare(adapters);
-        checkTokens(tokens, cache);
+    public HostState importState(HostState host) {
+        return host.importedBy(backend(), shape());
+    }
+
+    private HostState own(SsmState state, int[][] tokens) {
+        if (!(state instanceof HostState h)) {
+            throw new IllegalArgumentException(HostState.ownerMessage(state, backend()));
+        }
+        h.requireFits(backend(), shape(), tokens.length);
+        HookPlan.checkTokens(tokens, tokens.length, config.vocabSize());
+        return h;
+    }
+
+    @Override
+    public Logits forward(int[][] tokens, AdapterSet adapters, SsmState state) {
+        HostState cache = own(state, tokens);
+        HookPlan plan = HookPlan.resolve(weights, adapters, cache.isFresh());
         try (NDManager m = DjlEngine.newManager(); NDScope scope = new NDScope()) {
             scope.suppressNotUsedWarning();
-            Forward f = run(new Pass(m, acting, Set.of(), false), tokens, cache);
+            Forward f = run(new Pass(m, plan, Set.of(), false), tokens, cache);
             Logits logits = f.logits(tokens.length);
             f.commit(cache);
             return logits;
@@ -163,89 +176,57 @@ public final class DjlMamba implements MambaModel, AutoCloseable {
 
     @Override
     public List<float[]> hiddenStates(int[][] tokens, AdapterSet adapters) {
-        List<Adapter> acting = prepare(adapters);
-        MambaCache cache = newCache(tokens.length);
-        checkTokens(tokens, cache);
+        HostState cache = own(newState(tokens.length), tokens);
+        HookPlan plan = HookPlan.resolve(weights, adapters, true);
         try (NDManager m = DjlEngine.newManager(); NDScope scope = new NDScope()) {
             scope.suppressNotUsedWarning();
-            Forward f = run(new Pass(m, acting, Set.of(), false), tokens, cache);
+            Forward f = run(new Pass(m, plan, Set.of(), false), tokens, cache);
             return f.hidden.stream().map(NDArray::toFloatArray).toList();
         }
     }
 
     @Override
-    public float[] step(int[] tokens, AdapterSet adapters, MambaCache cache) {
-        int[][] column = new int[tokens.length][];
-        for (int b = 0; b < tokens.length; b++) {
-            column[b] = new int[] {tokens[b]};
-        }
-        Logits out = forward(column, adapters, cache);
-        int v = config.vocabSize();
-        float[] last = new float[tokens.length * v];
-        for (int b = 0; b < tokens.length; b++) {
-            System.arraycopy(out.values(), (b * out.length() + out.length() - 1) * v, last, b * v, v);
-        }
-        return last;
-    }
-
-    @Override
     public double loss(int[][] tokens, int[][] labels, AdapterSet adapters) {
-        List<Adapter> acting = prepare(adapters);
-        MambaCache cache = newCache(tokens.length);
-        checkTokens(tokens, cache);
+        HostState cache = own(newState(tokens.length), tokens);
+        HookPlan plan = HookPlan.resolve(weights, adapters, true);
+        int[] targets = plan.targets(tokens, labels);
         try (NDManager m = DjlEngine.newManager(); NDScope scope = new NDScope()) {
             scope.suppressNotUsedWarning();
-            Forward f = run(new Pass(m, acting, Set.of(), false), tokens, cache);
-            return crossEntropy(m, f.logits, labels, f.length - tokens[0].length).loss().getFloat();
+            Forward f = run(new Pass(m, plan, Set.of(), false), tokens, cache);
+            return crossEntropy(m, f.logits, targets).getFloat();
         }
     }
 
     /**
-     * The loss and its gradients by autograd: with respect to every tensor the acting adapters' hooks handed out
-     * (including those a {@link DjlHook} read through its site), mapped to their parameters by each adapter's
-     * {@link Adapter#parameterGradients}, and with respect to the base parameters named in
-     * {@code trainableBaseNames} ({@link #parameterNames()}).
+     * The loss and its gradients by autograd: with respect to every term of the hook plan (including the tensors a
+     * {@link DjlHook} read through its site), routed to the adapters' parameters by the plan, and with respect to the
+     * base parameters named in {@code trainableBaseNames}.
      */
     @Override
     public LossAndGradients lossAndGradients(int[][] tokens, int[][] labels, AdapterSet adapters,
                                              Set<String> trainableBaseNames) {
-        List<Adapter> acting = prepare(adapters);
-        MambaCache cache = newCache(tokens.length);
-        checkTokens(tokens, cache);
-        for (String name : trainableBaseNames) {
-            if (!baseValues.containsKey(name)) {
-                throw new IllegalArgumentException("unknown base parameter '" + name + "'"
-                        + (name.equals(MambaWeights.LM_HEAD) ? " (the head is tied: train " + MambaWeights.EMBEDDING
-                        + ")" : "") + "; names are those of the Hugging Face checkpoint: "
-                        + String.join(", ", baseValues.keySet()));
-            }
-        }
+        HostState cache = own(newState(tokens.length), tokens);
+        HookPlan plan = HookPlan.resolve(weights, adapters, true);
+        plan.gradientBaseNames(trainableBaseNames);
+        int[] targets = plan.targets(tokens, labels);
         synchronized (GRADIENT_LOCK) {
             try (NDManager m = DjlEngine.newManager(); NDScope scope = new NDScope();
                  GradientCollector collector = DjlEngine.pytorch().newGradientCollector()) {
                 scope.suppressNotUsedWarning();
-                Pass p = new Pass(m, acting, trainableBaseNames, true);
+                Pass p = new Pass(m, plan, trainableBaseNames, true);
                 Forward f = run(p, tokens, cache);
-                Loss loss = crossEntropy(m, f.logits, labels, f.length - tokens[0].length);
-                if (!p.leaves.isEmpty() || !p.trainableLeaves.isEmpty()) { // else nothing to differentiate
-                    collector.backward(loss.loss());
+                NDArray loss = crossEntropy(m, f.logits, targets);
+                if (p.hasLeaves()) { // else nothing to differentiate
+                    collector.backward(loss);
                 }
-
-                IdentityHashMap<Tensor, Tensor> hookGradients = new IdentityHashMap<>();
-                p.leaves.forEach((t, nd) -> hookGradients.put(t, Tensor.of(gradient(nd), t.shape())));
-                Map<String, Map<String, Tensor>> adapterGradients = new LinkedHashMap<>();
-                for (Adapter a : acting) {
-                    adapterGradients.put(a.name(), a.parameterGradients(hookGradients));
-                }
-                Map<String, Tensor> baseGradients = new LinkedHashMap<>();
-                for (String name : baseValues.keySet()) { // checkpoint order, as the cpu backend
-                    NDArray leaf = p.trainableLeaves.get(name);
-                    if (leaf != null) {
-                        baseGradients.put(name, Tensor.of(gradient(leaf), toInts(baseShapes.get(name))));
-                    }
-                }
-                return new LossAndGradients(loss.loss().getFloat(), loss.targets(), f.logits(tokens.length),
-                        adapterGradients, baseGradients);
+                PlanGradients g = new PlanGradients();
+                p.termLeaves.forEach((t, nd) -> g.add(t, gradient(nd)));
+                p.directLeaves.forEach((t, nd) -> g.addDirect(t, gradient(nd)));
+                // dL/dθ: a parameter delta's gradient is its parameter's (θ = θ_base + ΣΔθ)
+                p.deltaLeaves.forEach((name, nd) -> g.putBase(name, gradient(nd)));
+                p.trainableLeaves.forEach((name, nd) -> g.putBase(name, gradient(nd)));
+                return plan.result(loss.getFloat(), HookPlan.targetCount(targets), f.logits(tokens.length), g,
+                        trainableBaseNames);
             }
         }
     }
@@ -282,39 +263,6 @@ public final class DjlMamba implements MambaModel, AutoCloseable {
         baseArrays.put(name, manager.create(values, s));
     }
 
-    private List<Adapter> prepare(AdapterSet adapters) {
-        if (!adapters.shape().equals(config.toShape())) {
-            throw new IllegalArgumentException("adapter set is sized for " + adapters.shape().describe()
-                    + " but this model is " + config.toShape().describe());
-        }
-        List<Adapter> acting = adapters.acting();
-        for (Adapter a : acting) {
-            a.refreshDerived();
-        }
-        return acting;
-    }
-
-    private void checkTokens(int[][] tokens, MambaCache cache) {
-        int batch = tokens.length;
-        cache.requireFits(config, batch);
-        int len = tokens[0].length;
-        if (len == 0) {
-            throw new IllegalArgumentException("expected at least one token per row, found none");
-        }
-        for (int b = 0; b < batch; b++) {
-            if (tokens[b].length != len) {
-                throw new IllegalArgumentException("token rows must have equal length; row 0 has " + len + ", row "
-                        + b + " has " + tokens[b].length);
-            }
-            for (int id : tokens[b]) {
-                if (id < 0 || id >= config.vocabSize()) {
-                    throw new IllegalArgumentException("token id " + id + " is outside the vocabulary [0, "
-                            + config.vocabSize() + ")");
-                }
-            }
-        }
-    }
-
     private static int[] toInts(Shape s) {
         return Arrays.stream(s.getShape()).mapToInt(Math::toIntExact).toArray();
     }
@@ -324,60 +272,52 @@ public final class DjlMamba implements MambaModel, AutoCloseable {
         return leaf.getGradient().toFloatArray();
     }
 
-    /** The acting adapters of one call, their hook tensors as NDArrays, and the effective base parameters. */
+    /** The hook plan of one call, its terms as NDArrays, and the effective base parameters. */
     private final class Pass {
         final NDManager m;
         final boolean training;
-        final List<Adapter> acting;
+        final HookPlan plan;
         final Set<String> trainable;
-        final IdentityHashMap<Tensor, NDArray> leaves = new IdentityHashMap<>();
+        final Map<Term, NDArray> termLeaves = new LinkedHashMap<>();
+        final IdentityHashMap<Tensor, NDArray> directLeaves = new IdentityHashMap<>();
+        final Map<String, NDArray> deltaLeaves = new LinkedHashMap<>();
         final Map<String, NDArray> trainableLeaves = new LinkedHashMap<>();
         final Map<String, NDArray> effective = new HashMap<>();
-        final List<InputHook> inputs;
-        final List<InitialStateHook> initialStates;
-        final List<StateOffsetHook> stateOffsets;
-        final List<OutputOffsetHook> outputOffsets;
-        final List<StateExtensionHook> stateExtensions;
-        final List<ProjectionHook> projections;
-        final List<ParameterHook> parameters;
         final List<DjlHook> djlHooks;
 
-        Pass(NDManager m, List<Adapter> acting, Set<String> trainable, boolean training) {
+        Pass(NDManager m, HookPlan plan, Set<String> trainable, boolean training) {
             this.m = m;
-            this.acting = acting;
+            this.plan = plan;
             this.trainable = trainable;
             this.training = training;
-            this.inputs = only(acting, InputHook.class);
-            this.initialStates = only(acting, InitialStateHook.class);
-            this.stateOffsets = only(acting, StateOffsetHook.class);
-            this.outputOffsets = only(acting, OutputOffsetHook.class);
-            this.stateExtensions = only(acting, StateExtensionHook.class);
-            this.projections = only(acting, ProjectionHook.class);
-            this.parameters = only(acting, ParameterHook.class);
-            ParameterDeltaNames.requireKnown(acting, baseShapes.keySet(), config);
-            this.djlHooks = only(acting, DjlHook.class);
+            this.djlHooks = plan.acting().stream().filter(DjlHook.class::isInstance).map(DjlHook.class::cast)
+                    .toList();
         }
 
-        private static <T> List<T> only(List<Adapter> acting, Class<T> type) {
-            return acting.stream().filter(type::isInstance).map(type::cast).toList();
+        boolean hasLeaves() {
+            return !termLeaves.isEmpty() || !directLeaves.isEmpty() || !deltaLeaves.isEmpty()
+                    || !trainableLeaves.isEmpty();
         }
 
-        /** A hook tensor as a float32 array; a leaf that requires a gradient when training. */
-        NDArray leaf(Tensor t, String what, long... expected) {
-            if (expected.length > 0 && !Arrays.equals(Arrays.stream(t.shape()).asLongStream().toArray(), expected)) {
-                throw new IllegalArgumentException(what + ": expected shape " + new Shape(expected) + ", found "
-                        + Tensor.format(t.shape()));
+        private NDArray array(float[] values, int[] shape) {
+            NDArray a = m.create(values, new Shape(Arrays.stream(shape).asLongStream().toArray()));
+            if (training) {
+                a.setRequiresGradient(true);
             }
-            return leaves.computeIfAbsent(t, x -> {
-                NDArray a = m.create(x.data(), new Shape(Arrays.stream(x.shape()).asLongStream().toArray()));
-                if (training) {
-                    a.setRequiresGradient(true);
-                }
-                return a;
-            });
+            return a;
         }
 
-        /** θ = θ_base (a leaf when trainable) + Σ Δθ of the parameter hooks. */
+        /** A term of the plan as a float32 array; a leaf that requires a gradient when training. */
+        NDArray leaf(Term t) {
+            return termLeaves.computeIfAbsent(t, x -> array(x.value(), x.shape()));
+        }
+
+        /** An adapter tensor a {@link DjlHook} reads directly; a leaf when training. */
+        NDArray direct(Tensor t) {
+            return directLeaves.computeIfAbsent(t, x -> array(x.data(), x.shape()));
+        }
+
+        /** θ = θ_base (a leaf when trainable) + ΣΔθ of the plan. */
         NDArray param(String name) {
             NDArray cached = effective.get(name);
             if (cached != null) {
@@ -391,12 +331,10 @@ public final class DjlMamba implements MambaModel, AutoCloseable {
             } else {
                 theta = baseArrays.get(name);
             }
-            for (ParameterHook h : parameters) {
-                Optional<Tensor> delta = h.parameterDelta(name);
-                if (delta.isPresent()) {
-                    theta = theta.add(leaf(delta.get(), "parameter delta of " + name + " from adapter '"
-                            + ((Adapter) h).name() + "'", baseShapes.get(name).getShape()));
-                }
+            Term delta = plan.parameterDeltas().get(name);
+            if (delta != null) {
+                NDArray d = deltaLeaves.computeIfAbsent(name, k -> array(delta.value(), delta.shape()));
+                theta = theta.add(d);
             }
             effective.put(name, theta);
             return theta;
@@ -406,41 +344,8 @@ public final class DjlMamba implements MambaModel, AutoCloseable {
             return present ? Optional.of(param(name)) : Optional.empty();
         }
 
-        /** Σ over hooks of the tensors they hand out, each checked against {@code shape}. */
-        <H> Optional<NDArray> sum(List<H> hooks, Function<H, Optional<Tensor>> get, String what, long... shape) {
-            NDArray total = null;
-            for (H h : hooks) {
-                Optional<Tensor> t = get.apply(h);
-                if (t.isPresent()) {
-                    NDArray a = leaf(t.get(), what + " of adapter '" + ((Adapter) h).name() + "'", shape);
-                    total = total == null ? a : total.add(a);
-                }
-            }
-            return Optional.ofNullable(total);
-        }
-
-        /** The low-rank deltas of every acting adapter on the row blocks of {@code module} in {@code layer}. */
-        List<LowRankDelta> deltas(int layer, String module) {
-            List<LowRankDelta> out = new ArrayList<>();
-            for (ProjectionHook h : projections) {
-                for (Projection target : Projection.values()) {
-                    if (target.module().equals(module)) {
-                        h.delta(layer, target).ifPresent(out::add);
-                    }
-                }
-            }
-            return out;
-        }
-
-        /** n'_l per layer: the state dimensions the acting extensions add (0 where none acts). */
-        int[] extraStateWidths() {
-            int[] widths = new int[config.layers()];
-            for (StateExtensionHook h : stateExtensions) {
-                for (int l = 0; l < widths.length; l++) {
-                    widths[l] += h.stateExtension(l).map(StateExtensionHook.StateExtension::width).orElse(0);
-                }
-            }
-            return widths;
+        Optional<NDArray> leaf(Optional<Term> t) {
+            return t.map(this::leaf);
         }
 
         /**
@@ -450,10 +355,6 @@ public final class DjlMamba implements MambaModel, AutoCloseable {
          */
         NDArray constant(float value) {
             return m.create(value);
-        }
-
-        Optional<InputHook> input(InputHook.Placement placement) {
-            return inputs.stream().filter(h -> h.placement() == placement).findFirst();
         }
     }
 
@@ -471,7 +372,7 @@ public final class DjlMamba implements MambaModel, AutoCloseable {
             return new Logits(logits.toFloatArray(), batch, length, config.vocabSize(), virtualTokens);
         }
 
-        void commit(MambaCache cache) {
+        void commit(HostState cache) {
             for (int i = 0; i < conv.length; i++) {
                 System.arraycopy(conv[i], 0, cache.convState(i), 0, conv[i].length);
                 System.arraycopy(ssm[i], 0, cache.ssmState(i), 0, ssm[i].length);
@@ -483,13 +384,13 @@ public final class DjlMamba implements MambaModel, AutoCloseable {
         }
     }
 
-    private Forward run(Pass p, int[][] tokens, MambaCache cache) {
+    private Forward run(Pass p, int[][] tokens, HostState cache) {
         NDManager m = p.m;
         int batch = tokens.length;
         int len = tokens[0].length;
         int dm = config.dModel();
         boolean fresh = cache.position() == 0;
-        cache.requireExtraState(p.extraStateWidths());
+        cache.requireExtraState(p.plan.extraStateWidths());
         long[] ids = new long[batch * len];
         for (int b = 0; b < batch; b++) {
             for (int t = 0; t < len; t++) {
@@ -499,17 +400,11 @@ public final class DjlMamba implements MambaModel, AutoCloseable {
         // embeddings: rows of (V, d) picked by the ids -> (B, L, d)
         NDArray h = p.param("backbone.embeddings.weight").get(m.create(ids, new Shape(ids.length)))
                 .reshape(batch, len, dm);
-        if (fresh) {
-            Optional<InputHook> prompt = p.input(InputHook.Placement.EMBEDDING);
-            if (prompt.isPresent()) {
-                InputHook in = prompt.get();
-                Tensor t = in.virtualTokens(-1).orElseThrow(() -> new IllegalArgumentException("adapter '"
-                        + ((Adapter) in).name() + "' places virtual tokens at the embedding but hands out none"));
-                NDArray virtual = p.leaf(t, "virtual tokens of adapter '" + ((Adapter) in).name() + "'",
-                        in.virtualTokenCount(), dm);
-                // e' = [P; E(x)]: (B, P + L, d)
-                h = virtual.expandDims(0).broadcast(batch, in.virtualTokenCount(), dm).concat(h, 1);
-            }
+        Optional<Term> prompt = p.plan.prompt();
+        if (prompt.isPresent()) {
+            // e' = [P; E(x)]: (B, P + L, d)
+            int n = p.plan.promptLength();
+            h = p.leaf(prompt.get()).expandDims(0).broadcast(batch, n, dm).concat(h, 1);
         }
         Forward f = new Forward();
         f.length = Math.toIntExact(h.getShape().get(1));
@@ -521,13 +416,13 @@ public final class DjlMamba implements MambaModel, AutoCloseable {
         NDArray normed = rmsNorm(p, h, p.param("backbone.norm_f.weight"));
         f.hidden.add(normed);
         // logits = norm_f(h) · headᵀ (+ low-rank deltas): (B, L', V)
-        f.logits = linear(p, normed, p.param(headName), Optional.empty(), p.deltas(-1, Projection.HEAD.module()),
+        f.logits = linear(p, normed, p.param(headName), Optional.empty(), p.plan.head(),
                 "head");
         return f;
     }
 
     // One block: (B, L', d) -> (B, L', d); the layer's final conv and SSM states go to f.
-    private NDArray block(Pass p, int layer, NDArray residual, MambaCache cache, boolean fresh, Forward f) {
+    private NDArray block(Pass p, int layer, NDArray residual, HostState cache, boolean fresh, Forward f) {
         NDManager m = p.m;
         long batch = residual.getShape().get(0);
         long len = residual.getShape().get(1);
@@ -539,25 +434,16 @@ public final class DjlMamba implements MambaModel, AutoCloseable {
         NDArray u = rmsNorm(p, residual, p.param(layerName(layer, "norm.weight")));
         // [x | z] = in_proj(u): (B, L', 2D)
         NDArray xz = linear(p, u, p.param(mixerName(layer, "in_proj.weight")),
-                p.param(mixerName(layer, "in_proj.bias"), config.useBias()), p.deltas(layer, "in_proj"),
+                p.param(mixerName(layer, "in_proj.bias"), config.useBias()), p.plan.layer(layer).deltas("in_proj"),
                 "in_proj of layer " + layer);
         NDArray x = xz.get(":, :, 0:" + di);
         NDArray z = xz.get(":, :, " + di + ":");
 
         // prefix tuning: x = [P_l; x] (B, n + L', D); their gate would be 0, so their outputs are dropped below
-        int prefix = 0;
-        if (fresh) {
-            Optional<InputHook> layerInput = p.input(InputHook.Placement.LAYER);
-            if (layerInput.isPresent()) {
-                InputHook in = layerInput.get();
-                Optional<Tensor> t = in.virtualTokens(layer);
-                if (t.isPresent()) {
-                    prefix = in.virtualTokenCount();
-                    NDArray virtual = p.leaf(t.get(), "virtual tokens of adapter '" + ((Adapter) in).name()
-                            + "' in layer " + layer, prefix, di);
-                    x = virtual.expandDims(0).broadcast(batch, prefix, di).concat(x, 1);
-                }
-            }
+        int prefix = p.plan.layer(layer).prefixLength();
+        if (prefix > 0) {
+            NDArray virtual = p.leaf(p.plan.layer(layer).prefix().orElseThrow());
+            x = virtual.expandDims(0).broadcast(batch, prefix, di).concat(x, 1);
         }
         long lt = len + prefix;
 
@@ -579,29 +465,26 @@ public final class DjlMamba implements MambaModel, AutoCloseable {
 
         // [dt_low | Bm | Cm] = x_proj(x): (B, L'', R + 2N)
         NDArray xdbl = linear(p, xc, p.param(mixerName(layer, "x_proj.weight")), Optional.empty(),
-                p.deltas(layer, "x_proj"), "x_proj of layer " + layer);
+                p.plan.layer(layer).deltas("x_proj"), "x_proj of layer " + layer);
         NDArray dtLow = xdbl.get(":, :, 0:" + r);
         NDArray bm = xdbl.get(":, :, " + r + ":" + (r + n));
         NDArray cm = xdbl.get(":, :, " + (r + n) + ":");
         // dt = softplus(dt_proj(dt_low) + bias): (B, L'', D)
         NDArray dt = Activation.softPlus(linear(p, dtLow, p.param(mixerName(layer, "dt_proj.weight")),
-                Optional.of(p.param(mixerName(layer, "dt_proj.bias"))), p.deltas(layer, "dt_proj"),
+                Optional.of(p.param(mixerName(layer, "dt_proj.bias"))), p.plan.layer(layer).deltas("dt_proj"),
                 "dt_proj of layer " + layer));
         NDArray a = p.param(mixerName(layer, "A_log")).exp().neg(); // (D, N)
         // state extensions (additional-scan), as the reference runs them: one scan of width N + n' with
         // A = [A | -exp(a')], Bm = [Bm | x E_Bᵀ], Cm = [Cm | x E_Cᵀ]; the last n' state columns are the cache's extra state
         int ne = 0;
         NDArray cmScan = cm;
-        for (StateExtensionHook hook : p.stateExtensions) {
-            Optional<StateExtensionHook.StateExtension> e = hook.stateExtension(layer);
-            if (e.isPresent()) {
-                String what = "state extension of layer " + layer + " of adapter '" + ((Adapter) hook).name() + "'";
-                int width = e.get().width();
-                a = a.concat(p.leaf(e.get().logDecay(), what, di, width).exp().neg(), 1);
-                bm = bm.concat(xc.matMul(p.leaf(e.get().inputMap(), what, width, di).transpose()), 2);
-                cmScan = cmScan.concat(xc.matMul(p.leaf(e.get().readOut(), what, width, di).transpose()), 2);
-                ne += width;
-            }
+        Optional<HookPlan.Extension> ext = p.plan.layer(layer).extension();
+        if (ext.isPresent()) {
+            ne = ext.get().width();
+            NDArray maps = p.leaf(ext.get().maps()); // (2n', D): [E_B; E_C]
+            a = a.concat(p.leaf(ext.get().logDecay()).exp().neg(), 1);
+            bm = bm.concat(xc.matMul(maps.get("0:" + ne + ", :").transpose()), 2);
+            cmScan = cmScan.concat(xc.matMul(maps.get(ne + ":, :").transpose()), 2);
         }
 
         // selective scan, sequential over time as transformers' slow path:
@@ -609,12 +492,10 @@ public final class DjlMamba implements MambaModel, AutoCloseable {
         NDArray decay = dt.expandDims(3).mul(a).exp();                              // (B, L'', D, N)
         NDArray input = dt.expandDims(3).mul(bm.expandDims(2)).mul(xc.expandDims(3)); // (B, L'', D, N)
         NDArray state;
-        Optional<NDArray> h0 = fresh ? p.sum(p.initialStates, hk -> hk.initialState(layer),
-                "initial state of layer " + layer, di, n) : Optional.empty();
+        state = m.create(cache.ssmState(layer), new Shape(batch, di, n));
+        Optional<NDArray> h0 = p.leaf(p.plan.layer(layer).initialState());
         if (h0.isPresent()) {
-            state = h0.get().expandDims(0).broadcast(batch, di, n);
-        } else {
-            state = m.create(cache.ssmState(layer), new Shape(batch, di, n));
+            state = state.add(h0.get()); // h_{-1} = h_state + Σh0 (the fresh state is zero unless imported)
         }
         if (ne > 0) {
             state = state.concat(m.create(cache.extraState(layer), new Shape(batch, di, ne)), 2); // (B, D, N + n')
@@ -631,13 +512,11 @@ public final class DjlMamba implements MambaModel, AutoCloseable {
         NDArray y = NDArrays.stack(states, 1).mul(cmScan.expandDims(2)).sum(new int[] {3}); // (B, L'', D)
         y = y.add(xc.mul(p.param(mixerName(layer, "D"))));
         // state offset: + Cm_t · h' (B, L'', N) x (N, D); output offset: + y'
-        Optional<NDArray> hOffset = p.sum(p.stateOffsets, hk -> hk.stateOffset(layer),
-                "state offset of layer " + layer, di, n);
+        Optional<NDArray> hOffset = p.leaf(p.plan.layer(layer).stateOffset());
         if (hOffset.isPresent()) {
             y = y.add(cm.matMul(hOffset.get().transpose()));
         }
-        Optional<NDArray> yOffset = p.sum(p.outputOffsets, hk -> hk.outputOffset(layer),
-                "output offset of layer " + layer, di);
+        Optional<NDArray> yOffset = p.leaf(p.plan.layer(layer).outputOffset());
         if (yOffset.isPresent()) {
             y = y.add(yOffset.get());
         }
@@ -662,7 +541,7 @@ public final class DjlMamba implements MambaModel, AutoCloseable {
         }
 
         NDArray out = linear(p, y, p.param(mixerName(layer, "out_proj.weight")),
-                p.param(mixerName(layer, "out_proj.bias"), config.useBias()), p.deltas(layer, "out_proj"),
+                p.param(mixerName(layer, "out_proj.bias"), config.useBias()), p.plan.layer(layer).deltas("out_proj"),
                 "out_proj of layer " + layer);
         return residual.add(out);
     }
@@ -681,27 +560,18 @@ public final class DjlMamba implements MambaModel, AutoCloseable {
      * x Wᵀ (+ bias) + Σ s·(x Aᵀ) Bᵀ, each delta on output rows rowOffset .. rowOffset + B.rows - 1.
      * x: (..., in), W: (out, in) -> (..., out).
      */
-    private static NDArray linear(Pass p, NDArray x, NDArray w, Optional<NDArray> bias, List<LowRankDelta> deltas,
+    private static NDArray linear(Pass p, NDArray x, NDArray w, Optional<NDArray> bias, List<HookPlan.LowRank> deltas,
                                   String what) {
         NDArray y = x.matMul(w.transpose());
         if (bias.isPresent()) {
             y = y.add(bias.get());
         }
         long out = w.getShape().get(0);
-        long in = w.getShape().get(1);
-        for (LowRankDelta d : deltas) {
-            int rank = d.rank();
-            long rows = d.b().dim(0);
-            if (d.a().dim(1) != in || d.rowOffset() + rows > out) {
-                throw new IllegalArgumentException("low-rank delta on " + what + ": A" + Tensor.format(d.a().shape())
-                        + ", B" + Tensor.format(d.b().shape()) + " at row " + d.rowOffset() + " does not fit the"
-                        + " weight (" + out + ", " + in + ")");
-            }
-            NDArray a = p.leaf(d.a(), "lora A on " + what, rank, in);
-            NDArray b = p.leaf(d.b(), "lora B on " + what, rows, rank);
-            NDArray delta = x.matMul(a.transpose()).mul(p.constant(d.scaling())).matMul(b.transpose()); // (..., rows)
-            if (rows != out) {
-                delta = padColumns(p.m, delta, d.rowOffset(), out - d.rowOffset() - rows);
+        for (HookPlan.LowRank d : deltas) { // shapes checked by the plan
+            NDArray delta = x.matMul(p.leaf(d.a()).transpose()).mul(p.constant(d.scale()))
+                    .matMul(p.leaf(d.b()).transpose()); // (..., rows)
+            if (d.out() != out) {
+                delta = padColumns(p.m, delta, d.rowOffset(), out - d.rowOffset() - d.out());
             }
             y = y.add(delta);
         }
@@ -727,48 +597,24 @@ public final class DjlMamba implements MambaModel, AutoCloseable {
     }
 
     /**
-     * Mean cross-entropy of next-token targets: position p predicts label p + 1 of [IGNORE × virtual; labels].
-     * logits: (B, L', V), labels: (B, L) with L' = virtual + L.
+     * Mean cross-entropy over the positions with a target (the plan's next-token targets, (B·L')); 0 without any,
+     * and so are its gradients (LossAndGradients' contract). logits: (B, L', V).
      */
-    private Loss crossEntropy(NDManager m, NDArray logits, int[][] labels, int virtual) {
-        int batch = Math.toIntExact(logits.getShape().get(0));
-        int len = Math.toIntExact(logits.getShape().get(1));
+    private NDArray crossEntropy(NDManager m, NDArray logits, int[] targets) {
         int v = config.vocabSize();
-        if (labels.length != batch) {
-            throw new IllegalArgumentException("expected " + batch + " label rows, found " + labels.length);
-        }
-        long[] target = new long[batch * len];
-        float[] mask = new float[batch * len];
-        int count = 0;
-        for (int b = 0; b < batch; b++) {
-            if (labels[b].length != len - virtual) {
-                throw new IllegalArgumentException("label row " + b + " has " + labels[b].length + " labels, expected "
-                        + (len - virtual) + " (one per token)");
-            }
-            for (int pos = 0; pos < len - 1; pos++) {
-                int next = pos + 1 - virtual;
-                int label = next < 0 ? IGNORE_INDEX : labels[b][next];
-                if (label == IGNORE_INDEX) {
-                    continue;
-                }
-                if (label < 0 || label >= v) {
-                    throw new IllegalArgumentException("label " + label + " is outside the vocabulary [0, " + v
-                            + ") and is not the ignore index " + IGNORE_INDEX);
-                }
-                target[b * len + pos] = label;
-                mask[b * len + pos] = 1f;
-                count++;
+        long[] target = new long[targets.length];
+        float[] mask = new float[targets.length];
+        for (int i = 0; i < targets.length; i++) {
+            if (targets[i] != IGNORE_INDEX) {
+                target[i] = targets[i];
+                mask[i] = 1f;
             }
         }
-        // without any target the loss is 0 and so are its gradients (LossAndGradients' contract)
-        NDArray logp = logits.logSoftmax(2).reshape(batch * (long) len, v);
+        int count = HookPlan.targetCount(targets);
+        NDArray logp = logits.logSoftmax(2).reshape(targets.length, v);
         NDArray picked = logp.gather(m.create(target, new Shape(target.length, 1)), 1).reshape(target.length);
-        return new Loss(picked.mul(m.create(mask, new Shape(mask.length))).sum().neg()
-                .div(m.create((float) Math.max(count, 1))), count);
-    }
-
-    /** A scalar loss and the number of targets in its mean. */
-    private record Loss(NDArray loss, int targets) {
+        return picked.mul(m.create(mask, new Shape(mask.length))).sum().neg()
+                .div(m.create((float) Math.max(count, 1)));
     }
 
     /** The {@link DjlHook.Site} of one block. */
@@ -780,7 +626,7 @@ public final class DjlMamba implements MambaModel, AutoCloseable {
 
         @Override
         public NDArray parameter(Tensor tensor) {
-            return pass.leaf(tensor, "DjlHook parameter");
+            return pass.direct(tensor);
         }
     }
 }

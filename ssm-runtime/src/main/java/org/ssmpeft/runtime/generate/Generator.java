@@ -7,13 +7,13 @@ import java.util.Objects;
 import java.util.OptionalInt;
 import org.ssmpeft.api.composition.AdapterSet;
 import org.ssmpeft.runtime.backend.Logits;
-import org.ssmpeft.runtime.backend.MambaModel;
-import org.ssmpeft.runtime.backend.MambaCache;
+import org.ssmpeft.runtime.backend.SsmModel;
+import org.ssmpeft.runtime.backend.SsmState;
 
 /**
  * Greedy decoding and beam search through the recurrent step: the prompt is run once through
- * {@link MambaModel#forward} on a fresh cache (so virtual tokens and initial states of the acting adapters apply),
- * then every new token is one {@link MambaModel#step} from the cache. Memory per generated token is constant: the
+ * {@link SsmModel#forward} on a fresh cache (so virtual tokens and initial states of the acting adapters apply),
+ * then every new token is one {@link SsmModel#step} from the cache. Memory per generated token is constant: the
  * recurrent state has a fixed size and nothing is recomputed over the growing sequence; beam search keeps one cache
  * row per beam and reorders the rows when beams are reselected.
  *
@@ -29,10 +29,10 @@ import org.ssmpeft.runtime.backend.MambaCache;
  */
 public final class Generator {
 
-    private final MambaModel model;
+    private final SsmModel model;
     private final AdapterSet adapters;
 
-    public Generator(MambaModel model, AdapterSet adapters) {
+    public Generator(SsmModel model, AdapterSet adapters) {
         this.model = Objects.requireNonNull(model, "model");
         this.adapters = Objects.requireNonNull(adapters, "adapters");
     }
@@ -45,7 +45,12 @@ public final class Generator {
     /** The most likely token at every step ({@code numBeams} is ignored). */
     public Generation greedy(int[] prompt, GenerationOptions options) {
         checkPrompt(prompt);
-        MambaCache cache = model.newCache(1);
+        try (SsmState state = model.newState(1)) {
+            return greedy(prompt, options, state);
+        }
+    }
+
+    private Generation greedy(int[] prompt, GenerationOptions options, SsmState cache) {
         Logits prefill = model.forward(new int[][] {prompt}, adapters, cache);
         float[] logits = prefill.at(0, prefill.length() - 1);
         List<Integer> out = new ArrayList<>();
@@ -81,16 +86,26 @@ public final class Generator {
     public Generation beamSearch(int[] prompt, GenerationOptions options) {
         checkPrompt(prompt);
         int k = options.numBeams();
-        MambaCache cache = model.newCache(k);
-        int[][] rows = new int[k][];
-        Arrays.fill(rows, prompt);
-        // Hugging Face expands the prompt to one row per beam before the prefill; the cache then has a row per beam.
-        Logits prefill = model.forward(rows, adapters, cache);
+        // The prompt is prefilled once (Hugging Face expands it to a row per beam first: the same numbers, k times the
+        // work), then its state is fanned out to one row per beam where the backend keeps it.
+        Logits prefill;
+        SsmState cache;
+        try (SsmState one = model.newState(1)) {
+            prefill = model.forward(new int[][] {prompt}, adapters, one);
+            cache = one.repeat(0, k);
+        }
+        try (cache) {
+            return beamSearch(prefill, cache, options);
+        }
+    }
+
+    private Generation beamSearch(Logits prefill, SsmState cache, GenerationOptions options) {
+        int k = options.numBeams();
         int vocab = prefill.vocab();
+        float[] last = prefill.last();
         float[] logits = new float[k * vocab];
         for (int b = 0; b < k; b++) {
-            System.arraycopy(prefill.values(), ((b * prefill.length()) + prefill.length() - 1) * vocab, logits,
-                    b * vocab, vocab);
+            System.arraycopy(last, 0, logits, b * vocab, vocab);
         }
         double[] beamScores = new double[k];
         Arrays.fill(beamScores, 1, k, -1e9); // only beam 0 seeds the first step (the beams are equal)
@@ -150,7 +165,9 @@ public final class Generator {
             if (n + 1 == options.maxNewTokens()) {
                 break;
             }
-            reorder(cache, source);
+            if (!isIdentity(source)) {
+                cache.reorder(source); // on the backend: no state crosses to the host
+            }
             logits = model.step(next, adapters, cache);
         }
         if (!done) {
@@ -174,27 +191,13 @@ public final class Generator {
         }
     }
 
-    /** Cache row i becomes the old row {@code source[i]}: per layer, conv state (B, D, K) and SSM state (B, D, N). */
-    static void reorder(MambaCache cache, int[] source) {
-        boolean identity = true;
+    private static boolean isIdentity(int[] source) {
         for (int i = 0; i < source.length; i++) {
-            identity &= source[i] == i;
+            if (source[i] != i) {
+                return false;
+            }
         }
-        if (identity) {
-            return;
-        }
-        for (int layer = 0; layer < cache.layers(); layer++) {
-            reorderRows(cache.convState(layer), source);
-            reorderRows(cache.ssmState(layer), source);
-        }
-    }
-
-    private static void reorderRows(float[] a, int[] source) {
-        int row = a.length / source.length;
-        float[] old = a.clone();
-        for (int i = 0; i < source.length; i++) {
-            System.arraycopy(old, source[i] * row, a, i * row, row);
-        }
+        return true;
     }
 
     /** log-softmax of {@code logits[from, from + n)} in float64. */

@@ -3,7 +3,7 @@ package org.ssmpeft.runtime.train;
 import java.util.Arrays;
 
 /**
- * One micro-batch: token rows (B, T) and their labels (B, T), aligned as {@code MambaModel.lossAndGradients} reads
+ * One micro-batch: token rows (B, T) and their labels (B, T), aligned as {@code SsmModel.lossAndGradients} reads
  * them (position t predicts label t+1; {@code -100} marks a position without a target; labels often equal the
  * tokens). Rows of one batch have one length: the collator pads them.
  */

@@ -4,7 +4,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.ssmpeft.api.composition.AdapterSet;
-import org.ssmpeft.runtime.backend.MambaModel;
+import org.ssmpeft.runtime.backend.SsmModel;
 
 /**
  * Scores the model as it stands after an optimiser step: named numbers (accuracy, rouge1, eval_loss, ...). The
@@ -15,9 +15,9 @@ import org.ssmpeft.runtime.backend.MambaModel;
 public interface Evaluator {
 
     /** Scores after {@code step} steps; every value finite. */
-    Map<String, Double> evaluate(MambaModel model, AdapterSet adapters, int step);
+    Map<String, Double> evaluate(SsmModel model, AdapterSet adapters, int step);
 
-    /** {@code eval_loss}: the mean of {@link MambaModel#loss} over these batches (each batch weighs the same). */
+    /** {@code eval_loss}: the mean of {@link SsmModel#loss} over these batches (each batch weighs the same). */
     static Evaluator meanLoss(List<Batch> batches) {
         if (batches.isEmpty()) {
             throw new IllegalArgumentException("an evaluation needs at least one batch");

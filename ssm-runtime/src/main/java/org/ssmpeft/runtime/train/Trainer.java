@@ -24,7 +24,7 @@ import org.ssmpeft.api.adapter.ParameterSpec;
 import org.ssmpeft.api.composition.AdapterSet;
 import org.ssmpeft.api.tensor.Tensor;
 import org.ssmpeft.runtime.backend.LossAndGradients;
-import org.ssmpeft.runtime.backend.MambaModel;
+import org.ssmpeft.runtime.backend.SsmModel;
 import org.ssmpeft.runtime.checkpoint.MambaWeights;
 import org.ssmpeft.runtime.train.TrainingResult.StopReason;
 
@@ -59,8 +59,8 @@ public final class Trainer {
     public static final String METRICS_FILE = "metrics.jsonl";
     public static final String CURVE_FILE = "training-curve.png";
 
-    private final MambaModel givenModel;
-    private MambaModel model;
+    private final SsmModel givenModel;
+    private SsmModel model;
     private final AdapterSet adapters;
     private final TrainingOptions options;
     private final Path outputDirectory;
@@ -72,7 +72,7 @@ public final class Trainer {
     private final int curveHeight;
     private final int stopAfter;
     private final Optional<MambaWeights> baseWeights;
-    private final Function<MambaWeights, ? extends MambaModel> backend;
+    private final Function<MambaWeights, ? extends SsmModel> backend;
     private final Set<String> baseNames;
     private final List<TrainableParameter> parameters;
 
@@ -110,7 +110,7 @@ public final class Trainer {
     }
 
     /** A trainer of the acting adapters of {@code adapters} on {@code model}. */
-    public static Builder builder(MambaModel model, AdapterSet adapters, TrainingOptions options) {
+    public static Builder builder(SsmModel model, AdapterSet adapters, TrainingOptions options) {
         return new Builder(model, adapters, options);
     }
 
@@ -153,7 +153,7 @@ public final class Trainer {
     }
 
     /** The model as it stands (a new instance after each step when base weights are trained). */
-    public MambaModel model() {
+    public SsmModel model() {
         return model;
     }
 
@@ -507,7 +507,7 @@ public final class Trainer {
         if (baseNames.isEmpty()) {
             return;
         }
-        MambaModel old = model;
+        SsmModel old = model;
         model = backend.apply(baseWeights.orElseThrow());
         if (old != givenModel && old instanceof AutoCloseable c) {
             try {
@@ -530,7 +530,7 @@ public final class Trainer {
 
     /** Builds a {@link Trainer}. */
     public static final class Builder {
-        private final MambaModel model;
+        private final SsmModel model;
         private final AdapterSet adapters;
         private final TrainingOptions options;
         private Path outputDirectory;
@@ -542,10 +542,10 @@ public final class Trainer {
         private int curveHeight = TrainingCurve.DEFAULT_HEIGHT;
         private int stopAfter;
         private MambaWeights baseWeights;
-        private Function<MambaWeights, ? extends MambaModel> backend;
+        private Function<MambaWeights, ? extends SsmModel> backend;
         private Set<String> baseNames = Set.of();
 
-        private Builder(MambaModel model, AdapterSet adapters, TrainingOptions options) {
+        private Builder(SsmModel model, AdapterSet adapters, TrainingOptions options) {
             this.model = Objects.requireNonNull(model, "model");
             this.adapters = Objects.requireNonNull(adapters, "adapters");
             this.options = Objects.requireNonNull(options, "options");
@@ -602,7 +602,7 @@ public final class Trainer {
          * given to {@link Trainer#builder} must compute these weights.
          */
         public Builder trainBase(MambaWeights weights, Set<String> names,
-                                 Function<MambaWeights, ? extends MambaModel> backend) {
+                                 Function<MambaWeights, ? extends SsmModel> backend) {
             this.baseWeights = Objects.requireNonNull(weights, "weights");
             this.baseNames = Set.copyOf(names);
             this.backend = Objects.requireNonNull(backend, "backend");

@@ -67,11 +67,11 @@ class AdapterFilesRoundTripTest {
         original.parameters().forEach((n, t) -> assertThat(loaded.parameter(n).data()).as(n).isEqualTo(t.data()));
         int[][] tokens = TinyAdapters.tokens(11);
         float[] expected = model.forward(tokens, new AdapterSet(TinyAdapters.shape()).add(original),
-                model.newCache(2)).values();
+                model.newState(2)).values();
         float[] actual = model.forward(tokens, new AdapterSet(TinyAdapters.shape()).add(loaded),
-                model.newCache(2)).values();
+                model.newState(2)).values();
         assertThat(actual).isEqualTo(expected);
-        assertThat(actual).isNotEqualTo(model.forward(tokens, model.noAdapters(), model.newCache(2)).values());
+        assertThat(actual).isNotEqualTo(model.forward(tokens, model.noAdapters(), model.newState(2)).values());
     }
 
     @Test

@@ -153,8 +153,8 @@ class AdapterServerTest {
         if (request % 2 == 0) {
             return server.forward(tokens, view).values();
         }
-        var cache = server.newCache(tokens.length);
-        int v = server.model().config().vocabSize();
+        var cache = server.newState(tokens.length);
+        int v = server.model().shape().vocab();
         float[] out = new float[tokens.length * tokens[0].length * v];
         for (int t = 0; t < tokens[0].length; t++) {
             float[] step = server.step(new int[] {tokens[0][t], tokens[1][t]}, view, cache);

@@ -33,7 +33,7 @@ class LoraMergeTest {
     Path tmp;
 
     private static float[] logits(CpuMamba model, AdapterSet set, int[][] tokens) {
-        return model.forward(tokens, set, model.newCache(tokens.length)).values();
+        return model.forward(tokens, set, model.newState(tokens.length)).values();
     }
 
     @Test

@@ -146,7 +146,7 @@ class PeftFolderTest {
         assertThat(lora.parameter("layers.1.x_proj.lora_B").data()).isEqualTo(peft.readFloats(
                 "lora.layers.1.x_proj.lora_B"));
         float[] logits = model.forward(tokens, new AdapterSet(TinyAdapters.shape()).add(lora),
-                model.newCache(2)).values();
+                model.newState(2)).values();
         double err = Fixtures.maxAbsDiff(logits, peft.readFloats("lora.logits"));
         System.out.printf("PEFT-layout LoRA folder vs PyTorch logits: max abs error %.3e%n", err);
         assertThat(err).isLessThan(LOGITS_TOL);
@@ -186,7 +186,7 @@ class PeftFolderTest {
 
         assertThat(prompt.method()).isEqualTo("prompt");
         assertThat(((PromptConfig) prompt.config()).numVirtualTokens()).isEqualTo(5);
-        var logits = model.forward(tokens, new AdapterSet(TinyAdapters.shape()).add(prompt), model.newCache(2));
+        var logits = model.forward(tokens, new AdapterSet(TinyAdapters.shape()).add(prompt), model.newState(2));
         double err = Fixtures.maxAbsDiff(logits.values(), peft.readFloats("prompt_tuning.logits"));
         System.out.printf("PEFT-layout prompt folder vs PyTorch logits: max abs error %.3e%n", err);
         assertThat(err).isLessThan(LOGITS_TOL);

@@ -31,7 +31,7 @@ class ParameterDeltaNamesTest {
 
     private static void refused(String backend, RandomModels.ModelCase m, String method, Record config,
                                 String... messageParts) throws Exception {
-        MambaModel model = Backends.load().get(backend).create(m.weights());
+        SsmModel model = Backends.load().get(backend).create(m.weights());
         try {
             AdapterSet set = new AdapterSet(model.shape()).add(FACTORY.create(new AdapterConfig("deltas", method,
                     LayerSelection.ALL, config), model.shape(), AdapterFactory.seeded(1)));

@@ -22,7 +22,7 @@ import org.ssmpeft.api.tensor.Tensor;
 import org.ssmpeft.lora.LoraConfig;
 import org.ssmpeft.runtime.backend.Backends;
 import org.ssmpeft.runtime.backend.LossAndGradients;
-import org.ssmpeft.runtime.backend.MambaModel;
+import org.ssmpeft.runtime.backend.SsmModel;
 import org.ssmpeft.runtime.contract.RandomModels.ModelCase;
 
 /**
@@ -54,7 +54,7 @@ class LoraTrainsEveryTargetTest {
     @ParameterizedTest(name = "{0}, {1}")
     @MethodSource("backendsAndModels")
     void everyTargetsAAndBGetNonZeroGradientsAfterOneStep(String backend, ModelCase m) throws Exception {
-        MambaModel model = Backends.load().get(backend).create(m.weights());
+        SsmModel model = Backends.load().get(backend).create(m.weights());
         try {
             var factory = new AdapterFactory(PeftMethods.load());
             Adapter whole = factory.create(new AdapterConfig("whole", "lora", LayerSelection.ALL, WHOLE),

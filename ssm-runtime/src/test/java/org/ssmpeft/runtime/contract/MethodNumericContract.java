@@ -38,7 +38,7 @@ import org.ssmpeft.runtime.adapters.AdapterFiles;
 import org.ssmpeft.runtime.backend.BackendProvider;
 import org.ssmpeft.runtime.backend.Backends;
 import org.ssmpeft.runtime.backend.LossAndGradients;
-import org.ssmpeft.runtime.backend.MambaModel;
+import org.ssmpeft.runtime.backend.SsmModel;
 import org.ssmpeft.runtime.checkpoint.MambaCheckpoint;
 import org.ssmpeft.runtime.checkpoint.MambaConfig;
 import org.ssmpeft.runtime.checkpoint.MambaWeights;
@@ -101,7 +101,7 @@ public abstract class MethodNumericContract {
     static final double CROSS_ABS = 1e-4;
     static final double CROSS_REL = 1e-3;
 
-    private final Map<String, MambaModel> models = new LinkedHashMap<>();
+    private final Map<String, SsmModel> models = new LinkedHashMap<>();
     private final Map<String, Adapter[]> saved = new LinkedHashMap<>();
 
     // --- what a method's test says ---
@@ -238,7 +238,7 @@ public abstract class MethodNumericContract {
 
     @AfterAll
     void closeModels() throws Exception {
-        for (MambaModel m : models.values()) {
+        for (SsmModel m : models.values()) {
             if (m instanceof AutoCloseable c) {
                 c.close();
             }
@@ -246,11 +246,11 @@ public abstract class MethodNumericContract {
         models.clear();
     }
 
-    protected final MambaModel model(String backend, String key, MambaWeights weights) {
+    protected final SsmModel model(String backend, String key, MambaWeights weights) {
         return models.computeIfAbsent(backend + "/" + key, k -> Backends.load().get(backend).create(weights));
     }
 
-    private MambaModel model(Case c) {
+    private SsmModel model(Case c) {
         return model(c.backend(), c.model().name(), c.model().weights());
     }
 
@@ -286,7 +286,7 @@ public abstract class MethodNumericContract {
     void anAdapterAtItsDefaultInitLeavesTheLogitsUnchanged(Case c) {
         assumeTrue(startsAsIdentity(c.config()), () -> methodName() + " " + c.config()
                 + " does not start as the identity (declared by the test)");
-        MambaModel model = model(c);
+        SsmModel model = model(c);
         Adapter a = adapter("init", c.config(), model.shape(), 3);
         float[] base = model.forward(c.model().tokens(), model.noAdapters()).values();
         float[] adapted = model.forward(c.model().tokens(), setOf(c.model(), a)).values();
@@ -307,7 +307,7 @@ public abstract class MethodNumericContract {
     }
 
     private void checkGradients(Case c, boolean sweep) {
-        MambaModel model = model(c);
+        SsmModel model = model(c);
         Adapter a = randomAdapter("fd", c, 5);
         AdapterSet set = setOf(c.model(), a);
         int[][] tokens = c.model().tokens();
@@ -332,7 +332,7 @@ public abstract class MethodNumericContract {
     @ParameterizedTest(name = "{0}")
     @MethodSource("cases")
     void saveThenLoadGivesTheSameLogitsBitForBit(Case c) throws Exception {
-        MambaModel model = model(c);
+        SsmModel model = model(c);
         Adapter[] savedAndLoaded = saved.get(c.model().name() + "/" + c.config());
         if (savedAndLoaded == null) { // saved and loaded once per model and config, then run on every backend
             Adapter a = randomAdapter("saved", c, 9);
@@ -363,7 +363,7 @@ public abstract class MethodNumericContract {
         Optional<Adapter> sum = sumOfTwo(c.config(), a, b);
         assumeTrue(sum.isPresent(), () -> methodName() + " " + c.config() + " has no single adapter that acts as two"
                 + " (declared by the test)");
-        MambaModel model = model(c);
+        SsmModel model = model(c);
         AdapterSet pair;
         try {
             pair = setOf(c.model(), a, b);
@@ -384,7 +384,7 @@ public abstract class MethodNumericContract {
     @ParameterizedTest(name = "{0}")
     @MethodSource("cases")
     void composedWithAnotherHookKindBothActAndEveryBackendAgreesWithCpu(Case c) {
-        MambaModel model = model(c);
+        SsmModel model = model(c);
         var shape = model.shape();
         Adapter a = randomAdapter("method", c, 13);
         Adapter partner = Partners.forMethodFeeding(a.hooks(), shape, 14);
@@ -407,7 +407,7 @@ public abstract class MethodNumericContract {
         if (c.backend().equals("cpu")) {
             return;
         }
-        MambaModel cpu = model("cpu", c.model().name(), c.model().weights());
+        SsmModel cpu = model("cpu", c.model().name(), c.model().weights());
         float[] reference = cpu.forward(tokens, composed).values();
         assertThat(maxAbsDiff(both, reference)).as("%s: composed logits against cpu", c)
                 .isLessThanOrEqualTo(CROSS_ABS * Math.max(1, maxAbs(reference)));
@@ -422,7 +422,7 @@ public abstract class MethodNumericContract {
     void parameterDeltaGradientsMatchTheFixturesFullFineTuningGradients(String backend) throws Exception {
         Path dir = FixtureFiles.mambaTiny();
         MambaWeights weights = MambaCheckpoint.load(dir);
-        MambaModel model = model(backend, "fixture mamba-tiny", weights);
+        SsmModel model = model(backend, "fixture mamba-tiny", weights);
         int[][] tokens;
         try (var ref = SafetensorsFile.open(dir.resolve("reference.safetensors"))) {
             tokens = FixtureFiles.inputIds(ref);

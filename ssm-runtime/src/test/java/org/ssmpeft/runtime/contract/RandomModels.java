@@ -7,7 +7,7 @@ import java.util.OptionalInt;
 import java.util.Random;
 import org.ssmpeft.api.adapter.Adapter;
 import org.ssmpeft.api.tensor.Tensor;
-import org.ssmpeft.runtime.backend.MambaModel;
+import org.ssmpeft.runtime.backend.SsmModel;
 import org.ssmpeft.runtime.checkpoint.LayerWeights;
 import org.ssmpeft.runtime.checkpoint.MambaConfig;
 import org.ssmpeft.runtime.checkpoint.MambaWeights;
@@ -26,7 +26,7 @@ public final class RandomModels {
      *
      * @param name   one line naming the shape, for test names
      * @param tokens (B, T)
-     * @param labels (B, T), aligned with the tokens, some {@link MambaModel#IGNORE_INDEX}
+     * @param labels (B, T), aligned with the tokens, some {@link SsmModel#IGNORE_INDEX}
      */
     public record ModelCase(String name, MambaWeights weights, int[][] tokens, int[][] labels) {
         public MambaConfig config() {
@@ -85,7 +85,7 @@ public final class RandomModels {
         for (int b = 0; b < batch; b++) {
             for (int t = 0; t < len; t++) {
                 tokens[b][t] = rng.nextInt(c.vocabSize());
-                labels[b][t] = t == 2 && b == 0 ? MambaModel.IGNORE_INDEX : tokens[b][t];
+                labels[b][t] = t == 2 && b == 0 ? SsmModel.IGNORE_INDEX : tokens[b][t];
             }
         }
         String name = "layers %d, d %d, D %d, N %d, R %d, K %d, V %d, %s head, bias %s, conv bias %s; B %d, T %d"

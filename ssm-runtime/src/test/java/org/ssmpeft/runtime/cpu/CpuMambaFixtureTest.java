@@ -1,5 +1,6 @@
 package org.ssmpeft.runtime.cpu;
 
+import org.ssmpeft.runtime.backend.HostState;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.util.Arrays;
@@ -46,7 +47,7 @@ class CpuMambaFixtureTest {
     @Test
     void fullForwardMatchesLogitsHiddenStatesAndFinalStates() throws Exception {
         var model = new CpuMamba(weights);
-        var out = model.forward(tokens, model.newCache(tokens.length), true);
+        var out = model.forward(tokens, model.newState(tokens.length), true);
 
         assertThat(report("logits", out.logits(), "logits")).isLessThan(TOL);
         assertThat(out.hiddenStates()).hasSize(weights.config().layers() + 1);
@@ -67,7 +68,7 @@ class CpuMambaFixtureTest {
         int batch = tokens.length;
         int len = tokens[0].length;
         int v = weights.config().vocabSize();
-        var cache = model.newCache(batch);
+        var cache = model.newState(batch);
         float[] stepLogits = new float[batch * len * v];
         for (int t = 0; t < len; t++) {
             int[] column = new int[batch];
@@ -95,7 +96,7 @@ class CpuMambaFixtureTest {
     void chunkedPrefillEqualsOnePrefill() {
         var model = new CpuMamba(weights);
         var whole = model.forward(tokens);
-        var cache = model.newCache(tokens.length);
+        var cache = model.newState(tokens.length);
         int split = 7; // fewer and more than K tokens per chunk
         int[][] first = Arrays.stream(tokens).map(r -> Arrays.copyOfRange(r, 0, split)).toArray(int[][]::new);
         int[][] second = Arrays.stream(tokens).map(r -> Arrays.copyOfRange(r, split, r.length)).toArray(int[][]::new);

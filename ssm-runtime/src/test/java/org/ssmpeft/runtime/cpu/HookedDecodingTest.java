@@ -76,11 +76,11 @@ class HookedDecodingTest {
         var model = new CpuMamba(WEIGHTS);
         AdapterSet set = everyHook();
         int[][] tokens = RandomMamba.tokens(2, 9, CONFIG.vocabSize(), 3);
-        var full = model.forward(tokens, set, model.newCache(2));
+        var full = model.forward(tokens, set, model.newState(2));
         assertThat(full.virtualTokens()).isEqualTo(3);
         assertThat(full.length()).isEqualTo(3 + 9);
 
-        var cache = model.newCache(2);
+        var cache = model.newState(2);
         double worst = 0;
         for (int t = 0; t < 9; t++) {
             float[] step = model.step(new int[] {tokens[0][t], tokens[1][t]}, set, cache);
@@ -107,8 +107,8 @@ class HookedDecodingTest {
                         new InitialStateConfig(StateInit.ZERO)), SHAPE, AdapterFactory.seeded(2)))
                 .add(FACTORY.create(new AdapterConfig("scan", "additional-scan", LayerSelection.ALL,
                         AdditionalScanConfig.DEFAULT), SHAPE, AdapterFactory.seeded(3)));
-        assertThat(model.forward(tokens, model.noAdapters(), model.newCache(2)).values()).isEqualTo(base);
-        assertThat(model.forward(tokens, set, model.newCache(2)).values()).isEqualTo(base);
+        assertThat(model.forward(tokens, model.noAdapters(), model.newState(2)).values()).isEqualTo(base);
+        assertThat(model.forward(tokens, set, model.newState(2)).values()).isEqualTo(base);
     }
 
     @Test

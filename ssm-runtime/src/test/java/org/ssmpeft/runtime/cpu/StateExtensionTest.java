@@ -13,7 +13,7 @@ import org.ssmpeft.api.config.LayerSelection;
 import org.ssmpeft.api.registry.PeftMethods;
 import org.ssmpeft.api.shape.ModelShape;
 import org.ssmpeft.api.tensor.Tensor;
-import org.ssmpeft.runtime.backend.MambaCache;
+import org.ssmpeft.runtime.backend.HostState;
 import org.ssmpeft.runtime.checkpoint.MambaConfig;
 import org.ssmpeft.runtime.checkpoint.MambaWeights;
 import org.ssmpeft.runtime.fixtures.Fixtures;
@@ -49,7 +49,7 @@ class StateExtensionTest {
         float[] base = MODEL.forward(tokens).logits();
         for (var init : AdditionalScanConfig.AInit.values()) {
             var set = new AdapterSet(SHAPE).add(scan("scan", 8, init, LayerSelection.ALL, 1));
-            MambaCache cache = MODEL.newCache(2);
+            HostState cache = MODEL.newState(2);
             assertThat(MODEL.forward(tokens, set, cache).values()).as("%s", init).isEqualTo(base);
             // the new states were written (E_B is random) but not read (E_C = 0)
             assertThat(cache.extraStateWidth(0)).isEqualTo(8);
@@ -65,9 +65,9 @@ class StateExtensionTest {
     void decodingCarriesTheExtraStateAndEqualsTheFullForward() {
         var set = new AdapterSet(SHAPE).add(randomScan("scan", 3, LayerSelection.of(0, 2), 2));
         int[][] tokens = RandomMamba.tokens(2, 9, CONFIG.vocabSize(), 3);
-        MambaCache full = MODEL.newCache(2);
+        HostState full = MODEL.newState(2);
         var logits = MODEL.forward(tokens, set, full);
-        MambaCache cache = MODEL.newCache(2);
+        HostState cache = MODEL.newState(2);
         double worst = 0;
         for (int t = 0; t < 9; t++) {
             float[] step = MODEL.step(new int[] {tokens[0][t], tokens[1][t]}, set, cache);
@@ -96,7 +96,7 @@ class StateExtensionTest {
         concatenate(joined, first, second, 1);
         int[][] tokens = RandomMamba.tokens(2, 8, CONFIG.vocabSize(), 8);
 
-        MambaCache both = MODEL.newCache(2);
+        HostState both = MODEL.newState(2);
         float[] composed = MODEL.forward(tokens, new AdapterSet(SHAPE).add(first).add(second), both).values();
         assertThat(both.extraStateWidth(0)).isEqualTo(2);
         assertThat(both.extraStateWidth(1)).isEqualTo(5);
@@ -108,7 +108,7 @@ class StateExtensionTest {
                 copy(first.parameter("layers." + l + "." + p), rest.parameter("layers." + l + "." + p));
             }
         }
-        MambaCache one = MODEL.newCache(2);
+        HostState one = MODEL.newState(2);
         float[] single = MODEL.forward(tokens, new AdapterSet(SHAPE).add(rest).add(joined), one).values();
         assertThat(Fixtures.maxAbsDiff(composed, single)).isLessThanOrEqualTo(1e-5);
         assertThat(Fixtures.maxAbsDiff(both.extraState(1), one.extraState(1))).isLessThanOrEqualTo(1e-6);
@@ -142,30 +142,30 @@ class StateExtensionTest {
         var with = new AdapterSet(SHAPE).add(scan);
         int[][] tokens = RandomMamba.tokens(1, 4, CONFIG.vocabSize(), 10);
 
-        MambaCache started = MODEL.newCache(1);
+        HostState started = MODEL.newState(1);
         MODEL.forward(tokens, with, started);
         assertThatThrownBy(() -> MODEL.step(new int[] {1}, MODEL.noAdapters(), started))
                 .isInstanceOf(IllegalArgumentException.class)
-                .hasMessageContaining("this cache was started with extra state widths [2, 2, 2]")
+                .hasMessageContaining("this state was started with extra state widths [2, 2, 2]")
                 .hasMessageContaining("extend the state by [0, 0, 0]")
                 .hasMessageContaining("fresh cache");
 
-        MambaCache plain = MODEL.newCache(1);
+        HostState plain = MODEL.newState(1);
         MODEL.forward(tokens, MODEL.noAdapters(), plain);
         assertThatThrownBy(() -> MODEL.step(new int[] {1}, with, plain))
                 .hasMessageContaining("started with extra state widths [0, 0, 0]");
 
         // a fresh cache takes any extension, and a plain sequence stays plain
-        MODEL.step(new int[] {1}, with, MODEL.newCache(1));
+        MODEL.step(new int[] {1}, with, MODEL.newState(1));
         MODEL.step(new int[] {1}, MODEL.noAdapters(), plain);
     }
 
     @Test
     void aCopiedCacheCarriesItsExtraState() {
         var set = new AdapterSet(SHAPE).add(randomScan("scan", 2, LayerSelection.ALL, 11));
-        MambaCache cache = MODEL.newCache(2);
+        HostState cache = MODEL.newState(2);
         MODEL.forward(RandomMamba.tokens(2, 5, CONFIG.vocabSize(), 12), set, cache);
-        MambaCache copy = cache.copy();
+        HostState copy = cache.fork();
         assertThat(copy.extraStateWidth(2)).isEqualTo(2);
         assertThat(copy.extraState(2)).isEqualTo(cache.extraState(2)).isNotSameAs(cache.extraState(2));
         float[] a = MODEL.step(new int[] {3, 4}, set, cache);

@@ -8,20 +8,20 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.ssmpeft.runtime.backend.Backends;
 import org.ssmpeft.runtime.backend.Logits;
-import org.ssmpeft.runtime.backend.MambaModel;
+import org.ssmpeft.runtime.backend.SsmModel;
 import org.ssmpeft.runtime.checkpoint.MambaCheckpoint;
 import org.ssmpeft.runtime.fixtures.Fixtures;
 import org.ssmpeft.runtime.tokenize.ByteTokenizer;
 
 /**
- * The encoder's labels in {@link MambaModel}'s convention give the paper code's loss: on the transformers fixture
+ * The encoder's labels in {@link SsmModel}'s convention give the paper code's loss: on the transformers fixture
  * (vocabulary 256, so ASCII classification examples, whose ids stay below 128), the model's loss of
  * (tokens, labels) equals the cross-entropy the reference computes on (ids[:-1], right-aligned label ids) from the
  * same logits; padding adds nothing.
  */
 class EncodedLossTest {
 
-    private static MambaModel model;
+    private static SsmModel model;
 
     @BeforeAll
     static void load() throws Exception {
@@ -37,11 +37,11 @@ class EncodedLossTest {
     private static double[] referenceSumAndCount(EncodedExample e) {
         int[] in = e.referenceInputIds();
         int[] target = e.referenceLabelIds();
-        Logits logits = model.forward(new int[][] {in}, model.noAdapters(), model.newCache(1));
+        Logits logits = model.forward(new int[][] {in}, model.noAdapters(), model.newState(1));
         double sum = 0;
         int count = 0;
         for (int t = 0; t < in.length; t++) {
-            if (target[t] == MambaModel.IGNORE_INDEX) {
+            if (target[t] == SsmModel.IGNORE_INDEX) {
                 continue;
             }
             float[] z = logits.at(0, t);

@@ -91,7 +91,7 @@ class EncoderTest {
         int[] ids = concat(bytes("P:"), bytes("ab###"), bytes("cd"), new int[] {256});
         assertThat(e.referenceInputIds()).containsExactly(java.util.Arrays.copyOf(ids, ids.length - 1));
         assertThat(e.referenceLabelIds()).containsExactly(concat(ignored(ids.length - 1 - 3), new int[] {'c', 'd', 256}));
-        // MambaModel's convention: position t is scored against labels[t + 1]; same (position, target) pairs
+        // SsmModel's convention: position t is scored against labels[t + 1]; same (position, target) pairs
         for (int t = 0; t + 1 < e.length(); t++) {
             assertThat(e.labels()[t + 1]).as("position " + t).isEqualTo(e.referenceLabelIds()[t]);
         }

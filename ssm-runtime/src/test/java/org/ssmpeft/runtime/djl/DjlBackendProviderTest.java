@@ -13,7 +13,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.ssmpeft.runtime.backend.BackendProvider;
 import org.ssmpeft.runtime.backend.Backends;
-import org.ssmpeft.runtime.backend.MambaModel;
+import org.ssmpeft.runtime.backend.SsmModel;
 
 /** The {@code djl} backend is discovered like the others, and says what to add when its native library is missing. */
 class DjlBackendProviderTest {
@@ -43,7 +43,7 @@ class DjlBackendProviderTest {
         BackendProvider djl = Backends.forName("djl");
         assertThat(djl.unavailableReason()).isEmpty();
         assertThat(Backends.load().available()).extracting(BackendProvider::name).contains("cpu", "djl");
-        MambaModel model = djl.create(DjlFixture.weights());
+        SsmModel model = djl.create(DjlFixture.weights());
         try {
             assertThat(model).isInstanceOf(DjlMamba.class);
             assertThat(model.backend()).isEqualTo("djl");

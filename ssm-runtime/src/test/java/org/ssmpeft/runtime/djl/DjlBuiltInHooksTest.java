@@ -22,7 +22,7 @@ import org.ssmpeft.api.hooks.ParameterHook;
 import org.ssmpeft.api.tensor.Tensor;
 import org.ssmpeft.prefix.PrefixConfig;
 import org.ssmpeft.prefix.PromptConfig;
-import org.ssmpeft.runtime.backend.MambaCache;
+import org.ssmpeft.runtime.backend.HostState;
 import org.ssmpeft.runtime.checkpoint.MambaWeights;
 import org.ssmpeft.runtime.fixtures.Fixtures;
 import org.ssmpeft.runtime.safetensors.SafetensorsFile;
@@ -68,7 +68,7 @@ class DjlBuiltInHooksTest {
         int batch = tokens.length;
         int len = tokens[0].length;
         int v = weights.config().vocabSize();
-        MambaCache cache = model.newCache(batch);
+        HostState cache = model.newState(batch);
         float[] out = new float[batch * len * v];
         for (int t = 0; t < len; t++) {
             int[] column = new int[batch];
@@ -133,7 +133,7 @@ class DjlBuiltInHooksTest {
     @Test
     void prefixTokensActThroughTheStatesTheyLeaveAndDecodingAppliesThemAtTheFirstStep() {
         AdapterSet set = DjlFixture.single(weights, "prefix", "prefix", new PrefixConfig(3, false, 8, 0.5));
-        MambaCache cache = model.newCache(tokens.length);
+        HostState cache = model.newState(tokens.length);
         var full = model.forward(tokens, set, cache);
         AdapterSet none = new AdapterSet(weights.config().toShape());
         assertThat(full.length()).isEqualTo(tokens[0].length); // prefix outputs are dropped
@@ -158,7 +158,7 @@ class DjlBuiltInHooksTest {
     void additionalScanStartsAsTheIdentityThenCarriesItsExtraStateThroughDecoding() {
         AdapterSet set = DjlFixture.single(weights, "scan", "additional-scan", AdditionalScanConfig.DEFAULT);
         AdapterSet none = new AdapterSet(weights.config().toShape());
-        MambaCache cache = model.newCache(tokens.length);
+        HostState cache = model.newState(tokens.length);
         assertThat(Fixtures.maxAbsDiff(model.forward(tokens, set, cache).values(), model.forward(tokens, none)
                 .values())).isZero(); // E_C = 0: the new states are written, not read
         assertThat(cache.extraStateWidth(0)).isEqualTo(8);
@@ -180,7 +180,7 @@ class DjlBuiltInHooksTest {
     void promptTokensAreAppliedAtTheFirstDecodingStep() throws Exception {
         AdapterSet set = DjlFixture.single(weights, "prompt_tuning", "prompt", new PromptConfig(5, 0.02));
         copy(set.get("prompt_tuning"), "prompt_embeddings", peft.readFloats("prompt_tuning.virtual_embeddings"));
-        MambaCache cache = model.newCache(tokens.length);
+        HostState cache = model.newState(tokens.length);
         var full = model.forward(tokens, set, cache);
         assertThat(full.length()).isEqualTo(5 + tokens[0].length);
         assertThat(full.virtualTokens()).isEqualTo(5);
@@ -307,7 +307,7 @@ class DjlBuiltInHooksTest {
         for (int i = 0; i < 3; i++) {
             model.forward(tokens, set);
             model.lossAndGradients(tokens, tokens, set, Set.of("backbone.layers.0.mixer.A_log"));
-            model.step(new int[] {1, 2}, set, model.newCache(2));
+            model.step(new int[] {1, 2}, set, model.newState(2));
         }
         assertThat(model.nativeArrayCount()).isEqualTo(before).isEqualTo(model.parameterNames().size());
     }

@@ -19,7 +19,7 @@ import org.junit.jupiter.params.provider.MethodSource;
 import org.ssmpeft.api.tensor.Tensor;
 import org.ssmpeft.runtime.backend.Logits;
 import org.ssmpeft.runtime.backend.LossAndGradients;
-import org.ssmpeft.runtime.backend.MambaCache;
+import org.ssmpeft.runtime.backend.HostState;
 import org.ssmpeft.runtime.cpu.CpuMamba;
 import org.ssmpeft.runtime.fixtures.Fixtures;
 
@@ -84,8 +84,8 @@ class DjlCpuParityTest {
             assertThat(djl.parameterNames()).containsExactlyElementsOf(c.weights().parameters().keySet());
 
             // forward from a fresh cache, then two decode steps; the cpu cache then continues on djl
-            MambaCache cpuCache = cpu.newCache(c.tokens().length);
-            MambaCache djlCache = djl.newCache(c.tokens().length);
+            HostState cpuCache = cpu.newState(c.tokens().length);
+            HostState djlCache = djl.newState(c.tokens().length);
             Logits cl = cpu.forward(c.tokens(), c.adapters(), cpuCache);
             Logits dl = djl.forward(c.tokens(), c.adapters(), djlCache);
             assertThat(List.of(cl.batch(), cl.length(), cl.vocab(), cl.virtualTokens()))
@@ -98,7 +98,7 @@ class DjlCpuParityTest {
                 for (int b = 0; b < next.length; b++) {
                     next[b] = (c.tokens()[b][0] + 3 * s + b) % c.weights().config().vocabSize();
                 }
-                MambaCache moved = cpuCache.copy();
+                HostState moved = djl.importState(cpuCache.export());
                 float[] cpuStep = cpu.step(next, c.adapters(), cpuCache);
                 abs("step logits", cpuStep, djl.step(next, c.adapters(), djlCache));
                 abs("step logits, cpu cache on djl", cpuStep, djl.step(next, c.adapters(), moved));
@@ -150,7 +150,7 @@ class DjlCpuParityTest {
                 .isLessThanOrEqualTo(ABS_TOL * scale);
     }
 
-    private static void states(String what, MambaCache cpu, MambaCache djl) {
+    private static void states(String what, HostState cpu, HostState djl) {
         for (int l = 0; l < cpu.layers(); l++) {
             abs(what + ", conv state of layer " + l, cpu.convState(l), djl.convState(l));
             abs(what + ", ssm state of layer " + l, cpu.ssmState(l), djl.ssmState(l));

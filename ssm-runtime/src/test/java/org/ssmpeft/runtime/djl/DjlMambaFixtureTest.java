@@ -8,7 +8,7 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.ssmpeft.api.composition.AdapterSet;
-import org.ssmpeft.runtime.backend.MambaCache;
+import org.ssmpeft.runtime.backend.HostState;
 import org.ssmpeft.runtime.checkpoint.MambaWeights;
 import org.ssmpeft.runtime.fixtures.Fixtures;
 import org.ssmpeft.runtime.safetensors.SafetensorsFile;
@@ -51,7 +51,7 @@ class DjlMambaFixtureTest {
 
     @Test
     void fullForwardMatchesLogitsHiddenStatesAndFinalStates() throws Exception {
-        MambaCache cache = model.newCache(tokens.length);
+        HostState cache = model.newState(tokens.length);
         var out = model.forward(tokens, none, cache);
         var hidden = model.hiddenStates(tokens, none);
 
@@ -74,7 +74,7 @@ class DjlMambaFixtureTest {
         int batch = tokens.length;
         int len = tokens[0].length;
         int v = weights.config().vocabSize();
-        MambaCache cache = model.newCache(batch);
+        HostState cache = model.newState(batch);
         float[] stepLogits = new float[batch * len * v];
         for (int t = 0; t < len; t++) {
             int[] column = new int[batch];

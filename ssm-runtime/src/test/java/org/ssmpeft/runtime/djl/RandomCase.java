@@ -17,7 +17,7 @@ import org.ssmpeft.api.registry.PeftMethods;
 import org.ssmpeft.lora.LoraConfig;
 import org.ssmpeft.prefix.PrefixConfig;
 import org.ssmpeft.prefix.PromptConfig;
-import org.ssmpeft.runtime.backend.MambaModel;
+import org.ssmpeft.runtime.backend.SsmModel;
 import org.ssmpeft.runtime.checkpoint.MambaConfig;
 import org.ssmpeft.runtime.checkpoint.MambaWeights;
 import org.ssmpeft.runtime.contract.RandomModels;
@@ -56,7 +56,7 @@ record RandomCase(long seed, MambaWeights weights, int[][] tokens, int[][] label
         for (int b = 0; b < batch; b++) {
             for (int t = 0; t < len; t++) {
                 tokens[b][t] = rng.nextInt(c.vocabSize());
-                labels[b][t] = rng.nextInt(5) == 0 ? MambaModel.IGNORE_INDEX
+                labels[b][t] = rng.nextInt(5) == 0 ? SsmModel.IGNORE_INDEX
                         : rng.nextBoolean() ? tokens[b][t] : rng.nextInt(c.vocabSize());
             }
         }

@@ -11,10 +11,12 @@ import org.junit.jupiter.api.Test;
 import org.ssmpeft.api.composition.AdapterSet;
 import org.ssmpeft.runtime.backend.Logits;
 import org.ssmpeft.runtime.backend.LossAndGradients;
-import org.ssmpeft.runtime.backend.MambaModel;
+import org.ssmpeft.runtime.backend.SsmModel;
 import org.ssmpeft.runtime.checkpoint.MambaConfig;
 import org.ssmpeft.runtime.cpu.CpuMamba;
-import org.ssmpeft.runtime.backend.MambaCache;
+import org.ssmpeft.runtime.backend.HostState;
+import org.ssmpeft.runtime.backend.SsmState;
+import org.ssmpeft.runtime.contract.ForwardingModel;
 import org.ssmpeft.runtime.train.TinyMamba;
 
 /** Greedy and beam search on the tiny random model and on a scripted Markov model with a known best sequence. */
@@ -59,7 +61,7 @@ class GeneratorTest {
             int[] expected = new int[8];
             for (int n = 0; n < 8; n++) {
                 int[][] rows = {seq.stream().mapToInt(Integer::intValue).toArray()};
-                Logits l = MODEL.forward(rows, adapters, MODEL.newCache(1));
+                Logits l = MODEL.forward(rows, adapters, MODEL.newState(1));
                 expected[n] = argmax(l.at(0, l.length() - 1));
                 seq.add(expected[n]);
             }
@@ -173,13 +175,13 @@ class GeneratorTest {
     }
 
     @Test
-    void decodingRunsThePromptOnceAndThenOneStepPerTokenWithOneCacheRowPerBeam() {
+    void beamSearchPrefillsThePromptOnceThenStepsOneStateRowPerBeam() {
         var counting = new CountingModel(MODEL);
         var gen = new Generator(counting, adapters());
         gen.generate(PROMPTS[4], GenerationOptions.greedy(20).withBeams(4));
-        assertThat(counting.forwardRows).containsExactly(4);            // the prefill, one row per beam
+        assertThat(counting.forwardRows).containsExactly(1);            // the prefill, once, not once per beam
         assertThat(counting.stepRows).hasSize(19).containsOnly(4);       // no recomputation of the sequence
-        assertThat(counting.caches).containsExactly(4);
+        assertThat(counting.caches).containsExactly(1);                  // fanned out by the state itself
         counting.clear();
         gen.generate(PROMPTS[4], GenerationOptions.greedy(20));
         assertThat(counting.forwardRows).containsExactly(1);
@@ -187,15 +189,14 @@ class GeneratorTest {
     }
 
     @Test
-    void reorderingCopiesCacheRowsFromTheirSourceBeams() {
-        MambaConfig c = TinyMamba.CONFIG;
-        MambaCache cache = MambaCache.zeros(c, 3);
-        for (int l = 0; l < c.layers(); l++) {
+    void reorderingCopiesStateRowsFromTheirSourceBeams() {
+        HostState cache = TinyMamba.model(1).newState(3);
+        for (int l = 0; l < cache.layers(); l++) {
             fillRows(cache.convState(l), 3);
             fillRows(cache.ssmState(l), 3);
         }
-        Generator.reorder(cache, new int[] {2, 0, 0});
-        for (int l = 0; l < c.layers(); l++) {
+        cache.reorder(new int[] {2, 0, 0});
+        for (int l = 0; l < cache.layers(); l++) {
             for (float[] a : new float[][] {cache.convState(l), cache.ssmState(l)}) {
                 int row = a.length / 3;
                 assertThat(a[0]).isEqualTo(2f);
@@ -217,14 +218,13 @@ class GeneratorTest {
     }
 
     /** Counts what the generator asks of the model. */
-    private static final class CountingModel implements MambaModel {
-        private final MambaModel inner;
+    private static final class CountingModel extends ForwardingModel {
         final List<Integer> forwardRows = new ArrayList<>();
         final List<Integer> stepRows = new ArrayList<>();
         final List<Integer> caches = new ArrayList<>();
 
-        CountingModel(MambaModel inner) {
-            this.inner = inner;
+        CountingModel(SsmModel inner) {
+            super(inner);
         }
 
         void clear() {
@@ -234,47 +234,21 @@ class GeneratorTest {
         }
 
         @Override
-        public MambaCache newCache(int batch) {
+        public SsmState newState(int batch) {
             caches.add(batch);
-            return inner.newCache(batch);
+            return inner.newState(batch);
         }
 
         @Override
-        public Logits forward(int[][] tokens, AdapterSet adapters, MambaCache cache) {
+        public Logits forward(int[][] tokens, AdapterSet adapters, SsmState cache) {
             forwardRows.add(tokens.length);
             return inner.forward(tokens, adapters, cache);
         }
 
         @Override
-        public float[] step(int[] tokens, AdapterSet adapters, MambaCache cache) {
+        public float[] step(int[] tokens, AdapterSet adapters, SsmState cache) {
             stepRows.add(tokens.length);
             return inner.step(tokens, adapters, cache);
-        }
-
-        @Override
-        public String backend() {
-            return inner.backend();
-        }
-
-        @Override
-        public MambaConfig config() {
-            return inner.config();
-        }
-
-        @Override
-        public List<float[]> hiddenStates(int[][] tokens, AdapterSet adapters) {
-            return inner.hiddenStates(tokens, adapters);
-        }
-
-        @Override
-        public double loss(int[][] tokens, int[][] labels, AdapterSet adapters) {
-            return inner.loss(tokens, labels, adapters);
-        }
-
-        @Override
-        public LossAndGradients lossAndGradients(int[][] tokens, int[][] labels, AdapterSet adapters,
-                                                 Set<String> names) {
-            return inner.lossAndGradients(tokens, labels, adapters, names);
         }
     }
 }

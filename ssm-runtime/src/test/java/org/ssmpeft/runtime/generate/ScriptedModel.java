@@ -5,9 +5,15 @@ import java.util.Set;
 import org.ssmpeft.api.composition.AdapterSet;
 import org.ssmpeft.runtime.backend.Logits;
 import org.ssmpeft.runtime.backend.LossAndGradients;
-import org.ssmpeft.runtime.backend.MambaModel;
+import org.ssmpeft.runtime.backend.SsmModel;
 import org.ssmpeft.runtime.checkpoint.MambaConfig;
-import org.ssmpeft.runtime.backend.MambaCache;
+import org.ssmpeft.runtime.backend.HostState;
+import org.ssmpeft.runtime.backend.ModelSpec;
+import org.ssmpeft.runtime.backend.SsmState;
+import org.ssmpeft.api.shape.ModelFamily;
+import org.ssmpeft.api.shape.ModelShape;
+import org.ssmpeft.api.tensor.Tensor;
+import java.util.Map;
 
 /**
  * A Markov "language model" with a known next-token table: the next-token distribution depends on the last token
@@ -23,7 +29,7 @@ import org.ssmpeft.runtime.backend.MambaCache;
  * after 0: uniform
  * </pre>
  */
-final class ScriptedModel implements MambaModel {
+final class ScriptedModel implements SsmModel {
 
     static final int EOS = 0;
     static final MambaConfig CONFIG = MambaConfig.of(6, 4, 2, 1);
@@ -52,7 +58,8 @@ final class ScriptedModel implements MambaModel {
     }
 
     @Override
-    public Logits forward(int[][] tokens, AdapterSet adapters, MambaCache cache) {
+    public Logits forward(int[][] tokens, AdapterSet adapters, SsmState state) {
+        HostState cache = (HostState) state;
         forwardCalls++;
         int len = tokens[0].length;
         float[] out = new float[tokens.length * len * P.length];
@@ -66,7 +73,8 @@ final class ScriptedModel implements MambaModel {
     }
 
     @Override
-    public float[] step(int[] tokens, AdapterSet adapters, MambaCache cache) {
+    public float[] step(int[] tokens, AdapterSet adapters, SsmState state) {
+        HostState cache = (HostState) state;
         stepCalls++;
         float[] out = new float[tokens.length * P.length];
         for (int b = 0; b < tokens.length; b++) {
@@ -80,11 +88,11 @@ final class ScriptedModel implements MambaModel {
         return out;
     }
 
-    private static int row(MambaCache cache) {
+    private static int row(HostState cache) {
         return cache.convState(0).length / cache.batch();
     }
 
-    private static void remember(MambaCache cache, int b, int token) {
+    private static void remember(HostState cache, int b, int token) {
         cache.convState(0)[b * row(cache)] = token;
     }
 
@@ -94,13 +102,38 @@ final class ScriptedModel implements MambaModel {
     }
 
     @Override
-    public MambaConfig config() {
-        return CONFIG;
+    public ModelSpec spec() {
+        return new ModelSpec() {
+            @Override
+            public ModelFamily family() {
+                return ModelFamily.MAMBA;
+            }
+
+            @Override
+            public ModelShape shape() {
+                return CONFIG.toShape();
+            }
+
+            @Override
+            public Map<String, Tensor> parameters() {
+                return Map.of();
+            }
+
+            @Override
+            public boolean tiedHead() {
+                return true;
+            }
+        };
     }
 
     @Override
-    public MambaCache newCache(int batch) {
-        return MambaCache.zeros(CONFIG, batch);
+    public HostState newState(int batch) {
+        return HostState.zeros(shape(), batch, backend());
+    }
+
+    @Override
+    public HostState importState(HostState host) {
+        return host.importedBy(backend(), shape());
     }
 
     @Override

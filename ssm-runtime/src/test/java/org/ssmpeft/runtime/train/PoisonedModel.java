@@ -8,14 +8,12 @@ import org.ssmpeft.api.composition.AdapterSet;
 import org.ssmpeft.api.tensor.Tensor;
 import org.ssmpeft.runtime.backend.Logits;
 import org.ssmpeft.runtime.backend.LossAndGradients;
-import org.ssmpeft.runtime.backend.MambaModel;
-import org.ssmpeft.runtime.checkpoint.MambaConfig;
-import org.ssmpeft.runtime.backend.MambaCache;
+import org.ssmpeft.runtime.backend.SsmModel;
+import org.ssmpeft.runtime.contract.ForwardingModel;
 
 /** A model that computes like another but returns a NaN/Inf at its n-th {@code lossAndGradients} call. */
-final class PoisonedModel implements MambaModel {
+final class PoisonedModel extends ForwardingModel {
 
-    private final MambaModel inner;
     private final int call;
     private final String adapter;
     private final String parameter;
@@ -24,9 +22,9 @@ final class PoisonedModel implements MambaModel {
     private final double loss;
     private int calls;
 
-    private PoisonedModel(MambaModel inner, int call, String adapter, String parameter, int element, float gradient,
+    private PoisonedModel(SsmModel inner, int call, String adapter, String parameter, int element, float gradient,
                           double loss) {
-        this.inner = inner;
+        super(inner);
         this.call = call;
         this.adapter = adapter;
         this.parameter = parameter;
@@ -36,13 +34,13 @@ final class PoisonedModel implements MambaModel {
     }
 
     /** Call {@code call} (1-based) returns {@code value} at {@code element} of one adapter parameter's gradient. */
-    static PoisonedModel gradient(MambaModel inner, int call, String adapter, String parameter, int element,
+    static PoisonedModel gradient(SsmModel inner, int call, String adapter, String parameter, int element,
                                   float value) {
         return new PoisonedModel(inner, call, adapter, parameter, element, value, Double.NaN);
     }
 
     /** Call {@code call} returns {@code value} as the loss. */
-    static PoisonedModel loss(MambaModel inner, int call, double value) {
+    static PoisonedModel loss(SsmModel inner, int call, double value) {
         return new PoisonedModel(inner, call, null, null, 0, 0, value);
     }
 
@@ -62,40 +60,5 @@ final class PoisonedModel implements MambaModel {
         t.data()[element] = gradient;
         grads.get(adapter).put(parameter, t);
         return new LossAndGradients(g.loss(), g.targets(), g.logits(), grads, g.baseGradients());
-    }
-
-    @Override
-    public String backend() {
-        return inner.backend();
-    }
-
-    @Override
-    public MambaConfig config() {
-        return inner.config();
-    }
-
-    @Override
-    public MambaCache newCache(int batch) {
-        return inner.newCache(batch);
-    }
-
-    @Override
-    public Logits forward(int[][] tokens, AdapterSet adapters, MambaCache cache) {
-        return inner.forward(tokens, adapters, cache);
-    }
-
-    @Override
-    public List<float[]> hiddenStates(int[][] tokens, AdapterSet adapters) {
-        return inner.hiddenStates(tokens, adapters);
-    }
-
-    @Override
-    public float[] step(int[] tokens, AdapterSet adapters, MambaCache cache) {
-        return inner.step(tokens, adapters, cache);
-    }
-
-    @Override
-    public double loss(int[][] tokens, int[][] labels, AdapterSet adapters) {
-        return inner.loss(tokens, labels, adapters);
     }
 }
