@@ -148,7 +148,7 @@ class StateExtensionTest {
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("this state was started with extra state widths [2, 2, 2]")
                 .hasMessageContaining("extend the state by [0, 0, 0]")
-                .hasMessageContaining("fresh cache");
+                .hasMessageContaining("fresh state");
 
         HostState plain = MODEL.newState(1);
         MODEL.forward(tokens, MODEL.noAdapters(), plain);

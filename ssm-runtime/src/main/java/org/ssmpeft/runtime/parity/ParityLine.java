@@ -1,4 +1,4 @@
-package org.ssmpeft.examples.parity;
+package org.ssmpeft.runtime.parity;
 
 import java.util.Locale;
 
@@ -13,8 +13,8 @@ public record ParityLine(String quantity, double maxAbs, double maxRel, Toleranc
 
     /** Absolute tolerances hold values (logits, states, losses); relative ones hold gradients. */
     public record Tolerance(boolean relative, double limit) {
-        public static final Tolerance VALUES = new Tolerance(false, 1e-4);
-        public static final Tolerance GRADIENTS = new Tolerance(true, 1e-3);
+        public static final Tolerance VALUES = new Tolerance(false, 1e-5);
+        public static final Tolerance GRADIENTS = new Tolerance(true, 1e-4);
 
         boolean accepts(double maxAbs, double maxRel) {
             double e = relative ? maxRel : maxAbs;
