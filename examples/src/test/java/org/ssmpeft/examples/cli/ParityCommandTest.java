@@ -15,13 +15,13 @@ import org.ssmpeft.runtime.safetensors.SafetensorsWriter;
 
 /**
  * {@code peft parity} against fixtures written by transformers: the public one (with every adapter's gradients) and
- * two made by {@code ssm-runtime/src/test/python/make_reference.py} with linear biases, an untied head, conv kernels
+ * two made by {@code ssm-runtime/core/src/test/python/make_reference.py} with linear biases, an untied head, conv kernels
  * 3 and 2, no conv bias, dt ranks 7 and 3, state sizes 8 and 4 and odd vocabularies.
  */
 class ParityCommandTest {
 
     /** The fixtures live with the runtime's tests; Maven runs this module's tests from its own folder. */
-    private static final Path FIXTURES = Path.of("..", "ssm-runtime", "src", "test", "resources", "fixtures");
+    private static final Path FIXTURES = Path.of("..", "ssm-runtime", "core", "src", "test", "resources", "fixtures");
 
     @ParameterizedTest
     @ValueSource(strings = {"mamba-tiny", "mamba-bias-untied", "mamba-noconvbias-k2"})
@@ -30,6 +30,15 @@ class ParityCommandTest {
         assertThat(r.exitCode()).as(r.out() + r.err()).isZero();
         assertThat(r.out()).contains("PASS  logits").contains("PASS  step_logits").contains("PASS  loss")
                 .contains("PASS  full-ft.loss").contains(" 0 failed, 0 skipped").doesNotContain("FAIL");
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"mamba-tiny", "mamba-bias-untied", "mamba-noconvbias-k2"})
+    void everyQuantityPassesOnTheDjlReferenceBackendToo(String fixture) {
+        Cli r = Cli.run("parity", FIXTURES.resolve(fixture).toString(), "--backend", "djl");
+        assertThat(r.exitCode()).as(r.out() + r.err()).isZero();
+        assertThat(r.out()).contains("backend: djl").contains("on backend djl").contains(" 0 failed, 0 skipped")
+                .doesNotContain("FAIL");
     }
 
     @Test

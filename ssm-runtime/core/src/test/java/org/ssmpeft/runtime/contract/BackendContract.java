@@ -1,0 +1,519 @@
+package org.ssmpeft.runtime.contract;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.junit.jupiter.api.Assertions.fail;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+import org.junit.jupiter.params.provider.ValueSource;
+import org.ssmpeft.api.adapter.Adapter;
+import org.ssmpeft.api.composition.AdapterFactory;
+import org.ssmpeft.api.composition.AdapterSet;
+import org.ssmpeft.api.config.AdapterConfig;
+import org.ssmpeft.api.config.ConfigFormat;
+import org.ssmpeft.api.registry.PeftMethods;
+import org.ssmpeft.api.shape.ModelFamily;
+import org.ssmpeft.api.shape.ModelShape;
+import org.ssmpeft.api.tensor.Tensor;
+import org.ssmpeft.runtime.backend.BackendProvider;
+import org.ssmpeft.runtime.backend.Backends;
+import org.ssmpeft.runtime.backend.HostState;
+import org.ssmpeft.runtime.backend.Logits;
+import org.ssmpeft.runtime.backend.LossAndGradients;
+import org.ssmpeft.runtime.backend.ModelSpec;
+import org.ssmpeft.runtime.backend.SsmModel;
+import org.ssmpeft.runtime.backend.SsmState;
+import org.ssmpeft.runtime.checkpoint.MambaCheckpoint;
+import org.ssmpeft.runtime.contract.RandomModels.ModelCase;
+import org.ssmpeft.runtime.fixtures.Fixtures;
+import org.ssmpeft.runtime.parity.FixtureParity;
+import org.ssmpeft.runtime.parity.ParityLine;
+
+/**
+ * What every compute backend must do, checked by inheritance (Lucene's {@code BasePostingsFormatTestCase}): a
+ * backend's test class is {@code class MyBackendTest extends BackendContract} naming the backend, and gets
+ * <ol>
+ *   <li>fixture parity on every Mamba-1 fixture folder of the test resources (transformers' logits, step logits,
+ *       final states, hidden states, loss, each fixture adapter's logits and gradients, full fine-tuning
+ *       gradients), at {@link ParityLine.Tolerance#VALUES} and {@link ParityLine.Tolerance#GRADIENTS};</li>
+ *   <li>decode == forward for every built-in hook kind: a fresh state fed token by token gives the full forward's
+ *       logits and final state ({@value #SAME_ABS} absolute, times max(1, |value|));</li>
+ *   <li>chunked prefill == one prefill;</li>
+ *   <li>state export and import, to and from cpu; reorder, repeat and fork on the backend's own state;</li>
+ *   <li>every hook kind's loss, logits and adapter gradients equal cpu's on random models with random adapter values
+ *       (logits {@value #SAME_ABS}, gradients {@value #GRAD_REL} of the tensor's max |value|), and pass the
+ *       gradient check of {@link GradientChecks};</li>
+ *   <li>concurrent calls with distinct states give what the same calls give one after another;</li>
+ *   <li>the refusal messages: a state of another backend, an exported state not imported, a wrong batch, tokens
+ *       outside the vocabulary, wrong labels, unknown base names, an adapter set of another shape, a family the
+ *       backend does not implement, a sequence continued under other state extensions.</li>
+ * </ol>
+ * When the backend is unavailable the class is skipped through an assumption, except under {@code CI=true} for a
+ * backend whose {@link #requiredInCi()} is true (cpu, djl): then it fails, so CI never silently drops a backend.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+public abstract class BackendContract {
+
+    /** Same-computation tolerance (absolute, times max(1, max |value|)): float32 with another summation order. */
+    public static final double SAME_ABS = 1e-5;
+    /** Gradients against cpu: max |difference| / max |value| of each tensor. */
+    public static final double GRAD_REL = 1e-4;
+
+    private BackendProvider provider;
+    private final Map<ModelCase, SsmModel> models = new LinkedHashMap<>();
+    private final Map<ModelCase, SsmModel> cpuModels = new LinkedHashMap<>();
+    private final AdapterFactory factory = new AdapterFactory(PeftMethods.load());
+
+    /** The backend under test, by its provider's name. */
+    protected abstract String backend();
+
+    /**
+     * Whether CI must run this backend (its library ships with the build): then an unavailable backend under
+     * {@code CI=true} fails the build instead of skipping. A GPU backend returns false: CI machines have no GPU.
+     */
+    protected boolean requiredInCi() {
+        return true;
+    }
+
+    /** The random models of the hook-kind checks; default {@link RandomModels#defaults()}. */
+    protected List<ModelCase> randomModels() {
+        return RandomModels.defaults();
+    }
+
+    @BeforeAll
+    void requireBackend() {
+        provider = Backends.load().get(backend());
+        Optional<String> why = provider.unavailableReason();
+        if (why.isPresent() && requiredInCi() && "true".equals(System.getenv("CI"))) {
+            fail("backend '" + backend() + "' must run under CI=true but is unavailable: " + why.get());
+        }
+        assumeTrue(why.isEmpty(), () -> "backend '" + backend() + "' is unavailable here: " + why.orElse(""));
+    }
+
+    @AfterAll
+    void closeModels() throws Exception {
+        for (SsmModel m : models.values()) {
+            if (m instanceof AutoCloseable c) {
+                c.close();
+            }
+        }
+    }
+
+    /** The model of {@code spec} on the backend under test. */
+    protected SsmModel create(ModelSpec spec) {
+        return provider.create(spec);
+    }
+
+    private SsmModel model(ModelCase c) {
+        return models.computeIfAbsent(c, k -> create(k.weights()));
+    }
+
+    private SsmModel cpu(ModelCase c) {
+        return cpuModels.computeIfAbsent(c, k -> Backends.forName(Backends.CPU).create(k.weights()));
+    }
+
+    // ---------------------------------------------------------------------------------------------------------------
+    // 1. fixtures
+
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"mamba-tiny", "mamba-bias-untied", "mamba-noconvbias-k2"})
+    void matchesEveryFixtureFolder(String fixture) throws Exception {
+        Path dir = Fixtures.folder(fixture);
+        SsmModel model = create(MambaCheckpoint.load(dir));
+        try {
+            List<ParityLine> lines = new FixtureParity(model, dir, factory, Optional.empty()).run();
+            lines.forEach(l -> System.out.println(backend() + " " + fixture + ": " + l));
+            assertThat(lines).as("checks of %s", fixture).isNotEmpty();
+            assertThat(lines).filteredOn(l -> l.verdict() != ParityLine.Verdict.PASS).as("%s on %s", fixture,
+                    backend()).isEmpty();
+        } finally {
+            if (model instanceof AutoCloseable c) {
+                c.close();
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------------------------
+    // 2-3. decoding
+
+    /** A built-in hook kind and the adapter config that feeds it (default values, randomised parameters). */
+    public record HookCase(String kind, String yaml, ModelCase model) {
+        @Override
+        public String toString() {
+            return kind + ", " + model.name();
+        }
+    }
+
+    /** One adapter config per built-in hook kind. */
+    public static final Map<String, String> HOOK_KINDS = Map.of(
+            "input at the embedding (prompt)", "method: prompt\nnum_virtual_tokens: 3\n",
+            "input per layer (prefix)", "method: prefix\nnum_virtual_tokens: 2\n",
+            "state: initial (initial-state)", "method: initial-state\n",
+            "state: offset (state-offset h)", "method: state-offset\nvariant: h\n",
+            "output: offset (state-offset y)", "method: state-offset\nvariant: y\n",
+            "state: extension (additional-scan)", "method: additional-scan\n",
+            "projection (lora, every target)", "method: lora\nrank: 2\ntargets: [in_proj, x_proj, dt_proj, out_proj]\n",
+            "parameter (partial-ft A_log, D)", "method: partial-ft\n",
+            "parameter (bitfit)", "method: bitfit\n");
+
+    Stream<HookCase> hookCases() {
+        List<HookCase> out = new ArrayList<>();
+        for (ModelCase m : randomModels()) {
+            HOOK_KINDS.entrySet().stream().sorted(Map.Entry.comparingByKey())
+                    .forEach(e -> out.add(new HookCase(e.getKey(), e.getValue(), m)));
+        }
+        return out.stream();
+    }
+
+    /** An adapter of {@code c} on its model, every parameter random (so zero-initialised ones act). */
+    protected Adapter adapter(HookCase c, String name, long seed) {
+        AdapterConfig parsed = factory.reader().parse(c.yaml(), ConfigFormat.YAML).getFirst();
+        Adapter a = factory.create(new AdapterConfig(name, parsed.method(), parsed.layers(), parsed.config()),
+                c.model().weights().shape(), AdapterFactory.seeded(seed));
+        return RandomModels.randomize(a, 0.1, seed);
+    }
+
+    private AdapterSet set(ModelCase m, Adapter... adapters) {
+        AdapterSet s = new AdapterSet(m.weights().shape());
+        for (Adapter a : adapters) {
+            s.add(a);
+        }
+        return s;
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("hookCases")
+    void decodingAFreshStateTokenByTokenGivesTheFullForward(HookCase c) {
+        SsmModel model = model(c.model());
+        AdapterSet set = set(c.model(), adapter(c, "a", 3));
+        int[][] tokens = c.model().tokens();
+        int batch = tokens.length;
+        int len = tokens[0].length;
+        try (SsmState whole = model.newState(batch); SsmState stepped = model.newState(batch)) {
+            Logits full = model.forward(tokens, set, whole);
+            int p = full.virtualTokens();
+            for (int t = 0; t < len; t++) {
+                int[] column = new int[batch];
+                for (int b = 0; b < batch; b++) {
+                    column[b] = tokens[b][t];
+                }
+                float[] step = model.step(column, set, stepped);
+                for (int b = 0; b < batch; b++) {
+                    close("step logits at " + t + ", row " + b, step, b * full.vocab(), full.at(b, p + t));
+                }
+            }
+            assertThat(stepped.position()).isEqualTo(whole.position()).isEqualTo(len + p);
+            sameStates("after decoding", stepped.export(), whole.export());
+        }
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("hookCases")
+    void aPrefillInTwoChunksGivesTheLogitsAndStateOfOne(HookCase c) {
+        SsmModel model = model(c.model());
+        AdapterSet set = set(c.model(), adapter(c, "a", 4));
+        int[][] tokens = c.model().tokens();
+        int split = tokens[0].length / 2;
+        try (SsmState one = model.newState(tokens.length); SsmState two = model.newState(tokens.length)) {
+            Logits full = model.forward(tokens, set, one);
+            model.forward(columns(tokens, 0, split), set, two);
+            Logits rest = model.forward(columns(tokens, split, tokens[0].length), set, two);
+            int p = full.virtualTokens();
+            for (int b = 0; b < tokens.length; b++) {
+                for (int t = 0; t < rest.length(); t++) {
+                    close("logits of the second chunk at " + t, rest.at(b, t), 0, full.at(b, p + split + t));
+                }
+            }
+            sameStates("after the chunks", two.export(), one.export());
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------------------------
+    // 4. the backend's own state
+
+    @Test
+    void aStateMovesToCpuAndBackThroughExportAndImport() {
+        ModelCase m = randomModels().getFirst();
+        HookCase c = new HookCase("extension", HOOK_KINDS.get("state: extension (additional-scan)"), m);
+        AdapterSet set = set(m, adapter(c, "scan", 5));
+        SsmModel model = model(m);
+        SsmModel cpu = cpu(m);
+        int[][] tokens = m.tokens();
+        int[] next = new int[tokens.length];
+        for (int b = 0; b < next.length; b++) {
+            next[b] = (tokens[b][0] + 1 + b) % m.config().vocabSize();
+        }
+        try (SsmState here = model.newState(tokens.length)) {
+            model.forward(tokens, set, here);
+            HostState exported = here.export();
+            assertThat(exported.backend()).isEqualTo(HostState.EXPORTED);
+            assertThat(exported.position()).isEqualTo(here.position());
+            SsmState onCpu = cpu.importState(exported);
+            SsmState back = model.importState(onCpu.export());
+            float[] expected = model.step(next, set, here);
+            close("step on cpu from this backend's state", cpu.step(next, set, onCpu), 0, expected);
+            close("step here from the round trip", model.step(next, set, back), 0, expected);
+            sameStates("after the step", back.export(), here.export());
+        }
+    }
+
+    @Test
+    void reorderRepeatAndForkActOnTheBackendsState() {
+        ModelCase m = randomModels().getFirst();
+        SsmModel model = model(m);
+        AdapterSet none = model.noAdapters();
+        int[][] tokens = {m.tokens()[0], m.tokens()[1], m.tokens()[0].clone()};
+        tokens[2][0] = (tokens[2][0] + 1) % m.config().vocabSize(); // three different sequences
+        try (SsmState s = model.newState(3)) {
+            model.forward(tokens, none, s);
+            HostState before = s.export();
+            SsmState fork = s.fork();
+            SsmState repeated = s.repeat(2, 4);
+            s.reorder(new int[] {2, 0, 0});
+            HostState after = s.export();
+            for (int l = 0; l < before.layers(); l++) {
+                assertRowsPicked(before.ssmState(l), after.ssmState(l), new int[] {2, 0, 0});
+                assertRowsPicked(before.convState(l), after.convState(l), new int[] {2, 0, 0});
+                assertRowsPicked(before.ssmState(l), repeated.export().ssmState(l), new int[] {2, 2, 2, 2});
+            }
+            assertThat(repeated.batch()).isEqualTo(4);
+            assertThat(repeated.position()).isEqualTo(s.position());
+            // the fork is independent: stepping the reordered state leaves it as it was
+            model.step(new int[] {1, 1, 1}, none, s);
+            sameStates("the fork after its source stepped", fork.export(), before);
+            float[] fromFork = model.step(new int[] {4, 4, 4}, none, fork);
+            float[] fromRepeat = model.step(new int[] {4, 4, 4, 4}, none, repeated);
+            int v = m.config().vocabSize();
+            for (int r = 0; r < 4; r++) {
+                close("repeated row " + r, fromRepeat, r * v, java.util.Arrays.copyOfRange(fromFork, 2 * v, 3 * v));
+            }
+            fork.close();
+            repeated.close();
+        }
+    }
+
+    private static void assertRowsPicked(float[] before, float[] after, int[] rows) {
+        int row = before.length / 3;
+        for (int i = 0; i < rows.length; i++) {
+            assertThat(java.util.Arrays.copyOfRange(after, i * row, (i + 1) * row)).as("row %d", i)
+                    .isEqualTo(java.util.Arrays.copyOfRange(before, rows[i] * row, (rows[i] + 1) * row));
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------------------------
+    // 5. gradients
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("hookCases")
+    void everyHookKindComputesCpusLossLogitsAndGradients(HookCase c) {
+        AdapterSet set = set(c.model(), adapter(c, "a", 6));
+        int[][] tokens = c.model().tokens();
+        int[][] labels = c.model().labels();
+        LossAndGradients here = model(c.model()).lossAndGradients(tokens, labels, set, Set.of());
+        LossAndGradients cpu = cpu(c.model()).lossAndGradients(tokens, labels, set, Set.of());
+        assertThat(here.loss()).isCloseTo(cpu.loss(), org.assertj.core.data.Offset.offset(
+                SAME_ABS * Math.max(1, Math.abs(cpu.loss()))));
+        assertThat(here.targets()).isEqualTo(cpu.targets());
+        close("logits", here.logits().values(), 0, cpu.logits().values());
+        Map<String, Tensor> expected = cpu.adapterGradients().get("a");
+        assertThat(here.adapterGradients().get("a")).containsOnlyKeys(expected.keySet());
+        expected.forEach((name, g) -> {
+            double rel = Fixtures.relativeError(here.adapterGradient("a", name).data(), g.data());
+            assertThat(rel).as("%s: dL/d%s against cpu", c, name).isLessThanOrEqualTo(GRAD_REL);
+        });
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("hookCases")
+    void everyHookKindsGradientPassesTheGradientCheck(HookCase c) {
+        SsmModel model = model(c.model());
+        Adapter a = adapter(c, "a", 7);
+        AdapterSet set = set(c.model(), a);
+        GradientChecks.assertPasses(model, set, a, c.model().tokens(), c.model().labels(), c.toString());
+    }
+
+    // ---------------------------------------------------------------------------------------------------------------
+    // 6. threads
+
+    @Test
+    void concurrentCallsWithDistinctStatesGiveTheSerialResults() throws Exception {
+        ModelCase m = randomModels().getFirst();
+        SsmModel model = model(m);
+        List<HookCase> kinds = hookCases().filter(h -> h.model() == m).toList();
+        List<AdapterSet> sets = new ArrayList<>();
+        for (int i = 0; i < kinds.size(); i++) {
+            sets.add(set(m, adapter(kinds.get(i), "a" + i, 20 + i)));
+        }
+        List<float[]> serial = new ArrayList<>();
+        for (AdapterSet s : sets) {
+            serial.add(decode(model, s, m.tokens()));
+        }
+        ExecutorService pool = Executors.newFixedThreadPool(4);
+        try {
+            List<Future<float[]>> futures = new ArrayList<>();
+            for (int round = 0; round < 2; round++) {
+                for (AdapterSet s : sets) {
+                    futures.add(pool.submit(() -> decode(model, s, m.tokens())));
+                }
+            }
+            for (int i = 0; i < futures.size(); i++) {
+                close("concurrent call " + i, futures.get(i).get(), 0, serial.get(i % sets.size()));
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+    }
+
+    // a prefill of all but the last token, then one step: the step's logits
+    private static float[] decode(SsmModel model, AdapterSet set, int[][] tokens) {
+        int len = tokens[0].length;
+        try (SsmState s = model.newState(tokens.length)) {
+            model.forward(columns(tokens, 0, len - 1), set, s);
+            int[] last = new int[tokens.length];
+            for (int b = 0; b < last.length; b++) {
+                last[b] = tokens[b][len - 1];
+            }
+            return model.step(last, set, s);
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------------------------
+    // 7. refusals
+
+    @Test
+    void refusesAStateOfAnotherBackendOrAnExportedOneNamingTheFix() {
+        ModelCase m = randomModels().getFirst();
+        SsmModel model = model(m);
+        int[][] tokens = m.tokens();
+        HostState foreign = HostState.zeros(m.weights().shape(), tokens.length, "elsewhere");
+        assertThatThrownBy(() -> model.forward(tokens, model.noAdapters(), foreign))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("belongs to the 'elsewhere' backend, not '" + backend() + "'")
+                .hasMessageContaining("importState(state.export())");
+        try (SsmState s = model.newState(tokens.length)) {
+            HostState exported = s.export();
+            assertThatThrownBy(() -> model.forward(tokens, model.noAdapters(), exported))
+                    .hasMessageContaining("exported host copy").hasMessageContaining("importState");
+            assertThatThrownBy(() -> model.forward(new int[][] {tokens[0]}, model.noAdapters(), s))
+                    .hasMessageContaining("expected " + tokens.length + " token rows");
+        }
+    }
+
+    @Test
+    void refusesBadTokensLabelsAndBaseNamesNamingTheProblem() {
+        ModelCase m = randomModels().getFirst();
+        SsmModel model = model(m);
+        int v = m.config().vocabSize();
+        int[][] tokens = m.tokens();
+        AdapterSet none = model.noAdapters();
+        assertThatThrownBy(() -> model.forward(new int[][] {{1, v}, {1, 2}}, none))
+                .hasMessageContaining("token id " + v).hasMessageContaining("outside the vocabulary [0, " + v + ")");
+        assertThatThrownBy(() -> model.forward(new int[][] {{1, 2}, {1}}, none))
+                .hasMessageContaining("token rows must have equal length");
+        assertThatThrownBy(() -> model.forward(new int[][] {{}, {}}, none))
+                .hasMessageContaining("at least one token per row");
+        int[][] shortLabels = {java.util.Arrays.copyOf(tokens[0], 2), tokens[1]};
+        assertThatThrownBy(() -> model.loss(tokens, shortLabels, none)).hasMessageContaining("labels: row 0 has 2");
+        int[][] badLabel = {tokens[0].clone(), tokens[1]};
+        badLabel[0][1] = v + 3;
+        assertThatThrownBy(() -> model.lossAndGradients(tokens, badLabel, none, Set.of()))
+                .hasMessageContaining("label " + (v + 3));
+        assertThatThrownBy(() -> model.lossAndGradients(tokens, tokens, none, Set.of("backbone.layers.0.mixer.Q")))
+                .hasMessageContaining("unknown base parameter 'backbone.layers.0.mixer.Q'")
+                .hasMessageContaining("backbone.layers.<0..");
+    }
+
+    @Test
+    void refusesAnAdapterSetOfAnotherShapeAndAFamilyItDoesNotImplement() {
+        ModelCase m = randomModels().getFirst();
+        SsmModel model = model(m);
+        ModelShape other = randomModels().get(1).weights().shape();
+        assertThatThrownBy(() -> model.forward(m.tokens(), new AdapterSet(other)))
+                .hasMessageContaining("the adapter set is sized for");
+        if (!provider.families().contains(ModelFamily.MAMBA2)) {
+            ModelSpec mamba2 = new ModelSpec() {
+                @Override
+                public ModelFamily family() {
+                    return ModelFamily.MAMBA2;
+                }
+
+                @Override
+                public ModelShape shape() {
+                    return ModelShape.mamba2(2, 16, 8, 8, 1, 32);
+                }
+
+                @Override
+                public Map<String, Tensor> parameters() {
+                    return Map.of();
+                }
+
+                @Override
+                public boolean tiedHead() {
+                    return true;
+                }
+            };
+            assertThatThrownBy(() -> provider.create(mamba2))
+                    .hasMessageContaining("backend '" + backend() + "' does not implement the mamba2 family")
+                    .hasMessageContaining("it implements: mamba");
+        }
+    }
+
+    @Test
+    void refusesToContinueASequenceUnderOtherStateExtensions() {
+        ModelCase m = randomModels().getFirst();
+        SsmModel model = model(m);
+        HookCase c = new HookCase("extension", HOOK_KINDS.get("state: extension (additional-scan)"), m);
+        AdapterSet scan = set(m, adapter(c, "scan", 8));
+        try (SsmState s = model.newState(m.tokens().length)) {
+            model.forward(m.tokens(), scan, s);
+            assertThatThrownBy(() -> model.step(new int[] {1, 2}, model.noAdapters(), s))
+                    .hasMessageContaining("a sequence cannot continue under other state extensions");
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------------------------
+
+    private static int[][] columns(int[][] tokens, int from, int to) {
+        int[][] out = new int[tokens.length][];
+        for (int b = 0; b < tokens.length; b++) {
+            out[b] = java.util.Arrays.copyOfRange(tokens[b], from, to);
+        }
+        return out;
+    }
+
+    /** actual[from .. from + expected.length) ≈ expected within {@link #SAME_ABS}·max(1, max |expected|). */
+    protected static void close(String what, float[] actual, int from, float[] expected) {
+        double scale = 1;
+        double err = 0;
+        for (int i = 0; i < expected.length; i++) {
+            scale = Math.max(scale, Math.abs(expected[i]));
+            err = Math.max(err, Math.abs((double) actual[from + i] - expected[i]));
+        }
+        assertThat(err).as("%s: max |difference|", what).isLessThanOrEqualTo(SAME_ABS * scale);
+    }
+
+    private static void sameStates(String what, HostState actual, HostState expected) {
+        for (int l = 0; l < expected.layers(); l++) {
+            close(what + ": ssm state of layer " + l, actual.ssmState(l), 0, expected.ssmState(l));
+            close(what + ": conv state of layer " + l, actual.convState(l), 0, expected.convState(l));
+            close(what + ": extra state of layer " + l, actual.extraState(l), 0, expected.extraState(l));
+        }
+    }
+}
