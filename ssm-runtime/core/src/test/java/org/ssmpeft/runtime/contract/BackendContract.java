@@ -274,6 +274,34 @@ public abstract class BackendContract {
         }
     }
 
+    /**
+     * The one meaning of an initial state: {@code h_{-1} = h_state + Σh0} on a fresh state, so an imported fresh
+     * state with values (say, a state carried over from another sequence) is added to, not replaced.
+     */
+    @Test
+    void anInitialStateAddsToTheFreshStateItStartsFrom() {
+        ModelCase m = randomModels().getFirst();
+        HookCase c = new HookCase("initial", HOOK_KINDS.get("state: initial (initial-state)"), m);
+        Adapter h0 = adapter(c, "h0", 9);
+        SsmModel model = model(m);
+        int[][] tokens = m.tokens();
+        HostState start = model.newState(tokens.length).export();
+        var rng = new java.util.Random(10);
+        for (int l = 0; l < start.layers(); l++) {
+            float[] ssm = start.ssmState(l);
+            for (int i = 0; i < ssm.length; i++) {
+                ssm[i] = (float) (0.1 * rng.nextGaussian());
+            }
+        }
+        Logits both = model.forward(tokens, set(m, h0), model.importState(start));
+        Logits cpuBoth = cpu(m).forward(tokens, set(m, h0), cpu(m).importState(start));
+        close("h0 on an imported fresh state, against cpu", both.values(), 0, cpuBoth.values());
+        Logits onlyState = model.forward(tokens, model.noAdapters(), model.importState(start));
+        Logits onlyH0 = model.forward(tokens, set(m, h0));
+        assertThat(Fixtures.maxAbsDiff(both.values(), onlyState.values())).as("h0 acts").isGreaterThan(1e-4);
+        assertThat(Fixtures.maxAbsDiff(both.values(), onlyH0.values())).as("the state is kept").isGreaterThan(1e-4);
+    }
+
     @Test
     void reorderRepeatAndForkActOnTheBackendsState() {
         ModelCase m = randomModels().getFirst();
@@ -448,27 +476,7 @@ public abstract class BackendContract {
         assertThatThrownBy(() -> model.forward(m.tokens(), new AdapterSet(other)))
                 .hasMessageContaining("the adapter set is sized for");
         if (!provider.families().contains(ModelFamily.MAMBA2)) {
-            ModelSpec mamba2 = new ModelSpec() {
-                @Override
-                public ModelFamily family() {
-                    return ModelFamily.MAMBA2;
-                }
-
-                @Override
-                public ModelShape shape() {
-                    return ModelShape.mamba2(2, 16, 8, 8, 1, 32);
-                }
-
-                @Override
-                public Map<String, Tensor> parameters() {
-                    return Map.of();
-                }
-
-                @Override
-                public boolean tiedHead() {
-                    return true;
-                }
-            };
+            ModelSpec mamba2 = RandomModels.specOf(ModelFamily.MAMBA2, ModelShape.mamba2(2, 16, 8, 8, 1, 32));
             assertThatThrownBy(() -> provider.create(mamba2))
                     .hasMessageContaining("backend '" + backend() + "' does not implement the mamba2 family")
                     .hasMessageContaining("it implements: mamba");

@@ -6,7 +6,10 @@ import java.util.Optional;
 import java.util.OptionalInt;
 import java.util.Random;
 import org.ssmpeft.api.adapter.Adapter;
+import org.ssmpeft.api.shape.ModelFamily;
+import org.ssmpeft.api.shape.ModelShape;
 import org.ssmpeft.api.tensor.Tensor;
+import org.ssmpeft.runtime.backend.ModelSpec;
 import org.ssmpeft.runtime.backend.SsmModel;
 import org.ssmpeft.runtime.checkpoint.LayerWeights;
 import org.ssmpeft.runtime.checkpoint.MambaConfig;
@@ -92,6 +95,31 @@ public final class RandomModels {
                 .formatted(c.layers(), c.dModel(), c.dInner(), c.dState(), c.dtRank(), c.convKernel(), c.vocabSize(),
                         c.tieWordEmbeddings() ? "tied" : "untied", c.useBias(), c.useConvBias(), batch, len);
         return new ModelCase(name, w, tokens, labels);
+    }
+
+    /** A spec of {@code family} and {@code shape} without weights: for scripted models and refusal checks. */
+    public static ModelSpec specOf(ModelFamily family, ModelShape shape) {
+        return new ModelSpec() {
+            @Override
+            public ModelFamily family() {
+                return family;
+            }
+
+            @Override
+            public ModelShape shape() {
+                return shape;
+            }
+
+            @Override
+            public java.util.Map<String, Tensor> parameters() {
+                return java.util.Map.of();
+            }
+
+            @Override
+            public boolean tiedHead() {
+                return true;
+            }
+        };
     }
 
     /** Overwrites every parameter of {@code adapter} with N(0, std²) values, so zero-initialised ones act too. */

@@ -9,9 +9,9 @@ import java.util.concurrent.ForkJoinPool;
 import org.ssmpeft.api.composition.AdapterSet;
 import org.ssmpeft.api.tensor.Tensor;
 import org.ssmpeft.runtime.backend.HostState;
+import org.ssmpeft.runtime.backend.HostStateModel;
 import org.ssmpeft.runtime.backend.Logits;
 import org.ssmpeft.runtime.backend.LossAndGradients;
-import org.ssmpeft.runtime.backend.SsmModel;
 import org.ssmpeft.runtime.backend.SsmState;
 import org.ssmpeft.runtime.plan.HookPlan;
 import org.ssmpeft.runtime.plan.PlanGradients;
@@ -44,7 +44,7 @@ import org.ssmpeft.runtime.checkpoint.MambaWeights;
  *
  * <p>Thread-safe: calls share only the read-only weights; each call has its own buffers and its caller's cache.
  */
-public final class CpuMamba implements SsmModel {
+public final class CpuMamba implements HostStateModel {
 
     /** Scan steps between stored states in the training forward; the backward recomputes inside a chunk. */
     public static final int SCAN_CHUNK = 64;
@@ -118,24 +118,6 @@ public final class CpuMamba implements SsmModel {
 
     public MambaWeights weights() {
         return weights;
-    }
-
-    /** An all-zero state for {@code batch} sequences. */
-    @Override
-    public HostState newState(int batch) {
-        return HostState.zeros(shape(), batch, backend());
-    }
-
-    @Override
-    public HostState importState(HostState host) {
-        return host.importedBy(backend(), shape());
-    }
-
-    private HostState own(SsmState state, int batch) {
-        if (!(state instanceof HostState h)) {
-            throw new IllegalArgumentException(HostState.ownerMessage(state, backend()));
-        }
-        return h.requireFits(backend(), shape(), batch);
     }
 
     /** Full forward of fresh sequences (B, L) -> logits (B, L, V), with the cache after the last token. */

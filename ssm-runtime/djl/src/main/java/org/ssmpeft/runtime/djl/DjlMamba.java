@@ -25,7 +25,7 @@ import org.ssmpeft.api.tensor.Tensor;
 import org.ssmpeft.runtime.backend.Logits;
 import org.ssmpeft.runtime.backend.LossAndGradients;
 import org.ssmpeft.runtime.backend.HostState;
-import org.ssmpeft.runtime.backend.SsmModel;
+import org.ssmpeft.runtime.backend.HostStateModel;
 import org.ssmpeft.runtime.backend.SsmState;
 import org.ssmpeft.runtime.plan.HookPlan;
 import org.ssmpeft.runtime.plan.PlanGradients;
@@ -68,7 +68,7 @@ import org.ssmpeft.runtime.checkpoint.MambaWeights;
  * {@code djl} backend by {@link DjlBackendProvider}. Thread-safe for forward passes; gradient passes are serialised
  * (DJL allows one gradient collector at a time).
  */
-public final class DjlMamba implements SsmModel, AutoCloseable {
+public final class DjlMamba implements HostStateModel, AutoCloseable {
 
     private static final Object GRADIENT_LOCK = new Object();
 
@@ -141,22 +141,8 @@ public final class DjlMamba implements SsmModel, AutoCloseable {
         return List.copyOf(baseValues.keySet());
     }
 
-    /** An all-zero state for {@code batch} sequences. */
-    @Override
-    public HostState newState(int batch) {
-        return HostState.zeros(shape(), batch, backend());
-    }
-
-    @Override
-    public HostState importState(HostState host) {
-        return host.importedBy(backend(), shape());
-    }
-
     private HostState own(SsmState state, int[][] tokens) {
-        if (!(state instanceof HostState h)) {
-            throw new IllegalArgumentException(HostState.ownerMessage(state, backend()));
-        }
-        h.requireFits(backend(), shape(), tokens.length);
+        HostState h = own(state, tokens.length);
         HookPlan.checkTokens(tokens, tokens.length, config.vocabSize());
         return h;
     }

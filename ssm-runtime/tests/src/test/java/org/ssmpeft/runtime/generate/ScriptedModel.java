@@ -9,11 +9,10 @@ import org.ssmpeft.runtime.backend.SsmModel;
 import org.ssmpeft.runtime.checkpoint.MambaConfig;
 import org.ssmpeft.runtime.backend.HostState;
 import org.ssmpeft.runtime.backend.ModelSpec;
+import org.ssmpeft.runtime.backend.HostStateModel;
+import org.ssmpeft.runtime.contract.RandomModels;
 import org.ssmpeft.runtime.backend.SsmState;
 import org.ssmpeft.api.shape.ModelFamily;
-import org.ssmpeft.api.shape.ModelShape;
-import org.ssmpeft.api.tensor.Tensor;
-import java.util.Map;
 
 /**
  * A Markov "language model" with a known next-token table: the next-token distribution depends on the last token
@@ -29,7 +28,7 @@ import java.util.Map;
  * after 0: uniform
  * </pre>
  */
-final class ScriptedModel implements SsmModel {
+final class ScriptedModel implements HostStateModel {
 
     static final int EOS = 0;
     static final MambaConfig CONFIG = MambaConfig.of(6, 4, 2, 1);
@@ -103,37 +102,7 @@ final class ScriptedModel implements SsmModel {
 
     @Override
     public ModelSpec spec() {
-        return new ModelSpec() {
-            @Override
-            public ModelFamily family() {
-                return ModelFamily.MAMBA;
-            }
-
-            @Override
-            public ModelShape shape() {
-                return CONFIG.toShape();
-            }
-
-            @Override
-            public Map<String, Tensor> parameters() {
-                return Map.of();
-            }
-
-            @Override
-            public boolean tiedHead() {
-                return true;
-            }
-        };
-    }
-
-    @Override
-    public HostState newState(int batch) {
-        return HostState.zeros(shape(), batch, backend());
-    }
-
-    @Override
-    public HostState importState(HostState host) {
-        return host.importedBy(backend(), shape());
+        return RandomModels.specOf(ModelFamily.MAMBA, CONFIG.toShape());
     }
 
     @Override
