@@ -87,15 +87,26 @@ public final class Backends {
         return p;
     }
 
-    /** The available backend of highest preference (ties by name); fails listing why each is unavailable. */
+    /**
+     * The available backend of highest preference (ties by name); fails listing why each is unavailable. Providers
+     * are asked in order of preference and the first available one wins, so a backend ranked below it (djl, whose
+     * check loads PyTorch) is never probed.
+     */
     public BackendProvider preferred() {
-        return available().stream().max(Comparator.comparingInt(BackendProvider::preference)
-                        .thenComparing(BackendProvider::name, Comparator.reverseOrder()))
-                .orElseThrow(() -> new IllegalStateException("no compute backend is available: " + (byName.isEmpty()
-                        ? "none is installed (add ssm-backend-cpu)"
-                        : String.join("; ", byName.values().stream().map(p -> p.name() + ": "
-                        + p.unavailableReason().orElse("?")).toList()))));
+        List<BackendProvider> ranked = byName.values().stream().sorted(RANK).toList();
+        for (BackendProvider p : ranked) {
+            if (p.isAvailable()) {
+                return p;
+            }
+        }
+        throw new IllegalStateException("no compute backend is available: " + (ranked.isEmpty()
+                ? "none is installed (add ssm-backend-cpu)"
+                : String.join("; ", ranked.stream().map(p -> p.name() + ": " + p.unavailableReason().orElse("?"))
+                .toList())));
     }
+
+    private static final Comparator<BackendProvider> RANK = Comparator.comparingInt(BackendProvider::preference)
+            .reversed().thenComparing(BackendProvider::name);
 
     /** Installed backend names, sorted. */
     public List<String> names() {
@@ -104,9 +115,7 @@ public final class Backends {
 
     /** Installed backends that can run on this machine, most preferred first. */
     public List<BackendProvider> available() {
-        return byName.values().stream().filter(BackendProvider::isAvailable)
-                .sorted(Comparator.comparingInt(BackendProvider::preference).reversed()
-                        .thenComparing(BackendProvider::name)).toList();
+        return byName.values().stream().filter(BackendProvider::isAvailable).sorted(RANK).toList();
     }
 
     private String namesText() {
