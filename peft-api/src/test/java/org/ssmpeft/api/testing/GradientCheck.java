@@ -42,8 +42,9 @@ import org.ssmpeft.api.tensor.Tensor;
  *       error stays small where the loss is steep. A fixed relative step of 1e-3 of the parameter scale, tried first
  *       on the random Mamba models of ssm-runtime's numeric contract, erred by 2% on a steep x_proj delta (truncation)
  *       and could not see the small gradients of an additional scan's a' at all (noise); this rule stays within
- *       4e-4 |g| wherever the step is not capped. Scopes with very small gradients take the largest step, and have
- *       a higher floor ({@link Directional#resolves}).</li>
+ *       4e-4 |g| wherever the step is not capped. Scopes with very small gradients take the largest step
+ *       ({@value #DEFAULT_MAX_DIRECTIONAL_STEP}: with 0.1, one such step erred by 6e-3 |g| from truncation on the
+ *       contract's slow sweep), and have a higher floor ({@link Directional#resolves}).</li>
  *   <li><b>Richardson extrapolation</b> (default on): {@code (4·D(h/2) − D(h)) / 3} cancels the O(h²) truncation
  *       error of the central difference D, leaving O(h⁴), at the price of 3 times the rounding noise and four loss
  *       evaluations per check instead of two.</li>
@@ -78,7 +79,7 @@ public final class GradientCheck {
     public static final double DEFAULT_MIN_DIRECTIONAL_STEP = 1e-6;
 
     /** Largest relative step of the directional checks, taken by scopes with small gradients. */
-    public static final double DEFAULT_MAX_DIRECTIONAL_STEP = 1e-1;
+    public static final double DEFAULT_MAX_DIRECTIONAL_STEP = 5e-2;
 
     /** Relative rounding noise of a float32 loss assumed by the directional checks' floor: 2⁻²¹ ≈ 4.8e-7. */
     public static final double DEFAULT_LOSS_NOISE = 0x1p-21;
