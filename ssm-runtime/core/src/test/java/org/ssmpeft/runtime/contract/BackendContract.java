@@ -374,7 +374,7 @@ public abstract class BackendContract {
         SsmModel model = model(c.model());
         Adapter a = adapter(c, "a", 7);
         AdapterSet set = set(c.model(), a);
-        GradientChecks.assertPasses(model, set, a, c.model().tokens(), c.model().labels(), c.toString());
+        GradientChecks.assertPasses(model, c.model(), set, a, c.toString());
     }
 
     // ---------------------------------------------------------------------------------------------------------------
