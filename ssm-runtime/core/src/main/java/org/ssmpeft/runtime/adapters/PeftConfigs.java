@@ -20,7 +20,7 @@ import org.ssmpeft.api.hooks.Projection;
 /**
  * Hugging Face PEFT's {@code adapter_config.json} keys, both ways, for the methods PEFT has too. The methods are
  * matched by their registered names and config fields ({@code lora}: rank, alpha, dropout, targets, use_rslora;
- * {@code prompt}: num_virtual_tokens), a string-level contract: ssm-runtime has no compile-time knowledge of any
+ * {@code prompt}: num_virtual_tokens), a string-level contract: the runtime has no compile-time knowledge of any
  * method.
  *
  * <ul>

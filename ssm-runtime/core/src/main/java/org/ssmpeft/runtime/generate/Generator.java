@@ -12,9 +12,9 @@ import org.ssmpeft.runtime.backend.SsmState;
 
 /**
  * Greedy decoding and beam search through the recurrent step: the prompt is run once through
- * {@link SsmModel#forward} on a fresh cache (so virtual tokens and initial states of the acting adapters apply),
- * then every new token is one {@link SsmModel#step} from the cache. Memory per generated token is constant: the
- * recurrent state has a fixed size and nothing is recomputed over the growing sequence; beam search keeps one cache
+ * {@link SsmModel#forward} on a fresh state (so virtual tokens and initial states of the acting adapters apply),
+ * then every new token is one {@link SsmModel#step} from the state. Memory per generated token is constant: the
+ * recurrent state has a fixed size and nothing is recomputed over the growing sequence; beam search keeps one state
  * row per beam and reorders the rows when beams are reselected.
  *
  * <p>Beam search follows Hugging Face's {@code BeamSearchScorer} (num_return_sequences 1, batch 1): log-softmax of

@@ -14,8 +14,8 @@ import jdk.incubator.vector.VectorSpecies;
  * kernel can beat). Not a unit test; run it from the built classes:
  *
  * <pre>
- * ./mvnw -B -o -q -pl ssm-runtime -am install -DskipTests
- * java --add-modules jdk.incubator.vector -Xmx8g -cp ssm-runtime/target/classes org.ssmpeft.runtime.cpu.GemmBench \
+ * ./mvnw -B -o -q -pl ssm-runtime/cpu -am install -DskipTests
+ * java --add-modules jdk.incubator.vector -Xmx8g -cp ssm-runtime/cpu/target/classes:ssm-runtime/core/target/classes org.ssmpeft.runtime.cpu.GemmBench \
  *     [rows=512,2048] [paths=scalar,vector] [kernels=abT,ab,addAtB] [seconds=1]
  * </pre>
  *

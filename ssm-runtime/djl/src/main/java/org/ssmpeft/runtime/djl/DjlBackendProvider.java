@@ -12,7 +12,7 @@ import org.ssmpeft.runtime.checkpoint.MambaWeights;
 /**
  * The DJL reference backend, {@code djl}: {@link DjlMamba} on DJL's PyTorch engine. Available when the engine loads,
  * which needs PyTorch's native library jar on the class path ({@link DjlEngine#NATIVE_ARTIFACT}, optional in
- * ssm-runtime); discovery never loads it, {@link #unavailableReason()} does, once, and says which artifact to add when
+ * ssm-backend-djl); discovery never loads it, {@link #unavailableReason()} does, once, and says which artifact to add when
  * it is missing.
  */
 public final class DjlBackendProvider implements BackendProvider {

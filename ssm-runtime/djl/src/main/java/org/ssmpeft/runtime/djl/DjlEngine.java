@@ -48,7 +48,7 @@ public final class DjlEngine {
     }
 
     /**
-     * Why the engine does not load, or empty when it does. When the native library jar is missing (ssm-runtime declares
+     * Why the engine does not load, or empty when it does. When the native library jar is missing (ssm-backend-djl declares
      * it optional, so consumers do not get it unless they add it), the reason names the artifact to add.
      */
     public static Optional<String> unavailableReason() {
@@ -57,8 +57,8 @@ public final class DjlEngine {
             if (!nativePackageFound()) {
                 return "the djl backend needs PyTorch's native library, and its jar is not on the class path: add the"
                         + " dependency " + NATIVE_ARTIFACT + " (groupId ai.djl.pytorch, artifactId pytorch-native-cpu,"
-                        + " version 2.7.1, classifier linux-x86_64, scope runtime; ssm-runtime declares it optional, so"
-                        + " it does not come with ssm-runtime). Loading DJL's PyTorch engine failed with: " + failure;
+                        + " version 2.7.1, classifier linux-x86_64, scope runtime; ssm-backend-djl declares it optional, so"
+                        + " it does not come with ssm-backend-djl). Loading DJL's PyTorch engine failed with: " + failure;
             }
             return "DJL's PyTorch engine cannot be loaded although its native library jar is on the class path: "
                     + failure + "; this build of the djl backend expects " + NATIVE_ARTIFACT;
