@@ -56,10 +56,14 @@ public final class HostState implements SsmState {
         if (batch <= 0) {
             throw new IllegalArgumentException("state batch must be > 0, found " + batch);
         }
-        int convChannels = shape.family() == ModelFamily.MAMBA2
-                ? shape.dInner() + 2 * shape.groups() * shape.dState() : shape.dInner();
-        return new HostState(backend, batch, shape.layers(), shape.dInner(), shape.dState(), convChannels,
+        return new HostState(backend, batch, shape.layers(), shape.dInner(), shape.dState(), convChannels(shape),
                 shape.convKernel());
+    }
+
+    // C: the conv runs over x (Mamba-1) or over [x, B, C] (Mamba-2)
+    private static int convChannels(ModelShape shape) {
+        return shape.family() == ModelFamily.MAMBA2
+                ? shape.dInner() + 2 * shape.groups() * shape.dState() : shape.dInner();
     }
 
     @Override
@@ -177,9 +181,9 @@ public final class HostState implements SsmState {
     }
 
     private void requireShape(ModelShape shape) {
-        HostState expected = zeros(shape, 1, backend);
-        if (expected.layers() != layers() || expected.dInner != dInner || expected.dState != dState
-                || expected.convChannels != convChannels || expected.convKernel != convKernel) {
+        // compared by the numbers, allocating nothing: this runs on every forward and decode step
+        if (shape.layers() != layers() || shape.dInner() != dInner || shape.dState() != dState
+                || convChannels(shape) != convChannels || shape.convKernel() != convKernel) {
             throw new IllegalArgumentException("the state is sized for (layers, D, N, conv channels, K) = ("
                     + layers() + ", " + dInner + ", " + dState + ", " + convChannels + ", " + convKernel
                     + ") but the model is " + shape.describe() + "; make it with the model's newState");
