@@ -1,0 +1,56 @@
+package org.ssmpeft.runtime.cuda.driver;
+
+import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+
+/** One {@code __global__} function of a {@link CudaModule}, launched on its context's stream. */
+public final class Kernel {
+
+    private final CudaContext context;
+    private final long function;
+    private final String name;
+    private int sharedLimit = 48 * 1024;
+
+    Kernel(CudaContext context, long function, String name) {
+        this.context = context;
+        this.function = function;
+        this.name = name;
+    }
+
+    public String name() {
+        return name;
+    }
+
+    /** Kernel arguments in order: device pointers and 64-bit values as {@code long}, {@code int}, {@code float}. */
+    public void launch(int gx, int gy, int gz, int block, int sharedBytes, Object... args) {
+        if (sharedBytes > sharedLimit) {
+            context.driver().functionSetAttribute(function, Driver.CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
+                    sharedBytes);
+            sharedLimit = sharedBytes;
+        }
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment values = a.allocate(8L * Math.max(1, args.length), 8);
+            MemorySegment params = a.allocate(ADDRESS, Math.max(1, args.length));
+            for (int i = 0; i < args.length; i++) {
+                MemorySegment slot = values.asSlice(8L * i, 8);
+                switch (args[i]) {
+                    case Long l -> slot.set(JAVA_LONG, 0, l);
+                    case Integer n -> slot.set(JAVA_INT, 0, n);
+                    case Float f -> slot.set(JAVA_FLOAT, 0, f);
+                    case DeviceBuffer b -> slot.set(JAVA_LONG, 0, b.address());
+                    case null -> slot.set(JAVA_LONG, 0, 0L);
+                    default -> throw new IllegalArgumentException(
+                            name + ": argument " + i + " of type " + args[i].getClass().getSimpleName()
+                                    + " (expected long, int, float, DeviceBuffer or null)");
+                }
+                params.setAtIndex(ADDRESS, i, slot);
+            }
+            context.driver().launch(function, gx, gy, gz, block, 1, 1, sharedBytes, context.stream(), params);
+        }
+    }
+}
