@@ -6,7 +6,11 @@ import static java.lang.foreign.ValueLayout.JAVA_SHORT;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 
-/** A range of device memory owned by a {@link DeviceArena}; copies are synchronous with respect to the host. */
+/**
+ * A range of device memory owned by a {@link DeviceArena}. Copies go through the context's stream (ordered after
+ * the kernels queued there: the stream does not synchronise with the legacy default stream, so the plain
+ * synchronous copies would not wait for them) and return once finished.
+ */
 public record DeviceBuffer(CudaContext context, long address, long bytes) {
 
     public long floats() {
@@ -22,8 +26,8 @@ public record DeviceBuffer(CudaContext context, long address, long bytes) {
         require(values.length * 4L);
         try (Arena a = Arena.ofConfined()) {
             MemorySegment host = a.allocateFrom(JAVA_FLOAT, values);
+            context.driver().copyHostToDeviceAsync(address, host, values.length * 4L, context.stream());
             context.syncStream();
-            context.driver().copyHostToDevice(address, host, values.length * 4L);
         }
     }
 
@@ -35,8 +39,8 @@ public record DeviceBuffer(CudaContext context, long address, long bytes) {
         require(count * 4L);
         try (Arena a = Arena.ofConfined()) {
             MemorySegment host = a.allocate(count * 4L, 16);
+            context.driver().copyDeviceToHostAsync(host, address, count * 4L, context.stream());
             context.syncStream();
-            context.driver().copyDeviceToHost(host, address, count * 4L);
             return host.toArray(JAVA_FLOAT);
         }
     }
@@ -49,8 +53,8 @@ public record DeviceBuffer(CudaContext context, long address, long bytes) {
             for (int i = 0; i < values.length; i++) {
                 host.setAtIndex(JAVA_SHORT, i, Bf16.fromFloat(values[i]));
             }
+            context.driver().copyHostToDeviceAsync(address, host, values.length * 2L, context.stream());
             context.syncStream();
-            context.driver().copyHostToDevice(address, host, values.length * 2L);
         }
     }
 
@@ -59,8 +63,8 @@ public record DeviceBuffer(CudaContext context, long address, long bytes) {
         require(count * 2L);
         try (Arena a = Arena.ofConfined()) {
             MemorySegment host = a.allocate(count * 2L, 16);
+            context.driver().copyDeviceToHostAsync(host, address, count * 2L, context.stream());
             context.syncStream();
-            context.driver().copyDeviceToHost(host, address, count * 2L);
             float[] out = new float[count];
             for (int i = 0; i < count; i++) {
                 out[i] = Bf16.toFloat(host.getAtIndex(JAVA_SHORT, i));

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# One call on the GPU host (no Java, no Maven there): the cuda module's GPU tests, the scan benchmark and the
+# transformers peer, logs under $OUT. Pack first, here:  ../shared/tools/device-bundle.sh
+# Then, through the device tool, from the project root:  bash ssm-runtime/cuda/src/bench/device-run.sh
+# (TESTS=0 skips the GPU tests, PEER=0 the transformers peer, SANITIZE=1 adds compute-sanitizer's memcheck and
+# racecheck over the small scan cases)
+set -uo pipefail
+OUT=${OUT:-/tmp/out}
+mkdir -p "$OUT"
+tar -xJf .device/jre.tar.xz -C /tmp
+JAVA="/tmp/jre/bin/java --enable-native-access=ALL-UNNAMED -Xmx16g"
+CP=$(ls .device/lib/*.jar | tr '\n' ':')  # the JUnit console does not expand dir/*
+export SSMPEFT_CUDA_LIBRARY_PATH=${SSMPEFT_CUDA_LIBRARY_PATH:-}
+nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,utilization.gpu,memory.used --format=csv | tee "$OUT/gpu.txt"
+
+if [ "${TESTS:-1}" = "1" ]; then
+echo "== GPU tests"
+timeout ${TEST_TIMEOUT:-330} $JAVA -jar .device/junit.jar execute -cp "$CP" --select-package org.ssmpeft.runtime.cuda \
+  --include-tag gpu --details=tree --disable-banner --disable-ansi-colors 2>&1 | tee "$OUT/gpu-tests.log" | grep -E "scan |steps |inference |leak |GPU:|✘|Tests|tests (successful|failed|skipped)|Exception|expected" | head -80
+
+fi
+echo "== scan benchmark"
+timeout 120 $JAVA -cp "$CP" org.ssmpeft.runtime.cuda.bench.ScanBench 2>&1 | tee "$OUT/scan-bench.log" | grep -v "^BENCH"
+
+if [ "${PEER:-1}" = "1" ]; then
+  echo "== transformers peer"
+  PYTHONUNBUFFERED=1 timeout 100 python3 ssm-runtime/cuda/src/bench/python/scan_peer.py --out "$OUT/scan-peer.json" \
+    > "$OUT/scan-peer.log" 2>&1; tail -12 "$OUT/scan-peer.log"
+fi
+if [ "${SANITIZE:-}" = "1" ]; then
+  for tool in memcheck racecheck; do
+    echo "== compute-sanitizer $tool (small cases)"
+    timeout 200 compute-sanitizer --tool $tool --print-limit 20 /tmp/jre/bin/java --enable-native-access=ALL-UNNAMED \
+      -Dssmpeft.gpu.small=true -jar .device/junit.jar execute -cp "$CP" \
+      --select-class org.ssmpeft.runtime.cuda.SelectiveScanKernelTest --include-tag gpu --disable-banner --disable-ansi-colors \
+      > "$OUT/sanitizer-$tool.log" 2>&1; grep -E "ERROR SUMMARY|tests (successful|failed)|Hazard|Invalid" "$OUT/sanitizer-$tool.log" | head -20
+  done
+fi
+echo "== done"
