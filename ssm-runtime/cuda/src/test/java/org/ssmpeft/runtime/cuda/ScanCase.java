@@ -253,6 +253,7 @@ final class ScanCase {
         o.dz = read(gdz, m * ldz);
         o.dbc = read(gdbc, m * ldbc);
         o.dext = ne > 0 ? read(gdext, m * ldext) : null;
+        o.dExtA = ne > 0 ? minusOne(gdExtA.toFloats(d * ne)) : null;
         o.dA = minusOne(gdA.toFloats(d * n));
         o.dSkip = minusOne(gdSkip.toFloats(d));
         o.dhOff = hOff == null ? null : minusOne(gdHoff.toFloats(d * n));

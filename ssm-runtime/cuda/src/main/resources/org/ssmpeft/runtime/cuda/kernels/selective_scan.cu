@@ -154,72 +154,113 @@ __device__ __forceinline__ float step_states(float (&h)[K], const Lane<K>& ln, f
     return acc;
 }
 
-// Stages tile [t0, t0 + TT) of the channel inputs and of B, C into shared memory (zeros past the end).
+// One tile [t0, t0 + TT) of the inputs, loaded from device memory into registers (zeros past the ends), so the next
+// tile's loads are in flight while the block computes the current one from shared memory (software pipelining:
+// without it every tile waits a full memory latency). Item j of a thread is element threadIdx.x + j·THREADS of the
+// tile, row-major (TT, CH) for the channel tensors and (TT, S·K) for B and C: consecutive threads read consecutive
+// addresses.
 template <typename T, int K, int TT>
-__device__ void stage_tile(float* sx, float* sdt, float* sz, float* sdy, float* sB, float* sC, const T* x,
-                           const T* dt, const T* z, int ldz, int zOff, const T* dy, const T* bc, int ldbc, int bOff,
-                           const T* ext, int ldext, int b, int t0, int len, int d, int c0, int nb, int ne) {
-    const int NT = S * K;
-    for (int i = threadIdx.x; i < TT * CH; i += THREADS) {
-        int tt = i / CH, cc = i % CH;
-        int t = t0 + tt, c = c0 + cc;
-        float xv = 0.f, dv = 0.f, zv = 0.f, gv = 0.f;
-        if (t < len && c < d) {
-            u64 m = (u64) b * len + t;
-            xv = ld(x, m * d + c);
-            dv = ld(dt, m * d + c);
-            if (z) zv = ld(z, m * ldz + zOff + c);
-            if (dy) gv = ld(dy, m * d + c);
-        }
-        sx[i] = xv;
-        sdt[i] = dv;
-        sz[i] = zv;
-        if (sdy) sdy[i] = gv;
-    }
-    for (int i = threadIdx.x; i < TT * NT; i += THREADS) {
-        int tt = i / NT, n = i % NT;
-        int t = t0 + tt;
-        float bv = 0.f, cv = 0.f;
-        if (t < len) {
-            u64 m = (u64) b * len + t;
-            if (n < nb) {
-                bv = ld(bc, m * ldbc + bOff + n);
-                cv = ld(bc, m * ldbc + bOff + nb + n);
-            } else if (n < nb + ne) {
-                bv = ld(ext, m * ldext + (n - nb));
-                cv = ld(ext, m * ldext + ne + (n - nb));
+struct TileLoad {
+    static constexpr int NT = S * K;
+    static constexpr int IC = TT * CH / THREADS;  // channel items per thread
+    static constexpr int IB = TT * NT / THREADS;  // B (and C) items per thread
+    float x[IC], dt[IC], z[IC], dy[IC], bv[IB], cv[IB];
+
+    __device__ void load(const T* px, const T* pdt, const T* pz, int ldz, int zOff, const T* pdy, const T* bc,
+                         int ldbc, int bOff, const T* ext, int ldext, int b, int t0, int len, int d, int c0, int nb,
+                         int ne) {
+#pragma unroll
+        for (int j = 0; j < IC; j++) {
+            int i = threadIdx.x + j * THREADS;
+            int t = t0 + i / CH, c = c0 + i % CH;
+            float xv = 0.f, dv = 0.f, zv = 0.f, gv = 0.f;
+            if (t < len && c < d) {
+                u64 m = (u64) b * len + t;
+                xv = ld(px, m * d + c);
+                dv = ld(pdt, m * d + c);
+                if (pz) zv = ld(pz, m * ldz + zOff + c);
+                if (pdy) gv = ld(pdy, m * d + c);
             }
+            x[j] = xv;
+            dt[j] = dv;
+            z[j] = zv;
+            dy[j] = gv;
         }
-        sB[i] = bv;
-        sC[i] = cv;
+#pragma unroll
+        for (int j = 0; j < IB; j++) {
+            int i = threadIdx.x + j * THREADS;
+            int t = t0 + i / NT, n = i % NT;
+            float bq = 0.f, cq = 0.f;
+            if (t < len) {
+                u64 m = (u64) b * len + t;
+                if (n < nb) {
+                    bq = ld(bc, m * ldbc + bOff + n);
+                    cq = ld(bc, m * ldbc + bOff + nb + n);
+                } else if (n < nb + ne) {
+                    bq = ld(ext, m * ldext + (n - nb));
+                    cq = ld(ext, m * ldext + ne + (n - nb));
+                }
+            }
+            bv[j] = bq;
+            cv[j] = cq;
+        }
     }
-}
+
+    __device__ void store_bc(float* sB, float* sC) const {
+#pragma unroll
+        for (int j = 0; j < IB; j++) {
+            sB[threadIdx.x + j * THREADS] = bv[j];
+            sC[threadIdx.x + j * THREADS] = cv[j];
+        }
+    }
+};
 
 // ------------------------------------------------------------------------------------------------------------------
 // Forward. x, dt: (B, L, D); negA: (D, nb) = -exp(A_log); bc: (B, L, ldbc) with B_t at bOff, C_t at bOff + nb;
 // dskip: (D) or null; z: (B, L, ldz) at zOff or null (no gate); state: (B, D, nb) h0 in, h_{L-1} out (null: zeros,
 // not written); hoff: (D, nb) or null; yoff: (D) or null; ext: (B, L, ldext) with B'_t at 0, C'_t at ne;
 // extNegA: (D, ne); extState: (B, D, ne) like state; ckpt: (B, ceil(L/TT), D, Ntot) or null -> y: (B, L, D)
+// Per step a lane only advances its states and contributes C·(h + h'); the channel's D·u + y' and the gate are
+// applied when the tile is stored, by all threads at once.
 template <typename T, int K, int TT>
 __device__ void scan_fwd(const T* x, const T* dt, const float* negA, const T* bc, int ldbc, int bOff,
                          const float* dskip, const T* z, int ldz, int zOff, float* state, const float* hoff,
                          const float* yoff, const T* ext, int ldext, const float* extNegA, float* extState,
                          float* ckpt, T* y, int len, int d, int nb, int ne) {
     const int NT = S * K;
-    __shared__ __align__(16) float sx[TT * CH], sdt[TT * CH], sz[TT * CH], sy[TT * CH];
+    __shared__ __align__(16) float2 sdu[TT * CH];  // (Δ, u)
+    __shared__ __align__(16) float sz[TT * CH], sy[TT * CH];
     __shared__ __align__(16) float sB[TT * NT], sC[TT * NT];
+    __shared__ float sD[CH], sYo[CH];
     const int b = blockIdx.y, c0 = blockIdx.x * CH;
     const int cl = threadIdx.x / S, s = threadIdx.x % S, c = c0 + cl;
     const int valid = c < d, ntot = nb + ne;
     const int chunks = (len + TT - 1) / TT;
+    if (threadIdx.x < CH) {
+        int cc = c0 + threadIdx.x;
+        sD[threadIdx.x] = (cc < d && dskip) ? dskip[cc] : 0.f;
+        sYo[threadIdx.x] = (cc < d && yoff) ? yoff[cc] : 0.f;
+    }
     Lane<K> ln;
     ln.load(negA, extNegA, hoff, c, valid, s, nb, ne);
     float h[K];
     load_state<K>(h, state, extState, b, d, c, valid, s, nb, ne);
-    const float dv = (valid && dskip) ? dskip[c] : 0.f;
-    const float yo = (valid && yoff) ? yoff[c] : 0.f;
+    TileLoad<T, K, TT> next;
+    next.load(x, dt, z, ldz, zOff, nullptr, bc, ldbc, bOff, ext, ldext, b, 0, len, d, c0, nb, ne);
 
     for (int t0 = 0, ck = 0; t0 < len; t0 += TT, ck++) {
+        __syncthreads();  // the previous tile is consumed and stored
+#pragma unroll
+        for (int j = 0; j < next.IC; j++) {
+            int i = threadIdx.x + j * THREADS;
+            sdu[i] = make_float2(next.dt[j], next.x[j]);
+            sz[i] = next.z[j];
+        }
+        next.store_bc(sB, sC);
+        __syncthreads();
+        if (t0 + TT < len) {
+            next.load(x, dt, z, ldz, zOff, nullptr, bc, ldbc, bOff, ext, ldext, b, t0 + TT, len, d, c0, nb, ne);
+        }
         if (ckpt && valid) {
 #pragma unroll
             for (int k = 0; k < K; k++) {
@@ -227,28 +268,26 @@ __device__ void scan_fwd(const T* x, const T* dt, const float* negA, const T* bc
                 if (n < ntot) ckpt[(((u64) b * chunks + ck) * d + c) * ntot + n] = h[k];
             }
         }
-        __syncthreads();  // the previous tile's sy has been stored
-        stage_tile<T, K, TT>(sx, sdt, sz, nullptr, sB, sC, x, dt, z, ldz, zOff, nullptr, bc, ldbc, bOff, ext, ldext,
-                             b, t0, len, d, c0, nb, ne);
-        __syncthreads();
 #pragma unroll 4
         for (int tt = 0; tt < TT; tt++) {
-            float delta = sdt[tt * CH + cl], u = sx[tt * CH + cl];
-            float acc = sum_lanes(step_states<K>(h, ln, delta, delta * u, sB + tt * NT, sC + tt * NT, s));
-            if (s == 0) {
-                float out = acc + dv * u + yo;
-                if (z) {
-                    float zv = sz[tt * CH + cl];
-                    out *= zv * sigmoid(zv);
-                }
-                sy[tt * CH + cl] = out;
-            }
+            float2 du = sdu[tt * CH + cl];
+            float acc = sum_lanes(step_states<K>(h, ln, du.x, du.x * du.y, sB + tt * NT, sC + tt * NT, s));
+            if (s == 0) sy[tt * CH + cl] = acc;
         }
         __syncthreads();
-        for (int i = threadIdx.x; i < TT * CH; i += THREADS) {
+#pragma unroll
+        for (int j = 0; j < next.IC; j++) {
+            int i = threadIdx.x + j * THREADS;
             int tt = i / CH, cc = i % CH;
-            int t = t0 + tt, cc2 = c0 + cc;
-            if (t < len && cc2 < d) st(y, ((u64) b * len + t) * d + cc2, sy[i]);
+            int t = t0 + tt, cg = c0 + cc;
+            if (t < len && cg < d) {
+                float out = sy[i] + sD[cc] * sdu[i].y + sYo[cc];
+                if (z) {
+                    float zv = sz[i];
+                    out *= zv * sigmoid(zv);
+                }
+                st(y, ((u64) b * len + t) * d + cg, out);
+            }
         }
     }
     store_state<K>(h, state, extState, b, d, c, valid, s, nb, ne);
@@ -258,6 +297,8 @@ __device__ void scan_fwd(const T* x, const T* dt, const float* negA, const T* bc
 // Backward (inputs as the forward, plus dy: (B, L, D) and the forward's ckpt) -> dx, ddt: (B, L, D) and dz (when z)
 // assigned; dh0: (B, D, nb), dh0ext: (B, D, ne) assigned when not null; per-block partials in work (see
 // scan_bwd_finish): dbc (nblk, B, L, 2·NT), then (B, D, NT) dA, (B, D, NT) dh', (B, D) dD, (B, D) dy'.
+// The per-(t, channel) factors of the gate are formed once per element when a tile is staged:
+//   ds = dy·silu(z) and q = dy·σ(z)·(1 + z·(1 − σ(z))), so that dz = s·q once the lane group has s.
 template <typename T, int K, int TT>
 __device__ void scan_bwd(const T* x, const T* dt, const float* negA, const T* bc, int ldbc, int bOff,
                          const float* dskip, const T* z, int ldz, int zOff, const float* hoff, const float* yoff,
@@ -267,17 +308,16 @@ __device__ void scan_bwd(const T* x, const T* dt, const float* negA, const T* bc
     const int NT = S * K;
     const int V = 2 * K;  // per lane and step: dB contributions of its K states, then dC's
     extern __shared__ __align__(16) float smem[];
-    float* sx = smem;
-    float* sdt = sx + TT * CH;
-    float* sz = sdt + TT * CH;
-    float* sdy = sz + TT * CH;
-    float* sdx = sdy + TT * CH;
+    float2* sdu = reinterpret_cast<float2*>(smem);  // (Δ, u)
+    float* sds = smem + 2 * TT * CH;
+    float* sq = sds + TT * CH;
+    float* sdx = sq + TT * CH;
     float* sddt = sdx + TT * CH;
     float* sdz = sddt + TT * CH;
     float* sB = sdz + TT * CH;
     float* sC = sB + TT * NT;
-    float* sH = sC + TT * NT;          // (TT, K, THREADS): h_t of every lane's states in the tile
-    float* sRed = sH + TT * K * THREADS; // (4 warps, TT, 2·NT): per-warp sums over its 8 channels
+    float* sH = sC + TT * NT;             // (TT, K, THREADS): h_t of every lane's states in the tile
+    float* sRed = sH + TT * K * THREADS;  // (4 warps, TT, 2·NT): per-warp sums over its 8 channels
 
     const int b = blockIdx.y, blk = blockIdx.x, c0 = blk * CH;
     const int nblk = gridDim.x;
@@ -290,64 +330,85 @@ __device__ void scan_bwd(const T* x, const T* dt, const float* negA, const T* bc
     const float dv = (valid && dskip) ? dskip[c] : 0.f;
     const float yo = (valid && yoff) ? yoff[c] : 0.f;
 
-    float g[K], dA[K], dho[K];
+    float g[K], dA[K], dho[K], hck[K];
 #pragma unroll
     for (int k = 0; k < K; k++) g[k] = dA[k] = dho[k] = 0.f;
     float dD = 0.f, dyo = 0.f;
     float* dbcPart = work;
     const u64 m0 = (u64) b * len;
 
+    TileLoad<T, K, TT> next;
+    next.load(x, dt, z, ldz, zOff, dy, bc, ldbc, bOff, ext, ldext, b, (chunks - 1) * TT, len, d, c0, nb, ne);
+    float nextCk[K];
+#pragma unroll
+    for (int k = 0; k < K; k++) {
+        int n = s * K + k;
+        nextCk[k] = (valid && n < ntot) ? ckpt[(((u64) b * chunks + chunks - 1) * d + c) * ntot + n] : 0.f;
+    }
+
     for (int ck = chunks - 1; ck >= 0; ck--) {
         const int t0 = ck * TT;
         __syncthreads();  // the previous (later) tile's outputs have been stored
-        stage_tile<T, K, TT>(sx, sdt, sz, sdy, sB, sC, x, dt, z, ldz, zOff, dy, bc, ldbc, bOff, ext, ldext, b, t0,
-                             len, d, c0, nb, ne);
-        float h0[K];
 #pragma unroll
-        for (int k = 0; k < K; k++) {
-            int n = s * K + k;
-            h0[k] = (valid && n < ntot) ? ckpt[(((u64) b * chunks + ck) * d + c) * ntot + n] : 0.f;
+        for (int j = 0; j < next.IC; j++) {
+            int i = tid + j * THREADS;
+            float zv = next.z[j], gy = next.dy[j];
+            float ds = gy, q = 0.f;
+            if (z) {
+                float sg = sigmoid(zv);
+                ds = gy * zv * sg;
+                q = gy * sg * (1.f + zv * (1.f - sg));
+            }
+            sdu[i] = make_float2(next.dt[j], next.x[j]);
+            sds[i] = ds;
+            sq[i] = q;
         }
+        next.store_bc(sB, sC);
+#pragma unroll
+        for (int k = 0; k < K; k++) hck[k] = nextCk[k];
         __syncthreads();
+        if (ck > 0) {  // the earlier tile's loads fly while this one is computed
+            next.load(x, dt, z, ldz, zOff, dy, bc, ldbc, bOff, ext, ldext, b, t0 - TT, len, d, c0, nb, ne);
+#pragma unroll
+            for (int k = 0; k < K; k++) {
+                int n = s * K + k;
+                nextCk[k] = (valid && n < ntot) ? ckpt[(((u64) b * chunks + ck - 1) * d + c) * ntot + n] : 0.f;
+            }
+        }
         // recompute the tile's states from its checkpoint, as the forward does
         {
             float h[K];
 #pragma unroll
-            for (int k = 0; k < K; k++) h[k] = h0[k];
+            for (int k = 0; k < K; k++) h[k] = hck[k];
+#pragma unroll 2
             for (int tt = 0; tt < TT; tt++) {
-                float delta = sdt[tt * CH + cl], u = sx[tt * CH + cl];
-                float du = delta * u;
-float bv[K];
-                load_states<K>(bv, sB + tt * NT + s * K);
+                float2 du = sdu[tt * CH + cl];
+                float bq[K];
+                load_states<K>(bq, sB + tt * NT + s * K);
 #pragma unroll
                 for (int k = 0; k < K; k++) {
-                    h[k] = recur(exp2_approx(delta * ln.a2[k]), h[k], du, bv[k]);
+                    h[k] = recur(exp2_approx(du.x * ln.a2[k]), h[k], du.x * du.y, bq[k]);
                     sH[(tt * K + k) * THREADS + tid] = h[k];
                 }
             }
         }
-        // the adjoint, backwards through the tile
+        // the adjoint, backwards through the tile; h_t of step tt is h_{t-1} of step tt + 1 (kept in registers)
+        float ht[K];
+#pragma unroll
+        for (int k = 0; k < K; k++) ht[k] = sH[((TT - 1) * K + k) * THREADS + tid];
         for (int tt = TT - 1; tt >= 0; tt--) {
             const float* Bt = sB + tt * NT;
             const float* Ct = sC + tt * NT;
-            float delta = sdt[tt * CH + cl], u = sx[tt * CH + cl], gy = sdy[tt * CH + cl];
-            float ht[K], hp[K], bv[K], cv[K];
+            float2 du = sdu[tt * CH + cl];
+            float delta = du.x, u = du.y, ds = sds[tt * CH + cl];
+            float hp[K], bv[K], cv[K];
             load_states<K>(bv, Bt + s * K);
             load_states<K>(cv, Ct + s * K);
             float acc = 0.f;
 #pragma unroll
             for (int k = 0; k < K; k++) {
-                ht[k] = sH[(tt * K + k) * THREADS + tid];
-                hp[k] = tt > 0 ? sH[((tt - 1) * K + k) * THREADS + tid] : h0[k];
+                hp[k] = tt > 0 ? sH[((tt - 1) * K + k) * THREADS + tid] : hck[k];
                 acc += (ht[k] + ln.ho[k]) * cv[k];
-            }
-            float sfull = sum_lanes(acc) + dv * u + yo;
-            float ds = gy, dzv = 0.f;
-            if (z) {
-                float zv = sz[tt * CH + cl];
-                float sg = sigmoid(zv);
-                ds = gy * zv * sg;
-                dzv = gy * sfull * sg * (1.f + zv * (1.f - sg));
             }
             if (s == 0) {
                 dD += ds * u;
@@ -366,13 +427,15 @@ float bv[K];
                 ddtAcc += gk * (bv[k] * u + ln.a[k] * e * hp[k]);
                 dA[k] += gk * delta * e * hp[k];
                 g[k] = gk * e;
+                ht[k] = hp[k];
             }
+            float sfull = sum_lanes(acc);
             duAcc = sum_lanes(duAcc);
             ddtAcc = sum_lanes(ddtAcc);
             if (s == 0) {
                 sdx[tt * CH + cl] = duAcc + ds * dv;
                 sddt[tt * CH + cl] = ddtAcc;
-                sdz[tt * CH + cl] = dzv;
+                sdz[tt * CH + cl] = sfull + dv * u + yo;  // s_t; times q when stored
             }
             // dB, dC: sum over the warp's 8 channels (lane bits 2..4) by a butterfly reduce-scatter: each level
             // keeps half of the values and adds the partner's copy of them, so after 3 levels every lane holds
@@ -395,7 +458,7 @@ float bv[K];
             // else dC of state s·K + idx - K
             const int per = V / 8;
 #pragma unroll
-            for (int j = 0; j < (V / 8 > 0 ? V / 8 : 1); j++) {
+            for (int j = 0; j < per; j++) {
                 int idx = ((lane >> 2) & 7) * per + j;
                 int which = idx >= K;
                 int n = s * K + (idx - which * K);
@@ -404,14 +467,16 @@ float bv[K];
         }
         __syncthreads();
         // tile outputs: dx, dΔ, dz and this block's dB/dC partial (the 4 warps summed in a fixed order)
-        for (int i = tid; i < TT * CH; i += THREADS) {
+#pragma unroll
+        for (int j = 0; j < next.IC; j++) {
+            int i = tid + j * THREADS;
             int tt = i / CH, cc = i % CH;
             int t = t0 + tt, cg = c0 + cc;
             if (t < len && cg < d) {
                 u64 o = (m0 + t) * d + cg;
                 st(dx, o, sdx[i]);
                 st(ddt, o, sddt[i]);
-                if (z && dz) st(dz, (m0 + t) * ldz + zOff + cg, sdz[i]);
+                if (z && dz) st(dz, (m0 + t) * ldz + zOff + cg, sdz[i] * sq[i]);
             }
         }
         for (int i = tid; i < TT * 2 * NT; i += THREADS) {
