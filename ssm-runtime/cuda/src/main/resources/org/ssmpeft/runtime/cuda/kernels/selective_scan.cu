@@ -47,6 +47,23 @@ __device__ __forceinline__ void st(bf16* p, u64 i, float x) {
     p[i].v = (unsigned short) (u >> 16);
 }
 
+// The bits of a token element as loaded, widened to float only when used: a load's consumer waits for the data,
+// so the next tile's prefetched elements stay raw until they are written to shared memory.
+template <typename T>
+struct Raw;
+template <>
+struct Raw<float> {
+    typedef float type;
+    static __device__ __forceinline__ float get(const float* p, u64 i) { return p[i]; }
+    static __device__ __forceinline__ float widen(float v) { return v; }
+};
+template <>
+struct Raw<bf16> {
+    typedef unsigned short type;
+    static __device__ __forceinline__ unsigned short get(const bf16* p, u64 i) { return p[i].v; }
+    static __device__ __forceinline__ float widen(unsigned short v) { return __uint_as_float(((unsigned) v) << 16); }
+};
+
 // 2^x on the special-function unit (x = Δ·A·log2(e) <= 0 here)
 __device__ __forceinline__ float exp2_approx(float x) {
     float y;
@@ -161,10 +178,11 @@ __device__ __forceinline__ float step_states(float (&h)[K], const Lane<K>& ln, f
 // addresses.
 template <typename T, int K, int TT>
 struct TileLoad {
+    typedef typename Raw<T>::type R;
     static constexpr int NT = S * K;
     static constexpr int IC = TT * CH / THREADS;  // channel items per thread
     static constexpr int IB = TT * NT / THREADS;  // B (and C) items per thread
-    float x[IC], dt[IC], z[IC], dy[IC], bv[IB], cv[IB];
+    R x[IC], dt[IC], z[IC], dy[IC], bv[IB], cv[IB];
 
     __device__ void load(const T* px, const T* pdt, const T* pz, int ldz, int zOff, const T* pdy, const T* bc,
                          int ldbc, int bOff, const T* ext, int ldext, int b, int t0, int len, int d, int c0, int nb,
@@ -173,13 +191,13 @@ struct TileLoad {
         for (int j = 0; j < IC; j++) {
             int i = threadIdx.x + j * THREADS;
             int t = t0 + i / CH, c = c0 + i % CH;
-            float xv = 0.f, dv = 0.f, zv = 0.f, gv = 0.f;
+            R xv = 0, dv = 0, zv = 0, gv = 0;
             if (t < len && c < d) {
                 u64 m = (u64) b * len + t;
-                xv = ld(px, m * d + c);
-                dv = ld(pdt, m * d + c);
-                if (pz) zv = ld(pz, m * ldz + zOff + c);
-                if (pdy) gv = ld(pdy, m * d + c);
+                xv = Raw<T>::get(px, m * d + c);
+                dv = Raw<T>::get(pdt, m * d + c);
+                if (pz) zv = Raw<T>::get(pz, m * ldz + zOff + c);
+                if (pdy) gv = Raw<T>::get(pdy, m * d + c);
             }
             x[j] = xv;
             dt[j] = dv;
@@ -190,15 +208,15 @@ struct TileLoad {
         for (int j = 0; j < IB; j++) {
             int i = threadIdx.x + j * THREADS;
             int t = t0 + i / NT, n = i % NT;
-            float bq = 0.f, cq = 0.f;
+            R bq = 0, cq = 0;
             if (t < len) {
                 u64 m = (u64) b * len + t;
                 if (n < nb) {
-                    bq = ld(bc, m * ldbc + bOff + n);
-                    cq = ld(bc, m * ldbc + bOff + nb + n);
+                    bq = Raw<T>::get(bc, m * ldbc + bOff + n);
+                    cq = Raw<T>::get(bc, m * ldbc + bOff + nb + n);
                 } else if (n < nb + ne) {
-                    bq = ld(ext, m * ldext + (n - nb));
-                    cq = ld(ext, m * ldext + ne + (n - nb));
+                    bq = Raw<T>::get(ext, m * ldext + (n - nb));
+                    cq = Raw<T>::get(ext, m * ldext + ne + (n - nb));
                 }
             }
             bv[j] = bq;
@@ -206,11 +224,16 @@ struct TileLoad {
         }
     }
 
+    __device__ float fx(int j) const { return Raw<T>::widen(x[j]); }
+    __device__ float fdt(int j) const { return Raw<T>::widen(dt[j]); }
+    __device__ float fz(int j) const { return Raw<T>::widen(z[j]); }
+    __device__ float fdy(int j) const { return Raw<T>::widen(dy[j]); }
+
     __device__ void store_bc(float* sB, float* sC) const {
 #pragma unroll
         for (int j = 0; j < IB; j++) {
-            sB[threadIdx.x + j * THREADS] = bv[j];
-            sC[threadIdx.x + j * THREADS] = cv[j];
+            sB[threadIdx.x + j * THREADS] = Raw<T>::widen(bv[j]);
+            sC[threadIdx.x + j * THREADS] = Raw<T>::widen(cv[j]);
         }
     }
 };
@@ -220,8 +243,9 @@ struct TileLoad {
 // dskip: (D) or null; z: (B, L, ldz) at zOff or null (no gate); state: (B, D, nb) h0 in, h_{L-1} out (null: zeros,
 // not written); hoff: (D, nb) or null; yoff: (D) or null; ext: (B, L, ldext) with B'_t at 0, C'_t at ne;
 // extNegA: (D, ne); extState: (B, D, ne) like state; ckpt: (B, ceil(L/TT), D, Ntot) or null -> y: (B, L, D)
-// Per step a lane only advances its states and contributes C·(h + h'); the channel's D·u + y' and the gate are
-// applied when the tile is stored, by all threads at once.
+// Per step a lane only advances its states and leaves its share of C·(h + h') in shared memory (no cross-lane
+// traffic in the recurrence); the shares, the channel's D·u + y' and the gate are combined when the tile is
+// stored, by all threads at once.
 template <typename T, int K, int TT>
 __device__ void scan_fwd(const T* x, const T* dt, const float* negA, const T* bc, int ldbc, int bOff,
                          const float* dskip, const T* z, int ldz, int zOff, float* state, const float* hoff,
@@ -229,7 +253,8 @@ __device__ void scan_fwd(const T* x, const T* dt, const float* negA, const T* bc
                          float* ckpt, T* y, int len, int d, int nb, int ne) {
     const int NT = S * K;
     __shared__ __align__(16) float2 sdu[TT * CH];  // (Δ, u)
-    __shared__ __align__(16) float sz[TT * CH], sy[TT * CH];
+    __shared__ __align__(16) float sz[TT * CH];
+    __shared__ __align__(16) float sy[TT * CH * S];  // each lane's share of C·(h + h'), summed at the store
     __shared__ __align__(16) float sB[TT * NT], sC[TT * NT];
     __shared__ float sD[CH], sYo[CH];
     const int b = blockIdx.y, c0 = blockIdx.x * CH;
@@ -253,8 +278,8 @@ __device__ void scan_fwd(const T* x, const T* dt, const float* negA, const T* bc
 #pragma unroll
         for (int j = 0; j < next.IC; j++) {
             int i = threadIdx.x + j * THREADS;
-            sdu[i] = make_float2(next.dt[j], next.x[j]);
-            sz[i] = next.z[j];
+            sdu[i] = make_float2(next.fdt(j), next.fx(j));
+            sz[i] = next.fz(j);
         }
         next.store_bc(sB, sC);
         __syncthreads();
@@ -268,11 +293,10 @@ __device__ void scan_fwd(const T* x, const T* dt, const float* negA, const T* bc
                 if (n < ntot) ckpt[(((u64) b * chunks + ck) * d + c) * ntot + n] = h[k];
             }
         }
-#pragma unroll 4
+#pragma unroll 8
         for (int tt = 0; tt < TT; tt++) {
             float2 du = sdu[tt * CH + cl];
-            float acc = sum_lanes(step_states<K>(h, ln, du.x, du.x * du.y, sB + tt * NT, sC + tt * NT, s));
-            if (s == 0) sy[tt * CH + cl] = acc;
+            sy[(tt * CH + cl) * S + s] = step_states<K>(h, ln, du.x, du.x * du.y, sB + tt * NT, sC + tt * NT, s);
         }
         __syncthreads();
 #pragma unroll
@@ -281,7 +305,8 @@ __device__ void scan_fwd(const T* x, const T* dt, const float* negA, const T* bc
             int tt = i / CH, cc = i % CH;
             int t = t0 + tt, cg = c0 + cc;
             if (t < len && cg < d) {
-                float out = sy[i] + sD[cc] * sdu[i].y + sYo[cc];
+                float4 part = reinterpret_cast<const float4*>(sy)[i];
+                float out = (part.x + part.y) + (part.z + part.w) + sD[cc] * sdu[i].y + sYo[cc];
                 if (z) {
                     float zv = sz[i];
                     out *= zv * sigmoid(zv);
@@ -352,14 +377,14 @@ __device__ void scan_bwd(const T* x, const T* dt, const float* negA, const T* bc
 #pragma unroll
         for (int j = 0; j < next.IC; j++) {
             int i = tid + j * THREADS;
-            float zv = next.z[j], gy = next.dy[j];
+            float zv = next.fz(j), gy = next.fdy(j);
             float ds = gy, q = 0.f;
             if (z) {
                 float sg = sigmoid(zv);
                 ds = gy * zv * sg;
                 q = gy * sg * (1.f + zv * (1.f - sg));
             }
-            sdu[i] = make_float2(next.dt[j], next.x[j]);
+            sdu[i] = make_float2(next.fdt(j), next.fx(j));
             sds[i] = ds;
             sq[i] = q;
         }
@@ -396,6 +421,7 @@ __device__ void scan_bwd(const T* x, const T* dt, const float* negA, const T* bc
         float ht[K];
 #pragma unroll
         for (int k = 0; k < K; k++) ht[k] = sH[((TT - 1) * K + k) * THREADS + tid];
+#pragma unroll 2
         for (int tt = TT - 1; tt >= 0; tt--) {
             const float* Bt = sB + tt * NT;
             const float* Ct = sC + tt * NT;
