@@ -183,6 +183,16 @@ struct TileLoad {
     static constexpr int IC = TT * CH / THREADS;  // channel items per thread
     static constexpr int IB = TT * NT / THREADS;  // B (and C) items per thread
     R x[IC], dt[IC], z[IC], dy[IC], bv[IB], cv[IB];
+    float hck[K];  // the backward's checkpoint of the tile's first state, per lane
+
+    __device__ void load_ckpt(const float* ckpt, int b, int chunks, int ck, int d, int c, int valid, int s,
+                              int ntot) {
+#pragma unroll
+        for (int k = 0; k < K; k++) {
+            int n = s * K + k;
+            hck[k] = (valid && n < ntot) ? ckpt[(((u64) b * chunks + ck) * d + c) * ntot + n] : 0.f;
+        }
+    }
 
     __device__ void load(const T* px, const T* pdt, const T* pz, int ldz, int zOff, const T* pdy, const T* bc,
                          int ldbc, int bOff, const T* ext, int ldext, int b, int t0, int len, int d, int c0, int nb,
@@ -270,10 +280,13 @@ __device__ void scan_fwd(const T* x, const T* dt, const float* negA, const T* bc
     ln.load(negA, extNegA, hoff, c, valid, s, nb, ne);
     float h[K];
     load_state<K>(h, state, extState, b, d, c, valid, s, nb, ne);
-    TileLoad<T, K, TT> next;
-    next.load(x, dt, z, ldz, zOff, nullptr, bc, ldbc, bOff, ext, ldext, b, 0, len, d, c0, nb, ne);
-
-    for (int t0 = 0, ck = 0; t0 < len; t0 += TT, ck++) {
+    // two register sets, two tiles ahead: a tile's loads have two tiles of compute to arrive in (one was not enough:
+    // the recurrence of 32 steps is shorter than a loaded memory latency)
+    TileLoad<T, K, TT> ta, tb;
+    ta.load(x, dt, z, ldz, zOff, nullptr, bc, ldbc, bOff, ext, ldext, b, 0, len, d, c0, nb, ne);
+    if (TT < len) tb.load(x, dt, z, ldz, zOff, nullptr, bc, ldbc, bOff, ext, ldext, b, TT, len, d, c0, nb, ne);
+    auto tile = [&](TileLoad<T, K, TT>& next, int t0) {
+        const int ck = t0 / TT;
         __syncthreads();  // the previous tile is consumed and stored
 #pragma unroll
         for (int j = 0; j < next.IC; j++) {
@@ -283,8 +296,8 @@ __device__ void scan_fwd(const T* x, const T* dt, const float* negA, const T* bc
         }
         next.store_bc(sB, sC);
         __syncthreads();
-        if (t0 + TT < len) {
-            next.load(x, dt, z, ldz, zOff, nullptr, bc, ldbc, bOff, ext, ldext, b, t0 + TT, len, d, c0, nb, ne);
+        if (t0 + 2 * TT < len) {
+            next.load(x, dt, z, ldz, zOff, nullptr, bc, ldbc, bOff, ext, ldext, b, t0 + 2 * TT, len, d, c0, nb, ne);
         }
         if (ckpt && valid) {
 #pragma unroll
@@ -314,6 +327,10 @@ __device__ void scan_fwd(const T* x, const T* dt, const float* negA, const T* bc
                 st(y, ((u64) b * len + t) * d + cg, out);
             }
         }
+    };
+    for (int t0 = 0; t0 < len; t0 += 2 * TT) {
+        tile(ta, t0);
+        if (t0 + TT < len) tile(tb, t0 + TT);
     }
     store_state<K>(h, state, extState, b, d, c, valid, s, nb, ne);
 }
@@ -355,23 +372,22 @@ __device__ void scan_bwd(const T* x, const T* dt, const float* negA, const T* bc
     const float dv = (valid && dskip) ? dskip[c] : 0.f;
     const float yo = (valid && yoff) ? yoff[c] : 0.f;
 
-    float g[K], dA[K], dho[K], hck[K];
+    float g[K], dA[K], dho[K];
 #pragma unroll
     for (int k = 0; k < K; k++) g[k] = dA[k] = dho[k] = 0.f;
     float dD = 0.f, dyo = 0.f;
     float* dbcPart = work;
     const u64 m0 = (u64) b * len;
 
-    TileLoad<T, K, TT> next;
-    next.load(x, dt, z, ldz, zOff, dy, bc, ldbc, bOff, ext, ldext, b, (chunks - 1) * TT, len, d, c0, nb, ne);
-    float nextCk[K];
-#pragma unroll
-    for (int k = 0; k < K; k++) {
-        int n = s * K + k;
-        nextCk[k] = (valid && n < ntot) ? ckpt[(((u64) b * chunks + chunks - 1) * d + c) * ntot + n] : 0.f;
+    // two register sets, two tiles ahead, as in the forward
+    TileLoad<T, K, TT> ta, tb;
+    ta.load(x, dt, z, ldz, zOff, dy, bc, ldbc, bOff, ext, ldext, b, (chunks - 1) * TT, len, d, c0, nb, ne);
+    ta.load_ckpt(ckpt, b, chunks, chunks - 1, d, c, valid, s, ntot);
+    if (chunks >= 2) {
+        tb.load(x, dt, z, ldz, zOff, dy, bc, ldbc, bOff, ext, ldext, b, (chunks - 2) * TT, len, d, c0, nb, ne);
+        tb.load_ckpt(ckpt, b, chunks, chunks - 2, d, c, valid, s, ntot);
     }
-
-    for (int ck = chunks - 1; ck >= 0; ck--) {
+    auto tile = [&](TileLoad<T, K, TT>& next, int ck) {
         const int t0 = ck * TT;
         __syncthreads();  // the previous (later) tile's outputs have been stored
 #pragma unroll
@@ -389,16 +405,13 @@ __device__ void scan_bwd(const T* x, const T* dt, const float* negA, const T* bc
             sq[i] = q;
         }
         next.store_bc(sB, sC);
+        float hck[K];
 #pragma unroll
-        for (int k = 0; k < K; k++) hck[k] = nextCk[k];
+        for (int k = 0; k < K; k++) hck[k] = next.hck[k];
         __syncthreads();
-        if (ck > 0) {  // the earlier tile's loads fly while this one is computed
-            next.load(x, dt, z, ldz, zOff, dy, bc, ldbc, bOff, ext, ldext, b, t0 - TT, len, d, c0, nb, ne);
-#pragma unroll
-            for (int k = 0; k < K; k++) {
-                int n = s * K + k;
-                nextCk[k] = (valid && n < ntot) ? ckpt[(((u64) b * chunks + ck - 1) * d + c) * ntot + n] : 0.f;
-            }
+        if (ck >= 2) {  // the tile two earlier loads while this one and the next are computed
+            next.load(x, dt, z, ldz, zOff, dy, bc, ldbc, bOff, ext, ldext, b, t0 - 2 * TT, len, d, c0, nb, ne);
+            next.load_ckpt(ckpt, b, chunks, ck - 2, d, c, valid, s, ntot);
         }
         // recompute the tile's states from its checkpoint, as the forward does
         {
@@ -514,6 +527,10 @@ __device__ void scan_bwd(const T* x, const T* dt, const float* negA, const T* bc
                 dbcPart[(((u64) blk * batch + b) * len + t) * 2 * NT + j] = v;
             }
         }
+        };
+    for (int ck = chunks - 1; ck >= 0; ck -= 2) {
+        tile(ta, ck);
+        if (ck >= 1) tile(tb, ck - 1);
     }
     // per batch row parameter partials; dh0 = the adjoint carried past the first step
     float* dApart = work + (u64) nblk * batch * len * 2 * NT;
