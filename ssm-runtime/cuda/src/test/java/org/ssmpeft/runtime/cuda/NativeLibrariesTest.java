@@ -47,7 +47,7 @@ class NativeLibrariesTest {
                 .isInstanceOf(CudaUnavailableException.class)
                 .satisfies(e -> {
                     String m = e.getMessage();
-                    assertThat(m).startsWith("the test library not found (" + MISSING + ")")
+                    assertThat(m).startsWith("the test library is not installed here (" + MISSING + ")")
                             .contains("looked in: ")
                             .contains("the dynamic loader (" + MISSING + ")")
                             .contains("-D" + NativeLibraries.PROPERTY + "=DIR")
@@ -78,7 +78,7 @@ class NativeLibrariesTest {
         for (String soname : List.of("libfoo.so.1", "stubs/libfoo.so.1")) {
             assertThatThrownBy(() -> NativeLibraries.load("foo", List.of(soname)))
                     .isInstanceOf(CudaUnavailableException.class)
-                    .hasMessageStartingWith("foo not found")
+                    .hasMessageStartingWith("foo is not installed here")
                     .hasMessageNotContaining("present, failed to load")
                     .hasMessageNotContaining(stubs.toString());
         }

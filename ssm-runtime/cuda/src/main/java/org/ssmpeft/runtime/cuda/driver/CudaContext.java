@@ -24,11 +24,16 @@ public final class CudaContext implements AutoCloseable {
         this.nvrtc = nvrtc;
         this.device = device;
         this.context = driver.primaryContextRetain(device);
-        driver.contextSetCurrent(context);
-        this.stream = driver.streamCreate(Driver.CU_STREAM_NON_BLOCKING);
-        this.ccMajor = driver.attribute(Driver.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR, device);
-        this.ccMinor = driver.attribute(Driver.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR, device);
-        this.name = driver.deviceName(device);
+        try {
+            driver.contextSetCurrent(context);
+            this.ccMajor = driver.attribute(Driver.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR, device);
+            this.ccMinor = driver.attribute(Driver.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR, device);
+            this.name = driver.deviceName(device);
+            this.stream = driver.streamCreate(Driver.CU_STREAM_NON_BLOCKING);
+        } catch (RuntimeException e) {
+            driver.primaryContextRelease(device); // a half-opened context gives its retain back
+            throw e;
+        }
     }
 
     /** Opens device {@code ordinal}; unavailable (with the reason) when the driver, NVRTC or the device is missing. */

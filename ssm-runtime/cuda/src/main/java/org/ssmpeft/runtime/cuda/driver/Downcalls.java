@@ -26,6 +26,16 @@ final class Downcalls {
         return handle(name, FunctionDescriptor.of(java.lang.foreign.ValueLayout.JAVA_INT, args));
     }
 
+    /** The first of {@code names} the library exports (newer versioned entry point first). */
+    MethodHandle statusFirst(java.util.List<String> names, MemoryLayout... args) throws CudaUnavailableException {
+        for (String name : names) {
+            if (library.find(name).isPresent()) {
+                return status(name, args);
+            }
+        }
+        throw new CudaUnavailableException(libraryName + " has none of " + names + ": it is older than this binding needs");
+    }
+
     MethodHandle handle(String name, FunctionDescriptor descriptor) throws CudaUnavailableException {
         var symbol = library.find(name).orElseThrow(() -> new CudaUnavailableException(
                 libraryName + " has no " + name + ": it is older than this binding needs"));

@@ -18,7 +18,7 @@ import java.util.List;
  */
 public final class Driver {
 
-    /** The oldest driver API this binding accepts: CUDA 12.0 (graphs with flags, _v2 event timing come later and are probed). */
+    /** The oldest driver API this binding accepts: CUDA 12.0 (event timing uses cuEventElapsedTime_v2 where the driver has it, from 12.8). */
     public static final int MIN_DRIVER_VERSION = 12000;
 
     public static final int CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT = 16;
@@ -67,7 +67,8 @@ public final class Driver {
         cuEventCreate = d.status("cuEventCreate", ADDRESS, JAVA_INT);
         cuEventRecord = d.status("cuEventRecord", JAVA_LONG, JAVA_LONG);
         cuEventSynchronize = d.status("cuEventSynchronize", JAVA_LONG);
-        cuEventElapsedTime = d.status("cuEventElapsedTime_v2", ADDRESS, JAVA_LONG, JAVA_LONG);
+        cuEventElapsedTime = d.statusFirst(List.of("cuEventElapsedTime_v2", "cuEventElapsedTime"), ADDRESS, JAVA_LONG,
+                JAVA_LONG);
         cuEventDestroy = d.status("cuEventDestroy_v2", JAVA_LONG);
         cuModuleLoadData = d.status("cuModuleLoadData", ADDRESS, ADDRESS);
         cuModuleGetFunction = d.status("cuModuleGetFunction", ADDRESS, JAVA_LONG, ADDRESS);

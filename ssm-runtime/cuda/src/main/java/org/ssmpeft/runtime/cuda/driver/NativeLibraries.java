@@ -53,7 +53,11 @@ public final class NativeLibraries {
                     for (String companion : companions) {
                         Path c = dir.resolve(companion);
                         if (Files.isRegularFile(c)) {
-                            SymbolLookup.libraryLookup(c, Arena.global());
+                            try {
+                                SymbolLookup.libraryLookup(c, Arena.global());
+                            } catch (IllegalArgumentException e) {
+                                looked.add(c + " (present, failed to load: " + e.getMessage() + ")");
+                            }
                         }
                     }
                     try {
@@ -72,7 +76,7 @@ public final class NativeLibraries {
                 looked.add("the dynamic loader (" + soname + ")");
             }
         }
-        throw new CudaUnavailableException(what + " not found (" + String.join(" or ", sonames) + "); looked in: "
+        throw new CudaUnavailableException(what + " is not installed here (" + String.join(" or ", sonames) + "); looked in: "
                 + String.join(", ", looked) + "; name its folder with -D" + PROPERTY + "=DIR or " + ENV + "=DIR");
     }
 
