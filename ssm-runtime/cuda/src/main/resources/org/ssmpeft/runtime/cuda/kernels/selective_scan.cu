@@ -156,26 +156,19 @@ __device__ void store_state(const float (&h)[K], float* state, float* extState, 
 // One recurrence step of the lane's K states and its share of the read-out C·(h + h'):
 //   h = exp(Δ·A)·h + (Δ·u)·B;  returns Σ_k C_k·(h_k + h'_k)
 template <int K>
-__device__ __forceinline__ float step_regs(float (&h)[K], const Lane<K>& ln, float delta, float du,
-                                           const float (&bv)[K], const float (&cv)[K]) {
-    float acc0 = 0.f, acc1 = 0.f;  // two partial sums: half the dependent chain
-#pragma unroll
-    for (int k = 0; k < K; k++) {
-        float e = exp2_approx(delta * ln.a2[k]);
-        h[k] = recur(e, h[k], du, bv[k]);
-        if (k % 2 == 0) acc0 += (h[k] + ln.ho[k]) * cv[k];
-        else acc1 += (h[k] + ln.ho[k]) * cv[k];
-    }
-    return acc0 + acc1;
-}
-
-template <int K>
 __device__ __forceinline__ float step_states(float (&h)[K], const Lane<K>& ln, float delta, float du,
                                              const float* Bt, const float* Ct, int s) {
     float bv[K], cv[K];
     load_states<K>(bv, Bt + s * K);
     load_states<K>(cv, Ct + s * K);
-    return step_regs<K>(h, ln, delta, du, bv, cv);
+    float acc = 0.f;
+#pragma unroll
+    for (int k = 0; k < K; k++) {
+        float e = exp2_approx(delta * ln.a2[k]);
+        h[k] = recur(e, h[k], du, bv[k]);
+        acc += (h[k] + ln.ho[k]) * cv[k];
+    }
+    return acc;
 }
 
 // One tile [t0, t0 + TT) of the inputs, loaded from device memory into registers (zeros past the ends), so the next
@@ -313,26 +306,10 @@ __device__ void scan_fwd(const T* x, const T* dt, const float* negA, const T* bc
                 if (n < ntot) ckpt[(((u64) b * chunks + ck) * d + c) * ntot + n] = h[k];
             }
         }
-        // step tt + 1's operands are read from shared memory before step tt is computed, so the reads' latency
-        // overlaps the arithmetic (the compiler does not hoist them past the store of step tt's share)
-        float2 du = sdu[cl];
-        float bq[K], cq[K];
-        load_states<K>(bq, sB + s * K);
-        load_states<K>(cq, sC + s * K);
 #pragma unroll 8
         for (int tt = 0; tt < TT; tt++) {
-            const int tn = tt + 1 < TT ? tt + 1 : tt;
-            float2 duN = sdu[tn * CH + cl];
-            float bN[K], cN[K];
-            load_states<K>(bN, sB + tn * NT + s * K);
-            load_states<K>(cN, sC + tn * NT + s * K);
-            sy[(tt * CH + cl) * S + s] = step_regs<K>(h, ln, du.x, du.x * du.y, bq, cq);
-            du = duN;
-#pragma unroll
-            for (int k = 0; k < K; k++) {
-                bq[k] = bN[k];
-                cq[k] = cN[k];
-            }
+            float2 du = sdu[tt * CH + cl];
+            sy[(tt * CH + cl) * S + s] = step_states<K>(h, ln, du.x, du.x * du.y, sB + tt * NT, sC + tt * NT, s);
         }
         __syncthreads();
 #pragma unroll
@@ -441,58 +418,37 @@ __device__ void scan_bwd(const T* x, const T* dt, const float* negA, const T* bc
             float h[K];
 #pragma unroll
             for (int k = 0; k < K; k++) h[k] = hck[k];
-            float2 du = sdu[cl];
-            float bq[K];
-            load_states<K>(bq, sB + s * K);
-#pragma unroll 4
+#pragma unroll 2
             for (int tt = 0; tt < TT; tt++) {
-                const int tn = tt + 1 < TT ? tt + 1 : tt;  // next step's operands first, as in the forward
-                float2 duN = sdu[tn * CH + cl];
-                float bN[K];
-                load_states<K>(bN, sB + tn * NT + s * K);
+                float2 du = sdu[tt * CH + cl];
+                float bq[K];
+                load_states<K>(bq, sB + tt * NT + s * K);
 #pragma unroll
                 for (int k = 0; k < K; k++) {
                     h[k] = recur(exp2_approx(du.x * ln.a2[k]), h[k], du.x * du.y, bq[k]);
                     sH[(tt * K + k) * THREADS + tid] = h[k];
-                    bq[k] = bN[k];
                 }
-                du = duN;
             }
         }
         // the adjoint, backwards through the tile; h_t of step tt is h_{t-1} of step tt + 1 (kept in registers)
         float ht[K];
 #pragma unroll
         for (int k = 0; k < K; k++) ht[k] = sH[((TT - 1) * K + k) * THREADS + tid];
-        // step tt's operands were read during step tt + 1 (the same one-step-ahead reads as the forward)
-        float2 duC = sdu[(TT - 1) * CH + cl];
-        float dsC = sds[(TT - 1) * CH + cl];
-        float bC[K], cC[K], hpC[K];
-        load_states<K>(bC, sB + (TT - 1) * NT + s * K);
-        load_states<K>(cC, sC + (TT - 1) * NT + s * K);
-#pragma unroll
-        for (int k = 0; k < K; k++) hpC[k] = TT > 1 ? sH[((TT - 2) * K + k) * THREADS + tid] : hck[k];
 #pragma unroll 2
         for (int tt = TT - 1; tt >= 0; tt--) {
-            const float delta = duC.x, u = duC.y, ds = dsC;
+            const float* Bt = sB + tt * NT;
+            const float* Ct = sC + tt * NT;
+            float2 du = sdu[tt * CH + cl];
+            float delta = du.x, u = du.y, ds = sds[tt * CH + cl];
             float hp[K], bv[K], cv[K];
-#pragma unroll
-            for (int k = 0; k < K; k++) {
-                hp[k] = hpC[k];
-                bv[k] = bC[k];
-                cv[k] = cC[k];
-            }
-            {
-                const int tp = tt > 0 ? tt - 1 : 0;
-                duC = sdu[tp * CH + cl];
-                dsC = sds[tp * CH + cl];
-                load_states<K>(bC, sB + tp * NT + s * K);
-                load_states<K>(cC, sC + tp * NT + s * K);
-#pragma unroll
-                for (int k = 0; k < K; k++) hpC[k] = tp > 0 ? sH[((tp - 1) * K + k) * THREADS + tid] : hck[k];
-            }
+            load_states<K>(bv, Bt + s * K);
+            load_states<K>(cv, Ct + s * K);
             float acc = 0.f;
 #pragma unroll
-            for (int k = 0; k < K; k++) acc += (ht[k] + ln.ho[k]) * cv[k];
+            for (int k = 0; k < K; k++) {
+                hp[k] = tt > 0 ? sH[((tt - 1) * K + k) * THREADS + tid] : hck[k];
+                acc += (ht[k] + ln.ho[k]) * cv[k];
+            }
             if (s == 0) {
                 dD += ds * u;
                 dyo += ds;
