@@ -36,6 +36,7 @@ import org.ssmpeft.api.shape.ModelFamily;
 import org.ssmpeft.api.shape.ModelShape;
 import org.ssmpeft.api.tensor.Tensor;
 import org.ssmpeft.runtime.io.AtomicFiles;
+import org.ssmpeft.runtime.io.AtomicFolders;
 import org.ssmpeft.runtime.safetensors.DType;
 import org.ssmpeft.runtime.safetensors.SafetensorsException;
 import org.ssmpeft.runtime.safetensors.SafetensorsFile;
@@ -58,6 +59,9 @@ import org.ssmpeft.runtime.safetensors.TensorInfo;
  * crash before the config leaves a folder without a config (refused); a crash while overwriting an older adapter
  * leaves new weights beside the old config, which the recorded SHA-256 refuses. So no crash leaves a loadable half
  * adapter.
+ *
+ * <p><b>Saving</b> replaces the folder's two files as one unit ({@link AtomicFolders}): after a kill at any moment
+ * the folder holds the old adapter or the new one, whole; other files in the folder are kept.
  *
  * <p><b>Loading</b> checks everything before it returns anything: the config (method installed, fields valid, layers
  * inside the model, through {@link AdapterConfigReader}), the model family, the weights file (the safetensors reader
@@ -99,23 +103,24 @@ public final class AdapterFiles {
         Map<String, String> keys = AdapterKeys.of(adapter);
         var writer = new SafetensorsWriter().metadata("format", "pt");
         adapter.parameters().forEach((name, t) -> writer.putF32(keys.get(name), t.data().clone(), longs(t.shape())));
-        Files.createDirectories(dir);
-        Path weights = dir.resolve(WEIGHTS_FILE);
-        writer.write(weights);
-
         var reader = new AdapterConfigReader(PeftMethods.of(List.of()));
         AdapterConfig config = new AdapterConfig(adapter.name(), adapter.method(), adapter.layers(), adapter.config());
         ObjectNode fields = reader.toTree(config);
-        Map<String, JsonNode> root = new TreeMap<>(PeftConfigs.peftKeys(adapter, fields, baseModel));
-        ObjectNode own = JSON.createObjectNode();
-        own.put("format", FORMAT);
-        own.set("adapter", fields);
-        own.set("model_shape", shapeToJson(adapter.shape()));
-        own.put("weights_sha256", sha256(weights));
-        root.put(OWN_KEY, own);
-        ObjectNode out = JSON.createObjectNode();
-        root.forEach(out::set);
-        AtomicFiles.write(dir.resolve(CONFIG_FILE), JSON.writeValueAsString(out).getBytes(StandardCharsets.UTF_8));
+        // the two files are one unit: a kill at any moment leaves the old adapter or the new one, whole
+        AtomicFolders.replace(dir, folder -> {
+            Path weights = folder.resolve(WEIGHTS_FILE);
+            writer.write(weights);
+            Map<String, JsonNode> root = new TreeMap<>(PeftConfigs.peftKeys(adapter, fields, baseModel));
+            ObjectNode own = JSON.createObjectNode();
+            own.put("format", FORMAT);
+            own.set("adapter", fields);
+            own.set("model_shape", shapeToJson(adapter.shape()));
+            own.put("weights_sha256", sha256(weights));
+            root.put(OWN_KEY, own);
+            ObjectNode out = JSON.createObjectNode();
+            root.forEach(out::set);
+            AtomicFiles.write(folder.resolve(CONFIG_FILE), JSON.writeValueAsString(out).getBytes(StandardCharsets.UTF_8));
+        }, Set.of(CONFIG_FILE, WEIGHTS_FILE));
     }
 
     /** Loads the adapter in {@code dir} onto a model of {@code shape}, under the name its config gives. */
@@ -129,6 +134,8 @@ public final class AdapterFiles {
      */
     public static Adapter load(Path dir, ModelShape shape, AdapterFactory factory, Optional<String> name)
             throws AdapterFileException {
+        // a kill between the two renames of a save leaves the previous adapter, whole, beside the folder
+        dir = AtomicFolders.readable(dir).orElse(dir);
         Path configFile = dir.resolve(CONFIG_FILE);
         Path weightsFile = dir.resolve(WEIGHTS_FILE);
         if (!Files.isDirectory(dir)) {
