@@ -1,18 +1,24 @@
 package org.ssmpeft.examples.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import java.io.IOException;
 import java.nio.file.Files;
+import java.nio.file.InvalidPathException;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Iterator;
 import java.util.List;
-import java.util.Set;
+import java.util.Locale;
+import java.util.Optional;
 import org.ssmpeft.api.config.AdapterConfig;
 import org.ssmpeft.api.config.AdapterConfigReader;
-import org.ssmpeft.api.config.ConfigFormat;
+import org.ssmpeft.api.config.ConfigBinder;
+import org.ssmpeft.api.config.ConfigException;
+import org.ssmpeft.api.config.ConfigFiles;
+import org.ssmpeft.api.config.ConfigProblem;
+import org.ssmpeft.api.config.Doc;
+import org.ssmpeft.api.config.Range;
+import org.ssmpeft.runtime.data.Split;
 import org.ssmpeft.runtime.train.LearningRateSchedule;
 import org.ssmpeft.runtime.train.TrainingOptions;
 
@@ -37,72 +43,183 @@ record RunConfig(String task, Path data, long taskSeed, Path model, List<Adapter
                  double lr, int batch, LearningRateSchedule.Kind schedule, int warmup, long seed, int evalEvery,
                  double maxGradNorm, double weightDecay, String evalSplit, int evalLimit, int beams, Path output) {
 
-    private static final Set<String> TOP = Set.of("task", "data", "task_seed", "model", "adapter", "training", "eval",
-            "output");
-    private static final Set<String> TRAINING = Set.of("steps", "lr", "batch", "schedule", "warmup", "seed",
-            "eval_every", "max_grad_norm", "weight_decay");
-    private static final Set<String> EVAL = Set.of("split", "limit", "beams");
+    /** The longest run config accepted, in bytes (run configs are a few hundred bytes; see AdapterConfigReader). */
+    static final int MAX_CONFIG_SIZE = 256 << 10;
 
-    static RunConfig read(Path file, AdapterConfigReader reader) throws IOException {
-        ObjectMapper m = ConfigFormat.of(file) == ConfigFormat.YAML ? new ObjectMapper(new YAMLFactory())
-                : new ObjectMapper();
-        JsonNode root = m.readTree(Files.readString(file));
-        if (root == null || !root.isObject()) {
-            throw new IllegalArgumentException(file + ": expected an object with task, adapter, training, output");
+    /** The top level of a run config, as the binder reads it ({@code adapter}, {@code training}, {@code eval} apart). */
+    public record Top(@Doc("a bundled task: sql, triples, sentiment") String task,
+                      @Doc("the task's files (peft tasks --write)") String data,
+                      @Doc("the task's generation seed") long taskSeed,
+                      @Doc("config.json + model.safetensors") String model,
+                      @Doc("the folder for the adapter, metrics.jsonl, training-curve.png and scores.json")
+                      String output) {
+        static final Top DEFAULTS = new Top(null, null, 1, null, null);
+    }
+
+    /** {@code training:} of a run config. */
+    public record Training(@Range(min = 1) int steps, double lr, @Range(min = 1) int batch,
+                           LearningRateSchedule.Kind schedule, @Range(min = 0) int warmup, long seed,
+                           @Range(min = 0) int evalEvery, @Range(min = 0) double maxGradNorm,
+                           @Range(min = 0) double weightDecay) {
+        static final Training DEFAULTS = new Training(100, 1e-2, 8, LearningRateSchedule.Kind.LINEAR, 0, 42, 0, 1.0,
+                0);
+    }
+
+    /** {@code eval:} of a run config; {@code limit} 0 scores the whole split. */
+    public record Eval(Split split, @Range(min = 0) int limit, @Range(min = 1) int beams) {
+        static final Eval DEFAULTS = new Eval(Split.TEST, 0, 1);
+    }
+
+    private static final List<String> SECTIONS = List.of("adapter", "training", "eval");
+
+    /**
+     * Reads a run config; every problem of the file is reported at once, as the adapter-config binder reports them
+     * ({@code training.steps: expected an integer in [1, 2147483647], found string "two"}).
+     *
+     * @throws ConfigException naming the file and listing every problem
+     */
+    static RunConfig read(Path file, AdapterConfigReader reader) {
+        List<ConfigProblem> problems = new ArrayList<>();
+        RunConfig c = read(file, reader, problems);
+        if (!problems.isEmpty()) {
+            throw new ConfigException(file.toString(), problems);
         }
-        List<String> problems = new ArrayList<>();
-        unknown(root, TOP, "", problems);
+        return c;
+    }
+
+    private static RunConfig read(Path file, AdapterConfigReader reader, List<ConfigProblem> problems) {
+        JsonNode root;
+        try {
+            long size = Files.size(file);
+            if (size > MAX_CONFIG_SIZE) {
+                problems.add(new ConfigProblem("", "file is " + size + " bytes; a run config is at most "
+                        + MAX_CONFIG_SIZE + " bytes"));
+                return null;
+            }
+            root = ConfigFiles.read(file);
+        } catch (NoSuchFileException e) {
+            problems.add(new ConfigProblem("", "no such file"));
+            return null;
+        } catch (IOException e) {
+            problems.add(new ConfigProblem("", "cannot be read: " + e.getMessage()));
+            return null;
+        } catch (ConfigFiles.SyntaxException e) {
+            problems.add(new ConfigProblem("", e.getMessage()));
+            return null;
+        }
+        String expected = "expected a run config: an object with task, adapter, training, eval and output";
+        if (root.isMissingNode() || root.isNull()) {
+            problems.add(new ConfigProblem("", "the file is empty; " + expected));
+            return null;
+        }
+        if (!root.isObject()) {
+            problems.add(new ConfigProblem("", expected + ", found " + ConfigBinder.describe(root)));
+            return null;
+        }
+        Optional<Top> top = ConfigBinder.bind(Top.class, Top.DEFAULTS, root, "", SECTIONS, problems);
+        Optional<Training> training = section(root, "training", Training.class, Training.DEFAULTS, problems);
+        Optional<Eval> eval = section(root, "eval", Eval.class, Eval.DEFAULTS, problems);
         Path base = Path.of("").toAbsolutePath();
-        String task = root.path("task").asText("");
-        if (task.isEmpty()) {
-            problems.add("task: missing (a bundled task: sql, triples, sentiment)");
+        List<AdapterConfig> adapters = adapters(root.get("adapter"), base, reader, problems);
+        JsonNode lr = root.path("training").path("lr");
+        if (lr.isNumber() && Double.isFinite(lr.asDouble()) && !(lr.asDouble() > 0)) {
+            // the binder's ranges are inclusive; a learning rate must be strictly positive
+            problems.add(new ConfigProblem("training.lr", "expected a learning rate > 0, found " + lr));
         }
-        JsonNode a = root.path("adapter");
-        List<AdapterConfig> adapters = List.of();
-        if (a.isMissingNode()) {
-            problems.add("adapter: missing (an adapter config object, or the path of an adapter config file)");
-        } else if (a.isTextual()) {
-            adapters = reader.read(base.resolve(a.asText()));
-        } else {
-            adapters = reader.parse(new ObjectMapper().writeValueAsString(a), ConfigFormat.JSON);
+        if (!root.has("task")) {
+            problems.add(new ConfigProblem("task", "missing (a bundled task: sql, triples, sentiment)"));
         }
-        JsonNode t = root.path("training");
-        unknown(t, TRAINING, "training.", problems);
-        JsonNode e = root.path("eval");
-        unknown(e, EVAL, "eval.", problems);
-        if (!root.hasNonNull("output")) {
-            problems.add("output: missing (the folder for the adapter, metrics.jsonl and training-curve.png)");
+        if (!root.has("output")) {
+            problems.add(new ConfigProblem("output", "missing (the folder for the adapter, metrics.jsonl and"
+                    + " training-curve.png)"));
+        }
+        // blank strings are checked on the tree, so that they are reported beside the binder's type problems
+        for (String key : List.of("task", "data", "model", "output")) {
+            JsonNode n = root.get(key);
+            if (n != null && n.isTextual() && n.asText().isBlank()) {
+                problems.add(new ConfigProblem(key, key.equals("task")
+                        ? "expected a bundled task (sql, triples, sentiment), found string \"" + n.asText() + "\""
+                        : "expected a non-blank path, found string \"" + n.asText() + "\""));
+            }
+        }
+        Path data = null;
+        Path model = null;
+        Path output = null;
+        if (top.isPresent() && problems.isEmpty()) {
+            Top t = top.get();
+            data = path(base, "data", t.data(), problems);
+            model = path(base, "model", t.model(), problems);
+            output = path(base, "output", t.output(), problems);
         }
         if (!problems.isEmpty()) {
-            throw new IllegalArgumentException(file + ": " + String.join("; ", problems));
+            return null;
         }
-        return new RunConfig(task, path(base, root.path("data")), root.path("task_seed").asLong(1),
-                path(base, root.path("model")), adapters, t.path("steps").asInt(100), t.path("lr").asDouble(1e-2),
-                t.path("batch").asInt(8), LearningRateSchedule.Kind.parse(t.path("schedule").asText("linear")),
-                t.path("warmup").asInt(0), t.path("seed").asLong(42), t.path("eval_every").asInt(0),
-                t.path("max_grad_norm").asDouble(1.0), t.path("weight_decay").asDouble(0),
-                e.path("split").asText("test"), e.path("limit").asInt(0), e.path("beams").asInt(1),
-                base.resolve(root.path("output").asText()));
+        Top t = top.orElseThrow();
+        Training tr = training.orElseThrow();
+        Eval e = eval.orElseThrow();
+        return new RunConfig(t.task(), data, t.taskSeed(), model, adapters, tr.steps(), tr.lr(), tr.batch(),
+                tr.schedule(), tr.warmup(), tr.seed(), tr.evalEvery(), tr.maxGradNorm(), tr.weightDecay(),
+                e.split().name().toLowerCase(Locale.ROOT), e.limit(), e.beams(), output);
+    }
+
+    private static <C extends Record> Optional<C> section(JsonNode root, String key, Class<C> type, C defaults,
+                                                          List<ConfigProblem> problems) {
+        JsonNode n = root.get(key);
+        if (n == null) {
+            return Optional.of(defaults);
+        }
+        if (!n.isObject()) {
+            problems.add(new ConfigProblem(key, "expected an object of " + key + " settings ("
+                    + String.join(", ", ConfigBinder.describe(type, defaults).stream()
+                    .map(ConfigBinder.FieldInfo::name).toList()) + "), found " + ConfigBinder.describe(n)));
+            return Optional.empty();
+        }
+        return ConfigBinder.bind(type, defaults, n, key, List.of(), problems);
+    }
+
+    private static List<AdapterConfig> adapters(JsonNode a, Path base, AdapterConfigReader reader,
+                                                List<ConfigProblem> problems) {
+        if (a == null) {
+            problems.add(new ConfigProblem("adapter", "missing (an adapter config object, or the path of an adapter"
+                    + " config file)"));
+            return List.of();
+        }
+        if (!a.isTextual()) {
+            return reader.fromTree(a, "adapter", problems);
+        }
+        Path f = path(base, "adapter", a.asText(), problems);
+        if (f == null) {
+            return List.of();
+        }
+        try {
+            return reader.read(f);
+        } catch (ConfigException e) {
+            e.problems().forEach(p -> problems.add(new ConfigProblem("adapter", "the adapter config " + f + " is"
+                    + " refused: " + p)));
+            return List.of();
+        }
+    }
+
+    /** A path field: non-blank and a valid path, resolved against {@code base}; null when absent. */
+    private static Path path(Path base, String key, String value, List<ConfigProblem> problems) {
+        if (value == null) {
+            return null;
+        }
+        if (value.isBlank()) {
+            problems.add(new ConfigProblem(key, "expected a non-blank path, found string \"" + value + "\""));
+            return null;
+        }
+        try {
+            return base.resolve(value);
+        } catch (InvalidPathException e) {
+            problems.add(new ConfigProblem(key, "expected a path, found string \"" + value + "\": "
+                    + e.getReason()));
+            return null;
+        }
     }
 
     TrainingOptions options() {
         return TrainingOptions.builder(steps, lr).schedule(schedule, warmup).seed(seed).evalEvery(evalEvery)
                 .maxGradNorm(maxGradNorm).weightDecay(weightDecay).checkpointEvery(0).keepCheckpoints(1).build();
-    }
-
-    private static Path path(Path base, JsonNode n) {
-        return n.isMissingNode() || n.isNull() ? null : base.resolve(n.asText());
-    }
-
-    private static void unknown(JsonNode n, Set<String> known, String prefix, List<String> problems) {
-        if (!n.isObject()) {
-            return;
-        }
-        for (Iterator<String> it = n.fieldNames(); it.hasNext(); ) {
-            String k = it.next();
-            if (!known.contains(k)) {
-                problems.add(prefix + k + ": unknown field; expected one of " + new java.util.TreeSet<>(known));
-            }
-        }
     }
 }

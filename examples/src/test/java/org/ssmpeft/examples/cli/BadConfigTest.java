@@ -29,7 +29,7 @@ class BadConfigTest {
                         "rnak: unknown field; did you mean 'rank'?; known fields: rank, alpha, dropout, targets,"
                                 + " use_rslora, name, method, layers"),
                 Arguments.of("wrong type", "json", "{\"method\": \"lora\", \"rank\": \"eight\"}",
-                        "rank: expected an integer, found string \"eight\""),
+                        "rank: expected an integer in [1, 4096], found string \"eight\""),
                 Arguments.of("out of range", "json", "{\"method\": \"lora\", \"dropout\": 1.5}",
                         "dropout: expected a value in [0, 0.99], found 1.5"),
                 Arguments.of("unknown variant", "yaml", "method: state-offset\nvariant: z\n",
@@ -63,6 +63,12 @@ class BadConfigTest {
                         "expected an adapter ({\"method\": ...}) or {\"adapters\": [...]}, found a list"),
                 Arguments.of("empty file", "json", "",
                         "the file is empty; expected an adapter ({\"method\": ...}) or {\"adapters\": [...]}"),
+                Arguments.of("text after the JSON", "json", "{\"method\":\"lora\"} x",
+                        "content after the JSON value at line 1, column 19: found \"x\"; a config file holds one value"),
+                Arguments.of("a second YAML document", "yaml", "method: lora\n---\nmethod: prompt\n",
+                        "a second YAML document at line 2 (\"---\"); a config file holds one document"),
+                Arguments.of("YAML syntax error", "yaml", "method: lora\n  rank: 4\n",
+                        "not valid YAML at line 2, column 7: mapping values are not allowed here"),
                 Arguments.of("duplicate key", "json", "{\"method\": \"lora\", \"rank\": 2, \"rank\": 4}",
                         "not valid JSON at line 1, column 37: Duplicate field 'rank'"));
     }
@@ -75,6 +81,39 @@ class BadConfigTest {
         Cli r = Cli.run("config", "validate", f.toString());
         assertThat(r.exitCode()).as(r.out() + r.err()).isEqualTo(1);
         assertThat(r.out()).as(what).contains(f + ": 1 problem\n  " + expected + "\n");
+    }
+
+    static Stream<Arguments> badRunConfigs() {
+        return Stream.of(
+                Arguments.of("steps: \"two\"", "training: {steps: \"two\"}\n",
+                        "training.steps: expected an integer in [1, 2147483647], found string \"two\""),
+                Arguments.of("steps: 4294967297", "training: {steps: 4294967297}\n",
+                        "training.steps: expected an integer in [1, 2147483647], found number 4294967297 (too large)"),
+                Arguments.of("batch: true", "training: {batch: true}\n",
+                        "training.batch: expected an integer in [1, 2147483647], found boolean true"),
+                Arguments.of("lr: \"fast\"", "training: {lr: fast}\n",
+                        "training.lr: expected a number, found string \"fast\""),
+                Arguments.of("training: 5", "training: 5\n", "training: expected an object of training settings"),
+                Arguments.of("eval.beams: 0", "eval: {beams: 0}\n",
+                        "eval.beams: expected a value in [1, 2147483647], found 0"),
+                Arguments.of("output: \"\"", "output: \"\"\n",
+                        "output: expected a non-blank path, found string \"\""),
+                Arguments.of("second document", "---\noutput: y\n", "a second YAML document at line 4"));
+    }
+
+    /** {@code peft train} refuses each before any work, naming the file, the field, what was expected and found. */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("badRunConfigs")
+    void trainRefusesABadRunConfig(String what, String extra, String expected) throws Exception {
+        Path f = dir.resolve("run.yaml");
+        String text = "task: sentiment\nadapter: {method: state-offset}\n" + (extra.startsWith("output")
+                ? extra : "output: " + dir.resolve("out") + "\n" + extra);
+        Files.writeString(f, text);
+        Cli r = Cli.run("train", f.toString());
+        assertThat(r.exitCode()).as(r.out() + r.err()).isEqualTo(1);
+        assertThat(r.err()).as(what).startsWith("error: invalid config " + f + " (1 problem):\n  " + expected);
+        assertThat(r.out()).as(what).doesNotContain("before (base model");
+        assertThat(dir.resolve("out")).doesNotExist();
     }
 
     @ParameterizedTest(name = "{0}")

@@ -1,17 +1,11 @@
 package org.ssmpeft.api.config;
 
-import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.core.StreamReadConstraints;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
-import com.fasterxml.jackson.dataformat.yaml.YAMLGenerator;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -52,19 +46,8 @@ public final class AdapterConfigReader {
 
     public AdapterConfigReader(PeftMethods methods) {
         this.methods = methods;
-        this.json = strict(new ObjectMapper());
-        this.yaml = strict(new ObjectMapper(YAMLFactory.builder()
-                .disable(YAMLGenerator.Feature.WRITE_DOC_START_MARKER)
-                .enable(YAMLGenerator.Feature.MINIMIZE_QUOTES)
-                .build()));
-    }
-
-    private static ObjectMapper strict(ObjectMapper m) {
-        m.enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION);
-        m.enable(SerializationFeature.INDENT_OUTPUT);
-        m.getFactory().setStreamReadConstraints(StreamReadConstraints.builder()
-                .maxNestingDepth(64).maxStringLength(1 << 20).maxNumberLength(64).build());
-        return m;
+        this.json = ConfigFiles.json();
+        this.yaml = ConfigFiles.yaml();
     }
 
     /** The adapters of {@code file}; throws {@link ConfigException} with every problem found. */
@@ -104,19 +87,29 @@ public final class AdapterConfigReader {
         }
         JsonNode root;
         try {
-            root = (format == ConfigFormat.YAML ? yaml : json).readTree(text);
-        } catch (JsonProcessingException e) {
-            var loc = e.getLocation();
-            problems.add(new ConfigProblem("", "not valid " + format + (loc == null ? "" : " at line "
-                    + loc.getLineNr() + ", column " + loc.getColumnNr()) + ": " + e.getOriginalMessage()));
+            root = ConfigFiles.parse(text, format);
+        } catch (ConfigFiles.SyntaxException e) {
+            problems.add(new ConfigProblem("", e.getMessage()));
             return List.of();
         }
-        if (root == null || root.isMissingNode() || root.isNull()) {
+        if (root.isMissingNode() || root.isNull()) {
             problems.add(new ConfigProblem("", "the file is empty; expected an adapter ({\"method\": ...}) or"
                     + " {\"adapters\": [...]}"));
             return List.of();
         }
         return adapters(root, shape, problems);
+    }
+
+    /**
+     * The adapters of an already parsed config (one embedded in another file, such as a run config's
+     * {@code adapter}); each problem's path starts with {@code path}.
+     */
+    public List<AdapterConfig> fromTree(JsonNode root, String path, List<ConfigProblem> problems) {
+        List<ConfigProblem> own = new ArrayList<>();
+        List<AdapterConfig> out = adapters(root, Optional.empty(), own);
+        own.forEach(p -> problems.add(new ConfigProblem(p.path().isEmpty() ? path : ConfigBinder.join(path, p.path()),
+                p.message())));
+        return own.isEmpty() ? out : List.of();
     }
 
     private List<AdapterConfig> read(Path file, Optional<ModelShape> shape, List<ConfigProblem> problems) {
@@ -128,7 +121,10 @@ public final class AdapterConfigReader {
                         + MAX_CONFIG_SIZE + " bytes"));
                 return List.of();
             }
-            text = Files.readString(file, StandardCharsets.UTF_8);
+            text = ConfigFiles.readText(file);
+        } catch (ConfigFiles.SyntaxException e) {
+            problems.add(new ConfigProblem("", e.getMessage()));
+            return List.of();
         } catch (IOException e) {
             problems.add(new ConfigProblem("", "cannot read " + file + ": " + e));
             return List.of();

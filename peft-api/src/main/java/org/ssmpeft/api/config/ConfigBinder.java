@@ -165,27 +165,30 @@ public final class ConfigBinder {
         }
         Class<?> cls = (Class<?>) type;
         if (cls == int.class || cls == Integer.class || cls == long.class || cls == Long.class) {
-            if (!v.isIntegralNumber() && !(v.isNumber() && v.asDouble() == Math.rint(v.asDouble()))) {
-                problems.add(new ConfigProblem(path, "expected an integer, found " + describe(v)));
-                return zero(cls);
-            }
             boolean isInt = cls == int.class || cls == Integer.class;
-            if (isInt && !v.canConvertToInt() || !v.canConvertToLong()) {
-                problems.add(new ConfigProblem(path, "expected an integer" + (range == null ? "" : " in "
-                        + rangeText(range)) + ", found " + v + " (too large)"));
+            String expected = "expected an integer" + integerRange(range, isInt);
+            if (!v.isIntegralNumber() && !(v.isNumber() && v.asDouble() == Math.rint(v.asDouble()))) {
+                problems.add(new ConfigProblem(path, expected + ", found " + describe(v)));
                 return zero(cls);
             }
-            checkRange(v.asDouble(), v.toString(), range, path, problems);
+            if (isInt && !v.canConvertToInt() || !v.canConvertToLong()) {
+                problems.add(new ConfigProblem(path, expected + ", found " + describe(v) + " (too large)"));
+                return zero(cls);
+            }
+            if (range != null && (v.asDouble() < range.min() || v.asDouble() > range.max())) {
+                problems.add(new ConfigProblem(path, "expected a value" + integerRange(range, isInt) + ", found " + v));
+            }
             return isInt ? (Object) v.asInt() : (Object) v.asLong();
         }
         if (cls == double.class || cls == Double.class || cls == float.class || cls == Float.class) {
             if (!v.isNumber()) {
-                problems.add(new ConfigProblem(path, "expected a number, found " + describe(v)));
+                problems.add(new ConfigProblem(path, "expected a number" + (range == null ? "" : " in "
+                        + rangeText(range)) + ", found " + describe(v)));
                 return zero(cls);
             }
             double d = v.asDouble();
             if (!Double.isFinite(d)) {
-                problems.add(new ConfigProblem(path, "expected a finite number, found " + v));
+                problems.add(new ConfigProblem(path, "expected a finite number, found " + d));
             }
             checkRange(d, v.toString(), range, path, problems);
             return cls == float.class || cls == Float.class ? (Object) (float) d : (Object) d;
@@ -224,6 +227,17 @@ public final class ConfigBinder {
         if (range != null && (value < range.min() || value > range.max())) {
             problems.add(new ConfigProblem(path, "expected a value in " + rangeText(range) + ", found " + text));
         }
+    }
+
+    /** " in [min, max]" of an integer field, the bounds clamped to what the Java type holds; "" without a range. */
+    private static String integerRange(Range r, boolean isInt) {
+        if (r == null) {
+            return "";
+        }
+        double lo = Math.max(r.min(), isInt ? Integer.MIN_VALUE : Long.MIN_VALUE);
+        double hi = Math.min(r.max(), isInt ? Integer.MAX_VALUE : Long.MAX_VALUE);
+        return " in [" + (isInt ? Long.toString((long) lo) : bound(r.min())) + ", "
+                + (isInt ? Long.toString((long) hi) : bound(r.max())) + "]";
     }
 
     private static String rangeText(Range r) {

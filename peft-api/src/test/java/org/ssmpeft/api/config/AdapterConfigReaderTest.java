@@ -74,7 +74,7 @@ class AdapterConfigReaderTest {
                 "adapters[0].colour: unknown field; did you mean 'colors'?; known fields: width, scale, frozen, label,"
                         + " mode, colors, slots, name, method, layers",
                 "adapters[0].width: expected a value in [1, 8], found 0",
-                "adapters[0].scale: expected a number, found string \"big\"",
+                "adapters[0].scale: expected a number in [0, 1], found string \"big\"",
                 "adapters[1].method: unknown PEFT method 'nope'; installed: test-bias, test-tokens",
                 "adapters[2].name: duplicate adapter name \"a\"; names must be unique in a file");
     }
@@ -96,7 +96,7 @@ class AdapterConfigReaderTest {
     @Test
     void listElementsAreRangeChecked() {
         assertThat(problems("{\"method\": \"test-bias\", \"slots\": [1, 10], \"width\": 2.5}")).containsExactly(
-                "width: expected an integer, found number 2.5", "slots[1]: expected a value in [0, 9], found 10");
+                "width: expected an integer in [1, 8], found number 2.5", "slots[1]: expected a value in [0, 9], found 10");
     }
 
     @Test

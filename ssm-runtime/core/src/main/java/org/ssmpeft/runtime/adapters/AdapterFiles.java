@@ -1,11 +1,7 @@
 package org.ssmpeft.runtime.adapters;
 
-import com.fasterxml.jackson.core.JacksonException;
-import com.fasterxml.jackson.core.StreamReadFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
-import com.fasterxml.jackson.databind.json.JsonMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.io.InputStream;
@@ -28,6 +24,7 @@ import org.ssmpeft.api.adapter.Adapter;
 import org.ssmpeft.api.composition.AdapterFactory;
 import org.ssmpeft.api.config.AdapterConfig;
 import org.ssmpeft.api.config.AdapterConfigReader;
+import org.ssmpeft.api.config.ConfigFiles;
 import org.ssmpeft.api.config.ConfigException;
 import org.ssmpeft.api.config.ConfigFormat;
 import org.ssmpeft.api.config.ConfigProblem;
@@ -82,10 +79,7 @@ public final class AdapterFiles {
     /** An adapter config is a few KiB; the bound keeps a wrong file from filling the heap. */
     static final long MAX_CONFIG_BYTES = 1 << 20;
 
-    static final ObjectMapper JSON = JsonMapper.builder()
-            .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
-            .enable(SerializationFeature.INDENT_OUTPUT)
-            .build();
+    static final ObjectMapper JSON = ConfigFiles.json();
 
     private AdapterFiles() {
     }
@@ -210,16 +204,14 @@ public final class AdapterFiles {
                 throw new AdapterFileException(dir, List.of(CONFIG_FILE + " is " + size + " bytes; an adapter config"
                         + " is at most " + MAX_CONFIG_BYTES));
             }
-            JsonNode root = JSON.readTree(Files.readString(file, StandardCharsets.UTF_8));
-            if (root == null || !root.isObject()) {
+            JsonNode root = ConfigFiles.parse(ConfigFiles.readText(file), ConfigFormat.JSON);
+            if (!root.isObject()) {
                 throw new AdapterFileException(dir, List.of(CONFIG_FILE + ": expected a JSON object, found "
-                        + (root == null ? "an empty file" : root.getNodeType().toString().toLowerCase())));
+                        + (root.isMissingNode() ? "an empty file" : root.getNodeType().toString().toLowerCase())));
             }
             return root;
-        } catch (JacksonException e) {
-            var loc = e.getLocation();
-            throw new AdapterFileException(dir, CONFIG_FILE + ": not valid JSON" + (loc == null ? "" : " at line "
-                    + loc.getLineNr() + ", column " + loc.getColumnNr()) + ": " + e.getOriginalMessage(), e);
+        } catch (ConfigFiles.SyntaxException e) {
+            throw new AdapterFileException(dir, CONFIG_FILE + ": " + e.getMessage(), e);
         } catch (AdapterFileException e) {
             throw e;
         } catch (IOException e) {

@@ -1,10 +1,8 @@
 package org.ssmpeft.runtime.checkpoint;
 
-import com.fasterxml.jackson.core.JacksonException;
-import com.fasterxml.jackson.core.StreamReadFeature;
+import org.ssmpeft.api.config.ConfigFiles;
+import org.ssmpeft.api.config.ConfigFormat;
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.json.JsonMapper;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -46,9 +44,6 @@ public final class MambaCheckpoint {
     static final String EMBEDDING_STATE_SPACES = "backbone.embedding.weight";
     static final String NORM_F = "backbone.norm_f.weight";
     static final String LM_HEAD = "lm_head.weight";
-
-    private static final ObjectMapper JSON = JsonMapper.builder()
-            .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION).build();
 
     private MambaCheckpoint() {
     }
@@ -145,10 +140,9 @@ public final class MambaCheckpoint {
         private void openShards(Path dir, Path index) throws CheckpointException, SafetensorsException {
             JsonNode root;
             try {
-                root = JSON.readTree(Files.readString(index));
-            } catch (JacksonException e) {
-                throw new CheckpointException("checkpoint index " + index + ": not valid JSON: "
-                        + e.getOriginalMessage(), e);
+                root = ConfigFiles.parse(ConfigFiles.readText(index), ConfigFormat.JSON);
+            } catch (ConfigFiles.SyntaxException e) {
+                throw new CheckpointException("checkpoint index " + index + ": " + e.getMessage(), e);
             } catch (IOException e) {
                 throw new CheckpointException("checkpoint index " + index + ": cannot be read: " + e, e);
             }

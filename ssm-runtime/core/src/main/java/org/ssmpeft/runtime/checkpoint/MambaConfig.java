@@ -3,12 +3,8 @@ package org.ssmpeft.runtime.checkpoint;
 import org.ssmpeft.api.shape.ModelFamily;
 import org.ssmpeft.api.shape.ModelShape;
 
-import com.fasterxml.jackson.core.JacksonException;
-import com.fasterxml.jackson.core.StreamReadFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
-import com.fasterxml.jackson.databind.json.JsonMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -17,6 +13,8 @@ import java.nio.file.Path;
 import java.util.Locale;
 import java.util.OptionalInt;
 import java.util.Set;
+import org.ssmpeft.api.config.ConfigFiles;
+import org.ssmpeft.api.config.ConfigFormat;
 
 /**
  * A Mamba-1 model configuration, read from a Hugging Face {@code config.json} ({@code MambaConfig}, model_type
@@ -61,10 +59,7 @@ public record MambaConfig(int vocabSize, int dModel, int dState, int layers, dou
                           double timeStepMin, double timeStepMax, String timeStepInitScheme, double timeStepFloor,
                           boolean rescalePrenormResidual, boolean useCache, boolean tieWordEmbeddings) {
 
-    private static final ObjectMapper JSON = JsonMapper.builder()
-            .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
-            .enable(SerializationFeature.INDENT_OUTPUT)
-            .build();
+    private static final ObjectMapper JSON = ConfigFiles.json();
 
     private static final Set<String> ACTIVATIONS = Set.of("silu", "swish");
 
@@ -123,7 +118,9 @@ public record MambaConfig(int vocabSize, int dModel, int dState, int layers, dou
                 throw new CheckpointException("config " + configJson + ": file is " + size + " bytes; a config.json"
                         + " is at most " + MAX_CONFIG_BYTES + " bytes (is this the weights file?)");
             }
-            text = Files.readString(configJson);
+            text = ConfigFiles.readText(configJson);
+        } catch (ConfigFiles.SyntaxException e) {
+            throw new CheckpointException("config " + configJson + ": " + e.getMessage(), e);
         } catch (NoSuchFileException e) {
             throw new CheckpointException("config " + configJson + ": no such file");
         } catch (IOException e) {
@@ -131,9 +128,9 @@ public record MambaConfig(int vocabSize, int dModel, int dState, int layers, dou
         }
         JsonNode root;
         try {
-            root = JSON.readTree(text);
-        } catch (JacksonException e) {
-            throw new CheckpointException("config " + configJson + ": not valid JSON: " + e.getOriginalMessage(), e);
+            root = ConfigFiles.parse(text, ConfigFormat.JSON);
+        } catch (ConfigFiles.SyntaxException e) {
+            throw new CheckpointException("config " + configJson + ": " + e.getMessage(), e);
         }
         return fromJson(root, configJson.toString());
     }

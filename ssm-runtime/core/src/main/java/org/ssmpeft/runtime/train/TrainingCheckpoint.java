@@ -1,5 +1,7 @@
 package org.ssmpeft.runtime.train;
 
+import org.ssmpeft.api.config.ConfigFiles;
+import org.ssmpeft.api.config.ConfigFormat;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -125,7 +127,9 @@ public final class TrainingCheckpoint {
     /** The state file's JSON. */
     public JsonNode state() {
         try {
-            return JSON.readTree(directory.resolve(STATE_FILE).toFile());
+            return ConfigFiles.parse(ConfigFiles.readText(directory.resolve(STATE_FILE)), ConfigFormat.JSON);
+        } catch (ConfigFiles.SyntaxException e) {
+            throw new UncheckedIOException(new IOException(directory.resolve(STATE_FILE) + ": " + e.getMessage(), e));
         } catch (IOException e) {
             throw new UncheckedIOException("cannot read " + directory.resolve(STATE_FILE) + ": " + e.getMessage(), e);
         }

@@ -33,6 +33,25 @@ class MambaConfigTest {
     }
 
     @Test
+    void aConfigFileWithContentAfterTheJsonOrNotInUtf8IsRefusedNamingTheFile() throws Exception {
+        String good = Files.readString(Fixtures.mambaTiny().resolve("config.json"));
+        Path f = dir.resolve("config.json");
+        Files.writeString(f, good.strip() + " x\n");
+        assertThatThrownBy(() -> MambaConfig.read(f)).isInstanceOf(CheckpointException.class)
+                .hasMessageStartingWith("config " + f + ": content after the JSON value at line ")
+                .hasMessageContaining("found \"x\"");
+        Files.writeString(f, good.strip() + "\n{}\n");
+        assertThatThrownBy(() -> MambaConfig.read(f)).hasMessageContaining("content after the JSON value");
+        byte[] latin1 = (good.strip().substring(0, good.strip().length() - 1) + ", \"note\": \"caf\u00e9\"}")
+                .getBytes(java.nio.charset.StandardCharsets.ISO_8859_1);
+        Files.write(f, latin1);
+        assertThatThrownBy(() -> MambaConfig.read(f)).isInstanceOf(CheckpointException.class)
+                .hasMessageStartingWith("config " + f + ": not UTF-8 text: byte 0xE9 at offset ");
+        Files.writeString(f, good);
+        assertThat(MambaConfig.read(f).layers()).isEqualTo(2);
+    }
+
+    @Test
     void readsTheTransformersFixtureConfig() throws Exception {
         MambaConfig c = MambaConfig.read(Fixtures.mambaTiny().resolve("config.json"));
         assertThat(c.toShape()).isEqualTo(new ModelShape(ModelFamily.MAMBA, 2, 64, 128, 16, 4, 4, 0, 0, 0, 256));

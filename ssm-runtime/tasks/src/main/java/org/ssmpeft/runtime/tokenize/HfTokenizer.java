@@ -35,7 +35,8 @@ import java.util.OptionalInt;
  */
 public final class HfTokenizer implements Tokenizer {
 
-    private static final ObjectMapper JSON = new ObjectMapper();
+    /** The project's strict reading (no duplicate keys, nothing after the value). */
+    private static final ObjectMapper JSON = org.ssmpeft.api.config.ConfigFiles.json();
 
     static {
         // before DJL reads them: no download of a native build, no telemetry

@@ -70,6 +70,21 @@ class AdapterFilesErrorsTest {
     }
 
     @Test
+    void aConfigWithTextAfterTheJsonIsRefused() throws Exception {
+        AdapterFiles.save(TinyAdapters.stateOffsetH("offset", 1), dir);
+        Path c = dir.resolve(AdapterFiles.CONFIG_FILE);
+        Files.writeString(c, Files.readString(c).strip() + "\nx\n");
+
+        assertThatThrownBy(() -> load(dir, TINY)).isInstanceOf(AdapterFileException.class)
+                .hasMessageStartingWith("adapter folder " + dir + " cannot be loaded: adapter_config.json: content"
+                        + " after the JSON value at line ")
+                .hasMessageContaining("found \"x\"; a config file holds one value");
+        Files.write(c, new byte[] {'{', (byte) 0xFF, '}'});
+        assertThatThrownBy(() -> load(dir, TINY)).isInstanceOf(AdapterFileException.class)
+                .hasMessageContaining("adapter_config.json: not UTF-8 text: byte 0xFF at offset 1 (line 1)");
+    }
+
+    @Test
     void anInvalidFieldIsRefusedWithItsPathValueAndRange() throws Exception {
         AdapterFiles.save(TinyAdapters.loraWhole("lora", 1), dir);
         replaceInConfig("\"rank\" : 4", "\"rank\" : 0");
