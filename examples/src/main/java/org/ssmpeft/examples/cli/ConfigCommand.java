@@ -31,7 +31,11 @@ final class ConfigCommand implements Runnable {
         spec.commandLine().usage(spec.commandLine().getOut());
     }
 
-    /** {@code peft config validate FILE}: every problem of the file, or OK with the adapters it defines. */
+    /**
+     * {@code peft config validate FILE}: every problem of the file, or OK with the adapters it defines. The file's
+     * adapters act together, so they are also checked as {@code peft train} combines them
+     * ({@link AdapterFactory#compositionProblems}, the same check and message).
+     */
     @Command(name = "validate", description = "Report every problem in an adapter config file (JSON or YAML)."
             + " Exit code 1 when there is one.")
     static final class Validate implements Callable<Integer> {
@@ -66,12 +70,16 @@ final class ConfigCommand implements Runnable {
                 }
             }
             List<ConfigProblem> problems = factory.reader().check(file, shape);
+            List<AdapterConfig> adapters = problems.isEmpty() ? factory.reader().read(file) : List.of();
+            if (problems.isEmpty()) {
+                // the check that train's AdapterFactory.create makes: what validate accepts, train accepts
+                problems = factory.compositionProblems(adapters);
+            }
             if (!problems.isEmpty()) {
                 out.printf("%s: %d problem%s%n", file, problems.size(), problems.size() == 1 ? "" : "s");
                 problems.forEach(p -> out.println("  " + p));
                 return 1;
             }
-            List<AdapterConfig> adapters = factory.reader().read(file);
             out.printf("%s: OK, %d adapter%s%n", file, adapters.size(), adapters.size() == 1 ? "" : "s");
             for (AdapterConfig a : adapters) {
                 String count = shape.map(s -> String.format(Locale.ROOT, ", %,d trainable parameters on %s",

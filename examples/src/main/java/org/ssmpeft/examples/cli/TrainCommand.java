@@ -50,6 +50,8 @@ final class TrainCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
         RunConfig c = RunConfig.read(config, factory.reader());
+        // before any work: the adapters must be able to act together (the check config validate makes)
+        factory.checkComposition(c.adapters());
         TaskRun run = TaskRun.open(c.task(), c.data(), c.taskSeed(), c.model(), backend, out);
         AdapterSet adapters = factory.create(c.adapters(), run.model.shape(), c.seed());
         Split split = Split.valueOf(c.evalSplit().toUpperCase(Locale.ROOT));

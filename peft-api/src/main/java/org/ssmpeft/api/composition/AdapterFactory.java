@@ -3,6 +3,7 @@ package org.ssmpeft.api.composition;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.random.RandomGenerator;
 import java.util.random.RandomGeneratorFactory;
 import org.ssmpeft.api.adapter.Adapter;
@@ -11,6 +12,7 @@ import org.ssmpeft.api.config.AdapterConfig;
 import org.ssmpeft.api.config.AdapterConfigReader;
 import org.ssmpeft.api.config.ConfigException;
 import org.ssmpeft.api.config.ConfigProblem;
+import org.ssmpeft.api.hooks.InputHook;
 import org.ssmpeft.api.registry.PeftMethods;
 import org.ssmpeft.api.shape.ModelShape;
 import org.ssmpeft.api.spi.PeftMethodProvider;
@@ -52,12 +54,42 @@ public final class AdapterFactory {
         return create(reader.read(configFile), shape, seed);
     }
 
+    /**
+     * All adapters of these configs on one model, all acting, adapter i initialised from a generator seeded with
+     * {@code seed + i}. Configs that cannot act together are refused by {@link #checkComposition} before any
+     * adapter is allocated.
+     */
     public AdapterSet create(List<AdapterConfig> configs, ModelShape shape, long seed) {
+        checkComposition(configs);
         AdapterSet set = new AdapterSet(shape);
         for (int i = 0; i < configs.size(); i++) {
             set.add(create(configs.get(i), shape, seeded(seed + i)));
         }
         return set;
+    }
+
+    /**
+     * Why these configs cannot act together, as {@link #create(List, ModelShape, long)} and {@link AdapterSet} would
+     * refuse them (the same {@link Composition} check, the same messages); empty when they can. Needs no model shape
+     * and allocates nothing.
+     */
+    public List<ConfigProblem> compositionProblems(List<AdapterConfig> configs) {
+        return Composition.problems(members(configs)).stream().map(m -> new ConfigProblem("", m)).toList();
+    }
+
+    /** Refuses, with a {@link CompositionException}, configs that cannot act together. */
+    public void checkComposition(List<AdapterConfig> configs) {
+        Composition.check(members(configs));
+    }
+
+    private List<Composition.Member> members(List<AdapterConfig> configs) {
+        return configs.stream().map(c -> new Composition.Member(c.name(),
+                inputPlacement(methods.forName(c.method()), c))).toList();
+    }
+
+    private static <C extends Record> Optional<InputHook.Placement> inputPlacement(PeftMethodProvider<C> provider,
+                                                                                AdapterConfig config) {
+        return provider.inputPlacement(typed(provider, config));
     }
 
     /** A reproducible generator for initialisation (the same algorithm on every JVM). */
@@ -67,20 +99,36 @@ public final class AdapterFactory {
 
     private static <C extends Record> Adapter instantiate(PeftMethodProvider<C> provider, AdapterConfig config,
                                                           ModelShape shape) {
-        C typed;
-        try {
-            typed = provider.configType().cast(config.config());
-        } catch (ClassCastException e) {
-            throw new IllegalArgumentException("adapter '" + config.name() + "': method '" + provider.name()
-                    + "' expects a " + provider.configType().getSimpleName() + ", found a "
-                    + config.config().getClass().getSimpleName(), e);
-        }
+        C typed = typed(provider, config);
         List<ConfigProblem> problems = new ArrayList<>();
         config.layers().outOfRange(shape.layers()).ifPresent(m -> problems.add(new ConfigProblem("layers", m)));
         problems.addAll(provider.validate(typed, shape));
         if (!problems.isEmpty()) {
             throw new ConfigException("for adapter '" + config.name() + "' on " + shape.describe(), problems);
         }
-        return provider.create(new AdapterContext<>(config.name(), provider.name(), typed, shape, config.layers()));
+        Adapter a = provider.create(new AdapterContext<>(config.name(), provider.name(), typed, shape,
+                config.layers()));
+        // configs are checked for composition by what the provider declares, adapters by what they are: the same
+        Optional<InputHook.Placement> declared = provider.inputPlacement(typed);
+        Optional<InputHook.Placement> actual = Composition.of(a).input();
+        if (!declared.equals(actual)) {
+            throw new IllegalStateException("method '" + provider.name() + "' declares that its adapters prepend "
+                    + declared.map(p -> "virtual tokens at the " + p.name().toLowerCase(java.util.Locale.ROOT)
+                    + " input").orElse("no virtual tokens") + " (PeftMethodProvider.inputPlacement), but adapter '"
+                    + config.name() + "' " + actual.map(p -> "prepends them at the "
+                    + p.name().toLowerCase(java.util.Locale.ROOT) + " input").orElse("prepends none")
+                    + "; the provider must declare what its adapters do");
+        }
+        return a;
+    }
+
+    private static <C extends Record> C typed(PeftMethodProvider<C> provider, AdapterConfig config) {
+        try {
+            return provider.configType().cast(config.config());
+        } catch (ClassCastException e) {
+            throw new IllegalArgumentException("adapter '" + config.name() + "': method '" + provider.name()
+                    + "' expects a " + provider.configType().getSimpleName() + ", found a "
+                    + config.config().getClass().getSimpleName(), e);
+        }
     }
 }

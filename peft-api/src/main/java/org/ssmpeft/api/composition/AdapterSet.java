@@ -30,8 +30,8 @@ import org.ssmpeft.api.shape.ModelShape;
  * <ul>
  *   <li>an adapter sized for another model shape than the set's;</li>
  *   <li>two adapters with one name;</li>
- *   <li>two acting {@link InputHook}s with the same placement: virtual-token sequences do not add up, and the order
- *       in which two prompts would be concatenated is not something a sum can express;</li>
+ *   <li>adapters that {@link Composition} refuses to act together (two acting {@link InputHook}s with the same
+ *       placement: virtual-token sequences do not add up), the check a config file gets too;</li>
  *   <li>activating a name that is not in the set.</li>
  * </ul>
  *
@@ -224,18 +224,7 @@ public final class AdapterSet {
     }
 
     private void check(List<String> acting) {
-        Map<InputHook.Placement, String> inputs = new LinkedHashMap<>();
-        for (String n : acting) {
-            if (adapters.get(n) instanceof InputHook in) {
-                String other = inputs.putIfAbsent(in.placement(), n);
-                if (other != null) {
-                    throw new CompositionException("adapters '" + other + "' and '" + n + "' both prepend virtual"
-                            + " tokens at the " + in.placement().name().toLowerCase() + " input; virtual-token"
-                            + " sequences do not add up, so only one of them can act at a time (disable or"
-                            + " deactivate one)");
-                }
-            }
-        }
+        Composition.check(acting.stream().map(n -> Composition.of(adapters.get(n))).toList());
     }
 
     private String namesOrNone() {

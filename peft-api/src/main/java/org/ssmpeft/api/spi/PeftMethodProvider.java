@@ -1,6 +1,7 @@
 package org.ssmpeft.api.spi;
 
 import java.util.List;
+import java.util.Optional;
 import java.util.Set;
 import org.ssmpeft.api.adapter.Adapter;
 import org.ssmpeft.api.adapter.AdapterContext;
@@ -8,6 +9,7 @@ import org.ssmpeft.api.adapter.ParameterSpec;
 import org.ssmpeft.api.config.ConfigProblem;
 import org.ssmpeft.api.config.LayerSelection;
 import org.ssmpeft.api.hooks.HookKind;
+import org.ssmpeft.api.hooks.InputHook;
 import org.ssmpeft.api.shape.ModelShape;
 
 /**
@@ -39,6 +41,21 @@ public interface PeftMethodProvider<C extends Record> {
     /** Whether the method acts per layer (then a config's {@code layers} selection applies). */
     default boolean perLayer() {
         return true;
+    }
+
+    /**
+     * Where the adapters of this config prepend virtual tokens ({@link HookKind#INPUT}); empty when they feed no
+     * input hook. Composition checks a config file with it before any adapter exists
+     * ({@link org.ssmpeft.api.composition.Composition}), and the adapters {@link #create} makes must agree with it
+     * ({@link org.ssmpeft.api.composition.AdapterFactory} refuses one that does not). The default follows the
+     * placements' definition: a method with an input hook that acts per layer prepends in the layers (prefix
+     * tuning), one that acts on the whole model at the embedding (prompt tuning). Override it for anything else.
+     */
+    default Optional<InputHook.Placement> inputPlacement(C config) {
+        if (!hooks().contains(HookKind.INPUT)) {
+            return Optional.empty();
+        }
+        return Optional.of(perLayer() ? InputHook.Placement.LAYER : InputHook.Placement.EMBEDDING);
     }
 
     /** Checks that depend on the model (e.g. a LoRA target that the family lacks); empty when fine. */

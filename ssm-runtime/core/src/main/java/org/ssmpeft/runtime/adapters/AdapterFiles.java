@@ -47,15 +47,19 @@ import org.ssmpeft.runtime.safetensors.TensorInfo;
  * <p><b>The config file</b> holds PEFT's keys where PEFT has the method (see {@link PeftConfigs}: LoRA on whole
  * projections is {@code "peft_type": "LORA"}, prompt tuning {@code "PROMPT_TUNING"}), else
  * {@code "peft_type": "SSM_PEFT"}, which PEFT refuses by name instead of loading something wrong. Beside them, under
- * {@code "ssm_peft"}, this framework's own record: {@code format} (1), {@code adapter} (the full adapter config as
- * {@link AdapterConfigReader} writes it: name, method, layers and the method's fields, so every method round-trips),
- * {@code model_shape} (the shape it was saved for) and {@code weights_sha256} (of the weights file). PEFT ignores keys
- * it does not know, so a LoRA folder written here loads there.
+ * {@code "ssm_peft"}, this framework's own record: {@code format} ({@value #FORMAT}), {@code adapter} (the full
+ * adapter config as {@link AdapterConfigReader} writes it: name, method, layers and the method's fields, so every
+ * method round-trips), {@code model_shape} (the shape it was saved for), {@code weights_sha256} (of the weights file)
+ * and {@code config_sha256} (of the record's other fields in a canonical form, {@link #recordSha256}). PEFT ignores
+ * keys it does not know, so a LoRA folder written here loads there.
  *
- * <p><b>Saving</b> writes the weights file first and the config last, each atomically (temp file, fsync, rename). A
- * crash before the config leaves a folder without a config (refused); a crash while overwriting an older adapter
- * leaves new weights beside the old config, which the recorded SHA-256 refuses. So no crash leaves a loadable half
- * adapter.
+ * <p><b>What changes the computation is checked</b>, not only the weights: the record's hash catches an edit of the
+ * adapter config or the model shape, and PEFT's keys beside it (peft_type, r, lora_alpha, use_rslora,
+ * target_modules, layers_to_transform, num_virtual_tokens, ...) must be exactly what {@link PeftConfigs} derives from
+ * the record, so a state-offset adapter relabelled LORA, or use_rslora flipped (the same weights, another scale), is
+ * refused naming the key, its value and the saved one. Only where PEFT finds the base model
+ * ({@code base_model_name_or_path}, {@code revision}) and {@code inference_mode} may be edited. Records of format 1
+ * (before {@code config_sha256}) still load; their PEFT keys are checked the same way.
  *
  * <p><b>Saving</b> replaces the folder's two files as one unit ({@link AtomicFolders}): after a kill at any moment
  * the folder holds the old adapter or the new one, whole; other files in the folder are kept.
@@ -72,10 +76,16 @@ public final class AdapterFiles {
 
     public static final String CONFIG_FILE = "adapter_config.json";
     public static final String WEIGHTS_FILE = "adapter_model.safetensors";
-    /** The version of the {@code "ssm_peft"} record this class writes. */
-    public static final int FORMAT = 1;
+    /**
+     * The version of the {@code "ssm_peft"} record this class writes: 2 adds {@code config_sha256}. Records of
+     * format 1 (saved before it) are still read.
+     */
+    public static final int FORMAT = 2;
+    /** The oldest version of the record that loads. */
+    static final int OLDEST_FORMAT = 1;
 
     static final String OWN_KEY = "ssm_peft";
+    static final String CONFIG_SHA_KEY = "config_sha256";
     /** An adapter config is a few KiB; the bound keeps a wrong file from filling the heap. */
     static final long MAX_CONFIG_BYTES = 1 << 20;
 
@@ -110,6 +120,8 @@ public final class AdapterFiles {
             own.set("adapter", fields);
             own.set("model_shape", shapeToJson(adapter.shape()));
             own.put("weights_sha256", sha256(weights));
+            // hashed as it will be read back (numbers as the file spells them)
+            own.put(CONFIG_SHA_KEY, recordSha256(JSON.readTree(JSON.writeValueAsString(own))));
             root.put(OWN_KEY, own);
             ObjectNode out = JSON.createObjectNode();
             root.forEach(out::set);
@@ -234,8 +246,8 @@ public final class AdapterFiles {
             return new Parsed(Optional.empty(), Optional.empty());
         }
         JsonNode format = own.get("format");
-        if (format == null || !format.isInt() || format.intValue() != FORMAT) {
-            problems.add(where + ".format: expected " + FORMAT + ", found " + format
+        if (format == null || !format.isInt() || format.intValue() < OLDEST_FORMAT || format.intValue() > FORMAT) {
+            problems.add(where + ".format: expected " + OLDEST_FORMAT + " to " + FORMAT + ", found " + format
                     + (format != null && format.isInt() && format.intValue() > FORMAT
                     ? " (written by a newer version of this framework)" : ""));
             return new Parsed(Optional.empty(), Optional.empty());
@@ -245,6 +257,22 @@ public final class AdapterFiles {
         if (sha == null || !sha.isTextual() || !sha.asText().matches("[0-9a-f]{64}")) {
             problems.add(where + ".weights_sha256: expected 64 lower-case hex digits, found " + sha);
         }
+        // format 2 on: the record itself is hashed, so an edit of anything in it (adapter, model_shape) is caught
+        Optional<String> recordEdited = Optional.empty();
+        if (format.intValue() >= 2) {
+            JsonNode recorded = own.get(CONFIG_SHA_KEY);
+            if (recorded == null || !recorded.isTextual() || !recorded.asText().matches("[0-9a-f]{64}")) {
+                problems.add(where + "." + CONFIG_SHA_KEY + ": expected 64 lower-case hex digits, found " + recorded);
+            } else {
+                String actual = recordSha256(own);
+                if (!actual.equals(recorded.asText())) {
+                    recordEdited = Optional.of(where + ": the record (adapter, model_shape, weights_sha256) has"
+                            + " SHA-256 " + actual + ", not the " + CONFIG_SHA_KEY + " " + recorded.asText()
+                            + " recorded when the adapter was saved; the file was edited after it was saved (save"
+                            + " the adapter again instead of editing it)");
+                }
+            }
+        }
         JsonNode adapter = own.get("adapter");
         if (adapter == null || !adapter.isObject()) {
             problems.add(where + ".adapter: expected the adapter's config object, found " + adapter);
@@ -253,7 +281,71 @@ public final class AdapterFiles {
         ObjectNode tree = adapter.deepCopy();
         name.ifPresent(n -> tree.put("name", n));
         Optional<AdapterConfig> config = bind(tree, where + ".adapter.", shape, factory, problems);
+        // what a field-level problem does not already explain: an edited record, PEFT keys that disagree with it
+        if (problems.isEmpty()) {
+            recordEdited.ifPresent(problems::add);
+            if (config.isPresent() && savedFor.isPresent()) {
+                AdapterConfig c = config.get();
+                Map<String, JsonNode> expected = PeftConfigs.peftKeys(c.method(), c.layers(), savedFor.get(),
+                        factory.reader().toTree(c), Optional.empty());
+                try {
+                    // compared as a save writes and a load reads them: through the JSON text
+                    ObjectNode derived = JSON.createObjectNode();
+                    expected.forEach(derived::set);
+                    JsonNode reread = JSON.readTree(JSON.writeValueAsString(derived));
+                    Map<String, JsonNode> rereadKeys = new LinkedHashMap<>();
+                    reread.properties().forEach(e -> rereadKeys.put(e.getKey(), e.getValue()));
+                    problems.addAll(PeftConfigs.disagreements(root, rereadKeys, format.intValue() >= 2
+                            && recordEdited.isEmpty()));
+                } catch (JacksonException e) {
+                    throw new IllegalStateException("PEFT's keys are plain JSON", e);
+                }
+            }
+        }
         return new Parsed(problems.isEmpty() ? config : Optional.empty(), savedFor);
+    }
+
+    /**
+     * The SHA-256 of the {@code "ssm_peft"} record without its {@code config_sha256}, in a canonical form: object
+     * keys sorted, no white space, numbers by value (16 and 16.0 alike), strings JSON-escaped. So re-indenting the
+     * file or reordering its keys keeps the hash, and any change of a value does not.
+     */
+    static String recordSha256(JsonNode own) {
+        ObjectNode copy = own.deepCopy();
+        copy.remove(CONFIG_SHA_KEY);
+        StringBuilder b = new StringBuilder();
+        canonical(copy, b);
+        try {
+            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256")
+                    .digest(b.toString().getBytes(StandardCharsets.UTF_8)));
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException("every JDK has SHA-256", e);
+        }
+    }
+
+    private static void canonical(JsonNode n, StringBuilder b) {
+        if (n.isObject()) {
+            b.append('{');
+            List<String> keys = new ArrayList<>();
+            n.fieldNames().forEachRemaining(keys::add);
+            keys.sort(null);
+            for (int i = 0; i < keys.size(); i++) {
+                b.append(i == 0 ? "" : ",").append(JSON.getNodeFactory().textNode(keys.get(i))).append(':');
+                canonical(n.get(keys.get(i)), b);
+            }
+            b.append('}');
+        } else if (n.isArray()) {
+            b.append('[');
+            for (int i = 0; i < n.size(); i++) {
+                b.append(i == 0 ? "" : ",");
+                canonical(n.get(i), b);
+            }
+            b.append(']');
+        } else if (n.isNumber()) {
+            b.append(n.decimalValue().stripTrailingZeros().toString());
+        } else {
+            b.append(n);
+        }
     }
 
     /** The adapter config of a tree, checked (with the shape) by the reader; problems get {@code where} before. */

@@ -15,7 +15,9 @@ import java.util.TreeSet;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.ssmpeft.api.adapter.Adapter;
+import org.ssmpeft.api.config.LayerSelection;
 import org.ssmpeft.api.hooks.Projection;
+import org.ssmpeft.api.shape.ModelShape;
 
 /**
  * Hugging Face PEFT's {@code adapter_config.json} keys, both ways, for the methods PEFT has too. The methods are
@@ -62,14 +64,24 @@ final class PeftConfigs {
 
     /** PEFT's keys for {@code adapter}, whose fields (as the config reader writes them) are {@code fields}. */
     static Map<String, JsonNode> peftKeys(Adapter adapter, ObjectNode fields, Optional<String> baseModel) {
+        return peftKeys(adapter.method(), adapter.layers(), adapter.shape(), fields, baseModel);
+    }
+
+    /**
+     * PEFT's keys for an adapter of {@code method} on {@code layers} of a model of {@code shape}, whose fields (as
+     * the config reader writes them) are {@code fields}: what a save writes, and what a load expects beside the
+     * {@code "ssm_peft"} record.
+     */
+    static Map<String, JsonNode> peftKeys(String method, LayerSelection selection, ModelShape shape,
+                                          ObjectNode fields, Optional<String> baseModel) {
         Map<String, JsonNode> out = new LinkedHashMap<>();
         out.put("base_model_name_or_path", baseModel.<JsonNode>map(F::textNode).orElse(F.nullNode()));
         out.put("revision", F.nullNode());
         out.put("task_type", F.textNode("CAUSAL_LM"));
         out.put("inference_mode", F.booleanNode(true));
         out.put("auto_mapping", F.nullNode());
-        int layers = adapter.shape().layers();
-        if (adapter.method().equals("lora") && loraIsPeftCompatible(fields)) {
+        int layers = shape.layers();
+        if (method.equals("lora") && loraIsPeftCompatible(fields)) {
             out.put("peft_type", F.textNode("LORA"));
             out.put("r", fields.get("rank"));
             out.put("lora_alpha", number(fields.get("alpha").doubleValue()));
@@ -79,7 +91,7 @@ final class PeftConfigs {
             fields.get("targets").forEach(t -> targets.add(Projection.fromConfigName(t.asText()).orElseThrow()
                     .module()));
             out.put("target_modules", targets);
-            int[] selected = adapter.layers().resolve(layers);
+            int[] selected = selection.resolve(layers);
             if (selected.length == layers) {
                 out.put("layers_to_transform", F.nullNode());
             } else {
@@ -103,10 +115,10 @@ final class PeftConfigs {
             out.put("megatron_config", F.nullNode());
             out.put("megatron_core", F.textNode("megatron.core"));
             out.put("loftq_config", F.objectNode());
-        } else if (adapter.method().equals("prompt")) {
+        } else if (method.equals("prompt")) {
             out.put("peft_type", F.textNode("PROMPT_TUNING"));
             out.put("num_virtual_tokens", fields.get("num_virtual_tokens"));
-            out.put("token_dim", F.numberNode(adapter.shape().dModel()));
+            out.put("token_dim", F.numberNode(shape.dModel()));
             out.put("num_layers", F.numberNode(layers));
             out.put("num_transformer_submodules", F.numberNode(1));
             out.put("num_attention_heads", F.nullNode());
@@ -136,6 +148,65 @@ final class PeftConfigs {
     private static JsonNode number(double v) {
         return v == Math.rint(v) && Math.abs(v) < 1e15 ? F.numberNode((long) v) : F.numberNode(v);
     }
+
+    /**
+     * Keys beside the {@code "ssm_peft"} record that change nothing here or in PEFT: where PEFT finds the base model
+     * (a user may point it at a local copy) and whether PEFT loads the adapter for training.
+     */
+    static final Set<String> INFORMATIONAL = Set.of("base_model_name_or_path", "revision", "inference_mode");
+
+    /**
+     * PEFT options that a save never writes and that would change what PEFT computes with a LoRA folder: present
+     * beside the record with a value other than their default, they are refused.
+     */
+    private static final Set<String> LORA_UNWRITTEN = Set.of("target_parameters", "trainable_token_indices",
+            "use_qalora");
+
+    /**
+     * How the PEFT-level keys of a config file that has the {@code "ssm_peft"} record disagree with {@code expected}
+     * (what {@link #peftKeys} derives from the record): one message per key whose value differs or that is missing
+     * (every key but {@link #INFORMATIONAL}), and per unwritten LoRA option that is set. Numbers compare by value.
+     *
+     * @param recordTrusted whether the record is known to be as saved (its {@code config_sha256} matched): then the
+     *                      message says what the adapter was saved with; else only that the two disagree
+     */
+    static List<String> disagreements(JsonNode root, Map<String, JsonNode> expected, boolean recordTrusted) {
+        String where = AdapterFiles.CONFIG_FILE + ": ";
+        String edited = "; the file was edited after it was saved (save the adapter again instead of editing it)";
+        List<String> problems = new ArrayList<>();
+        for (var e : expected.entrySet()) {
+            String key = e.getKey();
+            if (INFORMATIONAL.contains(key)) {
+                continue;
+            }
+            String saved = recordTrusted ? "the adapter was saved with " + key + " " + e.getValue()
+                    : "the '" + AdapterFiles.OWN_KEY + "' record implies " + key + " " + e.getValue();
+            JsonNode found = root.get(key);
+            if (found == null) {
+                problems.add(where + key + " is missing but " + saved + edited);
+            } else if (!found.equals(BY_VALUE, e.getValue())) {
+                problems.add(where + key + " is " + found + " but " + saved + edited);
+            }
+        }
+        if ("LORA".equals(expected.get("peft_type").asText())) {
+            for (String key : new TreeSet<>(LORA_UNWRITTEN)) {
+                JsonNode n = root.get(key);
+                if (n != null && !n.isNull() && !(n.isBoolean() && !n.booleanValue()) && !(n.isContainerNode()
+                        && n.isEmpty())) {
+                    problems.add(where + key + " is " + n + " but the adapter was saved without it" + edited);
+                }
+            }
+        }
+        return problems;
+    }
+
+    /** Numbers equal by value (16 and 16.0), everything else by {@link JsonNode#equals}. */
+    private static final java.util.Comparator<JsonNode> BY_VALUE = (a, b) -> {
+        if (a.isNumber() && b.isNumber()) {
+            return a.decimalValue().compareTo(b.decimalValue());
+        }
+        return a.equals(b) ? 0 : 1;
+    };
 
     /**
      * The adapter config tree ({@code name}, {@code method}, fields) of a folder PEFT wrote, or empty with the

@@ -111,7 +111,8 @@ class AdapterFilesRoundTripTest {
         assertThat(c.get("target_modules")).extracting(JsonNode::asText)
                 .containsExactly("in_proj", "x_proj", "dt_proj", "out_proj");
         JsonNode own = c.get("ssm_peft");
-        assertThat(own.get("format").asInt()).isEqualTo(1);
+        assertThat(own.get("format").asInt()).isEqualTo(AdapterFiles.FORMAT);
+        assertThat(own.get("config_sha256").asText()).isEqualTo(AdapterFiles.recordSha256(own));
         assertThat(own.get("adapter").get("method").asText()).isEqualTo("lora");
         assertThat(own.get("model_shape").get("d_model").asInt()).isEqualTo(64);
         assertThat(own.get("weights_sha256").asText())
