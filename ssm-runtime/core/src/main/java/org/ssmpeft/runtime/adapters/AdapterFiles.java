@@ -68,10 +68,11 @@ import org.ssmpeft.runtime.safetensors.TensorInfo;
  * <p><b>Loading</b> checks everything before it returns anything: the config (method installed, fields valid, layers
  * inside the model, through {@link AdapterConfigReader}), the model family, the weights file (the safetensors reader
  * validates its structure; the SHA-256 catches changed bytes), and every tensor against the adapter the config makes
- * on the given model shape: none missing, none unexpected, each of the expected shape and a floating-point dtype. The
- * adapter is built fresh, filled, and returned only when complete; on any problem an {@link AdapterFileException}
- * lists them all and nothing exists to be half applied. A folder that PEFT wrote (no {@code "ssm_peft"} key) loads
- * when its {@code peft_type} is LORA or PROMPT_TUNING, see {@link PeftConfigs}.
+ * on the given model shape: none missing, none unexpected, each of the expected shape and a floating-point dtype,
+ * holding no NaN or ±Inf ({@link org.ssmpeft.runtime.safetensors.FiniteValues}). The adapter is built fresh,
+ * filled, and returned only when complete; on any problem an {@link AdapterFileException} lists them all and nothing
+ * exists to be half applied. A folder that PEFT wrote (no {@code "ssm_peft"} key) loads when its {@code peft_type}
+ * is LORA or PROMPT_TUNING, see {@link PeftConfigs}.
  */
 public final class AdapterFiles {
 
@@ -196,7 +197,7 @@ public final class AdapterFiles {
             }
             Map<String, String> keys = AdapterKeys.of(fresh);
             for (var e : fresh.parameters().entrySet()) {
-                float[] values = file.readFloats(keys.get(e.getKey()));
+                float[] values = file.readFiniteFloats(keys.get(e.getKey()));
                 System.arraycopy(values, 0, e.getValue().data(), 0, values.length);
             }
             fresh.refreshDerived();

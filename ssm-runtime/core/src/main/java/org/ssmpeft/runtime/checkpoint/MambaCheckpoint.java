@@ -29,7 +29,8 @@ import org.ssmpeft.runtime.safetensors.TensorInfo;
  * {@code backbone.embeddings.weight} (HF) or {@code backbone.embedding.weight} (mamba_ssm), and F32, F16 or BF16
  * tensors (converted to float32). {@code lm_head.weight} may be absent when the config ties it. Every tensor the
  * config implies must be present with its exact shape; a tensor it does not imply is an error too, because a silently
- * ignored weight is a wrong model.
+ * ignored weight is a wrong model. A tensor holding NaN or ±Inf is refused, naming the file, the tensor and the first
+ * bad element ({@link org.ssmpeft.runtime.safetensors.FiniteValues}).
  *
  * <p>Writing produces what transformers' {@code save_pretrained} would: HF config keys, HF tensor names, F32,
  * {@code __metadata__ {"format": "pt"}}, no lm_head when tied; each file replaced atomically.
@@ -292,7 +293,7 @@ public final class MambaCheckpoint {
 
         private float[] tensor(String name) throws CheckpointException {
             try {
-                return source.byName.get(name).readFloats(name);
+                return source.byName.get(name).readFiniteFloats(name);
             } catch (SafetensorsException e) {
                 throw new CheckpointException("checkpoint " + dir + ": " + e.getMessage(), e);
             }

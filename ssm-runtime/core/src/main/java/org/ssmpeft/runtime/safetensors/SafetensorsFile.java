@@ -32,10 +32,15 @@ import java.util.Optional;
  * then the raw little-endian tensor data. The file is memory-mapped; tensors are copied out on request.
  *
  * <p>Nothing in the header is trusted before it is checked: the header length against a cap and the file size, the
- * JSON (an object, no duplicate keys, nothing after it), and for every tensor its dtype, shape and offsets (shape
- * product × element size = byte length, with overflow checks; offsets inside the data section; no two tensors
- * sharing bytes). Any failure is a {@link SafetensorsException} naming the file, the tensor and the rule.
- * Gaps between tensors are allowed (the format does not need them, but they are harmless).
+ * JSON (an object that begins at the header's first byte, no duplicate keys, nothing after it but the spaces the
+ * format allows as padding), and for every tensor its dtype, shape and offsets (shape product × element size = byte
+ * length, with overflow checks; offsets inside the data section). As in Hugging Face's reader, the tensors must cover
+ * the data section exactly: sorted by offset, the first begins at byte 0, each begins where the previous one ends (no
+ * gap, no overlap) and the last ends at the end of the file. So a header length that is a few bytes off, which leaves
+ * the JSON parseable but shifts every tensor, is refused instead of loading wrong weights. Any failure is a
+ * {@link SafetensorsException} naming the file, the tensor and the rule.
+ *
+ * <p>{@link #readFiniteFloats} also refuses NaN and ±Inf, for loaders of weights (see {@link FiniteValues}).
  *
  * <p>Thread-safe for concurrent reads; {@link #close()} unmaps the file, after which reads fail.
  */
@@ -174,6 +179,17 @@ public final class SafetensorsFile implements AutoCloseable {
         return out;
     }
 
+    /**
+     * {@link #readFloats}, refusing a tensor that holds NaN or ±Inf (after conversion to float32, so an F64 value
+     * beyond float32's range counts as infinite): what loaders of weights use, so that a broken file is reported as
+     * such instead of as a NaN loss at the first step. One extra pass over the floats.
+     */
+    public float[] readFiniteFloats(String name) throws SafetensorsException {
+        float[] values = readFloats(name);
+        FiniteValues.check(path, info(name), values);
+        return values;
+    }
+
     /** A tensor of dtype I64 or I32 (also I16, I8, U8, U16, U32) as long. */
     public long[] readLongs(String name) throws SafetensorsException {
         TensorInfo t = info(name);
@@ -283,8 +299,9 @@ public final class SafetensorsFile implements AutoCloseable {
             }
             if (root == null || !root.isObject()) {
                 throw SafetensorsException.inFile(file, "expected the header to be a JSON object, found "
-                        + (root == null ? "nothing" : root.getNodeType().toString().toLowerCase(java.util.Locale.ROOT)));
+                        + (root == null || root.isMissingNode() ? "nothing" : root.getNodeType().toString().toLowerCase(java.util.Locale.ROOT)));
             }
+            checkFraming(header, text);
             for (var field : root.properties()) {
                 String name = field.getKey();
                 if (name.equals(METADATA_KEY)) {
@@ -293,7 +310,7 @@ public final class SafetensorsFile implements AutoCloseable {
                     tensors.put(name, parseEntry(name, field.getValue()));
                 }
             }
-            checkNoOverlap();
+            checkContiguous();
             return this;
         }
 
@@ -377,19 +394,78 @@ public final class SafetensorsFile implements AutoCloseable {
             return n.longValue();
         }
 
-        private void checkNoOverlap() throws SafetensorsException {
-            // Empty tensors own no bytes and cannot overlap anything.
-            var sorted = tensors.values().stream().filter(t -> t.byteLength() > 0)
-                    .sorted(Comparator.comparingLong(TensorInfo::begin)).toList();
-            for (int i = 1; i < sorted.size(); i++) {
-                TensorInfo prev = sorted.get(i - 1);
-                TensorInfo cur = sorted.get(i);
-                if (cur.begin() < prev.end()) {
+        /**
+         * The header's JSON object must begin at its first byte and be followed only by space padding (0x20), as the
+         * format says; Jackson has already refused any other trailing token, so what is left to check is whitespace
+         * that is not a space (a newline, a tab), and whitespace before the object.
+         */
+        private void checkFraming(byte[] header, String text) throws SafetensorsException {
+            if (text.charAt(0) != '{') {
+                throw SafetensorsException.inFile(file, "expected the header's JSON object to begin at its first byte"
+                        + " ('{'), found byte 0x" + hex(header[0]) + " before it; only space padding after the"
+                        + " object is allowed");
+            }
+            int close = text.lastIndexOf('}');
+            for (int i = close + 1; i < text.length(); i++) {
+                if (text.charAt(i) != ' ') {
+                    // everything after the closing brace is ASCII whitespace, one byte per char
+                    int at = header.length - (text.length() - i);
+                    int count = text.length() - close - 1 - (int) text.substring(close + 1).chars()
+                            .filter(ch -> ch == ' ').count();
+                    throw SafetensorsException.inFile(file, "header byte " + at + " is 0x" + hex(header[at])
+                            + " after the JSON object (" + count + " such byte" + (count == 1 ? "" : "s") + "); the"
+                            + " format allows only spaces (0x20) as padding between the JSON and the data section");
+                }
+            }
+        }
+
+        private static String hex(byte b) {
+            return String.format("%02x", b & 0xff);
+        }
+
+        /**
+         * Hugging Face's rule: sorted by (begin, end), the tensors tile the data section, from byte 0 to its end, with
+         * no gap and no overlap. Empty tensors too must sit where the previous tensor ends.
+         */
+        private void checkContiguous() throws SafetensorsException {
+            var sorted = tensors.values().stream().sorted(Comparator.comparingLong(TensorInfo::begin)
+                    .thenComparingLong(TensorInfo::end)).toList();
+            TensorInfo prev = null;
+            long covered = 0;
+            for (TensorInfo cur : sorted) {
+                if (cur.begin() < covered) {
                     throw SafetensorsException.inTensor(file, cur.name(), "data_offsets [" + cur.begin() + ", "
                             + cur.end() + "] overlap those of '" + prev.name() + "' [" + prev.begin() + ", "
                             + prev.end() + "]; expected disjoint byte ranges");
                 }
+                if (cur.begin() > covered) {
+                    long gap = cur.begin() - covered;
+                    throw SafetensorsException.inTensor(file, cur.name(), prev == null
+                            ? "data_offsets [" + cur.begin() + ", " + cur.end() + "]: the first tensor starts at byte "
+                              + cur.begin() + " of the data section, leaving " + bytes(gap) + " unindexed before it"
+                              + " (safetensors data must be contiguous, starting at byte 0)"
+                            : "data_offsets [" + cur.begin() + ", " + cur.end() + "]: starts at byte " + cur.begin()
+                              + " of the data section but the previous tensor '" + prev.name() + "' ends at "
+                              + prev.end() + " (a gap of " + bytes(gap) + ": safetensors data must be contiguous)");
+                }
+                prev = cur;
+                covered = cur.end();
             }
+            if (covered < dataSize) {
+                long extra = dataSize - covered;
+                if (prev == null) {
+                    throw SafetensorsException.inFile(file, "the header declares no tensors, but " + bytes(extra)
+                            + " of data follow it (unindexed bytes: the header length may be wrong)");
+                }
+                throw SafetensorsException.inTensor(file, prev.name(), bytes(extra) + " unindexed after the last"
+                        + " tensor: it ends at byte " + covered + " of the data section, which is " + dataSize
+                        + " bytes long (safetensors data must be covered exactly; the header length may be wrong,"
+                        + " or the file has trailing bytes)");
+            }
+        }
+
+        private static String bytes(long n) {
+            return n + (n == 1 ? " byte" : " bytes");
         }
 
         private static String describe(JsonNode n) {

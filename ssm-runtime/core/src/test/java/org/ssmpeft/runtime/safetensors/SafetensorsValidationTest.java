@@ -183,6 +183,129 @@ class SafetensorsValidationTest {
     }
 
     @Test
+    void aGapBetweenTensors() throws IOException {
+        assertHeaderFails("{" + entry("a", "F32", "[1]", "[0,4]") + "," + entry("b", "F32", "[2]", "[8,16]") + "}")
+                .hasMessageContaining("tensor 'b'")
+                .hasMessageContaining("starts at byte 8 of the data section but the previous tensor 'a' ends at 4"
+                        + " (a gap of 4 bytes: safetensors data must be contiguous)");
+    }
+
+    @Test
+    void unindexedBytesBeforeTheFirstTensor() throws IOException {
+        assertHeaderFails("{" + entry("w", "F32", "[3]", "[4,16]") + "}").hasMessageContaining("tensor 'w'")
+                .hasMessageContaining("the first tensor starts at byte 4 of the data section, leaving 4 bytes"
+                        + " unindexed before it");
+    }
+
+    @Test
+    void unindexedBytesAfterTheLastTensor() throws IOException {
+        assertHeaderFails("{" + entry("a", "F32", "[2]", "[0,8]") + "," + entry("b", "F32", "[1]", "[8,12]") + "}")
+                .hasMessageContaining("tensor 'b'")
+                .hasMessageContaining("4 bytes unindexed after the last tensor: it ends at byte 12 of the data"
+                        + " section, which is 16 bytes long");
+    }
+
+    @Test
+    void dataWithoutAnyTensor() throws IOException {
+        assertHeaderFails("{\"__metadata__\":{\"format\":\"pt\"}}")
+                .hasMessageContaining("the header declares no tensors, but 16 bytes of data follow it");
+    }
+
+    @Test
+    void anEmptyTensorMustSitWhereThePreviousOneEnds() throws IOException {
+        // Hugging Face sorts empty tensors with the others: [4, 4] inside [0, 8] breaks the tiling
+        assertHeaderFails("{" + entry("a", "F32", "[4]", "[0,16]") + "," + entry("e", "F32", "[0]", "[4,4]") + "}")
+                .hasMessageContaining("tensor 'e'").hasMessageContaining("overlap those of 'a' [0, 16]");
+        assertHeaderFails("{" + entry("a", "F32", "[4]", "[0,16]") + "," + entry("e", "F32", "[0]", "[20,20]")
+                + "}").hasMessageContaining("run past the data section");
+    }
+
+    @Test
+    void emptyTensorsAtTheSeamsLoad() throws IOException {
+        Path file = RawFiles.write(dir, "{" + entry("e0", "F32", "[0]", "[0,0]") + "," + entry("a", "F32", "[2]",
+                "[0,8]") + "," + entry("e1", "F32", "[2,0]", "[8,8]") + "," + entry("b", "I32", "[2]", "[8,16]") + ","
+                + entry("e2", "F32", "[0]", "[16,16]") + "}", DATA16);
+        try (var f = SafetensorsFile.open(file)) {
+            org.assertj.core.api.Assertions.assertThat(f.names()).containsExactly("e0", "a", "e1", "b", "e2");
+        }
+    }
+
+    /** A valid file of two tensors, header padded with spaces to 8 bytes, as the writer makes it. */
+    private static byte[][] paddedHeaderAndData() {
+        String json = "{" + entry("a", "F32", "[2]", "[0,8]") + "," + entry("b", "F32", "[2]", "[8,16]") + "}";
+        int padded = (json.length() + 7) / 8 * 8 + 8; // at least 8 spaces of padding
+        byte[] h = (json + " ".repeat(padded - json.length())).getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        byte[] data = RawFiles.le(16, b -> b.putFloat(1f).putFloat(2f).putFloat(3f).putFloat(4f));
+        return new byte[][] {h, data};
+    }
+
+    @Test
+    void aPaddedHeaderWithItsTrueLengthLoads() throws IOException {
+        byte[][] hd = paddedHeaderAndData();
+        try (var f = SafetensorsFile.open(RawFiles.write(dir, hd[0].length, hd[0], hd[1]))) {
+            org.assertj.core.api.Assertions.assertThat(f.readFloats("b")).containsExactly(3f, 4f);
+        }
+    }
+
+    @Test
+    void aHeaderLengthOneByteShortIsRefused() throws IOException {
+        // the JSON still parses (the lost byte is padding), but every tensor would shift by one byte
+        byte[][] hd = paddedHeaderAndData();
+        assertOpenFails(RawFiles.write(dir, hd[0].length - 1, hd[0], hd[1])).hasMessageContaining("tensor 'b'")
+                .hasMessageContaining("1 byte unindexed after the last tensor: it ends at byte 16 of the data"
+                        + " section, which is 17 bytes long");
+    }
+
+    @Test
+    void aHeaderLengthShortByEveryAmountOfPaddingIsRefused() throws IOException {
+        byte[][] hd = paddedHeaderAndData();
+        int json = new String(hd[0], java.nio.charset.StandardCharsets.UTF_8).trim().length();
+        for (int k = 1; k <= hd[0].length - json; k++) {
+            assertOpenFails(RawFiles.write(dir, hd[0].length - k, hd[0], hd[1]))
+                    .hasMessageContaining(k + " byte" + (k == 1 ? "" : "s") + " unindexed after the last tensor");
+        }
+    }
+
+    @Test
+    void aHeaderLengthOneByteLongIsRefused() throws IOException {
+        // the first data byte (0x00 of 1f) joins the header: not JSON whitespace
+        byte[][] hd = paddedHeaderAndData();
+        assertOpenFails(RawFiles.write(dir, hd[0].length + 1, hd[0], hd[1]))
+                .hasMessageContaining("header is not valid JSON");
+    }
+
+    @Test
+    void aHeaderLengthTakingASpaceFromTheDataIsRefused() throws IOException {
+        // a data byte that happens to be a space still leaves the tensors one byte short of the data section
+        byte[][] hd = paddedHeaderAndData();
+        byte[] data = new byte[16];
+        data[0] = ' ';
+        assertOpenFails(RawFiles.write(dir, hd[0].length + 1, hd[0], data)).hasMessageContaining("tensor 'b'")
+                .hasMessageContaining("data_offsets [8, 16] run past the data section: expected end <= 15");
+    }
+
+    @Test
+    void paddingOtherThanSpacesIsRefused() throws IOException {
+        String json = "{" + entry("w", "F32", "[4]", "[0,16]") + "}";
+        assertHeaderFails(json + "\n  ").hasMessageContaining("header byte " + json.length() + " is 0x0a after the"
+                + " JSON object (1 such byte); the format allows only spaces (0x20) as padding");
+        assertHeaderFails(json + " \t\r").hasMessageContaining("is 0x09 after the JSON object (2 such bytes)");
+    }
+
+    @Test
+    void contentBeforeTheJsonObjectIsRefused() throws IOException {
+        assertHeaderFails("  {" + entry("w", "F32", "[4]", "[0,16]") + "}")
+                .hasMessageContaining("expected the header's JSON object to begin at its first byte ('{'), found"
+                        + " byte 0x20 before it");
+    }
+
+    @Test
+    void headerLengthZeroIsRefused() throws IOException {
+        assertOpenFails(RawFiles.write(dir, 0, new byte[0], DATA16))
+                .hasMessageContaining("expected the header to be a JSON object, found nothing");
+    }
+
+    @Test
     void metadataThatIsNotAnObjectOfStrings() throws IOException {
         assertHeaderFails("{\"__metadata__\":{\"format\":1}}")
                 .hasMessageContaining("expected __metadata__.format to be a string, found NUMBER");

@@ -210,6 +210,46 @@ class AdapterFilesErrorsTest {
     }
 
     @Test
+    void nonFiniteAdapterWeightsAreRefusedEvenWithAMatchingHash() throws Exception {
+        // saved from a diverged run: the hash matches, the weights are still not usable
+        Adapter offset = TinyAdapters.stateOffsetH("offset", 1);
+        String param = offset.parameters().keySet().iterator().next();
+        float[] w = offset.parameters().get(param).data();
+        w[17] = Float.NaN;
+        w[18] = Float.NaN;
+        w[40] = Float.POSITIVE_INFINITY;
+        AdapterFiles.save(offset, dir);
+        String key = AdapterKeys.of(offset).get(param);
+
+        assertThatThrownBy(() -> load(dir, TINY)).isInstanceOf(AdapterFileException.class).hasMessage(
+                "adapter folder " + dir + " cannot be loaded: adapter_model.safetensors is refused: safetensors file "
+                        + dir.resolve(AdapterFiles.WEIGHTS_FILE) + ", tensor '" + key + "': holds 3 non-finite values"
+                        + " of 2048, the first NaN at index 17 [1, 1] of shape [128, 16]; weights must be finite (the"
+                        + " file is corrupt, or was saved from a run that diverged)");
+    }
+
+    @Test
+    void anInfinityInAPeftWrittenLoraIsRefused() throws Exception {
+        writePeftLora();
+        Path weights = dir.resolve(AdapterFiles.WEIGHTS_FILE);
+        String victim;
+        long at;
+        try (var f = SafetensorsFile.open(weights)) {
+            victim = f.names().getLast();
+            at = f.info(victim).begin();
+        }
+        byte[] bytes = Files.readAllBytes(weights);
+        long dataStart = 8 + java.nio.ByteBuffer.wrap(bytes).order(java.nio.ByteOrder.LITTLE_ENDIAN).getLong();
+        java.nio.ByteBuffer.wrap(bytes).order(java.nio.ByteOrder.LITTLE_ENDIAN)
+                .putFloat((int) (dataStart + at + 4 * 3), Float.NEGATIVE_INFINITY);
+        Files.write(weights, bytes); // a PEFT folder records no hash: only the finite check stands in the way
+
+        assertThatThrownBy(() -> load(dir, TINY)).isInstanceOf(AdapterFileException.class)
+                .hasMessageContaining("tensor '" + victim + "': holds 1 non-finite value of")
+                .hasMessageContaining("the first -Inf at index 3");
+    }
+
+    @Test
     void aSaveInterruptedBeforeTheConfigLeavesNothingLoadable() throws Exception {
         Path other = dir.resolve("other");
         AdapterFiles.save(TinyAdapters.loraWhole("lora", 1), other);

@@ -216,6 +216,50 @@ class MambaCheckpointTest {
     }
 
     @Test
+    void nonFiniteBaseWeightsAreRefusedNamingTheTensorTheIndexAndTheCount() throws Exception {
+        String name = "backbone.layers.1.mixer.x_proj.weight";
+        Path d = checkpointWith(t -> {
+            float[] w = t.get(name).data();
+            w[130] = Float.NaN; // row 1, column 2 of [36, 128]
+            w[131] = Float.POSITIVE_INFINITY;
+            w[4000] = Float.NEGATIVE_INFINITY;
+        });
+        assertLoadFails(d).hasMessageContaining(d.resolve("model.safetensors").toString())
+                .hasMessageContaining("tensor '" + name + "': holds 3 non-finite values of 4608, the first NaN at"
+                        + " index 130 [1, 2] of shape [36, 128]; weights must be finite");
+    }
+
+    @Test
+    void anInfiniteEmbeddingValueIsRefusedToo() throws Exception {
+        Path d = checkpointWith(t -> t.get("backbone.embeddings.weight").data()[7] = Float.NEGATIVE_INFINITY);
+        assertLoadFails(d).hasMessageContaining("tensor 'backbone.embeddings.weight': holds 1 non-finite value of"
+                + " 16384, the first -Inf at index 7 [0, 7] of shape [256, 64]");
+    }
+
+    @Test
+    void nonFiniteValuesInAShardAreRefusedNamingTheShard() throws Exception {
+        Path d = Files.createTempDirectory(dir, "sharded");
+        Files.copy(Fixtures.mambaTiny().resolve("config.json"), d.resolve("config.json"));
+        var all = fixtureTensors();
+        all.get("backbone.norm_f.weight").data()[5] = Float.NaN;
+        var first = new LinkedHashMap<String, Tensor>();
+        var second = new LinkedHashMap<String, Tensor>();
+        var weightMap = JSON.createObjectNode();
+        all.forEach((n, t) -> {
+            boolean one = n.startsWith("backbone.layers.0.") || n.startsWith("backbone.embeddings");
+            (one ? first : second).put(n, t);
+            weightMap.put(n, one ? "model-00001-of-00002.safetensors" : "model-00002-of-00002.safetensors");
+        });
+        writeTensors(d.resolve("model-00001-of-00002.safetensors"), first);
+        writeTensors(d.resolve("model-00002-of-00002.safetensors"), second);
+        Files.writeString(d.resolve("model.safetensors.index.json"),
+                JSON.writeValueAsString(JSON.createObjectNode().set("weight_map", weightMap)));
+        assertLoadFails(d).hasMessageContaining(d.resolve("model-00002-of-00002.safetensors").toString())
+                .hasMessageContaining("tensor 'backbone.norm_f.weight': holds 1 non-finite value of 64, the first"
+                        + " NaN at index 5;");
+    }
+
+    @Test
     void corruptWeightsFileIsReportedAsACheckpointError() throws Exception {
         Path d = checkpointWith(t -> { });
         Files.write(d.resolve("model.safetensors"), new byte[] {1, 2, 3});
