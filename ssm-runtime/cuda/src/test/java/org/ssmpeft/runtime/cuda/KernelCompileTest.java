@@ -22,15 +22,18 @@ class KernelCompileTest {
     /** Every .cu resource with the options its launcher compiles it with. */
     static final List<String> KERNELS = List.of("selective_scan.cu");
 
-    @Test
-    void everyShippedKernelCompilesForSm90WithoutWarnings() {
-        Nvrtc nvrtc;
+    private static Nvrtc nvrtcOrSkip() {
         try {
-            nvrtc = Nvrtc.load();
+            return Nvrtc.load();
         } catch (CudaUnavailableException e) {
             Assumptions.assumeTrue(false, "NVRTC is not installed here: " + e.getMessage());
-            return;
+            throw new AssertionError(e);
         }
+    }
+
+    @Test
+    void everyShippedKernelCompilesForSm90WithoutWarnings() {
+        Nvrtc nvrtc = nvrtcOrSkip();
         for (String kernel : KERNELS) {
             List<String> options = new ArrayList<>(CudaModule.compileOptions("sm_90", SelectiveScanKernels.options()));
             options.add("--ptxas-options=-v");
@@ -48,13 +51,7 @@ class KernelCompileTest {
 
     @Test
     void aCompileErrorNamesTheFileAndCarriesTheLog() {
-        Nvrtc nvrtc;
-        try {
-            nvrtc = Nvrtc.load();
-        } catch (CudaUnavailableException e) {
-            Assumptions.assumeTrue(false, "NVRTC is not installed here: " + e.getMessage());
-            return;
-        }
+        Nvrtc nvrtc = nvrtcOrSkip();
         var thrown = org.assertj.core.api.Assertions.catchThrowable(() -> nvrtc.compile(
                 "extern \"C\" __global__ void k(float* p) { p[0] = undefined_name; }", "broken.cu",
                 List.of("--gpu-architecture=sm_90")));

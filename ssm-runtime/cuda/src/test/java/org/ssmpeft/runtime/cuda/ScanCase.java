@@ -171,19 +171,11 @@ final class ScanCase {
     // ---- the GPU
 
     private DeviceBuffer tokens(DeviceArena a, float[] v) {
-        if (v == null) {
-            return null;
-        }
-        if (precision == Precision.FLOAT32) {
-            return a.upload(v);
-        }
-        DeviceBuffer buf = a.allocate(v.length * 2L);
-        buf.copyFromAsBf16(v);
-        return buf;
+        return v == null ? null : precision.upload(a, v);
     }
 
     private float[] read(DeviceBuffer buf, int count) {
-        return precision == Precision.FLOAT32 ? buf.toFloats(count) : buf.bf16ToFloats(count);
+        return precision.read(buf, count);
     }
 
     private static long addr(DeviceBuffer buf) {

@@ -139,18 +139,18 @@ class SelectiveScanKernelTest {
                 DeviceBuffer gYoff = a.upload(c.yOff), gExtA = a.upload(c.extNegA);
                 float[] stepped = new float[b * l * d];
                 for (int t = 0; t < l; t++) {
-                    DeviceBuffer x = upload(a, p, rows(c.x, b, l, d, t));
-                    DeviceBuffer dt = upload(a, p, rows(c.dt, b, l, d, t));
-                    DeviceBuffer bc = upload(a, p, rows(c.bc, b, l, c.ldbc, t));
-                    DeviceBuffer z = upload(a, p, rows(c.z, b, l, c.ldz, t));
-                    DeviceBuffer ext = upload(a, p, rows(c.ext, b, l, c.ldext, t));
+                    DeviceBuffer x = p.upload(a, rows(c.x, b, l, d, t));
+                    DeviceBuffer dt = p.upload(a, rows(c.dt, b, l, d, t));
+                    DeviceBuffer bc = p.upload(a, rows(c.bc, b, l, c.ldbc, t));
+                    DeviceBuffer z = p.upload(a, rows(c.z, b, l, c.ldz, t));
+                    DeviceBuffer ext = p.upload(a, rows(c.ext, b, l, c.ldext, t));
                     DeviceBuffer y = a.allocate((long) b * d * p.bytes());
                     var ops = new ScanOperands(x.address(), dt.address(), gA.address(), bc.address(), c.ldbc,
                             ScanCase.R, gSkip.address(), z.address(), c.ldz, d, gHoff.address(), gYoff.address(),
                             ext.address(), c.ldext, gExtA.address());
                     kernels.step(p, new org.ssmpeft.runtime.cuda.scan.ScanShape(b, 1, d, c.n, c.ne), ops,
                             state.address(), extState.address(), y.address());
-                    float[] yt = p == Precision.FLOAT32 ? y.toFloats(b * d) : y.bf16ToFloats(b * d);
+                    float[] yt = p.read(y, b * d);
                     for (int r = 0; r < b; r++) {
                         System.arraycopy(yt, r * d, stepped, (r * l + t) * d, d);
                     }
@@ -162,15 +162,6 @@ class SelectiveScanKernelTest {
                 assertThat(es).as("state").isLessThanOrEqualTo(1e-6);
             }
         }
-    }
-
-    private static DeviceBuffer upload(DeviceArena a, Precision p, float[] v) {
-        if (p == Precision.FLOAT32) {
-            return a.upload(v);
-        }
-        DeviceBuffer buf = a.allocate(v.length * 2L);
-        buf.copyFromAsBf16(v);
-        return buf;
     }
 
     // the (B, width) rows of time step t of a (B, L, width) tensor

@@ -82,15 +82,6 @@ public final class ScanBench {
                           DeviceBuffer negA, DeviceBuffer skip) {
     }
 
-    private static DeviceBuffer tokens(DeviceArena a, Precision p, float[] v) {
-        if (p == Precision.FLOAT32) {
-            return a.upload(v);
-        }
-        DeviceBuffer buf = a.allocate(v.length * 2L);
-        buf.copyFromAsBf16(v);
-        return buf;
-    }
-
     private static List<String> run(CudaContext ctx, SelectiveScanKernels k, Precision p, ScanShape s, int reps,
                                     double copyGBs) {
         int b = s.batch(), l = s.len(), d = s.channels(), n = s.states();
@@ -114,8 +105,8 @@ public final class ScanBench {
                 for (int j = 0; j < skip.length; j++) {
                     skip[j] += 1;
                 }
-                in[i] = new Inputs(tokens(a, p, x), tokens(a, p, dt), tokens(a, p, bc), tokens(a, p, z),
-                        tokens(a, p, dy), a.upload(negA), a.upload(skip));
+                in[i] = new Inputs(p.upload(a, x), p.upload(a, dt), p.upload(a, bc), p.upload(a, z),
+                        p.upload(a, dy), a.upload(negA), a.upload(skip));
             }
             int tb = p.bytes();
             DeviceBuffer y = a.allocate(m * d * tb), ck = a.allocateFloats(SelectiveScanKernels.checkpointFloats(s));
@@ -149,7 +140,7 @@ public final class ScanBench {
                     both[i] = t;
                 }
             }
-            float[] check = p == Precision.FLOAT32 ? y.toFloats(1024) : y.bf16ToFloats(1024);
+            float[] check = p.read(y, 1024);
             for (float v : check) {
                 if (!Float.isFinite(v)) {
                     throw new IllegalStateException("the scan wrote a non-finite output: " + v);

@@ -3,6 +3,8 @@ package org.ssmpeft.runtime.cuda.scan;
 import java.util.List;
 import org.ssmpeft.runtime.cuda.driver.CudaContext;
 import org.ssmpeft.runtime.cuda.driver.CudaModule;
+import org.ssmpeft.runtime.cuda.driver.DeviceArena;
+import org.ssmpeft.runtime.cuda.driver.DeviceBuffer;
 import org.ssmpeft.runtime.cuda.driver.Kernel;
 
 /**
@@ -36,6 +38,21 @@ public final class SelectiveScanKernels {
 
         public int bytes() {
             return bytes;
+        }
+
+        /** {@code values} on the device in this element type (bf16: rounded to nearest even). */
+        public DeviceBuffer upload(DeviceArena arena, float[] values) {
+            if (this == FLOAT32) {
+                return arena.upload(values);
+            }
+            DeviceBuffer buf = arena.allocate(values.length * 2L);
+            buf.copyFromAsBf16(values);
+            return buf;
+        }
+
+        /** The first {@code count} elements of a buffer of this element type, widened to float. */
+        public float[] read(DeviceBuffer buffer, int count) {
+            return this == FLOAT32 ? buffer.toFloats(count) : buffer.bf16ToFloats(count);
         }
     }
 
