@@ -2,8 +2,10 @@
 # One call on the GPU host (no Java, no Maven there): the cuda module's GPU tests, the scan benchmark and the
 # transformers peer, logs under $OUT. Pack first, here:  ../shared/tools/device-bundle.sh
 # Then, through the device tool, from the project root:  bash ssm-runtime/cuda/src/bench/device-run.sh
-# (TESTS=0 skips the GPU tests, PEER=0 the transformers peer, SANITIZE=1 adds compute-sanitizer's memcheck and
-# racecheck over the small scan cases)
+# (TESTS=0 skips the GPU tests, PEER=0 the transformers peer; SWEEP=1 adds the benchmark of every compiled layout,
+# PROFILE=1 the benchmark at 4x the batch (is it parallelism-bound?) and Nsight Compute's warp-state statistics of
+# one forward and one backward launch (--clock-control none: the clocks are left as they are), SANITIZE=1
+# compute-sanitizer's memcheck and racecheck over the small scan cases)
 set -uo pipefail
 OUT=${OUT:-/tmp/out}
 mkdir -p "$OUT"
@@ -16,8 +18,13 @@ nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,utilization.gpu,
 if [ "${TESTS:-1}" = "1" ]; then
 echo "== GPU tests"
 timeout ${TEST_TIMEOUT:-330} $JAVA -jar .device/junit.jar execute -cp "$CP" --select-package org.ssmpeft.runtime.cuda \
-  --include-tag gpu --details=tree --disable-banner --disable-ansi-colors 2>&1 | tee "$OUT/gpu-tests.log" | grep -E "scan |steps |inference |leak |GPU:|✘|Tests|tests (successful|failed|skipped)|Exception|expected" | head -80
+  --include-tag gpu --details=tree --disable-banner --disable-ansi-colors 2>&1 | tee "$OUT/gpu-tests.log" | grep -E "GPU:|✘|tests (successful|failed|skipped)|Exception|expected" | head -60
 
+fi
+if [ "${SWEEP:-}" = "1" ]; then
+  echo "== scan benchmark, every compiled layout"
+  timeout 200 $JAVA -cp "$CP" org.ssmpeft.runtime.cuda.bench.ScanBench sweep 4 1536 1024 16 60 2>&1 \
+    | tee "$OUT/scan-sweep.log" | grep -v "^BENCH" | grep -E "^(forward|backward)"
 fi
 echo "== scan benchmark"
 timeout 120 $JAVA -cp "$CP" org.ssmpeft.runtime.cuda.bench.ScanBench 2>&1 | tee "$OUT/scan-bench.log" | grep -v "^BENCH"
@@ -26,6 +33,18 @@ if [ "${PEER:-1}" = "1" ]; then
   echo "== transformers peer"
   PYTHONUNBUFFERED=1 timeout 100 python3 ssm-runtime/cuda/src/bench/python/scan_peer.py --out "$OUT/scan-peer.json" \
     > "$OUT/scan-peer.log" 2>&1; tail -12 "$OUT/scan-peer.log"
+fi
+if [ "${PROFILE:-}" = "1" ]; then
+  echo "== batch 16"
+  timeout 90 $JAVA -cp "$CP" org.ssmpeft.runtime.cuda.bench.ScanBench 16 1536 1024 16 30 2>&1 | tee "$OUT/bench-b16.log" \
+    | grep -E "^(forward|backward)"
+  for k in fwd bwd; do
+    echo "== ncu scan_${k}_f32"
+    timeout 120 ncu --clock-control none --target-processes all -k regex:scan_${k}_f32_ --launch-skip 3 --launch-count 1 \
+      --section SpeedOfLight --section WarpStateStats --section SchedulerStats --section Occupancy --section LaunchStats \
+      $JAVA -cp "$CP" org.ssmpeft.runtime.cuda.bench.ScanBench 4 1536 1024 16 3 > "$OUT/ncu-$k.log" 2>&1
+    grep -iE "Duration|stall|Warp Cycles|Issued Warp|No Eligible|Active Warps|Eligible Warps|Throughput|Achieved Occupancy|Registers|Block Limit|One or More" "$OUT/ncu-$k.log" | head -40
+  done
 fi
 if [ "${SANITIZE:-}" = "1" ]; then
   for tool in memcheck racecheck; do

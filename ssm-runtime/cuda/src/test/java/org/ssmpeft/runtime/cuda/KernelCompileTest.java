@@ -9,6 +9,7 @@ import org.junit.jupiter.api.Test;
 import org.ssmpeft.runtime.cuda.driver.CudaModule;
 import org.ssmpeft.runtime.cuda.driver.CudaUnavailableException;
 import org.ssmpeft.runtime.cuda.driver.Nvrtc;
+import org.ssmpeft.runtime.cuda.scan.ScanLayout;
 import org.ssmpeft.runtime.cuda.scan.SelectiveScanKernels;
 
 /**
@@ -44,8 +45,15 @@ class KernelCompileTest {
             for (String line : compiled.log().split("\n")) {
                 assertThat(line.toLowerCase()).as(kernel + ": " + line).doesNotContain("warning").doesNotContain("error");
             }
-            assertThat(compiled.log()).as(kernel + " entry points").contains("scan_fwd_f32_k4", "scan_bwd_bf16_k4",
-                    "scan_step_f32_k16", "scan_bwd_finish_bf16_k8");
+            assertThat(compiled.log()).as(kernel + " entry points").contains("scan_bwd_finish_f32", "scan_bwd_finish_bf16");
+            for (var layout : ScanLayout.COMPILED) {
+                for (String op : List.of("fwd", "bwd", "step")) {
+                    for (String t : List.of("f32", "bf16")) {
+                        assertThat(compiled.log()).as(kernel + " entry points")
+                                .contains("scan_" + op + "_" + t + "_" + layout.tag() + "'");
+                    }
+                }
+            }
         }
     }
 

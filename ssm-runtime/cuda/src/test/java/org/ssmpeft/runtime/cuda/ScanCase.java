@@ -233,7 +233,7 @@ final class ScanCase {
         if (gdExtH0 != null) {
             gdExtH0.fill32(NAN);
         }
-        DeviceBuffer work = a.allocateFloats(SelectiveScanKernels.workFloats(shape));
+        DeviceBuffer work = a.allocateFloats(k.workFloats(shape));
         work.fill32(NAN);
         var g = new SelectiveScanKernels.Gradients(gdx.address(), gddt.address(), gdz.address(), gdbc.address(),
                 addr(gdext), gdA.address(), addr(gdExtA), hooks.skip() ? gdSkip.address() : 0,

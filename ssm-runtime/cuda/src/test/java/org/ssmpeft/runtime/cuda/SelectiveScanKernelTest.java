@@ -17,6 +17,7 @@ import org.ssmpeft.runtime.cuda.ScanCase.Hooks;
 import org.ssmpeft.runtime.cuda.driver.CudaContext;
 import org.ssmpeft.runtime.cuda.driver.DeviceArena;
 import org.ssmpeft.runtime.cuda.driver.DeviceBuffer;
+import org.ssmpeft.runtime.cuda.scan.ScanLayout;
 import org.ssmpeft.runtime.cuda.scan.ScanOperands;
 import org.ssmpeft.runtime.cuda.scan.SelectiveScanKernels;
 import org.ssmpeft.runtime.cuda.scan.SelectiveScanKernels.Precision;
@@ -110,6 +111,45 @@ class SelectiveScanKernelTest {
                 assertThat(e.getValue()).as(c + " " + e.getKey()).isLessThanOrEqualTo(tolerance(c, e.getKey()));
             }
         }));
+    }
+
+    /**
+     * Every compiled layout (not only the default ones), forward and backward in that layout, on shapes whose
+     * N + n' it holds: the benchmark compares them, so each must be right.
+     */
+    @TestFactory
+    Stream<DynamicTest> everyCompiledLayoutMatchesTheCpuScan() {
+        List<ScanCase> shapes = List.of(
+                new ScanCase(2, 100, 70, 16, Hooks.all(0), Precision.FLOAT32, 501),
+                new ScanCase(1, 45, 37, 5, Hooks.all(3), Precision.BF16, 502),
+                new ScanCase(2, 70, 50, 16, Hooks.all(8), Precision.FLOAT32, 503),
+                new ScanCase(1, 33, 20, 12, Hooks.all(13), Precision.BF16, 504),
+                new ScanCase(1, 40, 40, 16, Hooks.all(40), Precision.FLOAT32, 505),
+                new ScanCase(1, 19, 20, 9, Hooks.all(30), Precision.BF16, 506));
+        List<DynamicTest> tests = new ArrayList<>();
+        for (ScanLayout layout : ScanLayout.COMPILED) {
+            for (ScanCase c : shapes) {
+                if (ScanLayout.tileFor(c.n + c.ne) != layout.tile()) {
+                    continue;
+                }
+                tests.add(DynamicTest.dynamicTest(layout + " " + c, () -> {
+                    var k = new SelectiveScanKernels(context, layout, layout);
+                    ScanCase.Result want = c.cpu(true);
+                    ScanCase.Result got;
+                    try (DeviceArena a = context.arena()) {
+                        got = c.gpu(k, a, true);
+                    }
+                    Map<String, Double> errors = c.errors(got, want);
+                    System.out.println("layout " + layout + " " + c + ": " + errors);
+                    for (var e : errors.entrySet()) {
+                        assertThat(e.getValue()).as(layout + " " + c + " " + e.getKey())
+                                .isLessThanOrEqualTo(tolerance(c, e.getKey()));
+                    }
+                }));
+            }
+        }
+        assertThat(tests).hasSizeGreaterThanOrEqualTo(2 * ScanLayout.COMPILED.size());
+        return tests.stream();
     }
 
     /** The inference forward (no checkpoints, state kept) equals the training forward, and the cpu. */

@@ -8,6 +8,7 @@ import java.util.Random;
 import org.ssmpeft.runtime.cuda.driver.CudaContext;
 import org.ssmpeft.runtime.cuda.driver.DeviceArena;
 import org.ssmpeft.runtime.cuda.driver.DeviceBuffer;
+import org.ssmpeft.runtime.cuda.scan.ScanLayout;
 import org.ssmpeft.runtime.cuda.scan.ScanOperands;
 import org.ssmpeft.runtime.cuda.scan.ScanShape;
 import org.ssmpeft.runtime.cuda.scan.SelectiveScanKernels;
@@ -38,24 +39,40 @@ public final class ScanBench {
     }
 
     public static void main(String[] args) throws Exception {
+        boolean sweep = args.length > 0 && args[0].equals("sweep");
+        if (sweep) {
+            args = Arrays.copyOfRange(args, 1, args.length);
+        }
         int b = args.length > 0 ? Integer.parseInt(args[0]) : 4;
         int d = args.length > 1 ? Integer.parseInt(args[1]) : 1536;
         int l = args.length > 2 ? Integer.parseInt(args[2]) : 1024;
         int n = args.length > 3 ? Integer.parseInt(args[3]) : 16;
         int reps = args.length > 4 ? Integer.parseInt(args[4]) : 200;
         try (CudaContext ctx = CudaContext.open(0)) {
-            var kernels = new SelectiveScanKernels(ctx);
             System.out.println("device: " + ctx.deviceName() + " (" + ctx.architecture() + "), driver API "
                     + ctx.driver().driverVersion() + ", NVRTC " + ctx.nvrtc().version());
             double copyGBs = copyBandwidth(ctx);
             System.out.printf(Locale.ROOT, "copy bandwidth (1 GiB device-to-device, read + write): %.0f GB/s%n",
                     copyGBs);
+            ScanShape shape = new ScanShape(b, l, d, n, 0);
+            // sweep: every compiled layout for this N, forward and backward each in that layout
+            List<SelectiveScanKernels> launchers = new ArrayList<>();
+            if (sweep) {
+                for (ScanLayout layout : ScanLayout.candidates(n)) {
+                    launchers.add(new SelectiveScanKernels(ctx, layout, layout));
+                }
+            } else {
+                launchers.add(new SelectiveScanKernels(ctx));
+            }
             List<String> rows = new ArrayList<>();
-            for (Precision p : Precision.values()) {
-                rows.addAll(run(ctx, kernels, p, new ScanShape(b, l, d, n, 0), reps, copyGBs));
+            for (SelectiveScanKernels kernels : launchers) {
+                for (Precision p : Precision.values()) {
+                    rows.addAll(run(ctx, kernels, p, shape, reps, copyGBs));
+                }
             }
             System.out.println();
-            System.out.println("pass               precision  median ms   min ms   floor us  x floor  mamba_ssm ms  speed-up");
+            System.out.println("pass               precision  median ms   min ms   floor us  x floor  mamba_ssm ms  speed-up"
+                    + "  layouts (fwd/bwd)");
             rows.forEach(System.out::println);
         }
     }
@@ -112,7 +129,7 @@ public final class ScanBench {
             DeviceBuffer y = a.allocate(m * d * tb), ck = a.allocateFloats(SelectiveScanKernels.checkpointFloats(s));
             DeviceBuffer dx = a.allocate(m * d * tb), ddt = a.allocate(m * d * tb), dz = a.allocate(m * d * tb);
             DeviceBuffer dbc = a.allocate(m * 2 * n * tb), dA = a.allocateFloats((long) d * n);
-            DeviceBuffer dD = a.allocateFloats(d), work = a.allocateFloats(SelectiveScanKernels.workFloats(s));
+            DeviceBuffer dD = a.allocateFloats(d), work = a.allocateFloats(k.workFloats(s));
             ScanOperands[] ops = new ScanOperands[sets];
             for (int i = 0; i < sets; i++) {
                 ops[i] = ScanOperands.plain(in[i].x.address(), in[i].dt.address(), in[i].negA.address(),
@@ -140,6 +157,16 @@ public final class ScanBench {
                     both[i] = t;
                 }
             }
+            double[] bwd = new double[reps];
+            for (int i = -warm; i < reps; i++) {
+                ScanOperands o = ops[Math.floorMod(i, sets)];
+                long dyAddr = in[Math.floorMod(i, sets)].dy.address();
+                k.forward(p, s, o, 0, 0, ck.address(), y.address());
+                float t = ctx.time(() -> k.backward(p, s, o, ck.address(), dyAddr, g, work.address()));
+                if (i >= 0) {
+                    bwd[i] = t;
+                }
+            }
             float[] check = p.read(y, 1024);
             for (float v : check) {
                 if (!Float.isFinite(v)) {
@@ -154,27 +181,31 @@ public final class ScanBench {
                     ? new double[] {MAMBA_SSM_FWD_F32, MAMBA_SSM_FWDBWD_F32}
                     : new double[] {MAMBA_SSM_FWD_BF16, MAMBA_SSM_FWDBWD_BF16};
             boolean anchorShape = b == 4 && d == 1536 && l == 1024 && n == 16;
-            out.add(row("forward", p, fwd, fwdBytes, copyGBs, anchorShape ? anchors[0] : Double.NaN, s));
-            out.add(row("forward+backward", p, both, bwdBytes, copyGBs, anchorShape ? anchors[1] : Double.NaN, s));
+            String layouts = k.forwardLayout(s) + "/" + k.backwardLayout(s);
+            out.add(row("forward", p, fwd, fwdBytes, copyGBs, anchorShape ? anchors[0] : Double.NaN, s, layouts));
+            out.add(row("forward+backward", p, both, bwdBytes, copyGBs, anchorShape ? anchors[1] : Double.NaN, s,
+                    layouts));
+            out.add(row("backward", p, bwd, bwdBytes - fwdBytes, copyGBs, Double.NaN, s, layouts));
         }
         return out;
     }
 
     private static String row(String pass, Precision p, double[] t, long bytes, double copyGBs, double anchor,
-                              ScanShape s) {
+                              ScanShape s, String layouts) {
         double med = median(t), min = Arrays.stream(t).min().orElse(Double.NaN);
         double floorUs = bytes / (copyGBs * 1e9) * 1e6;
         double ratio = med * 1e3 / floorUs;
         double speedup = anchor / med;
         System.out.printf(Locale.ROOT, "BENCH {\"pass\":\"%s\",\"precision\":\"%s\",\"batch\":%d,\"channels\":%d,"
                         + "\"len\":%d,\"states\":%d,\"median_ms\":%.4f,\"min_ms\":%.4f,\"reps\":%d,\"bytes\":%d,"
-                        + "\"copy_gb_s\":%.0f,\"floor_us\":%.1f,\"x_floor\":%.2f,\"mamba_ssm_ms\":%s,\"speedup\":%s}%n",
+                        + "\"copy_gb_s\":%.0f,\"floor_us\":%.1f,\"x_floor\":%.2f,\"mamba_ssm_ms\":%s,\"speedup\":%s,"
+                        + "\"layouts\":\"%s\"}%n",
                 pass, p, s.batch(), s.channels(), s.len(), s.states(), med, min, t.length, bytes, copyGBs, floorUs,
                 ratio, Double.isNaN(anchor) ? "null" : anchor, Double.isNaN(speedup) ? "null"
-                        : String.format(Locale.ROOT, "%.2f", speedup));
-        return String.format(Locale.ROOT, "%-18s %-9s %9.4f %8.4f %10.1f %8.2f %13s %9s", pass, p, med, min,
+                        : String.format(Locale.ROOT, "%.2f", speedup), layouts);
+        return String.format(Locale.ROOT, "%-18s %-9s %9.4f %8.4f %10.1f %8.2f %13s %9s  %s", pass, p, med, min,
                 floorUs, ratio, Double.isNaN(anchor) ? "-" : String.valueOf(anchor),
-                Double.isNaN(speedup) ? "-" : String.format(Locale.ROOT, "%.2fx", speedup));
+                Double.isNaN(speedup) ? "-" : String.format(Locale.ROOT, "%.2fx", speedup), layouts);
     }
 
     private static float[] randn(Random r, long count, float scale) {

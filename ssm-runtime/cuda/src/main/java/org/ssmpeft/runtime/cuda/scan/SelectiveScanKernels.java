@@ -12,17 +12,16 @@ import org.ssmpeft.runtime.cuda.driver.Kernel;
  * that file): forward with the state hooks (h0, h', y', the additional-scan extension), backward with
  * recomputation from tile checkpoints, and the single decoding step. Work is queued on the context's stream.
  *
- * <p>Sizes, for {@link ScanShape} s with K = {@link #statesPerLane} and TT = {@link #tile}: the training forward
- * writes {@link #checkpointFloats} floats of checkpoints (B, ceil(L/TT), D, N + n'), which the backward reads; the
- * backward needs a float workspace of {@link #workFloats} floats.
+ * <p>Each pass runs in a {@link ScanLayout} (lanes per channel, states per lane, channels per block, tile); by default
+ * {@link ScanLayout#forward} and {@link ScanLayout#backward} for the shape's N + n', or any compiled layouts given
+ * to the constructor (the benchmark and the tests try them all). Sizes, for {@link ScanShape} s: the training
+ * forward writes {@link #checkpointFloats} floats of checkpoints (B, ceil(L/TT), D, N + n'), which the backward
+ * reads; the backward needs a float workspace of {@link #workFloats} floats.
  */
 public final class SelectiveScanKernels {
 
-    /** The largest N + n' a lane layout is compiled for (16 states per lane x 4 lanes). */
+    /** The largest N + n' a layout is compiled for. */
     public static final int MAX_STATES = 64;
-    static final int LANES = 4;
-    static final int CHANNELS_PER_BLOCK = 32;
-    static final int THREADS = LANES * CHANNELS_PER_BLOCK;
 
     /** Element type of the token tensors (x, Δ, B, C, z, y and their gradients); state and parameters stay float32. */
     public enum Precision {
@@ -58,10 +57,28 @@ public final class SelectiveScanKernels {
 
     private final CudaContext context;
     private final CudaModule module;
+    private final ScanLayout forwardLayout, backwardLayout;
 
+    /** The default layouts for each shape. */
     public SelectiveScanKernels(CudaContext context) {
+        this(context, null, null);
+    }
+
+    /**
+     * Fixed layouts (null: the default for each shape); they must be {@link ScanLayout#COMPILED} and hold the
+     * shapes they are used for, and share the tile.
+     */
+    public SelectiveScanKernels(CudaContext context, ScanLayout forward, ScanLayout backward) {
+        for (ScanLayout l : new ScanLayout[] {forward, backward}) {
+            if (l != null && !ScanLayout.COMPILED.contains(l)) {
+                throw new IllegalArgumentException("scan layout " + l + " is not compiled; compiled: "
+                        + ScanLayout.COMPILED);
+            }
+        }
         this.context = context;
         this.module = context.module("selective_scan.cu", options());
+        this.forwardLayout = forward;
+        this.backwardLayout = backward;
     }
 
     /** NVRTC options of this module (the CI compile test uses the same). */
@@ -69,45 +86,39 @@ public final class SelectiveScanKernels {
         return List.of("--extra-device-vectorization");
     }
 
-    /** States per lane: 4 for N + n' up to 16, 8 up to 32, 16 up to 64. */
-    public static int statesPerLane(int totalStates) {
-        if (totalStates <= 16) {
-            return 4;
-        }
-        if (totalStates <= 32) {
-            return 8;
-        }
-        if (totalStates <= MAX_STATES) {
-            return 16;
-        }
-        throw new IllegalArgumentException("the cuda scan holds at most " + MAX_STATES + " states, asked for "
-                + totalStates);
-    }
-
-    /** Time steps per tile (and between checkpoints): 128 / K. */
-    public static int tile(int statesPerLane) {
-        return 128 / statesPerLane;
-    }
-
     public static long checkpointFloats(ScanShape s) {
-        int tt = tile(statesPerLane(s.totalStates()));
+        int tt = ScanLayout.tileFor(s.totalStates());
         long chunks = (s.len() + tt - 1) / tt;
         return (long) s.batch() * chunks * s.channels() * s.totalStates();
     }
 
-    public static long workFloats(ScanShape s) {
-        int k = statesPerLane(s.totalStates());
-        long nt = (long) LANES * k;
-        long blocks = blocks(s.channels());
+    /** The backward's workspace for this shape in this launcher's backward layout. */
+    public long workFloats(ScanShape s) {
+        ScanLayout l = backwardLayout(s);
+        long nt = l.states();
+        long blocks = l.blocks(s.channels());
         return blocks * s.batch() * s.len() * 2 * nt + 2L * s.batch() * s.channels() * nt + 2L * s.batch() * s.channels();
     }
 
-    private static int blocks(int channels) {
-        return (channels + CHANNELS_PER_BLOCK - 1) / CHANNELS_PER_BLOCK;
+    public ScanLayout forwardLayout(ScanShape s) {
+        return checked(forwardLayout != null ? forwardLayout : ScanLayout.forward(s.totalStates()), s);
     }
 
-    private Kernel kernel(String op, Precision p, ScanShape s) {
-        return module.kernel("scan_" + op + "_" + p.tag + "_k" + statesPerLane(s.totalStates()));
+    public ScanLayout backwardLayout(ScanShape s) {
+        return checked(backwardLayout != null ? backwardLayout : ScanLayout.backward(s.totalStates()), s);
+    }
+
+    private static ScanLayout checked(ScanLayout l, ScanShape s) {
+        if (l.states() < s.totalStates() || l.tile() != ScanLayout.tileFor(s.totalStates())) {
+            throw new IllegalArgumentException("scan layout " + l + " does not fit " + s.totalStates()
+                    + " states (it holds " + l.states() + "; the tile for them is "
+                    + ScanLayout.tileFor(s.totalStates()) + ")");
+        }
+        return l;
+    }
+
+    private Kernel kernel(String op, Precision p, ScanLayout l) {
+        return module.kernel("scan_" + op + "_" + p.tag + "_" + l.tag());
     }
 
     /**
@@ -116,7 +127,8 @@ public final class SelectiveScanKernels {
      */
     public void forward(Precision p, ScanShape s, ScanOperands o, long state, long extState, long checkpoints,
                         long y) {
-        kernel("fwd", p, s).launch(blocks(s.channels()), s.batch(), 1, THREADS, 0,
+        ScanLayout l = forwardLayout(s);
+        kernel("fwd", p, l).launch(l.blocks(s.channels()), s.batch(), 1, l.threads(), l.forwardSharedBytes(),
                 o.x(), o.dt(), o.negA(), o.bc(), o.ldbc(), o.bOffset(), o.dSkip(), o.z(), o.ldz(), o.zOffset(),
                 state, o.hOffset(), o.yOffset(), o.ext(), o.ldExt(), o.extNegA(), extState, checkpoints, y,
                 s.len(), s.channels(), s.states(), s.extStates());
@@ -133,30 +145,29 @@ public final class SelectiveScanKernels {
      * (B, D, n') are assigned per batch row. {@code work} holds {@link #workFloats} floats.
      */
     public void backward(Precision p, ScanShape s, ScanOperands o, long checkpoints, long dy, Gradients g, long work) {
-        int blocks = blocks(s.channels());
-        int k = statesPerLane(s.totalStates());
-        int tt = tile(k);
-        int nt = LANES * k;
-        int sharedFloats = 7 * tt * CHANNELS_PER_BLOCK + 2 * tt * nt + tt * k * THREADS + 4 * tt * 2 * nt;
-        kernel("bwd", p, s).launch(blocks, s.batch(), 1, THREADS, sharedFloats * 4,
+        ScanLayout l = backwardLayout(s);
+        int blocks = l.blocks(s.channels());
+        kernel("bwd", p, l).launch(blocks, s.batch(), 1, l.threads(), l.backwardSharedBytes(),
                 o.x(), o.dt(), o.negA(), o.bc(), o.ldbc(), o.bOffset(), o.dSkip(), o.z(), o.ldz(), o.zOffset(),
                 o.hOffset(), o.yOffset(), o.ext(), o.ldExt(), o.extNegA(), checkpoints, dy, g.dx(), g.dDt(), g.dz(),
                 g.dH0(), g.dExtH0(), work, s.batch(), s.len(), s.channels(), s.states(), s.extStates());
         long outputs = (long) s.batch() * s.len() * 2 * s.totalStates() + (long) s.channels() * s.totalStates()
                 + s.channels();
         int finishThreads = 256;
-        kernel("bwd_finish", p, s).launch((int) ((outputs + finishThreads - 1) / finishThreads), 1, 1,
+        module.kernel("scan_bwd_finish_" + p.tag).launch((int) ((outputs + finishThreads - 1) / finishThreads), 1, 1,
                 finishThreads, 0, work, g.dBc(), o.ldbc(), o.bOffset(), g.dExt(), o.ldExt(), g.dNegA(),
-                g.dExtNegA(), g.dHOffset(), g.dSkip(), g.dYOffset(), blocks, s.batch(), s.len(), s.channels(),
-                s.states(), s.extStates());
+                g.dExtNegA(), g.dHOffset(), g.dSkip(), g.dYOffset(), blocks, l.states(), s.batch(), s.len(),
+                s.channels(), s.states(), s.extStates());
     }
 
     /**
      * One decoding step for every batch row: x, dt (B, D), bc (B, ldbc), z (B, ldz), ext (B, ldExt) as in the
-     * operands (their length is 1); state and extState updated in place; y (B, D).
+     * operands (their length is 1); state and extState updated in place; y (B, D). Runs in the forward's layout, so
+     * a step equals the forward's step bit for bit.
      */
     public void step(Precision p, ScanShape s, ScanOperands o, long state, long extState, long y) {
-        kernel("step", p, s).launch(blocks(s.channels()), s.batch(), 1, THREADS, 0,
+        ScanLayout l = forwardLayout(s);
+        kernel("step", p, l).launch(l.blocks(s.channels()), s.batch(), 1, l.threads(), 0,
                 o.x(), o.dt(), o.negA(), o.bc(), o.ldbc(), o.bOffset(), o.dSkip(), o.z(), o.ldz(), o.zOffset(),
                 state, o.hOffset(), o.yOffset(), o.ext(), o.ldExt(), o.extNegA(), extState, y, s.channels(),
                 s.states(), s.extStates());

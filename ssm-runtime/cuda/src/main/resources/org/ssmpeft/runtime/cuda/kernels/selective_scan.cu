@@ -9,24 +9,24 @@
 // B'_t, C'_t (n' each); they join the base N states in the same recurrence (no offset on them), so the kernel scans
 // Ntot = N + n' states. Δ arrives after softplus. All arithmetic in float32; inputs/outputs T = float or bf16.
 //
-// Work split: a block owns one batch row and CH = 32 channels; each channel is shared by S = 4 lanes of a warp, and
-// lane s owns states n = s·K + k, k < K (contiguous, so B_t and C_t reach it as 16-byte loads) (K = 4 for Ntot <= 16). Time is walked in tiles of TT steps: the block stages
-// a tile's u, Δ, z (TT x CH) and B, C (TT x S·K) in shared memory with coalesced loads, then every lane runs its K
-// recurrences through the tile from shared memory (state in registers), and the tile's outputs leave through shared
-// memory as coalesced stores. The (B, L, D, N) state tensor never touches device memory.
+// Work split (a "layout", template parameters S, K, CH, TT; the Java side picks one per pass and Ntot): a block owns
+// one batch row and CH channels; each channel is shared by S adjacent lanes of a warp, and lane s owns the K
+// contiguous states n = s·K + k (NT = S·K >= Ntot, padded states are zero). Time is walked in tiles of TT steps:
+// the block stages a tile's u, Δ, z (TT x CH) and the (B, C) pairs (TT x NT) in shared memory with coalesced
+// loads issued two tiles ahead, every lane runs its K recurrences through the tile from shared memory (state in
+// registers), and the tile's outputs leave through shared memory as coalesced stores. More lanes per channel (S 8,
+// 16) means more warps for the same work: the recurrence is latency-bound at 1-2 warps per SM sub-partition.
+// The (B, L, D, N) state tensor never touches device memory.
 //
-// Backward recomputes: the forward (when asked) writes h at every tile start, (B, ceil(L/TT), D, Ntot) floats; the
-// backward walks tiles in reverse, recomputes the tile's states from its checkpoint into shared memory, then runs
-// the adjoint g_t = ∂/∂h_t backwards through the tile:
+// Backward recomputes: the forward (when asked) writes h at every tile start, (B, ceil(L/TT), D, Ntot) floats (the
+// layout-independent checkpoint: forward and backward may use different S, K, CH with the same TT); the backward
+// walks tiles in reverse, recomputes the tile's states from its checkpoint into shared memory, then runs the
+// adjoint g_t = ∂/∂h_t backwards through the tile:
 //   ds = dy·silu(z);  dz = dy·s·silu'(z);  g_t = g_{t+1}·e_{t+1} + ds·C_t   (e_t = exp(Δ_t·A))
 //   du += ds·D + Σ_n g·Δ·B;   dΔ = Σ_n g·(B·u + A·e·h_{t-1});   dB_t = Σ_c g·Δ·u;   dC_t = Σ_c ds·(h_t + h')
 //   dA += g·Δ·e·h_{t-1};  dh' += ds·C;  dD += ds·u;  dy' += ds;  dh0 = g_0·e_0 (the adjoint past the first step)
 // Sums over channels (dB, dC) and over batch rows (dA, dh', dD, dy') go through per-block partials reduced by a
 // second kernel in a fixed order, so gradients are deterministic (no floating-point atomics).
-
-#define S 4
-#define CH 32
-#define THREADS (S * CH)
 
 typedef unsigned long long u64;
 
@@ -34,18 +34,24 @@ struct bf16 {
     unsigned short v;
 };
 
+// float -> bf16, round to nearest even, NaN stays NaN (one instruction from sm_80 on)
+__device__ __forceinline__ unsigned short to_bf16(float x) {
+#if __CUDA_ARCH__ >= 800
+    unsigned short r;
+    asm("cvt.rn.bf16.f32 %0, %1;" : "=h"(r) : "f"(x));
+    return r;
+#else
+    unsigned u = __float_as_uint(x);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (unsigned short) ((u >> 16) | 0x40);
+    u += 0x7fffu + ((u >> 16) & 1u);
+    return (unsigned short) (u >> 16);
+#endif
+}
+
 __device__ __forceinline__ float ld(const float* p, u64 i) { return p[i]; }
 __device__ __forceinline__ float ld(const bf16* p, u64 i) { return __uint_as_float(((unsigned) p[i].v) << 16); }
 __device__ __forceinline__ void st(float* p, u64 i, float x) { p[i] = x; }
-__device__ __forceinline__ void st(bf16* p, u64 i, float x) {
-    unsigned u = __float_as_uint(x);
-    if ((u & 0x7fffffffu) > 0x7f800000u) {
-        p[i].v = (unsigned short) ((u >> 16) | 0x40);  // NaN stays NaN
-        return;
-    }
-    u += 0x7fffu + ((u >> 16) & 1u);                     // round to nearest even
-    p[i].v = (unsigned short) (u >> 16);
-}
+__device__ __forceinline__ void st(bf16* p, u64 i, float x) { p[i].v = to_bf16(x); }
 
 // The bits of a token element as loaded, widened to float only when used: a load's consumer waits for the data,
 // so the next tile's prefetched elements stay raw until they are written to shared memory.
@@ -54,17 +60,19 @@ struct Raw;
 template <>
 struct Raw<float> {
     typedef float type;
-    static __device__ __forceinline__ float get(const float* p, u64 i) { return p[i]; }
+    static __device__ __forceinline__ float get(const float* p, int i) { return p[i]; }
     static __device__ __forceinline__ float widen(float v) { return v; }
 };
 template <>
 struct Raw<bf16> {
     typedef unsigned short type;
-    static __device__ __forceinline__ unsigned short get(const bf16* p, u64 i) { return p[i].v; }
+    static __device__ __forceinline__ unsigned short get(const bf16* p, int i) { return p[i].v; }
     static __device__ __forceinline__ float widen(unsigned short v) { return __uint_as_float(((unsigned) v) << 16); }
 };
 
-// 2^x on the special-function unit (x = Δ·A·log2(e) <= 0 here)
+#define LOG2E 1.4426950408889634f
+
+// 2^x on the special-function unit (x = Δ·A·log2(e) <= 0 in the recurrence)
 __device__ __forceinline__ float exp2_approx(float x) {
     float y;
     asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
@@ -75,27 +83,35 @@ __device__ __forceinline__ float exp2_approx(float x) {
 // so recomputed states are the forward's bit for bit
 __device__ __forceinline__ float recur(float e, float h, float du, float b) { return __fmaf_rn(e, h, du * b); }
 
-__device__ __forceinline__ float sigmoid(float z) { return 1.f / (1.f + expf(-z)); }
+// σ(z) = 1 / (1 + 2^(−z·log2 e)) on the special-function unit (relative error ~1e-7, far under float32 tolerance);
+// z → −∞ gives 1/∞ = 0, z → +∞ gives 1
+__device__ __forceinline__ float sigmoid(float z) { return __fdividef(1.f, 1.f + exp2_approx(-z * LOG2E)); }
 
-// sum over the S lanes of one channel (lanes s = 0..3 are adjacent); every lane gets the sum
+// sum over the S adjacent lanes of one channel; every lane gets the sum
+template <int S>
 __device__ __forceinline__ float sum_lanes(float v) {
-    v += __shfl_xor_sync(0xffffffffu, v, 1);
-    v += __shfl_xor_sync(0xffffffffu, v, 2);
+#pragma unroll
+    for (int m = 1; m < S; m <<= 1) v += __shfl_xor_sync(0xffffffffu, v, m);
     return v;
 }
 
-#define LOG2E 1.4426950408889634f
-
-// K consecutive floats of shared memory (16-byte aligned) as K/4 vector loads
+// The lane's K (B, C) pairs of one step from shared memory (pairs of the lane's states are contiguous, 8·K bytes,
+// 16-byte aligned for even K): one 8- or 16-byte load per two states
 template <int K>
-__device__ __forceinline__ void load_states(float (&v)[K], const float* p) {
+__device__ __forceinline__ void load_bc(float (&bv)[K], float (&cv)[K], const float2* p) {
+    if constexpr (K == 1) {
+        float2 q = p[0];
+        bv[0] = q.x;
+        cv[0] = q.y;
+    } else {
 #pragma unroll
-    for (int k = 0; k < K; k += 4) {
-        float4 q = *reinterpret_cast<const float4*>(p + k);
-        v[k] = q.x;
-        v[k + 1] = q.y;
-        v[k + 2] = q.z;
-        v[k + 3] = q.w;
+        for (int k = 0; k < K; k += 2) {
+            float4 q = *reinterpret_cast<const float4*>(p + k);
+            bv[k] = q.x;
+            cv[k] = q.y;
+            bv[k + 1] = q.z;
+            cv[k + 1] = q.w;
+        }
     }
 }
 
@@ -157,10 +173,9 @@ __device__ void store_state(const float (&h)[K], float* state, float* extState, 
 //   h = exp(Δ·A)·h + (Δ·u)·B;  returns Σ_k C_k·(h_k + h'_k)
 template <int K>
 __device__ __forceinline__ float step_states(float (&h)[K], const Lane<K>& ln, float delta, float du,
-                                             const float* Bt, const float* Ct, int s) {
+                                             const float2* bc) {
     float bv[K], cv[K];
-    load_states<K>(bv, Bt + s * K);
-    load_states<K>(cv, Ct + s * K);
+    load_bc<K>(bv, cv, bc);
     float acc = 0.f;
 #pragma unroll
     for (int k = 0; k < K; k++) {
@@ -171,17 +186,32 @@ __device__ __forceinline__ float step_states(float (&h)[K], const Lane<K>& ln, f
     return acc;
 }
 
+// Where a thread's items of a tile live. Channel tensors (TT x CH, row-major): item j of thread i is element
+// i + j·THREADS, i.e. row i / CH + j·S, channel i % CH; (B, C) pairs (TT x NT): row i / NT + j·(CH / K), state
+// i % NT. So each thread has one base address per tensor and tile and steps through its items with a 32-bit stride
+// (one 64-bit multiply per tensor and tile instead of one per element).
+template <int S, int K, int CH, int TT>
+struct Items {
+    static constexpr int THREADS = S * CH, NT = S * K;
+    static constexpr int IC = TT / S;           // channel items per thread
+    static constexpr int RB = CH / K;           // (B, C) rows per pass of the block
+    static constexpr int IB = TT / RB;          // (B, C) items per thread
+    static_assert(TT % S == 0 && CH % K == 0 && TT % RB == 0, "layout: TT must be a multiple of S and of CH / K");
+    static __device__ __forceinline__ int row() { return threadIdx.x / CH; }
+    static __device__ __forceinline__ int col() { return threadIdx.x % CH; }
+    // offset of a channel tensor element (row t of batch row b, channel c) with leading dimension ld
+    static __device__ __forceinline__ u64 at(int b, int len, int t, int ld, int c) {
+        return ((u64) b * len + t) * ld + c;
+    }
+};
+
 // One tile [t0, t0 + TT) of the inputs, loaded from device memory into registers (zeros past the ends), so the next
-// tile's loads are in flight while the block computes the current one from shared memory (software pipelining:
-// without it every tile waits a full memory latency). Item j of a thread is element threadIdx.x + j·THREADS of the
-// tile, row-major (TT, CH) for the channel tensors and (TT, S·K) for B and C: consecutive threads read consecutive
-// addresses.
-template <typename T, int K, int TT>
+// tile's loads are in flight while the block computes the current one from shared memory (software pipelining).
+template <typename T, int S, int K, int CH, int TT>
 struct TileLoad {
     typedef typename Raw<T>::type R;
-    static constexpr int NT = S * K;
-    static constexpr int IC = TT * CH / THREADS;  // channel items per thread
-    static constexpr int IB = TT * NT / THREADS;  // B (and C) items per thread
+    typedef Items<S, K, CH, TT> I;
+    static constexpr int IC = I::IC, IB = I::IB;
     R x[IC], dt[IC], z[IC], dy[IC], bv[IB], cv[IB];
     float hck[K];  // the backward's checkpoint of the tile's first state, per lane
 
@@ -197,40 +227,41 @@ struct TileLoad {
     __device__ void load(const T* px, const T* pdt, const T* pz, int ldz, int zOff, const T* pdy, const T* bc,
                          int ldbc, int bOff, const T* ext, int ldext, int b, int t0, int len, int d, int c0, int nb,
                          int ne) {
+        const int r0 = t0 + I::row(), cg = c0 + I::col();
+        const bool cok = cg < d;
+        const u64 o = I::at(b, len, r0, d, cg);
+        const T* qx = px + o;
+        const T* qdt = pdt + o;
+        const T* qdy = pdy ? pdy + o : nullptr;
+        const T* qz = pz ? pz + I::at(b, len, r0, ldz, zOff + cg) : nullptr;
 #pragma unroll
         for (int j = 0; j < IC; j++) {
-            int i = threadIdx.x + j * THREADS;
-            int t = t0 + i / CH, c = c0 + i % CH;
-            R xv = 0, dv = 0, zv = 0, gv = 0;
-            if (t < len && c < d) {
-                u64 m = (u64) b * len + t;
-                xv = Raw<T>::get(px, m * d + c);
-                dv = Raw<T>::get(pdt, m * d + c);
-                if (pz) zv = Raw<T>::get(pz, m * ldz + zOff + c);
-                if (pdy) gv = Raw<T>::get(pdy, m * d + c);
-            }
-            x[j] = xv;
-            dt[j] = dv;
-            z[j] = zv;
-            dy[j] = gv;
+            const bool ok = cok && r0 + j * S < len;
+            const int od = j * S * d;
+            x[j] = ok ? Raw<T>::get(qx, od) : R(0);
+            dt[j] = ok ? Raw<T>::get(qdt, od) : R(0);
+            z[j] = (ok && qz) ? Raw<T>::get(qz, j * S * ldz) : R(0);
+            dy[j] = (ok && qdy) ? Raw<T>::get(qdy, od) : R(0);
+        }
+        // this thread's state n of the (B, C) pairs: base states from bc, extension states from ext, else zeros
+        const int n = threadIdx.x % I::NT, rb = t0 + threadIdx.x / I::NT;
+        const T* qb = nullptr;
+        int ld = 0, cOff = 0;
+        if (n < nb) {
+            qb = bc + I::at(b, len, rb, ldbc, bOff + n);
+            ld = ldbc;
+            cOff = nb;
+        } else if (n < nb + ne) {
+            qb = ext + I::at(b, len, rb, ldext, n - nb);
+            ld = ldext;
+            cOff = ne;
         }
 #pragma unroll
         for (int j = 0; j < IB; j++) {
-            int i = threadIdx.x + j * THREADS;
-            int t = t0 + i / NT, n = i % NT;
-            R bq = 0, cq = 0;
-            if (t < len) {
-                u64 m = (u64) b * len + t;
-                if (n < nb) {
-                    bq = Raw<T>::get(bc, m * ldbc + bOff + n);
-                    cq = Raw<T>::get(bc, m * ldbc + bOff + nb + n);
-                } else if (n < nb + ne) {
-                    bq = Raw<T>::get(ext, m * ldext + (n - nb));
-                    cq = Raw<T>::get(ext, m * ldext + ne + (n - nb));
-                }
-            }
-            bv[j] = bq;
-            cv[j] = cq;
+            const bool ok = qb && rb + j * I::RB < len;
+            const int ob = j * I::RB * ld;
+            bv[j] = ok ? Raw<T>::get(qb, ob) : R(0);
+            cv[j] = ok ? Raw<T>::get(qb, ob + cOff) : R(0);
         }
     }
 
@@ -239,11 +270,10 @@ struct TileLoad {
     __device__ float fz(int j) const { return Raw<T>::widen(z[j]); }
     __device__ float fdy(int j) const { return Raw<T>::widen(dy[j]); }
 
-    __device__ void store_bc(float* sB, float* sC) const {
+    __device__ void store_bc(float2* sBC) const {
 #pragma unroll
         for (int j = 0; j < IB; j++) {
-            sB[threadIdx.x + j * THREADS] = Raw<T>::widen(bv[j]);
-            sC[threadIdx.x + j * THREADS] = Raw<T>::widen(cv[j]);
+            sBC[threadIdx.x + j * I::THREADS] = make_float2(Raw<T>::widen(bv[j]), Raw<T>::widen(cv[j]));
         }
     }
 };
@@ -254,19 +284,26 @@ struct TileLoad {
 // not written); hoff: (D, nb) or null; yoff: (D) or null; ext: (B, L, ldext) with B'_t at 0, C'_t at ne;
 // extNegA: (D, ne); extState: (B, D, ne) like state; ckpt: (B, ceil(L/TT), D, Ntot) or null -> y: (B, L, D)
 // Per step a lane only advances its states and leaves its share of C·(h + h') in shared memory (no cross-lane
-// traffic in the recurrence); the shares, the channel's D·u + y' and the gate are combined when the tile is
-// stored, by all threads at once.
-template <typename T, int K, int TT>
+// traffic in the recurrence); the S shares, the channel's D·u + y' and the gate are combined when the tile is
+// stored, by all threads at once. Shares are kept per lane (s, then element): sy[s·P + tt·CH + c], with the pitch
+// P ≡ 32/S (mod 32) so that the S·(32/S) lanes of a warp write 32 different banks.
+// Dynamic shared memory: forward_smem_floats(S, K, CH, TT) floats (SelectiveScanKernels.Layout mirrors it).
+#define FWD_SMEM_FLOATS(S, K, CH, TT) (3 * (TT) * (CH) + 2 * (TT) * (S) * (K) + (S) * ((TT) * (CH) + 32 / (S)) + 2 * (CH))
+template <typename T, int S, int K, int CH, int TT>
 __device__ void scan_fwd(const T* x, const T* dt, const float* negA, const T* bc, int ldbc, int bOff,
                          const float* dskip, const T* z, int ldz, int zOff, float* state, const float* hoff,
                          const float* yoff, const T* ext, int ldext, const float* extNegA, float* extState,
                          float* ckpt, T* y, int len, int d, int nb, int ne) {
-    const int NT = S * K;
-    __shared__ __align__(16) float2 sdu[TT * CH];  // (Δ, u)
-    __shared__ __align__(16) float sz[TT * CH];
-    __shared__ __align__(16) float sy[TT * CH * S];  // each lane's share of C·(h + h'), summed at the store
-    __shared__ __align__(16) float sB[TT * NT], sC[TT * NT];
-    __shared__ float sD[CH], sYo[CH];
+    typedef Items<S, K, CH, TT> I;
+    constexpr int THREADS = I::THREADS, NT = I::NT, P = TT * CH + 32 / S;
+    static_assert((TT * CH) % 32 == 0, "forward: TT·CH must be a multiple of 32 for the share pitch");
+    extern __shared__ __align__(16) float smem[];
+    float2* sdu = reinterpret_cast<float2*>(smem);               // (TT, CH) (Δ, u)
+    float* sz = smem + 2 * TT * CH;                               // (TT, CH)
+    float2* sBC = reinterpret_cast<float2*>(sz + TT * CH);        // (TT, NT) (B, C)
+    float* sy = reinterpret_cast<float*>(sBC + TT * NT);          // (S, P) read-out shares
+    float* sD = sy + S * P;
+    float* sYo = sD + CH;
     const int b = blockIdx.y, c0 = blockIdx.x * CH;
     const int cl = threadIdx.x / S, s = threadIdx.x % S, c = c0 + cl;
     const int valid = c < d, ntot = nb + ne;
@@ -281,20 +318,21 @@ __device__ void scan_fwd(const T* x, const T* dt, const float* negA, const T* bc
     float h[K];
     load_state<K>(h, state, extState, b, d, c, valid, s, nb, ne);
     // two register sets, two tiles ahead: a tile's loads have two tiles of compute to arrive in (one was not enough:
-    // the recurrence of 32 steps is shorter than a loaded memory latency)
-    TileLoad<T, K, TT> ta, tb;
+    // the recurrence of one tile is shorter than a loaded memory latency)
+    TileLoad<T, S, K, CH, TT> ta, tb;
     ta.load(x, dt, z, ldz, zOff, nullptr, bc, ldbc, bOff, ext, ldext, b, 0, len, d, c0, nb, ne);
     if (TT < len) tb.load(x, dt, z, ldz, zOff, nullptr, bc, ldbc, bOff, ext, ldext, b, TT, len, d, c0, nb, ne);
-    auto tile = [&](TileLoad<T, K, TT>& next, int t0) {
+    const int col = I::col(), cg = c0 + col;
+    auto tile = [&](TileLoad<T, S, K, CH, TT>& next, int t0) {
         const int ck = t0 / TT;
         __syncthreads();  // the previous tile is consumed and stored
 #pragma unroll
-        for (int j = 0; j < next.IC; j++) {
+        for (int j = 0; j < I::IC; j++) {
             int i = threadIdx.x + j * THREADS;
             sdu[i] = make_float2(next.fdt(j), next.fx(j));
             sz[i] = next.fz(j);
         }
-        next.store_bc(sB, sC);
+        next.store_bc(sBC);
         __syncthreads();
         if (t0 + 2 * TT < len) {
             next.load(x, dt, z, ldz, zOff, nullptr, bc, ldbc, bOff, ext, ldext, b, t0 + 2 * TT, len, d, c0, nb, ne);
@@ -306,25 +344,35 @@ __device__ void scan_fwd(const T* x, const T* dt, const float* negA, const T* bc
                 if (n < ntot) ckpt[(((u64) b * chunks + ck) * d + c) * ntot + n] = h[k];
             }
         }
+        float* share = sy + s * P + cl;
 #pragma unroll 8
         for (int tt = 0; tt < TT; tt++) {
             float2 du = sdu[tt * CH + cl];
-            sy[(tt * CH + cl) * S + s] = step_states<K>(h, ln, du.x, du.x * du.y, sB + tt * NT, sC + tt * NT, s);
+            share[tt * CH] = step_states<K>(h, ln, du.x, du.x * du.y, sBC + tt * NT + s * K);
         }
         __syncthreads();
+        const int r0 = t0 + I::row();
+        T* qy = y + I::at(b, len, r0, d, cg);
 #pragma unroll
-        for (int j = 0; j < next.IC; j++) {
+        for (int j = 0; j < I::IC; j++) {
             int i = threadIdx.x + j * THREADS;
-            int tt = i / CH, cc = i % CH;
-            int t = t0 + tt, cg = c0 + cc;
-            if (t < len && cg < d) {
-                float4 part = reinterpret_cast<const float4*>(sy)[i];
-                float out = (part.x + part.y) + (part.z + part.w) + sD[cc] * sdu[i].y + sYo[cc];
+            if (r0 + j * S < len && cg < d) {
+                // the S shares summed as a pairwise tree in lane order, the order of the step kernel's
+                // butterfly (sum_lanes), so a decoding step equals the forward bit for bit
+                float v[S];
+#pragma unroll
+                for (int q = 0; q < S; q++) v[q] = sy[q * P + i];
+#pragma unroll
+                for (int m = 1; m < S; m <<= 1) {
+#pragma unroll
+                    for (int q = 0; q < S; q += 2 * m) v[q] += v[q + m];
+                }
+                float out = v[0] + sD[col] * sdu[i].y + sYo[col];
                 if (z) {
                     float zv = sz[i];
                     out *= zv * sigmoid(zv);
                 }
-                st(y, ((u64) b * len + t) * d + cg, out);
+                st(qy, (u64) (j * S * d), out);
             }
         }
     };
@@ -341,14 +389,20 @@ __device__ void scan_fwd(const T* x, const T* dt, const float* negA, const T* bc
 // scan_bwd_finish): dbc (nblk, B, L, 2·NT), then (B, D, NT) dA, (B, D, NT) dh', (B, D) dD, (B, D) dy'.
 // The per-(t, channel) factors of the gate are formed once per element when a tile is staged:
 //   ds = dy·silu(z) and q = dy·σ(z)·(1 + z·(1 − σ(z))), so that dz = s·q once the lane group has s.
-template <typename T, int K, int TT>
+// Dynamic shared memory: BWD_SMEM_FLOATS floats.
+#define BWD_SMEM_FLOATS(S, K, CH, TT) \
+    (7 * (TT) * (CH) + 2 * (TT) * (S) * (K) + (TT) * (K) * (S) * (CH) + ((S) * (CH) / 32) * (TT) * 2 * (S) * (K))
+template <typename T, int S, int K, int CH, int TT>
 __device__ void scan_bwd(const T* x, const T* dt, const float* negA, const T* bc, int ldbc, int bOff,
                          const float* dskip, const T* z, int ldz, int zOff, const float* hoff, const float* yoff,
                          const T* ext, int ldext, const float* extNegA, const float* ckpt, const T* dy, T* dx,
                          T* ddt, T* dz, float* dh0, float* dh0ext, float* work, int batch, int len, int d, int nb,
                          int ne) {
-    const int NT = S * K;
-    const int V = 2 * K;  // per lane and step: dB contributions of its K states, then dC's
+    typedef Items<S, K, CH, TT> I;
+    constexpr int THREADS = I::THREADS, NT = I::NT, NW = THREADS / 32;
+    constexpr int V = 2 * K;  // per lane and step: dB contributions of its K states, then dC's
+    constexpr int CW = 32 / S;  // channels per warp
+    static_assert(V >= CW, "backward: the reduce-scatter over a warp's channels needs S·K >= 16");
     extern __shared__ __align__(16) float smem[];
     float2* sdu = reinterpret_cast<float2*>(smem);  // (Δ, u)
     float* sds = smem + 2 * TT * CH;
@@ -356,10 +410,9 @@ __device__ void scan_bwd(const T* x, const T* dt, const float* negA, const T* bc
     float* sdx = sq + TT * CH;
     float* sddt = sdx + TT * CH;
     float* sdz = sddt + TT * CH;
-    float* sB = sdz + TT * CH;
-    float* sC = sB + TT * NT;
-    float* sH = sC + TT * NT;             // (TT, K, THREADS): h_t of every lane's states in the tile
-    float* sRed = sH + TT * K * THREADS;  // (4 warps, TT, 2·NT): per-warp sums over its 8 channels
+    float2* sBC = reinterpret_cast<float2*>(sdz + TT * CH);
+    float* sH = reinterpret_cast<float*>(sBC + TT * NT);  // (TT, K, THREADS): h_t of every lane's states in the tile
+    float* sRed = sH + TT * K * THREADS;                   // (NW, TT, 2·NT): per-warp sums over its CW channels
 
     const int b = blockIdx.y, blk = blockIdx.x, c0 = blk * CH;
     const int nblk = gridDim.x;
@@ -367,6 +420,7 @@ __device__ void scan_bwd(const T* x, const T* dt, const float* negA, const T* bc
     const int cl = tid / S, s = tid % S, c = c0 + cl;
     const int valid = c < d, ntot = nb + ne;
     const int chunks = (len + TT - 1) / TT;
+    const int col = I::col(), cg = c0 + col;
     Lane<K> ln;
     ln.load(negA, extNegA, hoff, c, valid, s, nb, ne);
     const float dv = (valid && dskip) ? dskip[c] : 0.f;
@@ -377,21 +431,20 @@ __device__ void scan_bwd(const T* x, const T* dt, const float* negA, const T* bc
     for (int k = 0; k < K; k++) g[k] = dA[k] = dho[k] = 0.f;
     float dD = 0.f, dyo = 0.f;
     float* dbcPart = work;
-    const u64 m0 = (u64) b * len;
 
     // two register sets, two tiles ahead, as in the forward
-    TileLoad<T, K, TT> ta, tb;
+    TileLoad<T, S, K, CH, TT> ta, tb;
     ta.load(x, dt, z, ldz, zOff, dy, bc, ldbc, bOff, ext, ldext, b, (chunks - 1) * TT, len, d, c0, nb, ne);
     ta.load_ckpt(ckpt, b, chunks, chunks - 1, d, c, valid, s, ntot);
     if (chunks >= 2) {
         tb.load(x, dt, z, ldz, zOff, dy, bc, ldbc, bOff, ext, ldext, b, (chunks - 2) * TT, len, d, c0, nb, ne);
         tb.load_ckpt(ckpt, b, chunks, chunks - 2, d, c, valid, s, ntot);
     }
-    auto tile = [&](TileLoad<T, K, TT>& next, int ck) {
+    auto tile = [&](TileLoad<T, S, K, CH, TT>& next, int ck) {
         const int t0 = ck * TT;
         __syncthreads();  // the previous (later) tile's outputs have been stored
 #pragma unroll
-        for (int j = 0; j < next.IC; j++) {
+        for (int j = 0; j < I::IC; j++) {
             int i = tid + j * THREADS;
             float zv = next.fz(j), gy = next.fdy(j);
             float ds = gy, q = 0.f;
@@ -404,7 +457,7 @@ __device__ void scan_bwd(const T* x, const T* dt, const float* negA, const T* bc
             sds[i] = ds;
             sq[i] = q;
         }
-        next.store_bc(sB, sC);
+        next.store_bc(sBC);
         float hck[K];
 #pragma unroll
         for (int k = 0; k < K; k++) hck[k] = next.hck[k];
@@ -421,8 +474,8 @@ __device__ void scan_bwd(const T* x, const T* dt, const float* negA, const T* bc
 #pragma unroll 2
             for (int tt = 0; tt < TT; tt++) {
                 float2 du = sdu[tt * CH + cl];
-                float bq[K];
-                load_states<K>(bq, sB + tt * NT + s * K);
+                float bq[K], cq[K];
+                load_bc<K>(bq, cq, sBC + tt * NT + s * K);
 #pragma unroll
                 for (int k = 0; k < K; k++) {
                     h[k] = recur(exp2_approx(du.x * ln.a2[k]), h[k], du.x * du.y, bq[k]);
@@ -436,13 +489,10 @@ __device__ void scan_bwd(const T* x, const T* dt, const float* negA, const T* bc
         for (int k = 0; k < K; k++) ht[k] = sH[((TT - 1) * K + k) * THREADS + tid];
 #pragma unroll 2
         for (int tt = TT - 1; tt >= 0; tt--) {
-            const float* Bt = sB + tt * NT;
-            const float* Ct = sC + tt * NT;
             float2 du = sdu[tt * CH + cl];
             float delta = du.x, u = du.y, ds = sds[tt * CH + cl];
             float hp[K], bv[K], cv[K];
-            load_states<K>(bv, Bt + s * K);
-            load_states<K>(cv, Ct + s * K);
+            load_bc<K>(bv, cv, sBC + tt * NT + s * K);
             float acc = 0.f;
 #pragma unroll
             for (int k = 0; k < K; k++) {
@@ -468,20 +518,20 @@ __device__ void scan_bwd(const T* x, const T* dt, const float* negA, const T* bc
                 g[k] = gk * e;
                 ht[k] = hp[k];
             }
-            float sfull = sum_lanes(acc);
-            duAcc = sum_lanes(duAcc);
-            ddtAcc = sum_lanes(ddtAcc);
+            float sfull = sum_lanes<S>(acc);
+            duAcc = sum_lanes<S>(duAcc);
+            ddtAcc = sum_lanes<S>(ddtAcc);
             if (s == 0) {
                 sdx[tt * CH + cl] = duAcc + ds * dv;
                 sddt[tt * CH + cl] = ddtAcc;
                 sdz[tt * CH + cl] = sfull + dv * u + yo;  // s_t; times q when stored
             }
-            // dB, dC: sum over the warp's 8 channels (lane bits 2..4) by a butterfly reduce-scatter: each level
-            // keeps half of the values and adds the partner's copy of them, so after 3 levels every lane holds
-            // V/8 complete sums instead of all lanes holding all V.
+            // dB, dC: sum over the warp's CW channels (the lane bits above the S lanes of a channel) by a butterfly
+            // reduce-scatter: each level keeps half of the values and adds the partner's copy of them, so after
+            // log2(CW) levels every lane holds V/CW complete sums instead of all lanes holding all V.
             int width = V;
 #pragma unroll
-            for (int mask = 16; mask >= 4; mask >>= 1) {
+            for (int mask = 16; mask >= S; mask >>= 1) {
                 int upper = (lane & mask) != 0;
                 width >>= 1;
 #pragma unroll
@@ -493,41 +543,43 @@ __device__ void scan_bwd(const T* x, const T* dt, const float* negA, const T* bc
                     }
                 }
             }
-            // lane holds value indices idx = ((lane >> 2) & 7)·(V/8) + j; value idx < K is dB of state s·K + idx,
-            // else dC of state s·K + idx - K
-            const int per = V / 8;
+            // lane holds value indices idx = (its channel in the warp)·(V/CW) + j; value idx < K is dB of state
+            // s·K + idx, else dC of state s·K + idx - K
+            constexpr int per = V / CW;
 #pragma unroll
             for (int j = 0; j < per; j++) {
-                int idx = ((lane >> 2) & 7) * per + j;
+                int idx = (lane / S) * per + j;
                 int which = idx >= K;
                 int n = s * K + (idx - which * K);
                 sRed[(warp * TT + tt) * 2 * NT + which * NT + n] = vals[j];
             }
         }
         __syncthreads();
-        // tile outputs: dx, dΔ, dz and this block's dB/dC partial (the 4 warps summed in a fixed order)
+        // tile outputs: dx, dΔ, dz and this block's dB/dC partial (the NW warps summed in a fixed order)
+        const int r0 = t0 + I::row();
+        const u64 o = I::at(b, len, r0, d, cg);
+        T* qdz = dz ? dz + I::at(b, len, r0, ldz, zOff + cg) : nullptr;
 #pragma unroll
-        for (int j = 0; j < next.IC; j++) {
+        for (int j = 0; j < I::IC; j++) {
             int i = tid + j * THREADS;
-            int tt = i / CH, cc = i % CH;
-            int t = t0 + tt, cg = c0 + cc;
-            if (t < len && cg < d) {
-                u64 o = (m0 + t) * d + cg;
-                st(dx, o, sdx[i]);
-                st(ddt, o, sddt[i]);
-                if (z && dz) st(dz, (m0 + t) * ldz + zOff + cg, sdz[i] * sq[i]);
+            if (r0 + j * S < len && cg < d) {
+                u64 od = o + (u64) (j * S * d);
+                st(dx, od, sdx[i]);
+                st(ddt, od, sddt[i]);
+                if (z && qdz) st(qdz, (u64) (j * S * ldz), sdz[i] * sq[i]);
             }
         }
         for (int i = tid; i < TT * 2 * NT; i += THREADS) {
             int tt = i / (2 * NT), j = i % (2 * NT);
             int t = t0 + tt;
             if (t < len) {
-                float v = sRed[(0 * TT + tt) * 2 * NT + j] + sRed[(1 * TT + tt) * 2 * NT + j]
-                        + sRed[(2 * TT + tt) * 2 * NT + j] + sRed[(3 * TT + tt) * 2 * NT + j];
+                float v = 0.f;
+#pragma unroll
+                for (int w = 0; w < NW; w++) v += sRed[(w * TT + tt) * 2 * NT + j];
                 dbcPart[(((u64) blk * batch + b) * len + t) * 2 * NT + j] = v;
             }
         }
-        };
+    };
     for (int ck = chunks - 1; ck >= 0; ck -= 2) {
         tile(ta, ck);
         if (ck >= 1) tile(tb, ck - 1);
@@ -552,15 +604,15 @@ __device__ void scan_bwd(const T* x, const T* dt, const float* negA, const T* bc
     store_state<K>(g, dh0, dh0ext, b, d, c, valid, s, nb, ne);
 }
 
-// Reduces the backward's partials in a fixed order:
+// Reduces the backward's partials (NT = S·K of the backward's layout) in a fixed order:
 //   dbc (B, L, ldbc) at bOff (dB then dC, nb each) and dext (B, L, ldext) (dB' then dC', ne each): assigned, the sum
 //   over channel blocks;  dnegA (D, nb), dExtNegA (D, ne), dhoff (D, nb), dskip (D), dyoff (D): +=, the sum over
 //   batch rows (each null when not wanted). One thread per output element: first B·L·2·Ntot, then D·Ntot, then D.
-template <typename T, int K>
+template <typename T>
 __device__ void scan_bwd_finish(const float* work, T* dbc, int ldbc, int bOff, T* dext, int ldext, float* dnegA,
-                                float* dExtNegA, float* dhoff, float* dskip, float* dyoff, int nblk, int batch,
-                                int len, int d, int nb, int ne) {
-    const int NT = S * K, ntot = nb + ne;
+                                float* dExtNegA, float* dhoff, float* dskip, float* dyoff, int nblk, int nt,
+                                int batch, int len, int d, int nb, int ne) {
+    const int ntot = nb + ne;
     const u64 i = (u64) blockIdx.x * blockDim.x + threadIdx.x;
     const u64 nbc = (u64) batch * len * 2 * ntot;
     const u64 npar = (u64) d * ntot;
@@ -570,7 +622,7 @@ __device__ void scan_bwd_finish(const float* work, T* dbc, int ldbc, int bOff, T
         int which = j >= ntot;
         int n = j - which * ntot;
         float acc = 0.f;
-        for (int p = 0; p < nblk; p++) acc += work[((u64) p * batch * len + m) * 2 * NT + which * NT + n];
+        for (int p = 0; p < nblk; p++) acc += work[((u64) p * batch * len + m) * 2 * nt + which * nt + n];
         if (n < nb) {
             if (dbc) st(dbc, m * ldbc + bOff + which * nb + n, acc);
         } else if (dext) {
@@ -578,17 +630,17 @@ __device__ void scan_bwd_finish(const float* work, T* dbc, int ldbc, int bOff, T
         }
         return;
     }
-    const float* dApart = work + (u64) nblk * batch * len * 2 * NT;
-    const float* dhoPart = dApart + (u64) batch * d * NT;
-    const float* dDpart = dhoPart + (u64) batch * d * NT;
+    const float* dApart = work + (u64) nblk * batch * len * 2 * nt;
+    const float* dhoPart = dApart + (u64) batch * d * nt;
+    const float* dDpart = dhoPart + (u64) batch * d * nt;
     const float* dyoPart = dDpart + (u64) batch * d;
     u64 r = i - nbc;
     if (r < npar) {
         int c = (int) (r / ntot), n = (int) (r % ntot);
         float a = 0.f, o = 0.f;
         for (int b = 0; b < batch; b++) {
-            a += dApart[((u64) b * d + c) * NT + n];
-            o += dhoPart[((u64) b * d + c) * NT + n];
+            a += dApart[((u64) b * d + c) * nt + n];
+            o += dhoPart[((u64) b * d + c) * nt + n];
         }
         if (n < nb) {
             if (dnegA) dnegA[(u64) c * nb + n] += a;
@@ -613,14 +665,14 @@ __device__ void scan_bwd_finish(const float* work, T* dbc, int ldbc, int bOff, T
 // ------------------------------------------------------------------------------------------------------------------
 // One decoding step for a batch: x, dt: (B, D); bc: (B, ldbc) at bOff; z: (B, ldz) at zOff; ext: (B, ldext);
 // state (B, D, nb) and extState (B, D, ne) updated in place -> y: (B, D). The same lane layout and the same
-// step_states as the forward, so a step equals the forward's step bit for bit.
-template <typename T, int K>
+// step_states as the forward of the layout, so a step equals that forward's step bit for bit.
+template <typename T, int S, int K, int CH>
 __device__ void scan_step(const T* x, const T* dt, const float* negA, const T* bc, int ldbc, int bOff,
                           const float* dskip, const T* z, int ldz, int zOff, float* state, const float* hoff,
                           const float* yoff, const T* ext, int ldext, const float* extNegA, float* extState, T* y,
                           int d, int nb, int ne) {
-    const int NT = S * K;
-    __shared__ __align__(16) float sB[NT], sC[NT];
+    constexpr int NT = S * K, THREADS = S * CH;
+    __shared__ __align__(16) float2 sBC[NT];
     const int b = blockIdx.y, c0 = blockIdx.x * CH;
     const int cl = threadIdx.x / S, s = threadIdx.x % S, c = c0 + cl;
     const int valid = c < d;
@@ -633,8 +685,7 @@ __device__ void scan_step(const T* x, const T* dt, const float* negA, const T* b
             bv = ld(ext, (u64) b * ldext + (n - nb));
             cv = ld(ext, (u64) b * ldext + ne + (n - nb));
         }
-        sB[n] = bv;
-        sC[n] = cv;
+        sBC[n] = make_float2(bv, cv);
     }
     __syncthreads();
     Lane<K> ln;
@@ -643,7 +694,7 @@ __device__ void scan_step(const T* x, const T* dt, const float* negA, const T* b
     load_state<K>(h, state, extState, b, d, c, valid, s, nb, ne);
     float delta = valid ? ld(dt, (u64) b * d + c) : 0.f;
     float u = valid ? ld(x, (u64) b * d + c) : 0.f;
-    float acc = sum_lanes(step_states<K>(h, ln, delta, delta * u, sB, sC, s));
+    float acc = sum_lanes<S>(step_states<K>(h, ln, delta, delta * u, sBC + s * K));
     if (valid && s == 0) {
         float out = acc + (dskip ? dskip[c] : 0.f) * u + (yoff ? yoff[c] : 0.f);
         if (z) {
@@ -656,41 +707,57 @@ __device__ void scan_step(const T* x, const T* dt, const float* negA, const T* b
 }
 
 // ------------------------------------------------------------------------------------------------------------------
-// Entry points: scan_{fwd,bwd,bwd_finish,step}_{f32,bf16}_k{4,8,16}; K states per lane (Ntot <= 4·K), tile TT = 128 / K
-// steps (the backward's shared memory for the tile's states is then 64 KB for every K).
-#define ENTRIES(TN, T, K)                                                                                            \
-    extern "C" __global__ void __launch_bounds__(THREADS) scan_fwd_##TN##_k##K(                                     \
+// Entry points: scan_{fwd,bwd,step}_{f32,bf16}_s{S}k{K}c{CH}t{TT} for each layout below (S lanes per channel, K
+// states per lane, CH channels and S·CH threads per block, TT steps per tile and between checkpoints), and
+// scan_bwd_finish_{f32,bf16}. SelectiveScanKernels.Layout lists the same layouts and which one each pass uses.
+#define ENTRIES(TN, T, S, K, CH, TT)                                                                                 \
+    extern "C" __global__ void __launch_bounds__(S * CH) scan_fwd_##TN##_s##S##k##K##c##CH##t##TT(                  \
             const T* x, const T* dt, const float* negA, const T* bc, int ldbc, int bOff, const float* dskip,         \
             const T* z, int ldz, int zOff, float* state, const float* hoff, const float* yoff, const T* ext,         \
             int ldext, const float* extNegA, float* extState, float* ckpt, T* y, int len, int d, int nb, int ne) {   \
-        scan_fwd<T, K, 128 / K>(x, dt, negA, bc, ldbc, bOff, dskip, z, ldz, zOff, state, hoff, yoff, ext, ldext,     \
-                                extNegA, extState, ckpt, y, len, d, nb, ne);                                         \
+        scan_fwd<T, S, K, CH, TT>(x, dt, negA, bc, ldbc, bOff, dskip, z, ldz, zOff, state, hoff, yoff, ext, ldext,   \
+                                  extNegA, extState, ckpt, y, len, d, nb, ne);                                       \
     }                                                                                                                \
-    extern "C" __global__ void __launch_bounds__(THREADS) scan_bwd_##TN##_k##K(                                     \
+    extern "C" __global__ void __launch_bounds__(S * CH) scan_bwd_##TN##_s##S##k##K##c##CH##t##TT(                  \
             const T* x, const T* dt, const float* negA, const T* bc, int ldbc, int bOff, const float* dskip,         \
             const T* z, int ldz, int zOff, const float* hoff, const float* yoff, const T* ext, int ldext,            \
             const float* extNegA, const float* ckpt, const T* dy, T* dx, T* ddt, T* dz, float* dh0, float* dh0ext,   \
             float* work, int batch, int len, int d, int nb, int ne) {                                                \
-        scan_bwd<T, K, 128 / K>(x, dt, negA, bc, ldbc, bOff, dskip, z, ldz, zOff, hoff, yoff, ext, ldext, extNegA,   \
-                                ckpt, dy, dx, ddt, dz, dh0, dh0ext, work, batch, len, d, nb, ne);                    \
+        scan_bwd<T, S, K, CH, TT>(x, dt, negA, bc, ldbc, bOff, dskip, z, ldz, zOff, hoff, yoff, ext, ldext,          \
+                                  extNegA, ckpt, dy, dx, ddt, dz, dh0, dh0ext, work, batch, len, d, nb, ne);         \
     }                                                                                                                \
-    extern "C" __global__ void scan_bwd_finish_##TN##_k##K(                                                          \
-            const float* work, T* dbc, int ldbc, int bOff, T* dext, int ldext, float* dnegA, float* dExtNegA,        \
-            float* dhoff, float* dskip, float* dyoff, int nblk, int batch, int len, int d, int nb, int ne) {         \
-        scan_bwd_finish<T, K>(work, dbc, ldbc, bOff, dext, ldext, dnegA, dExtNegA, dhoff, dskip, dyoff, nblk, batch, \
-                              len, d, nb, ne);                                                                       \
-    }                                                                                                                \
-    extern "C" __global__ void __launch_bounds__(THREADS) scan_step_##TN##_k##K(                                    \
+    extern "C" __global__ void __launch_bounds__(S * CH) scan_step_##TN##_s##S##k##K##c##CH##t##TT(                 \
             const T* x, const T* dt, const float* negA, const T* bc, int ldbc, int bOff, const float* dskip,         \
             const T* z, int ldz, int zOff, float* state, const float* hoff, const float* yoff, const T* ext,         \
             int ldext, const float* extNegA, float* extState, T* y, int d, int nb, int ne) {                         \
-        scan_step<T, K>(x, dt, negA, bc, ldbc, bOff, dskip, z, ldz, zOff, state, hoff, yoff, ext, ldext, extNegA,    \
-                        extState, y, d, nb, ne);                                                                     \
+        scan_step<T, S, K, CH>(x, dt, negA, bc, ldbc, bOff, dskip, z, ldz, zOff, state, hoff, yoff, ext, ldext,      \
+                               extNegA, extState, y, d, nb, ne);                                                     \
     }
 
-ENTRIES(f32, float, 4)
-ENTRIES(f32, float, 8)
-ENTRIES(f32, float, 16)
-ENTRIES(bf16, bf16, 4)
-ENTRIES(bf16, bf16, 8)
-ENTRIES(bf16, bf16, 16)
+#define LAYOUT(S, K, CH, TT) ENTRIES(f32, float, S, K, CH, TT) ENTRIES(bf16, bf16, S, K, CH, TT)
+
+#define FINISH(TN, T)                                                                                                \
+    extern "C" __global__ void scan_bwd_finish_##TN(const float* work, T* dbc, int ldbc, int bOff, T* dext,         \
+                                                    int ldext, float* dnegA, float* dExtNegA, float* dhoff,          \
+                                                    float* dskip, float* dyoff, int nblk, int nt, int batch,         \
+                                                    int len, int d, int nb, int ne) {                                \
+        scan_bwd_finish<T>(work, dbc, ldbc, bOff, dext, ldext, dnegA, dExtNegA, dhoff, dskip, dyoff, nblk, nt,       \
+                           batch, len, d, nb, ne);                                                                   \
+    }
+FINISH(f32, float)
+FINISH(bf16, bf16)
+
+// N + n' <= 16: tiles of 32 steps
+LAYOUT(4, 4, 32, 32)
+LAYOUT(8, 2, 16, 32)
+LAYOUT(8, 2, 32, 32)
+LAYOUT(16, 1, 8, 32)
+LAYOUT(16, 1, 16, 32)
+// N + n' <= 32: 16 steps
+LAYOUT(4, 8, 32, 16)
+LAYOUT(8, 4, 16, 16)
+LAYOUT(8, 4, 32, 16)
+// N + n' <= 64: 8 steps
+LAYOUT(4, 16, 32, 8)
+LAYOUT(8, 8, 16, 8)
+LAYOUT(8, 8, 32, 8)
