@@ -23,8 +23,10 @@ timeout ${TEST_TIMEOUT:-330} $JAVA -jar .device/junit.jar execute -cp "$CP" --se
 fi
 if [ "${SWEEP:-}" = "1" ]; then
   echo "== scan benchmark, every compiled layout"
-  timeout 200 $JAVA -cp "$CP" org.ssmpeft.runtime.cuda.bench.ScanBench sweep 4 1536 1024 16 60 2>&1 \
-    | tee "$OUT/scan-sweep.log" | grep -v "^BENCH" | grep -E "^(forward|backward)"
+  for n in 16 ${SWEEP_STATES:-}; do
+    timeout 200 $JAVA -cp "$CP" org.ssmpeft.runtime.cuda.bench.ScanBench sweep 4 1536 1024 $n 60 2>&1 \
+      | tee "$OUT/scan-sweep-n$n.log" | grep -v "^BENCH" | grep -E "^(forward|backward)"
+  done
 fi
 echo "== scan benchmark"
 timeout 120 $JAVA -cp "$CP" org.ssmpeft.runtime.cuda.bench.ScanBench 2>&1 | tee "$OUT/scan-bench.log" | grep -v "^BENCH"

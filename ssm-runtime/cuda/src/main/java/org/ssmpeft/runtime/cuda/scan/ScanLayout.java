@@ -21,7 +21,7 @@ public record ScanLayout(int lanes, int statesPerLane, int channels, int tile) {
     /** Every layout the kernel file compiles (its LAYOUT lines), grouped by the N + n' they hold. */
     public static final List<ScanLayout> COMPILED = List.of(
             new ScanLayout(4, 4, 32, 32), new ScanLayout(8, 2, 16, 32), new ScanLayout(8, 2, 32, 32),
-            new ScanLayout(16, 1, 8, 32), new ScanLayout(16, 1, 16, 32),
+            new ScanLayout(16, 1, 8, 32), new ScanLayout(16, 1, 16, 32), new ScanLayout(8, 2, 8, 32),
             new ScanLayout(4, 8, 32, 16), new ScanLayout(8, 4, 16, 16), new ScanLayout(8, 4, 32, 16),
             new ScanLayout(4, 16, 32, 8), new ScanLayout(8, 8, 16, 8), new ScanLayout(8, 8, 32, 8));
 
@@ -50,7 +50,7 @@ public record ScanLayout(int lanes, int statesPerLane, int channels, int tile) {
     /** The forward's (and the decoding step's) layout for N + n' states. */
     public static ScanLayout forward(int totalStates) {
         return switch (tileFor(totalStates)) {
-            case 32 -> new ScanLayout(16, 1, 8, 32);
+            case 32 -> new ScanLayout(8, 2, 16, 32);
             case 16 -> new ScanLayout(8, 4, 16, 16);
             default -> new ScanLayout(8, 8, 16, 8);
         };
@@ -59,7 +59,7 @@ public record ScanLayout(int lanes, int statesPerLane, int channels, int tile) {
     /** The backward's layout for N + n' states. */
     public static ScanLayout backward(int totalStates) {
         return switch (tileFor(totalStates)) {
-            case 32 -> new ScanLayout(8, 2, 32, 32);
+            case 32 -> new ScanLayout(8, 2, 16, 32);
             case 16 -> new ScanLayout(8, 4, 16, 16);
             default -> new ScanLayout(8, 8, 16, 8);
         };
@@ -92,7 +92,7 @@ public record ScanLayout(int lanes, int statesPerLane, int channels, int tile) {
     /** Dynamic shared memory of the forward (the kernel's FWD_SMEM_FLOATS). */
     public int forwardSharedBytes() {
         int tc = tile * channels;
-        return 4 * (3 * tc + 2 * tile * states() + lanes * (tc + 32 / lanes) + 2 * channels);
+        return 4 * (4 * tc + 2 * tile * states() + lanes * (tc + 32 / lanes) + 2 * channels);
     }
 
     /** Dynamic shared memory of the backward (the kernel's BWD_SMEM_FLOATS). */

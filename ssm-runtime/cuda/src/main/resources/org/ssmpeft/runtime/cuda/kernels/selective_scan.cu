@@ -169,22 +169,29 @@ __device__ void store_state(const float (&h)[K], float* state, float* extState, 
     }
 }
 
-// One recurrence step of the lane's K states and its share of the read-out C·(h + h'):
-//   h = exp(Δ·A)·h + (Δ·u)·B;  returns Σ_k C_k·(h_k + h'_k)
-template <int K>
+// One recurrence step of the lane's K states and its share of the read-out C·(h + h'), from operands in registers:
+//   h = exp(Δ·A)·h + (Δ·u)·B;  returns Σ_k C_k·(h_k + h'_k)   (HO false: no state offset, Σ_k C_k·h_k)
+template <int K, bool HO>
 __device__ __forceinline__ float step_states(float (&h)[K], const Lane<K>& ln, float delta, float du,
-                                             const float2* bc) {
-    float bv[K], cv[K];
-    load_bc<K>(bv, cv, bc);
+                                             const float (&bv)[K], const float (&cv)[K]) {
     float acc = 0.f;
 #pragma unroll
     for (int k = 0; k < K; k++) {
         float e = exp2_approx(delta * ln.a2[k]);
         h[k] = recur(e, h[k], du, bv[k]);
-        acc += (h[k] + ln.ho[k]) * cv[k];
+        acc += (HO ? h[k] + ln.ho[k] : h[k]) * cv[k];
     }
     return acc;
 }
+
+// Steps whose shared-memory operands a lane reads together, before computing them: the compiler cannot move a
+// later step's loads above an earlier step's shared-memory stores (it cannot prove they do not alias), so without
+// the grouping every step waits a full shared-memory latency for its own operands (Nsight Compute: the MIO
+// scoreboard was half of all stall cycles). G·(3K + 2) registers hold a group.
+template <int K>
+struct Group {
+    static constexpr int G = K >= 8 ? 1 : 8 / K;
+};
 
 // Where a thread's items of a tile live. Channel tensors (TT x CH, row-major): item j of thread i is element
 // i + j·THREADS, i.e. row i / CH + j·S, channel i % CH; (B, C) pairs (TT x NT): row i / NT + j·(CH / K), state
@@ -287,9 +294,10 @@ struct TileLoad {
 // traffic in the recurrence); the S shares, the channel's D·u + y' and the gate are combined when the tile is
 // stored, by all threads at once. Shares are kept per lane (s, then element): sy[s·P + tt·CH + c], with the pitch
 // P ≡ 32/S (mod 32) so that the S·(32/S) lanes of a warp write 32 different banks.
-// Dynamic shared memory: forward_smem_floats(S, K, CH, TT) floats (SelectiveScanKernels.Layout mirrors it).
-#define FWD_SMEM_FLOATS(S, K, CH, TT) (3 * (TT) * (CH) + 2 * (TT) * (S) * (K) + (S) * ((TT) * (CH) + 32 / (S)) + 2 * (CH))
-template <typename T, int S, int K, int CH, int TT>
+// HO: whether a state offset h' is read out (an instantiation without it saves an addition per state and step).
+// Dynamic shared memory: FWD_SMEM_FLOATS floats (ScanLayout.forwardSharedBytes mirrors it).
+#define FWD_SMEM_FLOATS(S, K, CH, TT) (4 * (TT) * (CH) + 2 * (TT) * (S) * (K) + (S) * ((TT) * (CH) + 32 / (S)) + 2 * (CH))
+template <typename T, int S, int K, int CH, int TT, bool HO>
 __device__ void scan_fwd(const T* x, const T* dt, const float* negA, const T* bc, int ldbc, int bOff,
                          const float* dskip, const T* z, int ldz, int zOff, float* state, const float* hoff,
                          const float* yoff, const T* ext, int ldext, const float* extNegA, float* extState,
@@ -298,8 +306,9 @@ __device__ void scan_fwd(const T* x, const T* dt, const float* negA, const T* bc
     constexpr int THREADS = I::THREADS, NT = I::NT, P = TT * CH + 32 / S;
     static_assert((TT * CH) % 32 == 0, "forward: TT·CH must be a multiple of 32 for the share pitch");
     extern __shared__ __align__(16) float smem[];
-    float2* sdu = reinterpret_cast<float2*>(smem);               // (TT, CH) (Δ, u)
-    float* sz = smem + 2 * TT * CH;                               // (TT, CH)
+    float2* sdu = reinterpret_cast<float2*>(smem);               // (TT, CH) (Δ, Δ·u)
+    float* su = smem + 2 * TT * CH;                               // (TT, CH) u, for D·u
+    float* sz = su + TT * CH;                                     // (TT, CH)
     float2* sBC = reinterpret_cast<float2*>(sz + TT * CH);        // (TT, NT) (B, C)
     float* sy = reinterpret_cast<float*>(sBC + TT * NT);          // (S, P) read-out shares
     float* sD = sy + S * P;
@@ -329,7 +338,9 @@ __device__ void scan_fwd(const T* x, const T* dt, const float* negA, const T* bc
 #pragma unroll
         for (int j = 0; j < I::IC; j++) {
             int i = threadIdx.x + j * THREADS;
-            sdu[i] = make_float2(next.fdt(j), next.fx(j));
+            float dv = next.fdt(j), uv = next.fx(j);
+            sdu[i] = make_float2(dv, dv * uv);
+            su[i] = uv;
             sz[i] = next.fz(j);
         }
         next.store_bc(sBC);
@@ -345,10 +356,21 @@ __device__ void scan_fwd(const T* x, const T* dt, const float* negA, const T* bc
             }
         }
         float* share = sy + s * P + cl;
-#pragma unroll 8
-        for (int tt = 0; tt < TT; tt++) {
-            float2 du = sdu[tt * CH + cl];
-            share[tt * CH] = step_states<K>(h, ln, du.x, du.x * du.y, sBC + tt * NT + s * K);
+        constexpr int G = Group<K>::G;
+        static_assert(TT % G == 0, "forward: the tile must be a multiple of the step group");
+#pragma unroll 2
+        for (int t1 = 0; t1 < TT; t1 += G) {
+            float2 du[G];
+            float bq[G][K], cq[G][K], out[G];
+#pragma unroll
+            for (int q = 0; q < G; q++) {
+                du[q] = sdu[(t1 + q) * CH + cl];
+                load_bc<K>(bq[q], cq[q], sBC + (t1 + q) * NT + s * K);
+            }
+#pragma unroll
+            for (int q = 0; q < G; q++) out[q] = step_states<K, HO>(h, ln, du[q].x, du[q].y, bq[q], cq[q]);
+#pragma unroll
+            for (int q = 0; q < G; q++) share[(t1 + q) * CH] = out[q];
         }
         __syncthreads();
         const int r0 = t0 + I::row();
@@ -367,7 +389,7 @@ __device__ void scan_fwd(const T* x, const T* dt, const float* negA, const T* bc
 #pragma unroll
                     for (int q = 0; q < S; q += 2 * m) v[q] += v[q + m];
                 }
-                float out = v[0] + sD[col] * sdu[i].y + sYo[col];
+                float out = v[0] + sD[col] * su[i] + sYo[col];
                 if (z) {
                     float zv = sz[i];
                     out *= zv * sigmoid(zv);
@@ -471,15 +493,28 @@ __device__ void scan_bwd(const T* x, const T* dt, const float* negA, const T* bc
             float h[K];
 #pragma unroll
             for (int k = 0; k < K; k++) h[k] = hck[k];
+            constexpr int G = Group<K>::G;
 #pragma unroll 2
-            for (int tt = 0; tt < TT; tt++) {
-                float2 du = sdu[tt * CH + cl];
-                float bq[K], cq[K];
-                load_bc<K>(bq, cq, sBC + tt * NT + s * K);
+            for (int t1 = 0; t1 < TT; t1 += G) {
+                float2 du[G];
+                float bq[G][K], cq[G][K], hs[G][K];
 #pragma unroll
-                for (int k = 0; k < K; k++) {
-                    h[k] = recur(exp2_approx(du.x * ln.a2[k]), h[k], du.x * du.y, bq[k]);
-                    sH[(tt * K + k) * THREADS + tid] = h[k];
+                for (int q = 0; q < G; q++) {
+                    du[q] = sdu[(t1 + q) * CH + cl];
+                    load_bc<K>(bq[q], cq[q], sBC + (t1 + q) * NT + s * K);
+                }
+#pragma unroll
+                for (int q = 0; q < G; q++) {
+#pragma unroll
+                    for (int k = 0; k < K; k++) {
+                        h[k] = recur(exp2_approx(du[q].x * ln.a2[k]), h[k], du[q].x * du[q].y, bq[q][k]);
+                        hs[q][k] = h[k];
+                    }
+                }
+#pragma unroll
+                for (int q = 0; q < G; q++) {
+#pragma unroll
+                    for (int k = 0; k < K; k++) sH[((t1 + q) * K + k) * THREADS + tid] = hs[q][k];
                 }
             }
         }
@@ -666,7 +701,7 @@ __device__ void scan_bwd_finish(const float* work, T* dbc, int ldbc, int bOff, T
 // One decoding step for a batch: x, dt: (B, D); bc: (B, ldbc) at bOff; z: (B, ldz) at zOff; ext: (B, ldext);
 // state (B, D, nb) and extState (B, D, ne) updated in place -> y: (B, D). The same lane layout and the same
 // step_states as the forward of the layout, so a step equals that forward's step bit for bit.
-template <typename T, int S, int K, int CH>
+template <typename T, int S, int K, int CH, bool HO>
 __device__ void scan_step(const T* x, const T* dt, const float* negA, const T* bc, int ldbc, int bOff,
                           const float* dskip, const T* z, int ldz, int zOff, float* state, const float* hoff,
                           const float* yoff, const T* ext, int ldext, const float* extNegA, float* extState, T* y,
@@ -694,7 +729,9 @@ __device__ void scan_step(const T* x, const T* dt, const float* negA, const T* b
     load_state<K>(h, state, extState, b, d, c, valid, s, nb, ne);
     float delta = valid ? ld(dt, (u64) b * d + c) : 0.f;
     float u = valid ? ld(x, (u64) b * d + c) : 0.f;
-    float acc = sum_lanes<S>(step_states<K>(h, ln, delta, delta * u, sBC + s * K));
+    float bq[K], cq[K];
+    load_bc<K>(bq, cq, sBC + s * K);
+    float acc = sum_lanes<S>(step_states<K, HO>(h, ln, delta, delta * u, bq, cq));
     if (valid && s == 0) {
         float out = acc + (dskip ? dskip[c] : 0.f) * u + (yoff ? yoff[c] : 0.f);
         if (z) {
@@ -715,8 +752,12 @@ __device__ void scan_step(const T* x, const T* dt, const float* negA, const T* b
             const T* x, const T* dt, const float* negA, const T* bc, int ldbc, int bOff, const float* dskip,         \
             const T* z, int ldz, int zOff, float* state, const float* hoff, const float* yoff, const T* ext,         \
             int ldext, const float* extNegA, float* extState, float* ckpt, T* y, int len, int d, int nb, int ne) {   \
-        scan_fwd<T, S, K, CH, TT>(x, dt, negA, bc, ldbc, bOff, dskip, z, ldz, zOff, state, hoff, yoff, ext, ldext,   \
-                                  extNegA, extState, ckpt, y, len, d, nb, ne);                                       \
+        if (hoff)                                                                                                    \
+            scan_fwd<T, S, K, CH, TT, true>(x, dt, negA, bc, ldbc, bOff, dskip, z, ldz, zOff, state, hoff, yoff,     \
+                                            ext, ldext, extNegA, extState, ckpt, y, len, d, nb, ne);                 \
+        else                                                                                                         \
+            scan_fwd<T, S, K, CH, TT, false>(x, dt, negA, bc, ldbc, bOff, dskip, z, ldz, zOff, state, hoff, yoff,    \
+                                             ext, ldext, extNegA, extState, ckpt, y, len, d, nb, ne);                \
     }                                                                                                                \
     extern "C" __global__ void __launch_bounds__(S * CH) scan_bwd_##TN##_s##S##k##K##c##CH##t##TT(                  \
             const T* x, const T* dt, const float* negA, const T* bc, int ldbc, int bOff, const float* dskip,         \
@@ -730,8 +771,12 @@ __device__ void scan_step(const T* x, const T* dt, const float* negA, const T* b
             const T* x, const T* dt, const float* negA, const T* bc, int ldbc, int bOff, const float* dskip,         \
             const T* z, int ldz, int zOff, float* state, const float* hoff, const float* yoff, const T* ext,         \
             int ldext, const float* extNegA, float* extState, T* y, int d, int nb, int ne) {                         \
-        scan_step<T, S, K, CH>(x, dt, negA, bc, ldbc, bOff, dskip, z, ldz, zOff, state, hoff, yoff, ext, ldext,      \
-                               extNegA, extState, y, d, nb, ne);                                                     \
+        if (hoff)                                                                                                    \
+            scan_step<T, S, K, CH, true>(x, dt, negA, bc, ldbc, bOff, dskip, z, ldz, zOff, state, hoff, yoff, ext,   \
+                                         ldext, extNegA, extState, y, d, nb, ne);                                    \
+        else                                                                                                         \
+            scan_step<T, S, K, CH, false>(x, dt, negA, bc, ldbc, bOff, dskip, z, ldz, zOff, state, hoff, yoff, ext,  \
+                                          ldext, extNegA, extState, y, d, nb, ne);                                   \
     }
 
 #define LAYOUT(S, K, CH, TT) ENTRIES(f32, float, S, K, CH, TT) ENTRIES(bf16, bf16, S, K, CH, TT)
@@ -753,6 +798,7 @@ LAYOUT(8, 2, 16, 32)
 LAYOUT(8, 2, 32, 32)
 LAYOUT(16, 1, 8, 32)
 LAYOUT(16, 1, 16, 32)
+LAYOUT(8, 2, 8, 32)
 // N + n' <= 32: 16 steps
 LAYOUT(4, 8, 32, 16)
 LAYOUT(8, 4, 16, 16)
