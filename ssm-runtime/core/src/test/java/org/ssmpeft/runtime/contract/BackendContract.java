@@ -134,7 +134,8 @@ public abstract class BackendContract {
     // 1. fixtures
 
     @ParameterizedTest(name = "{0}")
-    @ValueSource(strings = {"mamba-tiny", "mamba-bias-untied", "mamba-noconvbias-k2", "mamba2-tiny"})
+    @ValueSource(strings = {"mamba-tiny", "mamba-bias-untied", "mamba-noconvbias-k2", "mamba2-tiny",
+            "mamba2-groups2-bias-untied", "mamba2-dtclamp"})
     void matchesEveryFixtureFolder(String fixture) throws Exception {
         Path dir = Fixtures.folder(fixture);
         ModelSpec spec = Checkpoints.load(dir);
