@@ -13,7 +13,7 @@ import org.ssmpeft.examples.tasks.BundledTasks;
 import org.ssmpeft.runtime.adapters.AdapterFiles;
 import org.ssmpeft.runtime.backend.Backends;
 import org.ssmpeft.runtime.backend.SsmModel;
-import org.ssmpeft.runtime.checkpoint.MambaCheckpoint;
+import org.ssmpeft.runtime.checkpoint.Checkpoints;
 import org.ssmpeft.runtime.data.Encoder;
 import org.ssmpeft.runtime.data.Example;
 import org.ssmpeft.runtime.generate.Generation;
@@ -74,7 +74,7 @@ final class GenerateCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
         Path dir = BundledModel.orBundled(model);
-        SsmModel m = backend.create(MambaCheckpoint.load(dir), out);
+        SsmModel m = backend.create(Checkpoints.load(dir), out);
         Tokenizer tok = Tokenizers.forModel(dir);
         AdapterSet adapters = new AdapterSet(m.shape());
         for (Path a : adapterDirs) {

@@ -12,7 +12,7 @@ import org.ssmpeft.runtime.parity.ParityLine;
 import org.ssmpeft.runtime.backend.BackendProvider;
 import org.ssmpeft.runtime.backend.Backends;
 import org.ssmpeft.runtime.backend.SsmModel;
-import org.ssmpeft.runtime.checkpoint.MambaCheckpoint;
+import org.ssmpeft.runtime.checkpoint.Checkpoints;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -49,7 +49,7 @@ final class ParityCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
-        SsmModel model = backend.create(MambaCheckpoint.load(dir), out);
+        SsmModel model = backend.create(Checkpoints.load(dir), out);
         out.printf("parity of %s on backend %s (%s)%n", dir, model.backend(), model.shape().describe());
         List<ParityLine> lines = new FixtureParity(model, dir, factory, Optional.ofNullable(loraAlpha)).run();
         lines.forEach(out::println);

@@ -16,7 +16,8 @@ import org.ssmpeft.examples.tasks.BundledTasks;
 import org.ssmpeft.examples.tasks.TaskFiles;
 import org.ssmpeft.examples.tasks.TaskScorer;
 import org.ssmpeft.runtime.backend.SsmModel;
-import org.ssmpeft.runtime.checkpoint.MambaCheckpoint;
+import org.ssmpeft.runtime.backend.ModelSpec;
+import org.ssmpeft.runtime.checkpoint.Checkpoints;
 import org.ssmpeft.runtime.checkpoint.MambaWeights;
 import org.ssmpeft.runtime.data.Batches;
 import org.ssmpeft.runtime.data.Dataset;
@@ -38,12 +39,12 @@ final class TaskRun {
     final BundledTask task;
     final Path dataDir;
     final Path modelDir;
-    final MambaWeights weights;
+    final ModelSpec weights;
     final SsmModel model;
     final Tokenizer tokenizer;
     final boolean bundled;
 
-    private TaskRun(BundledTask task, Path dataDir, Path modelDir, MambaWeights weights, SsmModel model,
+    private TaskRun(BundledTask task, Path dataDir, Path modelDir, ModelSpec weights, SsmModel model,
                     Tokenizer tokenizer, boolean bundled) {
         this.bundled = bundled;
         this.task = task;
@@ -66,7 +67,7 @@ final class TaskRun {
             TaskFiles.write(task, taskSeed, dataDir);
         }
         Path modelDir = BundledModel.orBundled(model);
-        MambaWeights w = MambaCheckpoint.load(modelDir);
+        ModelSpec w = Checkpoints.load(modelDir); // Mamba-1 or Mamba-2, by its config.json
         SsmModel m = backend.create(w, out);
         Tokenizer tok = Tokenizers.forModel(modelDir);
         return new TaskRun(task, dataDir, modelDir, w, m, tok, model == null);
@@ -112,7 +113,8 @@ final class TaskRun {
 
     String describeModel() {
         return (bundled ? "bundled model" : modelDir.toString()) + ", "
-                + PretrainCommand.describe(weights.config()) + String.format(Locale.ROOT, ", %,d parameters",
+                + (weights instanceof MambaWeights m1 ? PretrainCommand.describe(m1.config()) : weights.describe())
+                + String.format(Locale.ROOT, ", %,d parameters",
                 baseParameters());
     }
 

@@ -99,7 +99,7 @@ public final class MambaCheckpoint {
     }
 
     /** Where each tensor of a checkpoint lives: one file, or the shards of an index. */
-    private static final class TensorSource implements AutoCloseable {
+    static final class TensorSource implements AutoCloseable {
         final Map<String, SafetensorsFile> byName = new LinkedHashMap<>();
         final List<SafetensorsFile> files = new ArrayList<>();
 
@@ -188,83 +188,41 @@ public final class MambaCheckpoint {
         }
     }
 
-    /** Matches the tensors of a source against what the config implies. */
-    private static final class Reader {
+    /**
+     * The tensors a config implies, matched against a source: every expected name present with its exact shape,
+     * nothing else present; then read as float32 and checked finite. Each family's reader lists its names.
+     */
+    static final class CheckedTensors {
         private final Path dir;
-        private final MambaConfig c;
         private final TensorSource source;
+        private final String model;
         private final Map<String, long[]> expected = new LinkedHashMap<>();
 
-        Reader(Path dir, MambaConfig c, TensorSource source) {
+        /** @param model the model as the config describes it, for messages */
+        CheckedTensors(Path dir, TensorSource source, String model) {
             this.dir = dir;
-            this.c = c;
             this.source = source;
+            this.model = model;
         }
 
-        MambaWeights read() throws CheckpointException {
-            long v = c.vocabSize();
-            long dm = c.dModel();
-            long di = c.dInner();
-            long n = c.dState();
-            long r = c.dtRank();
-            String embeddingName = source.byName.containsKey(EMBEDDING) || !source.byName.containsKey(
-                    EMBEDDING_STATE_SPACES) ? EMBEDDING : EMBEDDING_STATE_SPACES;
-            if (source.byName.containsKey(EMBEDDING) && source.byName.containsKey(EMBEDDING_STATE_SPACES)) {
+        void expect(String name, long... shape) {
+            expected.put(name, shape);
+        }
+
+        boolean present(String name) {
+            return source.byName.containsKey(name);
+        }
+
+        /** The embedding's name in this source: HF's, or mamba_ssm's; both present is an error. */
+        String embeddingName() throws CheckpointException {
+            if (present(EMBEDDING) && present(EMBEDDING_STATE_SPACES)) {
                 throw error("both '" + EMBEDDING + "' and '" + EMBEDDING_STATE_SPACES + "' are present; expected"
                         + " one embedding");
             }
-            expected.put(embeddingName, new long[] {v, dm});
-            for (int i = 0; i < c.layers(); i++) {
-                expected.put(layer(i, "norm.weight"), new long[] {dm});
-                expected.put(layer(i, "mixer.in_proj.weight"), new long[] {2 * di, dm});
-                if (c.useBias()) {
-                    expected.put(layer(i, "mixer.in_proj.bias"), new long[] {2 * di});
-                }
-                expected.put(layer(i, "mixer.conv1d.weight"), new long[] {di, 1, c.convKernel()});
-                if (c.useConvBias()) {
-                    expected.put(layer(i, "mixer.conv1d.bias"), new long[] {di});
-                }
-                expected.put(layer(i, "mixer.x_proj.weight"), new long[] {r + 2 * n, di});
-                expected.put(layer(i, "mixer.dt_proj.weight"), new long[] {di, r});
-                expected.put(layer(i, "mixer.dt_proj.bias"), new long[] {di});
-                expected.put(layer(i, "mixer.A_log"), new long[] {di, n});
-                expected.put(layer(i, "mixer.D"), new long[] {di});
-                expected.put(layer(i, "mixer.out_proj.weight"), new long[] {dm, di});
-                if (c.useBias()) {
-                    expected.put(layer(i, "mixer.out_proj.bias"), new long[] {dm});
-                }
-            }
-            expected.put(NORM_F, new long[] {dm});
-            boolean headPresent = source.byName.containsKey(LM_HEAD);
-            if (!c.tieWordEmbeddings() || headPresent) {
-                // A tied checkpoint may still carry lm_head (some writers do); it must then have the right shape.
-                expected.put(LM_HEAD, new long[] {v, dm});
-            }
-            checkNames();
-
-            float[] embedding = tensor(embeddingName);
-            var layers = new ArrayList<LayerWeights>();
-            for (int i = 0; i < c.layers(); i++) {
-                layers.add(new LayerWeights(
-                        tensor(layer(i, "norm.weight")),
-                        tensor(layer(i, "mixer.in_proj.weight")),
-                        optional(layer(i, "mixer.in_proj.bias")),
-                        tensor(layer(i, "mixer.conv1d.weight")),
-                        optional(layer(i, "mixer.conv1d.bias")),
-                        tensor(layer(i, "mixer.x_proj.weight")),
-                        tensor(layer(i, "mixer.dt_proj.weight")),
-                        tensor(layer(i, "mixer.dt_proj.bias")),
-                        tensor(layer(i, "mixer.A_log")),
-                        tensor(layer(i, "mixer.D")),
-                        tensor(layer(i, "mixer.out_proj.weight")),
-                        optional(layer(i, "mixer.out_proj.bias"))));
-            }
-            float[] normF = tensor(NORM_F);
-            float[] lmHead = c.tieWordEmbeddings() ? embedding : tensor(LM_HEAD);
-            return new MambaWeights(c, embedding, layers, normF, lmHead);
+            return present(EMBEDDING) || !present(EMBEDDING_STATE_SPACES) ? EMBEDDING : EMBEDDING_STATE_SPACES;
         }
 
-        private void checkNames() throws CheckpointException {
+        void checkNames() throws CheckpointException {
             Set<String> missing = new LinkedHashSet<>(expected.keySet());
             missing.removeAll(source.byName.keySet());
             if (!missing.isEmpty()) {
@@ -277,7 +235,7 @@ public final class MambaCheckpoint {
             if (!unexpected.isEmpty()) {
                 String first = unexpected.iterator().next();
                 String shape = source.byName.get(first).find(first).map(TensorInfo::shapeString).orElse("?");
-                throw error("unexpected tensor '" + first + "' (shape " + shape + ") for a " + describe()
+                throw error("unexpected tensor '" + first + "' (shape " + shape + ") for a " + model
                         + (unexpected.size() > 1 ? "; " + unexpected.size() + " unexpected in all: " + list(unexpected)
                         : ""));
             }
@@ -286,12 +244,12 @@ public final class MambaCheckpoint {
                 TensorInfo t = f.find(e.getKey()).orElseThrow();
                 if (!Arrays.equals(t.shape(), e.getValue())) {
                     throw error("tensor '" + e.getKey() + "' in " + f.path().getFileName() + ": expected shape "
-                            + Arrays.toString(e.getValue()) + ", found " + t.shapeString() + " (" + describe() + ")");
+                            + Arrays.toString(e.getValue()) + ", found " + t.shapeString() + " (" + model + ")");
                 }
             }
         }
 
-        private float[] tensor(String name) throws CheckpointException {
+        float[] tensor(String name) throws CheckpointException {
             try {
                 return source.byName.get(name).readFiniteFloats(name);
             } catch (SafetensorsException e) {
@@ -299,24 +257,89 @@ public final class MambaCheckpoint {
             }
         }
 
-        private Optional<float[]> optional(String name) throws CheckpointException {
+        Optional<float[]> optional(String name) throws CheckpointException {
             return expected.containsKey(name) ? Optional.of(tensor(name)) : Optional.empty();
         }
 
-        private CheckpointException error(String what) {
+        CheckpointException error(String what) {
             return new CheckpointException("checkpoint " + dir + ": " + what);
-        }
-
-        private String describe() {
-            return "mamba model with layers=" + c.layers() + ", d_model=" + c.dModel() + ", d_inner=" + c.dInner()
-                    + ", d_state=" + c.dState() + ", dt_rank=" + c.dtRank() + ", conv_kernel=" + c.convKernel()
-                    + ", vocab=" + c.vocabSize() + ", use_bias=" + c.useBias() + ", use_conv_bias=" + c.useConvBias();
         }
 
         private static String list(Set<String> names) {
             var l = new ArrayList<>(names);
             return l.size() <= 10 ? String.join(", ", l)
                     : String.join(", ", l.subList(0, 10)) + ", ... (" + (l.size() - 10) + " more)";
+        }
+    }
+
+    /** Matches the tensors of a source against what a Mamba-1 config implies. */
+    private static final class Reader {
+        private final MambaConfig c;
+        private final CheckedTensors t;
+
+        Reader(Path dir, MambaConfig c, TensorSource source) {
+            this.c = c;
+            this.t = new CheckedTensors(dir, source, "mamba model with layers=" + c.layers() + ", d_model="
+                    + c.dModel() + ", d_inner=" + c.dInner() + ", d_state=" + c.dState() + ", dt_rank=" + c.dtRank()
+                    + ", conv_kernel=" + c.convKernel() + ", vocab=" + c.vocabSize() + ", use_bias=" + c.useBias()
+                    + ", use_conv_bias=" + c.useConvBias());
+        }
+
+        MambaWeights read() throws CheckpointException {
+            long v = c.vocabSize();
+            long dm = c.dModel();
+            long di = c.dInner();
+            long n = c.dState();
+            long r = c.dtRank();
+            String embeddingName = t.embeddingName();
+            t.expect(embeddingName, v, dm);
+            for (int i = 0; i < c.layers(); i++) {
+                t.expect(layer(i, "norm.weight"), dm);
+                t.expect(layer(i, "mixer.in_proj.weight"), 2 * di, dm);
+                if (c.useBias()) {
+                    t.expect(layer(i, "mixer.in_proj.bias"), 2 * di);
+                }
+                t.expect(layer(i, "mixer.conv1d.weight"), di, 1, c.convKernel());
+                if (c.useConvBias()) {
+                    t.expect(layer(i, "mixer.conv1d.bias"), di);
+                }
+                t.expect(layer(i, "mixer.x_proj.weight"), r + 2 * n, di);
+                t.expect(layer(i, "mixer.dt_proj.weight"), di, r);
+                t.expect(layer(i, "mixer.dt_proj.bias"), di);
+                t.expect(layer(i, "mixer.A_log"), di, n);
+                t.expect(layer(i, "mixer.D"), di);
+                t.expect(layer(i, "mixer.out_proj.weight"), dm, di);
+                if (c.useBias()) {
+                    t.expect(layer(i, "mixer.out_proj.bias"), dm);
+                }
+            }
+            t.expect(NORM_F, dm);
+            if (!c.tieWordEmbeddings() || t.present(LM_HEAD)) {
+                // A tied checkpoint may still carry lm_head (some writers do); it must then have the right shape.
+                t.expect(LM_HEAD, v, dm);
+            }
+            t.checkNames();
+
+            float[] embedding = t.tensor(embeddingName);
+            var layers = new ArrayList<LayerWeights>();
+            for (int i = 0; i < c.layers(); i++) {
+                layers.add(new LayerWeights(
+                        t.tensor(layer(i, "norm.weight")),
+                        t.tensor(layer(i, "mixer.in_proj.weight")),
+                        t.optional(layer(i, "mixer.in_proj.bias")),
+                        t.tensor(layer(i, "mixer.conv1d.weight")),
+                        t.optional(layer(i, "mixer.conv1d.bias")),
+                        t.tensor(layer(i, "mixer.x_proj.weight")),
+                        t.tensor(layer(i, "mixer.dt_proj.weight")),
+                        t.tensor(layer(i, "mixer.dt_proj.bias")),
+                        t.tensor(layer(i, "mixer.A_log")),
+                        t.tensor(layer(i, "mixer.D")),
+                        t.tensor(layer(i, "mixer.out_proj.weight")),
+                        t.optional(layer(i, "mixer.out_proj.bias"))));
+            }
+            float[] normF = t.tensor(NORM_F);
+            float[] lmHead = c.tieWordEmbeddings() ? embedding : t.tensor(LM_HEAD);
+            return new MambaWeights(c, embedding, layers, normF, lmHead);
         }
     }
 }

@@ -111,6 +111,11 @@ public record MambaConfig(int vocabSize, int dModel, int dState, int layers, dou
 
     /** Reads {@code config.json} (or any file of that form). */
     public static MambaConfig read(Path configJson) throws CheckpointException {
+        return fromJson(readJson(configJson), configJson.toString());
+    }
+
+    /** Parses a config file (bounded in size, strict JSON); every failure names the file. */
+    static JsonNode readJson(Path configJson) throws CheckpointException {
         String text;
         try {
             long size = Files.size(configJson);
@@ -126,13 +131,11 @@ public record MambaConfig(int vocabSize, int dModel, int dState, int layers, dou
         } catch (IOException e) {
             throw new CheckpointException("config " + configJson + ": cannot be read: " + e, e);
         }
-        JsonNode root;
         try {
-            root = ConfigFiles.parse(text, ConfigFormat.JSON);
+            return ConfigFiles.parse(text, ConfigFormat.JSON);
         } catch (ConfigFiles.SyntaxException e) {
             throw new CheckpointException("config " + configJson + ": " + e.getMessage(), e);
         }
-        return fromJson(root, configJson.toString());
     }
 
     /**
@@ -148,7 +151,8 @@ public record MambaConfig(int vocabSize, int dModel, int dState, int layers, dou
         String modelType = keys.string("model_type", "mamba");
         if (!modelType.equals("mamba")) {
             throw new CheckpointException("config " + source + ": key 'model_type' = \"" + modelType
-                    + "\": expected \"mamba\" (Mamba-1); other families are not read by this loader");
+                    + "\": expected \"mamba\" (Mamba-1; Mamba-2 folders are read by Mamba2Checkpoint, and"
+                    + " Checkpoints.load reads either)");
         }
         boolean huggingFace = root.has("hidden_size") || root.has("model_type") || !root.has("d_model");
         try {
@@ -305,8 +309,11 @@ public record MambaConfig(int vocabSize, int dModel, int dState, int layers, dou
         }
     }
 
-    /** Typed access to config keys with defaults; every failure names the key, the value and the expectation. */
-    private static final class Keys {
+    /**
+     * Typed access to config keys with defaults; every failure names the key, the value and the expectation. Shared
+     * by the Mamba-2 reader ({@link Mamba2Config}).
+     */
+    static final class Keys {
         final JsonNode root;
         final String source;
         final String prefix;

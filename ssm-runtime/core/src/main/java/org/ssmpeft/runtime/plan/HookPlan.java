@@ -165,7 +165,7 @@ public final class HookPlan {
         var hOff = new Sum[layers(s)];
         var yOff = new Sum[layers(s)];
         for (int l = 0; l < layers(s); l++) {
-            prefixes[l] = new Concat("prefix of layer " + l, di);
+            prefixes[l] = new Concat("prefix of layer " + l, s.mixerInputWidth());
             extensions.add(new ArrayList<>());
             h0[l] = new Sum("initial state of layer " + l, di, s.dState());
             hOff[l] = new Sum("state offset of layer " + l, di, s.dState());

@@ -40,6 +40,7 @@ import org.ssmpeft.runtime.backend.LossAndGradients;
 import org.ssmpeft.runtime.backend.ModelSpec;
 import org.ssmpeft.runtime.backend.SsmModel;
 import org.ssmpeft.runtime.backend.SsmState;
+import org.ssmpeft.runtime.checkpoint.Checkpoints;
 import org.ssmpeft.runtime.checkpoint.MambaCheckpoint;
 import org.ssmpeft.runtime.contract.RandomModels.ModelCase;
 import org.ssmpeft.runtime.fixtures.Fixtures;
@@ -133,10 +134,14 @@ public abstract class BackendContract {
     // 1. fixtures
 
     @ParameterizedTest(name = "{0}")
-    @ValueSource(strings = {"mamba-tiny", "mamba-bias-untied", "mamba-noconvbias-k2"})
+    @ValueSource(strings = {"mamba-tiny", "mamba-bias-untied", "mamba-noconvbias-k2", "mamba2-tiny",
+            "mamba2-groups2-bias-untied", "mamba2-dtclamp"})
     void matchesEveryFixtureFolder(String fixture) throws Exception {
         Path dir = Fixtures.folder(fixture);
-        SsmModel model = create(MambaCheckpoint.load(dir));
+        ModelSpec spec = Checkpoints.load(dir);
+        assumeTrue(provider.families().contains(spec.family()), () -> "backend '" + backend() + "' does not"
+                + " implement " + spec.family() + " (its families: " + provider.families() + ")");
+        SsmModel model = create(spec);
         try {
             List<ParityLine> lines = new FixtureParity(model, dir, factory, Optional.empty()).run();
             lines.forEach(l -> System.out.println(backend() + " " + fixture + ": " + l));

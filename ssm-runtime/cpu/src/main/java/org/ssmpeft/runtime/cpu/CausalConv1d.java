@@ -25,6 +25,12 @@ final class CausalConv1d {
     // as above, and pre: (B, L, D) the pre-activation p (kept for the backward) or null
     static void forwardSilu(Parallel par, float[] y, float[] pre, float[] x, int ldx, float[] w, float[] bias,
                             float[] state, int batch, int len, int d, int k) {
+        forwardSilu(par, y, pre, x, 0, ldx, w, bias, state, batch, len, d, k);
+    }
+
+    // as above, x's channels starting at column xOff of its rows (Mamba-2: xBC inside the in_proj output)
+    static void forwardSilu(Parallel par, float[] y, float[] pre, float[] x, int xOff, int ldx, float[] w,
+                            float[] bias, float[] state, int batch, int len, int d, int k) {
         int blocks = (d + CHANNEL_BLOCK - 1) / CHANNEL_BLOCK;
         par.forEach(batch * blocks, task -> {
             int b = task / blocks;
@@ -37,7 +43,7 @@ final class CausalConv1d {
                     int s = (b * d + c) * k;
                     for (int j = 0; j < k; j++) {
                         int e = t + 1 + j;
-                        float v = e < k ? state[s + e] : x[(b * len + e - k) * ldx + c];
+                        float v = e < k ? state[s + e] : x[(b * len + e - k) * ldx + xOff + c];
                         acc += w[c * k + j] * v;
                     }
                     if (pre != null) {
@@ -51,7 +57,7 @@ final class CausalConv1d {
                 int s = (b * d + c) * k;
                 for (int j = 0; j < k; j++) {
                     int e = len + j;
-                    state[s + j] = e < k ? state[s + e] : x[(b * len + e - k) * ldx + c];
+                    state[s + j] = e < k ? state[s + e] : x[(b * len + e - k) * ldx + xOff + c];
                 }
             }
         });
@@ -62,6 +68,12 @@ final class CausalConv1d {
     // dp_t = dy_t·silu'(p_t);  dx_s = Σ_j dp_{s+K-1-j}·w[j];  dw[j] = Σ_t dp_t·e[t+1+j];  dBias = Σ_t dp_t
     static void backwardSilu(Parallel par, float[] dx, int lddx, float[] dw, float[] dBias, float[] dy, float[] pre,
                              float[] x, int ldx, float[] w, int batch, int len, int d, int k) {
+        backwardSilu(par, dx, 0, lddx, dw, dBias, dy, pre, x, 0, ldx, w, batch, len, d, k);
+    }
+
+    // as above, dx's and x's channels starting at columns dxOff and xOff of their rows
+    static void backwardSilu(Parallel par, float[] dx, int dxOff, int lddx, float[] dw, float[] dBias, float[] dy,
+                             float[] pre, float[] x, int xOff, int ldx, float[] w, int batch, int len, int d, int k) {
         int blocks = (d + CHANNEL_BLOCK - 1) / CHANNEL_BLOCK;
         // one task per channel block over all batch rows: dw and dBias of a channel have a single writer
         par.forEach(blocks, blk -> {
@@ -77,7 +89,7 @@ final class CausalConv1d {
                     }
                 }
                 for (int s = 0; s < len; s++) {
-                    int xr = (b * len + s) * lddx;
+                    int xr = (b * len + s) * lddx + dxOff;
                     for (int c = c0; c < c1; c++) {
                         float acc = 0f;
                         for (int j = 0; j < k; j++) {
@@ -103,7 +115,7 @@ final class CausalConv1d {
                             for (int t = 0; t < len; t++) {
                                 int e = t + 1 + j - k; // index into x; negative means the zero state
                                 if (e >= 0) {
-                                    acc += dp[t * cb + c - c0] * x[(b * len + e) * ldx + c];
+                                    acc += dp[t * cb + c - c0] * x[(b * len + e) * ldx + xOff + c];
                                 }
                             }
                             dw[c * k + j] += acc;

@@ -7,6 +7,7 @@ import org.ssmpeft.runtime.backend.SsmModel;
 import org.ssmpeft.runtime.backend.Backends;
 import org.ssmpeft.api.shape.ModelFamily;
 import java.util.Set;
+import org.ssmpeft.runtime.checkpoint.Mamba2Weights;
 import org.ssmpeft.runtime.checkpoint.MambaWeights;
 
 /** The built-in CPU backend, {@code cpu}: plain Java, float32, multi-threaded; always available. */
@@ -31,7 +32,7 @@ public final class CpuBackendProvider implements BackendProvider {
 
     @Override
     public Set<ModelFamily> families() {
-        return Set.of(ModelFamily.MAMBA);
+        return Set.of(ModelFamily.MAMBA, ModelFamily.MAMBA2);
     }
 
     @Override
@@ -41,6 +42,11 @@ public final class CpuBackendProvider implements BackendProvider {
 
     @Override
     public SsmModel build(ModelSpec spec) {
-        return new CpuMamba((MambaWeights) spec); // the only family listed in families()
+        return switch (spec) {
+            case MambaWeights w -> new CpuMamba(w);
+            case Mamba2Weights w -> new CpuMamba2(w);
+            default -> throw new IllegalArgumentException("the cpu backend builds models from MambaWeights or"
+                    + " Mamba2Weights, found " + spec.getClass().getName() + " (" + spec.describe() + ")");
+        };
     }
 }

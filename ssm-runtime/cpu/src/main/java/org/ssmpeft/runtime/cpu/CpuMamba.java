@@ -14,7 +14,7 @@ import org.ssmpeft.runtime.backend.Logits;
 import org.ssmpeft.runtime.backend.LossAndGradients;
 import org.ssmpeft.runtime.backend.SsmState;
 import org.ssmpeft.runtime.plan.HookPlan;
-import org.ssmpeft.runtime.plan.PlanGradients;
+import org.ssmpeft.runtime.cpu.ModelParts.Grads;
 import org.ssmpeft.runtime.plan.Term;
 import org.ssmpeft.runtime.checkpoint.LayerWeights;
 import org.ssmpeft.runtime.checkpoint.MambaConfig;
@@ -257,7 +257,7 @@ public final class CpuMamba implements HostStateModel {
         int m = Math.multiplyExact(batch, len);
         int dm = config.dModel();
         MambaWeights w = plan.weights;
-        float[] hidden = embed(tokens, plan, len);
+        float[] hidden = ModelParts.embed(tokens, plan.hooks.prompt(), w.embedding(), dm, len);
         var kept = new ArrayList<float[]>();
         LayerBuffers[] tapes = training ? new LayerBuffers[config.layers()] : null;
         LayerBuffers buf = null;
@@ -285,37 +285,8 @@ public final class CpuMamba implements HostStateModel {
         float[] logits = new float[Math.multiplyExact(m, v)];
         // logits = norm_f(h) · lm_headᵀ (+ s·B(A·norm_f(h))): (B·L, d) x (V, d)ᵀ -> (B·L, V)
         Linear.forward(par, logits, normed, dm, w.lmHead(), null, m, dm, v);
-        lowRank(plan.hooks.head(), logits, v, normed, dm, m);
+        ModelParts.lowRank(par, plan.hooks.head(), logits, v, normed, dm, m);
         return new Pass(logits, len, kept, tapes, hidden, normed);
-    }
-
-    // tokens: (B, T), prompt: (P, d) or none -> h: (B·(P+T), d), rows of the embedding matrix (V, d) after P prompt rows
-    private float[] embed(int[][] tokens, CpuPlan plan, int len) {
-        int dm = config.dModel();
-        int p = plan.promptLength();
-        float[] emb = plan.weights.embedding();
-        float[] h = new float[Math.multiplyExact(Math.multiplyExact(tokens.length, len), dm)];
-        for (int b = 0; b < tokens.length; b++) {
-            int r = b * len;
-            if (p > 0) {
-                System.arraycopy(plan.hooks.prompt().orElseThrow().value(), 0, h, r * dm, p * dm);
-                r += p;
-            }
-            for (int id : tokens[b]) { // ids checked by the plan (HookPlan.checkTokens)
-                System.arraycopy(emb, id * dm, h, r * dm, dm);
-                r++;
-            }
-        }
-        return h;
-    }
-
-    // y: (M, ldy) += Σ_deltas s·(x·Aᵀ)·Bᵀ on the delta's rows; x: (M, in) row stride ldx
-    private void lowRank(List<HookPlan.LowRank> deltas, float[] y, int ldy, float[] x, int ldx, int m) {
-        for (HookPlan.LowRank d : deltas) {
-            float[] t = new float[Math.multiplyExact(m, d.rank())];
-            Linear.forward(par, t, x, ldx, d.a().value(), null, m, d.in(), d.rank());
-            Linear.forwardAdd(par, y, d.rowOffset(), ldy, t, d.rank(), d.b().value(), d.scale(), m, d.rank(), d.out());
-        }
     }
 
     // One block: h <- h + out_proj(scan(...)), the residual stream h: (B, L, d) updated in place.
@@ -337,7 +308,7 @@ public final class CpuMamba implements HostStateModel {
         RmsNorm.forward(par, buf.normed, hidden, w.norm(), m, dm, config.layerNormEpsilon());
         // [x | z] = in_proj(u): (M, d) -> (M, 2D)
         Linear.forward(par, buf.xz, buf.normed, dm, w.inProj(), w.inProjBias().orElse(null), m, dm, 2 * di);
-        lowRank(hooks.deltas("in_proj"), buf.xz, 2 * di, buf.normed, dm, m);
+        ModelParts.lowRank(par, hooks.deltas("in_proj"), buf.xz, 2 * di, buf.normed, dm, m);
         if (prefix > 0) {
             // [P; x | 0; z]: (Mx, 2D), the virtual tokens' gate is 0
             java.util.Arrays.fill(buf.xzExt, 0f);
@@ -353,10 +324,10 @@ public final class CpuMamba implements HostStateModel {
                 w.convBias().orElse(null), cache.convState(layer), batch, lx, di, config.convKernel());
         // [dt_low | B | C] = x_proj(x): (Mx, D) -> (Mx, R + 2N)
         Linear.forward(par, buf.xdbl, buf.xc, di, w.xProj(), null, mx, di, xw);
-        lowRank(hooks.deltas("x_proj"), buf.xdbl, xw, buf.xc, di, mx);
+        ModelParts.lowRank(par, hooks.deltas("x_proj"), buf.xdbl, xw, buf.xc, di, mx);
         // dt = softplus(dt_proj(dt_low) + bias): (Mx, R) -> (Mx, D)
         Linear.forward(par, buf.dt, buf.xdbl, xw, w.dtProj(), w.dtProjBias(), mx, r, di);
-        lowRank(hooks.deltas("dt_proj"), buf.dt, di, buf.xdbl, xw, mx);
+        ModelParts.lowRank(par, hooks.deltas("dt_proj"), buf.dt, di, buf.xdbl, xw, mx);
         par.forRange(buf.dt.length, 1, 1 << 16, (i0, i1) -> {
             for (int i = i0; i < i1; i++) {
                 buf.dt[i] = Activations.softplus(buf.dt[i]);
@@ -388,7 +359,7 @@ public final class CpuMamba implements HostStateModel {
         }
         // h += out_proj(y): (M, D) -> (M, d)
         Linear.forward(par, buf.out, buf.yReal, di, w.outProj(), w.outProjBias().orElse(null), m, di, dm);
-        lowRank(hooks.deltas("out_proj"), buf.out, dm, buf.yReal, di, m);
+        ModelParts.lowRank(par, hooks.deltas("out_proj"), buf.out, dm, buf.yReal, di, m);
         for (int i = 0; i < hidden.length; i++) {
             hidden[i] += buf.out[i];
         }
@@ -419,28 +390,6 @@ public final class CpuMamba implements HostStateModel {
     // ---------------------------------------------------------------------------------------------------------------
     // backward
 
-    /** Gradients being accumulated: the plan's, with a buffer per base parameter that needs one. */
-    private static final class Grads {
-        final PlanGradients plan = new PlanGradients();
-        final Set<String> wanted;
-
-        Grads(Map<String, Tensor> named, Set<String> wanted) {
-            this.wanted = wanted;
-            for (String n : wanted) {
-                plan.base(n, named.get(n).size());
-            }
-        }
-
-        /** The gradient buffer of a base parameter, or null when it is frozen. */
-        float[] base(String name) {
-            return plan.baseOrNull(name);
-        }
-
-        void addHook(Term t, float[] g) {
-            plan.add(t, g, 0);
-        }
-    }
-
     private void backward(int[][] tokens, CpuPlan plan, Pass pass, float[] dlogits, Grads g) {
         MambaWeights w = plan.weights;
         int batch = tokens.length;
@@ -469,7 +418,7 @@ public final class CpuMamba implements HostStateModel {
             dNormedF = new float[m * dm];
             Linear.backwardInput(par, dNormedF, dm, dlogits, 0, v, w.lmHead(), 1f, m, dm, v, false);
         }
-        lowRankBackward(plan.hooks.head(), dlogits, v, pass.normedF, dm, dNormedF, dm, m, g);
+        ModelParts.lowRankBackward(par, plan.hooks.head(), dlogits, v, pass.normedF, dm, dNormedF, dm, m, g);
         if (g.base(headName) != null) {
             Linear.backwardWeight(par, g.base(headName), dlogits, 0, v, pass.normedF, dm, 1f, m, dm, v);
         }
@@ -491,50 +440,7 @@ public final class CpuMamba implements HostStateModel {
         for (int l = layers - 1; l >= lowest; l--) {
             mixerBackward(l, dHidden, pass.tapes[l], plan, g, batch, len, needInput[l]);
         }
-        float[] dEmb = g.base(MambaWeights.EMBEDDING);
-        int p = plan.promptLength();
-        if (dEmb != null) {
-            for (int b = 0; b < batch; b++) {
-                for (int t = 0; t < tokens[b].length; t++) {
-                    int row = (b * len + p + t) * dm;
-                    int e = tokens[b][t] * dm;
-                    for (int i = 0; i < dm; i++) {
-                        dEmb[e + i] += dHidden[row + i];
-                    }
-                }
-            }
-        }
-        if (p > 0) {
-            float[] dPrompt = new float[p * dm];
-            for (int b = 0; b < batch; b++) {
-                for (int i = 0; i < p * dm; i++) {
-                    dPrompt[i] += dHidden[b * len * dm + i];
-                }
-            }
-            g.addHook(plan.hooks.prompt().orElseThrow(), dPrompt);
-        }
-    }
-
-    // x: (M, in) stride ldx, dy: (M, ldy) the gradient of the projection's whole output -> dA, dB per delta into g;
-    // dx: (M, in) stride lddx += Σ s·(dy_rows·B)·A, or null
-    private void lowRankBackward(List<HookPlan.LowRank> deltas, float[] dy, int ldy, float[] x, int ldx, float[] dx,
-                                 int lddx, int m, Grads g) {
-        for (HookPlan.LowRank d : deltas) {
-            int r = d.rank();
-            float[] t = new float[m * r];
-            Linear.forward(par, t, x, ldx, d.a().value(), null, m, d.in(), r);
-            float[] dB = new float[d.out() * r];
-            Linear.backwardWeight(par, dB, dy, d.rowOffset(), ldy, t, r, d.scale(), m, r, d.out());
-            float[] dT = new float[m * r];
-            Linear.backwardInput(par, dT, r, dy, d.rowOffset(), ldy, d.b().value(), d.scale(), m, r, d.out(), false);
-            float[] dA = new float[r * d.in()];
-            Linear.backwardWeight(par, dA, dT, 0, r, x, ldx, 1f, m, d.in(), r);
-            if (dx != null) {
-                Linear.backwardInput(par, dx, lddx, dT, 0, r, d.a().value(), 1f, m, d.in(), r, true);
-            }
-            g.addHook(d.a(), dA);
-            g.addHook(d.b(), dB);
-        }
+        ModelParts.embeddingBackward(tokens, dHidden, g.base(MambaWeights.EMBEDDING), plan.hooks.prompt(), dm, len, g);
     }
 
     // dHidden: (M, d) the gradient of the block's output, updated in place to that of its input (when needInput)
@@ -556,7 +462,7 @@ public final class CpuMamba implements HostStateModel {
         // out = yReal·W_outᵀ + b + LoRA: (M, D) -> (M, d)
         float[] dyReal = new float[m * di];
         Linear.backwardInput(par, dyReal, di, dHidden, 0, dm, w.outProj(), 1f, m, di, dm, false);
-        lowRankBackward(hooks.deltas("out_proj"), dHidden, dm, tape.yReal, di, dyReal, di, m, g);
+        ModelParts.lowRankBackward(par, hooks.deltas("out_proj"), dHidden, dm, tape.yReal, di, dyReal, di, m, g);
         weightGrad(g, layer, "mixer.out_proj.weight", dHidden, dm, tape.yReal, di, m, di, dm);
         biasGrad(g, layer, "mixer.out_proj.bias", dHidden, dm, m, dm);
         float[] dy = dyReal;
@@ -602,13 +508,13 @@ public final class CpuMamba implements HostStateModel {
             }
         });
         Linear.backwardInput(par, dxdbl, xw, ddt, 0, di, w.dtProj(), 1f, mx, r, di, false);
-        lowRankBackward(hooks.deltas("dt_proj"), ddt, di, tape.xdbl, xw, dxdbl, xw, mx, g);
+        ModelParts.lowRankBackward(par, hooks.deltas("dt_proj"), ddt, di, tape.xdbl, xw, dxdbl, xw, mx, g);
         weightGrad(g, layer, "mixer.dt_proj.weight", ddt, di, tape.xdbl, xw, mx, r, di);
         biasGrad(g, layer, "mixer.dt_proj.bias", ddt, di, mx, di);
 
         // xdbl = xc·W_xᵀ + LoRA: (Mx, D) -> (Mx, R + 2N)
         Linear.backwardInput(par, dxc, di, dxdbl, 0, xw, w.xProj(), 1f, mx, di, xw, true);
-        lowRankBackward(hooks.deltas("x_proj"), dxdbl, xw, tape.xc, di, dxc, di, mx, g);
+        ModelParts.lowRankBackward(par, hooks.deltas("x_proj"), dxdbl, xw, tape.xc, di, dxc, di, mx, g);
         weightGrad(g, layer, "mixer.x_proj.weight", dxdbl, xw, tape.xc, di, mx, di, xw);
 
         // xc = silu(conv(x) + b): into the x half of dxzExt (the z half came from the scan)
@@ -640,7 +546,7 @@ public final class CpuMamba implements HostStateModel {
             dNormed = new float[m * dm];
             Linear.backwardInput(par, dNormed, dm, dxz, 0, 2 * di, w.inProj(), 1f, m, dm, 2 * di, false);
         }
-        lowRankBackward(hooks.deltas("in_proj"), dxz, 2 * di, tape.normed, dm, dNormed, dm, m, g);
+        ModelParts.lowRankBackward(par, hooks.deltas("in_proj"), dxz, 2 * di, tape.normed, dm, dNormed, dm, m, g);
         weightGrad(g, layer, "mixer.in_proj.weight", dxz, 2 * di, tape.normed, dm, m, dm, 2 * di);
         biasGrad(g, layer, "mixer.in_proj.bias", dxz, 2 * di, m, 2 * di);
 
@@ -690,16 +596,10 @@ public final class CpuMamba implements HostStateModel {
 
     private void weightGrad(Grads g, int layer, String suffix, float[] dy, int lddy, float[] x, int ldx, int m,
                             int in, int out) {
-        float[] dw = g.base(MambaWeights.layerName(layer, suffix));
-        if (dw != null) {
-            Linear.backwardWeight(par, dw, dy, 0, lddy, x, ldx, 1f, m, in, out);
-        }
+        ModelParts.weightGrad(par, g, MambaWeights.layerName(layer, suffix), dy, lddy, x, ldx, m, in, out);
     }
 
     private static void biasGrad(Grads g, int layer, String suffix, float[] dy, int lddy, int m, int out) {
-        float[] db = g.base(MambaWeights.layerName(layer, suffix));
-        if (db != null) {
-            Linear.backwardBias(db, dy, 0, lddy, m, out);
-        }
+        ModelParts.biasGrad(g, MambaWeights.layerName(layer, suffix), dy, lddy, m, out);
     }
 }

@@ -32,16 +32,7 @@ final class CpuPlan {
         List<float[]> negA = baseNegA;
         Map<String, Term> deltas = hooks.parameterDeltas();
         if (!deltas.isEmpty()) {
-            Map<String, float[]> replaced = new HashMap<>();
-            var named = base.parameters();
-            deltas.forEach((name, delta) -> {
-                float[] sum = named.get(name).data().clone();
-                float[] d = delta.value();
-                for (int i = 0; i < sum.length; i++) {
-                    sum[i] += d[i];
-                }
-                replaced.put(name, sum);
-            });
+            Map<String, float[]> replaced = effective(hooks, base.parameters());
             weights = base.with((name, array) -> replaced.getOrDefault(name, array));
             var a = new ArrayList<>(baseNegA);
             for (int l = 0; l < a.size(); l++) {
@@ -57,6 +48,20 @@ final class CpuPlan {
             hooks.layer(l).extension().ifPresent(e -> ext[li] = CpuMamba.negA(e.logDecay().value()));
         }
         return new CpuPlan(hooks, weights, negA, ext);
+    }
+
+    /** θ = θ_base + ΣΔθ for every base parameter a parameter hook acts on, by Hugging Face name (any family). */
+    static Map<String, float[]> effective(HookPlan hooks, Map<String, org.ssmpeft.api.tensor.Tensor> named) {
+        Map<String, float[]> replaced = new HashMap<>();
+        hooks.parameterDeltas().forEach((name, delta) -> {
+            float[] sum = named.get(name).data().clone();
+            float[] d = delta.value();
+            for (int i = 0; i < sum.length; i++) {
+                sum[i] += d[i];
+            }
+            replaced.put(name, sum);
+        });
+        return replaced;
     }
 
     HookPlan.Layer layer(int l) {

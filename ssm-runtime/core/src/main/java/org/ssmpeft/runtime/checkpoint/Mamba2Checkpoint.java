@@ -1,0 +1,88 @@
+package org.ssmpeft.runtime.checkpoint;
+
+import static org.ssmpeft.runtime.checkpoint.MambaCheckpoint.LM_HEAD;
+import static org.ssmpeft.runtime.checkpoint.MambaCheckpoint.NORM_F;
+import static org.ssmpeft.runtime.checkpoint.MambaCheckpoint.layer;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+
+/**
+ * Reads Mamba-2 checkpoint directories: transformers' {@code Mamba2ForCausalLM} ({@code config.json} with
+ * model_type "mamba2") or state-spaces' ({@code ssm_cfg.layer = "Mamba2"}, embedding under
+ * {@code backbone.embedding.weight}), one {@code model.safetensors} or shards by index, exactly as
+ * {@link MambaCheckpoint} does for Mamba-1: every tensor the config implies present with its shape, nothing else,
+ * every value finite.
+ */
+public final class Mamba2Checkpoint {
+
+    private Mamba2Checkpoint() {
+    }
+
+    /** Loads config and weights from {@code dir}. */
+    public static Mamba2Weights load(Path dir) throws CheckpointException {
+        Path file = dir.resolve(MambaCheckpoint.CONFIG_FILE);
+        Mamba2Config config = Mamba2Config.fromJson(MambaConfig.readJson(file), file.toString());
+        try (var source = MambaCheckpoint.TensorSource.open(dir)) {
+            return read(dir, config, source);
+        }
+    }
+
+    private static Mamba2Weights read(Path dir, Mamba2Config c, MambaCheckpoint.TensorSource source)
+            throws CheckpointException {
+        var t = new MambaCheckpoint.CheckedTensors(dir, source, "mamba2 model with layers=" + c.layers()
+                + ", d_model=" + c.dModel() + ", heads=" + c.heads() + ", head_dim=" + c.headDim() + ", n_groups="
+                + c.groups() + ", d_state=" + c.dState() + ", conv_kernel=" + c.convKernel() + ", vocab="
+                + c.vocabSize() + ", use_bias=" + c.useBias() + ", use_conv_bias=" + c.useConvBias());
+        long v = c.vocabSize();
+        long dm = c.dModel();
+        long di = c.dInner();
+        long h = c.heads();
+        String embeddingName = t.embeddingName();
+        t.expect(embeddingName, v, dm);
+        for (int i = 0; i < c.layers(); i++) {
+            t.expect(layer(i, "norm.weight"), dm);
+            t.expect(layer(i, "mixer.in_proj.weight"), c.inProjWidth(), dm);
+            if (c.useBias()) {
+                t.expect(layer(i, "mixer.in_proj.bias"), c.inProjWidth());
+            }
+            t.expect(layer(i, "mixer.conv1d.weight"), c.convDim(), 1, c.convKernel());
+            if (c.useConvBias()) {
+                t.expect(layer(i, "mixer.conv1d.bias"), c.convDim());
+            }
+            t.expect(layer(i, "mixer.dt_bias"), h);
+            t.expect(layer(i, "mixer.A_log"), h);
+            t.expect(layer(i, "mixer.D"), h);
+            t.expect(layer(i, "mixer.norm.weight"), di);
+            t.expect(layer(i, "mixer.out_proj.weight"), dm, di);
+            if (c.useBias()) {
+                t.expect(layer(i, "mixer.out_proj.bias"), dm);
+            }
+        }
+        t.expect(NORM_F, dm);
+        if (!c.tieWordEmbeddings() || t.present(LM_HEAD)) {
+            t.expect(LM_HEAD, v, dm);
+        }
+        t.checkNames();
+
+        float[] embedding = t.tensor(embeddingName);
+        var layers = new ArrayList<Mamba2LayerWeights>();
+        for (int i = 0; i < c.layers(); i++) {
+            layers.add(new Mamba2LayerWeights(
+                    t.tensor(layer(i, "norm.weight")),
+                    t.tensor(layer(i, "mixer.in_proj.weight")),
+                    t.optional(layer(i, "mixer.in_proj.bias")),
+                    t.tensor(layer(i, "mixer.conv1d.weight")),
+                    t.optional(layer(i, "mixer.conv1d.bias")),
+                    t.tensor(layer(i, "mixer.dt_bias")),
+                    t.tensor(layer(i, "mixer.A_log")),
+                    t.tensor(layer(i, "mixer.D")),
+                    t.tensor(layer(i, "mixer.norm.weight")),
+                    t.tensor(layer(i, "mixer.out_proj.weight")),
+                    t.optional(layer(i, "mixer.out_proj.bias"))));
+        }
+        float[] normF = t.tensor(NORM_F);
+        float[] lmHead = c.tieWordEmbeddings() ? embedding : t.tensor(LM_HEAD);
+        return new Mamba2Weights(c, embedding, layers, normF, lmHead);
+    }
+}

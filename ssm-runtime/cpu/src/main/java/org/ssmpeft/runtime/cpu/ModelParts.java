@@ -1,0 +1,136 @@
+package org.ssmpeft.runtime.cpu;
+
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import org.ssmpeft.api.tensor.Tensor;
+import org.ssmpeft.runtime.plan.HookPlan;
+import org.ssmpeft.runtime.plan.PlanGradients;
+import org.ssmpeft.runtime.plan.Term;
+
+/**
+ * The parts of a language model that do not depend on the block family (Mamba-1 {@link CpuMamba}, Mamba-2
+ * {@link CpuMamba2}): the embedding with the prompt, low-rank deltas on any projection, forward and backward, the
+ * gradients being accumulated, and the way back into the embedding and the prompt.
+ */
+final class ModelParts {
+
+    private ModelParts() {
+    }
+
+    /** Gradients being accumulated: the plan's, with a buffer per base parameter that needs one. */
+    static final class Grads {
+        final PlanGradients plan = new PlanGradients();
+        final Set<String> wanted;
+
+        Grads(Map<String, Tensor> named, Set<String> wanted) {
+            this.wanted = wanted;
+            for (String n : wanted) {
+                plan.base(n, named.get(n).size());
+            }
+        }
+
+        /** The gradient buffer of a base parameter, or null when it is frozen. */
+        float[] base(String name) {
+            return plan.baseOrNull(name);
+        }
+
+        void addHook(Term t, float[] g) {
+            plan.add(t, g, 0);
+        }
+    }
+
+    // tokens: (B, T), prompt: (P, d) or none -> h: (B·(P+T), d), rows of the embedding matrix (V, d) after P prompt rows
+    static float[] embed(int[][] tokens, Optional<Term> prompt, float[] emb, int dm, int len) {
+        int p = prompt.map(t -> t.dim(0)).orElse(0);
+        float[] h = new float[Math.multiplyExact(Math.multiplyExact(tokens.length, len), dm)];
+        for (int b = 0; b < tokens.length; b++) {
+            int r = b * len;
+            if (p > 0) {
+                System.arraycopy(prompt.orElseThrow().value(), 0, h, r * dm, p * dm);
+                r += p;
+            }
+            for (int id : tokens[b]) { // ids checked by the plan (HookPlan.checkTokens)
+                System.arraycopy(emb, id * dm, h, r * dm, dm);
+                r++;
+            }
+        }
+        return h;
+    }
+
+    // dHidden: (B·len, d) the gradient at the embedding output -> dEmb (V, d) += at the tokens' rows (or null), and
+    // the prompt's gradient (P, d), summed over the batch rows, to its term
+    static void embeddingBackward(int[][] tokens, float[] dHidden, float[] dEmb, Optional<Term> prompt, int dm, int len,
+                                  Grads g) {
+        int p = prompt.map(t -> t.dim(0)).orElse(0);
+        if (dEmb != null) {
+            for (int b = 0; b < tokens.length; b++) {
+                for (int t = 0; t < tokens[b].length; t++) {
+                    int row = (b * len + p + t) * dm;
+                    int e = tokens[b][t] * dm;
+                    for (int i = 0; i < dm; i++) {
+                        dEmb[e + i] += dHidden[row + i];
+                    }
+                }
+            }
+        }
+        if (p > 0) {
+            float[] dPrompt = new float[p * dm];
+            for (int b = 0; b < tokens.length; b++) {
+                for (int i = 0; i < p * dm; i++) {
+                    dPrompt[i] += dHidden[b * len * dm + i];
+                }
+            }
+            g.addHook(prompt.orElseThrow(), dPrompt);
+        }
+    }
+
+    // y: (M, ldy) += Σ_deltas s·(x·Aᵀ)·Bᵀ on the delta's rows; x: (M, in) row stride ldx
+    static void lowRank(Parallel par, List<HookPlan.LowRank> deltas, float[] y, int ldy, float[] x, int ldx, int m) {
+        for (HookPlan.LowRank d : deltas) {
+            float[] t = new float[Math.multiplyExact(m, d.rank())];
+            Linear.forward(par, t, x, ldx, d.a().value(), null, m, d.in(), d.rank());
+            Linear.forwardAdd(par, y, d.rowOffset(), ldy, t, d.rank(), d.b().value(), d.scale(), m, d.rank(), d.out());
+        }
+    }
+
+    // x: (M, in) stride ldx, dy: (M, ldy) the gradient of the projection's whole output -> dA, dB per delta into g;
+    // dx: (M, in) stride lddx += Σ s·(dy_rows·B)·A, or null
+    static void lowRankBackward(Parallel par, List<HookPlan.LowRank> deltas, float[] dy, int ldy, float[] x, int ldx,
+                                float[] dx, int lddx, int m, Grads g) {
+        for (HookPlan.LowRank d : deltas) {
+            int r = d.rank();
+            float[] t = new float[m * r];
+            Linear.forward(par, t, x, ldx, d.a().value(), null, m, d.in(), r);
+            float[] dB = new float[d.out() * r];
+            Linear.backwardWeight(par, dB, dy, d.rowOffset(), ldy, t, r, d.scale(), m, r, d.out());
+            float[] dT = new float[m * r];
+            Linear.backwardInput(par, dT, r, dy, d.rowOffset(), ldy, d.b().value(), d.scale(), m, r, d.out(), false);
+            float[] dA = new float[r * d.in()];
+            Linear.backwardWeight(par, dA, dT, 0, r, x, ldx, 1f, m, d.in(), r);
+            if (dx != null) {
+                Linear.backwardInput(par, dx, lddx, dT, 0, r, d.a().value(), 1f, m, d.in(), r, true);
+            }
+            g.addHook(d.a(), dA);
+            g.addHook(d.b(), dB);
+        }
+    }
+
+    // dW (out, in) += dyᵀ·x for a trainable weight (g's buffer for name, skipped when frozen)
+    static void weightGrad(Parallel par, Grads g, String name, float[] dy, int lddy, float[] x, int ldx, int m,
+                           int in, int out) {
+        float[] dw = g.base(name);
+        if (dw != null) {
+            Linear.backwardWeight(par, dw, dy, 0, lddy, x, ldx, 1f, m, in, out);
+        }
+    }
+
+    // db (out) += Σ_rows dy for a trainable bias
+    static void biasGrad(Grads g, String name, float[] dy, int lddy, int m, int out) {
+        float[] db = g.base(name);
+        if (db != null) {
+            Linear.backwardBias(db, dy, 0, lddy, m, out);
+        }
+    }
+}

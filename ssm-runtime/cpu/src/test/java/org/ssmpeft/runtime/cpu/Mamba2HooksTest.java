@@ -1,0 +1,177 @@
+package org.ssmpeft.runtime.cpu;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.OptionalInt;
+import java.util.Random;
+import java.util.Set;
+import java.util.stream.Stream;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+import org.junit.jupiter.api.Test;
+import org.ssmpeft.api.adapter.Adapter;
+import org.ssmpeft.api.composition.AdapterFactory;
+import org.ssmpeft.api.composition.AdapterSet;
+import org.ssmpeft.api.config.AdapterConfig;
+import org.ssmpeft.api.config.ConfigFormat;
+import org.ssmpeft.api.registry.PeftMethods;
+import org.ssmpeft.api.tensor.Tensor;
+import org.ssmpeft.api.testing.GradientCheck;
+import org.ssmpeft.runtime.backend.HostState;
+import org.ssmpeft.runtime.backend.LossAndGradients;
+import org.ssmpeft.runtime.backend.SsmModel;
+import org.ssmpeft.runtime.checkpoint.Mamba2Config;
+import org.ssmpeft.runtime.checkpoint.Mamba2LayerWeights;
+import org.ssmpeft.runtime.checkpoint.Mamba2Weights;
+import org.ssmpeft.runtime.contract.RandomModels;
+
+/**
+ * Every built-in method that maps onto Mamba-2 on a random Mamba-2 model (n_groups 2, biases, untied head, chunk 3
+ * with 7 tokens, a finite dt clamp that does not bind): gradients against directional finite differences, decoding one
+ * token at a time equal to the forward, and a sequence fed in two calls equal to one. A binding clamp is a kink that
+ * finite differences step across (bitfit's dt_bias then differs by 2e-2 along a random direction); its gradient is
+ * checked against PyTorch's instead, on the mamba2-dtclamp fixture.
+ */
+class Mamba2HooksTest {
+
+    private static final AdapterFactory FACTORY = new AdapterFactory(PeftMethods.load());
+    /** Central differences along g/|g| and random directions; error relative to |g||v| (MethodNumericContract's). */
+    private static final double FD_REL = 5e-3;
+
+    private static final Mamba2Weights WEIGHTS = random(new Mamba2Config(17, 8, 3, 2, 1e-5, OptionalInt.empty(),
+            OptionalInt.empty(), OptionalInt.empty(), 2, 4, 4, 2, 3, 3, true, true, true, 0.0, 10.0, 0.001, 0.1,
+            1e-4, 1, 16, 0.1, false), 5);
+    private static final CpuMamba2 MODEL = new CpuMamba2(WEIGHTS);
+    private static final int[][] TOKENS = {{1, 5, 9, 2, 16, 3, 7}, {4, 4, 0, 11, 8, 13, 6}};
+
+    static Stream<String> configs() {
+        return Stream.of(
+                "method: prompt\nnum_virtual_tokens: 2\n",
+                "method: prefix\nnum_virtual_tokens: 2\n",
+                "method: prefix\nnum_virtual_tokens: 2\nreparameterize: true\nencoder_hidden_size: 3\n",
+                "method: initial-state\n",
+                "method: state-offset\nvariant: h\n",
+                "method: state-offset\nvariant: y\n",
+                "method: lora\nrank: 2\ntargets: [in_proj, out_proj, head]\n",
+                "method: bitfit\nbiases: [conv1d.bias, dt_proj.bias, D, in_proj.bias, out_proj.bias]\n",
+                "method: full-ft\ntied_head: false\n");
+    }
+
+    private static Adapter adapter(String yaml, long seed) {
+        AdapterConfig parsed = FACTORY.reader().parse(yaml, ConfigFormat.YAML).getFirst();
+        Adapter a = FACTORY.create(new AdapterConfig("a", parsed.method(), parsed.layers(), parsed.config()),
+                WEIGHTS.shape(), AdapterFactory.seeded(seed));
+        return RandomModels.randomize(a, 0.1, seed);
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("configs")
+    void gradientsMatchFiniteDifferences(String yaml) {
+        Adapter a = adapter(yaml, 3);
+        AdapterSet set = new AdapterSet(WEIGHTS.shape()).add(a);
+        int[][] labels = {TOKENS[0].clone(), TOKENS[1].clone()};
+        labels[0][2] = SsmModel.IGNORE_INDEX;
+        LossAndGradients g = MODEL.lossAndGradients(TOKENS, labels, set, Set.of());
+        Map<String, Tensor> analytic = g.adapterGradients().get("a");
+        analytic.forEach((n, t) -> {
+            double max = 0;
+            for (float v : t.data()) {
+                max = Math.max(max, Math.abs(v));
+            }
+            assertThat(max).as("dL/d%s is not all zero", n).isGreaterThan(0);
+        });
+        GradientCheck.DirectionalResult r = GradientCheck.of(() -> MODEL.loss(TOKENS, labels, set))
+                .randomDirections(2, 2, 7).lossNoise(GradientCheck.DEFAULT_LOSS_NOISE)
+                .checkDirections(a.parameters(), analytic);
+        assertThat(r.failures(FD_REL)).as("%s%n%s", yaml, r).isEmpty();
+        assertThat(r.checks()).isNotEmpty();
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("configs")
+    void decodingEqualsTheForwardAndPrefillsCompose(String yaml) {
+        AdapterSet set = new AdapterSet(WEIGHTS.shape()).add(adapter(yaml, 4));
+        float[] whole = MODEL.forward(TOKENS, set).values();
+        int v = WEIGHTS.config().vocabSize();
+        int p = whole.length / (2 * v) - TOKENS[0].length;
+        HostState byToken = MODEL.newState(2);
+        HostState inTwo = MODEL.newState(2);
+        List<float[]> parts = new ArrayList<>();
+        parts.add(MODEL.forward(cut(0, 4), set, inTwo).values());
+        parts.add(MODEL.forward(cut(4, 7), set, inTwo).values());
+        for (int t = 0; t < TOKENS[0].length; t++) {
+            float[] step = MODEL.step(new int[] {TOKENS[0][t], TOKENS[1][t]}, set, byToken);
+            for (int b = 0; b < 2; b++) {
+                for (int k = 0; k < v; k++) {
+                    float expected = whole[(b * (p + TOKENS[0].length) + p + t) * v + k];
+                    assertThat(step[b * v + k]).as("step %d row %d", t, b).isCloseTo(expected,
+                            org.assertj.core.data.Offset.offset(2e-5f));
+                }
+            }
+        }
+        assertThat(byToken.export().ssmState(1)).containsExactly(inTwo.export().ssmState(1),
+                org.assertj.core.data.Offset.offset(2e-6f));
+        assertThat(parts.get(1).length).isEqualTo(2 * 3 * v);
+    }
+
+    @Test
+    void refusesAdditionalScanNamingTheFamily() {
+        assertThatThrownBy(() -> adapter("method: additional-scan\n", 1))
+                .hasMessageContaining("mamba2");
+    }
+
+    private static int[][] cut(int from, int to) {
+        int[][] out = new int[2][];
+        for (int b = 0; b < 2; b++) {
+            out[b] = java.util.Arrays.copyOfRange(TOKENS[b], from, to);
+        }
+        return out;
+    }
+
+    /** Random Mamba-2 weights at a trained model's scale: A = -(1..16), Δ ≈ softplus(-2.5 ± 1) across the clamp. */
+    static Mamba2Weights random(Mamba2Config c, long seed) {
+        var rng = new Random(seed);
+        int dm = c.dModel();
+        int di = c.dInner();
+        int h = c.heads();
+        List<Mamba2LayerWeights> layers = new ArrayList<>();
+        for (int l = 0; l < c.layers(); l++) {
+            float[] aLog = new float[h];
+            float[] dtBias = new float[h];
+            for (int i = 0; i < h; i++) {
+                aLog[i] = (float) Math.log(1 + 15 * rng.nextDouble());
+                dtBias[i] = (float) (-2.5 + rng.nextGaussian());
+            }
+            layers.add(new Mamba2LayerWeights(around(rng, dm, 1, 0.2), normal(rng, c.inProjWidth() * dm,
+                    1 / Math.sqrt(dm)), c.useBias() ? Optional.of(normal(rng, c.inProjWidth(), 0.1)) : Optional.empty(),
+                    normal(rng, c.convDim() * c.convKernel(), 0.5),
+                    c.useConvBias() ? Optional.of(normal(rng, c.convDim(), 0.1)) : Optional.empty(), dtBias, aLog,
+                    around(rng, h, 1, 0.2), around(rng, di, 1, 0.2), normal(rng, dm * di, 1 / Math.sqrt(di)),
+                    c.useBias() ? Optional.of(normal(rng, dm, 0.1)) : Optional.empty()));
+        }
+        float[] emb = normal(rng, c.vocabSize() * dm, 1.0);
+        float[] head = c.tieWordEmbeddings() ? emb : normal(rng, c.vocabSize() * dm, 1.0);
+        return new Mamba2Weights(c, emb, layers, around(rng, dm, 1, 0.2), head);
+    }
+
+    private static float[] normal(Random rng, int size, double std) {
+        float[] a = new float[size];
+        for (int i = 0; i < size; i++) {
+            a[i] = (float) (std * rng.nextGaussian());
+        }
+        return a;
+    }
+
+    private static float[] around(Random rng, int size, double mean, double std) {
+        float[] a = new float[size];
+        for (int i = 0; i < size; i++) {
+            a[i] = (float) (mean + std * rng.nextGaussian());
+        }
+        return a;
+    }
+}
