@@ -217,7 +217,7 @@ def adamw():
                               get_linear_schedule_with_warmup)
     folder = os.path.join(INTEROP, "adamw")
     os.makedirs(folder, exist_ok=True)
-    sizes = {"p0": (37,), "p1": (8, 16), "p2": (1003,)}
+    sizes = {"p0": (37,), "p1": (8, 16), "p2": (203,)}
     steps = 8
     runs = {
         "linear_wd0": dict(schedule="linear", warmup=3, weight_decay=0.0, lr=1e-2),
@@ -279,21 +279,33 @@ def generate():
         with torch.no_grad():
             free = model.generate(ids, do_sample=False, num_beams=1, max_new_tokens=12, min_new_tokens=0,
                                   eos_token_id=None, pad_token_id=0)[0, len(prompt):].tolist()
-        # an eos the model actually produces: the greedy continuation's third token
-        eos = free[2]
-        settings = [
-            dict(num_beams=1, max_new_tokens=12, min_new_tokens=0, eos_token_id=None),
-            dict(num_beams=1, max_new_tokens=12, min_new_tokens=0, eos_token_id=eos),
-            dict(num_beams=1, max_new_tokens=12, min_new_tokens=4, eos_token_id=eos),
-            dict(num_beams=5, max_new_tokens=10, min_new_tokens=0, eos_token_id=None, length_penalty=1.0),
-            dict(num_beams=5, max_new_tokens=10, min_new_tokens=0, eos_token_id=eos, length_penalty=1.0),
-            dict(num_beams=5, max_new_tokens=12, min_new_tokens=3, eos_token_id=eos, length_penalty=0.6),
-            dict(num_beams=5, max_new_tokens=12, min_new_tokens=5, eos_token_id=eos, length_penalty=2.0),
-            dict(num_beams=5, max_new_tokens=8, min_new_tokens=2, eos_token_id=eos, length_penalty=-1.0),
-            dict(num_beams=5, max_new_tokens=12, min_new_tokens=3, eos_token_id=eos, length_penalty=1.0,
-                 early_stopping=True),
-            dict(num_beams=3, max_new_tokens=9, min_new_tokens=1, eos_token_id=eos, length_penalty=1.3),
-        ]
+        with torch.no_grad():
+            free_beams = model.generate(ids, do_sample=False, num_beams=5, max_new_tokens=6, eos_token_id=None,
+                                        pad_token_id=0)[0, len(prompt):].tolist()
+        # eos ids the model actually produces: the greedy continuation's third token (it repeats the prompt's last
+        # token) and the token the beams settle on, so that hypotheses finish at several lengths
+        eos_a, eos_b = free[2], free_beams[1]
+        settings = [dict(num_beams=1, max_new_tokens=12, min_new_tokens=0, eos_token_id=None),
+                    dict(num_beams=5, max_new_tokens=10, min_new_tokens=0, eos_token_id=None, length_penalty=1.0)]
+        for eos in (eos_a, eos_b):
+            settings += [
+                dict(num_beams=1, max_new_tokens=12, min_new_tokens=0, eos_token_id=eos),
+                dict(num_beams=1, max_new_tokens=12, min_new_tokens=4, eos_token_id=eos),
+                dict(num_beams=5, max_new_tokens=10, min_new_tokens=0, eos_token_id=eos, length_penalty=1.0),
+                dict(num_beams=5, max_new_tokens=12, min_new_tokens=3, eos_token_id=eos, length_penalty=0.6),
+                dict(num_beams=5, max_new_tokens=12, min_new_tokens=5, eos_token_id=eos, length_penalty=2.0),
+                dict(num_beams=5, max_new_tokens=8, min_new_tokens=2, eos_token_id=eos, length_penalty=-1.0),
+                dict(num_beams=5, max_new_tokens=12, min_new_tokens=3, eos_token_id=eos, length_penalty=1.0,
+                     early_stopping=True),
+                dict(num_beams=3, max_new_tokens=9, min_new_tokens=1, eos_token_id=eos, length_penalty=1.3),
+                # long hypotheses favoured while eos is often the best candidate: where the early-stop heuristic
+                # decides (transformers 5 compares the best running beam, not the best candidate, with the worst
+                # finished hypothesis)
+                dict(num_beams=2, max_new_tokens=12, min_new_tokens=0, eos_token_id=eos, length_penalty=2.0),
+                dict(num_beams=4, max_new_tokens=12, min_new_tokens=0, eos_token_id=eos, length_penalty=2.0),
+                dict(num_beams=5, max_new_tokens=14, min_new_tokens=1, eos_token_id=eos, length_penalty=1.5),
+                dict(num_beams=5, max_new_tokens=14, min_new_tokens=0, eos_token_id=eos, length_penalty=3.0),
+            ]
         for s in settings:
             kwargs = dict(s)
             with torch.no_grad():
@@ -313,7 +325,7 @@ def generate():
                   " case says; new_tokens = sequences[0, len(prompt):] (a stop token included; beam outputs may end"
                   " with pad 0 fill)",
              prompts="random.Random(77): lengths 1, 3, 5, 8, 12 of randrange(256)",
-             eos="per prompt, the third token of its free greedy continuation (12 tokens, no eos)")
+             eos="per prompt, the third token of its free greedy continuation (12 tokens, no eos), and the second token of its free 5-beam continuation (6 tokens, no eos)")
     print("generate:", len(cases), "cases")
 
 
