@@ -381,16 +381,18 @@ def tokenizer():
     tok.save(os.path.join(TOKENIZER_DIR, "tokenizer.json"))
     tok = Tokenizer.from_file(os.path.join(TOKENIZER_DIR, "tokenizer.json"))
     test_rng = random.Random(4343)
-    tests = [random_text(test_rng, 10) for _ in range(2500)]
+    tests = [random_text(test_rng, 8) for _ in range(3000)]
     tests += ["", " ", "  ", "\n", "\t\t", "<|endoftext|>", "<|endoftext|><|padding|>", "a<|endoftext|>b",
               "e\u0301", "\u00e9", "A\u030a", "ﬁ", "\ufeffBOM", "\u200b\u200d", "x" * 300, " " * 40 + "y"]
-    with open(os.path.join(TOKENIZER_DIR, "encodings.jsonl"), "w", encoding="utf-8") as f:
+    import gzip
+    # mtime 0: the same bytes on every run
+    with gzip.GzipFile(os.path.join(TOKENIZER_DIR, "encodings.jsonl.gz"), "wb", mtime=0) as gz:
         for t in tests:
             e = tok.encode(t)
-            rec = {"text": t, "ids": e.ids, "offsets": [list(o) for o in e.offsets],
+            rec = {"text": t, "ids": e.ids, "offsets": [x for o in e.offsets for x in o],
                    "decoded": tok.decode(e.ids, skip_special_tokens=False),
                    "decoded_skip_special": tok.decode(e.ids, skip_special_tokens=True)}
-            f.write(json.dumps(rec, ensure_ascii=False) + "\n")
+            gz.write((json.dumps(rec, ensure_ascii=False) + "\n").encode("utf-8"))
     with open(os.path.join(TOKENIZER_DIR, "tokenizer_config.json"), "w", encoding="utf-8") as f:
         json.dump({"bos_token": "<|endoftext|>", "eos_token": "<|endoftext|>", "unk_token": "<|endoftext|>",
                    "add_prefix_space": False}, f, indent=1)
@@ -404,8 +406,9 @@ def tokenizer():
                            " Cyrillic, CJK, Hangul, Hebrew, Arabic, Devanagari, Thai, emoji incl. ZWJ and flags,"
                            " symbols), numbers, punctuation, special tokens, random BMP characters and astral code"
                            " points, joined by whitespace runs (spaces, tabs, newlines, CRLF, NBSP, U+3000)",
-             encodings="encodings.jsonl: %d strings (2500 from random.Random(4343), then edge cases); per line text,"
-                       " ids and offsets of Tokenizer.encode(text) (offsets in code points of the original text),"
+             encodings="encodings.jsonl.gz (gzip of JSON lines): %d strings (3000 random_text(random.Random(4343), 8),"
+                       " then edge cases); per line text, ids and offsets of Tokenizer.encode(text) (offsets flattened"
+                       " [start0, end0, start1, ...], in code points of the original text),"
                        " decoded = decode(ids, skip_special_tokens=False), decoded_skip_special" % len(tests))
     print("tokenizer: vocab", tok.get_vocab_size(), "tests", len(tests))
 
