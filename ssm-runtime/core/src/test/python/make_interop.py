@@ -190,6 +190,23 @@ def peft_in():
         notes[name] = {"loaded_by": "PeftModel.from_pretrained(MambaForCausalLM.from_pretrained(mamba-tiny), "
                                     "'project-" + name + "')", "peft_config_read": str(model.peft_config["default"]),
                        "warnings": sorted({str(w.message) for w in caught})}
+    # a project LoRA folder naming out_proj (the project has LoRA there): what PEFT does with it
+    import shutil
+    import tempfile
+    with tempfile.TemporaryDirectory() as tmp:
+        for f in os.listdir(os.path.join(folder, "project-lora")):
+            shutil.copy(os.path.join(folder, "project-lora", f), tmp)
+        with open(os.path.join(tmp, "adapter_config.json"), encoding="utf-8") as fh:
+            cfg = json.load(fh)
+        cfg["target_modules"] = cfg["target_modules"] + ["out_proj"]
+        with open(os.path.join(tmp, "adapter_config.json"), "w", encoding="utf-8") as fh:
+            json.dump(cfg, fh)
+        try:
+            PeftModel.from_pretrained(base_model(), tmp)
+            notes["out_proj_folder"] = "loaded"
+        except ValueError as e:
+            notes["out_proj_folder"] = "PeftModel.from_pretrained refuses project-lora with out_proj added to" \
+                                       " target_modules: " + str(e)
     merged = MambaForCausalLM.from_pretrained(os.path.join(folder, "project-merged"), dtype=torch.float32).eval()
     with torch.no_grad():
         tensors["merged.logits"] = merged(input_ids=ids).logits.float().contiguous()
