@@ -191,7 +191,7 @@ public final class AdapterFiles {
                 problems.add("the adapter does not fit " + shape.describe() + ": " + e.getMessage());
                 throw new AdapterFileException(dir, problems);
             }
-            checkTensors(fresh, file, shape, parsed.savedFor(), problems);
+            checkTensors(fresh, file, shape, parsed.savedFor(), !root.has(OWN_KEY), problems);
             if (!problems.isEmpty()) {
                 throw new AdapterFileException(dir, problems);
             }
@@ -362,8 +362,17 @@ public final class AdapterFiles {
         return found.isEmpty() && configs.size() == 1 ? Optional.of(configs.getFirst()) : Optional.empty();
     }
 
+    /**
+     * The copy of the base head that PEFT's {@code save_pretrained} adds to a LoRA adapter targeting {@code lm_head}
+     * ({@code save_embedding_layers="auto"} counts lm_head as an embedding layer; PEFT 0.21 writes it with the
+     * warning "Setting `save_embedding_layers` to `True`"). It is a base weight, not part of the adapter: checked for
+     * its shape and dtype, not applied (the adapter acts on the base model it is loaded onto; PEFT instead writes it
+     * back into its model on load).
+     */
+    static final String PEFT_HEAD_BASE_COPY = AdapterKeys.PREFIX + "lm_head.base_layer.weight";
+
     private static void checkTensors(Adapter fresh, SafetensorsFile file, ModelShape shape,
-                                     Optional<ModelShape> savedFor, List<String> problems) {
+                                     Optional<ModelShape> savedFor, boolean writtenByPeft, List<String> problems) {
         Map<String, String> keys = AdapterKeys.of(fresh);
         Map<String, String> parameterByKey = new LinkedHashMap<>();
         keys.forEach((p, k) -> parameterByKey.put(k, p));
@@ -390,6 +399,18 @@ public final class AdapterFiles {
         }
         Set<String> unexpected = new LinkedHashSet<>(file.names());
         unexpected.removeAll(parameterByKey.keySet());
+        boolean headDelta = parameterByKey.containsKey(AdapterKeys.lora(-1,
+                org.ssmpeft.api.hooks.Projection.HEAD, "lora_A"));
+        if (writtenByPeft && headDelta && unexpected.remove(PEFT_HEAD_BASE_COPY)) {
+            TensorInfo t = file.find(PEFT_HEAD_BASE_COPY).orElseThrow();
+            long[] head = {shape.vocab(), shape.dModel()};
+            if (!Arrays.equals(t.shape(), head) || (t.dtype() != DType.F32 && t.dtype() != DType.F16
+                    && t.dtype() != DType.BF16 && t.dtype() != DType.F64)) {
+                problems.add("tensor '" + PEFT_HEAD_BASE_COPY + "' (PEFT's copy of the base lm_head): expected a"
+                        + " floating-point tensor of shape " + Arrays.toString(head) + " for " + shape.describe()
+                        + ", the file has " + t.dtype() + " " + t.shapeString() + saved);
+            }
+        }
         for (String k : unexpected) {
             problems.add("unexpected tensor '" + k + "' (shape " + file.find(k).orElseThrow().shapeString()
                     + "): the " + what + " has no parameter saved under that name" + saved);

@@ -121,7 +121,9 @@ final class PeftConfigs {
             out.put("token_dim", F.numberNode(shape.dModel()));
             out.put("num_layers", F.numberNode(layers));
             out.put("num_transformer_submodules", F.numberNode(1));
-            out.put("num_attention_heads", F.nullNode());
+            // PEFT's PeftModel refuses a prompt-learning config without it on a model whose config has no attention
+            // heads (Mamba: "Please specify `num_attention_heads`"); prompt tuning does not use it
+            out.put("num_attention_heads", F.numberNode(1));
             out.put("prompt_tuning_init", F.textNode("RANDOM"));
             out.put("prompt_tuning_init_text", F.nullNode());
             out.put("tokenizer_name_or_path", F.nullNode());
@@ -151,9 +153,12 @@ final class PeftConfigs {
 
     /**
      * Keys beside the {@code "ssm_peft"} record that change nothing here or in PEFT: where PEFT finds the base model
-     * (a user may point it at a local copy) and whether PEFT loads the adapter for training.
+     * (a user may point it at a local copy) and whether PEFT loads the adapter for training; and
+     * {@code num_attention_heads}, which PEFT asks for on prompt-learning configs but prompt tuning does not use
+     * (folders saved before it was written as 1 have null there).
      */
-    static final Set<String> INFORMATIONAL = Set.of("base_model_name_or_path", "revision", "inference_mode");
+    static final Set<String> INFORMATIONAL = Set.of("base_model_name_or_path", "revision", "inference_mode",
+            "num_attention_heads");
 
     /**
      * PEFT options that a save never writes and that would change what PEFT computes with a LoRA folder: present

@@ -238,6 +238,61 @@ public final class HfTokenizer implements Tokenizer {
         return out;
     }
 
+    /**
+     * The ids of {@code text} (as {@link #encode}) with the span of the text each came from, as Hugging Face's
+     * {@code Encoding.offsets} (after the post-processor's {@code trim_offsets}; a token may span nothing, and the
+     * bytes of one character split over several tokens share its span), but in Java string indices (UTF-16 units)
+     * rather than code points: {@code text.substring(spans[2i], spans[2i + 1])} is the text of token i. A token
+     * with no place in the text (one the post-processor added) has the span (-1, -1).
+     */
+    public Encoded encodeWithSpans(String text) {
+        var encoding = djl.encode(text, addSpecialTokens, false);
+        long[] ids = encoding.getIds();
+        var spans = encoding.getCharTokenSpans();
+        // DJL's spans count code points (as the Python binding's offsets); index them into the UTF-16 string
+        int[] utf16At = new int[text.codePointCount(0, text.length()) + 1];
+        for (int cp = 0, i = 0; cp < utf16At.length; cp++) {
+            utf16At[cp] = i;
+            if (i < text.length()) {
+                i += Character.charCount(text.codePointAt(i));
+            }
+        }
+        int[] outIds = new int[ids.length];
+        int[] out = new int[2 * ids.length];
+        for (int i = 0; i < ids.length; i++) {
+            outIds[i] = Math.toIntExact(ids[i]);
+            boolean placed = spans[i] != null && spans[i].getStart() >= 0 && spans[i].getEnd() < utf16At.length;
+            out[2 * i] = placed ? utf16At[spans[i].getStart()] : -1;
+            out[2 * i + 1] = placed ? utf16At[spans[i].getEnd()] : -1;
+        }
+        return new Encoded(outIds, out);
+    }
+
+    /**
+     * Ids and their spans in the text: token i came from {@code text.substring(spans[2i], spans[2i + 1])}.
+     *
+     * @param ids   as {@link #encode} returns them
+     * @param spans start and end (exclusive) per token, in Java string indices; (-1, -1) where a token has none
+     */
+    public record Encoded(int[] ids, int[] spans) {
+        public Encoded {
+            if (spans.length != 2 * ids.length) {
+                throw new IllegalArgumentException("an encoding needs two span ends per id: " + ids.length
+                        + " ids, " + spans.length + " span ends");
+            }
+        }
+
+        /** Start (inclusive) of token {@code i}'s span. */
+        public int start(int i) {
+            return spans[2 * i];
+        }
+
+        /** End (exclusive) of token {@code i}'s span. */
+        public int end(int i) {
+            return spans[2 * i + 1];
+        }
+    }
+
     /** The token strings of {@code text} as the model's vocabulary spells them (e.g. {@code Ġthe}). */
     public String[] tokens(String text) {
         return djl.encode(text, addSpecialTokens, false).getTokens();
