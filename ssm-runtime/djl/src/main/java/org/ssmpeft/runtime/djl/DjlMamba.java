@@ -458,21 +458,7 @@ public final class DjlMamba implements HostStateModel, AutoCloseable {
         }
         long lt = len + prefix;
 
-        // causal depthwise conv over [conv state; x]: out_t = Σ_k w[:, k] ⊙ xpad_{t+k} + bias, then SiLU
-        NDArray previous = m.create(cache.convState(layer), new Shape(batch, di, k)).transpose(0, 2, 1); // (B, K, D)
-        NDArray padded = previous.concat(x, 1); // (B, K + L'', D)
-        NDArray w = p.param(mixerName(layer, "conv1d.weight")).reshape(di, k);
-        NDArray conv = null;
-        for (int j = 0; j < k; j++) {
-            // window j of the K - 1 previous inputs and the new ones: rows 1 + j .. 1 + j + L'' - 1
-            NDArray term = padded.get(":, " + (1 + j) + ":" + (1 + j + lt) + ", :").mul(w.get(":, " + j));
-            conv = conv == null ? term : conv.add(term);
-        }
-        if (c.useConvBias()) {
-            conv = conv.add(p.param(mixerName(layer, "conv1d.bias")));
-        }
-        NDArray xc = silu(conv); // (B, L'', D)
-        f.conv[layer] = padded.get(":, " + lt + ":, :").transpose(0, 2, 1).toFloatArray(); // last K inputs (B, D, K)
+        NDArray xc = convSilu(p, layer, x, cache, c.useConvBias(), k, f); // (B, L'', D)
 
         // [dt_low | Bm | Cm] = x_proj(x): (B, L'', R + 2N)
         NDArray xdbl = linear(p, xc, p.param(mixerName(layer, "x_proj.weight")), Optional.empty(),
@@ -538,23 +524,7 @@ public final class DjlMamba implements HostStateModel, AutoCloseable {
         }
         y = y.mul(silu(z)); // (B, L', D)
 
-        if (!p.djlHooks.isEmpty()) {
-            BlockSite site = new BlockSite(p, xReal, z);
-            for (DjlHook hook : p.djlHooks) {
-                NDArray next = hook.ssmOutput(layer, y, site);
-                if (!next.getShape().equals(y.getShape())) {
-                    throw new IllegalArgumentException("DjlHook of adapter '" + ((Adapter) hook).name()
-                            + "' returned shape " + next.getShape() + " in layer " + layer + "; expected "
-                            + y.getShape());
-                }
-                y = next;
-            }
-        }
-
-        NDArray out = linear(p, y, p.param(mixerName(layer, "out_proj.weight")),
-                p.param(mixerName(layer, "out_proj.bias"), c.useBias()), p.plan.layer(layer).deltas("out_proj"),
-                "out_proj of layer " + layer);
-        return residual.add(out);
+        return outProjResidual(p, layer, djlHooks(p, layer, y, xReal, z), residual, c.useBias());
     }
 
     // One Mamba-2 block: (B, L', d) -> (B, L', d); the layer's final conv and SSM states go to f.
@@ -586,20 +556,7 @@ public final class DjlMamba implements HostStateModel, AutoCloseable {
         }
         long lt = len + prefix;
 
-        // causal depthwise conv over [conv state; xBC]: out_t = Σ_k w[:, k] ⊙ xpad_{t+k} + bias, then SiLU
-        NDArray previous = m.create(cache.convState(layer), new Shape(batch, cd, k)).transpose(0, 2, 1); // (B, K, C)
-        NDArray padded = previous.concat(xbcdt.get(":, :, 0:" + cd), 1); // (B, K + L'', C)
-        NDArray w = p.param(mixerName(layer, "conv1d.weight")).reshape(cd, k);
-        NDArray conv = null;
-        for (int j = 0; j < k; j++) {
-            NDArray term = padded.get(":, " + (1 + j) + ":" + (1 + j + lt) + ", :").mul(w.get(":, " + j));
-            conv = conv == null ? term : conv.add(term);
-        }
-        if (c.useConvBias()) {
-            conv = conv.add(p.param(mixerName(layer, "conv1d.bias")));
-        }
-        NDArray xbc = silu(conv); // (B, L'', C)
-        f.conv[layer] = padded.get(":, " + lt + ":, :").transpose(0, 2, 1).toFloatArray(); // last K inputs (B, C, K)
+        NDArray xbc = convSilu(p, layer, xbcdt.get(":, :, 0:" + cd), cache, c.useConvBias(), k, f); // (B, L'', C)
 
         // x (B, L'', H, P); Bm, Cm (B, L'', G, N) -> (B, L'', H, N), group g serving heads g·H/G .. (g+1)·H/G - 1
         NDArray x = xbc.get(":, :, 0:" + di).reshape(batch, lt, heads, hp);
@@ -655,21 +612,53 @@ public final class DjlMamba implements HostStateModel, AutoCloseable {
         y = g.div(variance.add(p.constant((float) c.layerNormEpsilon())).sqrt()).reshape(batch, len, di)
                 .mul(p.param(mixerName(layer, "norm.weight")));
 
-        if (!p.djlHooks.isEmpty()) {
-            BlockSite site = new BlockSite(p, xReal, z);
-            for (DjlHook hook : p.djlHooks) {
-                NDArray next = hook.ssmOutput(layer, y, site);
-                if (!next.getShape().equals(y.getShape())) {
-                    throw new IllegalArgumentException("DjlHook of adapter '" + ((Adapter) hook).name()
-                            + "' returned shape " + next.getShape() + " in layer " + layer + "; expected "
-                            + y.getShape());
-                }
-                y = next;
-            }
-        }
+        return outProjResidual(p, layer, djlHooks(p, layer, y, xReal, z), residual, c.useBias());
+    }
 
+    // causal depthwise conv over [conv state; x] (B, L'', C): out_t = Σ_k w[:, k] ⊙ xpad_{t+k} + bias, then SiLU;
+    // the last K inputs become the layer's conv state (B, C, K) in f
+    private NDArray convSilu(Pass p, int layer, NDArray x, HostState cache, boolean bias, int k, Forward f) {
+        long batch = x.getShape().get(0);
+        long lt = x.getShape().get(1);
+        long channels = x.getShape().get(2);
+        NDArray previous = p.m.create(cache.convState(layer), new Shape(batch, channels, k)).transpose(0, 2, 1);
+        NDArray padded = previous.concat(x, 1); // (B, K + L'', C)
+        NDArray w = p.param(mixerName(layer, "conv1d.weight")).reshape(channels, k);
+        NDArray conv = null;
+        for (int j = 0; j < k; j++) {
+            // window j of the K - 1 previous inputs and the new ones: rows 1 + j .. 1 + j + L'' - 1
+            NDArray term = padded.get(":, " + (1 + j) + ":" + (1 + j + lt) + ", :").mul(w.get(":, " + j));
+            conv = conv == null ? term : conv.add(term);
+        }
+        if (bias) {
+            conv = conv.add(p.param(mixerName(layer, "conv1d.bias")));
+        }
+        f.conv[layer] = padded.get(":, " + lt + ":, :").transpose(0, 2, 1).toFloatArray();
+        return silu(conv);
+    }
+
+    // y = djlHook.ssmOutput(y) for each acting DjlHook, in stack order; y, x and z of the real tokens (B, L, D)
+    private static NDArray djlHooks(Pass p, int layer, NDArray y, NDArray xReal, NDArray z) {
+        if (p.djlHooks.isEmpty()) {
+            return y;
+        }
+        BlockSite site = new BlockSite(p, xReal, z);
+        for (DjlHook hook : p.djlHooks) {
+            NDArray next = hook.ssmOutput(layer, y, site);
+            if (!next.getShape().equals(y.getShape())) {
+                throw new IllegalArgumentException("DjlHook of adapter '" + ((Adapter) hook).name()
+                        + "' returned shape " + next.getShape() + " in layer " + layer + "; expected "
+                        + y.getShape());
+            }
+            y = next;
+        }
+        return y;
+    }
+
+    // out = out_proj(y) (+ bias, + low-rank deltas) + residual: (B, L', D) -> (B, L', d)
+    private static NDArray outProjResidual(Pass p, int layer, NDArray y, NDArray residual, boolean bias) {
         NDArray out = linear(p, y, p.param(mixerName(layer, "out_proj.weight")),
-                p.param(mixerName(layer, "out_proj.bias"), c.useBias()), hooks.deltas("out_proj"),
+                p.param(mixerName(layer, "out_proj.bias"), bias), p.plan.layer(layer).deltas("out_proj"),
                 "out_proj of layer " + layer);
         return residual.add(out);
     }

@@ -78,13 +78,7 @@ record RandomCase(long seed, LanguageModelWeights<?> weights, int[][] tokens, in
         }
         AdapterSet set = new AdapterSet(c.toShape());
         List<String> names = new ArrayList<>();
-        int i = 0;
-        for (Kind k : kinds) {
-            String name = k.name().toLowerCase(java.util.Locale.ROOT) + "-" + i;
-            Adapter a = adapter(k, name, c.toShape(), rng, seed * 31 + i++);
-            set.add(a);
-            names.add(name + describe(a));
-        }
+        int i = addAdapters(kinds, c.toShape(), rng, seed, set, names);
         if (kinds.contains(Kind.OFFSET_H) && rng.nextBoolean()) { // a second h' adds up with the first
             Adapter a = adapter(Kind.OFFSET_H, "offset_h-extra", c.toShape(), rng, seed * 31 + i);
             set.add(a);
@@ -96,18 +90,37 @@ record RandomCase(long seed, LanguageModelWeights<?> weights, int[][] tokens, in
             names.add("additional_scan-extra" + describe(a));
         }
 
-        List<String> all = new ArrayList<>(w.parameters().keySet());
-        Set<String> trainable = new TreeSet<>();
-        int count = rng.nextInt(8) == 0 ? all.size() : rng.nextInt(4);
-        for (int j = 0; j < count; j++) {
-            trainable.add(all.get(rng.nextInt(all.size())));
-        }
+        Set<String> trainable = trainable(w, rng, 8);
 
         String shape = "layers %d, d %d, D %d, N %d, R %d, K %d, V %d, %s head, bias %s, conv bias %s; B %d, T %d"
                 .formatted(c.layers(), c.dModel(), c.dInner(), c.dState(), c.dtRank(), c.convKernel(), c.vocabSize(),
                         c.tieWordEmbeddings() ? "tied" : "untied", c.useBias(), c.useConvBias(), batch, len);
         String description = "seed " + seed + ": " + shape + "; adapters " + names + "; base " + trainable;
         return new RandomCase(seed, w, tokens, labels, set, trainable, description);
+    }
+
+    // one adapter per kind into set, named kind-i; returns the next i
+    private static int addAdapters(Set<Kind> kinds, ModelShape shape, Random rng, long seed, AdapterSet set,
+                                   List<String> names) {
+        int i = 0;
+        for (Kind k : kinds) {
+            String name = k.name().toLowerCase(java.util.Locale.ROOT) + "-" + i;
+            Adapter a = adapter(k, name, shape, rng, seed * 31 + i++);
+            set.add(a);
+            names.add(name + describe(a));
+        }
+        return i;
+    }
+
+    // a few base parameters by name, or (one time in allOdds) all of them
+    private static Set<String> trainable(LanguageModelWeights<?> w, Random rng, int allOdds) {
+        List<String> all = new ArrayList<>(w.parameters().keySet());
+        Set<String> trainable = new TreeSet<>();
+        int count = rng.nextInt(allOdds) == 0 ? all.size() : rng.nextInt(4);
+        for (int j = 0; j < count; j++) {
+            trainable.add(all.get(rng.nextInt(all.size())));
+        }
+        return trainable;
     }
 
     private static String describe(Adapter a) {
@@ -215,13 +228,7 @@ record RandomCase(long seed, LanguageModelWeights<?> weights, int[][] tokens, in
         }
         AdapterSet set = new AdapterSet(c.toShape());
         List<String> names = new ArrayList<>();
-        int i = 0;
-        for (Kind k : kinds) {
-            String name = k.name().toLowerCase(java.util.Locale.ROOT) + "-" + i;
-            Adapter a = adapter(k, name, c.toShape(), rng, seed * 31 + i++);
-            set.add(a);
-            names.add(name + describe(a));
-        }
+        addAdapters(kinds, c.toShape(), rng, seed, set, names);
         if (rng.nextInt(3) == 0 && c.useConvBias()) { // parameter deltas on bitfit's default biases (conv1d's too)
             AdapterConfig parsed = FACTORY.reader().parse("method: bitfit\n", ConfigFormat.YAML).getFirst();
             Adapter a = FACTORY.create(new AdapterConfig("bitfit", parsed.method(), parsed.layers(), parsed.config()),
@@ -230,12 +237,7 @@ record RandomCase(long seed, LanguageModelWeights<?> weights, int[][] tokens, in
             set.add(a);
             names.add("bitfit");
         }
-        List<String> all = new ArrayList<>(w.parameters().keySet());
-        Set<String> trainable = new TreeSet<>();
-        int count = rng.nextInt(6) == 0 ? all.size() : rng.nextInt(4);
-        for (int j = 0; j < count; j++) {
-            trainable.add(all.get(rng.nextInt(all.size())));
-        }
+        Set<String> trainable = trainable(w, rng, 6);
         String shape = ("mamba2 layers %d, d %d, H %d x P %d, G %d, N %d, K %d, chunk %d, V %d, %s head, bias %s,"
                 + " conv bias %s, norm group %d, dt limit [%s, %s]; B %d, T %d").formatted(c.layers(), dm, heads,
                 headDim, groups, c.dState(), c.convKernel(), c.chunkSize(), c.vocabSize(),
