@@ -59,13 +59,7 @@ record RandomCase(long seed, LanguageModelWeights<?> weights, int[][] tokens, in
         int len = 1 + rng.nextInt(9);
         int[][] tokens = new int[batch][len];
         int[][] labels = new int[batch][len];
-        for (int b = 0; b < batch; b++) {
-            for (int t = 0; t < len; t++) {
-                tokens[b][t] = rng.nextInt(c.vocabSize());
-                labels[b][t] = rng.nextInt(5) == 0 ? SsmModel.IGNORE_INDEX
-                        : rng.nextBoolean() ? tokens[b][t] : rng.nextInt(c.vocabSize());
-            }
-        }
+        draw(tokens, labels, c.vocabSize(), rng);
 
         Set<Kind> kinds = new LinkedHashSet<>(forced);
         for (Kind k : Kind.values()) {
@@ -97,6 +91,17 @@ record RandomCase(long seed, LanguageModelWeights<?> weights, int[][] tokens, in
                         c.tieWordEmbeddings() ? "tied" : "untied", c.useBias(), c.useConvBias(), batch, len);
         String description = "seed " + seed + ": " + shape + "; adapters " + names + "; base " + trainable;
         return new RandomCase(seed, w, tokens, labels, set, trainable, description);
+    }
+
+    // random tokens, and labels: one in five ignored, else the token itself or another one
+    private static void draw(int[][] tokens, int[][] labels, int vocab, Random rng) {
+        for (int b = 0; b < tokens.length; b++) {
+            for (int t = 0; t < tokens[b].length; t++) {
+                tokens[b][t] = rng.nextInt(vocab);
+                labels[b][t] = rng.nextInt(5) == 0 ? SsmModel.IGNORE_INDEX
+                        : rng.nextBoolean() ? tokens[b][t] : rng.nextInt(vocab);
+            }
+        }
     }
 
     // one adapter per kind into set, named kind-i; returns the next i
@@ -210,12 +215,7 @@ record RandomCase(long seed, LanguageModelWeights<?> weights, int[][] tokens, in
         int len = 1 + rng.nextInt(9);
         int[][] tokens = new int[batch][len];
         int[][] labels = new int[batch][len];
-        for (int b = 0; b < batch; b++) {
-            for (int t = 0; t < len; t++) {
-                tokens[b][t] = rng.nextInt(c.vocabSize());
-                labels[b][t] = rng.nextInt(5) == 0 ? SsmModel.IGNORE_INDEX : rng.nextInt(c.vocabSize());
-            }
-        }
+        draw(tokens, labels, c.vocabSize(), rng);
         List<Kind> mapped = List.of(Kind.OFFSET_H, Kind.OFFSET_Y, Kind.INITIAL_STATE, Kind.PROMPT, Kind.PREFIX,
                 Kind.PREFIX_MLP, Kind.LORA_WHOLE);
         Set<Kind> kinds = new LinkedHashSet<>();
