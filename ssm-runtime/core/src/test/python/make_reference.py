@@ -18,6 +18,8 @@ import torch
 from safetensors.torch import save_file
 from transformers import MambaConfig, MambaForCausalLM
 
+from reference_common import forward_reference, perturb, tensors_in, write_full_ft_grads
+
 CONFIGS = {
     # biases on every linear map, untied head, odd sizes everywhere
     "mamba-bias-untied": dict(vocab_size=101, hidden_size=48, num_hidden_layers=3, state_size=8, expand=2,
@@ -34,34 +36,15 @@ def build(seed, kwargs):
     torch.manual_seed(seed)
     cfg = MambaConfig(layer_norm_epsilon=1e-5, residual_in_fp32=True, **kwargs)
     model = MambaForCausalLM(cfg).float().eval()
-    gen = torch.Generator().manual_seed(seed + 1)
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            scale = 0.1 if (name.endswith("A_log") or name.endswith(".D") or "norm" in name) else 0.02
-            p.add_(scale * torch.randn(p.shape, generator=gen))
+    perturb(model, seed + 1)
     return model
-
-
-def tensors_in(obj, depth=0):
-    """Every tensor reachable from a cache object (its layout differs between transformers versions)."""
-    if torch.is_tensor(obj):
-        yield obj
-    elif depth < 4 and isinstance(obj, dict):
-        for v in obj.values():
-            yield from tensors_in(v, depth + 1)
-    elif depth < 4 and isinstance(obj, (list, tuple)):
-        for v in obj:
-            yield from tensors_in(v, depth + 1)
-    elif depth < 4 and hasattr(obj, "__dict__"):
-        for v in vars(obj).values():
-            yield from tensors_in(v, depth + 1)
 
 
 def states(cache, layer, batch, d_inner, n, k):
     """The layer's SSM state (B, D, N) and conv state (B, D, K), found by shape in the cache (in layer order;
     the configurations keep N != K so the two cannot be confused)."""
-    ssm = [t for t in tensors_in(cache) if tuple(t.shape) == (batch, d_inner, n)]
-    conv = [t for t in tensors_in(cache) if tuple(t.shape) == (batch, d_inner, k)]
+    ssm = [t for t in tensors_in(cache, 4) if tuple(t.shape) == (batch, d_inner, n)]
+    conv = [t for t in tensors_in(cache, 4) if tuple(t.shape) == (batch, d_inner, k)]
     if len(ssm) != len(conv) or len(ssm) <= layer:
         raise RuntimeError("cannot find layer %d states in %s (%d ssm, %d conv candidates)"
                            % (layer, type(cache), len(ssm), len(conv)))
@@ -87,18 +70,7 @@ def write(name, kwargs, seed, out_dir):
     gen = torch.Generator().manual_seed(seed + 2)
     ids = torch.randint(0, vocab, (2, 13), generator=gen)
 
-    captured = []
-    hooks = [layer.register_forward_hook(lambda m, i, o: captured.append(o.detach().clone()))
-             for layer in model.backbone.layers]
-    hooks.append(model.backbone.norm_f.register_forward_hook(lambda m, i, o: captured.append(o.detach().clone())))
-    with torch.no_grad():
-        r = model(ids, labels=ids, use_cache=True)
-    for h in hooks:
-        h.remove()
-    ref = {"input_ids": ids.to(torch.int64), "logits": r.logits.float().contiguous(),
-           "loss": r.loss.reshape(1).float()}
-    for j, h in enumerate(captured):
-        ref["hidden_states.%d" % j] = h.float().contiguous()
+    r, ref = forward_reference(model, ids)
     for i in range(model.config.num_hidden_layers):
         c = model.config
         ssm, conv = states(r.cache_params, i, 2, c.intermediate_size, c.state_size, c.conv_kernel)
@@ -111,13 +83,7 @@ def write(name, kwargs, seed, out_dir):
         print("step logits not written:", e)
     save_file(ref, os.path.join(folder, "reference.safetensors"))
 
-    model.zero_grad()
-    loss = model(ids, labels=ids).loss
-    loss.backward()
-    grads = {"loss": loss.detach().reshape(1).float()}
-    for pname, p in model.named_parameters():
-        grads[pname + ".grad"] = p.grad.detach().float().contiguous()
-    save_file(grads, os.path.join(folder, "full-ft-grads.safetensors"))
+    loss = write_full_ft_grads(model, ids, folder)
     with open(os.path.join(folder, "manifest.json"), "w") as f:
         json.dump({"fixture": name, "config_kwargs": kwargs, "seed": seed, "torch": torch.__version__,
                    "transformers": __import__("transformers").__version__,

@@ -41,6 +41,8 @@ import transformers
 from transformers import Mamba2Config, Mamba2ForCausalLM
 from transformers.models.mamba2 import modeling_mamba2 as mm
 
+from reference_common import forward_reference, perturb, tensors_in, write_full_ft_grads
+
 CONFIGS = {
     "mamba2-groups2-bias-untied": dict(vocab_size=97, hidden_size=32, num_hidden_layers=2, state_size=8, expand=2,
                                        head_dim=8, num_heads=8, n_groups=2, conv_kernel=3, chunk_size=4,
@@ -95,38 +97,18 @@ mm.mamba2_selective_state_update = state_update
 def build(seed, kwargs):
     torch.manual_seed(seed)
     model = Mamba2ForCausalLM(Mamba2Config(layer_norm_epsilon=1e-5, residual_in_fp32=True, **kwargs)).float().eval()
-    gen = torch.Generator().manual_seed(seed + 1)
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            scale = 0.1 if (name.endswith("A_log") or name.endswith(".D") or "norm" in name) else 0.02
-            if name.endswith("dt_bias"):
-                scale = 0.5  # spread dt across the clamp's bounds
-            p.add_(scale * torch.randn(p.shape, generator=gen))
+    perturb(model, seed + 1, dt_bias_scale=0.5)  # dt_bias spread across the clamp's bounds
     for i, layer in enumerate(model.backbone.layers):
         layer.mixer.register_forward_pre_hook(lambda m, a, i=i: CURRENT.update(layer=i))
     CURRENT["limit"] = tuple(model.config.time_step_limit)
     return model
 
 
-def tensors_in(obj, depth=0):
-    if torch.is_tensor(obj):
-        yield obj
-    elif depth < 5 and isinstance(obj, dict):
-        for v in obj.values():
-            yield from tensors_in(v, depth + 1)
-    elif depth < 5 and isinstance(obj, (list, tuple)):
-        for v in obj:
-            yield from tensors_in(v, depth + 1)
-    elif depth < 5 and hasattr(obj, "__dict__"):
-        for v in vars(obj).values():
-            yield from tensors_in(v, depth + 1)
-
-
 def states(cache, c, batch):
     ssm_shape = (batch, c.num_heads, c.head_dim, c.state_size)
     conv_shape = (batch, c.num_heads * c.head_dim + 2 * c.n_groups * c.state_size, c.conv_kernel)
-    ssm = [t for t in tensors_in(cache) if tuple(t.shape) == ssm_shape]
-    conv = [t for t in tensors_in(cache) if tuple(t.shape) == conv_shape]
+    ssm = [t for t in tensors_in(cache, 5) if tuple(t.shape) == ssm_shape]
+    conv = [t for t in tensors_in(cache, 5) if tuple(t.shape) == conv_shape]
     if len(ssm) != c.num_hidden_layers or len(conv) != c.num_hidden_layers:
         raise RuntimeError("cannot find the states in %s: %d ssm, %d conv" % (type(cache), len(ssm), len(conv)))
     return [t.detach().clone().contiguous() for t in ssm], [t.detach().clone().contiguous() for t in conv]
@@ -214,18 +196,7 @@ def write(name, kwargs, seed, out_dir):
     c = model.config
     ids = torch.randint(0, c.vocab_size, (2, LENGTH), generator=torch.Generator().manual_seed(seed + 2))
 
-    captured = []
-    hooks = [layer.register_forward_hook(lambda m, i, o: captured.append(o.detach().clone()))
-             for layer in model.backbone.layers]
-    hooks.append(model.backbone.norm_f.register_forward_hook(lambda m, i, o: captured.append(o.detach().clone())))
-    with torch.no_grad():
-        r = model(ids, labels=ids, use_cache=True)
-    for h in hooks:
-        h.remove()
-    ref = {"input_ids": ids.to(torch.int64), "logits": r.logits.float().contiguous(),
-           "loss": r.loss.reshape(1).float()}
-    for j, h in enumerate(captured):
-        ref["hidden_states.%d" % j] = h.float().contiguous()
+    r, ref = forward_reference(model, ids)
     ssm, conv = states(r.cache_params, c, 2)
     for i in range(c.num_hidden_layers):
         ref["ssm_state.layers.%d" % i] = ssm[i].float()
@@ -236,13 +207,7 @@ def write(name, kwargs, seed, out_dir):
 
     for p in model.parameters():
         p.requires_grad_(True)
-    model.zero_grad()
-    loss = model(ids, labels=ids).loss
-    loss.backward()
-    grads = {"loss": loss.detach().reshape(1).float()}
-    for pname, p in model.named_parameters():
-        grads[pname + ".grad"] = p.grad.detach().float().contiguous()
-    save_file(grads, os.path.join(folder, "full-ft-grads.safetensors"))
+    loss = write_full_ft_grads(model, ids, folder)
     for p in model.parameters():
         p.requires_grad_(False)
     save_file(peft(model, ids, seed), os.path.join(folder, "peft-grads.safetensors"))

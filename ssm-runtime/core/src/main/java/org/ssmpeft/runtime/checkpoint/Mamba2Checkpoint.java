@@ -1,6 +1,5 @@
 package org.ssmpeft.runtime.checkpoint;
 
-import static org.ssmpeft.runtime.checkpoint.MambaCheckpoint.LM_HEAD;
 import static org.ssmpeft.runtime.checkpoint.MambaCheckpoint.NORM_F;
 import static org.ssmpeft.runtime.checkpoint.MambaCheckpoint.layer;
 
@@ -42,28 +41,15 @@ public final class Mamba2Checkpoint {
         t.expect(embeddingName, v, dm);
         for (int i = 0; i < c.layers(); i++) {
             t.expect(layer(i, "norm.weight"), dm);
-            t.expect(layer(i, "mixer.in_proj.weight"), c.inProjWidth(), dm);
-            if (c.useBias()) {
-                t.expect(layer(i, "mixer.in_proj.bias"), c.inProjWidth());
-            }
-            t.expect(layer(i, "mixer.conv1d.weight"), c.convDim(), 1, c.convKernel());
-            if (c.useConvBias()) {
-                t.expect(layer(i, "mixer.conv1d.bias"), c.convDim());
-            }
+            t.expectLinear(i, "mixer.in_proj", c.useBias(), c.inProjWidth(), dm);
+            t.expectConv(i, c.useConvBias(), c.convDim(), c.convKernel());
             t.expect(layer(i, "mixer.dt_bias"), h);
             t.expect(layer(i, "mixer.A_log"), h);
             t.expect(layer(i, "mixer.D"), h);
             t.expect(layer(i, "mixer.norm.weight"), di);
-            t.expect(layer(i, "mixer.out_proj.weight"), dm, di);
-            if (c.useBias()) {
-                t.expect(layer(i, "mixer.out_proj.bias"), dm);
-            }
+            t.expectLinear(i, "mixer.out_proj", c.useBias(), dm, di);
         }
-        t.expect(NORM_F, dm);
-        if (!c.tieWordEmbeddings() || t.present(LM_HEAD)) {
-            t.expect(LM_HEAD, v, dm);
-        }
-        t.checkNames();
+        t.expectNormAndHeadThenCheck(c.tieWordEmbeddings(), v, dm);
 
         float[] embedding = t.tensor(embeddingName);
         var layers = new ArrayList<Mamba2LayerWeights>();
@@ -81,8 +67,6 @@ public final class Mamba2Checkpoint {
                     t.tensor(layer(i, "mixer.out_proj.weight")),
                     t.optional(layer(i, "mixer.out_proj.bias"))));
         }
-        float[] normF = t.tensor(NORM_F);
-        float[] lmHead = c.tieWordEmbeddings() ? embedding : t.tensor(LM_HEAD);
-        return new Mamba2Weights(c, embedding, layers, normF, lmHead);
+        return new Mamba2Weights(c, embedding, layers, t.tensor(NORM_F), t.head(c.tieWordEmbeddings(), embedding));
     }
 }

@@ -4,7 +4,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import java.io.IOException;
 import java.util.OptionalInt;
 import org.ssmpeft.api.config.ConfigFiles;
 import org.ssmpeft.api.shape.ModelFamily;
@@ -56,7 +55,8 @@ public record Mamba2Config(int vocabSize, int dModel, int dState, int layers, do
                            int heads, int headDim, int groups, int convKernel, int chunkSize, boolean useBias,
                            boolean useConvBias, boolean residualInFp32, double timeStepLimitMin,
                            double timeStepLimitMax, double timeStepMin, double timeStepMax, double timeStepFloor,
-                           int timeStepRank, int normGroupSize, double initializerRange, boolean tieWordEmbeddings) {
+                           int timeStepRank, int normGroupSize, double initializerRange, boolean tieWordEmbeddings)
+        implements LanguageModelConfig {
 
     private static final ObjectMapper JSON = ConfigFiles.json();
 
@@ -196,21 +196,8 @@ public record Mamba2Config(int vocabSize, int dModel, int dState, int layers, do
     private static Mamba2Config fromStateSpaces(MambaConfig.Keys k) throws CheckpointException {
         int dModel = k.positiveInt("d_model", 2560);
         int vocab = k.positiveInt("vocab_size", 50277);
-        int multiple = k.positiveInt("pad_vocab_size_multiple", 8);
-        long padded = ((long) vocab + multiple - 1) / multiple * multiple;
-        if (padded > Integer.MAX_VALUE) {
-            throw k.bad("vocab_size", "a vocabulary that, padded to pad_vocab_size_multiple, fits in an int");
-        }
-        if (!k.bool("rms_norm", true)) {
-            throw k.bad("rms_norm", "true (LayerNorm blocks are not supported)");
-        }
-        if (k.positiveOrZeroInt("d_intermediate", 0) != 0) {
-            throw k.bad("d_intermediate", "0 (blocks with an MLP are not supported)");
-        }
-        JsonNode attn = k.root.get("attn_layer_idx");
-        if (attn != null && !(attn.isArray() && attn.isEmpty())) {
-            throw k.bad("attn_layer_idx", "[] (hybrid attention layers are not supported)");
-        }
+        int padded = k.paddedVocab(vocab);
+        k.requirePlainBlocks();
         JsonNode ssm = k.root.get("ssm_cfg");
         if (ssm == null || !ssm.isObject()) {
             throw k.bad("ssm_cfg", "an object with \"layer\": \"Mamba2\"");
@@ -243,7 +230,7 @@ public record Mamba2Config(int vocabSize, int dModel, int dState, int layers, do
             throw s.bad("ngroups", "a divisor of the head count " + heads);
         }
         double[] limit = timeStepLimit(s, "dt_limit");
-        return new Mamba2Config((int) padded, dModel, s.positiveInt("d_state", 128), k.positiveInt("n_layer", 64),
+        return new Mamba2Config(padded, dModel, s.positiveInt("d_state", 128), k.positiveInt("n_layer", 64),
                 1e-5, OptionalInt.of(0), OptionalInt.of(0), OptionalInt.of(0), expand, heads, headDim, groups,
                 s.positiveInt("d_conv", 4), s.positiveInt("chunk_size", 256), s.bool("bias", false),
                 s.bool("conv_bias", true), k.bool("residual_in_fp32", true), limit[0], limit[1],
@@ -285,11 +272,11 @@ public record Mamba2Config(int vocabSize, int dModel, int dState, int layers, do
     public ObjectNode toJson() {
         ObjectNode o = JSON.createObjectNode();
         o.putArray("architectures").add("Mamba2ForCausalLM");
-        putToken(o, "bos_token_id", bosTokenId);
+        MambaConfig.putToken(o, "bos_token_id", bosTokenId);
         o.put("chunk_size", chunkSize);
         o.put("conv_kernel", convKernel);
         o.put("dtype", "float32");
-        putToken(o, "eos_token_id", eosTokenId);
+        MambaConfig.putToken(o, "eos_token_id", eosTokenId);
         o.put("expand", expand);
         o.put("head_dim", headDim);
         o.put("hidden_act", "silu");
@@ -300,7 +287,7 @@ public record Mamba2Config(int vocabSize, int dModel, int dState, int layers, do
         o.put("n_groups", groups);
         o.put("num_heads", heads);
         o.put("num_hidden_layers", layers);
-        putToken(o, "pad_token_id", padTokenId);
+        MambaConfig.putToken(o, "pad_token_id", padTokenId);
         o.put("residual_in_fp32", residualInFp32);
         o.put("rms_norm", true);
         o.put("state_size", dState);
@@ -323,18 +310,6 @@ public record Mamba2Config(int vocabSize, int dModel, int dState, int layers, do
 
     /** {@link #toJson()} as text. */
     public String toJsonString() {
-        try {
-            return JSON.writeValueAsString(toJson()) + "\n";
-        } catch (IOException e) {
-            throw new IllegalStateException("cannot encode a config", e);
-        }
-    }
-
-    private static void putToken(ObjectNode o, String key, OptionalInt id) {
-        if (id.isPresent()) {
-            o.put(key, id.getAsInt());
-        } else {
-            o.putNull(key);
-        }
+        return MambaConfig.jsonText(toJson());
     }
 }

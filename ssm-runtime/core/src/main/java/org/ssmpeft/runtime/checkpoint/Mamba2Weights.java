@@ -1,5 +1,7 @@
 package org.ssmpeft.runtime.checkpoint;
 
+import static org.ssmpeft.runtime.checkpoint.LanguageModelWeights.layerName;
+
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -9,7 +11,6 @@ import java.util.function.BiFunction;
 import org.ssmpeft.api.shape.ModelFamily;
 import org.ssmpeft.api.shape.ModelShape;
 import org.ssmpeft.api.tensor.Tensor;
-import org.ssmpeft.runtime.backend.ModelSpec;
 
 /**
  * A whole Mamba-2 language model's parameters, float32, row-major; V = vocab (padded), d = d_model. Names are
@@ -23,27 +24,11 @@ import org.ssmpeft.runtime.backend.ModelSpec;
  * @param lmHead    lm_head.weight: (V, d); the very same array as {@code embedding} when tied
  */
 public record Mamba2Weights(Mamba2Config config, float[] embedding, List<Mamba2LayerWeights> layers, float[] normF,
-                            float[] lmHead) implements ModelSpec {
+                            float[] lmHead) implements LanguageModelWeights<Mamba2Weights> {
 
     public Mamba2Weights {
         layers = List.copyOf(layers);
-        long vd = (long) config.vocabSize() * config.dModel();
-        if (embedding.length != vd || lmHead.length != vd) {
-            throw new IllegalArgumentException("mamba2 weights: embedding/lm_head have " + embedding.length + "/"
-                    + lmHead.length + " elements, expected " + vd);
-        }
-        if (config.tieWordEmbeddings() && lmHead != embedding) {
-            throw new IllegalArgumentException("mamba2 weights: the config ties lm_head to the embedding, so lmHead"
-                    + " must be the embedding array itself");
-        }
-        if (normF.length != config.dModel()) {
-            throw new IllegalArgumentException("mamba2 weights: norm_f has " + normF.length + " elements, expected "
-                    + config.dModel());
-        }
-        if (layers.size() != config.layers()) {
-            throw new IllegalArgumentException("mamba2 weights: " + layers.size() + " layers, config says "
-                    + config.layers());
-        }
+        LanguageModelWeights.checkTrunk("mamba2 weights", config, embedding, layers.size(), normF, lmHead);
         for (Mamba2LayerWeights l : layers) {
             l.checked(config);
         }
@@ -59,11 +44,6 @@ public record Mamba2Weights(Mamba2Config config, float[] embedding, List<Mamba2L
         return config.toShape();
     }
 
-    @Override
-    public boolean tiedHead() {
-        return config.tieWordEmbeddings();
-    }
-
     /**
      * Every parameter under its Hugging Face name, in checkpoint order, wrapping (not copying) the arrays.
      * conv1d.weight has its stored shape (C, 1, K). A tied head is not listed separately.
@@ -75,43 +55,37 @@ public record Mamba2Weights(Mamba2Config config, float[] embedding, List<Mamba2L
         int di = c.dInner();
         int h = c.heads();
         Map<String, Tensor> out = new LinkedHashMap<>();
-        out.put(MambaWeights.EMBEDDING, Tensor.of(embedding, c.vocabSize(), dm));
+        LanguageModelWeights.putEmbedding(out, c, embedding);
         for (int i = 0; i < layers.size(); i++) {
             Mamba2LayerWeights l = layers.get(i);
             int li = i;
-            out.put(MambaWeights.layerName(i, "norm.weight"), Tensor.of(l.norm(), dm));
-            out.put(MambaWeights.layerName(i, "mixer.in_proj.weight"), Tensor.of(l.inProj(), c.inProjWidth(), dm));
-            l.inProjBias().ifPresent(b -> out.put(MambaWeights.layerName(li, "mixer.in_proj.bias"),
+            out.put(layerName(i, "norm.weight"), Tensor.of(l.norm(), dm));
+            out.put(layerName(i, "mixer.in_proj.weight"), Tensor.of(l.inProj(), c.inProjWidth(), dm));
+            l.inProjBias().ifPresent(b -> out.put(layerName(li, "mixer.in_proj.bias"),
                     Tensor.of(b, c.inProjWidth())));
-            out.put(MambaWeights.layerName(i, "mixer.conv1d.weight"),
+            out.put(layerName(i, "mixer.conv1d.weight"),
                     Tensor.of(l.convWeight(), c.convDim(), 1, c.convKernel()));
-            l.convBias().ifPresent(b -> out.put(MambaWeights.layerName(li, "mixer.conv1d.bias"),
+            l.convBias().ifPresent(b -> out.put(layerName(li, "mixer.conv1d.bias"),
                     Tensor.of(b, c.convDim())));
-            out.put(MambaWeights.layerName(i, "mixer.dt_bias"), Tensor.of(l.dtBias(), h));
-            out.put(MambaWeights.layerName(i, "mixer.A_log"), Tensor.of(l.aLog(), h));
-            out.put(MambaWeights.layerName(i, "mixer.D"), Tensor.of(l.d(), h));
-            out.put(MambaWeights.layerName(i, "mixer.norm.weight"), Tensor.of(l.gateNorm(), di));
-            out.put(MambaWeights.layerName(i, "mixer.out_proj.weight"), Tensor.of(l.outProj(), dm, di));
-            l.outProjBias().ifPresent(b -> out.put(MambaWeights.layerName(li, "mixer.out_proj.bias"),
+            out.put(layerName(i, "mixer.dt_bias"), Tensor.of(l.dtBias(), h));
+            out.put(layerName(i, "mixer.A_log"), Tensor.of(l.aLog(), h));
+            out.put(layerName(i, "mixer.D"), Tensor.of(l.d(), h));
+            out.put(layerName(i, "mixer.norm.weight"), Tensor.of(l.gateNorm(), di));
+            out.put(layerName(i, "mixer.out_proj.weight"), Tensor.of(l.outProj(), dm, di));
+            l.outProjBias().ifPresent(b -> out.put(layerName(li, "mixer.out_proj.bias"),
                     Tensor.of(b, dm)));
         }
-        out.put(MambaWeights.NORM_F, Tensor.of(normF, dm));
-        if (!c.tieWordEmbeddings()) {
-            out.put(MambaWeights.LM_HEAD, Tensor.of(lmHead, c.vocabSize(), dm));
-        }
+        LanguageModelWeights.putNormAndHead(out, c, normF, lmHead);
         return out;
     }
 
-    /**
-     * The same model with some arrays replaced: {@code replace.apply(name, array)} returns the array to use for the
-     * parameter {@code name} (the given one to keep it). A tied head follows the embedding.
-     */
+    @Override
     public Mamba2Weights with(BiFunction<String, float[], float[]> replace) {
         List<Mamba2LayerWeights> ls = new ArrayList<>();
         for (int i = 0; i < layers.size(); i++) {
             Mamba2LayerWeights l = layers.get(i);
             int li = i;
-            BiFunction<String, float[], float[]> f = (suffix, a) -> replace.apply(MambaWeights.layerName(li, suffix), a);
+            BiFunction<String, float[], float[]> f = (suffix, a) -> replace.apply(layerName(li, suffix), a);
             ls.add(new Mamba2LayerWeights(f.apply("norm.weight", l.norm()), f.apply("mixer.in_proj.weight", l.inProj()),
                     opt(f, "mixer.in_proj.bias", l.inProjBias()), f.apply("mixer.conv1d.weight", l.convWeight()),
                     opt(f, "mixer.conv1d.bias", l.convBias()), f.apply("mixer.dt_bias", l.dtBias()),
@@ -119,9 +93,9 @@ public record Mamba2Weights(Mamba2Config config, float[] embedding, List<Mamba2L
                     f.apply("mixer.norm.weight", l.gateNorm()), f.apply("mixer.out_proj.weight", l.outProj()),
                     opt(f, "mixer.out_proj.bias", l.outProjBias())));
         }
-        float[] emb = replace.apply(MambaWeights.EMBEDDING, embedding);
-        float[] head = config.tieWordEmbeddings() ? emb : replace.apply(MambaWeights.LM_HEAD, lmHead);
-        return new Mamba2Weights(config, emb, ls, replace.apply(MambaWeights.NORM_F, normF), head);
+        float[] emb = replace.apply(EMBEDDING, embedding);
+        float[] head = config.tieWordEmbeddings() ? emb : replace.apply(LM_HEAD, lmHead);
+        return new Mamba2Weights(config, emb, ls, replace.apply(NORM_F, normF), head);
     }
 
     private static Optional<float[]> opt(BiFunction<String, float[], float[]> f, String suffix, Optional<float[]> a) {

@@ -213,6 +213,39 @@ public final class MambaCheckpoint {
             return source.byName.containsKey(name);
         }
 
+        /** Layer {@code i}'s {@code prefix}.weight (out, in) and, with {@code bias}, {@code prefix}.bias (out). */
+        void expectLinear(int i, String prefix, boolean bias, long out, long in) {
+            expect(layer(i, prefix + ".weight"), out, in);
+            if (bias) {
+                expect(layer(i, prefix + ".bias"), out);
+            }
+        }
+
+        /** Layer {@code i}'s depthwise conv1d: weight (channels, 1, K) and, with {@code bias}, bias (channels). */
+        void expectConv(int i, boolean bias, long channels, long kernel) {
+            expect(layer(i, "mixer.conv1d.weight"), channels, 1, kernel);
+            if (bias) {
+                expect(layer(i, "mixer.conv1d.bias"), channels);
+            }
+        }
+
+        /**
+         * norm_f (d) and the head (V, d), then checks every name and shape. A tied checkpoint may still carry
+         * lm_head (some writers do); it must then have the right shape.
+         */
+        void expectNormAndHeadThenCheck(boolean tied, long vocab, long dModel) throws CheckpointException {
+            expect(NORM_F, dModel);
+            if (!tied || present(LM_HEAD)) {
+                expect(LM_HEAD, vocab, dModel);
+            }
+            checkNames();
+        }
+
+        /** The head's array: the embedding itself when tied, else lm_head. */
+        float[] head(boolean tied, float[] embedding) throws CheckpointException {
+            return tied ? embedding : tensor(LM_HEAD);
+        }
+
         /** The embedding's name in this source: HF's, or mamba_ssm's; both present is an error. */
         String embeddingName() throws CheckpointException {
             if (present(EMBEDDING) && present(EMBEDDING_STATE_SPACES)) {
@@ -295,30 +328,15 @@ public final class MambaCheckpoint {
             t.expect(embeddingName, v, dm);
             for (int i = 0; i < c.layers(); i++) {
                 t.expect(layer(i, "norm.weight"), dm);
-                t.expect(layer(i, "mixer.in_proj.weight"), 2 * di, dm);
-                if (c.useBias()) {
-                    t.expect(layer(i, "mixer.in_proj.bias"), 2 * di);
-                }
-                t.expect(layer(i, "mixer.conv1d.weight"), di, 1, c.convKernel());
-                if (c.useConvBias()) {
-                    t.expect(layer(i, "mixer.conv1d.bias"), di);
-                }
+                t.expectLinear(i, "mixer.in_proj", c.useBias(), 2 * di, dm);
+                t.expectConv(i, c.useConvBias(), di, c.convKernel());
                 t.expect(layer(i, "mixer.x_proj.weight"), r + 2 * n, di);
-                t.expect(layer(i, "mixer.dt_proj.weight"), di, r);
-                t.expect(layer(i, "mixer.dt_proj.bias"), di);
+                t.expectLinear(i, "mixer.dt_proj", true, di, r);
                 t.expect(layer(i, "mixer.A_log"), di, n);
                 t.expect(layer(i, "mixer.D"), di);
-                t.expect(layer(i, "mixer.out_proj.weight"), dm, di);
-                if (c.useBias()) {
-                    t.expect(layer(i, "mixer.out_proj.bias"), dm);
-                }
+                t.expectLinear(i, "mixer.out_proj", c.useBias(), dm, di);
             }
-            t.expect(NORM_F, dm);
-            if (!c.tieWordEmbeddings() || t.present(LM_HEAD)) {
-                // A tied checkpoint may still carry lm_head (some writers do); it must then have the right shape.
-                t.expect(LM_HEAD, v, dm);
-            }
-            t.checkNames();
+            t.expectNormAndHeadThenCheck(c.tieWordEmbeddings(), v, dm);
 
             float[] embedding = t.tensor(embeddingName);
             var layers = new ArrayList<LayerWeights>();
@@ -337,9 +355,7 @@ public final class MambaCheckpoint {
                         t.tensor(layer(i, "mixer.out_proj.weight")),
                         t.optional(layer(i, "mixer.out_proj.bias"))));
             }
-            float[] normF = t.tensor(NORM_F);
-            float[] lmHead = c.tieWordEmbeddings() ? embedding : t.tensor(LM_HEAD);
-            return new MambaWeights(c, embedding, layers, normF, lmHead);
+            return new MambaWeights(c, embedding, layers, t.tensor(NORM_F), t.head(c.tieWordEmbeddings(), embedding));
         }
     }
 }

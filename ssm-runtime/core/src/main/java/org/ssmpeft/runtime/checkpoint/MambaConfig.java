@@ -57,7 +57,8 @@ public record MambaConfig(int vocabSize, int dModel, int dState, int layers, dou
                           int dInner, int convKernel, boolean useBias, boolean useConvBias, String hiddenAct,
                           double initializerRange, boolean residualInFp32, int dtRank, double timeStepScale,
                           double timeStepMin, double timeStepMax, String timeStepInitScheme, double timeStepFloor,
-                          boolean rescalePrenormResidual, boolean useCache, boolean tieWordEmbeddings) {
+                          boolean rescalePrenormResidual, boolean useCache, boolean tieWordEmbeddings)
+        implements LanguageModelConfig {
 
     private static final ObjectMapper JSON = ConfigFiles.json();
 
@@ -205,23 +206,8 @@ public record MambaConfig(int vocabSize, int dModel, int dState, int layers, dou
         int dModel = k.positiveInt("d_model", 2560);
         int layers = k.positiveInt("n_layer", 64);
         int vocab = k.positiveInt("vocab_size", 50277);
-        int multiple = k.positiveInt("pad_vocab_size_multiple", 8);
-        long padded = ((long) vocab + multiple - 1) / multiple * multiple;
-        if (padded > Integer.MAX_VALUE) {
-            throw k.bad("vocab_size", "a vocabulary that, padded up to a multiple of pad_vocab_size_multiple ("
-                    + multiple + "), is at most " + Integer.MAX_VALUE);
-        }
-        int paddedVocab = (int) padded;
-        if (!k.bool("rms_norm", true)) {
-            throw k.bad("rms_norm", "true (LayerNorm blocks are not supported)");
-        }
-        if (k.positiveOrZeroInt("d_intermediate", 0) != 0) {
-            throw k.bad("d_intermediate", "0 (blocks with an MLP are not supported)");
-        }
-        JsonNode attn = k.root.get("attn_layer_idx");
-        if (attn != null && !(attn.isArray() && attn.isEmpty())) {
-            throw k.bad("attn_layer_idx", "[] (hybrid attention layers are not supported)");
-        }
+        int paddedVocab = k.paddedVocab(vocab);
+        k.requirePlainBlocks();
         JsonNode ssm = k.root.get("ssm_cfg");
         if (ssm != null && !ssm.isObject()) {
             throw k.bad("ssm_cfg", "an object");
@@ -294,14 +280,20 @@ public record MambaConfig(int vocabSize, int dModel, int dState, int layers, dou
 
     /** {@link #toJson()} as text. */
     public String toJsonString() {
+        return jsonText(toJson());
+    }
+
+    /** A config's JSON as text, one line and a newline, as both families write it. */
+    static String jsonText(ObjectNode o) {
         try {
-            return JSON.writeValueAsString(toJson()) + "\n";
+            return JSON.writeValueAsString(o) + "\n";
         } catch (IOException e) {
             throw new IllegalStateException("cannot encode a config", e);
         }
     }
 
-    private static void putToken(ObjectNode o, String key, OptionalInt id) {
+    /** A token id, or null when the config has none (transformers writes null). */
+    static void putToken(ObjectNode o, String key, OptionalInt id) {
         if (id.isPresent()) {
             o.put(key, id.getAsInt());
         } else {
@@ -430,6 +422,31 @@ public record MambaConfig(int vocabSize, int dModel, int dState, int layers, dou
                 throw bad(key, "a string");
             }
             return v.textValue();
+        }
+
+        /** {@code vocab} padded up to a multiple of pad_vocab_size_multiple (state-spaces configs). */
+        int paddedVocab(int vocab) throws CheckpointException {
+            int multiple = positiveInt("pad_vocab_size_multiple", 8);
+            long padded = ((long) vocab + multiple - 1) / multiple * multiple;
+            if (padded > Integer.MAX_VALUE) {
+                throw bad("vocab_size", "a vocabulary that, padded up to a multiple of pad_vocab_size_multiple ("
+                        + multiple + "), is at most " + Integer.MAX_VALUE);
+            }
+            return (int) padded;
+        }
+
+        /** A state-spaces config's blocks must be RMSNorm + mixer only: no LayerNorm, no MLP, no attention. */
+        void requirePlainBlocks() throws CheckpointException {
+            if (!bool("rms_norm", true)) {
+                throw bad("rms_norm", "true (LayerNorm blocks are not supported)");
+            }
+            if (positiveOrZeroInt("d_intermediate", 0) != 0) {
+                throw bad("d_intermediate", "0 (blocks with an MLP are not supported)");
+            }
+            JsonNode attn = root.get("attn_layer_idx");
+            if (attn != null && !(attn.isArray() && attn.isEmpty())) {
+                throw bad("attn_layer_idx", "[] (hybrid attention layers are not supported)");
+            }
         }
 
         String activation(String key) throws CheckpointException {

@@ -9,7 +9,6 @@ import java.util.function.BiFunction;
 import org.ssmpeft.api.shape.ModelFamily;
 import org.ssmpeft.api.shape.ModelShape;
 import org.ssmpeft.api.tensor.Tensor;
-import org.ssmpeft.runtime.backend.ModelSpec;
 
 /**
  * A whole Mamba-1 language model's parameters, float32, row-major; V = vocab (padded), d = d_model. Arrays are
@@ -22,28 +21,11 @@ import org.ssmpeft.runtime.backend.ModelSpec;
  * @param lmHead    lm_head.weight: (V, d); the very same array as {@code embedding} when the config ties them
  */
 public record MambaWeights(MambaConfig config, float[] embedding, List<LayerWeights> layers, float[] normF,
-                           float[] lmHead) implements ModelSpec {
+                           float[] lmHead) implements LanguageModelWeights<MambaWeights> {
 
     public MambaWeights {
         layers = List.copyOf(layers);
-        long vd = (long) config.vocabSize() * config.dModel();
-        if (embedding.length != vd || lmHead.length != vd) {
-            throw new IllegalArgumentException("mamba weights: embedding/lm_head have " + embedding.length + "/"
-                    + lmHead.length + " elements, expected " + vd + " (vocab " + config.vocabSize() + " x d_model "
-                    + config.dModel() + ")");
-        }
-        if (config.tieWordEmbeddings() && lmHead != embedding) {
-            throw new IllegalArgumentException("mamba weights: the config ties lm_head to the embedding, so lmHead"
-                    + " must be the embedding array itself");
-        }
-        if (normF.length != config.dModel()) {
-            throw new IllegalArgumentException("mamba weights: norm_f has " + normF.length + " elements, expected "
-                    + config.dModel());
-        }
-        if (layers.size() != config.layers()) {
-            throw new IllegalArgumentException("mamba weights: " + layers.size() + " layers, config says "
-                    + config.layers());
-        }
+        LanguageModelWeights.checkTrunk("mamba weights", config, embedding, layers.size(), normF, lmHead);
         for (LayerWeights l : layers) {
             l.checked(config);
         }
@@ -59,21 +41,9 @@ public record MambaWeights(MambaConfig config, float[] embedding, List<LayerWeig
         return config.toShape();
     }
 
-    @Override
-    public boolean tiedHead() {
-        return config.tieWordEmbeddings();
-    }
-
-    /** Hugging Face name of the embedding (also the tied head's weight). */
-    public static final String EMBEDDING = "backbone.embeddings.weight";
-    /** Hugging Face name of the final norm's weight. */
-    public static final String NORM_F = "backbone.norm_f.weight";
-    /** Hugging Face name of an untied head's weight. */
-    public static final String LM_HEAD = "lm_head.weight";
-
     /** The Hugging Face name of a per-layer tensor: {@code layerName(3, "mixer.A_log")}. */
     public static String layerName(int layer, String suffix) {
-        return "backbone.layers." + layer + "." + suffix;
+        return LanguageModelWeights.layerName(layer, suffix);
     }
 
     /**
@@ -81,13 +51,14 @@ public record MambaWeights(MambaConfig config, float[] embedding, List<LayerWeig
      * names a parameter hook or a trainer uses ({@code backbone.layers.0.mixer.D}, ...). A tied head is not listed
      * separately: it is {@code backbone.embeddings.weight}. conv1d.weight has its stored shape (D, 1, K).
      */
+    @Override
     public Map<String, Tensor> parameters() {
         int dm = config.dModel();
         int di = config.dInner();
         int n = config.dState();
         int r = config.dtRank();
         Map<String, Tensor> out = new LinkedHashMap<>();
-        out.put(EMBEDDING, Tensor.of(embedding, config.vocabSize(), dm));
+        LanguageModelWeights.putEmbedding(out, config, embedding);
         for (int i = 0; i < layers.size(); i++) {
             LayerWeights l = layers.get(i);
             out.put(layerName(i, "norm.weight"), Tensor.of(l.norm(), dm));
@@ -104,17 +75,11 @@ public record MambaWeights(MambaConfig config, float[] embedding, List<LayerWeig
             out.put(layerName(i, "mixer.out_proj.weight"), Tensor.of(l.outProj(), dm, di));
             l.outProjBias().ifPresent(b -> out.put(layerName(li, "mixer.out_proj.bias"), Tensor.of(b, dm)));
         }
-        out.put(NORM_F, Tensor.of(normF, dm));
-        if (!config.tieWordEmbeddings()) {
-            out.put(LM_HEAD, Tensor.of(lmHead, config.vocabSize(), dm));
-        }
+        LanguageModelWeights.putNormAndHead(out, config, normF, lmHead);
         return out;
     }
 
-    /**
-     * The same model with some arrays replaced: {@code replace.apply(name, array)} returns the array to use for the
-     * parameter {@code name} (the given one to keep it). A tied head follows the embedding.
-     */
+    @Override
     public MambaWeights with(BiFunction<String, float[], float[]> replace) {
         List<LayerWeights> ls = new ArrayList<>();
         for (int i = 0; i < layers.size(); i++) {

@@ -12,6 +12,9 @@ import org.ssmpeft.api.tensor.Tensor;
 import org.ssmpeft.runtime.backend.ModelSpec;
 import org.ssmpeft.runtime.backend.SsmModel;
 import org.ssmpeft.runtime.checkpoint.LayerWeights;
+import org.ssmpeft.runtime.checkpoint.Mamba2Config;
+import org.ssmpeft.runtime.checkpoint.Mamba2LayerWeights;
+import org.ssmpeft.runtime.checkpoint.Mamba2Weights;
 import org.ssmpeft.runtime.checkpoint.MambaConfig;
 import org.ssmpeft.runtime.checkpoint.MambaWeights;
 
@@ -168,6 +171,34 @@ public final class RandomModels {
         float[] emb = normal(rng, c.vocabSize() * dm, 1.0);
         float[] head = c.tieWordEmbeddings() ? emb : normal(rng, c.vocabSize() * dm, 1.0);
         return new MambaWeights(c, emb, layers, around(rng, dm, 1, 0.2), head);
+    }
+
+    /**
+     * Random Mamba-2 weights at a trained model's scale: A = -(1..16) per head, Δ ≈ softplus(-2.5 ± 1) (across a
+     * dt clamp of the fixtures' kind), norms around 1, linear maps scaled by 1/sqrt(fan-in); a fixed draw order.
+     */
+    public static Mamba2Weights mamba2Weights(Mamba2Config c, Random rng) {
+        int dm = c.dModel();
+        int di = c.dInner();
+        int h = c.heads();
+        List<Mamba2LayerWeights> layers = new ArrayList<>();
+        for (int l = 0; l < c.layers(); l++) {
+            float[] aLog = new float[h];
+            float[] dtBias = new float[h];
+            for (int i = 0; i < h; i++) {
+                aLog[i] = (float) Math.log(1 + 15 * rng.nextDouble());
+                dtBias[i] = (float) (-2.5 + rng.nextGaussian());
+            }
+            layers.add(new Mamba2LayerWeights(around(rng, dm, 1, 0.2), normal(rng, c.inProjWidth() * dm,
+                    1 / Math.sqrt(dm)), c.useBias() ? Optional.of(normal(rng, c.inProjWidth(), 0.1)) : Optional.empty(),
+                    normal(rng, c.convDim() * c.convKernel(), 0.5),
+                    c.useConvBias() ? Optional.of(normal(rng, c.convDim(), 0.1)) : Optional.empty(), dtBias, aLog,
+                    around(rng, h, 1, 0.2), around(rng, di, 1, 0.2), normal(rng, dm * di, 1 / Math.sqrt(di)),
+                    c.useBias() ? Optional.of(normal(rng, dm, 0.1)) : Optional.empty()));
+        }
+        float[] emb = normal(rng, c.vocabSize() * dm, 1.0);
+        float[] head = c.tieWordEmbeddings() ? emb : normal(rng, c.vocabSize() * dm, 1.0);
+        return new Mamba2Weights(c, emb, layers, around(rng, dm, 1, 0.2), head);
     }
 
     private static float[] normal(Random rng, int size, double std) {

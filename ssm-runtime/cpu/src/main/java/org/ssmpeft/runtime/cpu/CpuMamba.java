@@ -1,24 +1,15 @@
 package org.ssmpeft.runtime.cpu;
 
-import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
-import java.util.Optional;
-import java.util.Set;
 import java.util.concurrent.ForkJoinPool;
 import org.ssmpeft.api.composition.AdapterSet;
-import org.ssmpeft.api.tensor.Tensor;
 import org.ssmpeft.runtime.backend.HostState;
-import org.ssmpeft.runtime.backend.HostStateModel;
-import org.ssmpeft.runtime.backend.Logits;
-import org.ssmpeft.runtime.backend.LossAndGradients;
-import org.ssmpeft.runtime.backend.SsmState;
-import org.ssmpeft.runtime.plan.HookPlan;
-import org.ssmpeft.runtime.cpu.ModelParts.Grads;
-import org.ssmpeft.runtime.plan.Term;
 import org.ssmpeft.runtime.checkpoint.LayerWeights;
 import org.ssmpeft.runtime.checkpoint.MambaConfig;
 import org.ssmpeft.runtime.checkpoint.MambaWeights;
+import org.ssmpeft.runtime.cpu.ModelParts.Grads;
+import org.ssmpeft.runtime.plan.HookPlan;
+import org.ssmpeft.runtime.plan.Term;
 
 /**
  * The Mamba-1 language model on the CPU in float32, computing exactly transformers' pure-PyTorch path
@@ -42,9 +33,11 @@ import org.ssmpeft.runtime.checkpoint.MambaWeights;
  * O(B·D·N·L / chunk). Frozen weights get no weight gradient, and layers below the lowest trainable thing are not
  * back-propagated at all.
  *
- * <p>Thread-safe: calls share only the read-only weights; each call has its own buffers and its caller's cache.
+ * <p>The embedding, the walk over the blocks, norm_f, the head, the loss and their backward are the family-neutral
+ * {@link CpuLanguageModel}'s; this class is the Mamba-1 block. Thread-safe: calls share only the read-only weights;
+ * each call has its own buffers and its caller's cache.
  */
-public final class CpuMamba implements HostStateModel {
+public final class CpuMamba extends CpuLanguageModel<MambaWeights, CpuMamba.LayerBuffers> {
 
     /** Scan steps between stored states in the training forward; the backward recomputes inside a chunk. */
     public static final int SCAN_CHUNK = 64;
@@ -63,10 +56,7 @@ public final class CpuMamba implements HostStateModel {
         }
     }
 
-    private final MambaWeights weights;
     private final MambaConfig config;
-    private final Parallel par;
-    private final List<float[]> negA; // per layer A = -exp(A_log): (D, N)
     private final int scanChunk;
 
     /** Uses a shared pool with one worker per available processor (daemon threads). */
@@ -80,40 +70,16 @@ public final class CpuMamba implements HostStateModel {
 
     /** With another scan chunk (tests: the chunked backward against chunk = L). */
     CpuMamba(MambaWeights weights, ForkJoinPool pool, int scanChunk) {
+        super(weights, pool, (w, l) -> w.layers().get(l).aLog());
         if (scanChunk <= 0) {
             throw new IllegalArgumentException("scan chunk must be > 0, found " + scanChunk);
         }
-        this.weights = weights;
         this.config = weights.config();
-        this.par = new Parallel(pool);
         this.scanChunk = scanChunk;
-        var a = new ArrayList<float[]>();
-        for (LayerWeights l : weights.layers()) {
-            a.add(negA(l.aLog()));
-        }
-        this.negA = List.copyOf(a);
-    }
-
-    static float[] negA(float[] aLog) {
-        float[] na = new float[aLog.length];
-        for (int i = 0; i < na.length; i++) {
-            na[i] = (float) -Math.exp(aLog[i]);
-        }
-        return na;
-    }
-
-    @Override
-    public String backend() {
-        return CpuBackendProvider.NAME;
     }
 
     public MambaConfig config() {
         return config;
-    }
-
-    @Override
-    public MambaWeights spec() {
-        return weights;
     }
 
     public MambaWeights weights() {
@@ -140,20 +106,9 @@ public final class CpuMamba implements HostStateModel {
      */
     public Output forward(int[][] tokens, AdapterSet adapters, HostState cache, boolean keepHiddenStates) {
         own(cache, tokens.length);
-        return run(tokens, plan(adapters, cache), cache, keepHiddenStates, false).output(cache);
-    }
-
-    @Override
-    public List<float[]> hiddenStates(int[][] tokens, AdapterSet adapters) {
-        return forward(tokens, adapters, newState(tokens.length), true).hiddenStates();
-    }
-
-    @Override
-    public Logits forward(int[][] tokens, AdapterSet adapters, SsmState state) {
-        HostState cache = own(state, tokens.length);
-        CpuPlan plan = plan(adapters, cache);
-        Pass p = run(tokens, plan, cache, false, false);
-        return new Logits(p.logits, tokens.length, p.len, config.vocabSize(), plan.promptLength());
+        Pass<LayerBuffers> p = run(tokens, plan(adapters, cache), cache, keepHiddenStates, false);
+        int batch = cache.batch();
+        return new Output(p.logits(), batch, p.len(), p.logits().length / (batch * p.len()), p.kept(), cache);
     }
 
     /** One decode step of the plain model: one token per sequence (B) -> logits (B, V), advancing {@code cache}. */
@@ -161,56 +116,20 @@ public final class CpuMamba implements HostStateModel {
         return step(tokens, noAdapters(), cache);
     }
 
-    private CpuPlan plan(AdapterSet adapters, HostState cache) {
-        return CpuPlan.of(HookPlan.resolve(weights, adapters, cache.isFresh()), weights, negA);
-    }
-
+    // A used state continues only under the state extensions that wrote it; a fresh one gets their extra states.
     @Override
-    public double loss(int[][] tokens, int[][] labels, AdapterSet adapters) {
-        HostState cache = newState(tokens.length);
-        CpuPlan plan = plan(adapters, cache);
-        Pass p = run(tokens, plan, cache, false, false);
-        int[] targets = plan.hooks.targets(tokens, labels);
-        return CrossEntropy.forwardBackward(par, null, p.logits, targets, targets.length, config.vocabSize());
-    }
-
-    @Override
-    public LossAndGradients lossAndGradients(int[][] tokens, int[][] labels, AdapterSet adapters,
-                                             Set<String> trainableBaseNames) {
-        HostState cache = newState(tokens.length);
-        CpuPlan plan = plan(adapters, cache);
-        Set<String> wanted = plan.hooks.gradientBaseNames(trainableBaseNames);
-        int[] targets = plan.hooks.targets(tokens, labels);
-        Pass pass = run(tokens, plan, cache, false, true);
-        int m = tokens.length * pass.len;
-        int v = config.vocabSize();
-        float[] dlogits = new float[pass.logits.length];
-        double loss = CrossEntropy.forwardBackward(par, dlogits, pass.logits, targets, m, v);
-        var g = new Grads(weights.parameters(), wanted);
-        backward(tokens, plan, pass, dlogits, g);
-        var logits = new Logits(pass.logits, tokens.length, pass.len, v, plan.promptLength());
-        return plan.hooks.result(loss, HookPlan.targetCount(targets), logits, g.plan, trainableBaseNames);
+    void admit(HookPlan hooks, HostState cache) {
+        cache.requireExtraState(hooks.extraStateWidths());
     }
 
     // ---------------------------------------------------------------------------------------------------------------
     // forward
 
-    /** One forward pass: logits, and in training mode the activations of every layer. */
-    private record Pass(float[] logits, int len, List<float[]> kept, LayerBuffers[] tapes, float[] finalHidden,
-                        float[] normedF) {
-        Output output(HostState cache) {
-            int batch = cache.batch();
-            return new Output(logits, batch, len, logits.length / (batch * len), kept, cache);
-        }
-    }
-
     /**
      * The activations of one layer. M = B·L rows of the residual stream, Mx = B·(n + L) rows inside the mixer when a
      * prefix of n virtual tokens is prepended to x (else Mx = M and the extended arrays are the plain ones).
      */
-    private static final class LayerBuffers {
-        final int lx;
-        final float[] normed;  // (M, d)
+    static final class LayerBuffers extends Tape {
         final float[] xz;      // (M, 2D): [x | z] per row
         final float[] xzExt;   // (Mx, 2D): [P; x | 0; z]
         final float[] convPre; // (Mx, D) pre-activation of the conv, training only
@@ -220,95 +139,59 @@ public final class CpuMamba implements HostStateModel {
         final float[] y;       // (Mx, D)
         final float[] yReal;   // (M, D): y at the real positions
         final float[] out;     // (M, d)
-        final float[] hiddenIn;    // (M, d) the block's input, training only
         final float[] checkpoints; // (B, ceil(Lx/chunk), D, N), training only
         float[] extBc;             // (Mx, 2n') [B' | C'] of the state extension, when one acts
         float[] extCheckpoints;    // (B, ceil(Lx/chunk), D, n'), training with a state extension only
 
-        LayerBuffers(MambaConfig c, int batch, int len, int prefix, boolean training, int chunk) {
+        LayerBuffers(MambaConfig c, Rows rows, boolean training, int chunk) {
+            super(rows, c.dModel(), training);
             int dm = c.dModel();
             int di = c.dInner();
-            int m = Math.multiplyExact(batch, len);
-            lx = len + prefix;
-            int mx = Math.multiplyExact(batch, lx);
-            normed = new float[Math.multiplyExact(m, dm)];
+            int m = Math.multiplyExact(rows.batch(), rows.len());
+            int mx = Math.multiplyExact(rows.batch(), rows.lx());
             xz = new float[Math.multiplyExact(m, 2 * di)];
-            xzExt = prefix == 0 ? xz : new float[Math.multiplyExact(mx, 2 * di)];
+            xzExt = rows.prefix() == 0 ? xz : new float[Math.multiplyExact(mx, 2 * di)];
             convPre = training ? new float[Math.multiplyExact(mx, di)] : null;
             xc = new float[Math.multiplyExact(mx, di)];
             xdbl = new float[Math.multiplyExact(mx, c.dtRank() + 2 * c.dState())];
             dt = new float[Math.multiplyExact(mx, di)];
             y = new float[Math.multiplyExact(mx, di)];
-            yReal = prefix == 0 ? y : new float[Math.multiplyExact(m, di)];
+            yReal = rows.prefix() == 0 ? y : new float[Math.multiplyExact(m, di)];
             out = new float[Math.multiplyExact(m, dm)];
-            hiddenIn = training ? new float[Math.multiplyExact(m, dm)] : null;
-            int chunks = (lx + chunk - 1) / chunk;
-            checkpoints = training ? new float[Math.multiplyExact(Math.multiplyExact(batch, chunks),
+            int chunks = (rows.lx() + chunk - 1) / chunk;
+            checkpoints = training ? new float[Math.multiplyExact(Math.multiplyExact(rows.batch(), chunks),
                     c.dInner() * c.dState())] : null;
         }
     }
 
-    private Pass run(int[][] tokens, CpuPlan plan, HostState cache, boolean keepHiddenStates, boolean training) {
-        int batch = tokens.length;
-        cache.requireExtraState(plan.hooks.extraStateWidths());
-        HookPlan.checkTokens(tokens, batch, config.vocabSize());
-        int t = tokens[0].length;
-        int len = plan.promptLength() + t;
-        int m = Math.multiplyExact(batch, len);
-        int dm = config.dModel();
-        MambaWeights w = plan.weights;
-        float[] hidden = ModelParts.embed(tokens, plan.hooks.prompt(), w.embedding(), dm, len);
-        var kept = new ArrayList<float[]>();
-        LayerBuffers[] tapes = training ? new LayerBuffers[config.layers()] : null;
-        LayerBuffers buf = null;
-        for (int i = 0; i < config.layers(); i++) {
-            int prefix = plan.layer(i).prefixLength();
-            if (training || buf == null || buf.lx != len + prefix) {
-                buf = new LayerBuffers(config, batch, len, prefix, training, scanChunk);
-            }
-            if (training) {
-                System.arraycopy(hidden, 0, buf.hiddenIn, 0, hidden.length);
-                tapes[i] = buf;
-            }
-            mixer(i, hidden, buf, cache, plan, batch, len, training);
-            if (keepHiddenStates) {
-                kept.add(hidden.clone());
-            }
-        }
-        cache.advance(len);
-        float[] normed = new float[Math.multiplyExact(m, dm)];
-        RmsNorm.forward(par, normed, hidden, w.normF(), m, dm, config.layerNormEpsilon());
-        if (keepHiddenStates) {
-            kept.add(normed.clone());
-        }
-        int v = config.vocabSize();
-        float[] logits = new float[Math.multiplyExact(m, v)];
-        // logits = norm_f(h) · lm_headᵀ (+ s·B(A·norm_f(h))): (B·L, d) x (V, d)ᵀ -> (B·L, V)
-        Linear.forward(par, logits, normed, dm, w.lmHead(), null, m, dm, v);
-        ModelParts.lowRank(par, plan.hooks.head(), logits, v, normed, dm, m);
-        return new Pass(logits, len, kept, tapes, hidden, normed);
+    // Layers of the same rows share one set of buffers outside training (every buffer is overwritten).
+    @Override
+    LayerBuffers tape(LayerBuffers previous, Rows rows, boolean training) {
+        return training || previous == null || !previous.rows.equals(rows)
+                ? new LayerBuffers(config, rows, training, scanChunk) : previous;
     }
 
     // One block: h <- h + out_proj(scan(...)), the residual stream h: (B, L, d) updated in place.
-    private void mixer(int layer, float[] hidden, LayerBuffers buf, HostState cache, CpuPlan plan, int batch,
-                       int len, boolean training) {
+    @Override
+    void mixer(int layer, float[] hidden, LayerBuffers buf, HostState cache, CpuPlan<MambaWeights> plan,
+               boolean training) {
         LayerWeights w = plan.weights.layers().get(layer);
         HookPlan.Layer hooks = plan.layer(layer);
-        int m = batch * len;
+        Rows rows = buf.rows;
+        int batch = rows.batch();
+        int len = rows.len();
+        int m = rows.m();
         int dm = config.dModel();
         int di = config.dInner();
         int n = config.dState();
         int r = config.dtRank();
         int xw = r + 2 * n;
-        int prefix = hooks.prefixLength();
-        int lx = buf.lx;
-        int mx = batch * lx;
+        int prefix = rows.prefix();
+        int lx = rows.lx();
+        int mx = rows.mx();
 
-        // u = RMSNorm(h): (M, d)
-        RmsNorm.forward(par, buf.normed, hidden, w.norm(), m, dm, config.layerNormEpsilon());
         // [x | z] = in_proj(u): (M, d) -> (M, 2D)
-        Linear.forward(par, buf.xz, buf.normed, dm, w.inProj(), w.inProjBias().orElse(null), m, dm, 2 * di);
-        ModelParts.lowRank(par, hooks.deltas("in_proj"), buf.xz, 2 * di, buf.normed, dm, m);
+        normAndInProj(hidden, buf, buf.xz, w.norm(), w.inProj(), w.inProjBias().orElse(null), hooks, 2 * di);
         if (prefix > 0) {
             // [P; x | 0; z]: (Mx, 2D), the virtual tokens' gate is 0
             java.util.Arrays.fill(buf.xzExt, 0f);
@@ -334,16 +217,7 @@ public final class CpuMamba implements HostStateModel {
             }
         });
         float[] state = cache.ssmState(layer);
-        Optional<Term> h0 = hooks.initialState();
-        if (h0.isPresent()) {
-            // h_{-1} = h_state + Σh0 for every sequence (the fresh state is zero unless imported)
-            float[] v = h0.get().value();
-            for (int b = 0; b < batch; b++) {
-                for (int i = 0; i < v.length; i++) {
-                    state[b * v.length + i] += v[i];
-                }
-            }
-        }
+        ModelParts.addInitialState(state, hooks.initialState(), batch);
         float[] hOffset = hooks.stateOffset().map(Term::value).orElse(null);
         float[] yOffset = hooks.outputOffset().map(Term::value).orElse(null);
         // y = (C·(h + h') + D·x + y') · silu(z): (Mx, D), advancing the SSM state (B, D, N)
@@ -352,23 +226,15 @@ public final class CpuMamba implements HostStateModel {
         if (hooks.extensionWidth() > 0) {
             extensionForward(layer, buf, cache, plan, batch, lx, training);
         }
-        if (prefix > 0) {
-            for (int b = 0; b < batch; b++) {
-                System.arraycopy(buf.y, (b * lx + prefix) * di, buf.yReal, b * len * di, len * di);
-            }
-        }
         // h += out_proj(y): (M, D) -> (M, d)
-        Linear.forward(par, buf.out, buf.yReal, di, w.outProj(), w.outProjBias().orElse(null), m, di, dm);
-        ModelParts.lowRank(par, hooks.deltas("out_proj"), buf.out, dm, buf.yReal, di, m);
-        for (int i = 0; i < hidden.length; i++) {
-            hidden[i] += buf.out[i];
-        }
+        outProjResidual(hidden, buf.out, buf.y, buf.yReal, w.outProj(), w.outProjBias().orElse(null), hooks, rows,
+                di);
     }
 
     // State extension (additional-scan): its n' state dimensions are independent of the base N, so the scan of width
     // N + n' is the base scan plus this one over the same x, Δ and gate, without skip term:
     // [B' | C'] = x·[E_B; E_C]ᵀ: (Mx, D) -> (Mx, 2n');  y += (C'_t·h'_t)·silu(z_t), h' (B, D, n') the cache's extra state
-    private void extensionForward(int layer, LayerBuffers buf, HostState cache, CpuPlan plan, int batch,
+    private void extensionForward(int layer, LayerBuffers buf, HostState cache, CpuPlan<MambaWeights> plan, int batch,
                                   int lx, boolean training) {
         int di = config.dInner();
         HookPlan.Extension ext = plan.layer(layer).extension().orElseThrow();
@@ -390,88 +256,27 @@ public final class CpuMamba implements HostStateModel {
     // ---------------------------------------------------------------------------------------------------------------
     // backward
 
-    private void backward(int[][] tokens, CpuPlan plan, Pass pass, float[] dlogits, Grads g) {
-        MambaWeights w = plan.weights;
-        int batch = tokens.length;
-        int len = pass.len;
-        int m = batch * len;
-        int dm = config.dModel();
-        int v = config.vocabSize();
-        int layers = config.layers();
-
-        boolean embeddingNeedsGrad = g.base(MambaWeights.EMBEDDING) != null || plan.promptLength() > 0;
-        boolean[] trainableIn = new boolean[layers];
-        int lowest = embeddingNeedsGrad ? 0 : layers;
-        for (int l = layers - 1; l >= 0; l--) {
-            String prefix = MambaWeights.layerName(l, "");
-            trainableIn[l] = plan.layer(l).hasHooks() || g.wanted.stream().anyMatch(n -> n.startsWith(prefix));
-            if (trainableIn[l]) {
-                lowest = Math.min(lowest, l);
-            }
-        }
-        boolean throughLayers = lowest < layers;
-
-        // head: logits = normedF·Wᵀ + Σ s·(normedF·Aᵀ)·Bᵀ
-        String headName = config.tieWordEmbeddings() ? MambaWeights.EMBEDDING : MambaWeights.LM_HEAD;
-        float[] dNormedF = null;
-        if (throughLayers || g.base(MambaWeights.NORM_F) != null) {
-            dNormedF = new float[m * dm];
-            Linear.backwardInput(par, dNormedF, dm, dlogits, 0, v, w.lmHead(), 1f, m, dm, v, false);
-        }
-        ModelParts.lowRankBackward(par, plan.hooks.head(), dlogits, v, pass.normedF, dm, dNormedF, dm, m, g);
-        if (g.base(headName) != null) {
-            Linear.backwardWeight(par, g.base(headName), dlogits, 0, v, pass.normedF, dm, 1f, m, dm, v);
-        }
-        if (dNormedF == null) {
-            return;
-        }
-        float[] dHidden = throughLayers ? new float[m * dm] : null;
-        RmsNorm.backward(par, dHidden, g.base(MambaWeights.NORM_F), dNormedF, pass.finalHidden, w.normF(), m, dm,
-                config.layerNormEpsilon(), false);
-        if (!throughLayers) {
-            return;
-        }
-        boolean belowTrainable = embeddingNeedsGrad;
-        boolean[] needInput = new boolean[layers];
-        for (int l = 0; l < layers; l++) {
-            needInput[l] = belowTrainable;
-            belowTrainable |= trainableIn[l];
-        }
-        for (int l = layers - 1; l >= lowest; l--) {
-            mixerBackward(l, dHidden, pass.tapes[l], plan, g, batch, len, needInput[l]);
-        }
-        ModelParts.embeddingBackward(tokens, dHidden, g.base(MambaWeights.EMBEDDING), plan.hooks.prompt(), dm, len, g);
-    }
-
     // dHidden: (M, d) the gradient of the block's output, updated in place to that of its input (when needInput)
-    private void mixerBackward(int layer, float[] dHidden, LayerBuffers tape, CpuPlan plan, Grads g, int batch,
-                               int len, boolean needInput) {
+    @Override
+    void mixerBackward(int layer, float[] dHidden, LayerBuffers tape, CpuPlan<MambaWeights> plan, Grads g,
+                       boolean needInput) {
         LayerWeights w = plan.weights.layers().get(layer);
         HookPlan.Layer hooks = plan.layer(layer);
-        int m = batch * len;
+        Rows rows = tape.rows;
+        int batch = rows.batch();
+        int m = rows.m();
         int dm = config.dModel();
         int di = config.dInner();
         int n = config.dState();
         int r = config.dtRank();
         int k = config.convKernel();
         int xw = r + 2 * n;
-        int prefix = hooks.prefixLength();
-        int lx = tape.lx;
-        int mx = batch * lx;
+        int prefix = rows.prefix();
+        int lx = rows.lx();
+        int mx = rows.mx();
 
         // out = yReal·W_outᵀ + b + LoRA: (M, D) -> (M, d)
-        float[] dyReal = new float[m * di];
-        Linear.backwardInput(par, dyReal, di, dHidden, 0, dm, w.outProj(), 1f, m, di, dm, false);
-        ModelParts.lowRankBackward(par, hooks.deltas("out_proj"), dHidden, dm, tape.yReal, di, dyReal, di, m, g);
-        weightGrad(g, layer, "mixer.out_proj.weight", dHidden, dm, tape.yReal, di, m, di, dm);
-        biasGrad(g, layer, "mixer.out_proj.bias", dHidden, dm, m, dm);
-        float[] dy = dyReal;
-        if (prefix > 0) {
-            dy = new float[mx * di]; // the virtual positions' outputs were dropped: no gradient there
-            for (int b = 0; b < batch; b++) {
-                System.arraycopy(dyReal, b * len * di, dy, (b * lx + prefix) * di, len * di);
-            }
-        }
+        float[] dy = outProjBackward(layer, dHidden, tape.yReal, w.outProj(), hooks, g, rows, di);
 
         // scan
         float[] dxc = new float[mx * di];
@@ -489,10 +294,7 @@ public final class CpuMamba implements HostStateModel {
                 tape.checkpoints, scanChunk, hooks.stateOffset().map(Term::value).orElse(null),
                 hooks.outputOffset().map(Term::value).orElse(null), batch, lx, di, n);
         if (aGrad != null) {
-            float[] dALog = g.base(MambaWeights.layerName(layer, "mixer.A_log"));
-            for (int i = 0; i < aGrad.length; i++) {
-                dALog[i] += aGrad[i] * a[i]; // a = -exp(A_log): da/dA_log = a
-            }
+            ModelParts.logDecayBackward(g.base(MambaWeights.layerName(layer, "mixer.A_log")), aGrad, a);
         }
         hooks.stateOffset().ifPresent(t -> g.addHook(t, hOffGrad));
         hooks.outputOffset().ifPresent(t -> g.addHook(t, yOffGrad));
@@ -523,38 +325,12 @@ public final class CpuMamba implements HostStateModel {
                 w.convWeight(), batch, lx, di, k);
         float[] dxz = dxzExt;
         if (prefix > 0) {
-            float[] dPrefix = new float[prefix * di]; // P is shared by the batch rows
-            for (int b = 0; b < batch; b++) {
-                for (int i = 0; i < prefix; i++) {
-                    int row = (b * lx + i) * 2 * di;
-                    for (int c = 0; c < di; c++) {
-                        dPrefix[i * di + c] += dxzExt[row + c];
-                    }
-                }
-            }
-            g.addHook(hooks.prefix().orElseThrow(), dPrefix);
-            dxz = new float[m * 2 * di];
-            for (int b = 0; b < batch; b++) {
-                System.arraycopy(dxzExt, (b * lx + prefix) * 2 * di, dxz, b * len * 2 * di, len * 2 * di);
-            }
+            ModelParts.prefixBackward(dxzExt, 2 * di, 0, di, rows, hooks.prefix().orElseThrow(), g);
+            dxz = ModelParts.realRows(dxzExt, rows, 2 * di);
         }
 
-        // [x | z] = normed·W_inᵀ + b + LoRA: (M, d) -> (M, 2D)
-        float[] dNormWeight = g.base(MambaWeights.layerName(layer, "norm.weight"));
-        float[] dNormed = null;
-        if (needInput || dNormWeight != null) {
-            dNormed = new float[m * dm];
-            Linear.backwardInput(par, dNormed, dm, dxz, 0, 2 * di, w.inProj(), 1f, m, dm, 2 * di, false);
-        }
-        ModelParts.lowRankBackward(par, hooks.deltas("in_proj"), dxz, 2 * di, tape.normed, dm, dNormed, dm, m, g);
-        weightGrad(g, layer, "mixer.in_proj.weight", dxz, 2 * di, tape.normed, dm, m, dm, 2 * di);
-        biasGrad(g, layer, "mixer.in_proj.bias", dxz, 2 * di, m, 2 * di);
-
-        // normed = RMSNorm(h); the residual adds dHidden itself
-        if (dNormed != null) {
-            RmsNorm.backward(par, needInput ? dHidden : null, dNormWeight, dNormed, tape.hiddenIn, w.norm(), m, dm,
-                    config.layerNormEpsilon(), true);
-        }
+        // [x | z] = RMSNorm(h)·W_inᵀ + b + LoRA: (M, d) -> (M, 2D); the residual adds dHidden itself
+        inProjAndNormBackward(layer, dHidden, dxz, 2 * di, tape, w.inProj(), w.norm(), hooks, g, needInput);
     }
 
     // The state extension's scan backward (chunked recompute from its own checkpoints, like the base scan):
@@ -594,12 +370,5 @@ public final class CpuMamba implements HostStateModel {
         g.addHook(ext.maps(), dMaps);
     }
 
-    private void weightGrad(Grads g, int layer, String suffix, float[] dy, int lddy, float[] x, int ldx, int m,
-                            int in, int out) {
-        ModelParts.weightGrad(par, g, MambaWeights.layerName(layer, suffix), dy, lddy, x, ldx, m, in, out);
-    }
 
-    private static void biasGrad(Grads g, int layer, String suffix, float[] dy, int lddy, int m, int out) {
-        ModelParts.biasGrad(g, MambaWeights.layerName(layer, suffix), dy, lddy, m, out);
-    }
 }

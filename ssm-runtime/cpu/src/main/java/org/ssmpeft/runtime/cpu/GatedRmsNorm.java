@@ -21,12 +21,7 @@ final class GatedRmsNorm {
             float[] g = new float[gs];
             for (int r = r0; r < r1; r++) {
                 for (int g0 = 0; g0 < d; g0 += gs) {
-                    double ss = 0;
-                    for (int i = 0; i < gs; i++) {
-                        int c = g0 + i;
-                        g[i] = y[r * d + c] * Activations.silu(z[r * ldz + zOff + c]);
-                        ss += (double) g[i] * g[i];
-                    }
+                    double ss = gate(g, y, z, ldz, zOff, r, d, g0, gs);
                     float inv = (float) (1.0 / Math.sqrt(ss / gs + eps));
                     for (int i = 0; i < gs; i++) {
                         out[r * d + g0 + i] = w[g0 + i] * (g[i] * inv);
@@ -44,12 +39,7 @@ final class GatedRmsNorm {
             float[] g = new float[gs];
             for (int r = r0; r < r1; r++) {
                 for (int g0 = 0; g0 < d; g0 += gs) {
-                    double ss = 0;
-                    for (int i = 0; i < gs; i++) {
-                        int c = g0 + i;
-                        g[i] = y[r * d + c] * Activations.silu(z[r * ldz + zOff + c]);
-                        ss += (double) g[i] * g[i];
-                    }
+                    double ss = gate(g, y, z, ldz, zOff, r, d, g0, gs);
                     double rr = 1.0 / Math.sqrt(ss / gs + eps);
                     double dot = 0;
                     for (int i = 0; i < gs; i++) {
@@ -80,5 +70,16 @@ final class GatedRmsNorm {
                 }
             });
         }
+    }
+
+    // g = y ⊙ silu(z) over the group of gs channels at g0 of row r -> Σ g² (in double)
+    private static double gate(float[] g, float[] y, float[] z, int ldz, int zOff, int r, int d, int g0, int gs) {
+        double ss = 0;
+        for (int i = 0; i < gs; i++) {
+            int c = g0 + i;
+            g[i] = y[r * d + c] * Activations.silu(z[r * ldz + zOff + c]);
+            ss += (double) g[i] * g[i];
+        }
+        return ss;
     }
 }

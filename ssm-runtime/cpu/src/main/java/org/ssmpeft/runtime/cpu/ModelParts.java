@@ -133,4 +133,62 @@ final class ModelParts {
             Linear.backwardBias(db, dy, 0, lddy, m, out);
         }
     }
+
+    // state: (B, S) += h0 (S) for every sequence: h_{-1} = h_state + Σh0 (a fresh state is zero unless imported)
+    static void addInitialState(float[] state, Optional<Term> h0, int batch) {
+        if (h0.isPresent()) {
+            float[] v = h0.get().value();
+            for (int b = 0; b < batch; b++) {
+                for (int i = 0; i < v.length; i++) {
+                    state[b * v.length + i] += v[i];
+                }
+            }
+        }
+    }
+
+    // mixer rows (Mx, w) -> real rows (M, w): the virtual positions of a prefix dropped
+    static void copyRealRows(float[] mixerRows, float[] real, CpuLanguageModel.Rows r, int w) {
+        for (int b = 0; b < r.batch(); b++) {
+            System.arraycopy(mixerRows, (b * r.lx() + r.prefix()) * w, real, b * r.len() * w, r.len() * w);
+        }
+    }
+
+    // mixer rows (Mx, w) -> a new (M, w) of the real rows
+    static float[] realRows(float[] mixerRows, CpuLanguageModel.Rows r, int w) {
+        float[] real = new float[r.m() * w];
+        copyRealRows(mixerRows, real, r, w);
+        return real;
+    }
+
+    // real rows (M, w) -> a new (Mx, w), zero at the virtual positions (their outputs were dropped: no gradient)
+    static float[] mixerRows(float[] real, CpuLanguageModel.Rows r, int w) {
+        float[] out = new float[r.mx() * w];
+        for (int b = 0; b < r.batch(); b++) {
+            System.arraycopy(real, b * r.len() * w, out, (b * r.lx() + r.prefix()) * w, r.len() * w);
+        }
+        return out;
+    }
+
+    // dMixer: (Mx, ld) -> the prefix's gradient (n, w) from columns [off, off + w) of the virtual rows, summed over
+    // the batch (P is shared by the batch rows), added to its term
+    static void prefixBackward(float[] dMixer, int ld, int off, int w, CpuLanguageModel.Rows r, Term prefix,
+                               Grads g) {
+        float[] dPrefix = new float[r.prefix() * w];
+        for (int b = 0; b < r.batch(); b++) {
+            for (int i = 0; i < r.prefix(); i++) {
+                int row = (b * r.lx() + i) * ld + off;
+                for (int c = 0; c < w; c++) {
+                    dPrefix[i * w + c] += dMixer[row + c];
+                }
+            }
+        }
+        g.addHook(prefix, dPrefix);
+    }
+
+    // dA_log += dA ⊙ A (A = -exp(A_log): dA/dA_log = A)
+    static void logDecayBackward(float[] dALog, float[] dA, float[] a) {
+        for (int i = 0; i < dA.length; i++) {
+            dALog[i] += dA[i] * a[i];
+        }
+    }
 }

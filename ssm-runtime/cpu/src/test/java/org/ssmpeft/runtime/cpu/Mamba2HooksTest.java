@@ -6,7 +6,6 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import java.util.OptionalInt;
 import java.util.Random;
 import java.util.Set;
@@ -26,7 +25,6 @@ import org.ssmpeft.runtime.backend.HostState;
 import org.ssmpeft.runtime.backend.LossAndGradients;
 import org.ssmpeft.runtime.backend.SsmModel;
 import org.ssmpeft.runtime.checkpoint.Mamba2Config;
-import org.ssmpeft.runtime.checkpoint.Mamba2LayerWeights;
 import org.ssmpeft.runtime.checkpoint.Mamba2Weights;
 import org.ssmpeft.runtime.contract.RandomModels;
 
@@ -133,45 +131,8 @@ class Mamba2HooksTest {
         return out;
     }
 
-    /** Random Mamba-2 weights at a trained model's scale: A = -(1..16), Δ ≈ softplus(-2.5 ± 1) across the clamp. */
+    /** Random Mamba-2 weights at a trained model's scale ({@link RandomModels#mamba2Weights}). */
     static Mamba2Weights random(Mamba2Config c, long seed) {
-        var rng = new Random(seed);
-        int dm = c.dModel();
-        int di = c.dInner();
-        int h = c.heads();
-        List<Mamba2LayerWeights> layers = new ArrayList<>();
-        for (int l = 0; l < c.layers(); l++) {
-            float[] aLog = new float[h];
-            float[] dtBias = new float[h];
-            for (int i = 0; i < h; i++) {
-                aLog[i] = (float) Math.log(1 + 15 * rng.nextDouble());
-                dtBias[i] = (float) (-2.5 + rng.nextGaussian());
-            }
-            layers.add(new Mamba2LayerWeights(around(rng, dm, 1, 0.2), normal(rng, c.inProjWidth() * dm,
-                    1 / Math.sqrt(dm)), c.useBias() ? Optional.of(normal(rng, c.inProjWidth(), 0.1)) : Optional.empty(),
-                    normal(rng, c.convDim() * c.convKernel(), 0.5),
-                    c.useConvBias() ? Optional.of(normal(rng, c.convDim(), 0.1)) : Optional.empty(), dtBias, aLog,
-                    around(rng, h, 1, 0.2), around(rng, di, 1, 0.2), normal(rng, dm * di, 1 / Math.sqrt(di)),
-                    c.useBias() ? Optional.of(normal(rng, dm, 0.1)) : Optional.empty()));
-        }
-        float[] emb = normal(rng, c.vocabSize() * dm, 1.0);
-        float[] head = c.tieWordEmbeddings() ? emb : normal(rng, c.vocabSize() * dm, 1.0);
-        return new Mamba2Weights(c, emb, layers, around(rng, dm, 1, 0.2), head);
-    }
-
-    private static float[] normal(Random rng, int size, double std) {
-        float[] a = new float[size];
-        for (int i = 0; i < size; i++) {
-            a[i] = (float) (std * rng.nextGaussian());
-        }
-        return a;
-    }
-
-    private static float[] around(Random rng, int size, double mean, double std) {
-        float[] a = new float[size];
-        for (int i = 0; i < size; i++) {
-            a[i] = (float) (mean + std * rng.nextGaussian());
-        }
-        return a;
+        return RandomModels.mamba2Weights(c, new Random(seed));
     }
 }

@@ -7,7 +7,6 @@ import org.ssmpeft.runtime.backend.SsmModel;
 import org.ssmpeft.runtime.backend.Backends;
 import org.ssmpeft.api.shape.ModelFamily;
 import java.util.Set;
-import org.ssmpeft.runtime.checkpoint.MambaWeights;
 
 /**
  * The DJL reference backend, {@code djl}: {@link DjlMamba} on DJL's PyTorch engine. Available when the engine loads,
@@ -26,7 +25,8 @@ public final class DjlBackendProvider implements BackendProvider {
 
     @Override
     public String description() {
-        return "reference: DJL NDArray code on PyTorch (float32, CPU, offline), gradients by autograd; needs "
+        return "reference: DJL NDArray code on PyTorch (float32, CPU, offline), Mamba-1 and Mamba-2, gradients by"
+                + " autograd; needs "
                 + DjlEngine.NATIVE_ARTIFACT;
     }
 
@@ -37,7 +37,7 @@ public final class DjlBackendProvider implements BackendProvider {
 
     @Override
     public Set<ModelFamily> families() {
-        return Set.of(ModelFamily.MAMBA);
+        return Set.of(ModelFamily.MAMBA, ModelFamily.MAMBA2);
     }
 
     @Override
@@ -53,6 +53,6 @@ public final class DjlBackendProvider implements BackendProvider {
     /** The model with its weights copied into native memory; close it ({@link DjlMamba#close()}) to free them. */
     @Override
     public SsmModel build(ModelSpec spec) {
-        return new DjlMamba((MambaWeights) spec); // the only family listed in families()
+        return DjlMamba.of(spec);
     }
 }

@@ -30,20 +30,25 @@ import org.ssmpeft.runtime.backend.SsmState;
 import org.ssmpeft.runtime.plan.HookPlan;
 import org.ssmpeft.runtime.plan.PlanGradients;
 import org.ssmpeft.runtime.plan.Term;
+import org.ssmpeft.runtime.backend.ModelSpec;
 import org.ssmpeft.runtime.checkpoint.CheckpointException;
-import org.ssmpeft.runtime.checkpoint.LayerWeights;
-import org.ssmpeft.runtime.checkpoint.MambaCheckpoint;
+import org.ssmpeft.runtime.checkpoint.Checkpoints;
+import org.ssmpeft.runtime.checkpoint.LanguageModelConfig;
+import org.ssmpeft.runtime.checkpoint.LanguageModelWeights;
+import org.ssmpeft.runtime.checkpoint.Mamba2Config;
+import org.ssmpeft.runtime.checkpoint.Mamba2Weights;
 import org.ssmpeft.runtime.checkpoint.MambaConfig;
 import org.ssmpeft.runtime.checkpoint.MambaWeights;
 
 /**
- * The Mamba-1 language model ({@code MambaForCausalLM}, DESIGN.md §3) written with DJL NDArray operations on the
+ * The Mamba-1 and Mamba-2 language models ({@code MambaForCausalLM}, {@code Mamba2ForCausalLM}; DESIGN.md §3)
+ * written with DJL NDArray operations on the
  * PyTorch engine, float32 on the CPU, with every hook of an {@link AdapterSet} applied as plain NDArray code and
  * gradients by DJL autograd. It is the reference the other backends are checked against, and the place to try a new
  * hook ({@link DjlHook}) without writing a backward pass. Symbols: B batch, L length, P virtual tokens, d d_model,
  * D d_inner, N d_state, R dt_rank, K conv kernel, V vocab.
  *
- * <p>Per block, with the hooks where they act:
+ * <p>Per Mamba-1 block, with the hooks where they act:
  * <pre>
  *   r = u;  u = RMSNorm(u)
  *   [x, z] = in_proj(u)                          + Σ s·B(A u) on rows rowOffset..      (projection hook)
@@ -58,7 +63,22 @@ import org.ssmpeft.runtime.checkpoint.MambaWeights;
  *   y = djlHook.ssmOutput(y)                     for each acting {@link DjlHook}
  *   out = out_proj(y) + r                        + low-rank deltas
  * </pre>
- * then norm_f and the head (tied to the embedding or not, with low-rank deltas). Prompt tuning prepends its
+ * Per Mamba-2 block (H heads of P channels, G groups sharing B and C, C = D + 2GN conv channels, W = D + C + H):
+ * <pre>
+ *   u = RMSNorm(r);  [z | xBC | dt] = in_proj(u)         + low-rank deltas                  (B, L, W)
+ *   [xBC | dt] = [P_l; xBC | dt]                         prefix tokens, fresh cache only
+ *   [x | Bm | Cm] = silu(causal_depthwise_conv1d(xBC) + conv_bias)
+ *   Δ = clamp(softplus(dt + dt_bias), time_step_limit);  A = -exp(A_log), one per head
+ *   h_t = exp(Δ_t A) h_{t-1} + Δ_t x_t ⊗ Bm_t             per head, sequential; head h reads group h / (H/G)
+ *   y = Cm·h + D x + Cm·Σh' + Σy'                        h0, h' (H, P, N), y' (D); the prefix positions dropped
+ *   y = w ⊙ g / sqrt(mean_group(g²) + eps),  g = y ⊙ silu(z)   the gated RMSNorm over groups of normGroupSize
+ *   y = djlHook.ssmOutput(y);  out = out_proj(y) + r
+ * </pre>
+ * The clamp acts in the decoding step too (a step is the forward of one token), as in the cpu backend. A state
+ * extension (additional-scan) is a Mamba-1 hook and is refused on Mamba-2.
+ *
+ * <p>In both families the blocks are followed by norm_f and the head (tied to the embedding or not, with low-rank
+ * deltas). Prompt tuning prepends its
  * virtual embeddings to the token embeddings on a fresh cache, and logits are returned for all P + L positions.
  * Parameter hooks give {@code θ = θ_base + Σ Δθ} by Hugging Face name; contributions of all acting adapters add up.
  *
@@ -72,8 +92,8 @@ public final class DjlMamba implements HostStateModel, AutoCloseable {
 
     private static final Object GRADIENT_LOCK = new Object();
 
-    private final MambaConfig config;
-    private final MambaWeights weights;
+    private final LanguageModelConfig config;
+    private final LanguageModelWeights<?> weights;
     private final NDManager manager;
     private final Map<String, float[]> baseValues = new LinkedHashMap<>();
     private final Map<String, Shape> baseShapes = new LinkedHashMap<>();
@@ -82,44 +102,37 @@ public final class DjlMamba implements HostStateModel, AutoCloseable {
 
     /** Copies the weights into native memory of the PyTorch engine; fails when the engine cannot load. */
     public DjlMamba(MambaWeights weights) {
+        this((LanguageModelWeights<?>) weights);
+    }
+
+    /** A Mamba-2 model; copies the weights into native memory of the PyTorch engine. */
+    public DjlMamba(Mamba2Weights weights) {
+        this((LanguageModelWeights<?>) weights);
+    }
+
+    private DjlMamba(LanguageModelWeights<?> weights) {
         this.config = weights.config();
         this.weights = weights;
         this.manager = DjlEngine.newManager();
-        int v = config.vocabSize();
-        int dm = config.dModel();
-        int di = config.dInner();
-        int n = config.dState();
-        int r = config.dtRank();
-        int k = config.convKernel();
-        add("backbone.embeddings.weight", weights.embedding(), v, dm);
-        for (int i = 0; i < config.layers(); i++) {
-            LayerWeights l = weights.layers().get(i);
-            add(layerName(i, "norm.weight"), l.norm(), dm);
-            add(mixerName(i, "in_proj.weight"), l.inProj(), 2L * di, dm);
-            final int layer = i;
-            l.inProjBias().ifPresent(b -> add(mixerName(layer, "in_proj.bias"), b, 2L * di));
-            add(mixerName(i, "conv1d.weight"), l.convWeight(), di, 1, k);
-            l.convBias().ifPresent(b -> add(mixerName(layer, "conv1d.bias"), b, di));
-            add(mixerName(i, "x_proj.weight"), l.xProj(), r + 2L * n, di);
-            add(mixerName(i, "dt_proj.weight"), l.dtProj(), di, r);
-            add(mixerName(i, "dt_proj.bias"), l.dtProjBias(), di);
-            add(mixerName(i, "A_log"), l.aLog(), di, n);
-            add(mixerName(i, "D"), l.d(), di);
-            add(mixerName(i, "out_proj.weight"), l.outProj(), dm, di);
-            l.outProjBias().ifPresent(b -> add(mixerName(layer, "out_proj.bias"), b, dm));
-        }
-        add("backbone.norm_f.weight", weights.normF(), dm);
-        if (config.tieWordEmbeddings()) {
-            headName = "backbone.embeddings.weight";
-        } else {
-            headName = "lm_head.weight";
-            add(headName, weights.lmHead(), v, dm);
-        }
+        // every parameter by its Hugging Face name and stored shape (conv1d (C, 1, K)); a tied head is the embedding
+        weights.parameters().forEach((name, t) -> add(name, t.data(), Arrays.stream(t.shape()).asLongStream()
+                .toArray()));
+        headName = config.tieWordEmbeddings() ? LanguageModelWeights.EMBEDDING : LanguageModelWeights.LM_HEAD;
     }
 
-    /** Loads a Hugging Face (or state-spaces) Mamba-1 checkpoint directory. */
+    /** The model of either family for {@code spec}; fails naming the spec for any other. */
+    static DjlMamba of(ModelSpec spec) {
+        return switch (spec) {
+            case MambaWeights w -> new DjlMamba(w);
+            case Mamba2Weights w -> new DjlMamba(w);
+            default -> throw new IllegalArgumentException("the djl backend builds models from MambaWeights or"
+                    + " Mamba2Weights, found " + spec.getClass().getName() + " (" + spec.describe() + ")");
+        };
+    }
+
+    /** Loads a Hugging Face (or state-spaces) Mamba-1 or Mamba-2 checkpoint directory. */
     public static DjlMamba load(Path checkpointDir) throws CheckpointException {
-        return new DjlMamba(MambaCheckpoint.load(checkpointDir));
+        return of(Checkpoints.load(checkpointDir));
     }
 
     @Override
@@ -127,12 +140,12 @@ public final class DjlMamba implements HostStateModel, AutoCloseable {
         return DjlBackendProvider.NAME;
     }
 
-    public MambaConfig config() {
+    public LanguageModelConfig config() {
         return config;
     }
 
     @Override
-    public MambaWeights spec() {
+    public LanguageModelWeights<?> spec() {
         return weights;
     }
 
@@ -375,8 +388,16 @@ public final class DjlMamba implements HostStateModel, AutoCloseable {
         int batch = tokens.length;
         int len = tokens[0].length;
         int dm = config.dModel();
-        boolean fresh = cache.position() == 0;
-        cache.requireExtraState(p.plan.extraStateWidths());
+        if (weights instanceof Mamba2Weights) {
+            for (int l = 0; l < config.layers(); l++) {
+                if (p.plan.layer(l).extensionWidth() > 0) {
+                    throw new IllegalArgumentException("a state extension (additional-scan) acts on layer " + l
+                            + ", but the djl backend's Mamba-2 block has no extension hook: A is one scalar per head");
+                }
+            }
+        } else {
+            cache.requireExtraState(p.plan.extraStateWidths());
+        }
         long[] ids = new long[batch * len];
         for (int b = 0; b < batch; b++) {
             for (int t = 0; t < len; t++) {
@@ -384,7 +405,7 @@ public final class DjlMamba implements HostStateModel, AutoCloseable {
             }
         }
         // embeddings: rows of (V, d) picked by the ids -> (B, L, d)
-        NDArray h = p.param("backbone.embeddings.weight").get(m.create(ids, new Shape(ids.length)))
+        NDArray h = p.param(LanguageModelWeights.EMBEDDING).get(m.create(ids, new Shape(ids.length)))
                 .reshape(batch, len, dm);
         Optional<Term> prompt = p.plan.prompt();
         if (prompt.isPresent()) {
@@ -396,10 +417,14 @@ public final class DjlMamba implements HostStateModel, AutoCloseable {
         f.length = Math.toIntExact(h.getShape().get(1));
         f.virtualTokens = f.length - len;
         for (int i = 0; i < config.layers(); i++) {
-            h = block(p, i, h, cache, fresh, f);
+            h = switch (weights) {
+                case MambaWeights w -> block(w.config(), p, i, h, cache, f);
+                case Mamba2Weights w -> block2(w.config(), p, i, h, cache, f);
+                default -> throw new IllegalStateException("no block for " + weights.family());
+            };
             f.hidden.add(h);
         }
-        NDArray normed = rmsNorm(p, h, p.param("backbone.norm_f.weight"));
+        NDArray normed = rmsNorm(p, h, p.param(LanguageModelWeights.NORM_F));
         f.hidden.add(normed);
         // logits = norm_f(h) · headᵀ (+ low-rank deltas): (B, L', V)
         f.logits = linear(p, normed, p.param(headName), Optional.empty(), p.plan.head(),
@@ -407,20 +432,20 @@ public final class DjlMamba implements HostStateModel, AutoCloseable {
         return f;
     }
 
-    // One block: (B, L', d) -> (B, L', d); the layer's final conv and SSM states go to f.
-    private NDArray block(Pass p, int layer, NDArray residual, HostState cache, boolean fresh, Forward f) {
+    // One Mamba-1 block: (B, L', d) -> (B, L', d); the layer's final conv and SSM states go to f.
+    private NDArray block(MambaConfig c, Pass p, int layer, NDArray residual, HostState cache, Forward f) {
         NDManager m = p.m;
         long batch = residual.getShape().get(0);
         long len = residual.getShape().get(1);
-        int di = config.dInner();
-        int n = config.dState();
-        int r = config.dtRank();
-        int k = config.convKernel();
+        int di = c.dInner();
+        int n = c.dState();
+        int r = c.dtRank();
+        int k = c.convKernel();
 
         NDArray u = rmsNorm(p, residual, p.param(layerName(layer, "norm.weight")));
         // [x | z] = in_proj(u): (B, L', 2D)
         NDArray xz = linear(p, u, p.param(mixerName(layer, "in_proj.weight")),
-                p.param(mixerName(layer, "in_proj.bias"), config.useBias()), p.plan.layer(layer).deltas("in_proj"),
+                p.param(mixerName(layer, "in_proj.bias"), c.useBias()), p.plan.layer(layer).deltas("in_proj"),
                 "in_proj of layer " + layer);
         NDArray x = xz.get(":, :, 0:" + di);
         NDArray z = xz.get(":, :, " + di + ":");
@@ -433,21 +458,7 @@ public final class DjlMamba implements HostStateModel, AutoCloseable {
         }
         long lt = len + prefix;
 
-        // causal depthwise conv over [conv state; x]: out_t = Σ_k w[:, k] ⊙ xpad_{t+k} + bias, then SiLU
-        NDArray previous = m.create(cache.convState(layer), new Shape(batch, di, k)).transpose(0, 2, 1); // (B, K, D)
-        NDArray padded = previous.concat(x, 1); // (B, K + L'', D)
-        NDArray w = p.param(mixerName(layer, "conv1d.weight")).reshape(di, k);
-        NDArray conv = null;
-        for (int j = 0; j < k; j++) {
-            // window j of the K - 1 previous inputs and the new ones: rows 1 + j .. 1 + j + L'' - 1
-            NDArray term = padded.get(":, " + (1 + j) + ":" + (1 + j + lt) + ", :").mul(w.get(":, " + j));
-            conv = conv == null ? term : conv.add(term);
-        }
-        if (config.useConvBias()) {
-            conv = conv.add(p.param(mixerName(layer, "conv1d.bias")));
-        }
-        NDArray xc = silu(conv); // (B, L'', D)
-        f.conv[layer] = padded.get(":, " + lt + ":, :").transpose(0, 2, 1).toFloatArray(); // last K inputs (B, D, K)
+        NDArray xc = convSilu(p, layer, x, cache, c.useConvBias(), k, f); // (B, L'', D)
 
         // [dt_low | Bm | Cm] = x_proj(x): (B, L'', R + 2N)
         NDArray xdbl = linear(p, xc, p.param(mixerName(layer, "x_proj.weight")), Optional.empty(),
@@ -513,21 +524,141 @@ public final class DjlMamba implements HostStateModel, AutoCloseable {
         }
         y = y.mul(silu(z)); // (B, L', D)
 
-        if (!p.djlHooks.isEmpty()) {
-            BlockSite site = new BlockSite(p, xReal, z);
-            for (DjlHook hook : p.djlHooks) {
-                NDArray next = hook.ssmOutput(layer, y, site);
-                if (!next.getShape().equals(y.getShape())) {
-                    throw new IllegalArgumentException("DjlHook of adapter '" + ((Adapter) hook).name()
-                            + "' returned shape " + next.getShape() + " in layer " + layer + "; expected "
-                            + y.getShape());
-                }
-                y = next;
-            }
+        return outProjResidual(p, layer, djlHooks(p, layer, y, xReal, z), residual, c.useBias());
+    }
+
+    // One Mamba-2 block: (B, L', d) -> (B, L', d); the layer's final conv and SSM states go to f.
+    private NDArray block2(Mamba2Config c, Pass p, int layer, NDArray residual, HostState cache, Forward f) {
+        NDManager m = p.m;
+        long batch = residual.getShape().get(0);
+        long len = residual.getShape().get(1);
+        int di = c.dInner();
+        int cd = c.convDim();
+        int heads = c.heads();
+        int hp = c.headDim();
+        int gn = c.groups() * c.dState();
+        int n = c.dState();
+        int k = c.convKernel();
+        HookPlan.Layer hooks = p.plan.layer(layer);
+
+        NDArray u = rmsNorm(p, residual, p.param(layerName(layer, "norm.weight")));
+        // [z | xBC | dt] = in_proj(u): (B, L', W)
+        NDArray proj = linear(p, u, p.param(mixerName(layer, "in_proj.weight")),
+                p.param(mixerName(layer, "in_proj.bias"), c.useBias()), hooks.deltas("in_proj"),
+                "in_proj of layer " + layer);
+        NDArray z = proj.get(":, :, 0:" + di);
+        NDArray xbcdt = proj.get(":, :, " + di + ":");
+        // prefix tuning: [xBC | dt] = [P_l; xBC | dt] (B, n + L', C + H); their outputs are dropped below
+        int prefix = hooks.prefixLength();
+        if (prefix > 0) {
+            NDArray virtual = p.leaf(hooks.prefix().orElseThrow());
+            xbcdt = virtual.expandDims(0).broadcast(batch, prefix, cd + heads).concat(xbcdt, 1);
+        }
+        long lt = len + prefix;
+
+        NDArray xbc = convSilu(p, layer, xbcdt.get(":, :, 0:" + cd), cache, c.useConvBias(), k, f); // (B, L'', C)
+
+        // x (B, L'', H, P); Bm, Cm (B, L'', G, N) -> (B, L'', H, N), group g serving heads g·H/G .. (g+1)·H/G - 1
+        NDArray x = xbc.get(":, :, 0:" + di).reshape(batch, lt, heads, hp);
+        int perGroup = heads / c.groups();
+        NDArray bm = xbc.get(":, :, " + di + ":" + (di + gn)).reshape(batch, lt, c.groups(), n).repeat(2, perGroup);
+        NDArray cm = xbc.get(":, :, " + (di + gn) + ":").reshape(batch, lt, c.groups(), n).repeat(2, perGroup);
+        // Δ = clamp(softplus(dt + dt_bias), lo, hi): (B, L'', H); the clamp passes the gradient inside [lo, hi]
+        NDArray dt = Activation.softPlus(xbcdt.get(":, :, " + cd + ":").add(p.param(mixerName(layer, "dt_bias"))));
+        if (c.clampsTimeStep()) {
+            double hi = c.timeStepLimitMax() == Double.POSITIVE_INFINITY ? Float.MAX_VALUE : c.timeStepLimitMax();
+            dt = dt.clip(c.timeStepLimitMin(), hi);
+        }
+        NDArray a = p.param(mixerName(layer, "A_log")).exp().neg(); // (H)
+
+        // the scan, sequential over time: h_t = exp(Δ_t A) h_{t-1} + Δ_t x_t ⊗ Bm_t (B, H, P, N), y_t = h_t · Cm_t
+        NDArray decay = dt.mul(a).exp().reshape(batch, lt, heads, 1, 1);
+        NDArray input = dt.reshape(batch, lt, heads, 1, 1).mul(x.expandDims(4)).mul(bm.expandDims(3));
+        NDArray state = m.create(cache.ssmState(layer), new Shape(batch, heads, hp, n));
+        Optional<NDArray> h0 = p.leaf(hooks.initialState());
+        if (h0.isPresent()) {
+            // h_{-1} = h_state + Σh0, the plan's (D, N) read as (H, P, N) (the fresh state is zero unless imported)
+            state = state.add(h0.get().reshape(heads, hp, n));
+        }
+        NDList states = new NDList(Math.toIntExact(lt));
+        for (long t = 0; t < lt; t++) {
+            state = decay.get(":, " + t).mul(state).add(input.get(":, " + t));
+            states.add(state);
+        }
+        f.ssm[layer] = state.toFloatArray();
+        NDArray cmh = cm.expandDims(3); // (B, L'', H, 1, N)
+        NDArray y = NDArrays.stack(states, 1).mul(cmh).sum(new int[] {4}); // (B, L'', H, P)
+        y = y.add(x.mul(p.param(mixerName(layer, "D")).reshape(heads, 1)));
+        // state offset: + Σ_n Cm[g(h), n] h'[h, p, n]; output offset: + y' (D)
+        Optional<NDArray> hOffset = p.leaf(hooks.stateOffset());
+        if (hOffset.isPresent()) {
+            y = y.add(cmh.mul(hOffset.get().reshape(heads, hp, n)).sum(new int[] {4})); // h' (D, N) as (H, P, N)
+        }
+        y = y.reshape(batch, lt, di);
+        Optional<NDArray> yOffset = p.leaf(hooks.outputOffset());
+        if (yOffset.isPresent()) {
+            y = y.add(yOffset.get());
+        }
+        NDArray xReal = xbc.get(":, :, 0:" + di);
+        if (prefix > 0) {
+            y = y.get(":, " + prefix + ":, :");
+            xReal = xReal.get(":, " + prefix + ":, :");
         }
 
+        // gated RMSNorm: g = y ⊙ silu(z), w ⊙ g / sqrt(mean(g²) + eps) over groups of normGroupSize channels
+        int gs = c.normGroupSize();
+        NDArray g = y.mul(silu(z)).reshape(batch, len, di / gs, gs);
+        NDArray variance = g.square().mean(new int[] {-1}, true);
+        y = g.div(variance.add(p.constant((float) c.layerNormEpsilon())).sqrt()).reshape(batch, len, di)
+                .mul(p.param(mixerName(layer, "norm.weight")));
+
+        return outProjResidual(p, layer, djlHooks(p, layer, y, xReal, z), residual, c.useBias());
+    }
+
+    // causal depthwise conv over [conv state; x] (B, L'', C): out_t = Σ_k w[:, k] ⊙ xpad_{t+k} + bias, then SiLU;
+    // the last K inputs become the layer's conv state (B, C, K) in f
+    private NDArray convSilu(Pass p, int layer, NDArray x, HostState cache, boolean bias, int k, Forward f) {
+        long batch = x.getShape().get(0);
+        long lt = x.getShape().get(1);
+        long channels = x.getShape().get(2);
+        NDArray previous = p.m.create(cache.convState(layer), new Shape(batch, channels, k)).transpose(0, 2, 1);
+        NDArray padded = previous.concat(x, 1); // (B, K + L'', C)
+        NDArray w = p.param(mixerName(layer, "conv1d.weight")).reshape(channels, k);
+        NDArray conv = null;
+        for (int j = 0; j < k; j++) {
+            // window j of the K - 1 previous inputs and the new ones: rows 1 + j .. 1 + j + L'' - 1
+            NDArray term = padded.get(":, " + (1 + j) + ":" + (1 + j + lt) + ", :").mul(w.get(":, " + j));
+            conv = conv == null ? term : conv.add(term);
+        }
+        if (bias) {
+            conv = conv.add(p.param(mixerName(layer, "conv1d.bias")));
+        }
+        f.conv[layer] = padded.get(":, " + lt + ":, :").transpose(0, 2, 1).toFloatArray();
+        return silu(conv);
+    }
+
+    // y = djlHook.ssmOutput(y) for each acting DjlHook, in stack order; y, x and z of the real tokens (B, L, D)
+    private static NDArray djlHooks(Pass p, int layer, NDArray y, NDArray xReal, NDArray z) {
+        if (p.djlHooks.isEmpty()) {
+            return y;
+        }
+        BlockSite site = new BlockSite(p, xReal, z);
+        for (DjlHook hook : p.djlHooks) {
+            NDArray next = hook.ssmOutput(layer, y, site);
+            if (!next.getShape().equals(y.getShape())) {
+                throw new IllegalArgumentException("DjlHook of adapter '" + ((Adapter) hook).name()
+                        + "' returned shape " + next.getShape() + " in layer " + layer + "; expected "
+                        + y.getShape());
+            }
+            y = next;
+        }
+        return y;
+    }
+
+    // out = out_proj(y) (+ bias, + low-rank deltas) + residual: (B, L', D) -> (B, L', d)
+    private static NDArray outProjResidual(Pass p, int layer, NDArray y, NDArray residual, boolean bias) {
         NDArray out = linear(p, y, p.param(mixerName(layer, "out_proj.weight")),
-                p.param(mixerName(layer, "out_proj.bias"), config.useBias()), p.plan.layer(layer).deltas("out_proj"),
+                p.param(mixerName(layer, "out_proj.bias"), bias), p.plan.layer(layer).deltas("out_proj"),
                 "out_proj of layer " + layer);
         return residual.add(out);
     }

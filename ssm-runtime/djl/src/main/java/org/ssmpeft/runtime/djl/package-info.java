@@ -1,5 +1,5 @@
 /**
- * The DJL reference backend: the Mamba-1 model written with DJL NDArray operations on DJL's PyTorch engine (float32,
+ * The DJL reference backend: the Mamba-1 and Mamba-2 models written with DJL NDArray operations on DJL's PyTorch engine (float32,
  * CPU, offline from the native classifier jar), every PEFT hook applied as plain NDArray code and gradients by DJL
  * autograd ({@link org.ssmpeft.runtime.djl.DjlMamba}). Other backends are checked against it; a plugin author can
  * try a new hook kind here with no backward pass ({@link org.ssmpeft.runtime.djl.DjlHook}).

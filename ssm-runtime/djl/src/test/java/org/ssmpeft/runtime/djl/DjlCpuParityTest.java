@@ -20,7 +20,12 @@ import org.ssmpeft.api.tensor.Tensor;
 import org.ssmpeft.runtime.backend.Logits;
 import org.ssmpeft.runtime.backend.LossAndGradients;
 import org.ssmpeft.runtime.backend.HostState;
+import org.ssmpeft.runtime.backend.HostStateModel;
+import org.ssmpeft.runtime.backend.ModelSpec;
+import org.ssmpeft.runtime.checkpoint.Mamba2Weights;
+import org.ssmpeft.runtime.checkpoint.MambaWeights;
 import org.ssmpeft.runtime.cpu.CpuMamba;
+import org.ssmpeft.runtime.cpu.CpuMamba2;
 import org.ssmpeft.runtime.fixtures.Fixtures;
 
 /**
@@ -37,6 +42,8 @@ class DjlCpuParityTest {
     static final double ABS_TOL = 1e-4;
     static final double GRAD_REL_TOL = 1e-3;
     static final int SWEEP = 300;
+    /** Random Mamba-2 cases of the default run (each of the mapped adapter kinds first at least twice). */
+    static final int MAMBA2_CASES = 24;
 
     /** Largest difference seen per quantity, over all cases run. */
     private static final Map<String, Double> WORST = new ConcurrentHashMap<>();
@@ -77,10 +84,29 @@ class DjlCpuParityTest {
         check(RandomCase.of(seed, Set.of()));
     }
 
+    @ParameterizedTest(name = "seed {0}")
+    @MethodSource("mamba2Seeds")
+    void cpuAgreesWithDjlOnRandomMamba2Shapes(long seed) {
+        check(RandomCase.mamba2(seed));
+    }
+
+    static LongStream mamba2Seeds() {
+        return LongStream.range(0, MAMBA2_CASES);
+    }
+
+    /** The cpu model of either family. */
+    static HostStateModel cpuModel(ModelSpec w) {
+        return switch (w) {
+            case MambaWeights m -> new CpuMamba(m);
+            case Mamba2Weights m -> new CpuMamba2(m);
+            default -> throw new IllegalArgumentException("no cpu model for " + w.describe());
+        };
+    }
+
     static void check(RandomCase c) {
         System.out.println(c.description());
-        var cpu = new CpuMamba(c.weights());
-        try (var djl = new DjlMamba(c.weights())) {
+        HostStateModel cpu = cpuModel(c.weights());
+        try (var djl = DjlMamba.of(c.weights())) {
             assertThat(djl.parameterNames()).containsExactlyElementsOf(c.weights().parameters().keySet());
 
             // forward from a fresh cache, then two decode steps; the cpu cache then continues on djl

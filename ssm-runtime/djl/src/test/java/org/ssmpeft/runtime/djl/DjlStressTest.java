@@ -13,7 +13,6 @@ import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.ssmpeft.api.tensor.Tensor;
 import org.ssmpeft.runtime.backend.LossAndGradients;
-import org.ssmpeft.runtime.cpu.CpuMamba;
 import org.ssmpeft.runtime.fixtures.Fixtures;
 
 /**
@@ -73,9 +72,9 @@ class DjlStressTest {
                 // LoRA (its scaling s is a scalar in the graph) in three cases of four, any other kind besides
                 RandomCase c = RandomCase.of(seed, i % 4 == 3 ? EnumSet.noneOf(RandomCase.Kind.class)
                         : EnumSet.of(i % 2 == 0 ? RandomCase.Kind.LORA_WHOLE : RandomCase.Kind.LORA_BLOCKS_AND_HEAD));
-                LossAndGradients cpu = new CpuMamba(c.weights()).lossAndGradients(c.tokens(), c.labels(),
+                LossAndGradients cpu = DjlCpuParityTest.cpuModel(c.weights()).lossAndGradients(c.tokens(), c.labels(),
                         c.adapters(), c.trainable());
-                try (DjlMamba djl = new DjlMamba(c.weights())) {
+                try (DjlMamba djl = DjlMamba.of(c.weights())) {
                     for (int repeat = 0; repeat < 2; repeat++) { // the identical call again: it must agree too
                         LossAndGradients d = djl.lossAndGradients(c.tokens(), c.labels(), c.adapters(), c.trainable());
                         String problem = disagreement(cpu, d);

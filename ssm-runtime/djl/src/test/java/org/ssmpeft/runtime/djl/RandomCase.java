@@ -18,6 +18,12 @@ import org.ssmpeft.lora.LoraConfig;
 import org.ssmpeft.prefix.PrefixConfig;
 import org.ssmpeft.prefix.PromptConfig;
 import org.ssmpeft.runtime.backend.SsmModel;
+import org.ssmpeft.api.config.ConfigFormat;
+import org.ssmpeft.api.shape.ModelFamily;
+import org.ssmpeft.api.shape.ModelShape;
+import org.ssmpeft.runtime.checkpoint.LanguageModelWeights;
+import org.ssmpeft.runtime.checkpoint.Mamba2Config;
+import org.ssmpeft.runtime.checkpoint.Mamba2Weights;
 import org.ssmpeft.runtime.checkpoint.MambaConfig;
 import org.ssmpeft.runtime.checkpoint.MambaWeights;
 import org.ssmpeft.runtime.contract.RandomModels;
@@ -35,7 +41,7 @@ import org.ssmpeft.stateoffset.StateOffsetConfig;
  *
  * @param description one line naming the shape, the adapters and the trainable base parameters
  */
-record RandomCase(long seed, MambaWeights weights, int[][] tokens, int[][] labels, AdapterSet adapters,
+record RandomCase(long seed, LanguageModelWeights<?> weights, int[][] tokens, int[][] labels, AdapterSet adapters,
                   Set<String> trainable, String description) {
 
     /** The built-in adapter kinds a case can hold; {@code forced} puts one of them in for sure. */
@@ -53,13 +59,7 @@ record RandomCase(long seed, MambaWeights weights, int[][] tokens, int[][] label
         int len = 1 + rng.nextInt(9);
         int[][] tokens = new int[batch][len];
         int[][] labels = new int[batch][len];
-        for (int b = 0; b < batch; b++) {
-            for (int t = 0; t < len; t++) {
-                tokens[b][t] = rng.nextInt(c.vocabSize());
-                labels[b][t] = rng.nextInt(5) == 0 ? SsmModel.IGNORE_INDEX
-                        : rng.nextBoolean() ? tokens[b][t] : rng.nextInt(c.vocabSize());
-            }
-        }
+        draw(tokens, labels, c.vocabSize(), rng);
 
         Set<Kind> kinds = new LinkedHashSet<>(forced);
         for (Kind k : Kind.values()) {
@@ -72,36 +72,60 @@ record RandomCase(long seed, MambaWeights weights, int[][] tokens, int[][] label
         }
         AdapterSet set = new AdapterSet(c.toShape());
         List<String> names = new ArrayList<>();
-        int i = 0;
-        for (Kind k : kinds) {
-            String name = k.name().toLowerCase(java.util.Locale.ROOT) + "-" + i;
-            Adapter a = adapter(k, name, c, rng, seed * 31 + i++);
-            set.add(a);
-            names.add(name + describe(a));
-        }
+        int i = addAdapters(kinds, c.toShape(), rng, seed, set, names);
         if (kinds.contains(Kind.OFFSET_H) && rng.nextBoolean()) { // a second h' adds up with the first
-            Adapter a = adapter(Kind.OFFSET_H, "offset_h-extra", c, rng, seed * 31 + i);
+            Adapter a = adapter(Kind.OFFSET_H, "offset_h-extra", c.toShape(), rng, seed * 31 + i);
             set.add(a);
             names.add("offset_h-extra" + describe(a));
         }
         if (kinds.contains(Kind.ADDITIONAL_SCAN) && rng.nextBoolean()) { // a second extension concatenates
-            Adapter a = adapter(Kind.ADDITIONAL_SCAN, "additional_scan-extra", c, rng, seed * 31 + i + 1);
+            Adapter a = adapter(Kind.ADDITIONAL_SCAN, "additional_scan-extra", c.toShape(), rng, seed * 31 + i + 1);
             set.add(a);
             names.add("additional_scan-extra" + describe(a));
         }
 
-        List<String> all = new ArrayList<>(w.parameters().keySet());
-        Set<String> trainable = new TreeSet<>();
-        int count = rng.nextInt(8) == 0 ? all.size() : rng.nextInt(4);
-        for (int j = 0; j < count; j++) {
-            trainable.add(all.get(rng.nextInt(all.size())));
-        }
+        Set<String> trainable = trainable(w, rng, 8);
 
         String shape = "layers %d, d %d, D %d, N %d, R %d, K %d, V %d, %s head, bias %s, conv bias %s; B %d, T %d"
                 .formatted(c.layers(), c.dModel(), c.dInner(), c.dState(), c.dtRank(), c.convKernel(), c.vocabSize(),
                         c.tieWordEmbeddings() ? "tied" : "untied", c.useBias(), c.useConvBias(), batch, len);
         String description = "seed " + seed + ": " + shape + "; adapters " + names + "; base " + trainable;
         return new RandomCase(seed, w, tokens, labels, set, trainable, description);
+    }
+
+    // random tokens, and labels: one in five ignored, else the token itself or another one
+    private static void draw(int[][] tokens, int[][] labels, int vocab, Random rng) {
+        for (int b = 0; b < tokens.length; b++) {
+            for (int t = 0; t < tokens[b].length; t++) {
+                tokens[b][t] = rng.nextInt(vocab);
+                labels[b][t] = rng.nextInt(5) == 0 ? SsmModel.IGNORE_INDEX
+                        : rng.nextBoolean() ? tokens[b][t] : rng.nextInt(vocab);
+            }
+        }
+    }
+
+    // one adapter per kind into set, named kind-i; returns the next i
+    private static int addAdapters(Set<Kind> kinds, ModelShape shape, Random rng, long seed, AdapterSet set,
+                                   List<String> names) {
+        int i = 0;
+        for (Kind k : kinds) {
+            String name = k.name().toLowerCase(java.util.Locale.ROOT) + "-" + i;
+            Adapter a = adapter(k, name, shape, rng, seed * 31 + i++);
+            set.add(a);
+            names.add(name + describe(a));
+        }
+        return i;
+    }
+
+    // a few base parameters by name, or (one time in allOdds) all of them
+    private static Set<String> trainable(LanguageModelWeights<?> w, Random rng, int allOdds) {
+        List<String> all = new ArrayList<>(w.parameters().keySet());
+        Set<String> trainable = new TreeSet<>();
+        int count = rng.nextInt(allOdds) == 0 ? all.size() : rng.nextInt(4);
+        for (int j = 0; j < count; j++) {
+            trainable.add(all.get(rng.nextInt(all.size())));
+        }
+        return trainable;
     }
 
     private static String describe(Adapter a) {
@@ -124,7 +148,7 @@ record RandomCase(long seed, MambaWeights weights, int[][] tokens, int[][] label
                 true, dtRank, 1.0, 0.001, 0.1, "random", 1e-4, false, true, rng.nextBoolean());
     }
 
-    private static Adapter adapter(Kind kind, String name, MambaConfig c, Random rng, long seed) {
+    private static Adapter adapter(Kind kind, String name, ModelShape shape, Random rng, long seed) {
         Record config = switch (kind) {
             case OFFSET_H -> new StateOffsetConfig(StateOffsetConfig.Variant.H, StateInit.ZERO);
             case OFFSET_Y -> new StateOffsetConfig(StateOffsetConfig.Variant.Y, StateInit.ZERO);
@@ -132,7 +156,7 @@ record RandomCase(long seed, MambaWeights weights, int[][] tokens, int[][] label
             case PROMPT -> new PromptConfig(1 + rng.nextInt(4), 0.5);
             case PREFIX -> new PrefixConfig(1 + rng.nextInt(4), false, 4, 0.5);
             case PREFIX_MLP -> new PrefixConfig(1 + rng.nextInt(4), true, 2 + rng.nextInt(7), 0.5);
-            case LORA_WHOLE -> lora(rng, wholeTargets(rng));
+            case LORA_WHOLE -> lora(rng, shape.family() == ModelFamily.MAMBA2 ? mamba2Targets(rng) : wholeTargets(rng));
             case LORA_BLOCKS_AND_HEAD -> lora(rng, blockTargets(rng));
             case ADDITIONAL_SCAN -> new AdditionalScanConfig(1 + rng.nextInt(4),
                     AdditionalScanConfig.AInit.values()[rng.nextInt(2)]);
@@ -145,7 +169,7 @@ record RandomCase(long seed, MambaWeights weights, int[][] tokens, int[][] label
             case LORA_WHOLE, LORA_BLOCKS_AND_HEAD -> "lora";
             case ADDITIONAL_SCAN -> "additional-scan";
         };
-        Adapter a = FACTORY.create(new AdapterConfig(name, method, layers(c, rng), config), c.toShape(),
+        Adapter a = FACTORY.create(new AdapterConfig(name, method, layers(shape.layers(), rng), config), shape,
                 AdapterFactory.seeded(seed));
         // random values everywhere, so zero-initialised parameters (offsets, LoRA B) act too; an additional-scan keeps
         // its a' init at times, so its reference start (A' = -e^N: the new states forget at once) is compared too
@@ -156,26 +180,85 @@ record RandomCase(long seed, MambaWeights weights, int[][] tokens, int[][] label
             if (keepDecayInit && e.getKey().endsWith(".a_extra")) {
                 continue;
             }
-            float[] d = e.getValue().data();
-            for (int i = 0; i < d.length; i++) {
-                d[i] = (float) (std * values.nextGaussian());
-            }
+            randomize(e.getValue().data(), std, values);
         }
         return a;
     }
 
-    private static LayerSelection layers(MambaConfig c, Random rng) {
-        if (c.layers() == 1 || rng.nextBoolean()) {
+    private static void randomize(float[] d, double std, Random values) {
+        for (int i = 0; i < d.length; i++) {
+            d[i] = (float) (std * values.nextGaussian());
+        }
+    }
+
+    /**
+     * A random Mamba-2 model (D = 2d, head_dim 2 or 4, G 1 or 2, biases, tied or untied, the norm over D or D/G, no
+     * clamp or a finite one, a chunk that rarely divides the length) with 1 to 3 of the built-in adapters that map
+     * onto Mamba-2 (offsets, initial state, prompt, prefix with or without MLP, LoRA on in_proj/out_proj/head, bitfit)
+     * and random trainable base parameters.
+     */
+    static RandomCase mamba2(long seed) {
+        var rng = new Random(seed);
+        int dm = 2 * (2 + rng.nextInt(4));
+        int headDim = rng.nextBoolean() ? 2 : 4;
+        int heads = 2 * dm / headDim;
+        int groups = heads % 2 == 0 && rng.nextBoolean() ? 2 : 1;
+        double[][] limits = {{0.0, Double.POSITIVE_INFINITY}, {0.02, 0.2}, {0.0, 0.1}};
+        double[] limit = limits[rng.nextInt(limits.length)];
+        int normGroup = rng.nextBoolean() ? 2 * dm : 2 * dm / groups;
+        var c = new Mamba2Config(11 + rng.nextInt(20), dm, 2 + rng.nextInt(4), 1 + rng.nextInt(2), 1e-5,
+                OptionalInt.empty(), OptionalInt.empty(), OptionalInt.empty(), 2, heads, headDim, groups,
+                2 + rng.nextInt(3), 2 + rng.nextInt(4), rng.nextBoolean(), rng.nextBoolean(), true, limit[0], limit[1],
+                0.001, 0.1, 1e-4, 1, normGroup, 0.1, rng.nextBoolean());
+        Mamba2Weights w = RandomModels.mamba2Weights(c, rng);
+        int batch = 1 + rng.nextInt(2);
+        int len = 1 + rng.nextInt(9);
+        int[][] tokens = new int[batch][len];
+        int[][] labels = new int[batch][len];
+        draw(tokens, labels, c.vocabSize(), rng);
+        List<Kind> mapped = List.of(Kind.OFFSET_H, Kind.OFFSET_Y, Kind.INITIAL_STATE, Kind.PROMPT, Kind.PREFIX,
+                Kind.PREFIX_MLP, Kind.LORA_WHOLE);
+        Set<Kind> kinds = new LinkedHashSet<>();
+        kinds.add(mapped.get(Math.floorMod(seed, mapped.size())));
+        for (int j = rng.nextInt(3); j > 0; j--) {
+            kinds.add(mapped.get(rng.nextInt(mapped.size())));
+        }
+        if (kinds.contains(Kind.PREFIX) && kinds.contains(Kind.PREFIX_MLP)) { // one input hook per placement
+            kinds.remove(Kind.PREFIX_MLP);
+        }
+        AdapterSet set = new AdapterSet(c.toShape());
+        List<String> names = new ArrayList<>();
+        addAdapters(kinds, c.toShape(), rng, seed, set, names);
+        if (rng.nextInt(3) == 0 && c.useConvBias()) { // parameter deltas on bitfit's default biases (conv1d's too)
+            AdapterConfig parsed = FACTORY.reader().parse("method: bitfit\n", ConfigFormat.YAML).getFirst();
+            Adapter a = FACTORY.create(new AdapterConfig("bitfit", parsed.method(), parsed.layers(), parsed.config()),
+                    c.toShape(), AdapterFactory.seeded(seed));
+            a.parameters().values().forEach(t -> randomize(t.data(), 0.1, new Random(seed + 5)));
+            set.add(a);
+            names.add("bitfit");
+        }
+        Set<String> trainable = trainable(w, rng, 6);
+        String shape = ("mamba2 layers %d, d %d, H %d x P %d, G %d, N %d, K %d, chunk %d, V %d, %s head, bias %s,"
+                + " conv bias %s, norm group %d, dt limit [%s, %s]; B %d, T %d").formatted(c.layers(), dm, heads,
+                headDim, groups, c.dState(), c.convKernel(), c.chunkSize(), c.vocabSize(),
+                c.tieWordEmbeddings() ? "tied" : "untied", c.useBias(), c.useConvBias(), normGroup, limit[0],
+                limit[1], batch, len);
+        String description = "seed " + seed + ": " + shape + "; adapters " + names + "; base " + trainable;
+        return new RandomCase(seed, w, tokens, labels, set, trainable, description);
+    }
+
+    private static LayerSelection layers(int layers, Random rng) {
+        if (layers == 1 || rng.nextBoolean()) {
             return LayerSelection.ALL;
         }
         List<Integer> some = new ArrayList<>();
-        for (int l = 0; l < c.layers(); l++) {
+        for (int l = 0; l < layers; l++) {
             if (rng.nextBoolean()) {
                 some.add(l);
             }
         }
         if (some.isEmpty()) {
-            some.add(rng.nextInt(c.layers()));
+            some.add(rng.nextInt(layers));
         }
         return LayerSelection.of(some.stream().mapToInt(Integer::intValue).toArray());
     }
@@ -188,6 +271,20 @@ record RandomCase(long seed, MambaWeights weights, int[][] tokens, int[][] label
     private static List<Projection> wholeTargets(Random rng) {
         List<Projection> t = new ArrayList<>();
         for (Projection p : List.of(Projection.IN_PROJ, Projection.X_PROJ, Projection.DT_PROJ, Projection.OUT_PROJ)) {
+            if (rng.nextBoolean()) {
+                t.add(p);
+            }
+        }
+        if (t.isEmpty()) {
+            t.add(Projection.IN_PROJ);
+        }
+        return t;
+    }
+
+    /** Mamba-2's projections: a non-empty subset of in_proj, out_proj and the head. */
+    private static List<Projection> mamba2Targets(Random rng) {
+        List<Projection> t = new ArrayList<>();
+        for (Projection p : List.of(Projection.IN_PROJ, Projection.OUT_PROJ, Projection.HEAD)) {
             if (rng.nextBoolean()) {
                 t.add(p);
             }
