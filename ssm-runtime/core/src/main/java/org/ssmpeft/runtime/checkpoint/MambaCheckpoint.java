@@ -15,7 +15,10 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.ssmpeft.runtime.io.AtomicFiles;
+import org.ssmpeft.runtime.io.HeapRoom;
 import org.ssmpeft.runtime.safetensors.SafetensorsException;
 import org.ssmpeft.runtime.safetensors.SafetensorsFile;
 import org.ssmpeft.runtime.safetensors.SafetensorsWriter;
@@ -45,6 +48,7 @@ public final class MambaCheckpoint {
     static final String EMBEDDING_STATE_SPACES = "backbone.embedding.weight";
     static final String NORM_F = "backbone.norm_f.weight";
     static final String LM_HEAD = "lm_head.weight";
+    private static final Pattern LAYER_NAME = Pattern.compile("backbone\\.layers\\.(\\d+)\\.");
 
     private MambaCheckpoint() {
     }
@@ -213,6 +217,7 @@ public final class MambaCheckpoint {
                 throw error("both '" + EMBEDDING + "' and '" + EMBEDDING_STATE_SPACES + "' are present; expected"
                         + " one embedding");
             }
+            checkSizesAgainstTheFiles(embeddingName);
             expected.put(embeddingName, new long[] {v, dm});
             for (int i = 0; i < c.layers(); i++) {
                 expected.put(layer(i, "norm.weight"), new long[] {dm});
@@ -241,6 +246,12 @@ public final class MambaCheckpoint {
                 expected.put(LM_HEAD, new long[] {v, dm});
             }
             checkNames();
+            try {
+                HeapRoom.require(HeapRoom.floats(c.parameterCount()), "checkpoint " + dir + " (" + describe()
+                        + ", " + c.parameterCount() + " parameters)");
+            } catch (IllegalArgumentException e) {
+                throw new CheckpointException(e.getMessage(), e);
+            }
 
             float[] embedding = tensor(embeddingName);
             var layers = new ArrayList<LayerWeights>();
@@ -262,6 +273,41 @@ public final class MambaCheckpoint {
             float[] normF = tensor(NORM_F);
             float[] lmHead = c.tieWordEmbeddings() ? embedding : tensor(LM_HEAD);
             return new MambaWeights(c, embedding, layers, normF, lmHead);
+        }
+
+        /**
+         * Compares the config's sizes with the tensors the files hold before anything is built from them: a
+         * num_hidden_layers of 10^9 beside a two-layer file is refused here, naming the key, instead of first
+         * listing 10^10 expected tensors. Costs one pass over the tensor names.
+         */
+        private void checkSizesAgainstTheFiles(String embeddingName) throws CheckpointException {
+            int highest = -1;
+            for (String name : source.byName.keySet()) {
+                Matcher m = LAYER_NAME.matcher(name);
+                if (m.lookingAt()) {
+                    try {
+                        highest = Math.max(highest, Integer.parseInt(m.group(1)));
+                    } catch (NumberFormatException e) {
+                        throw error("tensor '" + name + "': layer index out of range");
+                    }
+                }
+            }
+            if (highest + 1 != c.layers()) {
+                throw error(CONFIG_FILE + " says num_hidden_layers = " + c.layers() + ", but the weights hold "
+                        + (highest < 0 ? "no layer tensors (backbone.layers.<i>.*)" : "layers 0.." + highest
+                        + " (" + (highest + 1) + " layer" + (highest == 0 ? "" : "s") + ")")
+                        + "; expected the config and the weights to describe one model");
+            }
+            var embedding = source.byName.containsKey(embeddingName)
+                    ? source.byName.get(embeddingName).find(embeddingName) : Optional.<TensorInfo>empty();
+            if (embedding.isPresent()) {
+                long[] shape = embedding.get().shape();
+                if (shape.length != 2 || shape[0] != c.vocabSize() || shape[1] != c.dModel()) {
+                    throw error(CONFIG_FILE + " says vocab_size = " + c.vocabSize() + " and hidden_size = "
+                            + c.dModel() + ", but tensor '" + embeddingName + "' has shape "
+                            + embedding.get().shapeString() + "; expected [vocab_size, hidden_size]");
+                }
+            }
         }
 
         private void checkNames() throws CheckpointException {
