@@ -74,8 +74,9 @@ final class GenerateCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
         Path dir = BundledModel.orBundled(model);
-        SsmModel m = backend.create(MambaCheckpoint.load(dir), out);
-        Tokenizer tok = Tokenizers.forModel(dir);
+        var weights = MambaCheckpoint.load(dir);
+        Tokenizer tok = Tokenizers.forModel(dir, weights.config().vocabSize());
+        SsmModel m = backend.create(weights, out);
         AdapterSet adapters = new AdapterSet(m.shape());
         for (Path a : adapterDirs) {
             adapters.add(AdapterFiles.load(a, m.shape(), factory));
@@ -83,7 +84,7 @@ final class GenerateCommand implements Callable<Integer> {
         int[] prompt = task == null ? tok.encode(text)
                 : new Encoder(tok, BundledTasks.forName(task).format()).prompt(new Example(
                         task.equals("sql") ? "Question: " + text + "\n" : text, "", Map.of()));
-        GenerationOptions g = GenerationOptions.greedy(maxNewTokens, tok.eosId().orElseThrow())
+        GenerationOptions g = GenerationOptions.greedy(maxNewTokens, tok.requireEos())
                 .withMinNewTokens(minNewTokens).withBeams(beams).withLengthPenalty(lengthPenalty);
         Generation r = new Generator(m, adapters).generate(prompt, g);
         out.println(tok.decode(r.tokens(), true));

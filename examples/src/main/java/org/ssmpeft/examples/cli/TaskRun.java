@@ -67,8 +67,8 @@ final class TaskRun {
         }
         Path modelDir = BundledModel.orBundled(model);
         MambaWeights w = MambaCheckpoint.load(modelDir);
+        Tokenizer tok = Tokenizers.forModel(modelDir, w.config().vocabSize());
         SsmModel m = backend.create(w, out);
-        Tokenizer tok = Tokenizers.forModel(modelDir);
         return new TaskRun(task, dataDir, modelDir, w, m, tok, model == null);
     }
 
@@ -99,7 +99,7 @@ final class TaskRun {
     BatchSource trainBatches(int batchSize, long seed) throws IOException {
         Encoder enc = new Encoder(tokenizer, task.format());
         var encoded = enc.encodeAll(examples(Split.TRAIN)).examples();
-        return Batches.training(encoded, batchSize, seed, tokenizer.padId().orElseThrow()).asBatchSource();
+        return Batches.training(encoded, batchSize, seed, tokenizer.requirePad()).asBatchSource();
     }
 
     TaskScorer scorer(List<Example> examples, int beams) {
