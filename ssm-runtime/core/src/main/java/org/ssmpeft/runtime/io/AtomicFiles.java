@@ -34,6 +34,7 @@ public final class AtomicFiles {
         try {
             try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
                 writer.write(ch);
+                CrashPoints.reached("wrote " + tmp);
                 ch.force(true);
             }
             try {
@@ -43,6 +44,7 @@ public final class AtomicFiles {
                         + " does not support an atomic rename", e);
             }
             moved = true;
+            CrashPoints.reached("renamed " + absolute);
             forceDirectory(dir);
         } finally {
             if (!moved) {
