@@ -18,6 +18,7 @@ import java.util.Set;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.ssmpeft.runtime.io.AtomicFiles;
+import org.ssmpeft.runtime.io.AtomicFolders;
 import org.ssmpeft.runtime.io.HeapRoom;
 import org.ssmpeft.runtime.safetensors.SafetensorsException;
 import org.ssmpeft.runtime.safetensors.SafetensorsFile;
@@ -60,6 +61,8 @@ public final class MambaCheckpoint {
 
     /** Loads config and weights from {@code dir}. */
     public static MambaWeights load(Path dir) throws CheckpointException {
+        // the whole version a save interrupted between its two renames left (AtomicFolders); nothing is written
+        dir = AtomicFolders.readable(dir).orElse(dir);
         MambaConfig config = MambaConfig.read(dir.resolve(CONFIG_FILE));
         try (var source = TensorSource.open(dir)) {
             return new Reader(dir, config, source).read();
@@ -94,9 +97,17 @@ public final class MambaCheckpoint {
             out.putF32(LM_HEAD, w.lmHead(), c.vocabSize(), dm);
         }
         try {
-            Files.createDirectories(dir);
-            out.write(dir.resolve(WEIGHTS_FILE));
-            AtomicFiles.write(dir.resolve(CONFIG_FILE), c.toJsonString().getBytes(StandardCharsets.UTF_8));
+            // config and weights as one unit (AtomicFolders): after a kill the folder holds the old model or the
+            // new one, never new weights beside the old config; other files (tokenizer.json, ...) are kept, and an
+            // index with its shards is replaced by the single file
+            AtomicFolders.replace(dir, folder -> {
+                try {
+                    out.write(folder.resolve(WEIGHTS_FILE));
+                } catch (SafetensorsException e) {
+                    throw new IOException(e.getMessage(), e);
+                }
+                AtomicFiles.write(folder.resolve(CONFIG_FILE), c.toJsonString().getBytes(StandardCharsets.UTF_8));
+            }, Set.of(WEIGHTS_FILE, CONFIG_FILE, INDEX_FILE));
         } catch (IOException e) {
             throw new CheckpointException("checkpoint " + dir + ": cannot save: " + e.getMessage(), e);
         }
