@@ -29,6 +29,7 @@ public final class AtomicFiles {
         Path absolute = target.toAbsolutePath();
         Path dir = absolute.getParent();
         Files.createDirectories(dir);
+        removeStale(absolute);
         Path tmp = Files.createTempFile(dir, "." + absolute.getFileName() + ".", ".tmp");
         boolean moved = false;
         try {
@@ -49,6 +50,22 @@ public final class AtomicFiles {
         } finally {
             if (!moved) {
                 Files.deleteIfExists(tmp);
+            }
+        }
+    }
+
+    /**
+     * Removes the temporary files a writer of {@code target} killed before its rename left ({@code .NAME.*.tmp}), so
+     * they do not pile up; one writer per file is assumed, as everywhere in this project.
+     */
+    private static void removeStale(Path target) throws IOException {
+        String prefix = "." + target.getFileName() + ".";
+        try (var s = Files.newDirectoryStream(target.getParent(), p -> {
+            String n = p.getFileName().toString();
+            return n.startsWith(prefix) && n.endsWith(".tmp") && Files.isRegularFile(p);
+        })) {
+            for (Path p : s) {
+                Files.deleteIfExists(p);
             }
         }
     }
