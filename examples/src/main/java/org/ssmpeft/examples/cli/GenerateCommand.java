@@ -73,6 +73,17 @@ final class GenerateCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
+        OutputChecks.atLeast(spec, "--max-new-tokens", maxNewTokens, 1);
+        OutputChecks.atLeast(spec, "--min-new-tokens", minNewTokens, 0);
+        if (minNewTokens > maxNewTokens) {
+            throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--min-new-tokens " + minNewTokens
+                    + " is more than --max-new-tokens " + maxNewTokens + "; expected min <= max");
+        }
+        OutputChecks.atLeast(spec, "--beams", beams, 1);
+        if (!Double.isFinite(lengthPenalty)) {
+            throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--length-penalty: expected a"
+                    + " finite number, found " + lengthPenalty);
+        }
         Path dir = BundledModel.orBundled(model);
         var weights = MambaCheckpoint.load(dir);
         Tokenizer tok = Tokenizers.forModel(dir, weights.config().vocabSize());
