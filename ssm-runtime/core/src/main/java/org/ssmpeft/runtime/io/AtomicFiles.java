@@ -37,6 +37,10 @@ public final class AtomicFiles {
                 writer.write(ch);
                 CrashPoints.reached("wrote " + tmp);
                 ch.force(true);
+            } catch (IOException e) {
+                // "No space left on device" names no file; the old content of the target is untouched
+                throw new IOException("cannot write " + absolute + " (through " + tmp.getFileName() + "): "
+                        + IoMessages.describe(e, tmp), e);
             }
             try {
                 Files.move(tmp, absolute, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);

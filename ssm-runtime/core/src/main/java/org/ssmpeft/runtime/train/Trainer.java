@@ -26,6 +26,7 @@ import org.ssmpeft.api.tensor.Tensor;
 import org.ssmpeft.runtime.backend.LossAndGradients;
 import org.ssmpeft.runtime.backend.SsmModel;
 import org.ssmpeft.runtime.checkpoint.MambaWeights;
+import org.ssmpeft.runtime.io.IoMessages;
 import org.ssmpeft.runtime.train.TrainingResult.StopReason;
 
 /**
@@ -165,7 +166,7 @@ public final class Trainer {
         try {
             TrainingCheckpoint.removeIncomplete(outputDirectory);
         } catch (IOException e) {
-            throw new UncheckedIOException(e);
+            throw new UncheckedIOException(IoMessages.describe(e, outputDirectory), e);
         }
         Optional<Path> existing = TrainingCheckpoint.latest(outputDirectory);
         if (existing.isPresent()) {
@@ -184,7 +185,7 @@ public final class Trainer {
             MetricsLog log = writeMetrics ? MetricsLog.create(outputDirectory.resolve(METRICS_FILE)) : null;
             return run(data, log);
         } catch (IOException e) {
-            throw new UncheckedIOException(e);
+            throw new UncheckedIOException(IoMessages.describe(e, outputDirectory), e);
         }
     }
 
@@ -300,7 +301,7 @@ public final class Trainer {
             }
             return run(data, log);
         } catch (IOException e) {
-            throw new UncheckedIOException(e);
+            throw new UncheckedIOException(IoMessages.describe(e, outputDirectory), e);
         }
     }
 
