@@ -66,7 +66,18 @@ public final class PeftCommand implements Runnable {
             err.println("error: " + message(e));
             return 1;
         });
-        return cli.execute(args);
+        try {
+            return cli.execute(args);
+        } catch (OutOfMemoryError e) {
+            // the loaders check sizes first; what is left is a real need for more heap than this JVM has
+            err.println("error: out of memory (" + message(e) + ") with a heap of at most "
+                    + Runtime.getRuntime().maxMemory() / (1 << 20) + " MiB: run java with a larger -Xmx, or choose a"
+                    + " smaller model, adapter or batch");
+            return 1;
+        } catch (StackOverflowError e) {
+            err.println("error: stack overflow in " + message(e) + "; please report it with the command line");
+            return 1;
+        }
     }
 
     /** What went wrong, in one line: the message, or for an exception without one its kind and where it began. */
