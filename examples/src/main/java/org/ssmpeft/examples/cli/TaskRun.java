@@ -63,7 +63,10 @@ final class TaskRun {
             dataDir = temporary("peft-task-" + task.name());
             TaskFiles.write(task, taskSeed, dataDir);
         } else if (!Files.isRegularFile(dataDir.resolve("train.jsonl"))) {
-            TaskFiles.write(task, taskSeed, dataDir);
+            // a folder given to read is never written into: generating the task there would be a surprise
+            throw new java.nio.file.NoSuchFileException(dataDir.resolve("train.jsonl").toString(), null,
+                    "the data folder holds no train.jsonl; expected a folder written by peft tasks --write --task "
+                            + task.name() + " (or no data folder, to generate the task from its seed)");
         }
         Path modelDir = BundledModel.orBundled(model);
         MambaWeights w = MambaCheckpoint.load(modelDir);
