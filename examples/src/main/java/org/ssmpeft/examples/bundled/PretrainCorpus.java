@@ -55,7 +55,7 @@ public final class PretrainCorpus implements BatchSource {
             rows[r] = row(new SplittableRandom(s));
         }
         int width = Arrays.stream(rows).mapToInt(a -> a.length).max().orElseThrow();
-        int pad = tokenizer.padId().orElseThrow();
+        int pad = tokenizer.requirePad();
         int[][] tokens = new int[batchSize][width];
         int[][] labels = new int[batchSize][width];
         for (int r = 0; r < batchSize; r++) {

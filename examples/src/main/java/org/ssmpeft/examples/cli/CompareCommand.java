@@ -69,7 +69,8 @@ final class CompareCommand implements Callable<Integer> {
     @Option(names = "--task-seed", defaultValue = "1", description = "Task generation seed (${DEFAULT-VALUE}).")
     long taskSeed;
 
-    @Option(names = "--out", paramLabel = "DIR", description = "Keep each method's run (metrics, curve) here.")
+    @Option(names = "--out", paramLabel = "DIR", description = "Keep each method's run (metrics, curve) here, and"
+            + " compare.json (settings, rows, table), rewritten atomically after each method.")
     Path out;
 
     @Mixin
@@ -80,13 +81,26 @@ final class CompareCommand implements Callable<Integer> {
         this.factory = factory;
     }
 
-    record Row(String method, long params, double percent, Map<String, Double> scores, double seconds,
-               double tokensPerSecond, String failure, double lr) {
+    private record Row(String method, long params, double percent, Map<String, Double> scores, double seconds,
+                       double tokensPerSecond, String failure, double lr) {
+        CompareResults.Row result() {
+            return new CompareResults.Row(method, params, percent, scores, seconds, tokensPerSecond, failure, lr);
+        }
     }
 
     @Override
     public Integer call() throws Exception {
         PrintWriter w = spec.commandLine().getOut();
+        OutputChecks.atLeast(spec, "--steps", steps, 1);
+        OutputChecks.atLeast(spec, "--batch", batch, 1);
+        OutputChecks.atLeast(spec, "--limit", limit, 0);
+        lrs.forEach((m, lr) -> OutputChecks.positive(spec, "--lr " + m, lr));
+        if (out != null) {
+            Map<String, Path> reads = new LinkedHashMap<>();
+            reads.put("the model folder", model);
+            reads.put("the data folder", data);
+            OutputChecks.outputFolder(spec, "--out", out, reads);
+        }
         long wall = System.nanoTime();
         TaskRun run = TaskRun.open(task, data, taskSeed, model, backend, w);
         var testItems = run.evalExamples(Split.TEST, limit);
@@ -126,14 +140,30 @@ final class CompareCommand implements Callable<Integer> {
                 w.printf("  %-14s failed: %s%n", method, why);
             }
             w.flush();
+            if (out != null) {
+                saveResults(run, testItems.size(), rows);
+            }
         }
         w.println();
-        printTable(w, rows);
+        table(rows).forEach(w::println);
         w.printf("%nwall time %.0f s%n", (System.nanoTime() - wall) / 1e9);
         return 0;
     }
 
-    private void printTable(PrintWriter w, List<Row> rows) {
+    private void saveResults(TaskRun run, int examples, List<Row> rows) throws java.io.IOException {
+        Map<String, Object> settings = new LinkedHashMap<>();
+        settings.put("task", run.task.name());
+        settings.put("base", run.describeModel());
+        settings.put("steps", steps);
+        settings.put("batch", batch);
+        settings.put("seed", seed);
+        settings.put("test_examples", examples);
+        CompareResults.write(out.resolve(CompareResults.FILE), settings, rows.stream().map(Row::result).toList(),
+                table(rows));
+    }
+
+    private List<String> table(List<Row> rows) {
+        List<String> lines = new ArrayList<>();
         List<String> scoreNames = new ArrayList<>(rows.getFirst().scores().keySet());
         List<String> header = new ArrayList<>(List.of("method", "lr", "trainable params", "% of base"));
         header.addAll(scoreNames);
@@ -160,10 +190,11 @@ final class CompareCommand implements Callable<Integer> {
             c.add(baseRow ? "-" : String.format(Locale.ROOT, "%,.0f", r.tokensPerSecond()));
             cells.add(c);
         }
-        w.println("| " + String.join(" | ", header) + " |");
-        w.println("|" + " --- |".repeat(header.size()));
+        lines.add("| " + String.join(" | ", header) + " |");
+        lines.add("|" + " --- |".repeat(header.size()));
         for (List<String> c : cells) {
-            w.println("| " + String.join(" | ", c) + " |");
+            lines.add("| " + String.join(" | ", c) + " |");
         }
+        return lines;
     }
 }

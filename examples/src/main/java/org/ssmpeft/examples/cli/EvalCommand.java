@@ -43,8 +43,8 @@ final class EvalCommand implements Callable<Integer> {
     @Option(names = "--task-seed", defaultValue = "1", description = "Task generation seed (${DEFAULT-VALUE}).")
     long taskSeed;
 
-    @Option(names = "--split", defaultValue = "test", description = "test or validation (${DEFAULT-VALUE}).")
-    String split;
+    @Option(names = "--split", defaultValue = "test", description = "test, validation or train (${DEFAULT-VALUE}).")
+    Split split;
 
     @Option(names = "--limit", defaultValue = "0", description = "Score only the first N examples (0: all).")
     int limit;
@@ -66,14 +66,18 @@ final class EvalCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
+        OutputChecks.atLeast(spec, "--limit", limit, 0);
+        OutputChecks.atLeast(spec, "--beams", beams, 1);
+        OutputChecks.atLeast(spec, "--show", show, 0);
         TaskRun run = TaskRun.open(task, data, taskSeed, model, backend, out);
         AdapterSet adapters = new AdapterSet(run.model.shape());
         for (Path dir : adapterDirs) {
             adapters.add(AdapterFiles.load(dir, run.model.shape(), factory));
         }
-        Split s = Split.valueOf(split.toUpperCase(Locale.ROOT));
+        Split s = split;
         TaskScorer scorer = run.scorer(run.evalExamples(s, limit), beams);
-        out.printf("task %s, %s split; base: %s; adapters: %s%n", run.task.name(), split, run.describeModel(),
+        out.printf("task %s, %s split; base: %s; adapters: %s%n", run.task.name(),
+                split.name().toLowerCase(Locale.ROOT), run.describeModel(),
                 adapters.names().isEmpty() ? "none" : adapters);
         long start = System.nanoTime();
         Map<String, Double> scores = TaskRun.evaluate(scorer, run.model, adapters);

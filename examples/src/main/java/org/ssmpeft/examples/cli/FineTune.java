@@ -26,6 +26,37 @@ final class FineTune {
 
     static Outcome run(TaskRun run, AdapterSet adapters, TrainingOptions options, int batch, Path output,
                        Evaluator evaluator, List<TrainingListener> listeners) throws IOException {
+        return prepare(run, adapters, options, batch, output, evaluator, listeners).run(false);
+    }
+
+    /** A run set up but not started: {@link #checkResume} can refuse a checkpoint before any other work. */
+    static final class Prepared {
+        private final Trainer trainer;
+        private final BatchSource batches;
+        private final long[] tokens;
+        private final double[] seconds;
+
+        private Prepared(Trainer trainer, BatchSource batches, long[] tokens, double[] seconds) {
+            this.trainer = trainer;
+            this.batches = batches;
+            this.tokens = tokens;
+            this.seconds = seconds;
+        }
+
+        /** The checkpoint {@link #run(boolean) run(true)} continues from, checked against this run. */
+        Path checkResume() {
+            return trainer.checkResume(batches);
+        }
+
+        /** Trains from step 0, or continues the output folder's newest checkpoint. */
+        Outcome run(boolean resume) {
+            TrainingResult r = resume ? trainer.resume(batches) : trainer.train(batches);
+            return new Outcome(r, seconds[0], tokens[0]);
+        }
+    }
+
+    static Prepared prepare(TaskRun run, AdapterSet adapters, TrainingOptions options, int batch, Path output,
+                            Evaluator evaluator, List<TrainingListener> listeners) throws IOException {
         BatchSource batches = run.trainBatches(batch, options.seed());
         long[] tokens = {0};
         double[] seconds = {0};
@@ -41,7 +72,6 @@ final class FineTune {
         if (evaluator != null) {
             builder.evaluator(evaluator);
         }
-        TrainingResult r = builder.build().train(batches);
-        return new Outcome(r, seconds[0], tokens[0]);
+        return new Prepared(builder.build(), batches, tokens, seconds);
     }
 }

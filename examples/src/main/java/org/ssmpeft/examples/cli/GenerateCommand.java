@@ -13,6 +13,7 @@ import org.ssmpeft.examples.tasks.BundledTasks;
 import org.ssmpeft.runtime.adapters.AdapterFiles;
 import org.ssmpeft.runtime.backend.Backends;
 import org.ssmpeft.runtime.backend.SsmModel;
+import org.ssmpeft.runtime.backend.ModelSpec;
 import org.ssmpeft.runtime.checkpoint.Checkpoints;
 import org.ssmpeft.runtime.data.Encoder;
 import org.ssmpeft.runtime.data.Example;
@@ -73,9 +74,21 @@ final class GenerateCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
+        OutputChecks.atLeast(spec, "--max-new-tokens", maxNewTokens, 1);
+        OutputChecks.atLeast(spec, "--min-new-tokens", minNewTokens, 0);
+        if (minNewTokens > maxNewTokens) {
+            throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--min-new-tokens " + minNewTokens
+                    + " is more than --max-new-tokens " + maxNewTokens + "; expected min <= max");
+        }
+        OutputChecks.atLeast(spec, "--beams", beams, 1);
+        if (!Double.isFinite(lengthPenalty)) {
+            throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--length-penalty: expected a"
+                    + " finite number, found " + lengthPenalty);
+        }
         Path dir = BundledModel.orBundled(model);
-        SsmModel m = backend.create(Checkpoints.load(dir), out);
-        Tokenizer tok = Tokenizers.forModel(dir);
+        ModelSpec spec = Checkpoints.load(dir); // Mamba-1 or Mamba-2, by its config.json
+        Tokenizer tok = Tokenizers.forModel(dir, spec.shape().vocab());
+        SsmModel m = backend.create(spec, out);
         AdapterSet adapters = new AdapterSet(m.shape());
         for (Path a : adapterDirs) {
             adapters.add(AdapterFiles.load(a, m.shape(), factory));
@@ -83,7 +96,7 @@ final class GenerateCommand implements Callable<Integer> {
         int[] prompt = task == null ? tok.encode(text)
                 : new Encoder(tok, BundledTasks.forName(task).format()).prompt(new Example(
                         task.equals("sql") ? "Question: " + text + "\n" : text, "", Map.of()));
-        GenerationOptions g = GenerationOptions.greedy(maxNewTokens, tok.eosId().orElseThrow())
+        GenerationOptions g = GenerationOptions.greedy(maxNewTokens, tok.requireEos())
                 .withMinNewTokens(minNewTokens).withBeams(beams).withLengthPenalty(lengthPenalty);
         Generation r = new Generator(m, adapters).generate(prompt, g);
         out.println(tok.decode(r.tokens(), true));

@@ -61,11 +61,32 @@ public final class PeftCommand implements Runnable {
         CommandLine cli = new CommandLine(PeftCommand.class, new GuiceFactory(injector));
         cli.setOut(out);
         cli.setErr(err);
+        cli.setCaseInsensitiveEnumValuesAllowed(true);
         cli.setExecutionExceptionHandler((e, cmd, parsed) -> {
-            err.println("error: " + e.getMessage());
+            err.println("error: " + message(e));
             return 1;
         });
-        return cli.execute(args);
+        try {
+            return cli.execute(args);
+        } catch (OutOfMemoryError e) {
+            // the loaders check sizes first; what is left is a real need for more heap than this JVM has
+            err.println("error: out of memory (" + message(e) + ") with a heap of at most "
+                    + Runtime.getRuntime().maxMemory() / (1 << 20) + " MiB: run java with a larger -Xmx, or choose a"
+                    + " smaller model, adapter or batch");
+            return 1;
+        } catch (StackOverflowError e) {
+            err.println("error: stack overflow in " + message(e) + "; please report it with the command line");
+            return 1;
+        }
+    }
+
+    /** What went wrong, in one line: the message, or for an exception without one its kind and where it began. */
+    static String message(Throwable e) {
+        if (e.getMessage() != null && !e.getMessage().isBlank()) {
+            return e.getMessage();
+        }
+        StackTraceElement at = e.getStackTrace().length > 0 ? e.getStackTrace()[0] : null;
+        return e.getClass().getName() + (at == null ? "" : " at " + at) + " (no message: please report it)";
     }
 
     /** The value of {@code --plugins} if given (read before picocli, since the registry must exist first). */

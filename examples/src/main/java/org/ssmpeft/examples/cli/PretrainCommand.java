@@ -90,9 +90,20 @@ final class PretrainCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         PrintWriter w = spec.commandLine().getOut();
+        OutputChecks.atLeast(spec, "--steps", steps, 1);
+        OutputChecks.atLeast(spec, "--batch", batch, 1);
+        OutputChecks.positive(spec, "--lr", lr);
+        OutputChecks.atLeast(spec, "--warmup", warmup, 0);
+        OutputChecks.nonNegative(spec, "--weight-decay", weightDecay);
+        OutputChecks.atLeast(spec, "--d-model", dModel, 1);
+        OutputChecks.atLeast(spec, "--layers", layers, 1);
+        OutputChecks.atLeast(spec, "--d-state", dState, 1);
+        OutputChecks.atLeast(spec, "--eval-every", evalEvery, 0);
+        OutputChecks.outputFolder(spec, "--out", out, java.util.Map.of());
         ByteTokenizer tok = ByteTokenizer.standard();
         if (vocab < tok.vocabSize()) {
-            throw new IllegalArgumentException("--vocab must be >= " + tok.vocabSize());
+            throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--vocab: expected an integer >= "
+                    + tok.vocabSize() + " (the byte tokenizer's ids), found " + vocab);
         }
         MambaConfig base = MambaConfig.of(vocab, dModel, dState, layers);
         // mamba_ssm's defaults for pre-training: rescale out_proj by 1/sqrt(layers); byte tokenizer's special ids

@@ -34,14 +34,15 @@ import org.ssmpeft.runtime.train.TrainingOptions;
  *   method: state-offset
  *   variant: h
  * training: {steps: 100, lr: 1e-2, batch: 8, schedule: linear, warmup: 0, seed: 42, eval_every: 0,
- *            max_grad_norm: 1.0, weight_decay: 0}
+ *            max_grad_norm: 1.0, weight_decay: 0, checkpoint_every: 0, keep_checkpoints: 1}
  * eval: {split: test, limit: 100, beams: 1}
  * output: runs/sql-offset   # adapter/, metrics.jsonl, training-curve.png, scores.json
  * </pre>
  */
 record RunConfig(String task, Path data, long taskSeed, Path model, List<AdapterConfig> adapters, int steps,
                  double lr, int batch, LearningRateSchedule.Kind schedule, int warmup, long seed, int evalEvery,
-                 double maxGradNorm, double weightDecay, String evalSplit, int evalLimit, int beams, Path output) {
+                 double maxGradNorm, double weightDecay, int checkpointEvery, int keepCheckpoints, String evalSplit,
+                 int evalLimit, int beams, Path output) {
 
     /** The longest run config accepted, in bytes (run configs are a few hundred bytes; see AdapterConfigReader). */
     static final int MAX_CONFIG_SIZE = 256 << 10;
@@ -60,9 +61,12 @@ record RunConfig(String task, Path data, long taskSeed, Path model, List<Adapter
     public record Training(@Range(min = 1) int steps, double lr, @Range(min = 1) int batch,
                            LearningRateSchedule.Kind schedule, @Range(min = 0) int warmup, long seed,
                            @Range(min = 0) int evalEvery, @Range(min = 0) double maxGradNorm,
-                           @Range(min = 0) double weightDecay) {
+                           @Range(min = 0) double weightDecay,
+                           @Doc("write a checkpoint every N steps (0: only after the last); peft train --resume"
+                                   + " continues from the newest") @Range(min = 0) int checkpointEvery,
+                           @Doc("keep the N newest checkpoints (0: all)") @Range(min = 0) int keepCheckpoints) {
         static final Training DEFAULTS = new Training(100, 1e-2, 8, LearningRateSchedule.Kind.LINEAR, 0, 42, 0, 1.0,
-                0);
+                0, 0, 1);
     }
 
     /** {@code eval:} of a run config; {@code limit} 0 scores the whole split. */
@@ -159,7 +163,7 @@ record RunConfig(String task, Path data, long taskSeed, Path model, List<Adapter
         Eval e = eval.orElseThrow();
         return new RunConfig(t.task(), data, t.taskSeed(), model, adapters, tr.steps(), tr.lr(), tr.batch(),
                 tr.schedule(), tr.warmup(), tr.seed(), tr.evalEvery(), tr.maxGradNorm(), tr.weightDecay(),
-                e.split().name().toLowerCase(Locale.ROOT), e.limit(), e.beams(), output);
+                tr.checkpointEvery(), tr.keepCheckpoints(), e.split().name().toLowerCase(Locale.ROOT), e.limit(), e.beams(), output);
     }
 
     private static <C extends Record> Optional<C> section(JsonNode root, String key, Class<C> type, C defaults,
@@ -220,6 +224,6 @@ record RunConfig(String task, Path data, long taskSeed, Path model, List<Adapter
 
     TrainingOptions options() {
         return TrainingOptions.builder(steps, lr).schedule(schedule, warmup).seed(seed).evalEvery(evalEvery)
-                .maxGradNorm(maxGradNorm).weightDecay(weightDecay).checkpointEvery(0).keepCheckpoints(1).build();
+                .maxGradNorm(maxGradNorm).weightDecay(weightDecay).checkpointEvery(checkpointEvery).keepCheckpoints(keepCheckpoints).build();
     }
 }

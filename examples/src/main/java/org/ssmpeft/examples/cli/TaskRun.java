@@ -64,12 +64,15 @@ final class TaskRun {
             dataDir = temporary("peft-task-" + task.name());
             TaskFiles.write(task, taskSeed, dataDir);
         } else if (!Files.isRegularFile(dataDir.resolve("train.jsonl"))) {
-            TaskFiles.write(task, taskSeed, dataDir);
+            // a folder given to read is never written into: generating the task there would be a surprise
+            throw new java.nio.file.NoSuchFileException(dataDir.resolve("train.jsonl").toString(), null,
+                    "the data folder holds no train.jsonl; expected a folder written by peft tasks --write --task "
+                            + task.name() + " (or no data folder, to generate the task from its seed)");
         }
         Path modelDir = BundledModel.orBundled(model);
         ModelSpec w = Checkpoints.load(modelDir); // Mamba-1 or Mamba-2, by its config.json
+        Tokenizer tok = Tokenizers.forModel(modelDir, w.shape().vocab());
         SsmModel m = backend.create(w, out);
-        Tokenizer tok = Tokenizers.forModel(modelDir);
         return new TaskRun(task, dataDir, modelDir, w, m, tok, model == null);
     }
 
@@ -100,7 +103,7 @@ final class TaskRun {
     BatchSource trainBatches(int batchSize, long seed) throws IOException {
         Encoder enc = new Encoder(tokenizer, task.format());
         var encoded = enc.encodeAll(examples(Split.TRAIN)).examples();
-        return Batches.training(encoded, batchSize, seed, tokenizer.padId().orElseThrow()).asBatchSource();
+        return Batches.training(encoded, batchSize, seed, tokenizer.requirePad()).asBatchSource();
     }
 
     TaskScorer scorer(List<Example> examples, int beams) {

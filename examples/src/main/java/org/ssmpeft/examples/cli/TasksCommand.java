@@ -37,6 +37,7 @@ final class TasksCommand implements Callable<Integer> {
                 throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--write needs --task");
             }
             BundledTask t = BundledTasks.forName(task);
+            OutputChecks.outputFolder(spec, "--write", write, java.util.Map.of());
             var splits = TaskFiles.generate(t, seed, TaskFiles.TRAIN, TaskFiles.VALIDATION, TaskFiles.TEST);
             TaskFiles.write(t, splits, write);
             out.printf("%s (seed %d): train %d, validation %d, test %d examples in %s%n", t.name(), seed,

@@ -59,7 +59,7 @@ public final class TaskScorer implements Evaluator {
 
     /** Greedy decoding of at most 96 new tokens, stopping at eos. */
     public static GenerationOptions defaultGeneration(Tokenizer tokenizer) {
-        return GenerationOptions.greedy(96, tokenizer.eosId().orElseThrow());
+        return GenerationOptions.greedy(96, tokenizer.requireEos());
     }
 
     /** The predictions of the latest evaluation. */

@@ -60,9 +60,11 @@ class RunConfigTest {
                 Arguments.of("training: {warmup: -1}\n", "training.warmup: expected a value in [0, 2147483647], found -1"),
                 Arguments.of("training: {seed: \"42\"}\n", "training.seed: expected an integer, found string \"42\""),
                 Arguments.of("training: 5\n", "training: expected an object of training settings (steps, lr, batch,"
-                        + " schedule, warmup, seed, eval_every, max_grad_norm, weight_decay), found number 5"),
+                        + " schedule, warmup, seed, eval_every, max_grad_norm, weight_decay, checkpoint_every,"
+                        + " keep_checkpoints), found number 5"),
                 Arguments.of("training: {stepz: 3}\n", "training.stepz: unknown field; did you mean 'steps'?; known"
-                        + " fields: steps, lr, batch, schedule, warmup, seed, eval_every, max_grad_norm, weight_decay"),
+                        + " fields: steps, lr, batch, schedule, warmup, seed, eval_every, max_grad_norm, weight_decay,"
+                        + " checkpoint_every, keep_checkpoints"),
                 Arguments.of("eval: {beams: 0}\n", "eval.beams: expected a value in [1, 2147483647], found 0"),
                 Arguments.of("eval: {split: bogus}\n",
                         "eval.split: expected one of train, validation, test, found string \"bogus\""),

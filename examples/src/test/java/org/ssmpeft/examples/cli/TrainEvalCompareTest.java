@@ -97,9 +97,11 @@ class TrainEvalCompareTest {
     }
 
     @Test
-    void compareprintsATableWithABaselineRowAndAFailureRow() {
+    void compareprintsATableWithABaselineRowAndAFailureRow() throws Exception {
+        Path out = tmp.resolve("compare");
         Cli r = Cli.run("compare", "--task", "sentiment", "--data", data.toString(), "--model", model.toString(),
-                "--methods", "state-offset,lora,no-such-method", "--steps", "2", "--batch", "2", "--limit", "6");
+                "--methods", "state-offset,lora,no-such-method", "--steps", "2", "--batch", "2", "--limit", "6",
+                "--out", out.toString());
         assertThat(r.exitCode()).as(r.err() + r.out()).isZero();
         assertThat(r.out()).contains("| method | lr | trainable params | % of base | accuracy | f1 | mcc |"
                 + " out_of_class | train s | tokens/s |")
@@ -108,5 +110,24 @@ class TrainEvalCompareTest {
                 .containsPattern("\\| lora \\| 3e-03 \\| [0-9,]+ \\|")
                 .contains("| no-such-method | 1e-03 | failed: ")
                 .contains("wall time");
+        var results = new com.fasterxml.jackson.databind.ObjectMapper().readTree(out.resolve("compare.json")
+                .toFile());
+        assertThat(results.get("rows")).hasSize(4);
+        assertThat(results.get("rows").get(3).get("failure").asText()).contains("no-such-method");
+        assertThat(r.out()).contains(results.get("table").asText());
+    }
+
+    @Test
+    void compareRefusesBadNumbersAndAnOutputInsideTheModelBeforeAnyWork() {
+        Cli steps = Cli.run("compare", "--task", "sentiment", "--model", model.toString(), "--steps", "0");
+        assertThat(steps.exitCode()).isEqualTo(2);
+        assertThat(steps.err()).contains("--steps: expected an integer >= 1, found 0");
+        Cli lr = Cli.run("compare", "--task", "sentiment", "--model", model.toString(), "--lr", "lora=-1");
+        assertThat(lr.err()).contains("--lr lora: expected a finite number > 0, found -1.0");
+        Cli inside = Cli.run("compare", "--task", "sentiment", "--model", model.toString(), "--out",
+                model.resolve("runs").toString());
+        assertThat(inside.exitCode()).isEqualTo(2);
+        assertThat(inside.err()).contains("--out " + model.resolve("runs") + " is inside the model folder");
+        assertThat(model.resolve("runs")).doesNotExist();
     }
 }

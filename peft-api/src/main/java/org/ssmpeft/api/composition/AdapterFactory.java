@@ -97,14 +97,45 @@ public final class AdapterFactory {
         return RandomGeneratorFactory.of("L64X128MixRandom").create(seed);
     }
 
-    private static <C extends Record> Adapter instantiate(PeftMethodProvider<C> provider, AdapterConfig config,
-                                                          ModelShape shape) {
+    /**
+     * The trainable parameter count of the adapter {@code config} would create on {@code shape}, from the method's
+     * parameter specs: the config is checked as {@link #create} checks it, and nothing is allocated (validating a
+     * LoRA of rank 4096 must not build its 2.5 GB of weights).
+     */
+    public long parameterCount(AdapterConfig config, ModelShape shape) {
+        return count(methods.forName(config.method()), config, shape);
+    }
+
+    private static <C extends Record> long count(PeftMethodProvider<C> provider, AdapterConfig config,
+                                                 ModelShape shape) {
+        C typed = checked(provider, config, shape);
+        return provider.parameterCount(typed, shape, config.layers());
+    }
+
+    private static <C extends Record> C checked(PeftMethodProvider<C> provider, AdapterConfig config,
+                                                ModelShape shape) {
         C typed = typed(provider, config);
         List<ConfigProblem> problems = new ArrayList<>();
         config.layers().outOfRange(shape.layers()).ifPresent(m -> problems.add(new ConfigProblem("layers", m)));
         problems.addAll(provider.validate(typed, shape));
         if (!problems.isEmpty()) {
             throw new ConfigException("for adapter '" + config.name() + "' on " + shape.describe(), problems);
+        }
+        return typed;
+    }
+
+    private static <C extends Record> Adapter instantiate(PeftMethodProvider<C> provider, AdapterConfig config,
+                                                          ModelShape shape) {
+        C typed = checked(provider, config, shape);
+        // sizes are checked before they are allocated: an adapter the heap cannot hold is refused by name
+        long count = provider.parameterCount(typed, shape, config.layers());
+        long max = Runtime.getRuntime().maxMemory();
+        if (count > max / Float.BYTES) {
+            throw new IllegalArgumentException(String.format(java.util.Locale.ROOT, "adapter '%s' (%s) has %,d"
+                    + " trainable parameters on %s: %.1f GiB as float32, more than this JVM's whole heap (%.1f GiB,"
+                    + " -Xmx); choose a smaller config (rank, tokens, layers) or run java with a larger -Xmx",
+                    config.name(), provider.name(), count, shape.describe(), count * 4.0 / (1L << 30),
+                    max / (double) (1L << 30)));
         }
         Adapter a = provider.create(new AdapterContext<>(config.name(), provider.name(), typed, shape,
                 config.layers()));

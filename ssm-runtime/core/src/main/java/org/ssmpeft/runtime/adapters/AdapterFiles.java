@@ -131,6 +131,9 @@ public final class AdapterFiles {
         }, Set.of(CONFIG_FILE, WEIGHTS_FILE));
     }
 
+    /** The most floats an adapter of a config is allocated with before its tensors' shapes are compared (16 MiB). */
+    static final long ALLOCATED_BEFORE_SHAPES_ARE_CHECKED = 4L << 20;
+
     /** Loads the adapter in {@code dir} onto a model of {@code shape}, under the name its config gives. */
     public static Adapter load(Path dir, ModelShape shape, AdapterFactory factory) throws AdapterFileException {
         return load(dir, shape, factory, Optional.empty());
@@ -186,6 +189,20 @@ public final class AdapterFiles {
             }
             Adapter fresh;
             try {
+                // sizes before allocation: a config asking for many more values than the file holds (r: 4096
+                // beside rank-4 weights) is refused from the method's parameter specs, before its tensors are built;
+                // a small mismatch is left to checkTensors, which names each tensor and both shapes
+                long wanted = factory.parameterCount(parsed.config().get(), shape);
+                long held = 0;
+                for (String n : file.names()) {
+                    held += file.info(n).elementCount();
+                }
+                if (wanted > held && wanted > ALLOCATED_BEFORE_SHAPES_ARE_CHECKED) {
+                    problems.add(CONFIG_FILE + " describes a " + parsed.config().get().method() + " adapter of "
+                            + wanted + " parameters on " + shape.describe() + ", but " + WEIGHTS_FILE + " holds "
+                            + held + " values; expected the config and the weights of one adapter");
+                    throw new AdapterFileException(dir, problems);
+                }
                 fresh = factory.create(parsed.config().get(), shape, AdapterFactory.seeded(0));
             } catch (ConfigException | IllegalArgumentException e) {
                 problems.add("the adapter does not fit " + shape.describe() + ": " + e.getMessage());

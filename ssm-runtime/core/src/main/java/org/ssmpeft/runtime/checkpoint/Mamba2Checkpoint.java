@@ -20,6 +20,7 @@ public final class Mamba2Checkpoint {
 
     /** Loads config and weights from {@code dir}. */
     public static Mamba2Weights load(Path dir) throws CheckpointException {
+        dir = org.ssmpeft.runtime.io.AtomicFolders.readable(dir).orElse(dir);  // as MambaCheckpoint.load
         Path file = dir.resolve(MambaCheckpoint.CONFIG_FILE);
         Mamba2Config config = Mamba2Config.fromJson(MambaConfig.readJson(file), file.toString());
         try (var source = MambaCheckpoint.TensorSource.open(dir)) {
@@ -38,6 +39,7 @@ public final class Mamba2Checkpoint {
         long di = c.dInner();
         long h = c.heads();
         String embeddingName = t.embeddingName();
+        t.checkSizesAgainstTheFiles(c.layers(), v, dm, embeddingName);
         t.expect(embeddingName, v, dm);
         for (int i = 0; i < c.layers(); i++) {
             t.expect(layer(i, "norm.weight"), dm);

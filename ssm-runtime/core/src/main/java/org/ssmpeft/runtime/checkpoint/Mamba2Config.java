@@ -176,15 +176,20 @@ public record Mamba2Config(int vocabSize, int dModel, int dState, int layers, do
             throw k.bad("n_groups", "a divisor of num_heads = " + heads);
         }
         double[] limit = timeStepLimit(k, "time_step_limit");
+        int vocab = k.positiveInt("vocab_size", 32768);
+        double stepMin = k.positiveFinite("time_step_min", 0.001);
+        // the same ranges as Mamba-1's keys (MambaConfig.Keys): eps, token ids inside the vocabulary, dt init
         return new Mamba2Config(
-                k.positiveInt("vocab_size", 32768), dModel, k.positiveInt("state_size", 128),
-                k.positiveInt("num_hidden_layers", 64), k.positiveDouble("layer_norm_epsilon", 1e-5),
-                k.tokenId("pad_token_id", 1), k.tokenId("bos_token_id", 0), k.tokenId("eos_token_id", 2), expand,
+                vocab, dModel, k.positiveInt("state_size", 128),
+                k.positiveInt("num_hidden_layers", 64), k.epsilon("layer_norm_epsilon", 1e-5),
+                k.tokenId("pad_token_id", 1, vocab), k.tokenId("bos_token_id", 0, vocab),
+                k.tokenId("eos_token_id", 2, vocab), expand,
                 heads, headDim, groups, k.positiveInt("conv_kernel", 4), k.positiveInt("chunk_size", 256),
                 k.bool("use_bias", false), k.bool("use_conv_bias", true), k.bool("residual_in_fp32", true),
-                limit[0], limit[1], k.number("time_step_min", 0.001), k.number("time_step_max", 0.1),
-                k.number("time_step_floor", 1e-4), k.rankOrAuto("time_step_rank", dModel), dInner,
-                k.number("initializer_range", 0.1), k.bool("tie_word_embeddings", false)).checkedActivation(k);
+                limit[0], limit[1], stepMin, k.atLeast("time_step_max", 0.1, "time_step_min", stepMin),
+                k.nonNegativeFinite("time_step_floor", 1e-4), k.rankOrAuto("time_step_rank", dModel), dInner,
+                k.nonNegativeFinite("initializer_range", 0.1), k.bool("tie_word_embeddings", false))
+                .checkedActivation(k);
     }
 
     private Mamba2Config checkedActivation(MambaConfig.Keys k) throws CheckpointException {

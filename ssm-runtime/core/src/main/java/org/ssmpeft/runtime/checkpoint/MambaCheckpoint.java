@@ -15,7 +15,11 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.ssmpeft.runtime.io.AtomicFiles;
+import org.ssmpeft.runtime.io.AtomicFolders;
+import org.ssmpeft.runtime.io.HeapRoom;
 import org.ssmpeft.runtime.safetensors.SafetensorsException;
 import org.ssmpeft.runtime.safetensors.SafetensorsFile;
 import org.ssmpeft.runtime.safetensors.SafetensorsWriter;
@@ -45,6 +49,7 @@ public final class MambaCheckpoint {
     static final String EMBEDDING_STATE_SPACES = "backbone.embedding.weight";
     static final String NORM_F = "backbone.norm_f.weight";
     static final String LM_HEAD = "lm_head.weight";
+    private static final Pattern LAYER_NAME = Pattern.compile("backbone\\.layers\\.(\\d+)\\.");
 
     private MambaCheckpoint() {
     }
@@ -56,6 +61,8 @@ public final class MambaCheckpoint {
 
     /** Loads config and weights from {@code dir}. */
     public static MambaWeights load(Path dir) throws CheckpointException {
+        // the whole version a save interrupted between its two renames left (AtomicFolders); nothing is written
+        dir = AtomicFolders.readable(dir).orElse(dir);
         MambaConfig config = MambaConfig.read(dir.resolve(CONFIG_FILE));
         try (var source = TensorSource.open(dir)) {
             return new Reader(dir, config, source).read();
@@ -90,9 +97,17 @@ public final class MambaCheckpoint {
             out.putF32(LM_HEAD, w.lmHead(), c.vocabSize(), dm);
         }
         try {
-            Files.createDirectories(dir);
-            out.write(dir.resolve(WEIGHTS_FILE));
-            AtomicFiles.write(dir.resolve(CONFIG_FILE), c.toJsonString().getBytes(StandardCharsets.UTF_8));
+            // config and weights as one unit (AtomicFolders): after a kill the folder holds the old model or the
+            // new one, never new weights beside the old config; other files (tokenizer.json, ...) are kept, and an
+            // index with its shards is replaced by the single file
+            AtomicFolders.replace(dir, folder -> {
+                try {
+                    out.write(folder.resolve(WEIGHTS_FILE));
+                } catch (SafetensorsException e) {
+                    throw new IOException(e.getMessage(), e);
+                }
+                AtomicFiles.write(folder.resolve(CONFIG_FILE), c.toJsonString().getBytes(StandardCharsets.UTF_8));
+            }, Set.of(WEIGHTS_FILE, CONFIG_FILE, INDEX_FILE));
         } catch (IOException e) {
             throw new CheckpointException("checkpoint " + dir + ": cannot save: " + e.getMessage(), e);
         }
@@ -255,6 +270,52 @@ public final class MambaCheckpoint {
             return present(EMBEDDING) || !present(EMBEDDING_STATE_SPACES) ? EMBEDDING : EMBEDDING_STATE_SPACES;
         }
 
+        /**
+         * Compares the config's sizes with the tensors the files hold before anything is built from them: a
+         * num_hidden_layers of 10^9 beside a two-layer file is refused here, naming the key, instead of first
+         * listing 10^10 expected tensors. Costs one pass over the tensor names.
+         */
+        void checkSizesAgainstTheFiles(int layers, long vocab, long dModel, String embeddingName)
+                throws CheckpointException {
+            int highest = -1;
+            for (String name : source.byName.keySet()) {
+                Matcher m = LAYER_NAME.matcher(name);
+                if (m.lookingAt()) {
+                    try {
+                        highest = Math.max(highest, Integer.parseInt(m.group(1)));
+                    } catch (NumberFormatException e) {
+                        throw error("tensor '" + name + "': layer index out of range");
+                    }
+                }
+            }
+            if (highest + 1 != layers) {
+                throw error(CONFIG_FILE + " says num_hidden_layers = " + layers + ", but the weights hold "
+                        + (highest < 0 ? "no layer tensors (backbone.layers.<i>.*)" : "layers 0.." + highest
+                        + " (" + (highest + 1) + " layer" + (highest == 0 ? "" : "s") + ")")
+                        + "; expected the config and the weights to describe one model");
+            }
+            var embedding = source.byName.containsKey(embeddingName)
+                    ? source.byName.get(embeddingName).find(embeddingName) : Optional.<TensorInfo>empty();
+            if (embedding.isPresent()) {
+                long[] shape = embedding.get().shape();
+                if (shape.length != 2 || shape[0] != vocab || shape[1] != dModel) {
+                    throw error(CONFIG_FILE + " says vocab_size = " + vocab + " and hidden_size = " + dModel
+                            + ", but tensor '" + embeddingName + "' has shape " + embedding.get().shapeString()
+                            + "; expected [vocab_size, hidden_size]");
+                }
+            }
+        }
+
+        /** Refuses, before any tensor is read, a model larger than the heap can hold. */
+        void requireHeap(long parameters) throws CheckpointException {
+            try {
+                HeapRoom.require(HeapRoom.floats(parameters), "checkpoint " + dir + " (" + model + ", " + parameters
+                        + " parameters)");
+            } catch (IllegalArgumentException e) {
+                throw new CheckpointException(e.getMessage(), e);
+            }
+        }
+
         void checkNames() throws CheckpointException {
             Set<String> missing = new LinkedHashSet<>(expected.keySet());
             missing.removeAll(source.byName.keySet());
@@ -325,6 +386,7 @@ public final class MambaCheckpoint {
             long n = c.dState();
             long r = c.dtRank();
             String embeddingName = t.embeddingName();
+            t.checkSizesAgainstTheFiles(c.layers(), v, dm, embeddingName);
             t.expect(embeddingName, v, dm);
             for (int i = 0; i < c.layers(); i++) {
                 t.expect(layer(i, "norm.weight"), dm);
@@ -337,6 +399,7 @@ public final class MambaCheckpoint {
                 t.expectLinear(i, "mixer.out_proj", c.useBias(), dm, di);
             }
             t.expectNormAndHeadThenCheck(c.tieWordEmbeddings(), v, dm);
+            t.requireHeap(c.parameterCount());
 
             float[] embedding = t.tensor(embeddingName);
             var layers = new ArrayList<LayerWeights>();

@@ -10,6 +10,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Locale;
 import java.util.OptionalInt;
 import java.util.Set;
@@ -64,6 +65,15 @@ public record MambaConfig(int vocabSize, int dModel, int dState, int layers, dou
 
     private static final Set<String> ACTIVATIONS = Set.of("silu", "swish");
 
+    /** How transformers and mamba_ssm initialise dt_proj's weight. */
+    private static final List<String> INIT_SCHEMES = List.of("random", "constant");
+
+    /**
+     * RMSNorm divides by sqrt(mean(x²) + eps): published models use 1e-5 or 1e-6; an eps near 1 or above swamps
+     * the activations, so a larger one is a wrong file, not a choice.
+     */
+    static final double MAX_EPSILON = 1.0;
+
     /** A config.json is a few KiB; the bound keeps a wrong path (a weights file, say) from filling the heap. */
     static final long MAX_CONFIG_BYTES = 16L << 20;
 
@@ -76,13 +86,38 @@ public record MambaConfig(int vocabSize, int dModel, int dState, int layers, dou
         positive("intermediate_size", dInner);
         positive("conv_kernel", convKernel);
         positive("time_step_rank", dtRank);
-        if (!(layerNormEpsilon > 0) || Double.isInfinite(layerNormEpsilon)) {
-            throw new IllegalArgumentException("mamba config: layer_norm_epsilon must be a positive finite number,"
-                    + " found " + layerNormEpsilon);
+        if (!(layerNormEpsilon > 0 && layerNormEpsilon < MAX_EPSILON)) {
+            throw new IllegalArgumentException("mamba config: layer_norm_epsilon must be a positive number below "
+                    + MAX_EPSILON + ", found " + layerNormEpsilon);
+        }
+        tokenBelowVocab("pad_token_id", padTokenId, vocabSize);
+        tokenBelowVocab("bos_token_id", bosTokenId, vocabSize);
+        tokenBelowVocab("eos_token_id", eosTokenId, vocabSize);
+        if (!INIT_SCHEMES.contains(timeStepInitScheme)) {
+            throw new IllegalArgumentException("mamba config: time_step_init_scheme '" + timeStepInitScheme
+                    + "' is not known; expected one of " + INIT_SCHEMES);
+        }
+        if (!(timeStepMin > 0 && timeStepMin <= timeStepMax && Double.isFinite(timeStepMax))) {
+            throw new IllegalArgumentException("mamba config: time_step_min and time_step_max must satisfy"
+                    + " 0 < time_step_min <= time_step_max < infinity, found " + timeStepMin + " and " + timeStepMax);
+        }
+        if (!(timeStepFloor >= 0 && Double.isFinite(timeStepFloor)) || !(timeStepScale > 0
+                && Double.isFinite(timeStepScale)) || !(initializerRange >= 0 && Double.isFinite(initializerRange))) {
+            throw new IllegalArgumentException("mamba config: expected time_step_floor >= 0, time_step_scale > 0 and"
+                    + " initializer_range >= 0, all finite; found " + timeStepFloor + ", " + timeStepScale + " and "
+                    + initializerRange);
         }
         if (!ACTIVATIONS.contains(hiddenAct)) {
             throw new IllegalArgumentException("mamba config: hidden_act '" + hiddenAct + "' is not supported;"
                     + " expected silu");
+        }
+    }
+
+    private static void tokenBelowVocab(String key, OptionalInt id, int vocabSize) {
+        if (id.isPresent() && (id.getAsInt() < 0 || id.getAsInt() >= vocabSize)) {
+            throw new IllegalArgumentException("mamba config: " + key + " " + id.getAsInt() + " is outside the"
+                    + " vocabulary: expected a token id in [0, " + vocabSize + ") (vocab_size " + vocabSize
+                    + ") or null");
         }
     }
 
@@ -102,6 +137,24 @@ public record MambaConfig(int vocabSize, int dModel, int dState, int layers, dou
     /** ceil(d_model / 16), what "auto" means for time_step_rank / dt_rank. */
     public static int autoDtRank(int dModel) {
         return (dModel + 15) / 16;
+    }
+
+    /**
+     * How many floats the model's tensors hold (embedding, every layer, final norm, an untied head), saturating at
+     * {@link Long#MAX_VALUE}: what a loader or an initialiser must be able to allocate.
+     */
+    public long parameterCount() {
+        long dm = dModel;
+        long di = dInner;
+        long perLayer = dm + 2 * di * dm + (useBias ? 2 * di + dm : 0) + di * convKernel + (useConvBias ? di : 0)
+                + (dtRank + 2L * dState) * di + di * dtRank + di + di * dState + di + dm * di;
+        long embedding = vocabSize * dm;
+        try {
+            return Math.addExact(Math.addExact(Math.multiplyExact(perLayer, (long) layers), embedding),
+                    dm + (tieWordEmbeddings ? 0 : embedding));
+        } catch (ArithmeticException e) {
+            return Long.MAX_VALUE;
+        }
     }
 
     /** The dimensions PEFT methods size their parameters from. */
@@ -173,29 +226,31 @@ public record MambaConfig(int vocabSize, int dModel, int dState, int layers, dou
         int expand = k.positiveInt("expand", 2);
         int dInner = k.root.has("intermediate_size") ? k.positiveInt("intermediate_size", 0)
                 : k.product("expand", expand, "hidden_size", dModel);
+        int vocab = k.positiveInt("vocab_size", 50280);
+        double stepMin = k.positiveFinite("time_step_min", 0.001);
         return new MambaConfig(
-                k.positiveInt("vocab_size", 50280),
+                vocab,
                 dModel,
                 k.positiveInt("state_size", 16),
                 k.positiveInt("num_hidden_layers", 32),
-                k.positiveDouble("layer_norm_epsilon", 1e-5),
-                k.tokenId("pad_token_id", 0),
-                k.tokenId("bos_token_id", 0),
-                k.tokenId("eos_token_id", 0),
+                k.epsilon("layer_norm_epsilon", 1e-5),
+                k.tokenId("pad_token_id", 0, vocab),
+                k.tokenId("bos_token_id", 0, vocab),
+                k.tokenId("eos_token_id", 0, vocab),
                 expand,
                 dInner,
                 k.positiveInt("conv_kernel", 4),
                 k.bool("use_bias", true),
                 k.bool("use_conv_bias", true),
                 k.activation("hidden_act"),
-                k.number("initializer_range", 0.1),
+                k.nonNegativeFinite("initializer_range", 0.1),
                 k.bool("residual_in_fp32", true),
                 k.rankOrAuto("time_step_rank", dModel),
-                k.number("time_step_scale", 1.0),
-                k.number("time_step_min", 0.001),
-                k.number("time_step_max", 0.1),
-                k.string("time_step_init_scheme", "random"),
-                k.number("time_step_floor", 1e-4),
+                k.positiveFinite("time_step_scale", 1.0),
+                stepMin,
+                k.atLeast("time_step_max", 0.1, "time_step_min", stepMin),
+                k.oneOf("time_step_init_scheme", "random", INIT_SCHEMES),
+                k.nonNegativeFinite("time_step_floor", 1e-4),
                 k.bool("rescale_prenorm_residual", false),
                 k.bool("use_cache", true),
                 k.bool("tie_word_embeddings", true));
@@ -218,6 +273,7 @@ public record MambaConfig(int vocabSize, int dModel, int dState, int layers, dou
             throw s.bad("layer", "\"Mamba1\" (this loader reads Mamba-1 only)");
         }
         int expand = s.positiveInt("expand", 2);
+        double dtMin = s.positiveFinite("dt_min", 0.001);
         return new MambaConfig(
                 paddedVocab,
                 dModel,
@@ -234,11 +290,11 @@ public record MambaConfig(int vocabSize, int dModel, int dState, int layers, dou
                 0.1,
                 k.bool("residual_in_fp32", true),
                 s.rankOrAuto("dt_rank", dModel),
-                s.number("dt_scale", 1.0),
-                s.number("dt_min", 0.001),
-                s.number("dt_max", 0.1),
-                s.string("dt_init", "random"),
-                s.number("dt_init_floor", 1e-4),
+                s.positiveFinite("dt_scale", 1.0),
+                dtMin,
+                s.atLeast("dt_max", 0.1, "dt_min", dtMin),
+                s.oneOf("dt_init", "random", INIT_SCHEMES),
+                s.nonNegativeFinite("dt_init_floor", 1e-4),
                 false,
                 true,
                 k.bool("tie_embeddings", true));
@@ -369,7 +425,7 @@ public record MambaConfig(int vocabSize, int dModel, int dState, int layers, dou
             return v.intValue();
         }
 
-        OptionalInt tokenId(String key, int dflt) throws CheckpointException {
+        OptionalInt tokenId(String key, int dflt, int vocab) throws CheckpointException {
             JsonNode v = value(key);
             if (v == null) {
                 return OptionalInt.of(dflt);
@@ -377,10 +433,50 @@ public record MambaConfig(int vocabSize, int dModel, int dState, int layers, dou
             if (v.isNull()) {
                 return OptionalInt.empty();
             }
-            if (!v.isIntegralNumber() || !v.canConvertToInt() || v.intValue() < 0) {
-                throw bad(key, "a non-negative integer token id or null");
+            if (!v.isIntegralNumber() || !v.canConvertToInt() || v.intValue() < 0 || v.intValue() >= vocab) {
+                throw bad(key, "a token id in [0, " + vocab + ") (below vocab_size) or null");
             }
             return OptionalInt.of(v.intValue());
+        }
+
+        double epsilon(String key, double dflt) throws CheckpointException {
+            double v = number(key, dflt);
+            if (!(v > 0 && v < MAX_EPSILON)) {
+                throw bad(key, "a positive number below " + MAX_EPSILON + " (RMSNorm's eps; models use 1e-5)");
+            }
+            return v;
+        }
+
+        double positiveFinite(String key, double dflt) throws CheckpointException {
+            double v = number(key, dflt);
+            if (!(v > 0) || Double.isInfinite(v)) {
+                throw bad(key, "a positive finite number");
+            }
+            return v;
+        }
+
+        double nonNegativeFinite(String key, double dflt) throws CheckpointException {
+            double v = number(key, dflt);
+            if (!(v >= 0) || Double.isInfinite(v)) {
+                throw bad(key, "a non-negative finite number");
+            }
+            return v;
+        }
+
+        double atLeast(String key, double dflt, String lowerKey, double lower) throws CheckpointException {
+            double v = number(key, dflt);
+            if (!(v >= lower) || Double.isInfinite(v)) {
+                throw bad(key, "a finite number >= " + prefix + lowerKey + " (" + lower + ")");
+            }
+            return v;
+        }
+
+        String oneOf(String key, String dflt, List<String> allowed) throws CheckpointException {
+            String v = string(key, dflt);
+            if (!allowed.contains(v)) {
+                throw bad(key, "one of " + String.join(", ", allowed.stream().map(a -> "\"" + a + "\"").toList()));
+            }
+            return v;
         }
 
         double number(String key, double dflt) throws CheckpointException {
@@ -392,14 +488,6 @@ public record MambaConfig(int vocabSize, int dModel, int dState, int layers, dou
                 throw bad(key, "a number");
             }
             return v.doubleValue();
-        }
-
-        double positiveDouble(String key, double dflt) throws CheckpointException {
-            double v = number(key, dflt);
-            if (!(v > 0) || Double.isInfinite(v)) {
-                throw bad(key, "a positive finite number");
-            }
-            return v;
         }
 
         boolean bool(String key, boolean dflt) throws CheckpointException {

@@ -4,6 +4,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.SplittableRandom;
+import org.ssmpeft.runtime.io.HeapRoom;
 
 /**
  * A freshly initialised Mamba-1 language model, as {@code mamba_ssm} initialises one for pre-training
@@ -24,6 +25,9 @@ public final class MambaInit {
 
     /** Random weights for {@code config} drawn from {@code seed}. */
     public static MambaWeights initialise(MambaConfig config, long seed) {
+        HeapRoom.require(HeapRoom.floats(config.parameterCount()), "a Mamba model of " + config.layers()
+                + " layers, d_model " + config.dModel() + ", d_inner " + config.dInner() + " and vocabulary "
+                + config.vocabSize() + " (" + config.parameterCount() + " parameters)");
         SplittableRandom root = new SplittableRandom(seed);
         int d = config.dModel();
         int di = config.dInner();

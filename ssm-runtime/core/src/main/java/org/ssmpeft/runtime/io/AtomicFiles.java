@@ -29,12 +29,18 @@ public final class AtomicFiles {
         Path absolute = target.toAbsolutePath();
         Path dir = absolute.getParent();
         Files.createDirectories(dir);
+        removeStale(absolute);
         Path tmp = Files.createTempFile(dir, "." + absolute.getFileName() + ".", ".tmp");
         boolean moved = false;
         try {
             try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
                 writer.write(ch);
+                CrashPoints.reached("wrote " + tmp);
                 ch.force(true);
+            } catch (IOException e) {
+                // "No space left on device" names no file; the old content of the target is untouched
+                throw new IOException("cannot write " + absolute + " (through " + tmp.getFileName() + "): "
+                        + IoMessages.describe(e, tmp), e);
             }
             try {
                 Files.move(tmp, absolute, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
@@ -43,10 +49,27 @@ public final class AtomicFiles {
                         + " does not support an atomic rename", e);
             }
             moved = true;
+            CrashPoints.reached("renamed " + absolute);
             forceDirectory(dir);
         } finally {
             if (!moved) {
                 Files.deleteIfExists(tmp);
+            }
+        }
+    }
+
+    /**
+     * Removes the temporary files a writer of {@code target} killed before its rename left ({@code .NAME.*.tmp}), so
+     * they do not pile up; one writer per file is assumed, as everywhere in this project.
+     */
+    private static void removeStale(Path target) throws IOException {
+        String prefix = "." + target.getFileName() + ".";
+        try (var s = Files.newDirectoryStream(target.getParent(), p -> {
+            String n = p.getFileName().toString();
+            return n.startsWith(prefix) && n.endsWith(".tmp") && Files.isRegularFile(p);
+        })) {
+            for (Path p : s) {
+                Files.deleteIfExists(p);
             }
         }
     }

@@ -66,6 +66,7 @@ public final class AtomicFolders {
         boolean swapped = false;
         try {
             writer.write(staging);
+            CrashPoints.reached("wrote " + staging);
             List<Path> subfolders = new ArrayList<>();
             if (Files.isDirectory(dir)) {
                 try (DirectoryStream<Path> s = Files.newDirectoryStream(dir)) {
@@ -91,7 +92,9 @@ public final class AtomicFolders {
             }
             Path replaced = parent.resolve("." + name + REPLACED + System.nanoTime());
             move(dir, replaced);
+            CrashPoints.reached("moved " + dir + " aside");
             move(staging, dir);
+            CrashPoints.reached("renamed the new " + dir + " into place");
             swapped = true;
             force(parent);
             for (Path sub : subfolders) {
@@ -212,6 +215,7 @@ public final class AtomicFolders {
         try (Stream<Path> all = Files.walk(p)) {
             for (Path q : all.sorted(Comparator.reverseOrder()).toList()) {
                 Files.deleteIfExists(q);
+                CrashPoints.reached("deleted " + q);
             }
         }
     }

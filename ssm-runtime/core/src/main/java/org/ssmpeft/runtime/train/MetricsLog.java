@@ -47,7 +47,9 @@ public final class MetricsLog implements TrainingListener, AutoCloseable {
     public static MetricsLog resume(Path file, int step) throws IOException {
         if (Files.exists(file)) {
             List<String> kept = new ArrayList<>();
-            for (String line : Files.readAllLines(file, StandardCharsets.UTF_8)) {
+            // a kill may have torn the last line anywhere, even inside a character: decode leniently, drop torn lines
+            String text = new String(Files.readAllBytes(file), StandardCharsets.UTF_8);
+            for (String line : text.split("\n")) {
                 if (line.isBlank()) {
                     continue;
                 }

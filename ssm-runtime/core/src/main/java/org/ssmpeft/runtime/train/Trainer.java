@@ -26,6 +26,7 @@ import org.ssmpeft.api.tensor.Tensor;
 import org.ssmpeft.runtime.backend.LossAndGradients;
 import org.ssmpeft.runtime.backend.SsmModel;
 import org.ssmpeft.runtime.checkpoint.MambaWeights;
+import org.ssmpeft.runtime.io.IoMessages;
 import org.ssmpeft.runtime.train.TrainingResult.StopReason;
 
 /**
@@ -165,7 +166,7 @@ public final class Trainer {
         try {
             TrainingCheckpoint.removeIncomplete(outputDirectory);
         } catch (IOException e) {
-            throw new UncheckedIOException(e);
+            throw new UncheckedIOException(IoMessages.describe(e, outputDirectory), e);
         }
         Optional<Path> existing = TrainingCheckpoint.latest(outputDirectory);
         if (existing.isPresent()) {
@@ -184,23 +185,28 @@ public final class Trainer {
             MetricsLog log = writeMetrics ? MetricsLog.create(outputDirectory.resolve(METRICS_FILE)) : null;
             return run(data, log);
         } catch (IOException e) {
-            throw new UncheckedIOException(e);
+            throw new UncheckedIOException(IoMessages.describe(e, outputDirectory), e);
         }
     }
 
-    /** Continues the run of the output folder from its newest checkpoint; fails when there is none. */
-    public TrainingResult resume(BatchSource data) {
-        Path latest = TrainingCheckpoint.latest(outputDirectory).orElseThrow(() -> new IllegalStateException(
-                "no checkpoint to resume from in " + outputDirectory + "; start the run with train(...)"));
-        return resume(data, latest);
+    /** A checkpoint read and checked against this trainer, nothing of it applied yet. */
+    private record Resumable(TrainingCheckpoint checkpoint, JsonNode state, Map<String, Tensor> trainable,
+                             Map<String, Tensor> optimizerState) {
     }
 
     /**
-     * Continues a run from a checkpoint exactly: the trainable tensors, AdamW's moments and step count, the schedule
-     * position, the data position and the early-stopping state are restored, and the run goes on as if it had never
-     * stopped. The options, the data's batches per epoch and the trainable tensors must be those of the run.
+     * Checks, without changing anything, that {@link #resume(BatchSource)} can continue from the newest checkpoint
+     * of the output folder: its files read whole and finite, its run options, data and trainable tensors are this
+     * trainer's. Returns that checkpoint; fails with what differs (or why it cannot be read) before any work.
      */
-    public TrainingResult resume(BatchSource data, Path checkpoint) {
+    public Path checkResume(BatchSource data) {
+        Path latest = TrainingCheckpoint.latest(outputDirectory).orElseThrow(() -> new IllegalStateException(
+                "no checkpoint to resume from in " + outputDirectory + "; start the run without resuming"));
+        checkResumable(data, latest);
+        return latest;
+    }
+
+    private Resumable checkResumable(BatchSource data, Path checkpoint) {
         TrainingCheckpoint c = TrainingCheckpoint.open(checkpoint);
         JsonNode state = c.state();
         List<String> mismatches = new ArrayList<>();
@@ -231,13 +237,46 @@ public final class Trainer {
             throw new IllegalArgumentException("cannot resume from " + checkpoint + ": it trains more tensors than"
                     + " this trainer: " + String.join(", ", extra));
         }
+        Map<String, Tensor> moments = c.optimizerState();
+        for (var e : moments.entrySet()) {
+            if (e.getKey().endsWith(".exp_avg_sq")) {
+                float[] v = e.getValue().data();
+                for (int i = 0; i < v.length; i++) {
+                    if (v[i] < 0) {
+                        throw new IllegalArgumentException("cannot resume from " + checkpoint + ": "
+                                + TrainingCheckpoint.OPTIMIZER_FILE + " tensor '" + e.getKey() + "' holds " + v[i]
+                                + " at index " + i + "; expected second moments >= 0");
+                    }
+                }
+            }
+        }
+        return new Resumable(c, state, saved, moments);
+    }
+
+    /** Continues the run of the output folder from its newest checkpoint; fails when there is none. */
+    public TrainingResult resume(BatchSource data) {
+        Path latest = TrainingCheckpoint.latest(outputDirectory).orElseThrow(() -> new IllegalStateException(
+                "no checkpoint to resume from in " + outputDirectory + "; start the run with train(...)"));
+        return resume(data, latest);
+    }
+
+    /**
+     * Continues a run from a checkpoint exactly: the trainable tensors, AdamW's moments and step count, the schedule
+     * position, the data position and the early-stopping state are restored, and the run goes on as if it had never
+     * stopped. The options, the data's batches per epoch and the trainable tensors must be those of the run.
+     */
+    public TrainingResult resume(BatchSource data, Path checkpoint) {
+        Resumable r = checkResumable(data, checkpoint);
+        TrainingCheckpoint c = r.checkpoint();
+        JsonNode state = r.state();
+        Map<String, Tensor> saved = r.trainable();
         for (TrainableParameter p : parameters) {
             float[] src = saved.get(p.key()).data();
             System.arraycopy(src, 0, p.value().data(), 0, src.length);
         }
         refreshModel();
         optimizer = options.optimizer();
-        optimizer.load(c.optimizerState(), state.path("optimizer").path("step").asLong(), parameters);
+        optimizer.load(r.optimizerState(), state.path("optimizer").path("step").asLong(), parameters);
         step = c.step();
         microBatches = state.path("micro_batches").asLong();
         JsonNode es = state.path("early_stopping");
@@ -262,7 +301,7 @@ public final class Trainer {
             }
             return run(data, log);
         } catch (IOException e) {
-            throw new UncheckedIOException(e);
+            throw new UncheckedIOException(IoMessages.describe(e, outputDirectory), e);
         }
     }
 
@@ -404,7 +443,7 @@ public final class Trainer {
             others.removeIf(p -> p.equals(dir));
             int keepOthers = Math.max(0, options.keepCheckpoints() - 1 - (bestKept ? 1 : 0));
             for (int i = 0; i < others.size() - keepOthers; i++) {
-                TrainingCheckpoint.deleteTree(others.get(i));
+                TrainingCheckpoint.delete(others.get(i));
             }
         }
         listeners(log).forEach(l -> l.onCheckpoint(step, dir));

@@ -26,6 +26,7 @@ import java.util.regex.Pattern;
 import java.util.stream.Stream;
 import org.ssmpeft.api.tensor.Tensor;
 import org.ssmpeft.runtime.io.AtomicFiles;
+import org.ssmpeft.runtime.io.CrashPoints;
 import org.ssmpeft.runtime.safetensors.SafetensorsException;
 import org.ssmpeft.runtime.safetensors.SafetensorsFile;
 import org.ssmpeft.runtime.safetensors.SafetensorsWriter;
@@ -96,7 +97,10 @@ public final class TrainingCheckpoint {
         return all.isEmpty() ? Optional.empty() : Optional.of(all.getLast());
     }
 
-    /** Opens a complete checkpoint folder (its state file is read at once and checked). */
+    /**
+     * Opens a complete checkpoint folder: its state file is read at once and every field the trainer resumes from is
+     * checked (type and range), each problem naming the file, the key, the value and what was expected.
+     */
     public static TrainingCheckpoint open(Path directory) {
         OptionalInt step = stepOf(directory);
         if (step.isEmpty() || !Files.isRegularFile(directory.resolve(STATE_FILE))) {
@@ -105,15 +109,56 @@ public final class TrainingCheckpoint {
         }
         var c = new TrainingCheckpoint(directory, step.getAsInt());
         JsonNode state = c.state();
-        if (!FORMAT.equals(state.path("format").asText()) || state.path("version").asInt() != VERSION) {
-            throw new IllegalArgumentException(directory.resolve(STATE_FILE) + ": expected format " + FORMAT
+        Path file = directory.resolve(STATE_FILE);
+        if (!state.isObject()) {
+            throw new IllegalArgumentException(file + ": expected a JSON object, found " + state.getNodeType());
+        }
+        if (!FORMAT.equals(state.path("format").asText()) || !state.path("version").isInt()
+                || state.path("version").asInt() != VERSION) {
+            throw new IllegalArgumentException(file + ": expected format " + FORMAT
                     + " version " + VERSION + ", found " + state.path("format") + " version " + state.path("version"));
         }
-        if (state.path("step").asInt(-1) != c.step) {
-            throw new IllegalArgumentException(directory.resolve(STATE_FILE) + ": step " + state.path("step")
+        if (!state.path("step").isIntegralNumber() || state.path("step").asLong(-1) != c.step) {
+            throw new IllegalArgumentException(file + ": step " + state.path("step")
                     + " does not match the folder name " + directory.getFileName());
         }
+        List<String> problems = new ArrayList<>();
+        nonNegative(state, "micro_batches", problems);
+        nonNegative(state.path("optimizer"), "optimizer.step", problems);
+        nonNegative(state.path("early_stopping"), "early_stopping.best_step", problems);
+        nonNegative(state.path("early_stopping"), "early_stopping.evaluations_without_improvement", problems);
+        numberOrNull(state, "last_loss", problems);
+        numberOrNull(state.path("early_stopping"), "early_stopping.best", problems);
+        JsonNode reason = state.path("stop_reason");
+        if (!reason.isNull() && !(reason.isTextual() && STOP_REASONS.contains(reason.textValue()))) {
+            problems.add("key 'stop_reason' = " + reason + ": expected null or one of " + STOP_REASONS);
+        }
+        if (!state.path("run").isObject()) {
+            problems.add("key 'run' = " + state.path("run") + ": expected the object of the run's options");
+        }
+        if (!problems.isEmpty()) {
+            throw new IllegalArgumentException(file + ": " + String.join("; ", problems));
+        }
         return c;
+    }
+
+    private static final List<String> STOP_REASONS = Stream.of(TrainingResult.StopReason.values())
+            .map(Enum::name).toList();
+
+    private static void nonNegative(JsonNode parent, String path, List<String> problems) {
+        JsonNode v = parent.path(path.substring(path.lastIndexOf('.') + 1));
+        if (!v.isIntegralNumber() || !v.canConvertToLong() || v.asLong() < 0) {
+            problems.add("key '" + path + "' = " + (v.isMissingNode() ? "(absent)" : v.toString())
+                    + ": expected an integer >= 0");
+        }
+    }
+
+    private static void numberOrNull(JsonNode parent, String path, List<String> problems) {
+        JsonNode v = parent.path(path.substring(path.lastIndexOf('.') + 1));
+        if (!v.isNull() && !v.isNumber()) {
+            problems.add("key '" + path + "' = " + (v.isMissingNode() ? "(absent)" : v.toString())
+                    + ": expected a number or null");
+        }
     }
 
     public Path directory() {
@@ -126,12 +171,15 @@ public final class TrainingCheckpoint {
 
     /** The state file's JSON. */
     public JsonNode state() {
+        Path file = directory.resolve(STATE_FILE);
         try {
-            return ConfigFiles.parse(ConfigFiles.readText(directory.resolve(STATE_FILE)), ConfigFormat.JSON);
+            return ConfigFiles.parse(ConfigFiles.readText(file), ConfigFormat.JSON);
         } catch (ConfigFiles.SyntaxException e) {
-            throw new UncheckedIOException(new IOException(directory.resolve(STATE_FILE) + ": " + e.getMessage(), e));
+            String m = file + ": " + e.getMessage();
+            throw new UncheckedIOException(m, new IOException(m, e));
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot read " + directory.resolve(STATE_FILE) + ": " + e.getMessage(), e);
+            String m = "cannot read " + file + ": " + e.getMessage();
+            throw new UncheckedIOException(m, e);
         }
     }
 
@@ -145,7 +193,11 @@ public final class TrainingCheckpoint {
         return read(directory.resolve(OPTIMIZER_FILE));
     }
 
-    /** Every F32 tensor of a safetensors file, by name, in file order. */
+    /**
+     * Every tensor of a safetensors file as float32, by name, in file order. Values must be finite (a NaN in a
+     * checkpoint would resume a diverged run as if it were fine): the refusal names the file, the tensor and the
+     * first bad element.
+     */
     public static Map<String, Tensor> read(Path file) {
         Map<String, Tensor> out = new LinkedHashMap<>();
         try (SafetensorsFile f = SafetensorsFile.open(file)) {
@@ -153,12 +205,17 @@ public final class TrainingCheckpoint {
                 long[] shape = f.info(name).shape();
                 int[] s = new int[shape.length];
                 for (int i = 0; i < s.length; i++) {
-                    s[i] = Math.toIntExact(shape[i]);
+                    if (shape[i] > Integer.MAX_VALUE) {
+                        String m = file + ": tensor '" + name + "' has dimension " + shape[i] + "; expected at most "
+                                + Integer.MAX_VALUE;
+                        throw new UncheckedIOException(m, new IOException(m));
+                    }
+                    s[i] = (int) shape[i];
                 }
-                out.put(name, Tensor.of(f.readFloats(name), s));
+                out.put(name, Tensor.of(f.readFiniteFloats(name), s));
             }
         } catch (SafetensorsException e) {
-            throw new UncheckedIOException(new IOException(e.getMessage(), e));
+            throw new UncheckedIOException(e.getMessage(), new IOException(e.getMessage(), e));
         }
         return out;
     }
@@ -175,12 +232,14 @@ public final class TrainingCheckpoint {
         boolean moved = false;
         try {
             tensors(trainable).write(tmp.resolve(TRAINABLE_FILE));
+            CrashPoints.reached("wrote " + TRAINABLE_FILE);
             tensors(optimizer).write(tmp.resolve(OPTIMIZER_FILE));
+            CrashPoints.reached("wrote " + OPTIMIZER_FILE);
             AtomicFiles.write(tmp.resolve(STATE_FILE), JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(state));
             forceDirectory(tmp);
-            if (Files.exists(target)) {
-                deleteTree(target);
-            }
+            // an existing folder of this step is renamed out of the way, never deleted in place: a kill while a
+            // folder named checkpoint-<step> is half deleted would leave a torn checkpoint under a complete name
+            Path old = Files.exists(target) ? retire(target) : null;
             try {
                 Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
             } catch (FileAlreadyExistsException e) {
@@ -188,7 +247,11 @@ public final class TrainingCheckpoint {
                         + " trainer writing to " + outputDirectory + "?", e);
             }
             moved = true;
+            CrashPoints.reached("renamed " + target.getFileName() + " into place");
             forceDirectory(outputDirectory);
+            if (old != null) {
+                deleteTree(old);
+            }
         } catch (SafetensorsException e) {
             throw new IOException(e.getMessage(), e);
         } finally {
@@ -213,6 +276,24 @@ public final class TrainingCheckpoint {
         }
     }
 
+    /**
+     * Deletes a checkpoint folder as one unit: it is first renamed to a hidden temporary name (atomic), then
+     * deleted; a kill leaves it whole under its name or gone from the listing, and the next start removes the rest.
+     */
+    static void delete(Path checkpoint) throws IOException {
+        deleteTree(retire(checkpoint));
+    }
+
+    // renames a checkpoint folder to a temporary name that list() ignores and removeIncomplete() removes
+    private static Path retire(Path checkpoint) throws IOException {
+        Path parent = checkpoint.toAbsolutePath().getParent();
+        Path retired = parent.resolve(TMP_PREFIX + stepOf(checkpoint).orElse(0) + ".tmp-old-" + System.nanoTime());
+        Files.move(checkpoint, retired, StandardCopyOption.ATOMIC_MOVE);
+        CrashPoints.reached("retired " + checkpoint.getFileName());
+        forceDirectory(parent);
+        return retired;
+    }
+
     static void deleteTree(Path root) throws IOException {
         if (!Files.exists(root)) {
             return;
@@ -220,6 +301,7 @@ public final class TrainingCheckpoint {
         try (Stream<Path> s = Files.walk(root)) {
             for (Path p : s.sorted(Comparator.reverseOrder()).toList()) {
                 Files.deleteIfExists(p);
+                CrashPoints.reached("deleted " + p);
             }
         }
     }

@@ -168,9 +168,45 @@ class MambaConfigTest {
     }
 
     @Test
-    void nonPositiveEpsilonIsNamed() {
-        assertBad("{\"layer_norm_epsilon\": 0}")
-                .hasMessageContaining("key 'layer_norm_epsilon' = 0: expected a positive finite number");
+    void epsilonOutsideZeroToOneIsNamed() {
+        for (String eps : new String[] {"0", "-1e-5", "1e308", "1.0", "2"}) {
+            assertBad("{\"layer_norm_epsilon\": " + eps + "}")
+                    .hasMessageContaining("key 'layer_norm_epsilon' = ")
+                    .hasMessageContaining("expected a positive number below 1.0");
+        }
+    }
+
+    @Test
+    void specialTokenIdsOutsideTheVocabularyAreNamed() {
+        for (String key : new String[] {"pad_token_id", "bos_token_id", "eos_token_id"}) {
+            assertBad("{\"vocab_size\": 100, \"" + key + "\": 100}")
+                    .hasMessageContaining("key '" + key + "' = 100: expected a token id in [0, 100)");
+            assertBad("{\"vocab_size\": 100, \"" + key + "\": -1}")
+                    .hasMessageContaining("key '" + key + "' = -1: expected a token id in [0, 100)");
+        }
+        assertThatThrownBy(() -> new MambaConfig(10, 4, 2, 1, 1e-5, OptionalInt.of(10), OptionalInt.empty(),
+                OptionalInt.empty(), 2, 8, 4, false, true, "silu", 0.1, true, 1, 1.0, 0.001, 0.1, "random", 1e-4,
+                false, true, true)).hasMessageContaining("pad_token_id 10 is outside the vocabulary");
+    }
+
+    @Test
+    void timeStepInitValuesOutsideTheirRangeAreNamed() {
+        assertBad("{\"time_step_init_scheme\": \"bogus\"}").hasMessageContaining(
+                "key 'time_step_init_scheme' = \"bogus\": expected one of \"random\", \"constant\"");
+        assertBad("{\"time_step_min\": -1}")
+                .hasMessageContaining("key 'time_step_min' = -1: expected a positive finite number");
+        assertBad("{\"time_step_min\": 0.5, \"time_step_max\": 0.1}")
+                .hasMessageContaining("key 'time_step_max' = 0.1: expected a finite number >= time_step_min (0.5)");
+        assertBad("{\"time_step_floor\": -1e-4}")
+                .hasMessageContaining("key 'time_step_floor' = -1.0E-4: expected a non-negative finite number");
+        assertBad("{\"time_step_scale\": 0}")
+                .hasMessageContaining("key 'time_step_scale' = 0: expected a positive finite number");
+        assertBad("{\"initializer_range\": -0.1}")
+                .hasMessageContaining("key 'initializer_range' = -0.1: expected a non-negative finite number");
+        assertBad("{\"d_model\": 64, \"ssm_cfg\": {\"dt_init\": \"bogus\"}}")
+                .hasMessageContaining("key 'ssm_cfg.dt_init' = \"bogus\"");
+        assertBad("{\"d_model\": 64, \"ssm_cfg\": {\"dt_min\": 0.2}}")
+                .hasMessageContaining("key 'ssm_cfg.dt_max' = (absent): expected a finite number >= ssm_cfg.dt_min");
     }
 
     @Test

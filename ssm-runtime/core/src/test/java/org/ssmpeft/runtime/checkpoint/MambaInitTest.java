@@ -1,6 +1,9 @@
 package org.ssmpeft.runtime.checkpoint;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.util.OptionalInt;
 
 import org.junit.jupiter.api.Test;
 
@@ -45,5 +48,28 @@ class MambaInitTest {
         assertThat(a.layers().get(1).inProj()).isEqualTo(b.layers().get(1).inProj());
         assertThat(a.embedding()).isEqualTo(b.embedding());
         assertThat(a.layers().get(1).dtProjBias()).isNotEqualTo(c.layers().get(1).dtProjBias());
+    }
+
+    @Test
+    void parameterCountIsWhatTheInitialiserAllocates() {
+        MambaConfig untiedWithBiases = new MambaConfig(50, 12, 3, 3, 1e-5, OptionalInt.empty(), OptionalInt.empty(),
+                OptionalInt.empty(), 2, 20, 3, true, true, "silu", 0.1, true, 2, 1.0, 0.001, 0.1, "random", 1e-4,
+                false, true, false);
+        for (MambaConfig c : new MambaConfig[] {CONFIG, untiedWithBiases}) {
+            MambaWeights w = MambaInit.initialise(c, 3);
+            long allocated = w.parameters().values().stream().mapToLong(t -> t.data().length).sum();
+            assertThat(c.parameterCount()).isEqualTo(allocated);
+        }
+    }
+
+    @Test
+    void aModelLargerThanTheHeapIsRefusedBeforeAnythingIsAllocated() {
+        MambaConfig huge = MambaConfig.of(264, 1 << 20, 16, 100_000);
+        assertThat(huge.parameterCount()).isGreaterThan(1L << 50);
+        assertThat(MambaConfig.of(264, 1 << 20, 16, Integer.MAX_VALUE).parameterCount()).as("saturates")
+                .isEqualTo(Long.MAX_VALUE);
+        assertThatThrownBy(() -> MambaInit.initialise(huge, 1)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("100000 layers, d_model 1048576")
+                .hasMessageContaining("more than this JVM's whole heap");
     }
 }

@@ -112,6 +112,9 @@ public final class GlueData {
                         : cells[first] + PromptFormat.SEPARATOR + cells[second];
                 examples.add(new Example(input, Integer.toString(cls), Map.of("label", value)));
             }
+        } catch (java.nio.charset.CharacterCodingException e) {
+            throw new DataFormatException(file + ": not UTF-8 text (bytes that no UTF-8 character has): expected"
+                    + " the tab-separated text of " + task.directory() + "; is it a binary or another encoding?", e);
         }
         return new Dataset(name(task), split, Mode.TRAIN, format(task), examples);
     }

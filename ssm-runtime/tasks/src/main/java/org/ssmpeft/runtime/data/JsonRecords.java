@@ -114,9 +114,9 @@ final class JsonRecords {
         if (!Files.isRegularFile(file)) {
             throw missing(file);
         }
+        long line = 0;
         try (BufferedReader r = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
             String text;
-            long line = 0;
             int index = 0;
             while ((text = r.readLine()) != null) {
                 line++;
@@ -136,8 +136,16 @@ final class JsonRecords {
                 out.add(reader.read(e));
                 index++;
             }
+        } catch (java.nio.charset.CharacterCodingException e) {
+            throw notText(file, line + 1);
         }
         return out;
+    }
+
+    /** The file holds bytes that are not UTF-8 text (the decoder reads ahead, so the line is approximate). */
+    static DataFormatException notText(Path file, long line) {
+        return DataFormatException.at(file, "line " + line, "not UTF-8 text (bytes that no UTF-8 character"
+                + " has, near this line): expected a UTF-8 text file; is it a binary or another encoding?");
     }
 
     static DataFormatException missing(Path file) {

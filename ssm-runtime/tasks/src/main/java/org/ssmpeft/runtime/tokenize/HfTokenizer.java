@@ -72,6 +72,10 @@ public final class HfTokenizer implements Tokenizer {
         }
     }
 
+    /** The tokenizer models of Hugging Face's tokenizers library. */
+    private static final java.util.List<String> MODEL_TYPES = java.util.List.of("BPE", "WordLevel", "WordPiece",
+            "Unigram");
+
     private final Path file;
     private final HuggingFaceTokenizer djl;
     private final boolean addSpecialTokens;
@@ -122,6 +126,11 @@ public final class HfTokenizer implements Tokenizer {
             throw new TokenizerException(file + " is not a Hugging Face tokenizer.json: expected a JSON object with a"
                     + " 'model' object (BPE, WordLevel, WordPiece or Unigram)");
         }
+        JsonNode type = root.path("model").path("type");
+        if (!type.isMissingNode() && !MODEL_TYPES.contains(type.asText())) {
+            throw new TokenizerException(file + ": model.type = " + type + ": expected one of "
+                    + String.join(", ", MODEL_TYPES));
+        }
         Map<String, Integer> vocab = new HashMap<>();
         int maxId = readVocab(root, vocab, file);
 
@@ -132,7 +141,12 @@ public final class HfTokenizer implements Tokenizer {
                     "truncation", "false",
                     "padding", "false"));
         } catch (IOException | RuntimeException e) {
-            throw new TokenizerException("DJL cannot load " + file + " as a Hugging Face tokenizer: " + e.getMessage()
+            String said = String.valueOf(e.getMessage());
+            // serde's words for "a section of the file has the wrong fields": say which section could be meant
+            String hint = said.contains("did not match any variant") ? "; one of its sections (model, normalizer,"
+                    + " pre_tokenizer, post_processor, decoder) has fields that fit none of its kinds: compare the"
+                    + " file with one transformers wrote" : "";
+            throw new TokenizerException("DJL cannot load " + file + " as a Hugging Face tokenizer: " + said + hint
                     + (e.getCause() == null ? "" : " (cause: " + e.getCause() + ")"), e);
         }
         try {
@@ -152,38 +166,75 @@ public final class HfTokenizer implements Tokenizer {
         }
     }
 
-    /** Fills {@code vocab} from the model's vocabulary and the added tokens; returns the largest id. */
+    /**
+     * Fills {@code vocab} from the model's vocabulary and the added tokens; returns the largest id. Ids must be
+     * non-negative integers and each names one token: two tokens on one id (or one added token on two ids) is a
+     * broken file, since decoding that id could give either. An added token that repeats its vocabulary entry (the
+     * same text on the same id, as GPT-NeoX's files do) is one token.
+     */
     private static int readVocab(JsonNode root, Map<String, Integer> vocab, Path file)
             throws TokenizerException {
         JsonNode model = root.get("model");
         JsonNode v = model.path("vocab");
+        Map<Integer, String> byId = new HashMap<>();
         int maxId = -1;
         if (v.isObject()) { // BPE, WordLevel, WordPiece: token -> id
             for (Iterator<Map.Entry<String, JsonNode>> it = v.fields(); it.hasNext(); ) {
                 Map.Entry<String, JsonNode> e = it.next();
-                if (!e.getValue().canConvertToInt()) {
-                    throw new TokenizerException(file + ": model.vocab['" + e.getKey() + "'] should be an integer id,"
-                            + " found " + e.getValue());
+                JsonNode id = e.getValue();
+                if (!id.isIntegralNumber() || !id.canConvertToInt() || id.intValue() < 0) {
+                    throw new TokenizerException(file + ": model.vocab['" + e.getKey() + "'] = " + id
+                            + ": expected a non-negative integer id");
                 }
-                vocab.put(e.getKey(), e.getValue().intValue());
-                maxId = Math.max(maxId, e.getValue().intValue());
+                String other = byId.putIfAbsent(id.intValue(), e.getKey());
+                if (other != null) {
+                    throw new TokenizerException(file + ": model.vocab gives id " + id.intValue() + " to two tokens,"
+                            + " '" + other + "' and '" + e.getKey() + "'; expected one token per id");
+                }
+                vocab.put(e.getKey(), id.intValue());
+                maxId = Math.max(maxId, id.intValue());
             }
         } else if (v.isArray()) { // Unigram: [[piece, score], ...], id = index
             for (int i = 0; i < v.size(); i++) {
-                vocab.putIfAbsent(v.get(i).path(0).asText(), i);
+                if (!v.get(i).path(0).isTextual()) {
+                    throw new TokenizerException(file + ": model.vocab[" + i + "] = " + v.get(i)
+                            + ": expected [piece, score] with a text piece");
+                }
+                String piece = v.get(i).path(0).asText();
+                if (vocab.putIfAbsent(piece, i) != null) {
+                    throw new TokenizerException(file + ": model.vocab[" + i + "] repeats the piece '" + piece
+                            + "' of model.vocab[" + vocab.get(piece) + "]; expected each piece once");
+                }
+                byId.put(i, piece);
             }
             maxId = v.size() - 1;
         } else {
             throw new TokenizerException(file + ": model.vocab missing; expected an object (token -> id) or, for"
                     + " Unigram, an array of [piece, score]");
         }
+        int index = 0;
         for (JsonNode t : root.path("added_tokens")) {
-            if (!t.path("content").isTextual() || !t.path("id").canConvertToInt()) {
-                throw new TokenizerException(file + ": every added_tokens entry needs 'content' (text) and 'id'"
-                        + " (integer); found " + t);
+            JsonNode id = t.path("id");
+            if (!t.path("content").isTextual() || !id.isIntegralNumber() || !id.canConvertToInt()
+                    || id.intValue() < 0) {
+                throw new TokenizerException(file + ": added_tokens[" + index + "] = " + t + ": expected 'content'"
+                        + " (text) and 'id' (a non-negative integer)");
             }
-            vocab.put(t.get("content").asText(), t.get("id").intValue());
-            maxId = Math.max(maxId, t.get("id").intValue());
+            String content = t.get("content").asText();
+            String other = byId.get(id.intValue());
+            if (other != null && !other.equals(content)) {
+                throw new TokenizerException(file + ": added_tokens[" + index + "] puts '" + content + "' on id "
+                        + id.intValue() + ", which is already '" + other + "'; expected one token per id");
+            }
+            Integer known = vocab.get(content);
+            if (known != null && known != id.intValue()) {
+                throw new TokenizerException(file + ": added_tokens[" + index + "] puts '" + content + "' on id "
+                        + id.intValue() + ", but the vocabulary has it on id " + known + "; expected one id per token");
+            }
+            byId.put(id.intValue(), content);
+            vocab.put(content, id.intValue());
+            maxId = Math.max(maxId, id.intValue());
+            index++;
         }
         return maxId;
     }

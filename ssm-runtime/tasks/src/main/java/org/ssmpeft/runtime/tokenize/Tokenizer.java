@@ -38,6 +38,18 @@ public interface Tokenizer extends AutoCloseable {
     /** Padding; defaults to the eos id where the tokenizer names none (the paper code's {@code pad = eos}). */
     OptionalInt padId();
 
+    /** {@link #eosId()}, or a failure naming the tokenizer and the fix, for code that cannot go without one. */
+    default int requireEos() {
+        return eosId().orElseThrow(() -> new IllegalArgumentException(description() + " names no end-of-sequence"
+                + " token; expected eos_token in tokenizer_config.json beside it or <|endoftext|> in its vocabulary"));
+    }
+
+    /** {@link #padId()}, or a failure naming the tokenizer and the fix. */
+    default int requirePad() {
+        return padId().orElseThrow(() -> new IllegalArgumentException(description() + " names no padding token"
+                + " (nor an eos to pad with); expected pad_token or eos_token in tokenizer_config.json beside it"));
+    }
+
     /** Beginning of sequence, where the tokenizer names one. */
     OptionalInt bosId();
 

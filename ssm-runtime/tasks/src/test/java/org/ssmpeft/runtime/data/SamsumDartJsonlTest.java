@@ -119,6 +119,17 @@ class SamsumDartJsonlTest {
     }
 
     @Test
+    void aBinaryDataFileIsNamedAsNotUtf8TextNotAsInputLength() throws Exception {
+        Path f = tmp.resolve("train.jsonl");
+        byte[] bytes = new byte[4096];
+        new java.util.Random(3).nextBytes(bytes);
+        Files.write(f, bytes);
+        assertThatThrownBy(() -> JsonlData.loadFile(f, Split.TRAIN)).isInstanceOf(DataFormatException.class)
+                .hasMessageStartingWith(f + ", line ").hasMessageContaining("not UTF-8 text")
+                .hasMessageNotContaining("Input length");
+    }
+
+    @Test
     void tasksByNameAndUnknownNames() throws Exception {
         assertThat(Tasks.load("dart", TestData.dir("dart"), Split.TRAIN, Mode.GENERATE).size()).isEqualTo(3);
         assertThat(Tasks.load("glue-rte", TestData.dir("glue"), Split.TRAIN, Mode.TRAIN).name()).isEqualTo("glue-rte");

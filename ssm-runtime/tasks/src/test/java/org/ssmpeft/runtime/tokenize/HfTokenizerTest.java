@@ -151,7 +151,63 @@ class HfTokenizerTest {
         Path file = tmp.resolve("tokenizer.json");
         Files.writeString(file, "{\"model\": {\"type\": \"NoSuchModel\", \"vocab\": {\"a\": 0}}}");
         assertThatThrownBy(() -> HfTokenizer.load(file)).isInstanceOf(TokenizerException.class)
+                .hasMessageContaining(file.toString()).hasMessageContaining("model.type = \"NoSuchModel\": expected"
+                        + " one of BPE, WordLevel, WordPiece, Unigram");
+        Files.writeString(file, "{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": 7}}");
+        assertThatThrownBy(() -> HfTokenizer.load(file)).isInstanceOf(TokenizerException.class)
                 .hasMessageContaining(file.toString()).hasMessageContaining("DJL cannot load");
+    }
+
+    /** The fixture's tokenizer.json with {@code edit} applied to its JSON. */
+    private Path edited(java.util.function.Consumer<com.fasterxml.jackson.databind.node.ObjectNode> edit)
+            throws Exception {
+        var json = new com.fasterxml.jackson.databind.ObjectMapper();
+        var root = (com.fasterxml.jackson.databind.node.ObjectNode) json.readTree(
+                folder().resolve("tokenizer.json").toFile());
+        edit.accept(root);
+        Path file = Files.createTempDirectory(tmp, "tok").resolve("tokenizer.json");
+        Files.writeString(file, root.toString());
+        return file;
+    }
+
+    private static com.fasterxml.jackson.databind.node.ObjectNode vocab(
+            com.fasterxml.jackson.databind.node.ObjectNode root) {
+        return (com.fasterxml.jackson.databind.node.ObjectNode) root.get("model").get("vocab");
+    }
+
+    @Test
+    void twoTokensOnOneIdAreRefusedNamingBoth() throws Exception {
+        Path file = edited(r -> vocab(r).put("Ġsql", 5));
+        assertThatThrownBy(() -> HfTokenizer.load(file)).isInstanceOf(TokenizerException.class)
+                .hasMessageContaining(file.toString()).hasMessageContaining("model.vocab gives id 5 to two tokens")
+                .hasMessageContaining("'Ġsql'");
+        Path added = edited(r -> ((com.fasterxml.jackson.databind.node.ObjectNode) r.get("added_tokens").get(1))
+                .put("id", 0));
+        assertThatThrownBy(() -> HfTokenizer.load(added)).isInstanceOf(TokenizerException.class)
+                .hasMessageContaining("added_tokens[1] puts '<|padding|>' on id 0, which is already"
+                        + " '<|endoftext|>'");
+    }
+
+    @Test
+    void negativeOrFractionalIdsAreRefusedNamingTheToken() throws Exception {
+        Path negative = edited(r -> vocab(r).put("he", -3));
+        assertThatThrownBy(() -> HfTokenizer.load(negative)).isInstanceOf(TokenizerException.class)
+                .hasMessageContaining("model.vocab['he'] = -3: expected a non-negative integer id");
+        Path fraction = edited(r -> vocab(r).put("he", 7.5));
+        assertThatThrownBy(() -> HfTokenizer.load(fraction)).isInstanceOf(TokenizerException.class)
+                .hasMessageContaining("model.vocab['he'] = 7.5: expected a non-negative integer id");
+    }
+
+    @Test
+    void aTokenizerWithIdsBeyondTheModelsVocabularyIsRefusedForThatModel() throws Exception {
+        try (Tokenizer t = Tokenizers.forModel(folder(), 269)) {
+            assertThat(t.vocabSize()).isEqualTo(269);
+        }
+        assertThatThrownBy(() -> Tokenizers.forModel(folder(), 268)).isInstanceOf(TokenizerException.class)
+                .hasMessageContaining("token ids go up to 268, but the model in " + folder()
+                        + " has vocab_size 268");
+        assertThatThrownBy(() -> Tokenizers.forModel(tmp, 100)).isInstanceOf(TokenizerException.class)
+                .hasMessageContaining("byte-level").hasMessageContaining("has vocab_size 100");
     }
 
     @Test

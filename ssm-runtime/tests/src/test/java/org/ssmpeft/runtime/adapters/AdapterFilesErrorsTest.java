@@ -59,6 +59,19 @@ class AdapterFilesErrorsTest {
     }
 
     @Test
+    void aRankTheWeightsDoNotHaveIsRefusedBeforeTheAdapterIsAllocated() throws Exception {
+        writePeftLora();
+        replaceInConfig("\"r\": 4,", "\"r\": 4096,");
+        var mx = (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
+        long before = mx.getCurrentThreadAllocatedBytes();
+        assertThatThrownBy(() -> load(dir, TINY)).isInstanceOf(AdapterFileException.class)
+                .hasMessageContaining("describes a lora adapter of ")
+                .hasMessageContaining("but adapter_model.safetensors holds ");
+        assertThat(mx.getCurrentThreadAllocatedBytes() - before).as("bytes allocated to refuse it")
+                .isLessThan(16L << 20);
+    }
+
+    @Test
     void anUnknownMethodIsRefusedListingTheInstalledOnes() throws Exception {
         AdapterFiles.save(TinyAdapters.stateOffsetH("offset", 1), dir);
         replaceInConfig("\"method\" : \"state-offset\"", "\"method\" : \"state-ofset\"");

@@ -158,6 +158,37 @@ class MambaCheckpointTest {
                 .hasMessageContaining("expected a file name inside");
     }
 
+    /** A checkpoint of the fixture whose config.json has {@code key} set to {@code value} (raw JSON). */
+    private Path checkpointWithConfig(String key, String value) throws IOException {
+        Path d = checkpointWith(t -> { });
+        var cfg = (com.fasterxml.jackson.databind.node.ObjectNode) JSON.readTree(d.resolve("config.json").toFile());
+        cfg.set(key, JSON.readTree(value));
+        Files.writeString(d.resolve("config.json"), cfg.toString());
+        return d;
+    }
+
+    @Test
+    void aLayerCountTheWeightsDoNotHaveIsRefusedNamingTheKeyBeforeAnythingIsBuilt() throws Exception {
+        Path d = checkpointWithConfig("num_hidden_layers", "1000000000");
+        long t0 = System.nanoTime();
+        assertLoadFails(d).hasMessageContaining("config.json says num_hidden_layers = 1000000000, but the weights"
+                + " hold layers 0..1 (2 layers)");
+        assertThat((System.nanoTime() - t0) / 1e9).as("seconds to refuse").isLessThan(5.0);
+        assertLoadFails(checkpointWithConfig("num_hidden_layers", "3"))
+                .hasMessageContaining("num_hidden_layers = 3, but the weights hold layers 0..1");
+        assertLoadFails(checkpointWithConfig("num_hidden_layers", "1"))
+                .hasMessageContaining("num_hidden_layers = 1, but the weights hold layers 0..1");
+    }
+
+    @Test
+    void aVocabularyOrWidthTheEmbeddingDoesNotHaveIsRefusedNamingTheKeys() throws Exception {
+        assertLoadFails(checkpointWithConfig("vocab_size", "1000000000")).hasMessageContaining(
+                "config.json says vocab_size = 1000000000 and hidden_size = 64, but tensor"
+                        + " 'backbone.embeddings.weight' has shape [256, 64]; expected [vocab_size, hidden_size]");
+        assertLoadFails(checkpointWithConfig("vocab_size", "1000000000000"))
+                .hasMessageContaining("key 'vocab_size' = 1000000000000: expected an integer");
+    }
+
     @Test
     void missingTensorIsNamedWithItsExpectedShape() throws Exception {
         Path d = checkpointWith(t -> t.remove("backbone.layers.1.mixer.x_proj.weight"));
