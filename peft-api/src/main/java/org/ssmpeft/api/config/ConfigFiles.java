@@ -97,7 +97,23 @@ public final class ConfigFiles {
      * @throws IOException     when the file cannot be read
      */
     public static String readText(Path file) throws IOException, SyntaxException {
+        requireRegularFile(file);
         return decode(Files.readAllBytes(file));
+    }
+
+    /**
+     * Refuses what is not a regular file before it is opened: reading a named pipe (or a device) would block until
+     * some writer appears, i.e. hang; a folder would fail with a bare "Is a directory".
+     *
+     * @throws IOException naming the path and what it is
+     */
+    public static void requireRegularFile(Path file) throws IOException {
+        if (Files.isRegularFile(file)) {
+            return;
+        }
+        String what = !Files.exists(file) ? "does not exist" : Files.isDirectory(file) ? "is a folder"
+                : "is not a regular file (a named pipe, socket or device; reading it could block forever)";
+        throw new IOException(file + " " + what + "; expected a file");
     }
 
     /** {@code bytes} as UTF-8 text, strictly; see {@link #readText}. */

@@ -125,4 +125,27 @@ class ConfigFilesTest {
         assertThatThrownBy(() -> reader.read(latin1)).isInstanceOf(ConfigException.class)
                 .hasMessageContaining(latin1.toString()).hasMessageContaining("not UTF-8 text: byte 0xE9 at offset 11");
     }
+
+    /** A named pipe would block the read until a writer appears: it is refused at once instead of hanging. */
+    @Test
+    void aNamedPipeIsRefusedInsteadOfHanging() throws Exception {
+        Path fifo = dir.resolve("adapter_config.json");
+        org.junit.jupiter.api.Assumptions.assumeTrue(mkfifo(fifo), "mkfifo is not available here");
+        org.junit.jupiter.api.Assertions.assertTimeoutPreemptively(java.time.Duration.ofSeconds(30), () ->
+                assertThatThrownBy(() -> ConfigFiles.readText(fifo)).isInstanceOf(java.io.IOException.class)
+                        .hasMessageContaining(fifo.toString()).hasMessageContaining("not a regular file"));
+        assertThatThrownBy(() -> ConfigFiles.readText(dir)).hasMessageContaining("is a folder");
+        assertThatThrownBy(() -> ConfigFiles.readText(dir.resolve("none.json"))).hasMessageContaining("does not exist");
+    }
+
+    static boolean mkfifo(Path path) {
+        try {
+            return new ProcessBuilder("mkfifo", path.toString()).start().waitFor() == 0;
+        } catch (java.io.IOException e) {
+            return false;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return false;
+        }
+    }
 }

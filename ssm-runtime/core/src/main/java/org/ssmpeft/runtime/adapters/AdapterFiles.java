@@ -495,6 +495,7 @@ public final class AdapterFiles {
             throw new IllegalStateException("every JDK has SHA-256", e);
         }
         byte[] buf = new byte[1 << 16];
+        org.ssmpeft.api.config.ConfigFiles.requireRegularFile(file);  // a named pipe would block the read
         try (InputStream in = Files.newInputStream(file)) {
             for (int n; (n = in.read(buf)) > 0; ) {
                 md.update(buf, 0, n);

@@ -82,6 +82,11 @@ public final class SafetensorsFile implements AutoCloseable {
         Arena arena = Arena.ofShared();
         try {
             MemorySegment whole;
+            if (java.nio.file.Files.exists(file) && !java.nio.file.Files.isRegularFile(file)) {
+                // a named pipe would block the open until a writer appears: refuse it instead of hanging
+                throw SafetensorsException.inFile(file, "expected a regular file, found "
+                        + (java.nio.file.Files.isDirectory(file) ? "a folder" : "a named pipe, socket or device"));
+            }
             try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
                 whole = ch.map(FileChannel.MapMode.READ_ONLY, 0, ch.size(), arena);
             }

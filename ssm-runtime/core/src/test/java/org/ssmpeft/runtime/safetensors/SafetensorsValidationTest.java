@@ -331,4 +331,20 @@ class SafetensorsValidationTest {
             assertThatThrownBy(() -> f.readLongs("nope")).isInstanceOf(SafetensorsException.class);
         }
     }
+
+    /** A named pipe would block the open until a writer appears: it is refused at once, naming the file. */
+    @Test
+    void aNamedPipeIsRefusedInsteadOfHanging() throws Exception {
+        Path fifo = dir.resolve("model.safetensors");
+        boolean made;
+        try {
+            made = new ProcessBuilder("mkfifo", fifo.toString()).start().waitFor() == 0;
+        } catch (IOException e) {
+            made = false;
+        }
+        org.junit.jupiter.api.Assumptions.assumeTrue(made, "mkfifo is not available here");
+        org.junit.jupiter.api.Assertions.assertTimeoutPreemptively(java.time.Duration.ofSeconds(30), () ->
+                assertThatThrownBy(() -> SafetensorsFile.open(fifo)).isInstanceOf(SafetensorsException.class)
+                        .hasMessageContaining(fifo.toString()).hasMessageContaining("named pipe"));
+    }
 }
