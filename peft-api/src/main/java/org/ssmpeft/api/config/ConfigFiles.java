@@ -105,13 +105,16 @@ public final class ConfigFiles {
      * Refuses what is not a regular file before it is opened: reading a named pipe (or a device) would block until
      * some writer appears, i.e. hang; a folder would fail with a bare "Is a directory".
      *
-     * @throws IOException naming the path and what it is
+     * @throws IOException naming the path and what it is ({@link java.nio.file.NoSuchFileException} when missing)
      */
     public static void requireRegularFile(Path file) throws IOException {
         if (Files.isRegularFile(file)) {
             return;
         }
-        String what = !Files.exists(file) ? "does not exist" : Files.isDirectory(file) ? "is a folder"
+        if (!Files.exists(file)) {
+            throw new java.nio.file.NoSuchFileException(file.toString(), null, "does not exist; expected a file");
+        }
+        String what = Files.isDirectory(file) ? "is a folder"
                 : "is not a regular file (a named pipe, socket or device; reading it could block forever)";
         throw new IOException(file + " " + what + "; expected a file");
     }

@@ -135,7 +135,8 @@ class ConfigFilesTest {
                 assertThatThrownBy(() -> ConfigFiles.readText(fifo)).isInstanceOf(java.io.IOException.class)
                         .hasMessageContaining(fifo.toString()).hasMessageContaining("not a regular file"));
         assertThatThrownBy(() -> ConfigFiles.readText(dir)).hasMessageContaining("is a folder");
-        assertThatThrownBy(() -> ConfigFiles.readText(dir.resolve("none.json"))).hasMessageContaining("does not exist");
+        assertThatThrownBy(() -> ConfigFiles.readText(dir.resolve("none.json")))
+                .isInstanceOf(java.nio.file.NoSuchFileException.class).hasMessageContaining("does not exist");
     }
 
     static boolean mkfifo(Path path) {
