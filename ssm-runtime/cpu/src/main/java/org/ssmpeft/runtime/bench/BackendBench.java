@@ -12,14 +12,20 @@ import java.util.Optional;
 import java.util.Random;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.ToDoubleFunction;
 import org.ssmpeft.api.composition.AdapterFactory;
 import org.ssmpeft.api.composition.AdapterSet;
 import org.ssmpeft.api.config.ConfigFormat;
 import org.ssmpeft.api.registry.PeftMethods;
+import org.ssmpeft.api.shape.ModelShape;
 import org.ssmpeft.runtime.backend.BackendProvider;
 import org.ssmpeft.runtime.backend.Backends;
+import org.ssmpeft.runtime.backend.ModelSpec;
 import org.ssmpeft.runtime.backend.SsmModel;
 import org.ssmpeft.runtime.checkpoint.LayerWeights;
+import org.ssmpeft.runtime.checkpoint.Mamba2Config;
+import org.ssmpeft.runtime.checkpoint.Mamba2LayerWeights;
+import org.ssmpeft.runtime.checkpoint.Mamba2Weights;
 import org.ssmpeft.runtime.checkpoint.MambaConfig;
 import org.ssmpeft.runtime.checkpoint.MambaWeights;
 import org.ssmpeft.runtime.cpu.GemmBench;
@@ -27,7 +33,8 @@ import org.ssmpeft.runtime.cpu.GemmBench;
 /**
  * cpu against djl in one run, same machine, same shapes: tokens/s of the forward and of forward + backward
  * ({@code lossAndGradients}) with a State-offset Tuning (h) adapter on all layers and with LoRA (r 8 on in_proj,
- * x_proj, dt_proj, out_proj), on random models of the mamba-tiny fixture's config and of the Mamba-130M shape; warm-up
+ * x_proj, dt_proj, out_proj; on Mamba-2 in_proj and out_proj), on random models of the mamba-tiny fixture's config, of
+ * the Mamba-130M shape and of a Mamba-2 130M shape (24 layers, d_model 768, head_dim 64, N 128); warm-up
  * calls, then the median of the measured ones, the ratio cpu / djl, and per case the peak Java heap and peak resident
  * set size (sampled every 2 ms; djl's tensors live in native memory, so its heap is small and its RSS is not).
  *
@@ -38,7 +45,8 @@ import org.ssmpeft.runtime.cpu.GemmBench;
  * <p>Needs the method modules and, for djl, {@code pytorch-native-cpu} on the class path; the examples fat jar has the
  * methods: {@code java -cp examples/target/peft.jar:<pytorch-native-cpu jar> org.ssmpeft.runtime.bench.BackendBench}.
  * Options: {@code --warmup N} (1), {@code --iterations N} (3), {@code --length L} (512), {@code --layers-130m N}
- * (24; fewer when the 130M shape does not fit the machine or the time), {@code --only tiny|130m},
+ * (24; fewer when the 130M shape does not fit the machine or the time), {@code --only tiny|130m|mamba2-130m},
+ * {@code --batches 1,4},
  * {@code --backends cpu,djl} (both; {@code cpu} alone for shapes whose autograd memory djl cannot hold). Each row's
  * time per call goes to stderr as it is measured.
  */
@@ -46,7 +54,9 @@ public final class BackendBench {
 
     private static final MemoryMXBean MEMORY = ManagementFactory.getMemoryMXBean();
 
-    private record Shape(String name, MambaConfig config) {
+    /** A model to measure: its weights (either family), the adapter shape, and the FLOPs of a token per workload. */
+    private record Shape(String name, ModelSpec weights, ModelShape shape, ToDoubleFunction<Extra> flops,
+                         List<Workload> workloads) {
     }
 
     /** What a row measures; {@code adapterYaml} null for the plain forward. */
@@ -54,7 +64,7 @@ public final class BackendBench {
     }
 
     /** The adapter's own matrix products, beyond the base model's. */
-    enum Extra { NONE, STATE_OFFSET_H, LORA_R8 }
+    enum Extra { NONE, STATE_OFFSET_H, LORA_R8, LORA_R8_MAMBA2 }
 
     private static final int LORA_RANK = 8;
 
@@ -79,14 +89,6 @@ public final class BackendBench {
         boolean runCpu = chosen.contains("cpu");
         boolean runDjl = chosen.contains("djl");
 
-        List<Shape> shapes = new ArrayList<>();
-        if (!only.equals("130m")) {
-            shapes.add(new Shape("mamba-tiny (2 layers, d 64, N 16, V 256)", MambaConfig.of(256, 64, 16, 2)));
-        }
-        if (!only.equals("tiny")) {
-            shapes.add(new Shape("Mamba-130M shape (" + layers130m + (layers130m == 24 ? "" : " of 24")
-                    + " layers, d 768, N 16, V 50280)", MambaConfig.of(50280, 768, 16, layers130m)));
-        }
         List<Workload> workloads = List.of(
                 new Workload("forward", null, Extra.NONE),
                 new Workload("fwd+bwd, state-offset h", """
@@ -101,6 +103,35 @@ public final class BackendBench {
                         targets: [in_proj, x_proj, dt_proj, out_proj]
                         layers: all
                         """.formatted(LORA_RANK), Extra.LORA_R8));
+        // Mamba-2 has no x_proj or dt_proj: its LoRA row covers in_proj and out_proj
+        List<Workload> workloads2 = List.of(workloads.get(0), workloads.get(1),
+                new Workload("fwd+bwd, LoRA r 8", """
+                        method: lora
+                        rank: %d
+                        alpha: 16
+                        targets: [in_proj, out_proj]
+                        layers: all
+                        """.formatted(LORA_RANK), Extra.LORA_R8_MAMBA2));
+        List<Shape> shapes = new ArrayList<>();
+        if (only.equals("all") || only.equals("tiny")) {
+            MambaConfig c = MambaConfig.of(256, 64, 16, 2);
+            shapes.add(new Shape("mamba-tiny (2 layers, d 64, N 16, V 256)", randomWeights(c, 42), c.toShape(),
+                    e -> flopsPerToken(c, e), workloads));
+        }
+        if (only.equals("all") || only.equals("130m")) {
+            MambaConfig c = MambaConfig.of(50280, 768, 16, layers130m);
+            shapes.add(new Shape("Mamba-130M shape (" + layers130m + (layers130m == 24 ? "" : " of 24")
+                    + " layers, d 768, N 16, V 50280)", randomWeights(c, 42), c.toShape(), e -> flopsPerToken(c, e),
+                    workloads));
+        }
+        if (only.equals("all") || only.equals("mamba2-130m")) {
+            Mamba2Config c = Mamba2Config.of(50280, 768, 128, layers130m, 64, 1, 256);
+            shapes.add(new Shape("Mamba-2 130M shape (" + layers130m + (layers130m == 24 ? "" : " of 24")
+                    + " layers, d 768, head_dim 64, 24 heads, N 128, chunk 256, V 50280)", randomMamba2Weights(c, 42),
+                    c.toShape(), e -> flopsPerToken(c, e), workloads2));
+        }
+        int[] batches = Arrays.stream(stringOption(args, "--batches").orElse("1,4").split(","))
+                .mapToInt(Integer::parseInt).toArray();
 
         Backends backends = Backends.load();
         BackendProvider cpu = backends.get("cpu");
@@ -120,22 +151,22 @@ public final class BackendBench {
 
         List<Row> rows = new ArrayList<>();
         for (Shape shape : shapes) {
-            MambaWeights weights = randomWeights(shape.config(), 42);
+            ModelSpec weights = shape.weights();
             SsmModel cpuModel = runCpu ? cpu.create(weights) : null;
             SsmModel djlModel = runDjl ? djl.create(weights) : null;
             try {
-                for (int batch : new int[] {1, 4}) {
-                    int[][] tokens = tokens(batch, length, shape.config().vocabSize(), 7);
-                    for (Workload w : workloads) {
-                        AdapterSet adapters = w.adapterYaml() == null ? new AdapterSet(shape.config().toShape())
+                for (int batch : batches) {
+                    int[][] tokens = tokens(batch, length, shape.shape().vocab(), 7);
+                    for (Workload w : shape.workloads()) {
+                        AdapterSet adapters = w.adapterYaml() == null ? new AdapterSet(shape.shape())
                                 : factory.create(factory.reader().parse(w.adapterYaml(), ConfigFormat.YAML),
-                                shape.config().toShape(), 3);
+                                shape.shape(), 3);
                         String what = shape.name() + ", B " + batch + ", " + w.name();
                         Result c = cpuModel == null ? null : measure("cpu", what,
                                 call(cpuModel, tokens, adapters, w), warmup, iterations, batch * length);
                         Result d = djlModel == null ? null : measure("djl", what,
                                 call(djlModel, tokens, adapters, w), warmup, iterations, batch * length);
-                        rows.add(new Row(shape.name(), batch, w.name(), flopsPerToken(shape.config(), w.extra()), c,
+                        rows.add(new Row(shape.name(), batch, w.name(), shape.flops().applyAsDouble(w.extra()), c,
                                 d));
                     }
                 }
@@ -214,6 +245,55 @@ public final class BackendBench {
         }
         double forward = c.layers() * layer + 2 * dm * c.vocabSize();
         return extra == Extra.NONE ? forward : 2 * (forward + c.layers() * adapter) + c.layers() * adapter;
+    }
+
+    /**
+     * The same count for Mamba-2: in_proj (d -> [z, x, B, C, dt]: 2·D_inner + 2·G·N + H outputs) and out_proj of every
+     * layer and the head, plus the adapter's products (LoRA on in_proj and out_proj; state offset h: C·h' per head,
+     * H·P·N); forward + backward as for Mamba-1. Not counted: the SSD itself (at chunk Q, per token and layer about
+     * 2·Q·(G·N + H·P) for the intra-chunk quadratic form and 4·H·P·N for the chunk states: 1.6 MFLOP at the 130M
+     * shape, against 7.5 MFLOP of the projections), the convolution, norms and softmax.
+     */
+    static double flopsPerToken(Mamba2Config c, Extra extra) {
+        double dm = c.dModel();
+        double di = c.dInner();
+        double[][] projections = {{dm, c.inProjWidth()}, {di, dm}};
+        double layer = 0;
+        double adapter = 0;
+        for (double[] p : projections) {
+            layer += 2 * p[0] * p[1];
+            if (extra == Extra.LORA_R8_MAMBA2) {
+                adapter += 2 * LORA_RANK * (p[0] + p[1]);
+            }
+        }
+        if (extra == Extra.STATE_OFFSET_H) {
+            adapter += 2.0 * c.heads() * c.headDim() * c.dState();
+        }
+        double forward = c.layers() * layer + 2 * dm * c.vocabSize();
+        return extra == Extra.NONE ? forward : 2 * (forward + c.layers() * adapter) + c.layers() * adapter;
+    }
+
+    /** Mamba-2 weights at a trained model's scale (A = -(1..16) over the heads, dt ≈ 0.08 through dt_bias), seeded. */
+    static Mamba2Weights randomMamba2Weights(Mamba2Config c, long seed) {
+        var rng = new Random(seed);
+        int dm = c.dModel();
+        int di = c.dInner();
+        int h = c.heads();
+        List<Mamba2LayerWeights> layers = new ArrayList<>();
+        for (int l = 0; l < c.layers(); l++) {
+            float[] aLog = new float[h];
+            float[] dtBias = new float[h];
+            for (int i = 0; i < h; i++) {
+                aLog[i] = (float) Math.log(1 + 15.0 * i / h);
+                dtBias[i] = -2.5f;
+            }
+            layers.add(new Mamba2LayerWeights(filled(dm, 1f), normal(rng, c.inProjWidth() * dm, 1 / Math.sqrt(dm)),
+                    Optional.empty(), normal(rng, c.convDim() * c.convKernel(), 0.5),
+                    Optional.of(new float[c.convDim()]), dtBias, aLog, filled(h, 1f), filled(di, 1f),
+                    normal(rng, dm * di, 1 / Math.sqrt(di)), Optional.empty()));
+        }
+        float[] emb = normal(rng, c.vocabSize() * dm, 0.02);
+        return new Mamba2Weights(c, emb, layers, filled(dm, 1f), emb);
     }
 
     private static String loadAverage() {
