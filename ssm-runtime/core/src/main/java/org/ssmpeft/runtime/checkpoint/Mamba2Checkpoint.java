@@ -38,9 +38,7 @@ public final class Mamba2Checkpoint {
         long dm = c.dModel();
         long di = c.dInner();
         long h = c.heads();
-        String embeddingName = t.embeddingName();
-        t.checkSizesAgainstTheFiles(c.layers(), v, dm, embeddingName);
-        t.expect(embeddingName, v, dm);
+        String embeddingName = t.expectEmbedding(c.layers(), v, dm);
         for (int i = 0; i < c.layers(); i++) {
             t.expect(layer(i, "norm.weight"), dm);
             t.expectLinear(i, "mixer.in_proj", c.useBias(), c.inProjWidth(), dm);

@@ -261,6 +261,17 @@ public final class MambaCheckpoint {
             return tied ? embedding : tensor(LM_HEAD);
         }
 
+        /**
+         * The embedding (V, d) under the name this source uses, after the config's layer count and the embedding's
+         * shape are compared with the files ({@link #checkSizesAgainstTheFiles}); returns that name.
+         */
+        String expectEmbedding(int layers, long vocab, long dModel) throws CheckpointException {
+            String name = embeddingName();
+            checkSizesAgainstTheFiles(layers, vocab, dModel, name);
+            expect(name, vocab, dModel);
+            return name;
+        }
+
         /** The embedding's name in this source: HF's, or mamba_ssm's; both present is an error. */
         String embeddingName() throws CheckpointException {
             if (present(EMBEDDING) && present(EMBEDDING_STATE_SPACES)) {
@@ -275,7 +286,7 @@ public final class MambaCheckpoint {
          * num_hidden_layers of 10^9 beside a two-layer file is refused here, naming the key, instead of first
          * listing 10^10 expected tensors. Costs one pass over the tensor names.
          */
-        void checkSizesAgainstTheFiles(int layers, long vocab, long dModel, String embeddingName)
+        private void checkSizesAgainstTheFiles(int layers, long vocab, long dModel, String embeddingName)
                 throws CheckpointException {
             int highest = -1;
             for (String name : source.byName.keySet()) {
@@ -385,9 +396,7 @@ public final class MambaCheckpoint {
             long di = c.dInner();
             long n = c.dState();
             long r = c.dtRank();
-            String embeddingName = t.embeddingName();
-            t.checkSizesAgainstTheFiles(c.layers(), v, dm, embeddingName);
-            t.expect(embeddingName, v, dm);
+            String embeddingName = t.expectEmbedding(c.layers(), v, dm);
             for (int i = 0; i < c.layers(); i++) {
                 t.expect(layer(i, "norm.weight"), dm);
                 t.expectLinear(i, "mixer.in_proj", c.useBias(), 2 * di, dm);
