@@ -68,6 +68,9 @@ final class TrainCommand implements Callable<Integer> {
         reads.put("the model folder", c.model());
         reads.put("the data folder", c.data());
         OutputChecks.outputFolder(spec, "output (" + config + ")", c.output(), reads);
+        // a checkpoint being rewritten when an earlier run was killed is put back first (its output folder, which
+        // this run writes into anyway)
+        TrainingCheckpoint.recover(c.output());
         Optional<Path> existing = TrainingCheckpoint.latest(c.output());
         if (!resume && existing.isPresent()) {
             throw new CommandLine.ParameterException(spec.commandLine(), "output (" + config + ") " + c.output()

@@ -163,11 +163,7 @@ public final class Trainer {
      * checkpoint: {@link #resume} continues such a run; choose another folder to start over.
      */
     public TrainingResult train(BatchSource data) {
-        try {
-            TrainingCheckpoint.removeIncomplete(outputDirectory);
-        } catch (IOException e) {
-            throw new UncheckedIOException(IoMessages.describe(e, outputDirectory), e);
-        }
+        recoverCheckpoints();
         Optional<Path> existing = TrainingCheckpoint.latest(outputDirectory);
         if (existing.isPresent()) {
             throw new IllegalStateException(outputDirectory + " already holds a run (" + existing.get().getFileName()
@@ -189,6 +185,14 @@ public final class Trainer {
         }
     }
 
+    private void recoverCheckpoints() {
+        try {
+            TrainingCheckpoint.recover(outputDirectory);
+        } catch (IOException e) {
+            throw new UncheckedIOException(IoMessages.describe(e, outputDirectory), e);
+        }
+    }
+
     /** A checkpoint read and checked against this trainer, nothing of it applied yet. */
     private record Resumable(TrainingCheckpoint checkpoint, JsonNode state, Map<String, Tensor> trainable,
                              Map<String, Tensor> optimizerState) {
@@ -197,9 +201,12 @@ public final class Trainer {
     /**
      * Checks, without changing anything, that {@link #resume(BatchSource)} can continue from the newest checkpoint
      * of the output folder: its files read whole and finite, its run options, data and trainable tensors are this
-     * trainer's. Returns that checkpoint; fails with what differs (or why it cannot be read) before any work.
+     * trainer's. Returns that checkpoint; fails with what differs (or why it cannot be read) before any work. What a
+     * killed writer left is recovered first ({@link TrainingCheckpoint#recover}), so that the checkpoint checked is
+     * the one {@link #resume(BatchSource)} continues from.
      */
     public Path checkResume(BatchSource data) {
+        recoverCheckpoints();
         Path latest = TrainingCheckpoint.latest(outputDirectory).orElseThrow(() -> new IllegalStateException(
                 "no checkpoint to resume from in " + outputDirectory + "; start the run without resuming"));
         checkResumable(data, latest);
@@ -255,6 +262,7 @@ public final class Trainer {
 
     /** Continues the run of the output folder from its newest checkpoint; fails when there is none. */
     public TrainingResult resume(BatchSource data) {
+        recoverCheckpoints();
         Path latest = TrainingCheckpoint.latest(outputDirectory).orElseThrow(() -> new IllegalStateException(
                 "no checkpoint to resume from in " + outputDirectory + "; start the run with train(...)"));
         return resume(data, latest);
@@ -286,7 +294,7 @@ public final class Trainer {
         lastCheckpoint = Optional.of(checkpoint);
         lastLoss = state.path("last_loss").isNumber() ? state.path("last_loss").asDouble() : Double.NaN;
         try {
-            TrainingCheckpoint.removeIncomplete(outputDirectory);
+            TrainingCheckpoint.recover(outputDirectory);
             MetricsLog log = writeMetrics ? MetricsLog.resume(outputDirectory.resolve(METRICS_FILE), step) : null;
             String ended = state.path("stop_reason").asText("");
             if (!ended.isEmpty() && !ended.equals(StopReason.STOP_AFTER.name())) {

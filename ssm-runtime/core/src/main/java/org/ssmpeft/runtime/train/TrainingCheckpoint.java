@@ -44,7 +44,8 @@ import org.ssmpeft.runtime.safetensors.SafetensorsWriter;
  * <p>Written all or nothing: the files go to a hidden temporary folder {@code .checkpoint-<step>.tmp-*} beside it,
  * each through {@link AtomicFiles} (fsync), the folder is fsynced and renamed to its final name in one step, and
  * the parent is fsynced. A crash leaves the previous checkpoints and perhaps a temporary folder, which the next
- * start removes; a folder named {@code checkpoint-<step>} is always complete.
+ * start's {@link #recover} removes (or, for the previous version of a step being rewritten, restores); a folder named
+ * {@code checkpoint-<step>} is always complete.
  */
 public final class TrainingCheckpoint {
 
@@ -57,6 +58,12 @@ public final class TrainingCheckpoint {
 
     private static final Pattern NAME = Pattern.compile("checkpoint-(\\d+)");
     private static final String TMP_PREFIX = ".checkpoint-";
+    // temporary names: .checkpoint-<step>.tmp-<random> (being written), .tmp-old-<nanos> (rotated away, being
+    // deleted), .tmp-replaced-<nanos> (the previous version of a step being rewritten)
+    private static final String DELETED_TAG = ".tmp-old-";
+    private static final String REPLACED_TAG = ".tmp-replaced-";
+    private static final Pattern REPLACED = Pattern.compile(Pattern.quote(TMP_PREFIX) + "(\\d+)"
+            + Pattern.quote(REPLACED_TAG) + "\\d+");
     static final ObjectMapper JSON = new ObjectMapper();
 
     private final Path directory;
@@ -238,8 +245,10 @@ public final class TrainingCheckpoint {
             AtomicFiles.write(tmp.resolve(STATE_FILE), JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(state));
             forceDirectory(tmp);
             // an existing folder of this step is renamed out of the way, never deleted in place: a kill while a
-            // folder named checkpoint-<step> is half deleted would leave a torn checkpoint under a complete name
-            Path old = Files.exists(target) ? retire(target) : null;
+            // folder named checkpoint-<step> is half deleted would leave a torn checkpoint under a complete name.
+            // Between this rename and the next the step has no folder under its name; a kill there leaves the old
+            // version whole under REPLACED_TAG, and recover() puts it back (it is deleted only after the move)
+            Path old = Files.exists(target) ? retire(target, REPLACED_TAG) : null;
             try {
                 Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
             } catch (FileAlreadyExistsException e) {
@@ -262,8 +271,13 @@ public final class TrainingCheckpoint {
         return target;
     }
 
-    /** Removes temporary folders left by a writer that was killed. */
-    static void removeIncomplete(Path outputDirectory) throws IOException {
+    /**
+     * Finishes what a killed writer left, before a run reads or writes its checkpoints: a complete folder that was
+     * being replaced by a newer version of its step, when that version never arrived under the step's name, is
+     * renamed back (the newest reported save is never lost); every other temporary folder (a version half written,
+     * a replaced or rotated folder half deleted) is removed.
+     */
+    public static void recover(Path outputDirectory) throws IOException {
         if (!Files.isDirectory(outputDirectory)) {
             return;
         }
@@ -271,7 +285,17 @@ public final class TrainingCheckpoint {
         try (DirectoryStream<Path> ds = Files.newDirectoryStream(outputDirectory, TMP_PREFIX + "*.tmp-*")) {
             ds.forEach(stale::add);
         }
+        stale.sort(Comparator.comparing(p -> p.getFileName().toString()));
         for (Path p : stale) {
+            Matcher m = REPLACED.matcher(p.getFileName().toString());
+            if (m.matches()) {
+                Path target = directory(outputDirectory, Integer.parseInt(m.group(1)));
+                if (!Files.exists(target) && Files.isRegularFile(p.resolve(STATE_FILE))) {
+                    Files.move(p, target, StandardCopyOption.ATOMIC_MOVE);
+                    forceDirectory(outputDirectory);
+                    continue;
+                }
+            }
             deleteTree(p);
         }
     }
@@ -281,13 +305,14 @@ public final class TrainingCheckpoint {
      * deleted; a kill leaves it whole under its name or gone from the listing, and the next start removes the rest.
      */
     static void delete(Path checkpoint) throws IOException {
-        deleteTree(retire(checkpoint));
+        deleteTree(retire(checkpoint, DELETED_TAG));
     }
 
-    // renames a checkpoint folder to a temporary name that list() ignores and removeIncomplete() removes
-    private static Path retire(Path checkpoint) throws IOException {
+    // renames a checkpoint folder to a temporary name that list() ignores and recover() removes or, for a replaced
+    // folder whose successor is missing, restores
+    private static Path retire(Path checkpoint, String tag) throws IOException {
         Path parent = checkpoint.toAbsolutePath().getParent();
-        Path retired = parent.resolve(TMP_PREFIX + stepOf(checkpoint).orElse(0) + ".tmp-old-" + System.nanoTime());
+        Path retired = parent.resolve(TMP_PREFIX + stepOf(checkpoint).orElse(0) + tag + System.nanoTime());
         Files.move(checkpoint, retired, StandardCopyOption.ATOMIC_MOVE);
         CrashPoints.reached("retired " + checkpoint.getFileName());
         forceDirectory(parent);

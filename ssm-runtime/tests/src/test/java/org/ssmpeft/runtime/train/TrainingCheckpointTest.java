@@ -1,5 +1,6 @@
 package org.ssmpeft.runtime.train;
 
+import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -11,6 +12,7 @@ import java.util.function.Consumer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.ssmpeft.api.tensor.Tensor;
+import org.ssmpeft.runtime.io.CrashPoints;
 
 /** A trainer checkpoint that is not what the trainer wrote is refused naming the file, the key or the tensor. */
 class TrainingCheckpointTest {
@@ -61,5 +63,39 @@ class TrainingCheckpointTest {
         Files.writeString(c.resolve(TrainingCheckpoint.STATE_FILE), "{\"format\": ");
         assertThatThrownBy(() -> TrainingCheckpoint.open(c)).isInstanceOf(UncheckedIOException.class)
                 .hasMessageStartingWith(c.resolve(TrainingCheckpoint.STATE_FILE) + ": ");
+    }
+
+    /** Thrown at a crash point to stop a write where a kill would, without leaving the test's JVM. */
+    private static final class Stopped extends Error {
+    }
+
+    @Test
+    void aStepStoppedBetweenRetiringItsOldFolderAndRenamingTheNewOneGetsItsOldVersionBackOnRecovery()
+            throws Exception {
+        write(2, s -> { });
+        CrashPoints.install(what -> {
+            if (what.equals("retired checkpoint-3")) {
+                throw new Stopped();
+            }
+        });
+        try {
+            assertThatThrownBy(() -> write(5, s -> { })).isInstanceOf(Stopped.class);
+        } finally {
+            CrashPoints.install(what -> { });
+        }
+        // the window: the step has no folder under its name, its previous version lies under a hidden name
+        assertThat(TrainingCheckpoint.list(dir)).isEmpty();
+        TrainingCheckpoint.recover(dir);
+        assertThat(TrainingCheckpoint.list(dir)).containsExactly(TrainingCheckpoint.directory(dir, 3));
+        assertThat(TrainingCheckpoint.open(TrainingCheckpoint.directory(dir, 3)).trainable().get("adapter/a/p")
+                .data()).containsExactly(1, 2, 3);
+        try (var s = Files.list(dir)) {
+            assertThat(s.toList()).as("nothing hidden left").hasSize(1);
+        }
+        // a later rewrite that lands replaces it, and recovery then removes nothing it should keep
+        write(7, s -> { });
+        TrainingCheckpoint.recover(dir);
+        assertThat(TrainingCheckpoint.open(TrainingCheckpoint.directory(dir, 3)).trainable().get("adapter/a/p")
+                .data()).containsExactly(1, 7, 3);
     }
 }
