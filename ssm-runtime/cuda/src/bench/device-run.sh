@@ -40,12 +40,14 @@ if [ "${PROFILE:-}" = "1" ]; then
   echo "== batch 16"
   timeout 90 $JAVA -cp "$CP" org.ssmpeft.runtime.cuda.bench.ScanBench 16 1536 1024 16 30 2>&1 | tee "$OUT/bench-b16.log" \
     | grep -E "^(forward|backward)"
-  for k in fwd bwd; do
-    echo "== ncu scan_${k}_f32"
-    timeout 120 ncu --clock-control none --target-processes all -k regex:scan_${k}_f32_ --launch-skip 3 --launch-count 1 \
+  # PROFILE_KERNELS: the kernels profiled (name prefixes, e.g. "scan_fwd_bf16 scan_bwd_f32")
+  for k in ${PROFILE_KERNELS:-scan_fwd_f32 scan_bwd_f32}; do
+    echo "== ncu $k"
+    timeout 150 ncu --clock-control none --target-processes all -k regex:${k}_ --launch-skip 3 --launch-count 1 \
       --section SpeedOfLight --section WarpStateStats --section SchedulerStats --section Occupancy --section LaunchStats \
+      --section ComputeWorkloadAnalysis --section InstructionStats --section SourceCounters \
       $JAVA -cp "$CP" org.ssmpeft.runtime.cuda.bench.ScanBench 4 1536 1024 16 3 > "$OUT/ncu-$k.log" 2>&1
-    grep -iE "Duration|stall|Warp Cycles|Issued Warp|No Eligible|Active Warps|Eligible Warps|Throughput|Achieved Occupancy|Registers|Block Limit|One or More" "$OUT/ncu-$k.log" | head -40
+    grep -iE "Duration|stall|Warp Cycles|Issued Warp|No Eligible|Active Warps|Eligible Warps|Throughput|Achieved Occupancy|Registers|Block Limit|One or More|Pipe|Executed Ipc" "$OUT/ncu-$k.log" | head -60
   done
 fi
 if [ "${SANITIZE:-}" = "1" ]; then

@@ -92,7 +92,8 @@ public record ScanLayout(int lanes, int statesPerLane, int channels, int tile) {
     /** Dynamic shared memory of the forward (the kernel's FWD_SMEM_FLOATS). */
     public int forwardSharedBytes() {
         int tc = tile * channels;
-        return 4 * (4 * tc + 2 * tile * states() + lanes * (tc + 32 / lanes) + 2 * channels);
+        int pitch = lanes == 1 ? channels : channels + 32 / lanes;
+        return 4 * (4 * tc + 2 * tile * states() + tile * pitch + 2 * channels);
     }
 
     /** Dynamic shared memory of the backward (the kernel's BWD_SMEM_FLOATS). */

@@ -95,6 +95,25 @@ __device__ __forceinline__ float sum_lanes(float v) {
     return v;
 }
 
+// The S lanes of one channel each hold their shares v[j] of S steps j; returns to lane s the sum over the lanes of
+// step s ("transposed" butterfly: at each stage a lane keeps half of its steps and receives its partner's shares of
+// them, so S steps cost S - 1 shuffles instead of S·log2(S)). The pairing is sum_lanes' (lanes s, s^1 first, then
+// s^2, ...) and addition commutes, so every step's sum equals sum_lanes' bit for bit.
+template <int S>
+__device__ __forceinline__ float sum_lanes_transposed(float (&v)[S], int s) {
+#pragma unroll
+    for (int m = 1; m < S; m <<= 1) {
+        const bool hi = (s & m) != 0;
+#pragma unroll
+        for (int i = 0; i < S / (2 * m); i++) {
+            float keep = hi ? v[2 * i + 1] : v[2 * i];
+            float send = hi ? v[2 * i] : v[2 * i + 1];
+            v[i] = keep + __shfl_xor_sync(0xffffffffu, send, m);
+        }
+    }
+    return v[0];
+}
+
 // The lane's K (B, C) pairs of one step from shared memory (pairs of the lane's states are contiguous, 8·K bytes,
 // 16-byte aligned for even K): one 8- or 16-byte load per two states
 template <int K>
@@ -290,28 +309,29 @@ struct TileLoad {
 // dskip: (D) or null; z: (B, L, ldz) at zOff or null (no gate); state: (B, D, nb) h0 in, h_{L-1} out (null: zeros,
 // not written); hoff: (D, nb) or null; yoff: (D) or null; ext: (B, L, ldext) with B'_t at 0, C'_t at ne;
 // extNegA: (D, ne); extState: (B, D, ne) like state; ckpt: (B, ceil(L/TT), D, Ntot) or null -> y: (B, L, D)
-// Per step a lane only advances its states and leaves its share of C·(h + h') in shared memory (no cross-lane
-// traffic in the recurrence); the S shares, the channel's D·u + y' and the gate are combined when the tile is
-// stored, by all threads at once. Shares are kept per lane (s, then element): sy[s·P + tt·CH + c], with the pitch
-// P ≡ 32/S (mod 32) so that the S·(32/S) lanes of a warp write 32 different banks.
+// Per step a lane advances its states and keeps its share of C·(h + h') in a register; after S steps the S lanes of
+// a channel sum their shares with one transposed butterfly (sum_lanes_transposed: S - 1 shuffles), lane s writing
+// the total of the round's step s to sy[tt·PR + c] (pitch PR = CH + 32/S, so the 32/S channels and S steps of a
+// warp's store hit 32 different banks when CH / (32/S) is even); the channel's D·u + y' and the gate are applied
+// when the tile is stored, by all threads at once.
 // HO: whether a state offset h' is read out (an instantiation without it saves an addition per state and step).
 // Dynamic shared memory: FWD_SMEM_FLOATS floats (ScanLayout.forwardSharedBytes mirrors it).
-#define FWD_SMEM_FLOATS(S, K, CH, TT) (4 * (TT) * (CH) + 2 * (TT) * (S) * (K) + (S) * ((TT) * (CH) + 32 / (S)) + 2 * (CH))
+#define FWD_PITCH(S, CH) ((S) == 1 ? (CH) : (CH) + 32 / (S))
+#define FWD_SMEM_FLOATS(S, K, CH, TT) (4 * (TT) * (CH) + 2 * (TT) * (S) * (K) + (TT) * FWD_PITCH(S, CH) + 2 * (CH))
 template <typename T, int S, int K, int CH, int TT, bool HO>
 __device__ void scan_fwd(const T* x, const T* dt, const float* negA, const T* bc, int ldbc, int bOff,
                          const float* dskip, const T* z, int ldz, int zOff, float* state, const float* hoff,
                          const float* yoff, const T* ext, int ldext, const float* extNegA, float* extState,
                          float* ckpt, T* y, int len, int d, int nb, int ne) {
     typedef Items<S, K, CH, TT> I;
-    constexpr int THREADS = I::THREADS, NT = I::NT, P = TT * CH + 32 / S;
-    static_assert((TT * CH) % 32 == 0, "forward: TT·CH must be a multiple of 32 for the share pitch");
+    constexpr int THREADS = I::THREADS, NT = I::NT, PR = FWD_PITCH(S, CH);
     extern __shared__ __align__(16) float smem[];
-    float2* sdu = reinterpret_cast<float2*>(smem);               // (TT, CH) (Δ, Δ·u)
+    float2* sdu = reinterpret_cast<float2*>(smem);               // (TT / 2, CH, 2) (Δ, Δ·u)
     float* su = smem + 2 * TT * CH;                               // (TT, CH) u, for D·u
     float* sz = su + TT * CH;                                     // (TT, CH)
     float2* sBC = reinterpret_cast<float2*>(sz + TT * CH);        // (TT, NT) (B, C)
-    float* sy = reinterpret_cast<float*>(sBC + TT * NT);          // (S, P) read-out shares
-    float* sD = sy + S * P;
+    float* sy = reinterpret_cast<float*>(sBC + TT * NT);          // (TT, PR) read-outs C·(h + h')
+    float* sD = sy + TT * PR;
     float* sYo = sD + CH;
     const int b = blockIdx.y, c0 = blockIdx.x * CH;
     const int cl = threadIdx.x / S, s = threadIdx.x % S, c = c0 + cl;
@@ -339,7 +359,9 @@ __device__ void scan_fwd(const T* x, const T* dt, const float* negA, const T* bc
         for (int j = 0; j < I::IC; j++) {
             int i = threadIdx.x + j * THREADS;
             float dv = next.fdt(j), uv = next.fx(j);
-            sdu[i] = make_float2(dv, dv * uv);
+            // (Δ, Δ·u) of steps 2r and 2r + 1 side by side, so a lane reads two steps' pairs with one 16-byte load
+            const int r = I::row() + j * S;
+            sdu[((r >> 1) * CH + col) * 2 + (r & 1)] = make_float2(dv, dv * uv);
             su[i] = uv;
             sz[i] = next.fz(j);
         }
@@ -355,22 +377,39 @@ __device__ void scan_fwd(const T* x, const T* dt, const float* negA, const T* bc
                 if (n < ntot) ckpt[(((u64) b * chunks + ck) * d + c) * ntot + n] = h[k];
             }
         }
-        float* share = sy + s * P + cl;
-        constexpr int G = Group<K>::G;
-        static_assert(TT % G == 0, "forward: the tile must be a multiple of the step group");
+        // a round: R steps, the read-out reduced every S of them; operands read G steps at a time
+        constexpr int G = Group<K>::G, R = S > G ? S : G;
+        static_assert(TT % R == 0 && R % G == 0 && R % S == 0, "forward: the tile must be a multiple of the round");
+        float* readout = sy + s * PR + cl;
 #pragma unroll 2
-        for (int t1 = 0; t1 < TT; t1 += G) {
-            float2 du[G];
-            float bq[G][K], cq[G][K], out[G];
+        for (int t1 = 0; t1 < TT; t1 += R) {
+            float out[R / S][S];
 #pragma unroll
-            for (int q = 0; q < G; q++) {
-                du[q] = sdu[(t1 + q) * CH + cl];
-                load_bc<K>(bq[q], cq[q], sBC + (t1 + q) * NT + s * K);
+            for (int t2 = 0; t2 < R; t2 += G) {
+                float2 du[G];
+                float bq[G][K], cq[G][K];
+#pragma unroll
+                for (int q = 0; q < G; q++) {
+                    const int t = t1 + t2 + q;
+                    if constexpr (G % 2 == 0) {
+                        if (q % 2 == 0) {
+                            float4 w = *reinterpret_cast<const float4*>(sdu + ((t >> 1) * CH + cl) * 2);
+                            du[q] = make_float2(w.x, w.y);
+                            du[q + 1] = make_float2(w.z, w.w);
+                        }
+                    } else {
+                        du[q] = sdu[((t >> 1) * CH + cl) * 2 + (t & 1)];
+                    }
+                    load_bc<K>(bq[q], cq[q], sBC + t * NT + s * K);
+                }
+#pragma unroll
+                for (int q = 0; q < G; q++) {
+                    const int j = t2 + q;
+                    out[j / S][j % S] = step_states<K, HO>(h, ln, du[q].x, du[q].y, bq[q], cq[q]);
+                }
             }
 #pragma unroll
-            for (int q = 0; q < G; q++) out[q] = step_states<K, HO>(h, ln, du[q].x, du[q].y, bq[q], cq[q]);
-#pragma unroll
-            for (int q = 0; q < G; q++) share[(t1 + q) * CH] = out[q];
+            for (int r = 0; r < R / S; r++) readout[(t1 + r * S) * PR] = sum_lanes_transposed<S>(out[r], s);
         }
         __syncthreads();
         const int r0 = t0 + I::row();
@@ -379,17 +418,7 @@ __device__ void scan_fwd(const T* x, const T* dt, const float* negA, const T* bc
         for (int j = 0; j < I::IC; j++) {
             int i = threadIdx.x + j * THREADS;
             if (r0 + j * S < len && cg < d) {
-                // the S shares summed as a pairwise tree in lane order, the order of the step kernel's
-                // butterfly (sum_lanes), so a decoding step equals the forward bit for bit
-                float v[S];
-#pragma unroll
-                for (int q = 0; q < S; q++) v[q] = sy[q * P + i];
-#pragma unroll
-                for (int m = 1; m < S; m <<= 1) {
-#pragma unroll
-                    for (int q = 0; q < S; q += 2 * m) v[q] += v[q + m];
-                }
-                float out = v[0] + sD[col] * su[i] + sYo[col];
+                float out = sy[(I::row() + j * S) * PR + col] + sD[col] * su[i] + sYo[col];
                 if (z) {
                     float zv = sz[i];
                     out *= zv * sigmoid(zv);
