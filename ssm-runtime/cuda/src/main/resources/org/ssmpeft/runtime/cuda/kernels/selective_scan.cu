@@ -134,6 +134,34 @@ __device__ __forceinline__ void load_bc(float (&bv)[K], float (&cv)[K], const fl
     }
 }
 
+// The same from (B, C) kept as bf16 pairs, one 32-bit word per state (B in the low half, C in the high half): half
+// the shared-memory traffic of float pairs, and widening is exact (a bf16 is the high half of its float)
+template <int K>
+__device__ __forceinline__ void load_bc_packed(float (&bv)[K], float (&cv)[K], const unsigned* p) {
+    unsigned w[K];
+    if constexpr (K == 1) {
+        w[0] = p[0];
+    } else if constexpr (K == 2) {
+        uint2 q = *reinterpret_cast<const uint2*>(p);
+        w[0] = q.x;
+        w[1] = q.y;
+    } else {
+#pragma unroll
+        for (int k = 0; k < K; k += 4) {
+            uint4 q = *reinterpret_cast<const uint4*>(p + k);
+            w[k] = q.x;
+            w[k + 1] = q.y;
+            w[k + 2] = q.z;
+            w[k + 3] = q.w;
+        }
+    }
+#pragma unroll
+    for (int k = 0; k < K; k++) {
+        bv[k] = __uint_as_float(w[k] << 16);
+        cv[k] = __uint_as_float(w[k] & 0xffff0000u);
+    }
+}
+
 // Per-lane constants of one channel: A·log2(e), A, h' for the lane's K states (zero for padded states n >= Ntot).
 template <int K>
 struct Lane {
@@ -302,6 +330,14 @@ struct TileLoad {
             sBC[threadIdx.x + j * I::THREADS] = make_float2(Raw<T>::widen(bv[j]), Raw<T>::widen(cv[j]));
         }
     }
+
+    // bf16 tokens only: (B, C) as packed bf16 pairs (load_bc_packed)
+    __device__ void store_bc_packed(unsigned* sBC) const {
+#pragma unroll
+        for (int j = 0; j < IB; j++) {
+            sBC[threadIdx.x + j * I::THREADS] = (unsigned) bv[j] | ((unsigned) cv[j] << 16);
+        }
+    }
 };
 
 // ------------------------------------------------------------------------------------------------------------------
@@ -325,11 +361,14 @@ __device__ void scan_fwd(const T* x, const T* dt, const float* negA, const T* bc
                          float* ckpt, T* y, int len, int d, int nb, int ne) {
     typedef Items<S, K, CH, TT> I;
     constexpr int THREADS = I::THREADS, NT = I::NT, PR = FWD_PITCH(S, CH);
+    // bf16 tokens: (B, C) staged as they arrive, packed bf16 pairs (the shared-memory pipe was the forward's
+    // busiest: Nsight Compute, 74% L1/shared throughput, a third of the stalls waiting on shared loads)
+    constexpr bool PACKED = sizeof(T) == 2;
     extern __shared__ __align__(16) float smem[];
     float2* sdu = reinterpret_cast<float2*>(smem);               // (TT / 2, CH, 2) (Δ, Δ·u)
     float* su = smem + 2 * TT * CH;                               // (TT, CH) u, for D·u
     float* sz = su + TT * CH;                                     // (TT, CH)
-    float2* sBC = reinterpret_cast<float2*>(sz + TT * CH);        // (TT, NT) (B, C)
+    float2* sBC = reinterpret_cast<float2*>(sz + TT * CH);        // (TT, NT) (B, C) (bf16: packed, half of it)
     float* sy = reinterpret_cast<float*>(sBC + TT * NT);          // (TT, PR) read-outs C·(h + h')
     float* sD = sy + TT * PR;
     float* sYo = sD + CH;
@@ -365,7 +404,11 @@ __device__ void scan_fwd(const T* x, const T* dt, const float* negA, const T* bc
             su[i] = uv;
             sz[i] = next.fz(j);
         }
-        next.store_bc(sBC);
+        if constexpr (PACKED) {
+            next.store_bc_packed(reinterpret_cast<unsigned*>(sBC));
+        } else {
+            next.store_bc(sBC);
+        }
         __syncthreads();
         if (t0 + 2 * TT < len) {
             next.load(x, dt, z, ldz, zOff, nullptr, bc, ldbc, bOff, ext, ldext, b, t0 + 2 * TT, len, d, c0, nb, ne);
@@ -400,7 +443,11 @@ __device__ void scan_fwd(const T* x, const T* dt, const float* negA, const T* bc
                     } else {
                         du[q] = sdu[((t >> 1) * CH + cl) * 2 + (t & 1)];
                     }
-                    load_bc<K>(bq[q], cq[q], sBC + t * NT + s * K);
+                    if constexpr (PACKED) {
+                        load_bc_packed<K>(bq[q], cq[q], reinterpret_cast<const unsigned*>(sBC) + t * NT + s * K);
+                    } else {
+                        load_bc<K>(bq[q], cq[q], sBC + t * NT + s * K);
+                    }
                 }
 #pragma unroll
                 for (int q = 0; q < G; q++) {
