@@ -29,7 +29,8 @@ import picocli.CommandLine.Model.CommandSpec;
  * the held-out split and prints one table, with the base model without adapter as the first row. A method that fails
  * gets a row saying why; the others still run.
  */
-@Command(name = "compare", description = "Train every installed PEFT method on one bundled task with the same"
+@Command(name = "compare", mixinStandardHelpOptions = true, version = PeftCommand.VERSION,
+        description = "Train every installed PEFT method on one bundled task with the same"
         + " budget and data order; print method, trainable parameters, scores, training time and tokens/s.")
 final class CompareCommand implements Callable<Integer> {
 

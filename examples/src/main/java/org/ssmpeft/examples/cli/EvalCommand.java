@@ -19,7 +19,8 @@ import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
 /** {@code peft eval --task T [--adapter DIR]...}: scores of the base model with the given adapters (or none). */
-@Command(name = "eval", description = "Score the base model, with saved adapters or without, on a bundled task.")
+@Command(name = "eval", mixinStandardHelpOptions = true, version = PeftCommand.VERSION,
+        description = "Score the base model, with saved adapters or without, on a bundled task.")
 final class EvalCommand implements Callable<Integer> {
 
     private final AdapterFactory factory;

@@ -31,7 +31,8 @@ import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
 /** {@code peft train CONFIG}: fine-tune, evaluate before and after, save the adapter. */
-@Command(name = "train", description = "Fine-tune an adapter on a task as a run config says (see RunConfig):"
+@Command(name = "train", mixinStandardHelpOptions = true, version = PeftCommand.VERSION,
+        description = "Fine-tune an adapter on a task as a run config says (see RunConfig):"
         + " scores the base model before, trains, scores after, saves the adapter (Hugging Face PEFT layout),"
         + " metrics.jsonl, training-curve.png and scores.json into the config's output folder.")
 final class TrainCommand implements Callable<Integer> {
