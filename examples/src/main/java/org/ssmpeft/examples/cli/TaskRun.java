@@ -63,17 +63,38 @@ final class TaskRun {
         if (dataDir == null) {
             dataDir = temporary("peft-task-" + task.name());
             TaskFiles.write(task, taskSeed, dataDir);
-        } else if (!Files.isRegularFile(dataDir.resolve("train.jsonl"))) {
-            // a folder given to read is never written into: generating the task there would be a surprise
-            throw new java.nio.file.NoSuchFileException(dataDir.resolve("train.jsonl").toString(), null,
-                    "the data folder holds no train.jsonl; expected a folder written by peft tasks --write --task "
-                            + task.name() + " (or no data folder, to generate the task from its seed)");
+        } else {
+            requireTaskFiles(task, dataDir);
         }
         Path modelDir = BundledModel.orBundled(model);
         ModelSpec w = Checkpoints.load(modelDir); // Mamba-1 or Mamba-2, by its config.json
         Tokenizer tok = Tokenizers.forModel(modelDir, w.shape().vocab());
         SsmModel m = backend.create(w, out);
         return new TaskRun(task, dataDir, modelDir, w, m, tok, model == null);
+    }
+
+    /**
+     * A data folder given to read must hold every file of the task's layout: it is read, never written into
+     * (generating the task there would replace the user's files with synthetic ones).
+     */
+    static void requireTaskFiles(BundledTask task, Path dataDir) throws IOException {
+        if (!Files.isDirectory(dataDir)) {
+            throw new java.nio.file.NoSuchFileException(dataDir.toString(), null, "--data: not a folder; expected"
+                    + " a folder written by peft tasks --write --task " + task.name());
+        }
+        List<String> missing = new ArrayList<>();
+        for (String f : TaskFiles.expectedFiles(task)) {
+            if (!Files.isRegularFile(dataDir.resolve(f))) {
+                missing.add(f);
+            }
+        }
+        if (!missing.isEmpty()) {
+            throw new java.nio.file.NoSuchFileException(dataDir.resolve(missing.getFirst()).toString(), null,
+                    "the data folder holds no " + String.join(", no ", missing) + "; expected a folder written by"
+                            + " peft tasks --write --task " + task.name() + " (" + String.join(", ",
+                            TaskFiles.expectedFiles(task)) + "), or no data folder, to generate the task from its"
+                            + " seed; nothing was written into it");
+        }
     }
 
     /** A temporary folder deleted with its contents when the JVM exits. */
