@@ -30,7 +30,7 @@ import picocli.CommandLine.Model.CommandSpec;
  * gets a row saying why; the others still run.
  */
 @Command(name = "compare", mixinStandardHelpOptions = true, version = PeftCommand.VERSION,
-        description = "Train every installed PEFT method on one bundled task with the same"
+        description = "Train every installed PEFT method on one task (bundled, or a published benchmark) with the same"
         + " budget and data order; print method, trainable parameters, scores, training time and tokens/s.")
 final class CompareCommand implements Callable<Integer> {
 
@@ -39,8 +39,12 @@ final class CompareCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Option(names = "--task", required = true, description = "A bundled task: sql, triples, sentiment.")
+    @Option(names = "--task", required = true, description = TaskRun.TASK_HELP)
     String task;
+
+    @Option(names = "--spider-target", paramLabel = "TARGET", defaultValue = "as_written",
+            description = TaskRun.SPIDER_TARGET_HELP)
+    String spiderTarget;
 
     @Option(names = "--methods", split = ",", description = "Only these methods (default: every installed one).")
     List<String> only;
@@ -64,7 +68,7 @@ final class CompareCommand implements Callable<Integer> {
     @Option(names = "--model", paramLabel = "DIR", description = "Base model folder (default: the bundled model).")
     Path model;
 
-    @Option(names = "--data", paramLabel = "DIR", description = "Task files (default: generated from --task-seed).")
+    @Option(names = "--data", paramLabel = "DIR", description = TaskRun.DATA_HELP)
     Path data;
 
     @Option(names = "--task-seed", defaultValue = "1", description = "Task generation seed (${DEFAULT-VALUE}).")
@@ -103,7 +107,7 @@ final class CompareCommand implements Callable<Integer> {
             OutputChecks.outputFolder(spec, "--out", out, reads);
         }
         long wall = System.nanoTime();
-        TaskRun run = TaskRun.open(task, data, taskSeed, model, backend, w);
+        TaskRun run = TaskRun.open(task, data, taskSeed, TaskRun.options(spec, spiderTarget), model, backend, w);
         var testItems = run.evalExamples(Split.TEST, limit);
         TaskScorer scorer = run.scorer(testItems, 1);
         List<String> methods = only != null ? only : factory.methods().names();

@@ -83,7 +83,7 @@ final class TrainCommand implements Callable<Integer> {
                     + c.output() + " holds no checkpoint to continue; expected a folder written by peft train with"
                     + " training.checkpoint_every (or run without --resume)");
         }
-        TaskRun run = TaskRun.open(c.task(), c.data(), c.taskSeed(), c.model(), backend, out);
+        TaskRun run = TaskRun.open(c.task(), c.data(), c.taskSeed(), c.benchmark(), c.model(), backend, out);
         AdapterSet adapters = factory.create(c.adapters(), run.model.shape(), c.seed());
         Split split = Split.valueOf(c.evalSplit().toUpperCase(Locale.ROOT));
         TaskScorer scorer = run.scorer(run.evalExamples(split, c.evalLimit()), c.beams());
