@@ -14,6 +14,7 @@ import org.ssmpeft.api.composition.AdapterSet;
 import org.ssmpeft.api.config.AdapterConfig;
 import org.ssmpeft.api.config.ConfigFormat;
 import org.ssmpeft.examples.tasks.TaskScorer;
+import org.ssmpeft.runtime.data.Example;
 import org.ssmpeft.runtime.data.Split;
 import org.ssmpeft.runtime.train.LearningRateSchedule;
 import org.ssmpeft.runtime.train.TrainingOptions;
@@ -55,14 +56,31 @@ final class CompareCommand implements Callable<Integer> {
     @Option(names = "--batch", defaultValue = "8", description = "Rows per step (${DEFAULT-VALUE}).")
     int batch;
 
-    @Option(names = "--seed", defaultValue = "42", description = "Data order and adapter init seed.")
+    @Option(names = "--seed", defaultValue = "42", description = "Data order and adapter init seed, when --seeds is"
+            + " not given (${DEFAULT-VALUE}).")
     long seed;
+
+    @Option(names = "--seeds", split = ",", paramLabel = "SEED",
+            description = "Run every method with each of these seeds (data order and adapter init), e.g. --seeds"
+                    + " 1,2,3; scores are the mean over the seeds, with their sample standard deviation (mean ± sd)."
+                    + " The learning rate is chosen with the first seed.")
+    List<Long> seeds;
+
+    @Option(names = "--lr-grid", split = ",", paramLabel = "FACTOR",
+            description = "Per method, train at the centre learning rate times each factor (e.g. --lr-grid"
+                    + " 0.5,1,2), each with the same data order and seed, score each on the validation split (the"
+                    + " task's main score), and score only the best on test. Centre: --lr METHOD=LR where given;"
+                    + " on a benchmark task the paper's rate (Mamba-130M, DART: state-offset 4e-4, initial-state"
+                    + " 2e-3, additional-scan 4e-3, lora 4e-3, full-ft 4e-4); on a bundled task the method's"
+                    + " default for the bundled model.")
+    List<Double> lrGrid;
 
     @Option(names = "--lr", split = ",", paramLabel = "METHOD=LR",
             description = "Override a method's learning rate, e.g. --lr state-offset=3e-3,lora=1e-3.")
     Map<String, Double> lrs = new LinkedHashMap<>();
 
-    @Option(names = "--limit", defaultValue = "100", description = "Held-out examples scored (${DEFAULT-VALUE}).")
+    @Option(names = "--limit", defaultValue = "100", description = "Held-out examples scored, on validation (with"
+            + " --lr-grid) and on test (${DEFAULT-VALUE}; 0: all); with --steps, what makes a quick run.")
     int limit;
 
     @Option(names = "--model", paramLabel = "DIR", description = "Base model folder (default: the bundled model).")
@@ -75,7 +93,8 @@ final class CompareCommand implements Callable<Integer> {
     long taskSeed;
 
     @Option(names = "--out", paramLabel = "DIR", description = "Keep each method's run (metrics, curve) here, and"
-            + " compare.json (settings, rows, table), rewritten atomically after each method.")
+            + " compare.md (the table), compare.csv and compare.json (settings, rows, table), rewritten atomically"
+            + " after each method.")
     Path out;
 
     @Mixin
@@ -87,10 +106,21 @@ final class CompareCommand implements Callable<Integer> {
     }
 
     private record Row(String method, long params, double percent, Map<String, Double> scores, double seconds,
-                       double tokensPerSecond, String failure, double lr) {
-        CompareResults.Row result() {
-            return new CompareResults.Row(method, params, percent, scores, seconds, tokensPerSecond, failure, lr);
+                       double tokensPerSecond, String failure, double lr, Map<String, Double> sd,
+                       Map<Double, Double> validation, int seedCount) {
+        Row(String method, long params, double percent, Map<String, Double> scores, double seconds,
+            double tokensPerSecond, String failure, double lr) {
+            this(method, params, percent, scores, seconds, tokensPerSecond, failure, lr, Map.of(), Map.of(), 1);
         }
+
+        CompareResults.Row result() {
+            return new CompareResults.Row(method, params, percent, scores, seconds, tokensPerSecond, failure, lr, sd,
+                    validation, seedCount);
+        }
+    }
+
+    /** One trained adapter set of a method: its learning rate, seed, run and test scores (once scored). */
+    private record Trained(double lr, long seed, AdapterSet adapters, FineTune.Outcome outcome) {
     }
 
     @Override
@@ -100,6 +130,10 @@ final class CompareCommand implements Callable<Integer> {
         OutputChecks.atLeast(spec, "--batch", batch, 1);
         OutputChecks.atLeast(spec, "--limit", limit, 0);
         lrs.forEach((m, lr) -> OutputChecks.positive(spec, "--lr " + m, lr));
+        if (lrGrid != null) {
+            lrGrid.forEach(f -> OutputChecks.positive(spec, "--lr-grid", f));
+        }
+        List<Long> seedList = seeds == null || seeds.isEmpty() ? List.of(seed) : List.copyOf(seeds);
         if (out != null) {
             Map<String, Path> reads = new LinkedHashMap<>();
             reads.put("the model folder", model);
@@ -111,9 +145,19 @@ final class CompareCommand implements Callable<Integer> {
         var testItems = run.evalExamples(Split.TEST, limit);
         TaskScorer scorer = run.scorer(testItems, 1);
         List<String> methods = only != null ? only : factory.methods().names();
-        w.printf("compare on task %s (%s)%nbase: %s%n%d steps x batch %d, seed %d, linear decay, held-out test"
-                + " examples %d%n", run.task.name(), run.task.description(), run.describeModel(), steps, batch, seed,
-                testItems.size());
+        boolean grid = lrGrid != null && !lrGrid.isEmpty();
+        var validationItems = grid ? run.evalExamples(Split.VALIDATION, limit) : List.<Example>of();
+        TaskScorer validation = grid ? run.scorer(validationItems, 1) : null;
+        boolean bundledTask = run.task instanceof org.ssmpeft.examples.tasks.BundledSource;
+        w.printf("compare on task %s (%s)%nbase: %s%n%d steps x batch %d, seed%s %s, linear decay, held-out test"
+                + " examples %d%n", run.task.name(), run.task.description(), run.describeModel(), steps, batch,
+                seedList.size() > 1 ? "s" : "", seedList.stream().map(String::valueOf).collect(
+                        java.util.stream.Collectors.joining(",")), testItems.size());
+        if (grid) {
+            w.printf("learning rates: centre x %s per method (centre: %s), chosen on %d validation examples by %s%n",
+                    lrGrid, bundledTask ? "the bundled defaults" : "the paper's rates", validationItems.size(),
+                    run.task.mainScore());
+        }
         w.flush();
         List<Row> rows = new ArrayList<>();
         long base = run.baseParameters();
@@ -124,29 +168,73 @@ final class CompareCommand implements Callable<Integer> {
         w.flush();
         Path root = out != null ? out : TaskRun.temporary("peft-compare");
         for (String method : methods) {
-            double lr = lrs.getOrDefault(method, MethodDefaults.lr(method));
+            double centre = lrs.containsKey(method) ? lrs.get(method)
+                    : bundledTask ? MethodDefaults.lr(method) : MethodDefaults.paperLr(method);
+            List<Double> lrList = grid ? lrGrid.stream().map(f -> centre * f).toList() : List.of(centre);
             try {
                 List<AdapterConfig> configs = factory.reader().parse(MethodDefaults.config(method), ConfigFormat.YAML);
-                AdapterSet adapters = factory.create(configs, run.model.shape(), seed);
-                long params = adapters.actingParameterCount();
-                TrainingOptions options = TrainingOptions.builder(steps, lr)
-                        .schedule(LearningRateSchedule.Kind.LINEAR, 0).seed(seed).checkpointEvery(0)
-                        .keepCheckpoints(1).build();
-                FineTune.Outcome o = FineTune.run(run, adapters, options, batch, root.resolve(method), null,
-                        List.of());
-                Map<String, Double> scores = TaskRun.evaluate(scorer, run.model, adapters);
-                rows.add(new Row(method, params, 100.0 * params / base, scores, o.seconds(), o.tokensPerSecond(),
-                        null, lr));
-                w.printf("  %-14s %s (lr %.0e, train %.1f s, final loss %.3f)%n", method, TaskRun.format(scores), lr,
-                        o.seconds(), o.result().lastLoss());
+                boolean single = lrList.size() == 1 && seedList.size() == 1;
+                // the grid, with the first seed: the best on validation is kept
+                Trained best = null;
+                double bestScore = Double.NEGATIVE_INFINITY;
+                Map<Double, Double> byLr = new LinkedHashMap<>();
+                for (double lr : lrList) {
+                    Path dir = single ? root.resolve(method) : root.resolve(method).resolve(runName(lr,
+                            seedList.getFirst()));
+                    Trained t = train(run, configs, lr, seedList.getFirst(), dir);
+                    if (grid) {
+                        double v = TaskRun.evaluate(validation, run.model, t.adapters())
+                                .getOrDefault(run.task.mainScore(), Double.NaN);
+                        byLr.put(lr, v);
+                        w.printf("  %-14s lr %.1e: validation %s %s (train %.1f s)%n", method, lr,
+                                run.task.mainScore(), TaskRun.fmt(run.task.mainScore(), v), t.outcome().seconds());
+                        w.flush();
+                        if (best == null || v > bestScore) {
+                            best = t;
+                            bestScore = v;
+                        }
+                    } else {
+                        best = t;
+                    }
+                }
+                Trained chosen = best;
+                List<Map<String, Double>> perSeed = new ArrayList<>();
+                List<Double> seconds = new ArrayList<>();
+                List<Double> speed = new ArrayList<>();
+                perSeed.add(TaskRun.evaluate(scorer, run.model, chosen.adapters()));
+                seconds.add(chosen.outcome().seconds());
+                speed.add(chosen.outcome().tokensPerSecond());
+                for (long s : seedList.subList(1, seedList.size())) {
+                    Trained t = train(run, configs, chosen.lr(), s, root.resolve(method).resolve(runName(chosen.lr(),
+                            s)));
+                    perSeed.add(TaskRun.evaluate(scorer, run.model, t.adapters()));
+                    seconds.add(t.outcome().seconds());
+                    speed.add(t.outcome().tokensPerSecond());
+                }
+                long params = chosen.adapters().actingParameterCount();
+                Map<String, Double> mean = new LinkedHashMap<>();
+                Map<String, Double> sd = new LinkedHashMap<>();
+                for (String k : perSeed.getFirst().keySet()) {
+                    double[] v = perSeed.stream().mapToDouble(m -> m.getOrDefault(k, Double.NaN)).toArray();
+                    mean.put(k, mean(v));
+                    if (v.length > 1) {
+                        sd.put(k, sampleSd(v));
+                    }
+                }
+                Row row = new Row(method, params, 100.0 * params / base, mean, mean(seconds), mean(speed), null,
+                        chosen.lr(), sd, byLr, seedList.size());
+                rows.add(row);
+                w.printf("  %-14s %s (lr %.0e, %strain %.1f s, final loss %.3f)%n", method, TaskRun.format(mean),
+                        chosen.lr(), seedList.size() > 1 ? "mean of " + seedList.size() + " seeds, " : "",
+                        row.seconds(), chosen.outcome().result().lastLoss());
             } catch (RuntimeException e) {
                 String why = e.getMessage() == null ? e.toString() : e.getMessage();
-                rows.add(new Row(method, 0, 0, Map.of(), 0, 0, why, lr));
+                rows.add(new Row(method, 0, 0, Map.of(), 0, 0, why, centre));
                 w.printf("  %-14s failed: %s%n", method, why);
             }
             w.flush();
             if (out != null) {
-                saveResults(run, testItems.size(), rows);
+                saveResults(run, testItems.size(), rows, seedList);
             }
         }
         w.println();
@@ -155,16 +243,55 @@ final class CompareCommand implements Callable<Integer> {
         return 0;
     }
 
-    private void saveResults(TaskRun run, int examples, List<Row> rows) throws java.io.IOException {
+    private Trained train(TaskRun run, List<AdapterConfig> configs, double lr, long seed, Path dir)
+            throws java.io.IOException {
+        AdapterSet adapters = factory.create(configs, run.model.shape(), seed);
+        TrainingOptions options = TrainingOptions.builder(steps, lr)
+                .schedule(LearningRateSchedule.Kind.LINEAR, 0).seed(seed).checkpointEvery(0)
+                .keepCheckpoints(1).build();
+        FineTune.Outcome o = FineTune.run(run, adapters, options, batch, dir, null, List.of());
+        return new Trained(lr, seed, adapters, o);
+    }
+
+    private static String runName(double lr, long seed) {
+        return String.format(Locale.ROOT, "lr-%.3e-seed-%d", lr, seed);
+    }
+
+    private static double mean(double[] v) {
+        double s = 0;
+        for (double x : v) {
+            s += x;
+        }
+        return s / v.length;
+    }
+
+    private static double mean(List<Double> v) {
+        return mean(v.stream().mapToDouble(Double::doubleValue).toArray());
+    }
+
+    /** {@code sqrt(Σ (x - mean)² / (n - 1))}. */
+    private static double sampleSd(double[] v) {
+        double m = mean(v);
+        double s = 0;
+        for (double x : v) {
+            s += (x - m) * (x - m);
+        }
+        return Math.sqrt(s / (v.length - 1));
+    }
+
+    private void saveResults(TaskRun run, int examples, List<Row> rows, List<Long> seedList)
+            throws java.io.IOException {
         Map<String, Object> settings = new LinkedHashMap<>();
         settings.put("task", run.task.name());
         settings.put("base", run.describeModel());
         settings.put("steps", steps);
         settings.put("batch", batch);
-        settings.put("seed", seed);
+        settings.put("seeds", seedList);
+        settings.put("lr_grid", lrGrid == null ? List.of() : lrGrid);
+        settings.put("main_score", run.task.mainScore());
+        settings.put("backend", run.model.backend());
         settings.put("test_examples", examples);
-        CompareResults.write(out.resolve(CompareResults.FILE), settings, rows.stream().map(Row::result).toList(),
-                table(rows));
+        CompareResults.writeAll(out, settings, rows.stream().map(Row::result).toList(), table(rows));
     }
 
     private List<String> table(List<Row> rows) {
@@ -189,7 +316,8 @@ final class CompareCommand implements Callable<Integer> {
             c.add(String.format(Locale.ROOT, "%.2f%%", r.percent()));
             for (String s : scoreNames) {
                 Double v = r.scores().get(s);
-                c.add(v == null ? "-" : TaskRun.fmt(s, v));
+                Double d = r.sd().get(s);
+                c.add(v == null ? "-" : d == null ? TaskRun.fmt(s, v) : TaskRun.fmt(s, v) + " ± " + TaskRun.fmt(s, d));
             }
             c.add(baseRow ? "-" : String.format(Locale.ROOT, "%.1f", r.seconds()));
             c.add(baseRow ? "-" : String.format(Locale.ROOT, "%,.0f", r.tokensPerSecond()));
