@@ -91,6 +91,16 @@ class BenchmarkTasksCliTest {
     }
 
     @Test
+    void theExampleSpiderRunConfigReads() {
+        RunConfig c = RunConfig.read(Path.of("runs/train-spider-offset.yaml"),
+                new org.ssmpeft.api.composition.AdapterFactory(org.ssmpeft.api.registry.PeftMethods.load()).reader());
+        assertThat(c.task()).isEqualTo("spider");
+        assertThat(c.benchmark().spiderTarget()).isEqualTo(org.ssmpeft.runtime.data.SpiderData.Target.LOWER_CASED);
+        assertThat(c.options().learningRate()).isEqualTo(2e-4);
+        assertThat(c.beams()).isEqualTo(5);
+    }
+
+    @Test
     void compareRunsOnAGlueTask() throws Exception {
         Path out = tmp.resolve("compare-sst2");
         Cli r = Cli.run("compare", "--task", "glue/sst2", "--data", data.resolve("glue").toString(), "--model",
