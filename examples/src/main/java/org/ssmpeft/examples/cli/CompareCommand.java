@@ -83,6 +83,10 @@ final class CompareCommand implements Callable<Integer> {
             + " --lr-grid) and on test (${DEFAULT-VALUE}; 0: all); with --steps, what makes a quick run.")
     int limit;
 
+    @Option(names = "--beams", defaultValue = "1", description = "Beam search width for generation on test (1:"
+            + " greedy, the default; the paper: 5); validation for --lr-grid decodes greedily.")
+    int beams;
+
     @Option(names = "--model", paramLabel = "DIR", description = "Base model folder (default: the bundled model).")
     Path model;
 
@@ -129,6 +133,7 @@ final class CompareCommand implements Callable<Integer> {
         OutputChecks.atLeast(spec, "--steps", steps, 1);
         OutputChecks.atLeast(spec, "--batch", batch, 1);
         OutputChecks.atLeast(spec, "--limit", limit, 0);
+        OutputChecks.atLeast(spec, "--beams", beams, 1);
         lrs.forEach((m, lr) -> OutputChecks.positive(spec, "--lr " + m, lr));
         if (lrGrid != null) {
             lrGrid.forEach(f -> OutputChecks.positive(spec, "--lr-grid", f));
@@ -143,7 +148,7 @@ final class CompareCommand implements Callable<Integer> {
         long wall = System.nanoTime();
         TaskRun run = TaskRun.open(task, data, taskSeed, TaskRun.options(spec, spiderTarget), model, backend, w);
         var testItems = run.evalExamples(Split.TEST, limit);
-        TaskScorer scorer = run.scorer(testItems, 1);
+        TaskScorer scorer = run.scorer(testItems, beams);
         List<String> methods = only != null ? only : factory.methods().names();
         boolean grid = lrGrid != null && !lrGrid.isEmpty();
         var validationItems = grid ? run.evalExamples(Split.VALIDATION, limit) : List.<Example>of();
@@ -290,6 +295,7 @@ final class CompareCommand implements Callable<Integer> {
         settings.put("lr_grid", lrGrid == null ? List.of() : lrGrid);
         settings.put("main_score", run.task.mainScore());
         settings.put("backend", run.model.backend());
+        settings.put("beams", beams);
         settings.put("test_examples", examples);
         CompareResults.writeAll(out, settings, rows.stream().map(Row::result).toList(), table(rows));
     }

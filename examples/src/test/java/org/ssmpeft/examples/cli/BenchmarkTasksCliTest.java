@@ -91,6 +91,36 @@ class BenchmarkTasksCliTest {
     }
 
     @Test
+    void trainTakesTheTaskAndDataFromTheCommandLineOverTheRunConfig() throws Exception {
+        Path folder = data.resolve("glue");
+        Map<String, String> before = DataFolderReadOnlyTest.hashes(folder);
+        Path cfg = Files.writeString(tmp.resolve("bundled.yaml"), """
+                task: sentiment
+                model: %s
+                adapter: {method: lora, rank: 2, alpha: 2}
+                training: {steps: 1, lr: 1e-3, batch: 2, seed: 42}
+                eval: {split: test, limit: 2}
+                output: %s
+                """.formatted(model, tmp.resolve("out/mnli")));
+        Cli r = Cli.run("train", cfg.toString(), "--task", "glue/mnli", "--data", folder.toString());
+        assertThat(r.exitCode()).as(r.err() + r.out()).isZero();
+        assertThat(r.out()).contains("task glue/mnli (GLUE MNLI from " + folder)
+                .contains("before (base model, test split, 2 examples): accuracy ");
+        assertThat(DataFolderReadOnlyTest.hashes(folder)).isEqualTo(before);
+    }
+
+    @Test
+    void compareDecodesWithBeamsOnAGenerationTask() throws Exception {
+        Path out = tmp.resolve("compare-dart");
+        Cli r = Cli.run("compare", "--task", "dart", "--data", data.resolve("dart").toString(), "--model",
+                model.toString(), "--methods", "state-offset", "--steps", "1", "--batch", "2", "--limit", "1",
+                "--beams", "2", "--out", out.toString());
+        assertThat(r.exitCode()).as(r.err() + r.out()).isZero();
+        assertThat(r.out()).contains("| method | lr | trainable params | % of base | bleu | sacrebleu |");
+        assertThat(out.resolve("compare.json")).content().contains("\"beams\" : 2");
+    }
+
+    @Test
     void theExampleSpiderRunConfigReads() {
         RunConfig c = RunConfig.read(Path.of("runs/train-spider-offset.yaml"),
                 new org.ssmpeft.api.composition.AdapterFactory(org.ssmpeft.api.registry.PeftMethods.load()).reader());
