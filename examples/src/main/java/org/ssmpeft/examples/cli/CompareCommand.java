@@ -101,6 +101,11 @@ final class CompareCommand implements Callable<Integer> {
             + " after each method.")
     Path out;
 
+    @Option(names = "--resume", description = "With --out: keep the rows of the compare.json there when it was"
+            + " written with the same settings, and train only the methods it lacks or that failed (a killed"
+            + " comparison continues where it stopped).")
+    boolean resume;
+
     @Mixin
     BackendOption backend = new BackendOption();
 
@@ -139,6 +144,10 @@ final class CompareCommand implements Callable<Integer> {
             lrGrid.forEach(f -> OutputChecks.positive(spec, "--lr-grid", f));
         }
         List<Long> seedList = seeds == null || seeds.isEmpty() ? List.of(seed) : List.copyOf(seeds);
+        if (resume && out == null) {
+            throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--resume needs --out DIR (the"
+                    + " folder of the comparison to continue)");
+        }
         if (out != null) {
             Map<String, Path> reads = new LinkedHashMap<>();
             reads.put("the model folder", model);
@@ -166,13 +175,30 @@ final class CompareCommand implements Callable<Integer> {
         w.flush();
         List<Row> rows = new ArrayList<>();
         long base = run.baseParameters();
-        long t0 = System.nanoTime();
-        Map<String, Double> baseline = TaskRun.evaluate(scorer, run.model, run.model.noAdapters());
-        rows.add(new Row("(base model)", 0, 0, baseline, 0, 0, null, 0));
-        w.printf("  %-14s %s (%.1f s)%n", "(base model)", TaskRun.format(baseline), (System.nanoTime() - t0) / 1e9);
+        Map<String, Row> done = resume ? finished(run, testItems.size(), seedList) : Map.of();
+        if (done.containsKey(BASE_ROW)) {
+            rows.add(done.get(BASE_ROW));
+            w.printf("  %-14s %s (from %s)%n", BASE_ROW, TaskRun.format(done.get(BASE_ROW).scores()),
+                    CompareResults.FILE);
+        } else {
+            long t0 = System.nanoTime();
+            Map<String, Double> baseline = TaskRun.evaluate(scorer, run.model, run.model.noAdapters());
+            rows.add(new Row(BASE_ROW, 0, 0, baseline, 0, 0, null, 0));
+            w.printf("  %-14s %s (%.1f s)%n", BASE_ROW, TaskRun.format(baseline), (System.nanoTime() - t0) / 1e9);
+        }
         w.flush();
         Path root = out != null ? out : TaskRun.temporary("peft-compare");
         for (String method : methods) {
+            if (done.containsKey(method)) {
+                rows.add(done.get(method));
+                w.printf("  %-14s %s (lr %.0e, from %s)%n", method, TaskRun.format(done.get(method).scores()),
+                        done.get(method).lr(), CompareResults.FILE);
+                continue;
+            }
+            if (resume) {
+                // what a killed run of this method left in its own folder under --out: it starts again
+                deleteRecursively(root.resolve(method));
+            }
             double centre = lrs.containsKey(method) ? lrs.get(method)
                     : bundledTask ? MethodDefaults.lr(method) : MethodDefaults.paperLr(method);
             List<Double> lrList = grid ? lrGrid.stream().map(f -> centre * f).toList() : List.of(centre);
@@ -254,8 +280,23 @@ final class CompareCommand implements Callable<Integer> {
         TrainingOptions options = TrainingOptions.builder(steps, lr)
                 .schedule(LearningRateSchedule.Kind.LINEAR, 0).seed(seed).checkpointEvery(0)
                 .keepCheckpoints(1).build();
-        FineTune.Outcome o = FineTune.run(run, adapters, options, batch, dir, null, List.of());
+        var console = System.console();
+        var progress = new org.ssmpeft.runtime.train.ProgressLine(new java.io.PrintStream(
+                new TrainCommand.WriterStream(spec.commandLine().getOut()), true),
+                console != null && console.isTerminal(), Math.max(1, steps / 4));
+        FineTune.Outcome o = FineTune.run(run, adapters, options, batch, dir, null, List.of(progress));
         return new Trained(lr, seed, adapters, o);
+    }
+
+    private static void deleteRecursively(Path dir) throws java.io.IOException {
+        if (!java.nio.file.Files.exists(dir, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+            return;
+        }
+        try (var files = java.nio.file.Files.walk(dir)) {
+            for (Path p : files.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                java.nio.file.Files.delete(p);
+            }
+        }
     }
 
     private static String runName(double lr, long seed) {
@@ -284,8 +325,43 @@ final class CompareCommand implements Callable<Integer> {
         return Math.sqrt(s / (v.length - 1));
     }
 
-    private void saveResults(TaskRun run, int examples, List<Row> rows, List<Long> seedList)
-            throws java.io.IOException {
+    private static final String BASE_ROW = "(base model)";
+
+    /**
+     * The finished rows of the compare.json in {@code --out}, by method (failed ones left out, so they run again);
+     * refused when it was written with other settings.
+     */
+    private Map<String, Row> finished(TaskRun run, int examples, List<Long> seedList) throws java.io.IOException {
+        Path file = out.resolve(CompareResults.FILE);
+        if (!java.nio.file.Files.isRegularFile(file)) {
+            return Map.of();
+        }
+        CompareResults.Saved saved = CompareResults.read(file);
+        // through the bytes, as the file holds them (a long read back is an int node)
+        var json = new com.fasterxml.jackson.databind.ObjectMapper();
+        var now = json.readTree(json.writeValueAsBytes(settings(run, examples, seedList)));
+        if (!now.equals(saved.settings())) {
+            List<String> differ = new ArrayList<>();
+            now.properties().forEach(e -> {
+                if (!e.getValue().equals(saved.settings().get(e.getKey()))) {
+                    differ.add(e.getKey());
+                }
+            });
+            throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--resume: " + file + " was written"
+                    + " with other settings (" + (differ.isEmpty() ? "its keys" : String.join(", ", differ))
+                    + " differ); run without --resume to start again, or choose another --out");
+        }
+        Map<String, Row> rows = new LinkedHashMap<>();
+        for (CompareResults.Row r : saved.rows()) {
+            if (r.failure() == null) {
+                rows.put(r.method(), new Row(r.method(), r.params(), r.percent(), r.scores(), r.seconds(),
+                        r.tokensPerSecond(), null, r.lr(), r.sd(), r.validation(), r.seeds()));
+            }
+        }
+        return rows;
+    }
+
+    private Map<String, Object> settings(TaskRun run, int examples, List<Long> seedList) {
         Map<String, Object> settings = new LinkedHashMap<>();
         settings.put("task", run.task.name());
         settings.put("base", run.describeModel());
@@ -293,11 +369,34 @@ final class CompareCommand implements Callable<Integer> {
         settings.put("batch", batch);
         settings.put("seeds", seedList);
         settings.put("lr_grid", lrGrid == null ? List.of() : lrGrid);
+        settings.put("lr_overrides", new java.util.TreeMap<>(lrs));
+        settings.put("spider_target", spiderTarget);
         settings.put("main_score", run.task.mainScore());
         settings.put("backend", run.model.backend());
         settings.put("beams", beams);
         settings.put("test_examples", examples);
+        return settings;
+    }
+
+    private void saveResults(TaskRun run, int examples, List<Row> rows, List<Long> seedList)
+            throws java.io.IOException {
+        Map<String, Object> settings = settings(run, examples, seedList);
         CompareResults.writeAll(out, settings, rows.stream().map(Row::result).toList(), table(rows));
+        // the main score per method, with its sd over seeds as an error bar
+        Map<String, Double> means = new LinkedHashMap<>();
+        Map<String, Double> sds = new LinkedHashMap<>();
+        String main = run.task.mainScore();
+        for (Row r : rows) {
+            if (r.failure() == null && r.scores().containsKey(main)) {
+                means.put(r.method(), r.scores().get(main));
+                if (r.sd().containsKey(main)) {
+                    sds.put(r.method(), r.sd().get(main));
+                }
+            }
+        }
+        org.ssmpeft.runtime.report.ScoreChart.write(out.resolve(CompareResults.CHART), run.task.name() + ": "
+                + main + (seedList.size() > 1 ? " (mean ± sd over " + seedList.size() + " seeds)" : ""), main, means,
+                sds, 800, 480);
     }
 
     private List<String> table(List<Row> rows) {

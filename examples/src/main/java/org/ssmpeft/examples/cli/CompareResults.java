@@ -16,7 +16,8 @@ import org.ssmpeft.runtime.io.AtomicFiles;
 
 /**
  * What {@code peft compare --out DIR} leaves: {@code compare.json} (the settings, one row per method finished so far
- * and the table as printed), {@code compare.md} (the table) and {@code compare.csv} (one line per row). Rewritten after
+ * and the table as printed), {@code compare.md} (the table), {@code compare.csv} (one line per row) and
+ * {@code compare.png} (a bar chart of the main score). Rewritten after
  * every method, each file replaced atomically ({@link AtomicFiles}), so a compare killed at any moment leaves the rows
  * of the methods it had finished, whole, never a torn file.
  */
@@ -25,6 +26,7 @@ final class CompareResults {
     static final String FILE = "compare.json";
     static final String MARKDOWN = "compare.md";
     static final String CSV = "compare.csv";
+    static final String CHART = "compare.png";
 
     private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -44,6 +46,38 @@ final class CompareResults {
             double tokensPerSecond, String failure, double lr) {
             this(method, params, percent, scores, seconds, tokensPerSecond, failure, lr, Map.of(), Map.of(), 1);
         }
+    }
+
+    /** A compare.json read back: its settings and rows. */
+    record Saved(com.fasterxml.jackson.databind.JsonNode settings, List<Row> rows) {
+    }
+
+    /** Reads a compare.json written by {@link #write}. */
+    static Saved read(Path file) throws IOException {
+        com.fasterxml.jackson.databind.JsonNode root = JSON.readTree(file.toFile());
+        List<Row> rows = new ArrayList<>();
+        for (com.fasterxml.jackson.databind.JsonNode o : root.path("rows")) {
+            String method = o.path("method").asText();
+            double lr = o.path("lr").asDouble();
+            if (o.has("failure")) {
+                rows.add(new Row(method, 0, 0, Map.of(), 0, 0, o.path("failure").asText(), lr));
+                continue;
+            }
+            Map<Double, Double> validation = new java.util.LinkedHashMap<>();
+            o.path("validation_by_lr").properties().forEach(e -> validation.put(Double.parseDouble(e.getKey()),
+                    e.getValue().asDouble()));
+            rows.add(new Row(method, o.path("trainable_parameters").asLong(), o.path("percent_of_base").asDouble(),
+                    doubles(o.path("scores")), o.path("train_seconds").asDouble(),
+                    o.path("tokens_per_second").asDouble(), null, lr, doubles(o.path("scores_sd")), validation,
+                    o.path("seeds").asInt(1)));
+        }
+        return new Saved(root.path("settings"), rows);
+    }
+
+    private static Map<String, Double> doubles(com.fasterxml.jackson.databind.JsonNode n) {
+        Map<String, Double> out = new java.util.LinkedHashMap<>();
+        n.properties().forEach(e -> out.put(e.getKey(), e.getValue().asDouble()));
+        return out;
     }
 
     static void write(Path file, Map<String, Object> settings, List<Row> rows, List<String> table)

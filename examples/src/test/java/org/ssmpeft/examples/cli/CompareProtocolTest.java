@@ -69,6 +69,54 @@ class CompareProtocolTest {
     }
 
     @Test
+    void aComparisonStoppedAfterOneMethodResumesWithTheOthersAndDrawsTheChart() throws Exception {
+        Path out = tmp.resolve("resumed");
+        String[] common = {"compare", "--task", "sentiment", "--data", data.toString(), "--model", model.toString(),
+                "--steps", "2", "--batch", "2", "--limit", "4", "--out", out.toString()};
+        Cli first = Cli.run(concat(common, "--methods", "state-offset"));
+        assertThat(first.exitCode()).as(first.err() + first.out()).isZero();
+        assertThat(first.out()).as("a progress line per run").contains("step 2/2 loss").contains("ETA");
+        String offsetRow = new ObjectMapper().readTree(out.resolve("compare.json").toFile()).get("rows").get(1)
+                .toString();
+
+        Cli other = Cli.run(concat(common, "--methods", "state-offset,lora", "--resume", "--seeds", "1,2"));
+        assertThat(other.exitCode()).isEqualTo(2);
+        assertThat(other.err()).contains("--resume: " + out.resolve("compare.json") + " was written with other"
+                + " settings (seeds differ)");
+
+        Cli resumed = Cli.run(concat(common, "--methods", "state-offset,lora", "--resume"));
+        assertThat(resumed.exitCode()).as(resumed.err() + resumed.out()).isZero();
+        assertThat(resumed.out()).contains("(base model)   accuracy").contains("(from compare.json)")
+                .containsPattern("state-offset +accuracy .*\\(lr 1e-02, from compare.json\\)")
+                .contains("step 2/2 loss");
+        JsonNode rows = new ObjectMapper().readTree(out.resolve("compare.json").toFile()).get("rows");
+        assertThat(rows).hasSize(3);
+        assertThat(rows.get(1).toString()).as("kept as it was").isEqualTo(offsetRow);
+        assertThat(rows.get(2).get("method").asText()).isEqualTo("lora");
+        assertThat(javax.imageio.ImageIO.read(out.resolve("compare.png").toFile()).getWidth()).isEqualTo(800);
+        // killed during lora: its row is not in compare.json yet, its run folder is there; it runs again
+        var json = (com.fasterxml.jackson.databind.node.ObjectNode) new ObjectMapper().readTree(
+                out.resolve("compare.json").toFile());
+        ((com.fasterxml.jackson.databind.node.ArrayNode) json.get("rows")).remove(2);
+        new ObjectMapper().writeValue(out.resolve("compare.json").toFile(), json);
+        assertThat(out.resolve("lora")).isDirectory();
+        Cli again = Cli.run(concat(common, "--methods", "state-offset,lora", "--resume"));
+        assertThat(again.exitCode()).as(again.err() + again.out()).isZero();
+        assertThat(again.out()).containsPattern("lora +accuracy .*\\(lr 3e-03, train ");
+        assertThat(new ObjectMapper().readTree(out.resolve("compare.json").toFile()).get("rows")).hasSize(3);
+
+        Cli alone = Cli.run("compare", "--task", "sentiment", "--resume");
+        assertThat(alone.exitCode()).isEqualTo(2);
+        assertThat(alone.err()).contains("--resume needs --out DIR");
+    }
+
+    private static String[] concat(String[] a, String... b) {
+        String[] out = java.util.Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, out, a.length, b.length);
+        return out;
+    }
+
+    @Test
     void onABenchmarkTheGridIsCentredOnThePapersRate() throws Exception {
         Path glue = Path.of(CompareProtocolTest.class.getResource("/benchmarks/glue").toURI());
         Path out = tmp.resolve("protocol-sst2");
