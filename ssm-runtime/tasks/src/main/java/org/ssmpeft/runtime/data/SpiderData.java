@@ -53,6 +53,10 @@ public final class SpiderData {
     /** The field holding the published gold query, exactly as written in the questions file. */
     public static final String GOLD_FIELD = "query";
 
+    /** The field holding the query's hardness (easy, medium, hard, extra; {@link SpiderHardness}), where the record
+     * carries its parsed {@code sql}. */
+    public static final String HARDNESS_FIELD = "hardness";
+
     /** The field holding the example's SQLite database path. */
     public static final String DATABASE_FIELD = "database";
 
@@ -137,6 +141,7 @@ public final class SpiderData {
             fields.put("db_id", dbId);
             fields.put(DATABASE_FIELD, db.toString());
             fields.put(GOLD_FIELD, query);
+            SpiderHardness.of(r.node().get("sql")).ifPresent(h -> fields.put(HARDNESS_FIELD, h));
             return new Example(input(question, schema), target.apply(query), List.of(query.strip()), fields);
         });
         return new Dataset("spider", split, Mode.TRAIN, PromptFormat.generation(PromptFormat.SPIDER_PREFIX), examples);
