@@ -116,20 +116,20 @@ final class CompareCommand implements Callable<Integer> {
 
     private record Row(String method, long params, double percent, Map<String, Double> scores, double seconds,
                        double tokensPerSecond, String failure, double lr, Map<String, Double> sd,
-                       Map<Double, Double> validation, int seedCount) {
+                       Map<Double, Double> validation, int seedCount, double peakHeapMiB) {
         Row(String method, long params, double percent, Map<String, Double> scores, double seconds,
             double tokensPerSecond, String failure, double lr) {
-            this(method, params, percent, scores, seconds, tokensPerSecond, failure, lr, Map.of(), Map.of(), 1);
+            this(method, params, percent, scores, seconds, tokensPerSecond, failure, lr, Map.of(), Map.of(), 1, 0);
         }
 
         CompareResults.Row result() {
             return new CompareResults.Row(method, params, percent, scores, seconds, tokensPerSecond, failure, lr, sd,
-                    validation, seedCount);
+                    validation, seedCount, peakHeapMiB);
         }
     }
 
     /** One trained adapter set of a method: its learning rate, seed, run and test scores (once scored). */
-    private record Trained(double lr, long seed, AdapterSet adapters, FineTune.Outcome outcome) {
+    private record Trained(double lr, long seed, AdapterSet adapters, FineTune.Outcome outcome, double peakHeapMiB) {
     }
 
     @Override
@@ -209,10 +209,12 @@ final class CompareCommand implements Callable<Integer> {
                 Trained best = null;
                 double bestScore = Double.NEGATIVE_INFINITY;
                 Map<Double, Double> byLr = new LinkedHashMap<>();
+                double gridPeak = 0;
                 for (double lr : lrList) {
                     Path dir = single ? root.resolve(method) : root.resolve(method).resolve(runName(lr,
                             seedList.getFirst()));
                     Trained t = train(run, configs, lr, seedList.getFirst(), dir);
+                    gridPeak = Math.max(gridPeak, t.peakHeapMiB());
                     if (grid) {
                         double v = TaskRun.evaluate(validation, run.model, t.adapters())
                                 .getOrDefault(run.task.mainScore(), Double.NaN);
@@ -232,6 +234,7 @@ final class CompareCommand implements Callable<Integer> {
                 List<Map<String, Double>> perSeed = new ArrayList<>();
                 List<Double> seconds = new ArrayList<>();
                 List<Double> speed = new ArrayList<>();
+                double peakHeap = gridPeak;
                 perSeed.add(TaskRun.evaluate(scorer, run.model, chosen.adapters()));
                 seconds.add(chosen.outcome().seconds());
                 speed.add(chosen.outcome().tokensPerSecond());
@@ -241,6 +244,7 @@ final class CompareCommand implements Callable<Integer> {
                     perSeed.add(TaskRun.evaluate(scorer, run.model, t.adapters()));
                     seconds.add(t.outcome().seconds());
                     speed.add(t.outcome().tokensPerSecond());
+                    peakHeap = Math.max(peakHeap, t.peakHeapMiB());
                 }
                 long params = chosen.adapters().actingParameterCount();
                 Map<String, Double> mean = new LinkedHashMap<>();
@@ -253,7 +257,7 @@ final class CompareCommand implements Callable<Integer> {
                     }
                 }
                 Row row = new Row(method, params, 100.0 * params / base, mean, mean(seconds), mean(speed), null,
-                        chosen.lr(), sd, byLr, seedList.size());
+                        chosen.lr(), sd, byLr, seedList.size(), peakHeap);
                 rows.add(row);
                 w.printf("  %-14s %s (lr %.0e, %strain %.1f s, final loss %.3f)%n", method, TaskRun.format(mean),
                         chosen.lr(), seedList.size() > 1 ? "mean of " + seedList.size() + " seeds, " : "",
@@ -284,8 +288,14 @@ final class CompareCommand implements Callable<Integer> {
         var progress = new org.ssmpeft.runtime.train.ProgressLine(new java.io.PrintStream(
                 new TrainCommand.WriterStream(spec.commandLine().getOut()), true),
                 console != null && console.isTerminal(), Math.max(1, steps / 4));
+        List<java.lang.management.MemoryPoolMXBean> heap = java.lang.management.ManagementFactory
+                .getMemoryPoolMXBeans().stream().filter(p -> p.getType() == java.lang.management.MemoryType.HEAP)
+                .toList();
+        heap.forEach(java.lang.management.MemoryPoolMXBean::resetPeakUsage);
         FineTune.Outcome o = FineTune.run(run, adapters, options, batch, dir, null, List.of(progress));
-        return new Trained(lr, seed, adapters, o);
+        // the sum of the pools' peaks bounds the peak of their sum from above
+        double peak = heap.stream().mapToLong(p -> p.getPeakUsage().getUsed()).sum() / (double) (1 << 20);
+        return new Trained(lr, seed, adapters, o, peak);
     }
 
     private static void deleteRecursively(Path dir) throws java.io.IOException {
@@ -355,7 +365,7 @@ final class CompareCommand implements Callable<Integer> {
         for (CompareResults.Row r : saved.rows()) {
             if (r.failure() == null) {
                 rows.put(r.method(), new Row(r.method(), r.params(), r.percent(), r.scores(), r.seconds(),
-                        r.tokensPerSecond(), null, r.lr(), r.sd(), r.validation(), r.seeds()));
+                        r.tokensPerSecond(), null, r.lr(), r.sd(), r.validation(), r.seeds(), r.peakHeapMiB()));
             }
         }
         return rows;

@@ -36,15 +36,17 @@ final class CompareResults {
     /**
      * One method's row; {@code failure} is null when it trained. {@code scores} are the means over the seeds,
      * {@code sd} their sample standard deviations (empty for one seed), {@code validation} the main validation score
-     * of each learning rate tried (empty without a grid), {@code seeds} how many seeds were run.
+     * of each learning rate tried (empty without a grid), {@code seeds} how many seeds were run, {@code peakHeapMiB}
+     * the most Java heap in use during any of the method's runs (the whole program's, base model included; not GPU
+     * memory), 0 when not measured.
      */
     record Row(String method, long params, double percent, Map<String, Double> scores, double seconds,
                double tokensPerSecond, String failure, double lr, Map<String, Double> sd,
-               Map<Double, Double> validation, int seeds) {
+               Map<Double, Double> validation, int seeds, double peakHeapMiB) {
 
         Row(String method, long params, double percent, Map<String, Double> scores, double seconds,
             double tokensPerSecond, String failure, double lr) {
-            this(method, params, percent, scores, seconds, tokensPerSecond, failure, lr, Map.of(), Map.of(), 1);
+            this(method, params, percent, scores, seconds, tokensPerSecond, failure, lr, Map.of(), Map.of(), 1, 0);
         }
     }
 
@@ -69,7 +71,7 @@ final class CompareResults {
             rows.add(new Row(method, o.path("trainable_parameters").asLong(), o.path("percent_of_base").asDouble(),
                     doubles(o.path("scores")), o.path("train_seconds").asDouble(),
                     o.path("tokens_per_second").asDouble(), null, lr, doubles(o.path("scores_sd")), validation,
-                    o.path("seeds").asInt(1)));
+                    o.path("seeds").asInt(1), o.path("peak_heap_mib").asDouble()));
         }
         return new Saved(root.path("settings"), rows);
     }
@@ -104,6 +106,7 @@ final class CompareResults {
                 }
                 o.put("train_seconds", r.seconds());
                 o.put("tokens_per_second", r.tokensPerSecond());
+                o.put("peak_heap_mib", r.peakHeapMiB());
             }
             o.put("lr", r.lr());
         }
@@ -127,7 +130,7 @@ final class CompareResults {
                 "seeds"));
         names.forEach(header::add);
         names.forEach(n -> header.add(n + "_sd"));
-        header.addAll(List.of("train_seconds", "tokens_per_second", "failure"));
+        header.addAll(List.of("train_seconds", "tokens_per_second", "peak_heap_mib", "failure"));
         StringBuilder sb = new StringBuilder(String.join(",", header)).append('\n');
         for (Row r : rows) {
             List<String> c = new ArrayList<>(List.of(quote(r.method()), num(r.lr()), Long.toString(r.params()),
@@ -136,6 +139,7 @@ final class CompareResults {
             names.forEach(n -> c.add(r.sd().containsKey(n) ? num(r.sd().get(n)) : ""));
             c.add(num(r.seconds()));
             c.add(num(r.tokensPerSecond()));
+            c.add(num(r.peakHeapMiB()));
             c.add(r.failure() == null ? "" : quote(r.failure()));
             sb.append(String.join(",", c)).append('\n');
         }

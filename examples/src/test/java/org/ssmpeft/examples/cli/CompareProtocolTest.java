@@ -59,11 +59,12 @@ class CompareProtocolTest {
         assertThat(List.of(5e-3, 1e-2, 2e-2)).anySatisfy(lr -> assertThat(offset.get("lr").asDouble())
                 .isCloseTo(lr, within(1e-12)));
         assertThat(offset.get("scores_sd").has("accuracy")).isTrue();
+        assertThat(offset.get("peak_heap_mib").asDouble()).as("MiB of heap in use while training").isPositive();
         assertThat(out.resolve("compare.md")).content().isEqualTo(json.get("table").asText());
         List<String> csv = Files.readAllLines(out.resolve("compare.csv"));
         assertThat(csv).hasSize(4);
         assertThat(csv.getFirst()).startsWith("method,lr,trainable_parameters,percent_of_base,seeds,accuracy,f1,mcc,"
-                + "out_of_class,accuracy_sd,").endsWith(",train_seconds,tokens_per_second,failure");
+                + "out_of_class,accuracy_sd,").endsWith(",train_seconds,tokens_per_second,peak_heap_mib,failure");
         assertThat(csv.get(1)).startsWith("(base model),");
         assertThat(csv.get(2)).startsWith("state-offset,");
     }
