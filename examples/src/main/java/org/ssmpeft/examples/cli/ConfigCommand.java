@@ -19,7 +19,8 @@ import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
 /** {@code peft config ...}: work with adapter config files. */
-@Command(name = "config", description = "Work with adapter config files.",
+@Command(name = "config", mixinStandardHelpOptions = true, version = PeftCommand.VERSION,
+        description = "Work with adapter config files.",
         subcommands = {ConfigCommand.Validate.class})
 final class ConfigCommand implements Runnable {
 
@@ -36,7 +37,8 @@ final class ConfigCommand implements Runnable {
      * adapters act together, so they are also checked as {@code peft train} combines them
      * ({@link AdapterFactory#compositionProblems}, the same check and message).
      */
-    @Command(name = "validate", description = "Report every problem in an adapter config file (JSON or YAML)."
+    @Command(name = "validate", mixinStandardHelpOptions = true, version = PeftCommand.VERSION,
+            description = "Report every problem in an adapter config file (JSON or YAML)."
             + " Exit code 1 when there is one.")
     static final class Validate implements Callable<Integer> {
 

@@ -19,7 +19,9 @@ import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
 /** {@code peft eval --task T [--adapter DIR]...}: scores of the base model with the given adapters (or none). */
-@Command(name = "eval", description = "Score the base model, with saved adapters or without, on a bundled task.")
+@Command(name = "eval", mixinStandardHelpOptions = true, version = PeftCommand.VERSION,
+        description = "Score the base model, with saved adapters or without, on a task: a bundled one or a published"
+                + " benchmark (--task, --data).")
 final class EvalCommand implements Callable<Integer> {
 
     private final AdapterFactory factory;
@@ -27,8 +29,12 @@ final class EvalCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Option(names = "--task", required = true, description = "A bundled task: sql, triples, sentiment.")
+    @Option(names = "--task", required = true, description = TaskRun.TASK_HELP)
     String task;
+
+    @Option(names = "--spider-target", paramLabel = "TARGET", defaultValue = "as_written",
+            description = TaskRun.SPIDER_TARGET_HELP)
+    String spiderTarget;
 
     @Option(names = "--adapter", paramLabel = "DIR", description = "A saved adapter folder (repeatable: they act"
             + " together); none scores the base model.")
@@ -37,7 +43,7 @@ final class EvalCommand implements Callable<Integer> {
     @Option(names = "--model", paramLabel = "DIR", description = "Base model folder (default: the bundled model).")
     Path model;
 
-    @Option(names = "--data", paramLabel = "DIR", description = "Task files (default: generated from --task-seed).")
+    @Option(names = "--data", paramLabel = "DIR", description = TaskRun.DATA_HELP)
     Path data;
 
     @Option(names = "--task-seed", defaultValue = "1", description = "Task generation seed (${DEFAULT-VALUE}).")
@@ -69,7 +75,7 @@ final class EvalCommand implements Callable<Integer> {
         OutputChecks.atLeast(spec, "--limit", limit, 0);
         OutputChecks.atLeast(spec, "--beams", beams, 1);
         OutputChecks.atLeast(spec, "--show", show, 0);
-        TaskRun run = TaskRun.open(task, data, taskSeed, model, backend, out);
+        TaskRun run = TaskRun.open(task, data, taskSeed, TaskRun.options(spec, spiderTarget), model, backend, out);
         AdapterSet adapters = new AdapterSet(run.model.shape());
         for (Path dir : adapterDirs) {
             adapters.add(AdapterFiles.load(dir, run.model.shape(), factory));

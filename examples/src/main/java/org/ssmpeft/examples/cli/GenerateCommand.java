@@ -30,7 +30,8 @@ import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
 /** {@code peft generate TEXT}: the continuation of a prompt, with adapters or without. */
-@Command(name = "generate", description = "Print the model's continuation of TEXT (greedy, or beam search).")
+@Command(name = "generate", mixinStandardHelpOptions = true, version = PeftCommand.VERSION,
+        description = "Print the model's continuation of TEXT (greedy, or beam search).")
 final class GenerateCommand implements Callable<Integer> {
 
     private final AdapterFactory factory;

@@ -29,6 +29,14 @@ final class MethodDefaults {
             "lora", new Default("method: lora\nrank: 8\nalpha: 8\ntargets: [x_proj.dt, x_proj.B, x_proj.C, dt_proj]\n",
                     3e-3));
 
+    /**
+     * The paper code's learning rates for Mamba-130M on DART (paper.md section 8; full fine-tuning from ssm-peft's
+     * benchmark configs), the centre of {@code peft compare --lr-grid} on a benchmark task. State-offset here is the
+     * (h) variant; the (y) variant's rate is 4e-3.
+     */
+    static final Map<String, Double> PAPER_LR = Map.of("state-offset", 4e-4, "initial-state", 2e-3,
+            "additional-scan", 4e-3, "lora", 4e-3, "full-ft", 4e-4);
+
     private MethodDefaults() {
     }
 
@@ -36,6 +44,11 @@ final class MethodDefaults {
     static String config(String method) {
         Default d = DEFAULTS.get(method);
         return d != null ? d.config() : "method: " + method + "\n";
+    }
+
+    /** The paper's rate of a method, else its bundled default ({@link #lr}). */
+    static double paperLr(String method) {
+        return PAPER_LR.getOrDefault(method, lr(method));
     }
 
     static double lr(String method) {

@@ -16,7 +16,8 @@ import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
 /** {@code peft methods}: the installed methods, their hooks and config fields. */
-@Command(name = "methods", description = "List the installed PEFT methods with their config fields.")
+@Command(name = "methods", mixinStandardHelpOptions = true, version = PeftCommand.VERSION,
+        description = "List the installed PEFT methods with their config fields.")
 final class MethodsCommand implements Callable<Integer> {
 
     private final PeftMethods methods;

@@ -21,7 +21,8 @@ import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
 /** {@code peft parity DIR}: a model against the PyTorch reference tensors stored beside it. */
-@Command(name = "parity", description = "Check the model in DIR (config.json + model.safetensors) against the"
+@Command(name = "parity", mixinStandardHelpOptions = true, version = PeftCommand.VERSION,
+        description = "Check the model in DIR (config.json + model.safetensors) against the"
         + " reference tensors in DIR: reference.safetensors, peft-grads.safetensors, full-ft-grads.safetensors."
         + " One line per quantity; exit code 1 on any FAIL.")
 final class ParityCommand implements Callable<Integer> {

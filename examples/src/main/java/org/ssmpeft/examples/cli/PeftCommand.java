@@ -21,12 +21,15 @@ import picocli.CommandLine.Option;
  * {@code peft}: the command-line program. Methods are discovered at run time, from the class path and from the jars
  * of {@code --plugins DIR}, so a new method needs no change here.
  */
-@Command(name = "peft", mixinStandardHelpOptions = true, version = "peft 0.1.0",
+@Command(name = "peft", mixinStandardHelpOptions = true, version = PeftCommand.VERSION,
         description = "Parameter-efficient fine-tuning of state space models (Mamba, Mamba-2).",
         subcommands = {MethodsCommand.class, ConfigCommand.class, ParityCommand.class, TasksCommand.class,
                 PretrainCommand.class, TrainCommand.class, EvalCommand.class, GenerateCommand.class,
                 CompareCommand.class, CommandLine.HelpCommand.class})
 public final class PeftCommand implements Runnable {
+
+    /** What {@code --version} prints, on every command (each also answers {@code -h}/{@code --help}). */
+    static final String VERSION = "peft 0.1.0";
 
     @Option(names = "--plugins", paramLabel = "DIR",
             description = "Directory of extra PEFT method jars to load (in addition to the class path).")
@@ -57,8 +60,7 @@ public final class PeftCommand implements Runnable {
             err.println("error: " + e.getMessage());
             return 1;
         }
-        Injector injector = Guice.createInjector(new PeftModule(methods));
-        CommandLine cli = new CommandLine(PeftCommand.class, new GuiceFactory(injector));
+        CommandLine cli = commandLine(methods);
         cli.setOut(out);
         cli.setErr(err);
         cli.setCaseInsensitiveEnumValuesAllowed(true);
@@ -78,6 +80,12 @@ public final class PeftCommand implements Runnable {
             err.println("error: stack overflow in " + message(e) + "; please report it with the command line");
             return 1;
         }
+    }
+
+    /** The command tree with its commands built through Guice, as {@link #run} executes it. */
+    static CommandLine commandLine(PeftMethods methods) {
+        Injector injector = Guice.createInjector(new PeftModule(methods));
+        return new CommandLine(PeftCommand.class, new GuiceFactory(injector));
     }
 
     /** What went wrong, in one line: the message, or for an exception without one its kind and where it began. */

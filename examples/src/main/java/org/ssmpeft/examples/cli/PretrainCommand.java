@@ -40,7 +40,8 @@ import picocli.CommandLine.Model.CommandSpec;
  * ({@link PretrainCorpus}). Writes config.json, model.safetensors, metrics.jsonl, training-curve.png and
  * pretrain.log into OUT.
  */
-@Command(name = "pretrain", description = "Pre-train the bundled byte-level base model from scratch on generated"
+@Command(name = "pretrain", mixinStandardHelpOptions = true, version = PeftCommand.VERSION,
+        description = "Pre-train the bundled byte-level base model from scratch on generated"
         + " text (the three bundled tasks' pre-training parts and generic sentences).")
 final class PretrainCommand implements Callable<Integer> {
 

@@ -18,6 +18,8 @@ import org.ssmpeft.api.config.ConfigFiles;
 import org.ssmpeft.api.config.ConfigProblem;
 import org.ssmpeft.api.config.Doc;
 import org.ssmpeft.api.config.Range;
+import org.ssmpeft.examples.tasks.BenchmarkTask;
+import org.ssmpeft.runtime.data.SpiderData;
 import org.ssmpeft.runtime.data.Split;
 import org.ssmpeft.runtime.train.LearningRateSchedule;
 import org.ssmpeft.runtime.train.TrainingOptions;
@@ -26,8 +28,12 @@ import org.ssmpeft.runtime.train.TrainingOptions;
  * A {@code peft train} run config (YAML or JSON). Relative paths are resolved against the working directory.
  *
  * <pre>
- * task: sql                 # a bundled task: sql, triples, sentiment
- * data: DIR                 # optional: the task's files (peft tasks --write); default: generated from task_seed
+ * task: sql                 # a bundled task (sql, triples, sentiment) or a published benchmark (spider, samsum,
+ *                           #   dart, glue/rte..., jsonl; see peft eval --help)
+ * data: DIR                 # the task's files, only read: peft tasks --write's, or the benchmark's published
+ *                           #   files (required for a benchmark); a bundled task's default: generated from task_seed
+ * spider_target: as_written # optional: Spider's training target, as_written or lower_cased (scoring always uses
+ *                           #   the published gold SQL)
  * task_seed: 1              # optional (1)
  * model: DIR                # optional: config.json + model.safetensors; default: the bundled model
  * adapter:                  # inline adapter config (the format of peft config validate) or a path to one
@@ -42,19 +48,23 @@ import org.ssmpeft.runtime.train.TrainingOptions;
 record RunConfig(String task, Path data, long taskSeed, Path model, List<AdapterConfig> adapters, int steps,
                  double lr, int batch, LearningRateSchedule.Kind schedule, int warmup, long seed, int evalEvery,
                  double maxGradNorm, double weightDecay, int checkpointEvery, int keepCheckpoints, String evalSplit,
-                 int evalLimit, int beams, Path output) {
+                 int evalLimit, int beams, Path output, BenchmarkTask.Options benchmark) {
 
     /** The longest run config accepted, in bytes (run configs are a few hundred bytes; see AdapterConfigReader). */
     static final int MAX_CONFIG_SIZE = 256 << 10;
 
     /** The top level of a run config, as the binder reads it ({@code adapter}, {@code training}, {@code eval} apart). */
-    public record Top(@Doc("a bundled task: sql, triples, sentiment") String task,
-                      @Doc("the task's files (peft tasks --write)") String data,
+    public record Top(@Doc("a bundled task (sql, triples, sentiment) or a benchmark (spider, samsum, dart,"
+                              + " glue/<task>, jsonl)") String task,
+                      @Doc("the task's files, only read (peft tasks --write, or a benchmark's published files)")
+                      String data,
                       @Doc("the task's generation seed") long taskSeed,
                       @Doc("config.json + model.safetensors") String model,
                       @Doc("the folder for the adapter, metrics.jsonl, training-curve.png and scores.json")
-                      String output) {
-        static final Top DEFAULTS = new Top(null, null, 1, null, null);
+                      String output,
+                      @Doc("Spider's training target: as_written (default) or lower_cased (the paper code's)")
+                      String spiderTarget) {
+        static final Top DEFAULTS = new Top(null, null, 1, null, null, "as_written");
     }
 
     /** {@code training:} of a run config. */
@@ -131,7 +141,8 @@ record RunConfig(String task, Path data, long taskSeed, Path model, List<Adapter
             problems.add(new ConfigProblem("training.lr", "expected a learning rate > 0, found " + lr));
         }
         if (!root.has("task")) {
-            problems.add(new ConfigProblem("task", "missing (a bundled task: sql, triples, sentiment)"));
+            problems.add(new ConfigProblem("task", "missing (a bundled task: sql, triples, sentiment; or a benchmark:"
+                    + " spider, samsum, dart, glue/<task>, jsonl)"));
         }
         if (!root.has("output")) {
             problems.add(new ConfigProblem("output", "missing (the folder for the adapter, metrics.jsonl and"
@@ -159,11 +170,19 @@ record RunConfig(String task, Path data, long taskSeed, Path model, List<Adapter
             return null;
         }
         Top t = top.orElseThrow();
+        BenchmarkTask.Options benchmark;
+        try {
+            benchmark = new BenchmarkTask.Options(SpiderData.Target.forName(t.spiderTarget()));
+        } catch (IllegalArgumentException ex) {
+            problems.add(new ConfigProblem("spider_target", ex.getMessage()));
+            return null;
+        }
         Training tr = training.orElseThrow();
         Eval e = eval.orElseThrow();
         return new RunConfig(t.task(), data, t.taskSeed(), model, adapters, tr.steps(), tr.lr(), tr.batch(),
                 tr.schedule(), tr.warmup(), tr.seed(), tr.evalEvery(), tr.maxGradNorm(), tr.weightDecay(),
-                tr.checkpointEvery(), tr.keepCheckpoints(), e.split().name().toLowerCase(Locale.ROOT), e.limit(), e.beams(), output);
+                tr.checkpointEvery(), tr.keepCheckpoints(), e.split().name().toLowerCase(Locale.ROOT), e.limit(),
+                e.beams(), output, benchmark);
     }
 
     private static <C extends Record> Optional<C> section(JsonNode root, String key, Class<C> type, C defaults,

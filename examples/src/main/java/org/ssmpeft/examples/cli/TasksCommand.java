@@ -13,7 +13,8 @@ import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
 /** {@code peft tasks}: the bundled tasks; with {@code --write DIR}, one task's files. */
-@Command(name = "tasks", description = "List the bundled tasks, or write one task's files (train/validation/test"
+@Command(name = "tasks", mixinStandardHelpOptions = true, version = PeftCommand.VERSION,
+        description = "List the bundled tasks, or write one task's files (train/validation/test"
         + " JSONL and resources) with --write.")
 final class TasksCommand implements Callable<Integer> {
 

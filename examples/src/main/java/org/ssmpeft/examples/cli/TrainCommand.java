@@ -31,9 +31,11 @@ import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
 /** {@code peft train CONFIG}: fine-tune, evaluate before and after, save the adapter. */
-@Command(name = "train", description = "Fine-tune an adapter on a task as a run config says (see RunConfig):"
+@Command(name = "train", mixinStandardHelpOptions = true, version = PeftCommand.VERSION,
+        description = "Fine-tune an adapter on a task as a run config says (see RunConfig):"
         + " scores the base model before, trains, scores after, saves the adapter (Hugging Face PEFT layout),"
-        + " metrics.jsonl, training-curve.png and scores.json into the config's output folder.")
+        + " metrics.jsonl, training-curve.png and scores.json into the config's output folder. --task, --data and"
+        + " --spider-target override the config's.")
 final class TrainCommand implements Callable<Integer> {
 
     private final AdapterFactory factory;
@@ -49,6 +51,17 @@ final class TrainCommand implements Callable<Integer> {
             + " one that wrote it.")
     boolean resume;
 
+    @Option(names = "--task", description = "Override the run config's task: " + TaskRun.TASK_HELP)
+    String task;
+
+    @Option(names = "--data", paramLabel = "DIR", description = "Override the run config's data folder. "
+            + TaskRun.DATA_HELP)
+    Path data;
+
+    @Option(names = "--spider-target", paramLabel = "TARGET", description = "Override the run config's"
+            + " spider_target. " + TaskRun.SPIDER_TARGET_HELP)
+    String spiderTarget;
+
     @Mixin
     BackendOption backend = new BackendOption();
 
@@ -61,12 +74,15 @@ final class TrainCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
         RunConfig c = RunConfig.read(config, factory.reader());
+        String taskName = task != null ? task : c.task();
+        Path dataDir = data != null ? data.toAbsolutePath() : c.data();
+        var benchmark = spiderTarget != null ? TaskRun.options(spec, spiderTarget) : c.benchmark();
         // before any work: the adapters must be able to act together (the check config validate makes), the output
         // folder must be writable, outside what the run reads, and hold a run exactly when resuming one
         factory.checkComposition(c.adapters());
         Map<String, Path> reads = new LinkedHashMap<>();
         reads.put("the model folder", c.model());
-        reads.put("the data folder", c.data());
+        reads.put("the data folder", dataDir);
         OutputChecks.outputFolder(spec, "output (" + config + ")", c.output(), reads);
         // a checkpoint being rewritten when an earlier run was killed is put back first (its output folder, which
         // this run writes into anyway)
@@ -82,7 +98,7 @@ final class TrainCommand implements Callable<Integer> {
                     + c.output() + " holds no checkpoint to continue; expected a folder written by peft train with"
                     + " training.checkpoint_every (or run without --resume)");
         }
-        TaskRun run = TaskRun.open(c.task(), c.data(), c.taskSeed(), c.model(), backend, out);
+        TaskRun run = TaskRun.open(taskName, dataDir, c.taskSeed(), benchmark, c.model(), backend, out);
         AdapterSet adapters = factory.create(c.adapters(), run.model.shape(), c.seed());
         Split split = Split.valueOf(c.evalSplit().toUpperCase(Locale.ROOT));
         TaskScorer scorer = run.scorer(run.evalExamples(split, c.evalLimit()), c.beams());

@@ -50,4 +50,9 @@ public interface BundledTask {
     /** Writes what the task needs besides its JSONL files (the SQLite database); nothing by default. */
     default void writeResources(Path dir) throws IOException {
     }
+
+    /** The names of the files {@link #writeResources} writes, which a data folder of this task must hold. */
+    default List<String> resourceFiles() {
+        return List.of();
+    }
 }

@@ -172,6 +172,11 @@ public final class SqlTask implements BundledTask {
         writeDatabase(dir.resolve(DATABASE));
     }
 
+    @Override
+    public List<String> resourceFiles() {
+        return List.of(DATABASE);
+    }
+
     /** Writes the database (replacing a file there). */
     public static void writeDatabase(Path file) throws IOException {
         Files.createDirectories(file.toAbsolutePath().getParent());

@@ -119,6 +119,13 @@ public final class TaskFiles {
         Files.writeString(file, sb.toString(), StandardCharsets.UTF_8);
     }
 
+    /** The files {@link #write} leaves in a task's folder: the three splits, then the task's resources. */
+    public static List<String> expectedFiles(BundledTask task) {
+        List<String> files = new ArrayList<>(List.of("train.jsonl", "validation.jsonl", "test.jsonl"));
+        files.addAll(task.resourceFiles());
+        return List.copyOf(files);
+    }
+
     /** Reads a split written by {@link #write}, with the task's prompt format. */
     public static Dataset read(BundledTask task, Path dir, Split split) throws IOException {
         Dataset d = JsonlData.loadFile(dir.resolve(split.name().toLowerCase(java.util.Locale.ROOT) + ".jsonl"), split);

@@ -1,9 +1,7 @@
 package org.ssmpeft.examples.tasks;
 
 import java.nio.file.Path;
-import java.sql.SQLException;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.ssmpeft.api.composition.AdapterSet;
@@ -13,25 +11,14 @@ import org.ssmpeft.runtime.data.Encoder;
 import org.ssmpeft.runtime.data.Example;
 import org.ssmpeft.runtime.generate.GenerationOptions;
 import org.ssmpeft.runtime.generate.Generator;
-import org.ssmpeft.runtime.metrics.Bleu;
-import org.ssmpeft.runtime.metrics.Classification;
-import org.ssmpeft.runtime.metrics.Rouge;
-import org.ssmpeft.runtime.metrics.SqlExactMatch;
-import org.ssmpeft.runtime.metrics.SqlExecution;
 import org.ssmpeft.runtime.tokenize.Tokenizer;
 import org.ssmpeft.runtime.train.Evaluator;
 
 /**
- * Scores a model (with its acting adapters) on a bundled task's held-out examples:
- * <ul>
- *   <li>sql: greedy (or beam) decoding to eos, {@code execution_accuracy} on the task database
- *       ({@link SqlExecution}) and {@code exact_match} ({@link SqlExactMatch});</li>
- *   <li>triples: decoding, {@code bleu} (sacreBLEU corpus BLEU, 0-100, both references) and {@code rougeL}
- *       (fraction, best reference);</li>
- *   <li>sentiment: arg-max over the vocabulary at the label position, {@code accuracy}, {@code f1} (class 1) and
- *       {@code mcc}; a prediction that is not a class digit is wrong (counted in {@code out_of_class}).</li>
- * </ul>
- * Also usable as the trainer's {@link Evaluator}.
+ * Scores a model (with its acting adapters) on a task's held-out examples: a generation task by greedy (or beam)
+ * decoding to eos, a classification task by the arg-max over the whole vocabulary at the label position (a class
+ * digit, else out of class); the task ({@link TaskSource}) turns the predictions into scores. Also usable as the
+ * trainer's {@link Evaluator}.
  */
 public final class TaskScorer implements Evaluator {
 
@@ -39,22 +26,25 @@ public final class TaskScorer implements Evaluator {
     public record Prediction(Example example, String text) {
     }
 
-    private final BundledTask task;
-    private final Path dataDir;
+    private final TaskSource task;
     private final Tokenizer tokenizer;
     private final Encoder encoder;
     private final List<Example> examples;
     private final GenerationOptions generation;
     private List<Prediction> last = List.of();
 
-    public TaskScorer(BundledTask task, Path dataDir, Tokenizer tokenizer, List<Example> examples,
-                      GenerationOptions generation) {
+    public TaskScorer(TaskSource task, Tokenizer tokenizer, List<Example> examples, GenerationOptions generation) {
         this.task = task;
-        this.dataDir = dataDir;
         this.tokenizer = tokenizer;
         this.encoder = new Encoder(tokenizer, task.format());
         this.examples = List.copyOf(examples);
         this.generation = generation;
+    }
+
+    /** A bundled task's files in {@code dataDir}. */
+    public TaskScorer(BundledTask task, Path dataDir, Tokenizer tokenizer, List<Example> examples,
+                      GenerationOptions generation) {
+        this(new BundledSource(task, dataDir), tokenizer, examples, generation);
     }
 
     /** Greedy decoding of at most 96 new tokens, stopping at eos. */
@@ -76,10 +66,11 @@ public final class TaskScorer implements Evaluator {
         int n = examples.size();
         int[] predicted = new int[n];
         int[] gold = new int[n];
-        int zero = tokenizer.encode("0")[0];
-        int one = tokenizer.encode("1")[0];
+        int[] classToken = new int[task.classes()];
+        for (int c = 0; c < classToken.length; c++) {
+            classToken[c] = tokenizer.encode(Integer.toString(c))[0];
+        }
         List<Prediction> preds = new ArrayList<>();
-        int outOfClass = 0;
         final int batch = 16;
         for (int start = 0; start < n; start += batch) {
             int rows = Math.min(batch, n - start);
@@ -105,39 +96,18 @@ public final class TaskScorer implements Evaluator {
                     }
                 }
                 int i = start + r;
-                predicted[i] = best == zero ? 0 : best == one ? 1 : -1;
-                if (predicted[i] < 0) {
-                    outOfClass++;
+                predicted[i] = -1;
+                for (int c = 0; c < classToken.length; c++) {
+                    if (best == classToken[c]) {
+                        predicted[i] = c;
+                    }
                 }
                 gold[i] = Integer.parseInt(examples.get(i).output().trim());
                 preds.add(new Prediction(examples.get(i), tokenizer.decode(new int[] {best}, false)));
             }
         }
         last = List.copyOf(preds);
-        long tp = 0;
-        long tn = 0;
-        long fp = 0;
-        long fn = 0;
-        for (int i = 0; i < n; i++) {
-            boolean right = predicted[i] == gold[i];
-            if (gold[i] == 1) {
-                if (right) {
-                    tp++;
-                } else {
-                    fn++;
-                }
-            } else if (right) {
-                tn++;
-            } else {
-                fp++;
-            }
-        }
-        Map<String, Double> out = new LinkedHashMap<>();
-        out.put("accuracy", (double) (tp + tn) / n);
-        out.put("f1", tp == 0 ? 0.0 : 2.0 * tp / (2.0 * tp + fp + fn));
-        out.put("mcc", Classification.matthewsCorrelation(tp, tn, fp, fn));
-        out.put("out_of_class", (double) outOfClass);
-        return out;
+        return task.scoreClasses(predicted, gold);
     }
 
     private Map<String, Double> generate(SsmModel model, AdapterSet adapters) {
@@ -151,20 +121,6 @@ public final class TaskScorer implements Evaluator {
             preds.add(new Prediction(e, text));
         }
         last = List.copyOf(preds);
-        Map<String, Double> out = new LinkedHashMap<>();
-        if (task instanceof SqlTask) {
-            List<String> gold = examples.stream().map(Example::output).toList();
-            try (SqlExecution sql = SqlExecution.open(dataDir.resolve(SqlTask.DATABASE))) {
-                out.put("execution_accuracy", sql.accuracy(predictions, gold));
-            } catch (SQLException ex) {
-                throw new IllegalStateException("cannot open the task database: " + ex.getMessage(), ex);
-            }
-            out.put("exact_match", SqlExactMatch.score(predictions, gold));
-        } else {
-            List<List<String>> refs = examples.stream().map(Example::references).toList();
-            out.put("bleu", Bleu.corpus().corpusScore(predictions, refs).score());
-            out.put("rougeL", Rouge.corpusMulti(predictions, refs).rougeL());
-        }
-        return out;
+        return task.scoreGenerations(predictions, examples);
     }
 }

@@ -61,8 +61,8 @@ class BadOptionsTest {
         Path empty = Files.createDirectories(tmp.resolve("empty-data"));
         Cli r = Cli.run("eval", "--task", "sentiment", "--data", empty.toString(), "--limit", "1");
         assertThat(r.exitCode()).as(r.out() + r.err()).isEqualTo(1);
-        assertThat(r.err()).contains(empty.resolve("train.jsonl") + ": the data folder holds no train.jsonl;"
-                + " expected a folder written by peft tasks --write --task sentiment");
+        assertThat(r.err()).contains(empty.resolve("train.jsonl") + ": the data folder holds no train.jsonl, no"
+                + " validation.jsonl, no test.jsonl; expected a folder written by peft tasks --write --task sentiment");
         try (var s = Files.list(empty)) {
             assertThat(s.toList()).as("nothing written into a folder the command reads").isEmpty();
         }

@@ -73,7 +73,7 @@ class RunConfigTest {
                         + " list"),
                 Arguments.of("task_seed: [1]\n", "task_seed: expected an integer, found a list"),
                 Arguments.of("modle: x\n", "modle: unknown field; did you mean 'model'?; known fields: task, data,"
-                        + " task_seed, model, output, adapter, training, eval"),
+                        + " task_seed, model, output, spider_target, adapter, training, eval"),
                 Arguments.of("data: \"  \"\n", "data: expected a non-blank path, found string \"  \""),
                 Arguments.of("model: 3\n", "model: expected a string, found number 3"));
     }

@@ -30,11 +30,17 @@ import java.util.Map;
  *       {@code table_names_original}, {@code column_names_original}, {@code column_types}, {@code primary_keys} and
  *       {@code foreign_keys} (a foreign key is listed under the table of its first column and names the referenced
  *       column and table);</li>
- *   <li>output: the gold {@code query} lower-cased and stripped.</li>
+ *   <li>output (the training target): the gold {@code query} stripped, as written ({@link Target#AS_WRITTEN}, the
+ *       default) or lower-cased as the paper code trains it ({@link Target#LOWER_CASED}).</li>
  * </ul>
+ * Whatever the target, the published gold query is kept on the example, as written: field {@value #GOLD_FIELD} and
+ * {@link Example#references()} (stripped). Scoring must use it ({@link #gold}): lower-casing changes string literals,
+ * so {@code WHERE Country = 'Chile'} becomes {@code 'chile'}, which selects nothing, and a correct prediction would be
+ * scored wrong against the lower-cased target.
  * Composite primary keys written as nested lists (newer releases of tables.json) are flattened; the reference code
- * would fail on them. Fields: {@code db_id} and {@code database} (the resolved SQLite path, checked to exist and to
- * start with the SQLite header when databases are required).
+ * would fail on them. Fields: {@code db_id}, {@code database} (the resolved SQLite path, checked to exist and to
+ * start with the SQLite header when databases are required; each example is scored on its own database) and
+ * {@value #GOLD_FIELD} (the gold query exactly as in the file).
  */
 public final class SpiderData {
 
@@ -44,6 +50,41 @@ public final class SpiderData {
     public static final String TABLES_FILE = "tables.json";
     public static final String DATABASE_DIR = "database";
 
+    /** The field holding the published gold query, exactly as written in the questions file. */
+    public static final String GOLD_FIELD = "query";
+
+    /** The field holding the query's hardness (easy, medium, hard, extra; {@link SpiderHardness}), where the record
+     * carries its parsed {@code sql}. */
+    public static final String HARDNESS_FIELD = "hardness";
+
+    /** The field holding the example's SQLite database path. */
+    public static final String DATABASE_FIELD = "database";
+
+    /** What the model is trained to write: the gold query as published, or lower-cased as the paper code does. */
+    public enum Target {
+        /** {@code query.strip()}: the default; the literals keep their case, so the target runs as the gold does */
+        AS_WRITTEN,
+        /** {@code query.lower().strip()}: the paper code's {@code dataset/spider.py} label */
+        LOWER_CASED;
+
+        /** The training target of a gold query. */
+        public String apply(String query) {
+            return this == LOWER_CASED ? query.toLowerCase(Locale.ROOT).strip() : query.strip();
+        }
+
+        /** The target of a name ({@code as_written}, {@code lower_cased}, any case, {@code -} for {@code _}). */
+        public static Target forName(String name) {
+            String n = name.strip().toUpperCase(Locale.ROOT).replace('-', '_');
+            for (Target t : values()) {
+                if (t.name().equals(n)) {
+                    return t;
+                }
+            }
+            throw new IllegalArgumentException("unknown Spider target '" + name + "'; expected as_written (the"
+                    + " published gold query, the default) or lower_cased (the paper code's training label)");
+        }
+    }
+
     private static final byte[] SQLITE_MAGIC = "SQLite format 3\0".getBytes(StandardCharsets.US_ASCII);
 
     private SpiderData() {
@@ -51,6 +92,11 @@ public final class SpiderData {
 
     /** A published split from the Spider folder (train: train_spider.json, validation: dev.json). */
     public static Dataset load(Path spiderDir, Split split) throws IOException {
+        return load(spiderDir, split, Target.AS_WRITTEN);
+    }
+
+    /** A published split with the given training target. */
+    public static Dataset load(Path spiderDir, Split split, Target target) throws IOException {
         String file = switch (split) {
             case TRAIN -> TRAIN_FILE;
             case VALIDATION -> VALIDATION_FILE;
@@ -58,7 +104,7 @@ public final class SpiderData {
                     + " for another questions file call loadFiles(questions, tables, databaseDir, true, split)");
         };
         return loadFiles(spiderDir.resolve(file), spiderDir.resolve(TABLES_FILE), spiderDir.resolve(DATABASE_DIR), true,
-                split);
+                split, target);
     }
 
     /**
@@ -67,6 +113,12 @@ public final class SpiderData {
      */
     public static Dataset loadFiles(Path questionsFile, Path tablesFile, Path databaseDir, boolean requireDatabases,
                                Split split) throws IOException {
+        return loadFiles(questionsFile, tablesFile, databaseDir, requireDatabases, split, Target.AS_WRITTEN);
+    }
+
+    /** As {@link #loadFiles(Path, Path, Path, boolean, Split)}, with the given training target. */
+    public static Dataset loadFiles(Path questionsFile, Path tablesFile, Path databaseDir, boolean requireDatabases,
+                                    Split split, Target target) throws IOException {
         if (!Files.isRegularFile(questionsFile)) {
             throw JsonRecords.missing(questionsFile);
         }
@@ -87,10 +139,24 @@ public final class SpiderData {
             }
             Map<String, String> fields = new LinkedHashMap<>();
             fields.put("db_id", dbId);
-            fields.put("database", db.toString());
-            return new Example(input(question, schema), query.toLowerCase(Locale.ROOT).strip(), fields);
+            fields.put(DATABASE_FIELD, db.toString());
+            fields.put(GOLD_FIELD, query);
+            SpiderHardness.of(r.node().get("sql")).ifPresent(h -> fields.put(HARDNESS_FIELD, h));
+            return new Example(input(question, schema), target.apply(query), List.of(query.strip()), fields);
         });
         return new Dataset("spider", split, Mode.TRAIN, PromptFormat.generation(PromptFormat.SPIDER_PREFIX), examples);
+    }
+
+    /** The published gold query of a Spider example, stripped, whatever its training target. */
+    public static String gold(Example e) {
+        return e.field(GOLD_FIELD).orElseThrow(() -> new IllegalArgumentException("not a Spider example (no '"
+                + GOLD_FIELD + "' field): " + e.input())).strip();
+    }
+
+    /** The SQLite database a Spider example is scored on. */
+    public static Path database(Example e) {
+        return Path.of(e.field(DATABASE_FIELD).orElseThrow(() -> new IllegalArgumentException("not a Spider"
+                + " example (no '" + DATABASE_FIELD + "' field): " + e.input())));
     }
 
     /** The reference input: {@code "Question: {question}\Schema: {schema}\n"}, the backslash included. */
