@@ -50,6 +50,7 @@ public final class Mamba2Checkpoint {
             t.expectLinear(i, "mixer.out_proj", c.useBias(), dm, di);
         }
         t.expectNormAndHeadThenCheck(c.tieWordEmbeddings(), v, dm);
+        t.requireHeap(c.parameterCount());
 
         float[] embedding = t.tensor(embeddingName);
         var layers = new ArrayList<Mamba2LayerWeights>();
