@@ -35,7 +35,7 @@ public final class FullFineTuningProvider extends BasePeftMethodProvider<FullFin
         for (int l = 0; l < s.layers(); l++) {
             if (s.family() == ModelFamily.MAMBA) {
                 for (LayerParameter p : LayerParameter.values()) {
-                    boolean present = switch (p) {
+                    boolean present = p.existsIn(ModelFamily.MAMBA) && switch (p) {
                         case CONV1D_BIAS -> config.convBias();
                         case IN_PROJ_BIAS, OUT_PROJ_BIAS -> config.linearBiases();
                         default -> true;

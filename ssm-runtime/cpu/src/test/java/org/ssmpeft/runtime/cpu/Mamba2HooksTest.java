@@ -57,7 +57,11 @@ class Mamba2HooksTest {
                 "method: state-offset\nvariant: y\n",
                 "method: lora\nrank: 2\ntargets: [in_proj, out_proj, head]\n",
                 "method: bitfit\nbiases: [conv1d.bias, dt_proj.bias, D, in_proj.bias, out_proj.bias]\n",
-                "method: full-ft\ntied_head: false\n");
+                "method: full-ft\ntied_head: false\n",
+                "method: partial-ft\n",
+                "method: partial-ft\nlayer_parameters: [A_log, D, dt_bias]\n",
+                "method: partial-ft\nlayer_parameters: [norm.weight, in_proj.weight, conv1d.weight, mixer.norm.weight,"
+                        + " out_proj.bias]\nmodel_parameters: [lm_head.weight]\n");
     }
 
     private static Adapter adapter(String yaml, long seed) {
@@ -88,6 +92,38 @@ class Mamba2HooksTest {
                 .checkDirections(a.parameters(), analytic);
         assertThat(r.failures(FD_REL)).as("%s%n%s", yaml, r).isEmpty();
         assertThat(r.checks()).isNotEmpty();
+    }
+
+    /**
+     * The check above can fail: partial-ft's A_log, D and dt_bias gradients, each in turn scaled by 1.05 or negated,
+     * are reported (by the per-tensor check along that tensor's gradient at least).
+     */
+    @Test
+    void aWrongPartialFineTuningGradientFailsTheCheck() {
+        Adapter a = adapter("method: partial-ft\nlayer_parameters: [A_log, D, dt_bias]\n", 3);
+        AdapterSet set = new AdapterSet(WEIGHTS.shape()).add(a);
+        int[][] labels = {TOKENS[0].clone(), TOKENS[1].clone()};
+        Map<String, Tensor> analytic = MODEL.lossAndGradients(TOKENS, labels, set, Set.of()).adapterGradients()
+                .get("a");
+        for (String wrong : List.of("backbone.layers.1.mixer.A_log", "backbone.layers.0.mixer.D",
+                "backbone.layers.1.mixer.dt_bias")) {
+            for (float factor : new float[] {1.05f, -1f}) {
+                Map<String, Tensor> mutated = new java.util.LinkedHashMap<>();
+                analytic.forEach((n, t) -> {
+                    float[] v = t.data().clone();
+                    if (n.equals(wrong)) {
+                        for (int i = 0; i < v.length; i++) {
+                            v[i] *= factor;
+                        }
+                    }
+                    mutated.put(n, Tensor.of(v, t.shape()));
+                });
+                GradientCheck.DirectionalResult r = GradientCheck.of(() -> MODEL.loss(TOKENS, labels, set))
+                        .randomDirections(0, 0, 7).lossNoise(GradientCheck.DEFAULT_LOSS_NOISE)
+                        .checkDirections(a.parameters(), mutated);
+                assertThat(r.failures(FD_REL)).as("%s scaled by %s%n%s", wrong, factor, r).isNotEmpty();
+            }
+        }
     }
 
     @ParameterizedTest(name = "{0}")

@@ -194,8 +194,8 @@ record RandomCase(long seed, LanguageModelWeights<?> weights, int[][] tokens, in
     /**
      * A random Mamba-2 model (D = 2d, head_dim 2 or 4, G 1 or 2, biases, tied or untied, the norm over D or D/G, no
      * clamp or a finite one, a chunk that rarely divides the length) with 1 to 3 of the built-in adapters that map
-     * onto Mamba-2 (offsets, initial state, prompt, prefix with or without MLP, LoRA on in_proj/out_proj/head, bitfit)
-     * and random trainable base parameters.
+     * onto Mamba-2 (offsets, initial state, prompt, prefix with or without MLP, LoRA on in_proj/out_proj/head, bitfit,
+     * partial-ft on A_log, D and dt_bias) and random trainable base parameters.
      */
     static RandomCase mamba2(long seed) {
         var rng = new Random(seed);
@@ -236,6 +236,15 @@ record RandomCase(long seed, LanguageModelWeights<?> weights, int[][] tokens, in
             a.parameters().values().forEach(t -> randomize(t.data(), 0.1, new Random(seed + 5)));
             set.add(a);
             names.add("bitfit");
+        }
+        if (Math.floorMod(seed, 3) == 2) { // partial-ft's A/D tuning with dt_bias, drawn apart from rng's stream
+            AdapterConfig parsed = FACTORY.reader().parse("method: partial-ft\nlayer_parameters: [A_log, D, dt_bias]\n",
+                    ConfigFormat.YAML).getFirst();
+            Adapter a = FACTORY.create(new AdapterConfig("partial-ft", parsed.method(), parsed.layers(),
+                    parsed.config()), c.toShape(), AdapterFactory.seeded(seed));
+            a.parameters().values().forEach(t -> randomize(t.data(), 0.1, new Random(seed + 7)));
+            set.add(a);
+            names.add("partial-ft");
         }
         Set<String> trainable = trainable(w, rng, 6);
         String shape = ("mamba2 layers %d, d %d, H %d x P %d, G %d, N %d, K %d, chunk %d, V %d, %s head, bias %s,"
