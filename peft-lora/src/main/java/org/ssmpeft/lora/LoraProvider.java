@@ -26,8 +26,8 @@ public final class LoraProvider extends BasePeftMethodProvider<LoraConfig> {
     public static final String NAME = "lora";
 
     public LoraProvider() {
-        super(NAME, "LoRA: a low-rank update s*B*A on chosen projections (in_proj, x_proj and its dt/B/C blocks,"
-                + " dt_proj, out_proj, head)", LoraConfig.class, LoraConfig.DEFAULT, true, HookKind.PROJECTION);
+        super(NAME, "LoRA: a low-rank update s*B*A on chosen projections (in_proj and its x/z blocks, Mamba-2's"
+                + " B/C/dt blocks too, x_proj and its dt/B/C blocks, dt_proj, out_proj, head)", LoraConfig.class, LoraConfig.DEFAULT, true, HookKind.PROJECTION);
     }
 
     @Override

@@ -56,6 +56,7 @@ class Mamba2HooksTest {
                 "method: state-offset\nvariant: h\n",
                 "method: state-offset\nvariant: y\n",
                 "method: lora\nrank: 2\ntargets: [in_proj, out_proj, head]\n",
+                "method: lora\nrank: 2\ntargets: [in_proj.z, in_proj.x, in_proj.B, in_proj.C, in_proj.dt]\n",
                 "method: bitfit\nbiases: [conv1d.bias, dt_proj.bias, D, in_proj.bias, out_proj.bias]\n",
                 "method: full-ft\ntied_head: false\n",
                 "method: partial-ft\n",
@@ -151,6 +152,69 @@ class Mamba2HooksTest {
         assertThat(byToken.export().ssmState(1)).containsExactly(inTwo.export().ssmState(1),
                 org.assertj.core.data.Offset.offset(2e-6f));
         assertThat(parts.get(1).length).isEqualTo(2 * 3 * v);
+    }
+
+    /**
+     * LoRA on in_proj's z, x, B, C and dt blocks acts as the dense model whose in_proj rows [offset, offset + out) got
+     * s·B·A added (merged here by the test, in double, at the rows of transformers' split [z, x, B, C, dt], not at the
+     * offsets the adapter reports): logits within 2e-5 · max(1, max |logit|).
+     */
+    @Test
+    void loraOnTheInProjBlocksEqualsTheDenseModelWithTheDeltaMergedIn() {
+        Adapter a = adapter("method: lora\nrank: 2\nalpha: 3\ntargets: [in_proj.z, in_proj.x, in_proj.B, in_proj.C,"
+                + " in_proj.dt, out_proj]\n", 8);
+        var hook = (org.ssmpeft.api.hooks.ProjectionHook) a;
+        int dm = WEIGHTS.config().dModel();
+        int di = WEIGHTS.config().dInner();
+        int gn = WEIGHTS.config().groups() * WEIGHTS.config().dState();
+        Map<org.ssmpeft.api.hooks.Projection, Integer> firstRow = Map.of(org.ssmpeft.api.hooks.Projection.IN_PROJ_Z, 0,
+                org.ssmpeft.api.hooks.Projection.IN_PROJ_X, di, org.ssmpeft.api.hooks.Projection.IN_PROJ_B, 2 * di,
+                org.ssmpeft.api.hooks.Projection.IN_PROJ_C, 2 * di + gn,
+                org.ssmpeft.api.hooks.Projection.IN_PROJ_DT, 2 * di + 2 * gn,
+                org.ssmpeft.api.hooks.Projection.OUT_PROJ, 0);
+        Mamba2Weights merged = WEIGHTS.with((name, w) -> {
+            java.util.regex.Matcher m = java.util.regex.Pattern.compile("backbone\\.layers\\.(\\d+)\\.mixer\\."
+                    + "(in_proj|out_proj)\\.weight").matcher(name);
+            if (!m.matches()) {
+                return w;
+            }
+            int layer = Integer.parseInt(m.group(1));
+            int columns = m.group(2).equals("in_proj") ? dm : di;
+            float[] out = w.clone();
+            for (var p : org.ssmpeft.api.hooks.Projection.values()) {
+                if (!p.isPerLayer() || !p.module().equals(m.group(2))) {
+                    continue;
+                }
+                hook.delta(layer, p).ifPresent(d -> {
+                    int r = d.rank();
+                    float[] b = d.b().data();
+                    float[] aa = d.a().data();
+                    for (int o = 0; o < d.b().dim(0); o++) {
+                        for (int i = 0; i < columns; i++) {
+                            double sum = 0;
+                            for (int k = 0; k < r; k++) {
+                                sum += (double) b[o * r + k] * aa[k * columns + i];
+                            }
+                            out[(firstRow.get(p) + o) * columns + i] += (float) (d.scaling() * sum);
+                        }
+                    }
+                });
+            }
+            return out;
+        });
+        float[] adapted = MODEL.forward(TOKENS, new AdapterSet(WEIGHTS.shape()).add(a)).values();
+        float[] dense = new CpuMamba2(merged).forward(TOKENS, new AdapterSet(WEIGHTS.shape())).values();
+        float[] base = MODEL.forward(TOKENS, new AdapterSet(WEIGHTS.shape())).values();
+        double scale = 1;
+        double err = 0;
+        double moved = 0;
+        for (int i = 0; i < dense.length; i++) {
+            scale = Math.max(scale, Math.abs(dense[i]));
+            err = Math.max(err, Math.abs(adapted[i] - dense[i]));
+            moved = Math.max(moved, Math.abs(base[i] - dense[i]));
+        }
+        assertThat(moved).as("the delta changes the logits").isGreaterThan(1e-3);
+        assertThat(err).as("adapted against dense, max |logit| %.3e", scale).isLessThanOrEqualTo(2e-5 * scale);
     }
 
     @Test

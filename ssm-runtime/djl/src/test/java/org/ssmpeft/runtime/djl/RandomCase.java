@@ -194,7 +194,7 @@ record RandomCase(long seed, LanguageModelWeights<?> weights, int[][] tokens, in
     /**
      * A random Mamba-2 model (D = 2d, head_dim 2 or 4, G 1 or 2, biases, tied or untied, the norm over D or D/G, no
      * clamp or a finite one, a chunk that rarely divides the length) with 1 to 3 of the built-in adapters that map
-     * onto Mamba-2 (offsets, initial state, prompt, prefix with or without MLP, LoRA on in_proj/out_proj/head, bitfit,
+     * onto Mamba-2 (offsets, initial state, prompt, prefix with or without MLP, LoRA on in_proj or its blocks, out_proj, head, bitfit,
      * partial-ft on A_log, D and dt_bias) and random trainable base parameters.
      */
     static RandomCase mamba2(long seed) {
@@ -290,10 +290,16 @@ record RandomCase(long seed, LanguageModelWeights<?> weights, int[][] tokens, in
         return t;
     }
 
-    /** Mamba-2's projections: a non-empty subset of in_proj, out_proj and the head. */
+    /**
+     * Mamba-2's projections: a non-empty subset of in_proj, out_proj and the head, or of in_proj's z, x, B, C and dt
+     * blocks with out_proj and the head.
+     */
     private static List<Projection> mamba2Targets(Random rng) {
         List<Projection> t = new ArrayList<>();
-        for (Projection p : List.of(Projection.IN_PROJ, Projection.OUT_PROJ, Projection.HEAD)) {
+        List<Projection> from = rng.nextBoolean() ? List.of(Projection.IN_PROJ, Projection.OUT_PROJ, Projection.HEAD)
+                : List.of(Projection.IN_PROJ_Z, Projection.IN_PROJ_X, Projection.IN_PROJ_B, Projection.IN_PROJ_C,
+                        Projection.IN_PROJ_DT, Projection.OUT_PROJ, Projection.HEAD);
+        for (Projection p : from) {
             if (rng.nextBoolean()) {
                 t.add(p);
             }
