@@ -1,7 +1,9 @@
 package org.ssmpeft.finetune;
 
 import java.util.ArrayList;
+import java.util.EnumSet;
 import java.util.List;
+import java.util.Set;
 import org.ssmpeft.api.adapter.Adapter;
 import org.ssmpeft.api.adapter.AdapterContext;
 import org.ssmpeft.api.adapter.ParameterSpec;
@@ -26,6 +28,12 @@ public final class FullFineTuningProvider extends BasePeftMethodProvider<FullFin
         super(NAME, "full fine-tuning: every base tensor gets a trainable delta, zero at the start (doubles weight"
                 + " memory; a trainer can instead update base weights in place through trainableBaseNames)",
                 FullFineTuningConfig.class, FullFineTuningConfig.DEFAULT, false, HookKind.PARAMETER);
+    }
+
+    /** Both families: the hooks' shapes follow the model's (per-head states and blocks on Mamba-2). */
+    @Override
+    public Set<ModelFamily> families() {
+        return EnumSet.allOf(ModelFamily.class);
     }
 
     /** Every base tensor of the model, in checkpoint order (Hugging Face's). */

@@ -1,13 +1,16 @@
 package org.ssmpeft.finetune;
 
 import java.util.ArrayList;
+import java.util.EnumSet;
 import java.util.List;
+import java.util.Set;
 import org.ssmpeft.api.adapter.Adapter;
 import org.ssmpeft.api.adapter.AdapterContext;
 import org.ssmpeft.api.adapter.ParameterSpec;
 import org.ssmpeft.api.config.ConfigProblem;
 import org.ssmpeft.api.config.LayerSelection;
 import org.ssmpeft.api.hooks.HookKind;
+import org.ssmpeft.api.shape.ModelFamily;
 import org.ssmpeft.api.shape.ModelShape;
 import org.ssmpeft.api.spi.BasePeftMethodProvider;
 
@@ -25,6 +28,12 @@ public final class PartialFineTuningProvider extends BasePeftMethodProvider<Part
         super(NAME, "partial fine-tuning (LAYER_FREEZE, A/D tuning): chosen base tensors (A_log, D, conv1d, in/x/dt/out"
                 + " projections, norms, embedding; Mamba-2: dt_bias, mixer.norm.weight) get a trainable delta, zero at the start",
                 PartialFineTuningConfig.class, PartialFineTuningConfig.DEFAULT, true, HookKind.PARAMETER);
+    }
+
+    /** Both families: the hooks' shapes follow the model's (per-head states and blocks on Mamba-2). */
+    @Override
+    public Set<ModelFamily> families() {
+        return EnumSet.allOf(ModelFamily.class);
     }
 
     @Override

@@ -1,8 +1,10 @@
 package org.ssmpeft.stateoffset;
 
 import java.util.ArrayList;
+import java.util.EnumSet;
 import java.util.List;
 import java.util.Optional;
+import java.util.Set;
 import org.ssmpeft.api.adapter.Adapter;
 import org.ssmpeft.api.adapter.AdapterContext;
 import org.ssmpeft.api.adapter.Initializer;
@@ -34,6 +36,15 @@ public final class AdditionalScanProvider extends BasePeftMethodProvider<Additio
         super(NAME, "Additional-scan: n' extra state dimensions per channel with their own trainable decay a', input"
                 + " map E_B and read-out E_C (Mamba-1)", AdditionalScanConfig.class, AdditionalScanConfig.DEFAULT,
                 true, HookKind.STATE_EXTENSION);
+    }
+
+    /**
+     * Mamba-1 only: the extra states n' are defined per channel of d_inner with their own A' (d_inner, n'); Mamba-2's
+     * per-head A has no mapping here yet, and {@link #validate} says so.
+     */
+    @Override
+    public Set<ModelFamily> families() {
+        return EnumSet.of(ModelFamily.MAMBA);
     }
 
     @Override

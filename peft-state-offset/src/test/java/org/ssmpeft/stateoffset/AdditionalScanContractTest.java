@@ -103,11 +103,13 @@ class AdditionalScanContractTest extends PeftMethodContract {
     void mamba2IsRefusedWithTheReason() {
         ModelShape m2 = ModelShape.preset("mamba2-tiny").orElseThrow();
         assertThat(problemsFor(AdditionalScanConfig.DEFAULT, m2)).singleElement().asString()
-                .contains("Mamba-1").contains("mamba2");
+                .contains("method 'additional-scan' supports [mamba] models, not mamba2");
+        assertThat(new AdditionalScanProvider().validate(AdditionalScanConfig.DEFAULT, m2)).singleElement()
+                .asString().contains("Mamba-1").contains("mamba2");
         assertThatThrownBy(() -> new AdapterFactory(methods()).create(new AdapterConfig("scan", methodName(),
                 LayerSelection.ALL, AdditionalScanConfig.DEFAULT), m2, AdapterFactory.seeded(1)))
                 .isInstanceOf(ConfigException.class)
-                .hasMessageContaining("additional-scan extends the per-channel state");
+                .hasMessageContaining("supports [mamba] models, not mamba2");
     }
 
     @Test

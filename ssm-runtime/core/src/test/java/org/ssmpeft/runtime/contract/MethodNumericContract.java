@@ -41,8 +41,10 @@ import org.ssmpeft.runtime.backend.Logits;
 import org.ssmpeft.runtime.backend.LossAndGradients;
 import org.ssmpeft.runtime.backend.SsmModel;
 import org.ssmpeft.runtime.checkpoint.MambaCheckpoint;
-import org.ssmpeft.runtime.checkpoint.MambaConfig;
+import org.ssmpeft.runtime.checkpoint.LanguageModelConfig;
 import org.ssmpeft.runtime.checkpoint.MambaWeights;
+import org.ssmpeft.runtime.backend.ModelSpec;
+import org.ssmpeft.runtime.contract.RandomModels.FamilyCase;
 import org.ssmpeft.runtime.contract.RandomModels.ModelCase;
 import org.ssmpeft.runtime.safetensors.SafetensorsFile;
 
@@ -54,7 +56,9 @@ import org.ssmpeft.runtime.safetensors.SafetensorsFile;
  * {@code ssm-runtime} and {@code ssm-runtime:test-jar} (and {@code peft-api:test-jar}) with scope test, extends this
  * class, names the method, gives configs and says which of them start as the identity.
  *
- * <p>Per backend, per model ({@link #models()}: small seeded random Mamba-1 models), per config:
+ * <p>Per backend, per model ({@link #models()}: small seeded random Mamba-1 models, and {@link #mamba2Models()}:
+ * Mamba-2 ones, each where the method declares the family, {@link PeftMethodProvider#families}), per config that
+ * validates on the model and {@link #fits} it:
  * <ol>
  *   <li><b>identity start</b>, where {@link #startsAsIdentity(Record)} says so: an adapter at its default init leaves
  *       the logits unchanged bit for bit ({@code ==} per element) against the same model without adapters;</li>
@@ -139,8 +143,11 @@ public abstract class MethodNumericContract {
     /** Whether the method's hooks are linear in its parameters, so that parameters a + b act as a and b together. */
     protected abstract boolean parametersAddUp(Record config);
 
-    /** Whether {@code config} applies to {@code model} (e.g. a head delta needs an untied head); default yes. */
-    protected boolean fits(Record config, MambaConfig model) {
+    /**
+     * Whether {@code config} applies to {@code model} (e.g. a head delta needs an untied head), beyond what the
+     * provider's own checks ({@link PeftMethodProvider#problems}) refuse; default yes.
+     */
+    protected boolean fits(Record config, LanguageModelConfig model) {
         return true;
     }
 
@@ -152,6 +159,11 @@ public abstract class MethodNumericContract {
     /** The models of the default run; default {@link RandomModels#defaults()}. */
     protected List<ModelCase> models() {
         return RandomModels.defaults();
+    }
+
+    /** The Mamba-2 models of the default run; default {@link RandomModels#mamba2Defaults()}. */
+    protected List<FamilyCase> mamba2Models() {
+        return RandomModels.mamba2Defaults();
     }
 
     /** The models of the {@code @Tag("slow")} sweep; default 8 random shapes. */
@@ -212,7 +224,7 @@ public abstract class MethodNumericContract {
     // --- cases ---
 
     /** One check's inputs; its toString is the test name. */
-    public record Case(String backend, ModelCase model, Record config) {
+    public record Case(String backend, FamilyCase model, Record config) {
         @Override
         public String toString() {
             return backend + ", " + config + ", " + model.name();
@@ -240,12 +252,18 @@ public abstract class MethodNumericContract {
                 .sorted(Comparator.comparing((String n) -> !n.equals("cpu")).thenComparing(n -> n)).toList();
     }
 
-    private Stream<Case> casesOn(List<ModelCase> modelCases) {
+    @SuppressWarnings({"unchecked", "rawtypes"})
+    private Stream<Case> casesOn(List<FamilyCase> modelCases) {
         List<Case> out = new ArrayList<>();
+        PeftMethodProvider provider = provider();
         for (String backend : backends()) {
-            for (ModelCase m : modelCases) {
+            Set<org.ssmpeft.api.shape.ModelFamily> implemented = Backends.load().get(backend).families();
+            for (FamilyCase m : modelCases) {
+                if (!implemented.contains(m.family())) {
+                    continue;
+                }
                 for (Record c : allConfigs()) {
-                    if (fits(c, m.config())) {
+                    if (provider.problems(c, m.config().toShape()).isEmpty() && fits(c, m.config())) {
                         out.add(new Case(backend, m, c));
                     }
                 }
@@ -254,12 +272,29 @@ public abstract class MethodNumericContract {
         return out.stream();
     }
 
+    private List<FamilyCase> defaultModels() {
+        List<FamilyCase> out = new ArrayList<>(models().stream().map(FamilyCase::of).toList());
+        out.addAll(mamba2Models());
+        return out;
+    }
+
     Stream<Case> cases() {
-        return casesOn(models());
+        return casesOn(defaultModels());
     }
 
     Stream<Case> sweepCases() {
-        return casesOn(sweepModels());
+        return casesOn(sweepModels().stream().map(FamilyCase::of).toList());
+    }
+
+    /**
+     * Every family the method declares ({@link PeftMethodProvider#families}) has cases on cpu: some config validates
+     * on and fits some default model of that family. Fails when a method claims a family its contract never runs on.
+     */
+    @Test
+    void everySupportedFamilyHasCases() {
+        var onCpu = cases().filter(c -> c.backend().equals("cpu")).map(c -> c.model().family()).distinct().toList();
+        assertThat(onCpu).as("families with cases on cpu for %s", methodName())
+                .containsAll(provider().families());
     }
 
     @AfterAll
@@ -272,7 +307,7 @@ public abstract class MethodNumericContract {
         models.clear();
     }
 
-    protected final SsmModel model(String backend, String key, MambaWeights weights) {
+    protected final SsmModel model(String backend, String key, ModelSpec weights) {
         return models.computeIfAbsent(backend + "/" + key, k -> Backends.load().get(backend).create(weights));
     }
 
@@ -291,7 +326,7 @@ public abstract class MethodNumericContract {
                 randomStd(), seed);
     }
 
-    private static AdapterSet setOf(ModelCase m, Adapter... adapters) {
+    private static AdapterSet setOf(FamilyCase m, Adapter... adapters) {
         AdapterSet set = new AdapterSet(m.config().toShape());
         for (Adapter a : adapters) {
             set.add(a);
@@ -336,7 +371,7 @@ public abstract class MethodNumericContract {
         SsmModel model = model(c);
         Adapter a = randomAdapter("fd", c, 5);
         AdapterSet set = setOf(c.model(), a);
-        GradientCheck.DirectionalResult r = checkGradientsOf(model, c.model(), set, a,
+        GradientCheck.DirectionalResult r = checkGradientsOf(model, c.model().tokens(), c.model().labels(), set, a,
                 randomDirections(c.backend(), sweep), finiteDifferenceLossNoise(c.backend()));
         System.out.println(c + ": " + summary(r));
         List<String> problems = gradientProblems(r);
@@ -358,8 +393,12 @@ public abstract class MethodNumericContract {
      */
     static GradientCheck.DirectionalResult checkGradientsOf(SsmModel model, ModelCase m, AdapterSet set, Adapter a,
                                                             int[] randomDirections, double lossNoise) {
-        int[][] tokens = m.tokens();
-        int[][] labels = m.labels();
+        return checkGradientsOf(model, m.tokens(), m.labels(), set, a, randomDirections, lossNoise);
+    }
+
+    private static GradientCheck.DirectionalResult checkGradientsOf(SsmModel model, int[][] tokens, int[][] labels,
+                                                                    AdapterSet set, Adapter a, int[] randomDirections,
+                                                                    double lossNoise) {
         LossAndGradients g = model.lossAndGradients(tokens, labels, set, Set.of());
         Map<String, Tensor> analytic = g.adapterGradients().get(a.name());
         assertThat(analytic).as("gradients of %s", a.name()).isNotNull();
