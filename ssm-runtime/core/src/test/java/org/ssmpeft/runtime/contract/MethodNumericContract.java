@@ -396,7 +396,7 @@ public abstract class MethodNumericContract {
         return checkGradientsOf(model, m.tokens(), m.labels(), set, a, randomDirections, lossNoise);
     }
 
-    private static GradientCheck.DirectionalResult checkGradientsOf(SsmModel model, int[][] tokens, int[][] labels,
+    static GradientCheck.DirectionalResult checkGradientsOf(SsmModel model, int[][] tokens, int[][] labels,
                                                                     AdapterSet set, Adapter a, int[] randomDirections,
                                                                     double lossNoise) {
         LossAndGradients g = model.lossAndGradients(tokens, labels, set, Set.of());
