@@ -199,8 +199,8 @@ public abstract class BackendContract {
 
     /**
      * The hook kinds on Mamba-2: the same methods with Mamba-2's LoRA targets (in_proj's z, x, B, C, dt blocks,
-     * out_proj, the head) and parameter deltas that exist on both random Mamba-2 models (one has no conv bias);
-     * additional-scan declares Mamba-1 only.
+     * out_proj, the head), parameter deltas that exist on both random Mamba-2 models (one has no conv bias), and
+     * additional-scan with its per-head extension.
      */
     public static final Map<String, String> MAMBA2_HOOK_KINDS = Map.of(
             "input at the embedding (prompt)", "method: prompt\nnum_virtual_tokens: 3\n",
@@ -208,6 +208,7 @@ public abstract class BackendContract {
             "state: initial (initial-state)", "method: initial-state\n",
             "state: offset (state-offset h)", "method: state-offset\nvariant: h\n",
             "output: offset (state-offset y)", "method: state-offset\nvariant: y\n",
+            "state: extension (additional-scan per head)", "method: additional-scan\nn_extra: 2\na_init: log-range\n",
             "projection (lora, in_proj blocks)", "method: lora\nrank: 2\ntargets: [in_proj.z, in_proj.x, in_proj.B,"
                     + " in_proj.C, in_proj.dt, out_proj, head]\n",
             "parameter (partial-ft A_log, D, dt_bias)", "method: partial-ft\nlayer_parameters: [A_log, D, dt_bias]\n",

@@ -195,7 +195,7 @@ record RandomCase(long seed, LanguageModelWeights<?> weights, int[][] tokens, in
      * A random Mamba-2 model (D = 2d, head_dim 2 or 4, G 1 or 2, biases, tied or untied, the norm over D or D/G, no
      * clamp or a finite one, a chunk that rarely divides the length) with 1 to 3 of the built-in adapters that map
      * onto Mamba-2 (offsets, initial state, prompt, prefix with or without MLP, LoRA on in_proj or its blocks, out_proj, head, bitfit,
-     * partial-ft on A_log, D and dt_bias) and random trainable base parameters.
+     * partial-ft on A_log, D and dt_bias, additional-scan per head) and random trainable base parameters.
      */
     static RandomCase mamba2(long seed) {
         var rng = new Random(seed);
@@ -217,7 +217,7 @@ record RandomCase(long seed, LanguageModelWeights<?> weights, int[][] tokens, in
         int[][] labels = new int[batch][len];
         draw(tokens, labels, c.vocabSize(), rng);
         List<Kind> mapped = List.of(Kind.OFFSET_H, Kind.OFFSET_Y, Kind.INITIAL_STATE, Kind.PROMPT, Kind.PREFIX,
-                Kind.PREFIX_MLP, Kind.LORA_WHOLE);
+                Kind.PREFIX_MLP, Kind.LORA_WHOLE, Kind.ADDITIONAL_SCAN);
         Set<Kind> kinds = new LinkedHashSet<>();
         kinds.add(mapped.get(Math.floorMod(seed, mapped.size())));
         for (int j = rng.nextInt(3); j > 0; j--) {
