@@ -42,7 +42,6 @@ import org.ssmpeft.runtime.backend.LossAndGradients;
 import org.ssmpeft.runtime.backend.SsmModel;
 import org.ssmpeft.runtime.checkpoint.MambaCheckpoint;
 import org.ssmpeft.runtime.checkpoint.LanguageModelConfig;
-import org.ssmpeft.runtime.checkpoint.MambaWeights;
 import org.ssmpeft.runtime.backend.ModelSpec;
 import org.ssmpeft.runtime.contract.RandomModels.FamilyCase;
 import org.ssmpeft.runtime.contract.RandomModels.ModelCase;
@@ -88,7 +87,8 @@ import org.ssmpeft.runtime.safetensors.SafetensorsFile;
  * <em>not</em> mean that the changes of the logits add, which the non-linear network does not do.
  *
  * <p><b>Fixture</b>: a method whose adapters are {@link ParameterHook}s is checked against the public fixture's
- * full-fine-tuning gradients ({@code mamba-tiny/full-ft-grads.safetensors}, transformers' autograd): at Δθ = 0,
+ * full-fine-tuning gradients ({@code mamba-tiny/full-ft-grads.safetensors}, transformers' autograd; for a method
+ * that declares Mamba-2 also those of {@code mamba2-groups2-bias-untied} and {@code mamba2-dtclamp}): at Δθ = 0,
  * dL/dΔθ = dL/dθ, within {@value #CROSS_REL} relative. The five adapters of {@code peft-grads.safetensors}
  * (state-offset h and y, initial-state, LoRA, prompt) are checked against it by ssm-runtime's
  * {@code cpu.PeftGradientsFixtureTest} and {@code djl.DjlAdapterFixtureTest}, and by {@code peft parity}.
@@ -250,6 +250,12 @@ public abstract class MethodNumericContract {
     protected static List<String> backends() {
         return Backends.load().available().stream().map(BackendProvider::name)
                 .sorted(Comparator.comparing((String n) -> !n.equals("cpu")).thenComparing(n -> n)).toList();
+    }
+
+    @SuppressWarnings({"unchecked", "rawtypes"})
+    private boolean validOn(Record config, org.ssmpeft.api.shape.ModelShape shape) {
+        PeftMethodProvider provider = provider();
+        return provider.problems(config, shape).isEmpty();
     }
 
     @SuppressWarnings({"unchecked", "rawtypes"})
@@ -544,12 +550,14 @@ public abstract class MethodNumericContract {
                 .isLessThanOrEqualTo(CROSS_REL);
     }
 
-    @ParameterizedTest(name = "{0}")
+    @ParameterizedTest(name = "{0}, {1}")
     @MethodSource("fixtureBackends")
-    void parameterDeltaGradientsMatchTheFixturesFullFineTuningGradients(String backend) throws Exception {
-        Path dir = FixtureFiles.mambaTiny();
-        MambaWeights weights = MambaCheckpoint.load(dir);
-        SsmModel model = model(backend, "fixture mamba-tiny", weights);
+    void parameterDeltaGradientsMatchTheFixturesFullFineTuningGradients(String backend, String fixture)
+            throws Exception {
+        Path dir = FixtureFiles.folder(fixture);
+        org.ssmpeft.runtime.checkpoint.LanguageModelWeights<?> weights = fixture.startsWith("mamba2")
+                ? org.ssmpeft.runtime.checkpoint.Mamba2Checkpoint.load(dir) : MambaCheckpoint.load(dir);
+        SsmModel model = model(backend, "fixture " + fixture, weights);
         int[][] tokens;
         try (var ref = SafetensorsFile.open(dir.resolve("reference.safetensors"))) {
             tokens = FixtureFiles.inputIds(ref);
@@ -557,7 +565,7 @@ public abstract class MethodNumericContract {
         int checked = 0;
         try (var ft = SafetensorsFile.open(dir.resolve("full-ft-grads.safetensors"))) {
             for (Record config : allConfigs()) {
-                if (!fits(config, weights.config())) {
+                if (!validOn(config, model.shape()) || !fits(config, weights.config())) {
                     continue;
                 }
                 Adapter a = adapter("fixture", config, model.shape(), 1);
@@ -569,8 +577,8 @@ public abstract class MethodNumericContract {
                 Supplier<LossAndGradients> run = () -> model.lossAndGradients(tokens, tokens, set, Set.of());
                 LossAndGradients g = run.get();
                 double worst = worstAgainstFixture(g, a, hook, ft);
-                System.out.printf(Locale.ROOT, "%s %s on %s: %d deltas against full-ft-grads, worst relative %.3e%n",
-                        methodName(), config, backend, hook.parameterDeltaNames().size(), worst);
+                System.out.printf(Locale.ROOT, "%s %s on %s, %s: %d deltas against full-ft-grads, worst relative %.3e%n",
+                        methodName(), config, backend, fixture, hook.parameterDeltaNames().size(), worst);
                 assertThat(worst).as("%s: dL/dΔθ against the fixture's dL/dθ", config).isLessThanOrEqualTo(CROSS_REL);
                 checked++;
             }
@@ -578,8 +586,22 @@ public abstract class MethodNumericContract {
         assumeTrue(checked > 0, "no config fits the fixture model (tied head, conv bias, no linear bias)");
     }
 
-    Stream<String> fixtureBackends() {
-        return backends().stream();
+    /**
+     * (backend, fixture folder): mamba-tiny, and the two PyTorch-made Mamba-2 folders (G 2 with biases and an untied
+     * head; a binding dt clamp) for a method that declares Mamba-2, on every backend that implements the family.
+     */
+    Stream<org.junit.jupiter.params.provider.Arguments> fixtureBackends() {
+        List<org.junit.jupiter.params.provider.Arguments> out = new ArrayList<>();
+        for (String backend : backends()) {
+            out.add(org.junit.jupiter.params.provider.Arguments.of(backend, "mamba-tiny"));
+            if (provider().families().contains(org.ssmpeft.api.shape.ModelFamily.MAMBA2)
+                    && Backends.load().get(backend).families().contains(org.ssmpeft.api.shape.ModelFamily.MAMBA2)) {
+                for (String f : List.of("mamba2-groups2-bias-untied", "mamba2-dtclamp")) {
+                    out.add(org.junit.jupiter.params.provider.Arguments.of(backend, f));
+                }
+            }
+        }
+        return out.stream();
     }
 
     private static double worstAgainstFixture(LossAndGradients g, Adapter a, ParameterHook hook, SafetensorsFile ft) {
@@ -670,29 +692,36 @@ public abstract class MethodNumericContract {
     static final class FixtureFiles {
         private static final List<String> FILES = List.of("config.json", "model.safetensors", "reference.safetensors",
                 "full-ft-grads.safetensors");
-        private static Path copied;
 
         private FixtureFiles() {
         }
 
-        static synchronized Path mambaTiny() {
-            var url = MethodNumericContract.class.getResource("/fixtures/mamba-tiny/config.json");
+        private static final Map<String, Path> COPIED = new java.util.HashMap<>();
+
+        static Path mambaTiny() {
+            return folder("mamba-tiny");
+        }
+
+        /** A fixture folder of the test resources (config, weights, reference, full-ft gradients). */
+        static synchronized Path folder(String name) {
+            var url = MethodNumericContract.class.getResource("/fixtures/" + name + "/config.json");
             if (url == null) {
-                throw new IllegalStateException("test resource fixtures/mamba-tiny/config.json is missing");
+                throw new IllegalStateException("test resource fixtures/" + name + "/config.json is missing");
             }
             try {
                 if (url.getProtocol().equals("file")) {
                     return Path.of(url.toURI()).getParent();
                 }
+                Path copied = COPIED.get(name);
                 if (copied == null) {
-                    Path dir = Files.createTempDirectory("mamba-tiny");
+                    copied = Files.createTempDirectory(name);
                     for (String f : FILES) {
                         try (InputStream in = MethodNumericContract.class.getResourceAsStream(
-                                "/fixtures/mamba-tiny/" + f)) {
-                            Files.copy(in, dir.resolve(f));
+                                "/fixtures/" + name + "/" + f)) {
+                            Files.copy(in, copied.resolve(f));
                         }
                     }
-                    copied = dir;
+                    COPIED.put(name, copied);
                 }
                 return copied;
             } catch (IOException e) {

@@ -269,7 +269,11 @@ class BuiltInMethodsNumericTest {
                             .filter(p -> p.existsIn(org.ssmpeft.api.shape.ModelFamily.MAMBA)).toList(),
                             List.of(ModelParameter.EMBEDDINGS_WEIGHT, ModelParameter.NORM_F_WEIGHT)),
                     new PartialFineTuningConfig(List.of(LayerParameter.CONV1D_WEIGHT, LayerParameter.X_PROJ_WEIGHT),
-                            List.of(ModelParameter.LM_HEAD_WEIGHT)));
+                            List.of(ModelParameter.LM_HEAD_WEIGHT)),
+                    new PartialFineTuningConfig(List.of(LayerParameter.NORM_WEIGHT, LayerParameter.IN_PROJ_WEIGHT,
+                            LayerParameter.CONV1D_WEIGHT, LayerParameter.DT_BIAS, LayerParameter.A_LOG,
+                            LayerParameter.D, LayerParameter.GATE_NORM_WEIGHT, LayerParameter.OUT_PROJ_WEIGHT),
+                            List.of(ModelParameter.NORM_F_WEIGHT)));
         }
 
         @Override
