@@ -41,8 +41,9 @@ import org.ssmpeft.runtime.checkpoint.MambaWeights;
  * {@link #merge} unties it (the merged config says tie_word_embeddings false and has its own lm_head), and
  * {@link #mergeInPlace} refuses head deltas on tied models.
  *
- * <p>Mamba-2 ({@link #merge(Mamba2Weights, List)}, {@link #export(Mamba2Weights, List, Path)}): the deltas on in_proj
- * (whole, or its z, x, B, C, dt rows), out_proj and the head fold the same way into a new {@link Mamba2Weights}.
+ * <p>Mamba-2 ({@link #merge(Mamba2Weights, List)}, {@link #mergeInPlace(Mamba2Weights, List)},
+ * {@link #export(Mamba2Weights, List, Path)}): the deltas on in_proj (whole, or its z, x, B, C, dt rows), out_proj and
+ * the head fold the same way.
  *
  * <p>Adapters that feed any other hook (offsets, states, virtual tokens, parameter deltas) are refused: only a
  * low-rank delta is a change of a weight.
@@ -122,6 +123,40 @@ public final class LoraMerge {
             fold(merged, module == Projection.IN_PROJ ? c.dModel() : c.dInner(), ds);
             return merged;
         });
+    }
+
+    /**
+     * {@link #mergeInPlace(MambaWeights, List)} for a Mamba-2 model: in_proj (and its blocks), out_proj and an untied
+     * head are changed in place, each changed row saved for {@link Merged#unmerge()}; head deltas on a tied model are
+     * refused.
+     */
+    public static Merged mergeInPlace(Mamba2Weights weights, List<? extends Adapter> adapters) {
+        List<ProjectionHook> hooks = check(weights.shape(), adapters);
+        Mamba2Config c = weights.config();
+        List<LowRankDelta> headDeltas = deltas(hooks, -1, Projection.HEAD, ModelFamily.MAMBA2);
+        if (!headDeltas.isEmpty() && c.tieWordEmbeddings()) {
+            throw new IllegalArgumentException("cannot merge in place: the head has a low-rank delta, but this"
+                    + " model ties lm_head to the embedding (tie_word_embeddings), so merging would change the"
+                    + " embedding too; use LoraMerge.merge, which unties the head");
+        }
+        List<Saved> saved = new ArrayList<>();
+        for (int l = 0; l < c.layers(); l++) {
+            var w = weights.layers().get(l);
+            for (Projection p : List.of(Projection.IN_PROJ, Projection.OUT_PROJ)) {
+                List<LowRankDelta> ds = deltas(hooks, l, p, ModelFamily.MAMBA2);
+                if (!ds.isEmpty()) {
+                    float[] target = p == Projection.IN_PROJ ? w.inProj() : w.outProj();
+                    int columns = p == Projection.IN_PROJ ? c.dModel() : c.dInner();
+                    saved.add(Saved.rows(target, columns, ds));
+                    fold(target, columns, ds);
+                }
+            }
+        }
+        if (!headDeltas.isEmpty()) {
+            saved.add(Saved.rows(weights.lmHead(), c.dModel(), headDeltas));
+            fold(weights.lmHead(), c.dModel(), headDeltas);
+        }
+        return new Merged(saved);
     }
 
     /**

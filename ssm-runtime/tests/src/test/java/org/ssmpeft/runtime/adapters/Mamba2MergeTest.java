@@ -98,6 +98,28 @@ class Mamba2MergeTest {
         }
     }
 
+    /** In place: the model built on the weights sees the merge; unmerging restores every weight bit for bit. */
+    @Test
+    void mergingInPlaceActsOnTheWeightsAndUnmergingRestoresThemBitForBit() {
+        FamilyCase m = RandomModels.mamba2Defaults().getFirst(); // untied head
+        Mamba2Weights base = (Mamba2Weights) m.weights();
+        var before = new java.util.LinkedHashMap<String, float[]>();
+        base.parameters().forEach((n, t) -> before.put(n, t.data().clone()));
+        Adapter blocks = lora("method: lora\nrank: 2\ntargets: [in_proj.x, in_proj.dt, out_proj, head]\n", base, 7);
+        float[] hooked = logits(base, new AdapterSet(base.shape()).add(blocks), m.tokens());
+        CpuMamba2 model = new CpuMamba2(base);
+        LoraMerge.Merged merged = LoraMerge.mergeInPlace(base, List.of(blocks));
+        float[] inPlace = model.forward(m.tokens(), new AdapterSet(base.shape())).values();
+        assertThat(Fixtures.maxAbsDiff(inPlace, hooked)).isLessThanOrEqualTo(LoraMergeTest.MERGE_TOL
+                * Math.max(1, maxAbs(hooked)));
+        merged.unmerge();
+        base.parameters().forEach((n, t) -> assertThat(t.data()).as(n).isEqualTo(before.get(n)));
+        Mamba2Weights tied = (Mamba2Weights) RandomModels.mamba2Defaults().get(1).weights();
+        Adapter head = lora("method: lora\nrank: 2\ntargets: [head]\n", tied, 8);
+        assertThatThrownBy(() -> LoraMerge.mergeInPlace(tied, List.of(head)))
+                .hasMessageContaining("ties lm_head to the embedding");
+    }
+
     @Test
     void onlyLowRankDeltasMergeIntoMamba2Weights() {
         Mamba2Weights base = (Mamba2Weights) RandomModels.mamba2Defaults().getFirst().weights();
