@@ -35,7 +35,8 @@ import org.ssmpeft.runtime.backend.SsmModel;
  *   <li>summed per layer: initial states Σh0 (D, N), state offsets Σh' (D, N), output offsets Σy' (D);</li>
  *   <li>summed per base tensor: parameter deltas ΣΔθ, by Hugging Face name ({@code θ = θ_base + ΣΔθ});</li>
  *   <li>concatenated in stack order: prompt rows at the embedding (P, d), prefix rows per layer (n, D), state
- *       extensions per layer (a' as (D, n'), [E_B; E_C] as (2n', D), N + n' state dimensions per channel);</li>
+ *       extensions per layer (a' as (D, n') or, on Mamba-2, (H, n'), [E_B; E_C] as (2n', D), N + n' state
+ *       dimensions per channel or head);</li>
  *   <li>listed per weight: low-rank deltas {@code y[:, rows] += s·(x·Aᵀ)·Bᵀ} on in_proj, x_proj, dt_proj, out_proj
  *       (and their row blocks) and the head.</li>
  * </ul>
@@ -55,8 +56,8 @@ public final class HookPlan {
     }
 
     /**
-     * The acting state extensions of one layer, concatenated: A' = -exp(logDecay) (D, n'), and the stacked read-in
-     * and read-out maps [E_B; E_C] (2n', D), so that x·mapsᵀ = [B'_t | C'_t].
+     * The acting state extensions of one layer, concatenated: A' = -exp(logDecay) (D, n'; Mamba-2: H, n'), and the
+     * stacked read-in and read-out maps [E_B; E_C] (2n', D), so that x·mapsᵀ = [B'_t | C'_t].
      */
     public record Extension(int width, Term logDecay, Term maps) {
     }
