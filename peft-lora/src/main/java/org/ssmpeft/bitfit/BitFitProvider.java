@@ -1,7 +1,9 @@
 package org.ssmpeft.bitfit;
 
 import java.util.ArrayList;
+import java.util.EnumSet;
 import java.util.List;
+import java.util.Set;
 import org.ssmpeft.api.adapter.Adapter;
 import org.ssmpeft.api.adapter.AdapterContext;
 import org.ssmpeft.api.adapter.ParameterSpec;
@@ -28,6 +30,12 @@ public final class BitFitProvider extends BasePeftMethodProvider<BitFitConfig> {
         super(NAME, "BitFit: trainable deltas on the biases of each layer (conv1d.bias, dt_proj.bias and the SSM skip"
                 + " D by default; in_proj/out_proj biases opt-in), zero at the start", BitFitConfig.class,
                 BitFitConfig.DEFAULT, true, HookKind.PARAMETER);
+    }
+
+    /** Both families: the hooks' shapes follow the model's (per-head states and blocks on Mamba-2). */
+    @Override
+    public Set<ModelFamily> families() {
+        return EnumSet.allOf(ModelFamily.class);
     }
 
     /** The base tensor of one bias term in one layer. */

@@ -1,7 +1,9 @@
 package org.ssmpeft.finetune;
 
 import java.util.ArrayList;
+import java.util.EnumSet;
 import java.util.List;
+import java.util.Set;
 import org.ssmpeft.api.adapter.Adapter;
 import org.ssmpeft.api.adapter.AdapterContext;
 import org.ssmpeft.api.adapter.ParameterSpec;
@@ -28,6 +30,12 @@ public final class FullFineTuningProvider extends BasePeftMethodProvider<FullFin
                 FullFineTuningConfig.class, FullFineTuningConfig.DEFAULT, false, HookKind.PARAMETER);
     }
 
+    /** Both families: the hooks' shapes follow the model's (per-head states and blocks on Mamba-2). */
+    @Override
+    public Set<ModelFamily> families() {
+        return EnumSet.allOf(ModelFamily.class);
+    }
+
     /** Every base tensor of the model, in checkpoint order (Hugging Face's). */
     public static List<BaseTensor> tensors(FullFineTuningConfig config, ModelShape s) {
         List<BaseTensor> out = new ArrayList<>();
@@ -35,7 +43,7 @@ public final class FullFineTuningProvider extends BasePeftMethodProvider<FullFin
         for (int l = 0; l < s.layers(); l++) {
             if (s.family() == ModelFamily.MAMBA) {
                 for (LayerParameter p : LayerParameter.values()) {
-                    boolean present = switch (p) {
+                    boolean present = p.existsIn(ModelFamily.MAMBA) && switch (p) {
                         case CONV1D_BIAS -> config.convBias();
                         case IN_PROJ_BIAS, OUT_PROJ_BIAS -> config.linearBiases();
                         default -> true;

@@ -15,7 +15,8 @@ import org.ssmpeft.api.config.InvalidFieldException;
 public record PartialFineTuningConfig(
         @Doc("per-layer tensors to train in each selected layer: A_log, D, conv1d.weight, conv1d.bias,"
                 + " in_proj.weight, x_proj.weight, dt_proj.weight, dt_proj.bias, out_proj.weight, norm.weight; and"
-                + " in_proj.bias, out_proj.bias for models with use_bias") List<LayerParameter> layerParameters,
+                + " in_proj.bias, out_proj.bias for models with use_bias; Mamba-2 has dt_bias and mixer.norm.weight"
+                + " (the gated norm) instead of x_proj and dt_proj") List<LayerParameter> layerParameters,
         @Doc("model-wide tensors to train: embeddings.weight (also the tied head), norm_f.weight, and lm_head.weight"
                 + " for models with an untied head") List<ModelParameter> modelParameters) {
 

@@ -1,7 +1,9 @@
 package org.ssmpeft.finetune;
 
 import java.util.ArrayList;
+import java.util.EnumSet;
 import java.util.List;
+import java.util.Set;
 import org.ssmpeft.api.adapter.Adapter;
 import org.ssmpeft.api.adapter.AdapterContext;
 import org.ssmpeft.api.adapter.ParameterSpec;
@@ -14,8 +16,9 @@ import org.ssmpeft.api.spi.BasePeftMethodProvider;
 
 /**
  * Partial fine-tuning: a zero-initialised delta {@code Δθ} per chosen base tensor (per selected layer, plus chosen
- * model-wide ones), {@code θ = θ_base + Δθ}. Mamba-1 names only: Mamba-2 blocks have no x_proj or dt_proj and a
- * per-head A, so {@link #validate} refuses a Mamba-2 shape.
+ * model-wide ones), {@code θ = θ_base + Δθ}. Family-aware: on Mamba-2 the default A/D tuning trains the per-head
+ * {@code A_log} and {@code D} (H each), {@code dt_bias} (H) and the gated norm are opt-in, and {@link #validate}
+ * refuses the tensors a family's blocks lack (x_proj and dt_proj on Mamba-2; dt_bias on Mamba-1), naming those it has.
  */
 public final class PartialFineTuningProvider extends BasePeftMethodProvider<PartialFineTuningConfig> {
 
@@ -23,16 +26,27 @@ public final class PartialFineTuningProvider extends BasePeftMethodProvider<Part
 
     public PartialFineTuningProvider() {
         super(NAME, "partial fine-tuning (LAYER_FREEZE, A/D tuning): chosen base tensors (A_log, D, conv1d, in/x/dt/out"
-                + " projections, norms, embedding) get a trainable delta, zero at the start; Mamba-1",
+                + " projections, norms, embedding; Mamba-2: dt_bias, mixer.norm.weight) get a trainable delta, zero at the start",
                 PartialFineTuningConfig.class, PartialFineTuningConfig.DEFAULT, true, HookKind.PARAMETER);
+    }
+
+    /** Both families: the hooks' shapes follow the model's (per-head states and blocks on Mamba-2). */
+    @Override
+    public Set<ModelFamily> families() {
+        return EnumSet.allOf(ModelFamily.class);
     }
 
     @Override
     public List<ConfigProblem> validate(PartialFineTuningConfig config, ModelShape shape) {
-        if (shape.family() != ModelFamily.MAMBA) {
-            return List.of(new ConfigProblem("layer_parameters", "partial-ft names Mamba-1 tensors (x_proj, dt_proj,"
-                    + " A_log of shape (d_inner, N)); a " + shape.family() + " model has other tensors and is not"
-                    + " mapped: use full-ft or bitfit on " + shape.family()));
+        List<ConfigProblem> problems = new ArrayList<>();
+        for (LayerParameter p : config.layerParameters()) {
+            if (!p.existsIn(shape.family())) {
+                problems.add(new ConfigProblem("layer_parameters", "'" + p.configName() + "' is not a tensor of a "
+                        + shape.family() + " block; expected some of " + LayerParameter.namesIn(shape.family())));
+            }
+        }
+        if (!problems.isEmpty()) {
+            return problems;
         }
         return List.of();
     }

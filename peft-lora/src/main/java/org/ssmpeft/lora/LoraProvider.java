@@ -1,8 +1,10 @@
 package org.ssmpeft.lora;
 
 import java.util.ArrayList;
+import java.util.EnumSet;
 import java.util.List;
 import java.util.Optional;
+import java.util.Set;
 import org.ssmpeft.api.adapter.Adapter;
 import org.ssmpeft.api.adapter.AdapterContext;
 import org.ssmpeft.api.adapter.Initializer;
@@ -13,6 +15,7 @@ import org.ssmpeft.api.hooks.HookKind;
 import org.ssmpeft.api.hooks.LowRankDelta;
 import org.ssmpeft.api.hooks.Projection;
 import org.ssmpeft.api.hooks.ProjectionHook;
+import org.ssmpeft.api.shape.ModelFamily;
 import org.ssmpeft.api.shape.ModelShape;
 import org.ssmpeft.api.spi.BasePeftMethodProvider;
 
@@ -26,8 +29,14 @@ public final class LoraProvider extends BasePeftMethodProvider<LoraConfig> {
     public static final String NAME = "lora";
 
     public LoraProvider() {
-        super(NAME, "LoRA: a low-rank update s*B*A on chosen projections (in_proj, x_proj and its dt/B/C blocks,"
-                + " dt_proj, out_proj, head)", LoraConfig.class, LoraConfig.DEFAULT, true, HookKind.PROJECTION);
+        super(NAME, "LoRA: a low-rank update s*B*A on chosen projections (in_proj and its x/z blocks, Mamba-2's"
+                + " B/C/dt blocks too, x_proj and its dt/B/C blocks, dt_proj, out_proj, head)", LoraConfig.class, LoraConfig.DEFAULT, true, HookKind.PROJECTION);
+    }
+
+    /** Both families: the hooks' shapes follow the model's (per-head states and blocks on Mamba-2). */
+    @Override
+    public Set<ModelFamily> families() {
+        return EnumSet.allOf(ModelFamily.class);
     }
 
     @Override

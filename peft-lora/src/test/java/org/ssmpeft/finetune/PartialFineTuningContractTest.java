@@ -2,17 +2,26 @@ package org.ssmpeft.finetune;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import java.util.Arrays;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.ssmpeft.api.config.LayerSelection;
 import org.ssmpeft.api.contract.PeftMethodContract;
 import org.ssmpeft.api.hooks.ParameterHook;
+import org.ssmpeft.api.shape.ModelFamily;
 import org.ssmpeft.api.shape.ModelShape;
 
 class PartialFineTuningContractTest extends PeftMethodContract {
 
-    private static final PartialFineTuningConfig EVERY_LAYER_TENSOR = new PartialFineTuningConfig(
-            List.of(LayerParameter.values()), List.of(ModelParameter.EMBEDDINGS_WEIGHT, ModelParameter.NORM_F_WEIGHT));
+    private static final PartialFineTuningConfig EVERY_LAYER_TENSOR = everyLayerTensor(ModelFamily.MAMBA);
+    private static final PartialFineTuningConfig EVERY_MAMBA2_LAYER_TENSOR = everyLayerTensor(ModelFamily.MAMBA2);
+    private static final PartialFineTuningConfig A_D_DT_BIAS = new PartialFineTuningConfig(
+            List.of(LayerParameter.A_LOG, LayerParameter.D, LayerParameter.DT_BIAS), List.of());
+
+    private static PartialFineTuningConfig everyLayerTensor(ModelFamily family) {
+        return new PartialFineTuningConfig(Arrays.stream(LayerParameter.values()).filter(p -> p.existsIn(family))
+                .toList(), List.of(ModelParameter.EMBEDDINGS_WEIGHT, ModelParameter.NORM_F_WEIGHT));
+    }
     private static final PartialFineTuningConfig NORMS_ONLY = new PartialFineTuningConfig(
             List.of(LayerParameter.D, LayerParameter.NORM_WEIGHT), List.of(ModelParameter.NORM_F_WEIGHT));
     private static final PartialFineTuningConfig HEAD_ONLY = new PartialFineTuningConfig(List.of(),
@@ -35,18 +44,33 @@ class PartialFineTuningContractTest extends PeftMethodContract {
 
     @Override
     protected List<Record> sampleConfigs() {
-        return List.of(EVERY_LAYER_TENSOR, NORMS_ONLY, HEAD_ONLY);
+        return List.of(EVERY_LAYER_TENSOR, EVERY_MAMBA2_LAYER_TENSOR, A_D_DT_BIAS, NORMS_ONLY, HEAD_ONLY);
     }
 
-    /** Σ per-layer tensor sizes × selected layers + Σ model-wide sizes (Mamba-1 shapes only). */
+    /**
+     * Σ per-layer tensor sizes × selected layers + Σ model-wide sizes; Mamba-2: A_log, D, dt_bias per head (H), the
+     * conv over D + 2GN channels, in_proj D + (D + 2GN) + H wide, the gated norm D.
+     */
     @Override
     protected long expectedParameterCount(Record config, ModelShape s, int layers) {
         var c = (PartialFineTuningConfig) config;
         long d = s.dModel();
         long di = s.dInner();
         long perLayer = 0;
+        long h = s.heads();
+        long conv = di + 2L * s.groups() * s.dState();
         for (LayerParameter p : c.layerParameters()) {
-            perLayer += switch (p) {
+            perLayer += s.family() == ModelFamily.MAMBA2 ? switch (p) {
+                case A_LOG, D, DT_BIAS -> h;
+                case CONV1D_BIAS -> conv;
+                case CONV1D_WEIGHT -> conv * s.convKernel();
+                case IN_PROJ_WEIGHT -> (di + conv + h) * d;
+                case IN_PROJ_BIAS -> di + conv + h;
+                case GATE_NORM_WEIGHT -> di;
+                case OUT_PROJ_WEIGHT -> d * di;
+                case OUT_PROJ_BIAS, NORM_WEIGHT -> d;
+                case X_PROJ_WEIGHT, DT_PROJ_WEIGHT, DT_PROJ_BIAS -> throw new AssertionError(p + " on Mamba-2");
+            } : switch (p) {
                 case A_LOG -> di * s.dState();
                 case D, CONV1D_BIAS, DT_PROJ_BIAS -> di;
                 case CONV1D_WEIGHT -> di * s.convKernel();
@@ -56,6 +80,7 @@ class PartialFineTuningContractTest extends PeftMethodContract {
                 case DT_PROJ_WEIGHT -> di * s.dtRank();
                 case OUT_PROJ_WEIGHT -> d * di;
                 case OUT_PROJ_BIAS, NORM_WEIGHT -> d;
+                case DT_BIAS, GATE_NORM_WEIGHT -> throw new AssertionError(p + " on Mamba-1");
             };
         }
         long wide = 0;
@@ -95,11 +120,40 @@ class PartialFineTuningContractTest extends PeftMethodContract {
     }
 
     @Test
-    void mamba2IsRefusedWithTheReason() {
-        var problems = new PartialFineTuningProvider().validate(PartialFineTuningConfig.DEFAULT,
-                ModelShape.preset("mamba2-tiny").orElseThrow());
-        assertThat(problems).singleElement().hasToString("layer_parameters: partial-ft names Mamba-1 tensors (x_proj,"
-                + " dt_proj, A_log of shape (d_inner, N)); a mamba2 model has other tensors and is not mapped: use"
-                + " full-ft or bitfit on mamba2");
+    void onMamba2TheDefaultTrainsThePerHeadALogAndDAndDtBiasIsOptIn() {
+        ModelShape m2 = ModelShape.preset("mamba2-tiny").orElseThrow();
+        var hook = (ParameterHook) adapter(PartialFineTuningConfig.DEFAULT, m2, LayerSelection.of(1));
+        assertThat(hook.parameterDeltaNames()).containsExactly("backbone.layers.1.mixer.A_log",
+                "backbone.layers.1.mixer.D");
+        assertThat(hook.parameterDelta("backbone.layers.1.mixer.A_log").orElseThrow().shape())
+                .containsExactly(m2.heads());
+        var withDt = (ParameterHook) adapter(A_D_DT_BIAS, m2, LayerSelection.of(0));
+        assertThat(withDt.parameterDeltaNames()).containsExactly("backbone.layers.0.mixer.A_log",
+                "backbone.layers.0.mixer.D", "backbone.layers.0.mixer.dt_bias");
+        var every = (ParameterHook) adapter(EVERY_MAMBA2_LAYER_TENSOR, m2, LayerSelection.of(0));
+        assertThat(every.parameterDelta("backbone.layers.0.mixer.conv1d.weight").orElseThrow().shape())
+                .containsExactly(m2.convChannels(), 1, m2.convKernel());
+        assertThat(every.parameterDelta("backbone.layers.0.mixer.norm.weight").orElseThrow().shape())
+                .containsExactly(m2.dInner());
+    }
+
+    @Test
+    void aTensorTheFamilyLacksIsRefusedNamingThoseItHas() {
+        var provider = new PartialFineTuningProvider();
+        assertThat(provider.validate(EVERY_LAYER_TENSOR, ModelShape.preset("mamba2-tiny").orElseThrow()))
+                .extracting(Object::toString).containsExactly(
+                        "layer_parameters: 'x_proj.weight' is not a tensor of a mamba2 block; expected some of"
+                                + " norm.weight, in_proj.weight, in_proj.bias, conv1d.weight, conv1d.bias, dt_bias,"
+                                + " A_log, D, mixer.norm.weight, out_proj.weight, out_proj.bias",
+                        "layer_parameters: 'dt_proj.weight' is not a tensor of a mamba2 block; expected some of"
+                                + " norm.weight, in_proj.weight, in_proj.bias, conv1d.weight, conv1d.bias, dt_bias,"
+                                + " A_log, D, mixer.norm.weight, out_proj.weight, out_proj.bias",
+                        "layer_parameters: 'dt_proj.bias' is not a tensor of a mamba2 block; expected some of"
+                                + " norm.weight, in_proj.weight, in_proj.bias, conv1d.weight, conv1d.bias, dt_bias,"
+                                + " A_log, D, mixer.norm.weight, out_proj.weight, out_proj.bias");
+        assertThat(provider.validate(A_D_DT_BIAS, ModelShape.preset("mamba-tiny").orElseThrow()))
+                .singleElement().hasToString("layer_parameters: 'dt_bias' is not a tensor of a mamba block;"
+                        + " expected some of norm.weight, in_proj.weight, in_proj.bias, conv1d.weight, conv1d.bias,"
+                        + " x_proj.weight, dt_proj.weight, dt_proj.bias, A_log, D, out_proj.weight, out_proj.bias");
     }
 }

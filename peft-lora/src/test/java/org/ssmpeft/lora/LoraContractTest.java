@@ -20,6 +20,9 @@ class LoraContractTest extends PeftMethodContract {
             true);
     private static final LoraConfig MAMBA2_SAFE = new LoraConfig(2, 2, 0, List.of(Projection.IN_PROJ,
             Projection.OUT_PROJ), false);
+    private static final LoraConfig MAMBA2_BLOCKS = new LoraConfig(3, 6, 0, List.of(Projection.IN_PROJ_Z,
+            Projection.IN_PROJ_X, Projection.IN_PROJ_B, Projection.IN_PROJ_C, Projection.IN_PROJ_DT,
+            Projection.OUT_PROJ, Projection.HEAD), false);
 
     @Override
     protected String methodName() {
@@ -28,7 +31,8 @@ class LoraContractTest extends PeftMethodContract {
 
     @Override
     protected List<Record> sampleConfigs() {
-        return List.of(ALL_MAMBA1, MAMBA2_SAFE, new LoraConfig(1, 1, 0, List.of(Projection.IN_PROJ_Z), false));
+        return List.of(ALL_MAMBA1, MAMBA2_SAFE, new LoraConfig(1, 1, 0, List.of(Projection.IN_PROJ_Z), false),
+                MAMBA2_BLOCKS);
     }
 
     /** Σ over targets of r·(in + out), per selected layer; the head once. */
@@ -42,6 +46,8 @@ class LoraContractTest extends PeftMethodContract {
             switch (p) {
                 case IN_PROJ -> { in = s.dModel(); out = s.inProjWidth(); }
                 case IN_PROJ_X, IN_PROJ_Z -> { in = s.dModel(); out = s.dInner(); }
+                case IN_PROJ_B, IN_PROJ_C -> { in = s.dModel(); out = (long) s.groups() * s.dState(); }
+                case IN_PROJ_DT -> { in = s.dModel(); out = s.heads(); }
                 case X_PROJ -> { in = s.dInner(); out = s.dtRank() + 2L * s.dState(); }
                 case X_PROJ_DT -> { in = s.dInner(); out = s.dtRank(); }
                 case X_PROJ_B, X_PROJ_C -> { in = s.dInner(); out = s.dState(); }
@@ -59,6 +65,45 @@ class LoraContractTest extends PeftMethodContract {
     void thePaperBaselineOnMamba130mHas1204224Parameters() {
         assertThat(count(LoraConfig.DEFAULT, ModelShape.preset("mamba-130m").orElseThrow(), LayerSelection.ALL))
                 .isEqualTo(1_204_224);
+    }
+
+    /** Mamba-2's in_proj rows: [z (D) | x (D) | B (GN) | C (GN) | dt (H)]. */
+    @Test
+    void mamba2InProjBlocksCoverTheirRowsInTheMamba2Order() {
+        ModelShape s = ModelShape.mamba2(2, 32, 8, 16, 2, 50);
+        var hook = (ProjectionHook) adapter(MAMBA2_BLOCKS, s, LayerSelection.ALL);
+        int d = s.dInner();
+        int gn = s.groups() * s.dState();
+        assertThat(gn).isEqualTo(16);
+        int[][] expected = {{0, d}, {d, d}, {2 * d, gn}, {2 * d + gn, gn}, {2 * d + 2 * gn, s.heads()}};
+        List<Projection> blocks = List.of(Projection.IN_PROJ_Z, Projection.IN_PROJ_X, Projection.IN_PROJ_B,
+                Projection.IN_PROJ_C, Projection.IN_PROJ_DT);
+        int covered = 0;
+        for (int i = 0; i < blocks.size(); i++) {
+            LowRankDelta delta = hook.delta(1, blocks.get(i)).orElseThrow();
+            assertThat(delta.rowOffset()).as(blocks.get(i).configName()).isEqualTo(expected[i][0]);
+            assertThat(delta.b().shape()).as(blocks.get(i).configName()).containsExactly(expected[i][1], 3);
+            assertThat(delta.a().shape()).containsExactly(3, s.dModel());
+            covered += expected[i][1];
+        }
+        assertThat(covered).as("the blocks tile in_proj").isEqualTo(s.inProjWidth());
+        ModelShape m1 = ModelShape.preset("mamba-tiny").orElseThrow();
+        assertThat(Projection.IN_PROJ_Z.rowOffset(m1)).as("Mamba-1's [x, z]").isEqualTo(m1.dInner());
+        assertThat(Projection.IN_PROJ_X.rowOffset(m1)).isZero();
+    }
+
+    @Test
+    void mamba2BlocksAreRefusedOnMamba1AndMamba1BlocksOnMamba2() {
+        var provider = new LoraProvider();
+        assertThat(provider.validate(MAMBA2_BLOCKS, ModelShape.preset("mamba-tiny").orElseThrow()))
+                .extracting(p -> p.toString().substring(0, p.toString().indexOf(';')))
+                .containsExactly("targets[2]: target in_proj.B does not exist in mamba blocks",
+                        "targets[3]: target in_proj.C does not exist in mamba blocks",
+                        "targets[4]: target in_proj.dt does not exist in mamba blocks");
+        assertThat(provider.validate(new LoraConfig(2, 2, 0, List.of(Projection.X_PROJ_B), false),
+                ModelShape.preset("mamba2-tiny").orElseThrow())).singleElement().asString()
+                .startsWith("targets[0]: target x_proj.B does not exist in mamba2 blocks; mamba2 has: in_proj,"
+                        + " in_proj.x, in_proj.z, in_proj.B, in_proj.C, in_proj.dt, out_proj, head");
     }
 
     @Test
@@ -111,6 +156,6 @@ class LoraContractTest extends PeftMethodContract {
         assertThat(problems).hasSize(4);
         assertThat(problems.getFirst().toString())
                 .isEqualTo("targets[0]: target x_proj.dt does not exist in mamba2 blocks; mamba2 has: in_proj,"
-                        + " out_proj, head");
+                        + " in_proj.x, in_proj.z, in_proj.B, in_proj.C, in_proj.dt, out_proj, head");
     }
 }

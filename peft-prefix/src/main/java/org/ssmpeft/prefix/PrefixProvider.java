@@ -1,11 +1,13 @@
 package org.ssmpeft.prefix;
 
 import java.util.ArrayList;
+import java.util.EnumSet;
 import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import org.ssmpeft.api.adapter.Adapter;
 import org.ssmpeft.api.adapter.AdapterContext;
 import org.ssmpeft.api.adapter.Initializer;
@@ -13,6 +15,7 @@ import org.ssmpeft.api.adapter.ParameterSpec;
 import org.ssmpeft.api.config.LayerSelection;
 import org.ssmpeft.api.hooks.HookKind;
 import org.ssmpeft.api.hooks.InputHook;
+import org.ssmpeft.api.shape.ModelFamily;
 import org.ssmpeft.api.shape.ModelShape;
 import org.ssmpeft.api.spi.BasePeftMethodProvider;
 import org.ssmpeft.api.tensor.Tensor;
@@ -39,6 +42,12 @@ public final class PrefixProvider extends BasePeftMethodProvider<PrefixConfig> {
     public PrefixProvider() {
         super(NAME, "Prefix tuning: trainable virtual tokens prepended to the SSM input inside each layer"
                 + " (optionally produced by an MLP)", PrefixConfig.class, PrefixConfig.DEFAULT, true, HookKind.INPUT);
+    }
+
+    /** Both families: the hooks' shapes follow the model's (per-head states and blocks on Mamba-2). */
+    @Override
+    public Set<ModelFamily> families() {
+        return EnumSet.allOf(ModelFamily.class);
     }
 
     @Override

@@ -1,7 +1,9 @@
 package org.ssmpeft.prefix;
 
+import java.util.EnumSet;
 import java.util.List;
 import java.util.Optional;
+import java.util.Set;
 import org.ssmpeft.api.adapter.Adapter;
 import org.ssmpeft.api.adapter.AdapterContext;
 import org.ssmpeft.api.adapter.Initializer;
@@ -9,6 +11,7 @@ import org.ssmpeft.api.adapter.ParameterSpec;
 import org.ssmpeft.api.config.LayerSelection;
 import org.ssmpeft.api.hooks.HookKind;
 import org.ssmpeft.api.hooks.InputHook;
+import org.ssmpeft.api.shape.ModelFamily;
 import org.ssmpeft.api.shape.ModelShape;
 import org.ssmpeft.api.spi.BasePeftMethodProvider;
 import org.ssmpeft.api.tensor.Tensor;
@@ -25,6 +28,12 @@ public final class PromptProvider extends BasePeftMethodProvider<PromptConfig> {
     public PromptProvider() {
         super(NAME, "Prompt tuning: trainable virtual-token embeddings prepended to the input sequence",
                 PromptConfig.class, PromptConfig.DEFAULT, false, HookKind.INPUT);
+    }
+
+    /** Both families: the hooks' shapes follow the model's (per-head states and blocks on Mamba-2). */
+    @Override
+    public Set<ModelFamily> families() {
+        return EnumSet.allOf(ModelFamily.class);
     }
 
     @Override

@@ -1,14 +1,17 @@
 package org.ssmpeft.stateoffset;
 
 import java.util.ArrayList;
+import java.util.EnumSet;
 import java.util.List;
 import java.util.Optional;
+import java.util.Set;
 import org.ssmpeft.api.adapter.Adapter;
 import org.ssmpeft.api.adapter.AdapterContext;
 import org.ssmpeft.api.adapter.ParameterSpec;
 import org.ssmpeft.api.config.LayerSelection;
 import org.ssmpeft.api.hooks.HookKind;
 import org.ssmpeft.api.hooks.InitialStateHook;
+import org.ssmpeft.api.shape.ModelFamily;
 import org.ssmpeft.api.shape.ModelShape;
 import org.ssmpeft.api.spi.BasePeftMethodProvider;
 import org.ssmpeft.api.tensor.Tensor;
@@ -25,6 +28,12 @@ public final class InitialStateProvider extends BasePeftMethodProvider<InitialSt
     public InitialStateProvider() {
         super(NAME, "Initial-state tuning: a trainable initial SSM state h0 per layer (its effect decays over time)",
                 InitialStateConfig.class, InitialStateConfig.DEFAULT, true, HookKind.INITIAL_STATE);
+    }
+
+    /** Both families: the hooks' shapes follow the model's (per-head states and blocks on Mamba-2). */
+    @Override
+    public Set<ModelFamily> families() {
+        return EnumSet.allOf(ModelFamily.class);
     }
 
     @Override

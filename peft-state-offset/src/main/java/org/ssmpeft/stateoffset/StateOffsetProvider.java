@@ -1,8 +1,10 @@
 package org.ssmpeft.stateoffset;
 
 import java.util.ArrayList;
+import java.util.EnumSet;
 import java.util.List;
 import java.util.Optional;
+import java.util.Set;
 import org.ssmpeft.api.adapter.Adapter;
 import org.ssmpeft.api.adapter.AdapterContext;
 import org.ssmpeft.api.adapter.ParameterSpec;
@@ -10,6 +12,7 @@ import org.ssmpeft.api.config.LayerSelection;
 import org.ssmpeft.api.hooks.HookKind;
 import org.ssmpeft.api.hooks.OutputOffsetHook;
 import org.ssmpeft.api.hooks.StateOffsetHook;
+import org.ssmpeft.api.shape.ModelFamily;
 import org.ssmpeft.api.shape.ModelShape;
 import org.ssmpeft.api.spi.BasePeftMethodProvider;
 import org.ssmpeft.api.tensor.Tensor;
@@ -29,6 +32,12 @@ public final class StateOffsetProvider extends BasePeftMethodProvider<StateOffse
         super(NAME, "State-offset Tuning: a per-layer offset on the state read-out (h') or on the SSM output (y'),"
                 + " added at every step", StateOffsetConfig.class, StateOffsetConfig.DEFAULT, true,
                 HookKind.STATE_OFFSET, HookKind.OUTPUT_OFFSET);
+    }
+
+    /** Both families: the hooks' shapes follow the model's (per-head states and blocks on Mamba-2). */
+    @Override
+    public Set<ModelFamily> families() {
+        return EnumSet.allOf(ModelFamily.class);
     }
 
     @Override

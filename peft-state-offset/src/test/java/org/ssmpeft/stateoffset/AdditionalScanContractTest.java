@@ -6,9 +6,6 @@ import static org.assertj.core.api.Assertions.within;
 
 import java.util.List;
 import org.junit.jupiter.api.Test;
-import org.ssmpeft.api.composition.AdapterFactory;
-import org.ssmpeft.api.config.AdapterConfig;
-import org.ssmpeft.api.config.ConfigException;
 import org.ssmpeft.api.config.LayerSelection;
 import org.ssmpeft.api.contract.PeftMethodContract;
 import org.ssmpeft.api.hooks.HookKind;
@@ -34,7 +31,9 @@ class AdditionalScanContractTest extends PeftMethodContract {
     /** Lyr·3·n'·D: a' (D, n'), E_B (n', D), E_C (n', D) per layer. */
     @Override
     protected long expectedParameterCount(Record config, ModelShape s, int layers) {
-        return (long) layers * 3 * ((AdditionalScanConfig) config).nExtra() * s.dInner();
+        long n = ((AdditionalScanConfig) config).nExtra();
+        long decayRows = s.family() == org.ssmpeft.api.shape.ModelFamily.MAMBA2 ? s.heads() : s.dInner();
+        return layers * n * (decayRows + 2L * s.dInner()); // a' (rows, n'), E_B and E_C (n', D)
     }
 
     private static final ModelShape M130 = ModelShape.preset("mamba-130m").orElseThrow();
@@ -99,15 +98,17 @@ class AdditionalScanContractTest extends PeftMethodContract {
         assertThat(a.parameterSpecs()).allSatisfy(s -> assertThat(s.weightDecay()).isFalse());
     }
 
+    /** On Mamba-2 the extra dimensions extend each head's state: a' (H, n'), E_B and E_C (n', D). */
     @Test
-    void mamba2IsRefusedWithTheReason() {
+    void onMamba2TheLogDecaysArePerHead() {
         ModelShape m2 = ModelShape.preset("mamba2-tiny").orElseThrow();
-        assertThat(problemsFor(AdditionalScanConfig.DEFAULT, m2)).singleElement().asString()
-                .contains("Mamba-1").contains("mamba2");
-        assertThatThrownBy(() -> new AdapterFactory(methods()).create(new AdapterConfig("scan", methodName(),
-                LayerSelection.ALL, AdditionalScanConfig.DEFAULT), m2, AdapterFactory.seeded(1)))
-                .isInstanceOf(ConfigException.class)
-                .hasMessageContaining("additional-scan extends the per-channel state");
+        assertThat(problemsFor(AdditionalScanConfig.DEFAULT, m2)).isEmpty();
+        var hook = (StateExtensionHook) adapter(AdditionalScanConfig.DEFAULT, m2, LayerSelection.of(1));
+        var e = hook.stateExtension(1).orElseThrow();
+        assertThat(e.logDecay().shape()).containsExactly(m2.heads(), 8);
+        assertThat(e.inputMap().shape()).containsExactly(8, m2.dInner());
+        assertThat(e.readOut().shape()).containsExactly(8, m2.dInner());
+        assertThat(hook.stateExtension(0)).isEmpty();
     }
 
     @Test

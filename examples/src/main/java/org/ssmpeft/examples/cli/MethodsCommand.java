@@ -11,9 +11,9 @@ import org.ssmpeft.api.registry.PeftMethods;
 import org.ssmpeft.api.shape.ModelShape;
 import org.ssmpeft.api.spi.PeftMethodProvider;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
-import picocli.CommandLine.Model.CommandSpec;
 
 /** {@code peft methods}: the installed methods, their hooks and config fields. */
 @Command(name = "methods", mixinStandardHelpOptions = true, version = PeftCommand.VERSION,
@@ -65,7 +65,7 @@ final class MethodsCommand implements Callable<Integer> {
     @SuppressWarnings({"unchecked", "rawtypes"})
     private static String defaultCount(PeftMethodProvider p, ModelShape shape) {
         try {
-            if (!p.validate(p.defaultConfig(), shape).isEmpty()) {
+            if (!p.problems(p.defaultConfig(), shape).isEmpty()) {
                 return "n/a on " + shape.family();
             }
             long n = p.parameterCount(p.defaultConfig(), shape, LayerSelection.ALL);

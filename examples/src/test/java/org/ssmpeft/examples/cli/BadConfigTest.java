@@ -35,8 +35,8 @@ class BadConfigTest {
                 Arguments.of("unknown variant", "yaml", "method: state-offset\nvariant: z\n",
                         "variant: expected one of h, y, found string \"z\""),
                 Arguments.of("unknown target", "json", "{\"method\": \"lora\", \"targets\": [\"x_proj\", \"q_proj\"]}",
-                        "targets[1]: expected one of in_proj, in_proj.x, in_proj.z, x_proj, x_proj.dt, x_proj.B,"
-                                + " x_proj.C, dt_proj, out_proj, head, found string \"q_proj\"; did you mean 'x_proj'?"),
+                        "targets[1]: expected one of in_proj, in_proj.x, in_proj.z, in_proj.B, in_proj.C,"
+                                + " in_proj.dt, x_proj, x_proj.dt, x_proj.B, x_proj.C, dt_proj, out_proj, head, found string \"q_proj\"; did you mean 'x_proj'?"),
                 Arguments.of("overlapping targets", "yaml", "method: lora\ntargets: [x_proj, x_proj.B]\n",
                         "targets: targets x_proj and x_proj.B overlap (the same rows would get two deltas); keep the"
                                 + " whole projection or its blocks, not both"),
@@ -131,7 +131,7 @@ class BadConfigTest {
                 Arguments.of("layer beyond the model", "method: state-offset\nlayers: [0, 24]\n",
                         "layers: layer 24 does not exist; the model has 24 layers (0-23)"),
                 Arguments.of("Mamba-1 target on Mamba-2", "method: lora\ntargets: [out_proj, dt_proj]\n",
-                        "targets[1]: target dt_proj does not exist in mamba2 blocks; mamba2 has: in_proj, out_proj,"
-                                + " head"));
+                        "targets[1]: target dt_proj does not exist in mamba2 blocks; mamba2 has: in_proj,"
+                                + " in_proj.x, in_proj.z, in_proj.B, in_proj.C, in_proj.dt, out_proj, head"));
     }
 }

@@ -1,7 +1,9 @@
 package com.example.lowrank;
 
 import java.util.ArrayList;
+import java.util.EnumSet;
 import java.util.List;
+import java.util.Set;
 import org.ssmpeft.api.adapter.Adapter;
 import org.ssmpeft.api.adapter.AdapterContext;
 import org.ssmpeft.api.adapter.Initializer;
@@ -9,6 +11,7 @@ import org.ssmpeft.api.adapter.ParameterSpec;
 import org.ssmpeft.api.config.ConfigProblem;
 import org.ssmpeft.api.config.LayerSelection;
 import org.ssmpeft.api.hooks.HookKind;
+import org.ssmpeft.api.shape.ModelFamily;
 import org.ssmpeft.api.shape.ModelShape;
 import org.ssmpeft.api.spi.BasePeftMethodProvider;
 
@@ -30,6 +33,12 @@ public final class LowRankStateOffsetProvider extends BasePeftMethodProvider<Low
         super(NAME, "State-offset Tuning with a low-rank offset h' = U·V (rank r) on the state read-out, added at"
                 + " every step", LowRankStateOffsetConfig.class, LowRankStateOffsetConfig.DEFAULT, true,
                 HookKind.STATE_OFFSET);
+    }
+
+    /** Both families: the hooks' shapes follow the model's (per-head states and blocks on Mamba-2). */
+    @Override
+    public Set<ModelFamily> families() {
+        return EnumSet.allOf(ModelFamily.class);
     }
 
     @Override

@@ -117,7 +117,7 @@ public final class AdapterFactory {
         C typed = typed(provider, config);
         List<ConfigProblem> problems = new ArrayList<>();
         config.layers().outOfRange(shape.layers()).ifPresent(m -> problems.add(new ConfigProblem("layers", m)));
-        problems.addAll(provider.validate(typed, shape));
+        problems.addAll(provider.problems(typed, shape));
         if (!problems.isEmpty()) {
             throw new ConfigException("for adapter '" + config.name() + "' on " + shape.describe(), problems);
         }

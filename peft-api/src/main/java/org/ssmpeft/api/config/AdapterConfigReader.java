@@ -257,7 +257,7 @@ public final class AdapterConfigReader {
         Optional<C> config = ConfigBinder.bind(provider.configType(), provider.defaultConfig(), node, path, RESERVED,
                 problems);
         if (config.isPresent() && shape.isPresent()) {
-            for (ConfigProblem p : provider.validate(config.get(), shape.get())) {
+            for (ConfigProblem p : provider.problems(config.get(), shape.get())) {
                 problems.add(new ConfigProblem(p.path().isEmpty() ? path : ConfigBinder.join(path, p.path()),
                         p.message()));
             }

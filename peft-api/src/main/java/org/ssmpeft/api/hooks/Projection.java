@@ -11,12 +11,20 @@ import org.ssmpeft.api.shape.ModelShape;
 /**
  * The linear maps of an SSM block that a {@link ProjectionHook} can adapt, and the row block of the weight each one
  * covers. Sub-blocks ({@code in_proj.x}, {@code x_proj.dt} ...) are the row ranges the reference code splits the
- * weights into ({@code split_layers}); adapting a block changes only those output rows.
+ * weights into ({@code split_layers}); adapting a block changes only those output rows. Mamba-2's in_proj emits
+ * [z (D) | x (D) | B (GN) | C (GN) | dt (H)], each a block ({@code in_proj.z}, {@code in_proj.x}, {@code in_proj.B},
+ * {@code in_proj.C}, {@code in_proj.dt}); Mamba-1's emits [x (D) | z (D)].
  */
 public enum Projection implements ConfigEnum {
     IN_PROJ("in_proj", "in_proj"),
     IN_PROJ_X("in_proj.x", "in_proj"),
     IN_PROJ_Z("in_proj.z", "in_proj"),
+    /** Mamba-2 only: the B rows of in_proj, G·N wide (before the conv). */
+    IN_PROJ_B("in_proj.B", "in_proj"),
+    /** Mamba-2 only: the C rows of in_proj, G·N wide (before the conv). */
+    IN_PROJ_C("in_proj.C", "in_proj"),
+    /** Mamba-2 only: the dt rows of in_proj, H wide (before dt_bias and the softplus). */
+    IN_PROJ_DT("in_proj.dt", "in_proj"),
     X_PROJ("x_proj", "x_proj"),
     X_PROJ_DT("x_proj.dt", "x_proj"),
     X_PROJ_B("x_proj.B", "x_proj"),
@@ -46,7 +54,10 @@ public enum Projection implements ConfigEnum {
 
     /** Whether this is the whole weight or a row block of it. */
     public boolean isRowBlock() {
-        return this == IN_PROJ_X || this == IN_PROJ_Z || this == X_PROJ_DT || this == X_PROJ_B || this == X_PROJ_C;
+        return switch (this) {
+            case IN_PROJ_X, IN_PROJ_Z, IN_PROJ_B, IN_PROJ_C, IN_PROJ_DT, X_PROJ_DT, X_PROJ_B, X_PROJ_C -> true;
+            default -> false;
+        };
     }
 
     /** Whether this is a per-layer projection (all but the head). */
@@ -62,16 +73,21 @@ public enum Projection implements ConfigEnum {
         return module.equals(other.module) && (!isRowBlock() || !other.isRowBlock());
     }
 
-    /** Whether the block exists in this family (x_proj and dt_proj are Mamba-1 only). */
+    /**
+     * Whether the block exists in this family: x_proj and dt_proj (and their blocks) are Mamba-1's, in_proj's B, C
+     * and dt blocks Mamba-2's.
+     */
     public boolean existsIn(ModelFamily family) {
-        return family == ModelFamily.MAMBA || !(module.equals("x_proj") || module.equals("dt_proj")
-                || this == IN_PROJ_X || this == IN_PROJ_Z);
+        if (family == ModelFamily.MAMBA) {
+            return this != IN_PROJ_B && this != IN_PROJ_C && this != IN_PROJ_DT;
+        }
+        return !(module.equals("x_proj") || module.equals("dt_proj"));
     }
 
     /** Input width of the map. */
     public int inFeatures(ModelShape s) {
         return switch (this) {
-            case IN_PROJ, IN_PROJ_X, IN_PROJ_Z, HEAD -> s.dModel();
+            case IN_PROJ, IN_PROJ_X, IN_PROJ_Z, IN_PROJ_B, IN_PROJ_C, IN_PROJ_DT, HEAD -> s.dModel();
             case X_PROJ, X_PROJ_DT, X_PROJ_B, X_PROJ_C, OUT_PROJ -> s.dInner();
             case DT_PROJ -> s.dtRank();
         };
@@ -85,13 +101,29 @@ public enum Projection implements ConfigEnum {
             case X_PROJ -> s.xProjWidth();
             case X_PROJ_DT -> s.dtRank();
             case X_PROJ_B, X_PROJ_C -> s.dState();
+            case IN_PROJ_B, IN_PROJ_C -> s.groups() * s.dState();
+            case IN_PROJ_DT -> s.heads();
             case OUT_PROJ -> s.dModel();
             case HEAD -> s.vocab();
         };
     }
 
-    /** First row of the module's weight that this block covers (Mamba-1 row order: [x, z], [dt, B, C]). */
+    /**
+     * First row of the module's weight that this block covers (Mamba-1 row order: [x, z], [dt, B, C]; Mamba-2:
+     * [z, x, B, C, dt]).
+     */
     public int rowOffset(ModelShape s) {
+        if (s.family() == ModelFamily.MAMBA2) {
+            int d = s.dInner();
+            int gn = s.groups() * s.dState();
+            return switch (this) {
+                case IN_PROJ_X -> d;
+                case IN_PROJ_B -> 2 * d;
+                case IN_PROJ_C -> 2 * d + gn;
+                case IN_PROJ_DT -> 2 * d + 2 * gn;
+                default -> 0;
+            };
+        }
         return switch (this) {
             case IN_PROJ_Z -> s.dInner();
             case X_PROJ_B -> s.dtRank();

@@ -20,7 +20,16 @@ import org.ssmpeft.api.tensor.Tensor;
  * the output is the base model's. The extra state is recurrent: decoding carries it from step to step (the
  * generation cache of a backend holds it next to the base state).
  *
- * <p>Mamba-1 only: Mamba-2 has one scalar A per head and B/C per group, where a per-channel extension has no place.
+ * <p>Mamba-2 (the mapping of this definition onto per-head states): the n' new dimensions extend each head's state
+ * (H, P, N) to (H, P, N + n'), with one log-decay per head and new dimension, as Mamba-2 has one A per head:
+ * <pre>
+ *   A' = -exp(a')                                   a': (H, n')
+ *   B'_t = E_B x_t,  C'_t = E_C x_t                 E_B, E_C: (n', D), x_t the conv output's x (D = H·P)
+ *   h'_t = exp(Δ_t A') ⊙ h'_{t-1} + (Δ_t x_t) ⊗ B'_t   h': (H, P, n'), Δ_t per head (after the dt clamp)
+ *   y_t += h'_t · C'_t                              before the gated norm, like the base read-out
+ * </pre>
+ * B' and C' are shared by all heads, as Mamba-1's are shared by all channels (Mamba-2's own B and C are per group;
+ * a single group is the same thing). The extra state per sequence is D·n' floats in both families.
  */
 public non-sealed interface StateExtensionHook extends Hook {
 
@@ -38,9 +47,10 @@ public non-sealed interface StateExtensionHook extends Hook {
             Objects.requireNonNull(inputMap, "inputMap");
             Objects.requireNonNull(readOut, "readOut");
             if (logDecay.rank() != 2 || inputMap.rank() != 2 || readOut.rank() != 2
-                    || inputMap.dim(0) != logDecay.dim(1) || inputMap.dim(1) != logDecay.dim(0)
-                    || readOut.dim(0) != logDecay.dim(1) || readOut.dim(1) != logDecay.dim(0)) {
-                throw new IllegalArgumentException("a state extension needs a' (D, n'), E_B (n', D) and E_C (n', D);"
+                    || inputMap.dim(0) != logDecay.dim(1) || readOut.dim(0) != logDecay.dim(1)
+                    || readOut.dim(1) != inputMap.dim(1)) {
+                throw new IllegalArgumentException("a state extension needs a' (D, n') (Mamba-2: (H, n')), E_B (n', D)"
+                        + " and E_C (n', D);"
                         + " found a'" + Tensor.format(logDecay.shape()) + ", E_B" + Tensor.format(inputMap.shape())
                         + ", E_C" + Tensor.format(readOut.shape()));
             }
@@ -51,9 +61,14 @@ public non-sealed interface StateExtensionHook extends Hook {
             return logDecay.dim(1);
         }
 
-        /** D, the channels. */
+        /** The rows of a': D channels (Mamba-1), H heads (Mamba-2). */
         public int channels() {
             return logDecay.dim(0);
+        }
+
+        /** D, the width of x that E_B and E_C read. */
+        public int inputWidth() {
+            return inputMap.dim(1);
         }
     }
 

@@ -1,5 +1,6 @@
 package org.ssmpeft.api.spi;
 
+import java.util.EnumSet;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
@@ -10,6 +11,7 @@ import org.ssmpeft.api.config.ConfigProblem;
 import org.ssmpeft.api.config.LayerSelection;
 import org.ssmpeft.api.hooks.HookKind;
 import org.ssmpeft.api.hooks.InputHook;
+import org.ssmpeft.api.shape.ModelFamily;
 import org.ssmpeft.api.shape.ModelShape;
 
 /**
@@ -58,9 +60,30 @@ public interface PeftMethodProvider<C extends Record> {
         return Optional.of(perLayer() ? InputHook.Placement.LAYER : InputHook.Placement.EMBEDDING);
     }
 
+    /**
+     * The model families this method's adapters are written for. A provider that does not say is taken as Mamba-1's
+     * only (the family the SPI had first): its hooks' shapes were never checked against another family. Every built-in
+     * method declares its own, and the method contracts run on each family declared here.
+     */
+    default Set<ModelFamily> families() {
+        return EnumSet.of(ModelFamily.MAMBA);
+    }
+
     /** Checks that depend on the model (e.g. a LoRA target that the family lacks); empty when fine. */
     default List<ConfigProblem> validate(C config, ModelShape shape) {
         return List.of();
+    }
+
+    /**
+     * Every problem of {@code config} on {@code shape}: a family this method does not declare ({@link #families}),
+     * else {@link #validate}'s. What the factory, the config reader and {@code peft config validate} check.
+     */
+    default List<ConfigProblem> problems(C config, ModelShape shape) {
+        if (!families().contains(shape.family())) {
+            return List.of(new ConfigProblem("method", "method '" + name() + "' supports " + families()
+                    + " models, not " + shape.family() + " (" + shape.describe() + ")"));
+        }
+        return validate(config, shape);
     }
 
     /** The trainable tensors an adapter of this config has on this model. */

@@ -18,6 +18,7 @@ import org.ssmpeft.api.config.ConfigFormat;
 import org.ssmpeft.api.config.LayerSelection;
 import org.ssmpeft.api.hooks.Hook;
 import org.ssmpeft.api.registry.PeftMethods;
+import org.ssmpeft.api.shape.ModelFamily;
 import org.ssmpeft.api.shape.ModelShape;
 import org.ssmpeft.api.spi.PeftMethodProvider;
 import org.ssmpeft.api.tensor.Tensor;
@@ -73,6 +74,34 @@ public abstract class PeftMethodContract {
         assertThat(provider().name()).isEqualTo(methodName());
         assertThat(provider().description()).isNotBlank();
         assertThat(provider().hooks()).isNotEmpty();
+    }
+
+    /**
+     * A method that declares a family ({@link PeftMethodProvider#families}) is checked on it: some config of this test
+     * validates on some shape of {@link #shapes()} of that family. Fails when a method claims a family its tests never
+     * run on.
+     */
+    @Test
+    void everySupportedFamilyHasCases() {
+        assertThat(provider().families()).as("families of %s", methodName()).isNotEmpty();
+        for (ModelFamily f : provider().families()) {
+            assertThat(configs().anyMatch(c -> supportedShapes(c).anyMatch(s -> s.family() == f)))
+                    .as("%s declares %s, but no config of its contract test validates on a %s shape of shapes()",
+                            methodName(), f, f).isTrue();
+        }
+    }
+
+    /** A family the method does not declare is refused by the checks every entry point makes, naming the family. */
+    @Test
+    void aFamilyTheMethodDoesNotDeclareIsRefused() {
+        for (ModelFamily f : ModelFamily.values()) {
+            if (provider().families().contains(f)) {
+                continue;
+            }
+            ModelShape s = ModelShape.preset(f == ModelFamily.MAMBA ? "mamba-tiny" : "mamba2-tiny").orElseThrow();
+            assertThat(problemsFor(provider().defaultConfig(), s)).as("%s on %s", methodName(), f).isNotEmpty()
+                    .first().asString().contains(f.toString());
+        }
     }
 
     @Test
@@ -188,6 +217,6 @@ public abstract class PeftMethodContract {
     @SuppressWarnings({"unchecked", "rawtypes"})
     protected final List<?> problemsFor(Record config, ModelShape shape) {
         PeftMethodProvider p = provider();
-        return p.validate(config, shape);
+        return p.problems(config, shape);
     }
 }

@@ -14,7 +14,11 @@ import org.ssmpeft.api.hooks.Projection;
 import org.ssmpeft.api.hooks.ProjectionHook;
 import org.ssmpeft.api.shape.ModelFamily;
 import org.ssmpeft.runtime.checkpoint.CheckpointException;
+import org.ssmpeft.runtime.checkpoint.LanguageModelWeights;
 import org.ssmpeft.runtime.checkpoint.LayerWeights;
+import org.ssmpeft.runtime.checkpoint.Mamba2Checkpoint;
+import org.ssmpeft.runtime.checkpoint.Mamba2Config;
+import org.ssmpeft.runtime.checkpoint.Mamba2Weights;
 import org.ssmpeft.runtime.checkpoint.MambaCheckpoint;
 import org.ssmpeft.runtime.checkpoint.MambaConfig;
 import org.ssmpeft.runtime.checkpoint.MambaWeights;
@@ -36,6 +40,10 @@ import org.ssmpeft.runtime.checkpoint.MambaWeights;
  * <p>A tied head (tie_word_embeddings) is the embedding matrix: a head delta would change the embedding too. So
  * {@link #merge} unties it (the merged config says tie_word_embeddings false and has its own lm_head), and
  * {@link #mergeInPlace} refuses head deltas on tied models.
+ *
+ * <p>Mamba-2 ({@link #merge(Mamba2Weights, List)}, {@link #mergeInPlace(Mamba2Weights, List)},
+ * {@link #export(Mamba2Weights, List, Path)}): the deltas on in_proj (whole, or its z, x, B, C, dt rows), out_proj and
+ * the head fold the same way.
  *
  * <p>Adapters that feed any other hook (offsets, states, virtual tokens, parameter deltas) are refused: only a
  * low-rank delta is a change of a weight.
@@ -75,6 +83,91 @@ public final class LoraMerge {
                     copies.getOrDefault(w.outProj(), w.outProj()), w.outProjBias()));
         }
         return new MambaWeights(mergedConfig, base.embedding(), layers, base.normF(), head);
+    }
+
+    /**
+     * A copy of the Mamba-2 model {@code base} with every delta of {@code adapters} folded in (in_proj and its blocks,
+     * out_proj, the head; a tied head becomes untied); {@code base} is not changed, arrays without a delta are shared.
+     */
+    public static Mamba2Weights merge(Mamba2Weights base, List<? extends Adapter> adapters) {
+        List<ProjectionHook> hooks = check(base.shape(), adapters);
+        Mamba2Config c = base.config();
+        List<LowRankDelta> headDeltas = deltas(hooks, -1, Projection.HEAD, ModelFamily.MAMBA2);
+        Mamba2Weights source = base;
+        if (!headDeltas.isEmpty() && c.tieWordEmbeddings()) {
+            // untie first: the head gets its own array, a copy of the embedding, before its delta is folded in
+            source = new Mamba2Weights(untied(c), base.embedding(), base.layers(), base.normF(),
+                    base.embedding().clone());
+        }
+        java.util.regex.Pattern perLayer = java.util.regex.Pattern.compile(
+                "backbone\\.layers\\.(\\d+)\\.mixer\\.(in_proj|out_proj)\\.weight");
+        return source.with((name, w) -> {
+            if (name.equals(LanguageModelWeights.LM_HEAD)) {
+                if (headDeltas.isEmpty()) {
+                    return w;
+                }
+                float[] head = w == base.lmHead() ? w.clone() : w;
+                fold(head, c.dModel(), headDeltas);
+                return head;
+            }
+            java.util.regex.Matcher m = perLayer.matcher(name);
+            if (!m.matches()) {
+                return w;
+            }
+            Projection module = m.group(2).equals("in_proj") ? Projection.IN_PROJ : Projection.OUT_PROJ;
+            List<LowRankDelta> ds = deltas(hooks, Integer.parseInt(m.group(1)), module, ModelFamily.MAMBA2);
+            if (ds.isEmpty()) {
+                return w;
+            }
+            float[] merged = w.clone();
+            fold(merged, module == Projection.IN_PROJ ? c.dModel() : c.dInner(), ds);
+            return merged;
+        });
+    }
+
+    /**
+     * {@link #mergeInPlace(MambaWeights, List)} for a Mamba-2 model: in_proj (and its blocks), out_proj and an untied
+     * head are changed in place, each changed row saved for {@link Merged#unmerge()}; head deltas on a tied model are
+     * refused.
+     */
+    public static Merged mergeInPlace(Mamba2Weights weights, List<? extends Adapter> adapters) {
+        List<ProjectionHook> hooks = check(weights.shape(), adapters);
+        Mamba2Config c = weights.config();
+        List<LowRankDelta> headDeltas = deltas(hooks, -1, Projection.HEAD, ModelFamily.MAMBA2);
+        if (!headDeltas.isEmpty() && c.tieWordEmbeddings()) {
+            throw new IllegalArgumentException("cannot merge in place: the head has a low-rank delta, but this"
+                    + " model ties lm_head to the embedding (tie_word_embeddings), so merging would change the"
+                    + " embedding too; use LoraMerge.merge, which unties the head");
+        }
+        List<Saved> saved = new ArrayList<>();
+        for (int l = 0; l < c.layers(); l++) {
+            var w = weights.layers().get(l);
+            for (Projection p : List.of(Projection.IN_PROJ, Projection.OUT_PROJ)) {
+                List<LowRankDelta> ds = deltas(hooks, l, p, ModelFamily.MAMBA2);
+                if (!ds.isEmpty()) {
+                    float[] target = p == Projection.IN_PROJ ? w.inProj() : w.outProj();
+                    int columns = p == Projection.IN_PROJ ? c.dModel() : c.dInner();
+                    saved.add(Saved.rows(target, columns, ds));
+                    fold(target, columns, ds);
+                }
+            }
+        }
+        if (!headDeltas.isEmpty()) {
+            saved.add(Saved.rows(weights.lmHead(), c.dModel(), headDeltas));
+            fold(weights.lmHead(), c.dModel(), headDeltas);
+        }
+        return new Merged(saved);
+    }
+
+    /**
+     * Writes the Mamba-2 model {@code base} with the deltas of {@code adapters} merged as a Hugging Face checkpoint
+     * into {@code dir}, through {@link Mamba2Checkpoint#save}.
+     */
+    public static Mamba2Weights export(Mamba2Weights base, List<? extends Adapter> adapters, Path dir)
+            throws CheckpointException {
+        Mamba2Weights merged = merge(base, adapters);
+        Mamba2Checkpoint.save(merged, dir);
+        return merged;
     }
 
     /**
@@ -161,8 +254,12 @@ public final class LoraMerge {
     }
 
     private static List<ProjectionHook> check(MambaWeights base, List<? extends Adapter> adapters) {
+        return check(base.config().toShape(), adapters);
+    }
+
+    private static List<ProjectionHook> check(org.ssmpeft.api.shape.ModelShape shape,
+                                              List<? extends Adapter> adapters) {
         List<ProjectionHook> hooks = new ArrayList<>();
-        var shape = base.config().toShape();
         for (Adapter a : adapters) {
             if (!a.shape().equals(shape)) {
                 throw new IllegalArgumentException("adapter '" + a.name() + "' is sized for " + a.shape().describe()
@@ -187,9 +284,14 @@ public final class LoraMerge {
 
     /** Every delta of every adapter on the weight of {@code module}'s module: the whole weight and its row blocks. */
     private static List<LowRankDelta> deltas(List<ProjectionHook> hooks, int layer, Projection module) {
+        return deltas(hooks, layer, module, ModelFamily.MAMBA);
+    }
+
+    private static List<LowRankDelta> deltas(List<ProjectionHook> hooks, int layer, Projection module,
+                                             ModelFamily family) {
         List<LowRankDelta> out = new ArrayList<>();
         for (Projection p : Projection.values()) {
-            if (p.module().equals(module.module()) && p.existsIn(ModelFamily.MAMBA)) {
+            if (p.module().equals(module.module()) && p.existsIn(family)) {
                 for (ProjectionHook h : hooks) {
                     Optional<LowRankDelta> d = h.delta(layer, p);
                     d.ifPresent(out::add);
@@ -255,6 +357,14 @@ public final class LoraMerge {
         for (int i = 0; i < sum.length; i++) {
             w[base + i] = (float) (w[base + i] + sum[i]);
         }
+    }
+
+    private static Mamba2Config untied(Mamba2Config c) {
+        return new Mamba2Config(c.vocabSize(), c.dModel(), c.dState(), c.layers(), c.layerNormEpsilon(),
+                c.padTokenId(), c.bosTokenId(), c.eosTokenId(), c.expand(), c.heads(), c.headDim(), c.groups(),
+                c.convKernel(), c.chunkSize(), c.useBias(), c.useConvBias(), c.residualInFp32(), c.timeStepLimitMin(),
+                c.timeStepLimitMax(), c.timeStepMin(), c.timeStepMax(), c.timeStepFloor(), c.timeStepRank(),
+                c.normGroupSize(), c.initializerRange(), false);
     }
 
     private static MambaConfig untied(MambaConfig c) {

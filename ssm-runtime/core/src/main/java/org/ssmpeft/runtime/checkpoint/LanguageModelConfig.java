@@ -21,4 +21,13 @@ public interface LanguageModelConfig {
 
     /** Whether lm_head shares the embedding matrix. */
     boolean tieWordEmbeddings();
+
+    /** Whether in_proj and out_proj have biases (use_bias). */
+    boolean useBias();
+
+    /** Whether the depthwise conv has a bias (use_conv_bias). */
+    boolean useConvBias();
+
+    /** The dimensions PEFT methods size their parameters from. */
+    org.ssmpeft.api.shape.ModelShape toShape();
 }

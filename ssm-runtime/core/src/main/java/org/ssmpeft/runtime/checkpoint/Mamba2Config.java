@@ -129,6 +129,37 @@ public record Mamba2Config(int vocabSize, int dModel, int dState, int layers, do
                 true);
     }
 
+    /**
+     * How many floats the model's tensors hold (embedding, every layer, final norm, an untied head), saturating at
+     * {@link Long#MAX_VALUE}: what a loader must be able to allocate. Per layer: norm d, in_proj (D + C + H)·d (+ its
+     * bias), conv C·K (+ bias C), dt_bias, A_log and D (H each), the gated norm D, out_proj d·D (+ bias d).
+     */
+    public long parameterCount() {
+        long dm = dModel;
+        long di = (long) heads * headDim;
+        long h = heads;
+        try {
+            long conv = Math.addExact(di, Math.multiplyExact(2L * groups, (long) dState));
+            long width = Math.addExact(Math.addExact(di, conv), h);
+            long embedding = Math.multiplyExact((long) vocabSize, dm);
+            long perLayer = sum(dm, Math.multiplyExact(width, dm), useBias ? width : 0,
+                    Math.multiplyExact(conv, (long) convKernel), useConvBias ? conv : 0, 3 * h, di,
+                    Math.multiplyExact(dm, di), useBias ? dm : 0);
+            return Math.addExact(Math.addExact(Math.multiplyExact(perLayer, (long) layers), embedding),
+                    dm + (tieWordEmbeddings ? 0 : embedding));
+        } catch (ArithmeticException e) {
+            return Long.MAX_VALUE;
+        }
+    }
+
+    private static long sum(long... terms) {
+        long s = 0;
+        for (long t : terms) {
+            s = Math.addExact(s, t);
+        }
+        return s;
+    }
+
     /** The dimensions PEFT methods size their parameters from. */
     public ModelShape toShape() {
         return new ModelShape(ModelFamily.MAMBA2, layers, dModel, dInner(), dState, 0, convKernel, heads, headDim,

@@ -35,7 +35,8 @@ import org.ssmpeft.runtime.backend.SsmModel;
  *   <li>summed per layer: initial states Σh0 (D, N), state offsets Σh' (D, N), output offsets Σy' (D);</li>
  *   <li>summed per base tensor: parameter deltas ΣΔθ, by Hugging Face name ({@code θ = θ_base + ΣΔθ});</li>
  *   <li>concatenated in stack order: prompt rows at the embedding (P, d), prefix rows per layer (n, D), state
- *       extensions per layer (a' as (D, n'), [E_B; E_C] as (2n', D), N + n' state dimensions per channel);</li>
+ *       extensions per layer (a' as (D, n') or, on Mamba-2, (H, n'), [E_B; E_C] as (2n', D), N + n' state
+ *       dimensions per channel or head);</li>
  *   <li>listed per weight: low-rank deltas {@code y[:, rows] += s·(x·Aᵀ)·Bᵀ} on in_proj, x_proj, dt_proj, out_proj
  *       (and their row blocks) and the head.</li>
  * </ul>
@@ -55,8 +56,8 @@ public final class HookPlan {
     }
 
     /**
-     * The acting state extensions of one layer, concatenated: A' = -exp(logDecay) (D, n'), and the stacked read-in
-     * and read-out maps [E_B; E_C] (2n', D), so that x·mapsᵀ = [B'_t | C'_t].
+     * The acting state extensions of one layer, concatenated: A' = -exp(logDecay) (D, n'; Mamba-2: H, n'), and the
+     * stacked read-in and read-out maps [E_B; E_C] (2n', D), so that x·mapsᵀ = [B'_t | C'_t].
      */
     public record Extension(int width, Term logDecay, Term maps) {
     }
@@ -158,6 +159,8 @@ public final class HookPlan {
         plan.resolveParameterDeltas();
         int di = s.dInner();
         int dn = di * s.dState();
+        // a' has a row per channel (Mamba-1) or per head (Mamba-2, StateExtensionHook)
+        int decayRows = s.family() == org.ssmpeft.api.shape.ModelFamily.MAMBA2 ? s.heads() : di;
         var prompt = new Concat("prompt", s.dModel());
         var prefixes = new Concat[layers(s)];
         var extensions = new ArrayList<List<StateExtensionHook.StateExtension>>();
@@ -196,10 +199,12 @@ public final class HookPlan {
                 }
                 if (a instanceof StateExtensionHook h) {
                     h.stateExtension(l).ifPresent(e -> {
-                        if (e.channels() != di) {
+                        if (e.channels() != decayRows || e.inputWidth() != di) {
                             throw new IllegalArgumentException(who(a) + " hands a state extension of layer " + li
-                                    + " with a'" + Tensor.format(e.logDecay().shape()) + "; expected " + di
-                                    + " channels (d_inner)");
+                                    + " with a'" + Tensor.format(e.logDecay().shape()) + " and E_B"
+                                    + Tensor.format(e.inputMap().shape()) + "; expected " + decayRows + " rows of a' ("
+                                    + (decayRows == di ? "d_inner" : "heads") + ") and " + di + " columns of E_B"
+                                    + " (d_inner)");
                         }
                         extensions.get(li).add(e);
                     });
@@ -225,7 +230,7 @@ public final class HookPlan {
             ly.initialState = h0[l].term();
             ly.stateOffset = hOff[l].term();
             ly.outputOffset = yOff[l].term();
-            ly.extension = concatenate(l, extensions.get(l), di);
+            ly.extension = concatenate(l, extensions.get(l), decayRows, di);
         }
         return plan;
     }
@@ -481,12 +486,13 @@ public final class HookPlan {
         return w.shape();
     }
 
-    private static Extension concatenate(int layer, List<StateExtensionHook.StateExtension> pieces, int di) {
+    private static Extension concatenate(int layer, List<StateExtensionHook.StateExtension> pieces, int rows,
+                                         int di) {
         if (pieces.isEmpty()) {
             return null;
         }
         int ne = pieces.stream().mapToInt(StateExtensionHook.StateExtension::width).sum();
-        float[] logDecay = new float[di * ne];
+        float[] logDecay = new float[rows * ne];
         float[] maps = new float[2 * ne * di];
         List<Term.Source> decaySources = new ArrayList<>();
         List<Term.Source> mapSources = new ArrayList<>();
@@ -494,10 +500,10 @@ public final class HookPlan {
         for (var e : pieces) {
             int w = e.width();
             float[] a = e.logDecay().data();
-            for (int d = 0; d < di; d++) {
+            for (int d = 0; d < rows; d++) {
                 System.arraycopy(a, d * w, logDecay, d * ne + first, w);
             }
-            decaySources.add(new Term.Source(e.logDecay(), first, di, w, ne));
+            decaySources.add(new Term.Source(e.logDecay(), first, rows, w, ne));
             System.arraycopy(e.inputMap().data(), 0, maps, first * di, w * di);
             System.arraycopy(e.readOut().data(), 0, maps, (ne + first) * di, w * di);
             mapSources.add(new Term.Source(e.inputMap(), first * di, 1, w * di, w * di));
@@ -505,7 +511,7 @@ public final class HookPlan {
             first += w;
         }
         String where = " of the state extension of layer " + layer;
-        return new Extension(ne, new Term("a'" + where, logDecay, new int[] {di, ne}, decaySources),
+        return new Extension(ne, new Term("a'" + where, logDecay, new int[] {rows, ne}, decaySources),
                 new Term("[E_B; E_C]" + where, maps, new int[] {2 * ne, di}, mapSources));
     }
 

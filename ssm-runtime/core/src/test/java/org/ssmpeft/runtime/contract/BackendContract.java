@@ -42,6 +42,7 @@ import org.ssmpeft.runtime.backend.SsmModel;
 import org.ssmpeft.runtime.backend.SsmState;
 import org.ssmpeft.runtime.checkpoint.Checkpoints;
 import org.ssmpeft.runtime.checkpoint.MambaCheckpoint;
+import org.ssmpeft.runtime.contract.RandomModels.FamilyCase;
 import org.ssmpeft.runtime.contract.RandomModels.ModelCase;
 import org.ssmpeft.runtime.fixtures.Fixtures;
 import org.ssmpeft.runtime.parity.FixtureParity;
@@ -54,7 +55,8 @@ import org.ssmpeft.runtime.parity.ParityLine;
  *   <li>fixture parity on every Mamba-1 fixture folder of the test resources (transformers' logits, step logits,
  *       final states, hidden states, loss, each fixture adapter's logits and gradients, full fine-tuning
  *       gradients), at {@link ParityLine.Tolerance#VALUES} and {@link ParityLine.Tolerance#GRADIENTS};</li>
- *   <li>decode == forward for every built-in hook kind: a fresh state fed token by token gives the full forward's
+ *   <li>decode == forward for every built-in hook kind (on the Mamba-1 random models, and on the Mamba-2 ones of
+ *       {@link #mamba2Models()} with {@link #MAMBA2_HOOK_KINDS} when the backend implements Mamba-2): a fresh state fed token by token gives the full forward's
  *       logits and final state ({@value #SAME_ABS} absolute, times max(1, |value|));</li>
  *   <li>chunked prefill == one prefill;</li>
  *   <li>state export and import, to and from cpu; reorder, repeat and fork on the backend's own state;</li>
@@ -78,8 +80,8 @@ public abstract class BackendContract {
     public static final double GRAD_REL = 1e-4;
 
     private BackendProvider provider;
-    private final Map<ModelCase, SsmModel> models = new LinkedHashMap<>();
-    private final Map<ModelCase, SsmModel> cpuModels = new LinkedHashMap<>();
+    private final Map<FamilyCase, SsmModel> models = new LinkedHashMap<>();
+    private final Map<FamilyCase, SsmModel> cpuModels = new LinkedHashMap<>();
     private final AdapterFactory factory = new AdapterFactory(PeftMethods.load());
 
     /** The backend under test, by its provider's name. */
@@ -96,6 +98,11 @@ public abstract class BackendContract {
     /** The random models of the hook-kind checks; default {@link RandomModels#defaults()}. */
     protected List<ModelCase> randomModels() {
         return RandomModels.defaults();
+    }
+
+    /** The Mamba-2 random models of the hook-kind checks; default {@link RandomModels#mamba2Defaults()}. */
+    protected List<FamilyCase> mamba2Models() {
+        return RandomModels.mamba2Defaults();
     }
 
     @BeforeAll
@@ -122,12 +129,20 @@ public abstract class BackendContract {
         return provider.create(spec);
     }
 
-    private SsmModel model(ModelCase c) {
+    private SsmModel model(FamilyCase c) {
         return models.computeIfAbsent(c, k -> create(k.weights()));
     }
 
-    private SsmModel cpu(ModelCase c) {
+    private SsmModel model(ModelCase c) {
+        return model(FamilyCase.of(c));
+    }
+
+    private SsmModel cpu(FamilyCase c) {
         return cpuModels.computeIfAbsent(c, k -> Backends.forName(Backends.CPU).create(k.weights()));
+    }
+
+    private SsmModel cpu(ModelCase c) {
+        return cpu(FamilyCase.of(c));
     }
 
     // ---------------------------------------------------------------------------------------------------------------
@@ -159,7 +174,11 @@ public abstract class BackendContract {
     // 2-3. decoding
 
     /** A built-in hook kind and the adapter config that feeds it (default values, randomised parameters). */
-    public record HookCase(String kind, String yaml, ModelCase model) {
+    public record HookCase(String kind, String yaml, FamilyCase model) {
+        public HookCase(String kind, String yaml, ModelCase model) {
+            this(kind, yaml, FamilyCase.of(model));
+        }
+
         @Override
         public String toString() {
             return kind + ", " + model.name();
@@ -178,11 +197,34 @@ public abstract class BackendContract {
             "parameter (partial-ft A_log, D)", "method: partial-ft\n",
             "parameter (bitfit)", "method: bitfit\n");
 
+    /**
+     * The hook kinds on Mamba-2: the same methods with Mamba-2's LoRA targets (in_proj's z, x, B, C, dt blocks,
+     * out_proj, the head), parameter deltas that exist on both random Mamba-2 models (one has no conv bias), and
+     * additional-scan with its per-head extension.
+     */
+    public static final Map<String, String> MAMBA2_HOOK_KINDS = Map.of(
+            "input at the embedding (prompt)", "method: prompt\nnum_virtual_tokens: 3\n",
+            "input per layer (prefix)", "method: prefix\nnum_virtual_tokens: 2\n",
+            "state: initial (initial-state)", "method: initial-state\n",
+            "state: offset (state-offset h)", "method: state-offset\nvariant: h\n",
+            "output: offset (state-offset y)", "method: state-offset\nvariant: y\n",
+            "state: extension (additional-scan per head)", "method: additional-scan\nn_extra: 2\na_init: log-range\n",
+            "projection (lora, in_proj blocks)", "method: lora\nrank: 2\ntargets: [in_proj.z, in_proj.x, in_proj.B,"
+                    + " in_proj.C, in_proj.dt, out_proj, head]\n",
+            "parameter (partial-ft A_log, D, dt_bias)", "method: partial-ft\nlayer_parameters: [A_log, D, dt_bias]\n",
+            "parameter (bitfit dt_bias, D)", "method: bitfit\nbiases: [dt_proj.bias, D]\n");
+
     Stream<HookCase> hookCases() {
         List<HookCase> out = new ArrayList<>();
         for (ModelCase m : randomModels()) {
             HOOK_KINDS.entrySet().stream().sorted(Map.Entry.comparingByKey())
                     .forEach(e -> out.add(new HookCase(e.getKey(), e.getValue(), m)));
+        }
+        if (provider.families().contains(ModelFamily.MAMBA2)) {
+            for (FamilyCase m : mamba2Models()) {
+                MAMBA2_HOOK_KINDS.entrySet().stream().sorted(Map.Entry.comparingByKey())
+                        .forEach(e -> out.add(new HookCase(e.getKey(), e.getValue(), m)));
+            }
         }
         return out.stream();
     }
@@ -196,6 +238,10 @@ public abstract class BackendContract {
     }
 
     private AdapterSet set(ModelCase m, Adapter... adapters) {
+        return set(FamilyCase.of(m), adapters);
+    }
+
+    private AdapterSet set(FamilyCase m, Adapter... adapters) {
         AdapterSet s = new AdapterSet(m.weights().shape());
         for (Adapter a : adapters) {
             s.add(a);
@@ -379,7 +425,7 @@ public abstract class BackendContract {
         SsmModel model = model(c.model());
         Adapter a = adapter(c, "a", 7);
         AdapterSet set = set(c.model(), a);
-        GradientChecks.assertPasses(model, c.model(), set, a, c.toString());
+        GradientChecks.assertPasses(model, c.model().tokens(), c.model().labels(), set, a, c.toString());
     }
 
     // ---------------------------------------------------------------------------------------------------------------
@@ -389,7 +435,7 @@ public abstract class BackendContract {
     void concurrentCallsWithDistinctStatesGiveTheSerialResults() throws Exception {
         ModelCase m = randomModels().getFirst();
         SsmModel model = model(m);
-        List<HookCase> kinds = hookCases().filter(h -> h.model() == m).toList();
+        List<HookCase> kinds = hookCases().filter(h -> h.model().equals(FamilyCase.of(m))).toList();
         List<AdapterSet> sets = new ArrayList<>();
         for (int i = 0; i < kinds.size(); i++) {
             sets.add(set(m, adapter(kinds.get(i), "a" + i, 20 + i)));

@@ -20,7 +20,13 @@ public final class GradientChecks {
 
     /** Fails listing the checks that do not pass when {@code adapter}'s gradients on {@code model} are wrong. */
     public static void assertPasses(SsmModel model, ModelCase m, AdapterSet set, Adapter adapter, String what) {
-        GradientCheck.DirectionalResult r = MethodNumericContract.checkGradientsOf(model, m, set, adapter,
+        assertPasses(model, m.tokens(), m.labels(), set, adapter, what);
+    }
+
+    /** {@link #assertPasses(SsmModel, ModelCase, AdapterSet, Adapter, String)} on a batch of either family's model. */
+    public static void assertPasses(SsmModel model, int[][] tokens, int[][] labels, AdapterSet set, Adapter adapter,
+                                    String what) {
+        GradientCheck.DirectionalResult r = MethodNumericContract.checkGradientsOf(model, tokens, labels, set, adapter,
                 MethodNumericContract.defaultRandomDirections(model.backend(), false),
                 GradientCheck.DEFAULT_LOSS_NOISE);
         assertThat(MethodNumericContract.gradientProblems(r)).as("%s: gradient check%n%s", what, r).isEmpty();

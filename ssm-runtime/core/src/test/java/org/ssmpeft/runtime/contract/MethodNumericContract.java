@@ -41,8 +41,9 @@ import org.ssmpeft.runtime.backend.Logits;
 import org.ssmpeft.runtime.backend.LossAndGradients;
 import org.ssmpeft.runtime.backend.SsmModel;
 import org.ssmpeft.runtime.checkpoint.MambaCheckpoint;
-import org.ssmpeft.runtime.checkpoint.MambaConfig;
-import org.ssmpeft.runtime.checkpoint.MambaWeights;
+import org.ssmpeft.runtime.checkpoint.LanguageModelConfig;
+import org.ssmpeft.runtime.backend.ModelSpec;
+import org.ssmpeft.runtime.contract.RandomModels.FamilyCase;
 import org.ssmpeft.runtime.contract.RandomModels.ModelCase;
 import org.ssmpeft.runtime.safetensors.SafetensorsFile;
 
@@ -54,7 +55,9 @@ import org.ssmpeft.runtime.safetensors.SafetensorsFile;
  * {@code ssm-runtime} and {@code ssm-runtime:test-jar} (and {@code peft-api:test-jar}) with scope test, extends this
  * class, names the method, gives configs and says which of them start as the identity.
  *
- * <p>Per backend, per model ({@link #models()}: small seeded random Mamba-1 models), per config:
+ * <p>Per backend, per model ({@link #models()}: small seeded random Mamba-1 models, and {@link #mamba2Models()}:
+ * Mamba-2 ones, each where the method declares the family, {@link PeftMethodProvider#families}), per config that
+ * validates on the model and {@link #fits} it:
  * <ol>
  *   <li><b>identity start</b>, where {@link #startsAsIdentity(Record)} says so: an adapter at its default init leaves
  *       the logits unchanged bit for bit ({@code ==} per element) against the same model without adapters;</li>
@@ -84,7 +87,8 @@ import org.ssmpeft.runtime.safetensors.SafetensorsFile;
  * <em>not</em> mean that the changes of the logits add, which the non-linear network does not do.
  *
  * <p><b>Fixture</b>: a method whose adapters are {@link ParameterHook}s is checked against the public fixture's
- * full-fine-tuning gradients ({@code mamba-tiny/full-ft-grads.safetensors}, transformers' autograd): at Δθ = 0,
+ * full-fine-tuning gradients ({@code mamba-tiny/full-ft-grads.safetensors}, transformers' autograd; for a method
+ * that declares Mamba-2 also those of {@code mamba2-groups2-bias-untied} and {@code mamba2-dtclamp}): at Δθ = 0,
  * dL/dΔθ = dL/dθ, within {@value #CROSS_REL} relative. The five adapters of {@code peft-grads.safetensors}
  * (state-offset h and y, initial-state, LoRA, prompt) are checked against it by ssm-runtime's
  * {@code cpu.PeftGradientsFixtureTest} and {@code djl.DjlAdapterFixtureTest}, and by {@code peft parity}.
@@ -139,8 +143,11 @@ public abstract class MethodNumericContract {
     /** Whether the method's hooks are linear in its parameters, so that parameters a + b act as a and b together. */
     protected abstract boolean parametersAddUp(Record config);
 
-    /** Whether {@code config} applies to {@code model} (e.g. a head delta needs an untied head); default yes. */
-    protected boolean fits(Record config, MambaConfig model) {
+    /**
+     * Whether {@code config} applies to {@code model} (e.g. a head delta needs an untied head), beyond what the
+     * provider's own checks ({@link PeftMethodProvider#problems}) refuse; default yes.
+     */
+    protected boolean fits(Record config, LanguageModelConfig model) {
         return true;
     }
 
@@ -152,6 +159,11 @@ public abstract class MethodNumericContract {
     /** The models of the default run; default {@link RandomModels#defaults()}. */
     protected List<ModelCase> models() {
         return RandomModels.defaults();
+    }
+
+    /** The Mamba-2 models of the default run; default {@link RandomModels#mamba2Defaults()}. */
+    protected List<FamilyCase> mamba2Models() {
+        return RandomModels.mamba2Defaults();
     }
 
     /** The models of the {@code @Tag("slow")} sweep; default 8 random shapes. */
@@ -212,7 +224,7 @@ public abstract class MethodNumericContract {
     // --- cases ---
 
     /** One check's inputs; its toString is the test name. */
-    public record Case(String backend, ModelCase model, Record config) {
+    public record Case(String backend, FamilyCase model, Record config) {
         @Override
         public String toString() {
             return backend + ", " + config + ", " + model.name();
@@ -240,12 +252,24 @@ public abstract class MethodNumericContract {
                 .sorted(Comparator.comparing((String n) -> !n.equals("cpu")).thenComparing(n -> n)).toList();
     }
 
-    private Stream<Case> casesOn(List<ModelCase> modelCases) {
+    @SuppressWarnings({"unchecked", "rawtypes"})
+    private boolean validOn(Record config, org.ssmpeft.api.shape.ModelShape shape) {
+        PeftMethodProvider provider = provider();
+        return provider.problems(config, shape).isEmpty();
+    }
+
+    @SuppressWarnings({"unchecked", "rawtypes"})
+    private Stream<Case> casesOn(List<FamilyCase> modelCases) {
         List<Case> out = new ArrayList<>();
+        PeftMethodProvider provider = provider();
         for (String backend : backends()) {
-            for (ModelCase m : modelCases) {
+            Set<org.ssmpeft.api.shape.ModelFamily> implemented = Backends.load().get(backend).families();
+            for (FamilyCase m : modelCases) {
+                if (!implemented.contains(m.family())) {
+                    continue;
+                }
                 for (Record c : allConfigs()) {
-                    if (fits(c, m.config())) {
+                    if (provider.problems(c, m.config().toShape()).isEmpty() && fits(c, m.config())) {
                         out.add(new Case(backend, m, c));
                     }
                 }
@@ -254,12 +278,29 @@ public abstract class MethodNumericContract {
         return out.stream();
     }
 
+    private List<FamilyCase> defaultModels() {
+        List<FamilyCase> out = new ArrayList<>(models().stream().map(FamilyCase::of).toList());
+        out.addAll(mamba2Models());
+        return out;
+    }
+
     Stream<Case> cases() {
-        return casesOn(models());
+        return casesOn(defaultModels());
     }
 
     Stream<Case> sweepCases() {
-        return casesOn(sweepModels());
+        return casesOn(sweepModels().stream().map(FamilyCase::of).toList());
+    }
+
+    /**
+     * Every family the method declares ({@link PeftMethodProvider#families}) has cases on cpu: some config validates
+     * on and fits some default model of that family. Fails when a method claims a family its contract never runs on.
+     */
+    @Test
+    void everySupportedFamilyHasCases() {
+        var onCpu = cases().filter(c -> c.backend().equals("cpu")).map(c -> c.model().family()).distinct().toList();
+        assertThat(onCpu).as("families with cases on cpu for %s", methodName())
+                .containsAll(provider().families());
     }
 
     @AfterAll
@@ -272,7 +313,7 @@ public abstract class MethodNumericContract {
         models.clear();
     }
 
-    protected final SsmModel model(String backend, String key, MambaWeights weights) {
+    protected final SsmModel model(String backend, String key, ModelSpec weights) {
         return models.computeIfAbsent(backend + "/" + key, k -> Backends.load().get(backend).create(weights));
     }
 
@@ -291,7 +332,7 @@ public abstract class MethodNumericContract {
                 randomStd(), seed);
     }
 
-    private static AdapterSet setOf(ModelCase m, Adapter... adapters) {
+    private static AdapterSet setOf(FamilyCase m, Adapter... adapters) {
         AdapterSet set = new AdapterSet(m.config().toShape());
         for (Adapter a : adapters) {
             set.add(a);
@@ -336,7 +377,7 @@ public abstract class MethodNumericContract {
         SsmModel model = model(c);
         Adapter a = randomAdapter("fd", c, 5);
         AdapterSet set = setOf(c.model(), a);
-        GradientCheck.DirectionalResult r = checkGradientsOf(model, c.model(), set, a,
+        GradientCheck.DirectionalResult r = checkGradientsOf(model, c.model().tokens(), c.model().labels(), set, a,
                 randomDirections(c.backend(), sweep), finiteDifferenceLossNoise(c.backend()));
         System.out.println(c + ": " + summary(r));
         List<String> problems = gradientProblems(r);
@@ -358,8 +399,12 @@ public abstract class MethodNumericContract {
      */
     static GradientCheck.DirectionalResult checkGradientsOf(SsmModel model, ModelCase m, AdapterSet set, Adapter a,
                                                             int[] randomDirections, double lossNoise) {
-        int[][] tokens = m.tokens();
-        int[][] labels = m.labels();
+        return checkGradientsOf(model, m.tokens(), m.labels(), set, a, randomDirections, lossNoise);
+    }
+
+    static GradientCheck.DirectionalResult checkGradientsOf(SsmModel model, int[][] tokens, int[][] labels,
+                                                                    AdapterSet set, Adapter a, int[] randomDirections,
+                                                                    double lossNoise) {
         LossAndGradients g = model.lossAndGradients(tokens, labels, set, Set.of());
         Map<String, Tensor> analytic = g.adapterGradients().get(a.name());
         assertThat(analytic).as("gradients of %s", a.name()).isNotNull();
@@ -505,12 +550,14 @@ public abstract class MethodNumericContract {
                 .isLessThanOrEqualTo(CROSS_REL);
     }
 
-    @ParameterizedTest(name = "{0}")
+    @ParameterizedTest(name = "{0}, {1}")
     @MethodSource("fixtureBackends")
-    void parameterDeltaGradientsMatchTheFixturesFullFineTuningGradients(String backend) throws Exception {
-        Path dir = FixtureFiles.mambaTiny();
-        MambaWeights weights = MambaCheckpoint.load(dir);
-        SsmModel model = model(backend, "fixture mamba-tiny", weights);
+    void parameterDeltaGradientsMatchTheFixturesFullFineTuningGradients(String backend, String fixture)
+            throws Exception {
+        Path dir = FixtureFiles.folder(fixture);
+        org.ssmpeft.runtime.checkpoint.LanguageModelWeights<?> weights = fixture.startsWith("mamba2")
+                ? org.ssmpeft.runtime.checkpoint.Mamba2Checkpoint.load(dir) : MambaCheckpoint.load(dir);
+        SsmModel model = model(backend, "fixture " + fixture, weights);
         int[][] tokens;
         try (var ref = SafetensorsFile.open(dir.resolve("reference.safetensors"))) {
             tokens = FixtureFiles.inputIds(ref);
@@ -518,7 +565,7 @@ public abstract class MethodNumericContract {
         int checked = 0;
         try (var ft = SafetensorsFile.open(dir.resolve("full-ft-grads.safetensors"))) {
             for (Record config : allConfigs()) {
-                if (!fits(config, weights.config())) {
+                if (!validOn(config, model.shape()) || !fits(config, weights.config())) {
                     continue;
                 }
                 Adapter a = adapter("fixture", config, model.shape(), 1);
@@ -530,8 +577,8 @@ public abstract class MethodNumericContract {
                 Supplier<LossAndGradients> run = () -> model.lossAndGradients(tokens, tokens, set, Set.of());
                 LossAndGradients g = run.get();
                 double worst = worstAgainstFixture(g, a, hook, ft);
-                System.out.printf(Locale.ROOT, "%s %s on %s: %d deltas against full-ft-grads, worst relative %.3e%n",
-                        methodName(), config, backend, hook.parameterDeltaNames().size(), worst);
+                System.out.printf(Locale.ROOT, "%s %s on %s, %s: %d deltas against full-ft-grads, worst relative %.3e%n",
+                        methodName(), config, backend, fixture, hook.parameterDeltaNames().size(), worst);
                 assertThat(worst).as("%s: dL/dΔθ against the fixture's dL/dθ", config).isLessThanOrEqualTo(CROSS_REL);
                 checked++;
             }
@@ -539,8 +586,22 @@ public abstract class MethodNumericContract {
         assumeTrue(checked > 0, "no config fits the fixture model (tied head, conv bias, no linear bias)");
     }
 
-    Stream<String> fixtureBackends() {
-        return backends().stream();
+    /**
+     * (backend, fixture folder): mamba-tiny, and the two PyTorch-made Mamba-2 folders (G 2 with biases and an untied
+     * head; a binding dt clamp) for a method that declares Mamba-2, on every backend that implements the family.
+     */
+    Stream<org.junit.jupiter.params.provider.Arguments> fixtureBackends() {
+        List<org.junit.jupiter.params.provider.Arguments> out = new ArrayList<>();
+        for (String backend : backends()) {
+            out.add(org.junit.jupiter.params.provider.Arguments.of(backend, "mamba-tiny"));
+            if (provider().families().contains(org.ssmpeft.api.shape.ModelFamily.MAMBA2)
+                    && Backends.load().get(backend).families().contains(org.ssmpeft.api.shape.ModelFamily.MAMBA2)) {
+                for (String f : List.of("mamba2-groups2-bias-untied", "mamba2-dtclamp")) {
+                    out.add(org.junit.jupiter.params.provider.Arguments.of(backend, f));
+                }
+            }
+        }
+        return out.stream();
     }
 
     private static double worstAgainstFixture(LossAndGradients g, Adapter a, ParameterHook hook, SafetensorsFile ft) {
@@ -631,29 +692,36 @@ public abstract class MethodNumericContract {
     static final class FixtureFiles {
         private static final List<String> FILES = List.of("config.json", "model.safetensors", "reference.safetensors",
                 "full-ft-grads.safetensors");
-        private static Path copied;
 
         private FixtureFiles() {
         }
 
-        static synchronized Path mambaTiny() {
-            var url = MethodNumericContract.class.getResource("/fixtures/mamba-tiny/config.json");
+        private static final Map<String, Path> COPIED = new java.util.HashMap<>();
+
+        static Path mambaTiny() {
+            return folder("mamba-tiny");
+        }
+
+        /** A fixture folder of the test resources (config, weights, reference, full-ft gradients). */
+        static synchronized Path folder(String name) {
+            var url = MethodNumericContract.class.getResource("/fixtures/" + name + "/config.json");
             if (url == null) {
-                throw new IllegalStateException("test resource fixtures/mamba-tiny/config.json is missing");
+                throw new IllegalStateException("test resource fixtures/" + name + "/config.json is missing");
             }
             try {
                 if (url.getProtocol().equals("file")) {
                     return Path.of(url.toURI()).getParent();
                 }
+                Path copied = COPIED.get(name);
                 if (copied == null) {
-                    Path dir = Files.createTempDirectory("mamba-tiny");
+                    copied = Files.createTempDirectory(name);
                     for (String f : FILES) {
                         try (InputStream in = MethodNumericContract.class.getResourceAsStream(
-                                "/fixtures/mamba-tiny/" + f)) {
-                            Files.copy(in, dir.resolve(f));
+                                "/fixtures/" + name + "/" + f)) {
+                            Files.copy(in, copied.resolve(f));
                         }
                     }
-                    copied = dir;
+                    COPIED.put(name, copied);
                 }
                 return copied;
             } catch (IOException e) {

@@ -69,7 +69,8 @@ final class Partners {
             partner = new OutputOffset(context("partner-output-offset", shape), specs);
         } else {
             partner = new SkipDelta(context("partner-skip-delta", shape), List.of(ParameterSpec.global(SkipDelta.NAME,
-                    new Initializer.Zeros(), HookKind.PARAMETER, false, shape.dInner())));
+                    new Initializer.Zeros(), HookKind.PARAMETER, false,
+                    shape.family() == org.ssmpeft.api.shape.ModelFamily.MAMBA2 ? shape.heads() : shape.dInner())));
         }
         return RandomModels.randomize(partner, 0.3, seed);
     }

@@ -11,6 +11,8 @@ import org.ssmpeft.api.shape.ModelShape;
 import org.ssmpeft.api.tensor.Tensor;
 import org.ssmpeft.runtime.backend.ModelSpec;
 import org.ssmpeft.runtime.backend.SsmModel;
+import org.ssmpeft.runtime.checkpoint.LanguageModelConfig;
+import org.ssmpeft.runtime.checkpoint.LanguageModelWeights;
 import org.ssmpeft.runtime.checkpoint.LayerWeights;
 import org.ssmpeft.runtime.checkpoint.Mamba2Config;
 import org.ssmpeft.runtime.checkpoint.Mamba2LayerWeights;
@@ -43,6 +45,67 @@ public final class RandomModels {
         public String toString() {
             return name;
         }
+    }
+
+    /**
+     * A model of either family and one batch for it: what {@link MethodNumericContract} runs on.
+     *
+     * @param name   one line naming the shape, for test names
+     * @param tokens (B, T)
+     * @param labels (B, T), aligned with the tokens, some {@link SsmModel#IGNORE_INDEX}
+     */
+    public record FamilyCase(String name, LanguageModelWeights<?> weights, int[][] tokens, int[][] labels) {
+        public static FamilyCase of(ModelCase m) {
+            return new FamilyCase(m.name(), m.weights(), m.tokens(), m.labels());
+        }
+
+        public LanguageModelConfig config() {
+            return weights.config();
+        }
+
+        public ModelFamily family() {
+            return weights.family();
+        }
+
+        @Override
+        public String toString() {
+            return name;
+        }
+    }
+
+    /**
+     * Two Mamba-2 shapes, without a dt clamp (a binding clamp is a kink that finite differences step across): n_groups
+     * 2, linear biases, no conv bias, untied head, chunk 3 under T = 7 (vocab 13, d 8, H 4 x P 4, N 3, K 3, 2 layers;
+     * B 2); and transformers' defaults, tied head, conv bias, no linear bias, chunk 4 under T = 6 (vocab 11, d 8,
+     * H 8 x P 2, G 1, N 4, K 4, 2 layers; B 2).
+     */
+    public static List<FamilyCase> mamba2Defaults() {
+        return List.of(
+                mamba2(new Mamba2Config(13, 8, 3, 2, 1e-5, OptionalInt.empty(), OptionalInt.empty(),
+                        OptionalInt.empty(), 2, 4, 4, 2, 3, 3, true, false, true, 0.0, Double.POSITIVE_INFINITY, 0.001,
+                        0.1, 1e-4, 1, 16, 0.1, false), 21, 2, 7),
+                mamba2(new Mamba2Config(11, 8, 4, 2, 1e-5, OptionalInt.empty(), OptionalInt.empty(),
+                        OptionalInt.empty(), 2, 8, 2, 1, 4, 4, false, true, true, 0.0, Double.POSITIVE_INFINITY, 0.001,
+                        0.1, 1e-4, 1, 16, 0.1, true), 22, 2, 6));
+    }
+
+    /** Random Mamba-2 weights for {@code c} ({@link #mamba2Weights}) and a batch of B x T tokens, all from {@code seed}. */
+    public static FamilyCase mamba2(Mamba2Config c, long seed, int batch, int len) {
+        var rng = new Random(seed);
+        Mamba2Weights w = mamba2Weights(c, rng);
+        int[][] tokens = new int[batch][len];
+        int[][] labels = new int[batch][len];
+        for (int b = 0; b < batch; b++) {
+            for (int t = 0; t < len; t++) {
+                tokens[b][t] = rng.nextInt(c.vocabSize());
+                labels[b][t] = t == 2 && b == 0 ? SsmModel.IGNORE_INDEX : tokens[b][t];
+            }
+        }
+        String name = ("mamba2 layers %d, d %d, H %d x P %d, G %d, N %d, K %d, chunk %d, V %d, %s head, bias %s, conv"
+                + " bias %s; B %d, T %d").formatted(c.layers(), c.dModel(), c.heads(), c.headDim(), c.groups(),
+                c.dState(), c.convKernel(), c.chunkSize(), c.vocabSize(), c.tieWordEmbeddings() ? "tied" : "untied",
+                c.useBias(), c.useConvBias(), batch, len);
+        return new FamilyCase(name, w, tokens, labels);
     }
 
     /**

@@ -26,7 +26,8 @@ import org.ssmpeft.runtime.plan.Term;
  * [xBC | dt] part of in_proj's output, with z = 0 there and its outputs dropped; the initial state h0 (H, P, N) added
  * to a fresh state; the state offset h' (H, P, N) read out through the head's group of C and the output offset y'
  * (D), both before the gated norm; low-rank deltas on in_proj, out_proj and the head; parameter deltas by Hugging
- * Face name. The state extension (additional-scan) is a Mamba-1 hook and is refused.
+ * Face name; the state extension (additional-scan) mapped per head ({@link SsdExtension}), its state the cache's
+ * extra state.
  *
  * <p>The clamp of Δ acts in the forward and in the decoding step alike (a step is a chunk of one token), so step
  * equals forward: what mamba_ssm's training kernels compute ({@code _chunk_cumsum_fwd} clamps Δ to dt_limit). Both
@@ -65,14 +66,10 @@ public final class CpuMamba2 extends CpuLanguageModel<Mamba2Weights, CpuMamba2.T
         return config;
     }
 
+    // A used state continues only under the state extensions that wrote it; a fresh one gets their extra states.
     @Override
     void admit(HookPlan hooks, HostState cache) {
-        for (int l = 0; l < config.layers(); l++) {
-            if (hooks.layer(l).extensionWidth() > 0) {
-                throw new IllegalArgumentException("a state extension (additional-scan) acts on layer " + l
-                        + ", but the cpu backend's Mamba-2 block has no extension hook: A is one scalar per head");
-            }
-        }
+        cache.requireExtraState(hooks.extraStateWidths());
     }
 
     // ---------------------------------------------------------------------------------------------------------------
@@ -88,6 +85,7 @@ public final class CpuMamba2 extends CpuLanguageModel<Mamba2Weights, CpuMamba2.T
         final float[] gated;   // (Mx, D) the gated norm's output
         final float[] yReal;   // (M, D) gated at the real positions
         final float[] checkpoints; // (B, chunks, H, P, N) training only
+        float[] extStart;          // (B, D, n') the extra state before this call, training with a state extension
 
         Tape(Mamba2Config c, Rows rows, boolean training) {
             super(rows, c.dModel(), training);
@@ -168,12 +166,25 @@ public final class CpuMamba2 extends CpuLanguageModel<Mamba2Weights, CpuMamba2.T
         Ssd.forward(par, t.y, t.xbc, cd, t.dt, plan.negA.get(layer), w.d(), state,
                 hooks.stateOffset().map(Term::value).orElse(null), hooks.outputOffset().map(Term::value).orElse(null),
                 t.checkpoints, dims(rows));
+        // y += the state extension's read-out (additional-scan), advancing the extra state (B, H, P, n')
+        if (hooks.extensionWidth() > 0) {
+            HookPlan.Extension ext = hooks.extension().orElseThrow();
+            if (training) {
+                t.extStart = cache.extraState(layer).clone();
+            }
+            SsdExtension.forward(par, t.y, t.xbc, cd, t.dt, plan.extNegA[layer], ext.maps().value(),
+                    cache.extraState(layer), extDims(rows, ext));
+        }
         // norm(y, z): (Mx, D)
         GatedRmsNorm.forward(par, t.gated, t.y, t.proj, wd, 0, w.gateNorm(), mx, di, config.normGroupSize(),
                 config.layerNormEpsilon());
         // h += out_proj(gated): (M, D) -> (M, d)
         float[] out = new float[Math.multiplyExact(m, dm)];
         outProjResidual(hidden, out, t.gated, t.yReal, w.outProj(), w.outProjBias().orElse(null), hooks, rows, di);
+    }
+
+    private SsdExtension.Dims extDims(Rows rows, HookPlan.Extension ext) {
+        return new SsdExtension.Dims(rows.batch(), rows.lx(), heads, config.headDim(), ext.width());
     }
 
     // ---------------------------------------------------------------------------------------------------------------
@@ -216,6 +227,19 @@ public final class CpuMamba2 extends CpuLanguageModel<Mamba2Weights, CpuMamba2.T
                 t.checkpoints, dims(rows));
         if (dA != null) {
             ModelParts.logDecayBackward(g.base(name(layer, "mixer.A_log")), dA, a);
+        }
+        if (hooks.extensionWidth() > 0) {
+            HookPlan.Extension ext = hooks.extension().orElseThrow();
+            float[] negA = plan.extNegA[layer];
+            float[] dNegA = new float[negA.length];
+            float[] dMaps = new float[ext.maps().value().length];
+            SsdExtension.backward(dxbc, ddt, dNegA, dMaps, dy, t.xbc, cd, t.dt, negA, ext.maps().value(), t.extStart,
+                    extDims(rows, ext));
+            for (int k = 0; k < dNegA.length; k++) {
+                dNegA[k] *= negA[k]; // da' = dA' ⊙ A' (A' = -exp(a'))
+            }
+            g.addHook(ext.logDecay(), dNegA);
+            g.addHook(ext.maps(), dMaps);
         }
         hooks.stateOffset().ifPresent(term -> g.addHook(term, hOffGrad));
         hooks.outputOffset().ifPresent(term -> g.addHook(term, yOffGrad));

@@ -12,14 +12,15 @@ import org.ssmpeft.runtime.plan.HookPlan;
 /**
  * A {@link HookPlan} with what the CPU derives from it once per call, for either family: the effective weights
  * {@code θ = θ_base + ΣΔθ} as host arrays, A = -exp(A_log) per layer (recomputed where A_log has a delta; (D, N) for
- * Mamba-1, (H) for Mamba-2), and A' = -exp(a') of each layer's concatenated state extension (Mamba-1 only).
+ * Mamba-1, (H) for Mamba-2), and A' = -exp(a') of each layer's concatenated state extension ((D, n') for Mamba-1,
+ * (H, n') for Mamba-2).
  */
 final class CpuPlan<W extends LanguageModelWeights<W>> {
 
     final HookPlan hooks;
     final W weights;
     final List<float[]> negA;
-    final float[][] extNegA; // per layer (D, n'), null where no extension acts
+    final float[][] extNegA; // per layer (D, n') or (H, n'), null where no extension acts
 
     private CpuPlan(HookPlan hooks, W weights, List<float[]> negA, float[][] extNegA) {
         this.hooks = hooks;

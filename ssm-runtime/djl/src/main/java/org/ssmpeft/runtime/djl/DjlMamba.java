@@ -75,7 +75,8 @@ import org.ssmpeft.runtime.checkpoint.MambaWeights;
  *   y = djlHook.ssmOutput(y);  out = out_proj(y) + r
  * </pre>
  * The clamp acts in the decoding step too (a step is the forward of one token), as in the cpu backend. A state
- * extension (additional-scan) is a Mamba-1 hook and is refused on Mamba-2.
+ * extension (additional-scan) acts per head on Mamba-2 ({@link org.ssmpeft.api.hooks.StateExtensionHook}): its own
+ * sequential scan of (B, H, P, n') beside the base one, read out before the gated norm.
  *
  * <p>In both families the blocks are followed by norm_f and the head (tied to the embedding or not, with low-rank
  * deltas). Prompt tuning prepends its
@@ -388,16 +389,7 @@ public final class DjlMamba implements HostStateModel, AutoCloseable {
         int batch = tokens.length;
         int len = tokens[0].length;
         int dm = config.dModel();
-        if (weights instanceof Mamba2Weights) {
-            for (int l = 0; l < config.layers(); l++) {
-                if (p.plan.layer(l).extensionWidth() > 0) {
-                    throw new IllegalArgumentException("a state extension (additional-scan) acts on layer " + l
-                            + ", but the djl backend's Mamba-2 block has no extension hook: A is one scalar per head");
-                }
-            }
-        } else {
-            cache.requireExtraState(p.plan.extraStateWidths());
-        }
+        cache.requireExtraState(p.plan.extraStateWidths());
         long[] ids = new long[batch * len];
         for (int b = 0; b < batch; b++) {
             for (int t = 0; t < len; t++) {
@@ -588,6 +580,27 @@ public final class DjlMamba implements HostStateModel, AutoCloseable {
         f.ssm[layer] = state.toFloatArray();
         NDArray cmh = cm.expandDims(3); // (B, L'', H, 1, N)
         NDArray y = NDArrays.stack(states, 1).mul(cmh).sum(new int[] {4}); // (B, L'', H, P)
+        // state extension (additional-scan) per head: A' = -exp(a') (H, n'), [B' | C'] = x·[E_B; E_C]ᵀ (n' each, shared
+        // by the heads), h'_t = exp(Δ_t A') ⊙ h'_{t-1} + Δ_t x_t ⊗ B'_t (B, H, P, n'), y += h'_t · C'_t
+        Optional<HookPlan.Extension> ext = hooks.extension();
+        if (ext.isPresent()) {
+            int ne = ext.get().width();
+            NDArray maps = p.leaf(ext.get().maps()); // (2n', D)
+            NDArray xFlat = xbc.get(":, :, 0:" + di);  // (B, L'', D)
+            NDArray bExt = xFlat.matMul(maps.get("0:" + ne + ", :").transpose()).reshape(batch, lt, 1, 1, ne);
+            NDArray cExt = xFlat.matMul(maps.get(ne + ":, :").transpose()).reshape(batch, lt, 1, 1, ne);
+            NDArray aExt = p.leaf(ext.get().logDecay()).exp().neg(); // (H, n')
+            NDArray decayExt = dt.reshape(batch, lt, heads, 1).mul(aExt).exp().reshape(batch, lt, heads, 1, ne);
+            NDArray inputExt = dt.reshape(batch, lt, heads, 1, 1).mul(x.expandDims(4)).mul(bExt);
+            NDArray extState = m.create(cache.extraState(layer), new Shape(batch, heads, hp, ne));
+            NDList extStates = new NDList(Math.toIntExact(lt));
+            for (long t = 0; t < lt; t++) {
+                extState = decayExt.get(":, " + t).mul(extState).add(inputExt.get(":, " + t));
+                extStates.add(extState);
+            }
+            f.extra[layer] = extState.toFloatArray();
+            y = y.add(NDArrays.stack(extStates, 1).mul(cExt).sum(new int[] {4}));
+        }
         y = y.add(x.mul(p.param(mixerName(layer, "D")).reshape(heads, 1)));
         // state offset: + Σ_n Cm[g(h), n] h'[h, p, n]; output offset: + y' (D)
         Optional<NDArray> hOffset = p.leaf(hooks.stateOffset());

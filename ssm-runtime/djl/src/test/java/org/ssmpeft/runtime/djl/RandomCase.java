@@ -194,8 +194,8 @@ record RandomCase(long seed, LanguageModelWeights<?> weights, int[][] tokens, in
     /**
      * A random Mamba-2 model (D = 2d, head_dim 2 or 4, G 1 or 2, biases, tied or untied, the norm over D or D/G, no
      * clamp or a finite one, a chunk that rarely divides the length) with 1 to 3 of the built-in adapters that map
-     * onto Mamba-2 (offsets, initial state, prompt, prefix with or without MLP, LoRA on in_proj/out_proj/head, bitfit)
-     * and random trainable base parameters.
+     * onto Mamba-2 (offsets, initial state, prompt, prefix with or without MLP, LoRA on in_proj or its blocks, out_proj, head, bitfit,
+     * partial-ft on A_log, D and dt_bias, additional-scan per head) and random trainable base parameters.
      */
     static RandomCase mamba2(long seed) {
         var rng = new Random(seed);
@@ -217,7 +217,7 @@ record RandomCase(long seed, LanguageModelWeights<?> weights, int[][] tokens, in
         int[][] labels = new int[batch][len];
         draw(tokens, labels, c.vocabSize(), rng);
         List<Kind> mapped = List.of(Kind.OFFSET_H, Kind.OFFSET_Y, Kind.INITIAL_STATE, Kind.PROMPT, Kind.PREFIX,
-                Kind.PREFIX_MLP, Kind.LORA_WHOLE);
+                Kind.PREFIX_MLP, Kind.LORA_WHOLE, Kind.ADDITIONAL_SCAN);
         Set<Kind> kinds = new LinkedHashSet<>();
         kinds.add(mapped.get(Math.floorMod(seed, mapped.size())));
         for (int j = rng.nextInt(3); j > 0; j--) {
@@ -236,6 +236,15 @@ record RandomCase(long seed, LanguageModelWeights<?> weights, int[][] tokens, in
             a.parameters().values().forEach(t -> randomize(t.data(), 0.1, new Random(seed + 5)));
             set.add(a);
             names.add("bitfit");
+        }
+        if (Math.floorMod(seed, 3) == 2) { // partial-ft's A/D tuning with dt_bias, drawn apart from rng's stream
+            AdapterConfig parsed = FACTORY.reader().parse("method: partial-ft\nlayer_parameters: [A_log, D, dt_bias]\n",
+                    ConfigFormat.YAML).getFirst();
+            Adapter a = FACTORY.create(new AdapterConfig("partial-ft", parsed.method(), parsed.layers(),
+                    parsed.config()), c.toShape(), AdapterFactory.seeded(seed));
+            a.parameters().values().forEach(t -> randomize(t.data(), 0.1, new Random(seed + 7)));
+            set.add(a);
+            names.add("partial-ft");
         }
         Set<String> trainable = trainable(w, rng, 6);
         String shape = ("mamba2 layers %d, d %d, H %d x P %d, G %d, N %d, K %d, chunk %d, V %d, %s head, bias %s,"
@@ -281,10 +290,16 @@ record RandomCase(long seed, LanguageModelWeights<?> weights, int[][] tokens, in
         return t;
     }
 
-    /** Mamba-2's projections: a non-empty subset of in_proj, out_proj and the head. */
+    /**
+     * Mamba-2's projections: a non-empty subset of in_proj, out_proj and the head, or of in_proj's z, x, B, C and dt
+     * blocks with out_proj and the head.
+     */
     private static List<Projection> mamba2Targets(Random rng) {
         List<Projection> t = new ArrayList<>();
-        for (Projection p : List.of(Projection.IN_PROJ, Projection.OUT_PROJ, Projection.HEAD)) {
+        List<Projection> from = rng.nextBoolean() ? List.of(Projection.IN_PROJ, Projection.OUT_PROJ, Projection.HEAD)
+                : List.of(Projection.IN_PROJ_Z, Projection.IN_PROJ_X, Projection.IN_PROJ_B, Projection.IN_PROJ_C,
+                        Projection.IN_PROJ_DT, Projection.OUT_PROJ, Projection.HEAD);
+        for (Projection p : from) {
             if (rng.nextBoolean()) {
                 t.add(p);
             }

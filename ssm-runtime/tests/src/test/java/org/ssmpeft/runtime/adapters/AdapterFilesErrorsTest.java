@@ -148,7 +148,7 @@ class AdapterFilesErrorsTest {
                         + "  the adapter was saved for a mamba model (" + TINY_TEXT + ") but the base model is a"
                         + " mamba2 model (" + mamba2.describe() + ")\n"
                         + "  adapter_config.json: ssm_peft.adapter.targets[0]: target x_proj does not exist in mamba2"
-                        + " blocks; mamba2 has: in_proj, out_proj, head");
+                        + " blocks; mamba2 has: in_proj, in_proj.x, in_proj.z, in_proj.B, in_proj.C, in_proj.dt, out_proj, head");
     }
 
     @Test

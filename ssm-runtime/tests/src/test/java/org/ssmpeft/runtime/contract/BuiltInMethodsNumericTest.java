@@ -18,7 +18,7 @@ import org.ssmpeft.finetune.PartialFineTuningConfig;
 import org.ssmpeft.lora.LoraConfig;
 import org.ssmpeft.prefix.PrefixConfig;
 import org.ssmpeft.prefix.PromptConfig;
-import org.ssmpeft.runtime.checkpoint.MambaConfig;
+import org.ssmpeft.runtime.checkpoint.LanguageModelConfig;
 import org.ssmpeft.stateoffset.AdditionalScanConfig;
 import org.ssmpeft.stateoffset.InitialStateConfig;
 import org.ssmpeft.stateoffset.StateInit;
@@ -177,7 +177,11 @@ class BuiltInMethodsNumericTest {
             return List.of(new LoraConfig(2, 4.0, 0.0, List.of(Projection.IN_PROJ, Projection.X_PROJ,
                             Projection.DT_PROJ, Projection.OUT_PROJ, Projection.HEAD), true),
                     new LoraConfig(3, 2.0, 0.0, List.of(Projection.IN_PROJ_X, Projection.IN_PROJ_Z,
-                            Projection.X_PROJ_DT, Projection.X_PROJ_B, Projection.X_PROJ_C), false));
+                            Projection.X_PROJ_DT, Projection.X_PROJ_B, Projection.X_PROJ_C), false),
+                    new LoraConfig(2, 4.0, 0.0, List.of(Projection.IN_PROJ_Z, Projection.IN_PROJ_X,
+                            Projection.IN_PROJ_B, Projection.IN_PROJ_C, Projection.IN_PROJ_DT, Projection.OUT_PROJ,
+                            Projection.HEAD), false),
+                    new LoraConfig(2, 4.0, 0.0, List.of(Projection.IN_PROJ, Projection.OUT_PROJ), true));
         }
 
         @Override
@@ -235,7 +239,7 @@ class BuiltInMethodsNumericTest {
         }
 
         @Override
-        protected boolean fits(Record config, MambaConfig model) {
+        protected boolean fits(Record config, LanguageModelConfig model) {
             List<BiasTerm> b = ((BitFitConfig) config).biases();
             return (model.useConvBias() || !b.contains(BiasTerm.CONV1D_BIAS))
                     && (model.useBias() || !(b.contains(BiasTerm.IN_PROJ_BIAS) || b.contains(BiasTerm.OUT_PROJ_BIAS)));
@@ -261,14 +265,19 @@ class BuiltInMethodsNumericTest {
 
         @Override
         protected List<Record> configs() {
-            return List.of(new PartialFineTuningConfig(List.of(LayerParameter.values()),
+            return List.of(new PartialFineTuningConfig(java.util.Arrays.stream(LayerParameter.values())
+                            .filter(p -> p.existsIn(org.ssmpeft.api.shape.ModelFamily.MAMBA)).toList(),
                             List.of(ModelParameter.EMBEDDINGS_WEIGHT, ModelParameter.NORM_F_WEIGHT)),
                     new PartialFineTuningConfig(List.of(LayerParameter.CONV1D_WEIGHT, LayerParameter.X_PROJ_WEIGHT),
-                            List.of(ModelParameter.LM_HEAD_WEIGHT)));
+                            List.of(ModelParameter.LM_HEAD_WEIGHT)),
+                    new PartialFineTuningConfig(List.of(LayerParameter.NORM_WEIGHT, LayerParameter.IN_PROJ_WEIGHT,
+                            LayerParameter.CONV1D_WEIGHT, LayerParameter.DT_BIAS, LayerParameter.A_LOG,
+                            LayerParameter.D, LayerParameter.GATE_NORM_WEIGHT, LayerParameter.OUT_PROJ_WEIGHT),
+                            List.of(ModelParameter.NORM_F_WEIGHT)));
         }
 
         @Override
-        protected boolean fits(Record config, MambaConfig model) {
+        protected boolean fits(Record config, LanguageModelConfig model) {
             var c = (PartialFineTuningConfig) config;
             return (model.useConvBias() || !c.layerParameters().contains(LayerParameter.CONV1D_BIAS))
                     && (model.useBias() || !(c.layerParameters().contains(LayerParameter.IN_PROJ_BIAS)
@@ -301,7 +310,7 @@ class BuiltInMethodsNumericTest {
         }
 
         @Override
-        protected boolean fits(Record config, MambaConfig model) {
+        protected boolean fits(Record config, LanguageModelConfig model) {
             var c = (FullFineTuningConfig) config;
             return c.tiedHead() == model.tieWordEmbeddings() && c.convBias() == model.useConvBias()
                     && c.linearBiases() == model.useBias();
