@@ -274,6 +274,12 @@ final class CompareCommand implements Callable<Integer> {
         }
         w.println();
         table(rows).forEach(w::println);
+        if (grid || seedList.size() > 1) {
+            w.printf("%n%s%s%n", grid ? "lr chosen on validation (" + run.task.mainScore() + ") from centre x "
+                    + lrGrid + "; " : "", seedList.size() > 1 ? "scores: mean ± sd over " + seedList.size()
+                    + " seeds (" + seedList.stream().map(String::valueOf).collect(java.util.stream.Collectors.joining(
+                    ",")) + ")" : "scores: one seed");
+        }
         w.printf("%nwall time %.0f s%n", (System.nanoTime() - wall) / 1e9);
         return 0;
     }
@@ -412,7 +418,9 @@ final class CompareCommand implements Callable<Integer> {
     private List<String> table(List<Row> rows) {
         List<String> lines = new ArrayList<>();
         List<String> scoreNames = new ArrayList<>(rows.getFirst().scores().keySet());
-        List<String> header = new ArrayList<>(List.of("method", "lr", "trainable params", "% of base"));
+        boolean chosen = lrGrid != null && !lrGrid.isEmpty();
+        List<String> header = new ArrayList<>(List.of("method", chosen ? "lr chosen" : "lr", "trainable params",
+                "% of base"));
         header.addAll(scoreNames);
         header.addAll(List.of("train s", "tokens/s"));
         List<List<String>> cells = new ArrayList<>();

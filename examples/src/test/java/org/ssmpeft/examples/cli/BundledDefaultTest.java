@@ -31,6 +31,18 @@ class BundledDefaultTest {
         assertThat(r.out()).contains("| (base model) |").contains("| state-offset |").contains("| lora |")
                 .contains("wall time");
         assertThat(r.out()).doesNotContain("failed:");
+        // the paper's protocol: a learning rate per method chosen on validation, then two seeds on test
+        assertThat(r.out()).contains("learning rates: centre x [1.0, 3.0] per method")
+                .contains("| method | lr chosen | trainable params |")
+                .contains("lr chosen on validation (bleu) from centre x [1.0, 3.0]")
+                .contains("scores: mean ± sd over 2 seeds (1,2)");
+        for (String method : new String[] {"state-offset", "lora", "full-ft", "prompt"}) {
+            assertThat(r.out()).contains("  " + method + " ").containsPattern(
+                    "(?m)^  " + method + " +lr .*: validation bleu ").containsPattern(
+                    "(?m)^  " + method + " .*mean of 2 seeds");
+            assertThat(r.out()).containsPattern("(?m)^\\| " + method + " \\| [0-9.e+-]+ \\| .* ± .*\\|$");
+        }
         System.out.printf("README command: %.0f s%n", seconds);
+        assertThat(seconds).as("the README promises under 10 minutes on 2 cores").isLessThan(600);
     }
 }
