@@ -6,6 +6,7 @@ import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
+import java.util.function.BiFunction;
 import java.util.stream.Collectors;
 import org.ssmpeft.api.adapter.Adapter;
 import org.ssmpeft.api.hooks.HookKind;
@@ -133,30 +134,13 @@ public final class LoraMerge {
     public static Merged mergeInPlace(Mamba2Weights weights, List<? extends Adapter> adapters) {
         List<ProjectionHook> hooks = check(weights.shape(), adapters);
         Mamba2Config c = weights.config();
-        List<LowRankDelta> headDeltas = deltas(hooks, -1, Projection.HEAD, ModelFamily.MAMBA2);
-        if (!headDeltas.isEmpty() && c.tieWordEmbeddings()) {
-            throw new IllegalArgumentException("cannot merge in place: the head has a low-rank delta, but this"
-                    + " model ties lm_head to the embedding (tie_word_embeddings), so merging would change the"
-                    + " embedding too; use LoraMerge.merge, which unties the head");
-        }
-        List<Saved> saved = new ArrayList<>();
-        for (int l = 0; l < c.layers(); l++) {
-            var w = weights.layers().get(l);
-            for (Projection p : List.of(Projection.IN_PROJ, Projection.OUT_PROJ)) {
-                List<LowRankDelta> ds = deltas(hooks, l, p, ModelFamily.MAMBA2);
-                if (!ds.isEmpty()) {
-                    float[] target = p == Projection.IN_PROJ ? w.inProj() : w.outProj();
-                    int columns = p == Projection.IN_PROJ ? c.dModel() : c.dInner();
-                    saved.add(Saved.rows(target, columns, ds));
-                    fold(target, columns, ds);
-                }
-            }
-        }
-        if (!headDeltas.isEmpty()) {
-            saved.add(Saved.rows(weights.lmHead(), c.dModel(), headDeltas));
-            fold(weights.lmHead(), c.dModel(), headDeltas);
-        }
-        return new Merged(saved);
+        return foldInPlace(c.layers(), List.of(Projection.IN_PROJ, Projection.OUT_PROJ), c.tieWordEmbeddings(),
+                deltas(hooks, -1, Projection.HEAD, ModelFamily.MAMBA2), weights.lmHead(), c.dModel(),
+                (l, p) -> deltas(hooks, l, p, ModelFamily.MAMBA2), (l, p) -> {
+                    var w = weights.layers().get(l);
+                    return p == Projection.IN_PROJ ? new Target(w.inProj(), c.dModel())
+                            : new Target(w.outProj(), c.dInner());
+                });
     }
 
     /**
@@ -177,26 +161,40 @@ public final class LoraMerge {
     public static Merged mergeInPlace(MambaWeights weights, List<? extends Adapter> adapters) {
         List<ProjectionHook> hooks = check(weights, adapters);
         MambaConfig c = weights.config();
-        List<LowRankDelta> headDeltas = deltas(hooks, -1, Projection.HEAD);
-        if (!headDeltas.isEmpty() && c.tieWordEmbeddings()) {
+        return foldInPlace(c.layers(), MODULES, c.tieWordEmbeddings(), deltas(hooks, -1, Projection.HEAD),
+                weights.lmHead(), c.dModel(), (l, p) -> deltas(hooks, l, p),
+                (l, p) -> new Target(weight(weights.layers().get(l), p), columns(c, p)));
+    }
+
+    /** A weight matrix that deltas fold into: its row-major values and their row length. */
+    private record Target(float[] values, int columns) {
+    }
+
+    // mergeInPlace for either family: every layer's modules with deltas, then the head (refused when tied); each
+    // changed row saved first, for unmerge
+    private static Merged foldInPlace(int layers, List<Projection> modules, boolean tiedHead,
+                                      List<LowRankDelta> headDeltas, float[] lmHead, int dModel,
+                                      BiFunction<Integer, Projection, List<LowRankDelta>> deltasOf,
+                                      BiFunction<Integer, Projection, Target> targetOf) {
+        if (!headDeltas.isEmpty() && tiedHead) {
             throw new IllegalArgumentException("cannot merge in place: the head has a low-rank delta, but this"
                     + " model ties lm_head to the embedding (tie_word_embeddings), so merging would change the"
                     + " embedding too; use LoraMerge.merge, which unties the head");
         }
         List<Saved> saved = new ArrayList<>();
-        for (int l = 0; l < c.layers(); l++) {
-            LayerWeights w = weights.layers().get(l);
-            for (Projection p : MODULES) {
-                List<LowRankDelta> ds = deltas(hooks, l, p);
+        for (int l = 0; l < layers; l++) {
+            for (Projection p : modules) {
+                List<LowRankDelta> ds = deltasOf.apply(l, p);
                 if (!ds.isEmpty()) {
-                    saved.add(Saved.rows(weight(w, p), columns(c, p), ds));
-                    fold(weight(w, p), columns(c, p), ds);
+                    Target t = targetOf.apply(l, p);
+                    saved.add(Saved.rows(t.values(), t.columns(), ds));
+                    fold(t.values(), t.columns(), ds);
                 }
             }
         }
         if (!headDeltas.isEmpty()) {
-            saved.add(Saved.rows(weights.lmHead(), c.dModel(), headDeltas));
-            fold(weights.lmHead(), c.dModel(), headDeltas);
+            saved.add(Saved.rows(lmHead, dModel, headDeltas));
+            fold(lmHead, dModel, headDeltas);
         }
         return new Merged(saved);
     }
