@@ -28,6 +28,16 @@ if [ "${SWEEP:-}" = "1" ]; then
       | tee "$OUT/scan-sweep-n$n.log" | grep -v "^BENCH" | grep -E "^(forward|backward)"
   done
 fi
+if [ -n "${VARIANTS:-}" ]; then
+  # kernel tuning switches (space-separated sets, each comma-separated -D defines; see the kernel file)
+  echo "== scan benchmark variants"
+  i=0
+  for v in $VARIANTS; do
+    i=$((i + 1))
+    timeout 120 $JAVA -Dssmpeft.scan.defines="$v" -cp "$CP" org.ssmpeft.runtime.cuda.bench.ScanBench 2>&1 \
+      | tee "$OUT/variant-$i.log" | grep -E "^(forward|backward)" | sed "s/^/[$v] /"
+  done
+fi
 echo "== scan benchmark"
 timeout 120 $JAVA -cp "$CP" org.ssmpeft.runtime.cuda.bench.ScanBench 2>&1 | tee "$OUT/scan-bench.log" | grep -v "^BENCH"
 

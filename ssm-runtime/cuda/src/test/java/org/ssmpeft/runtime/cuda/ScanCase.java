@@ -15,15 +15,18 @@ import org.ssmpeft.runtime.cuda.scan.SelectiveScanKernels.Precision;
 
 /**
  * One random selective scan, run by the GPU kernels and by the cpu backend's scan on the same inputs, in the
- * layouts the model uses: x, dt, y (B, L, D); bc (B, L, R + 2N + 1) with B_t at R (the dt_low columns and a padding
- * column around it); z (B, L, 2D) at D (in_proj's output); the extension's ext (B, L, 2n'). Each tensor's error is
+ * layouts the model uses: x, dt, y (B, L, D); bc (B, L, R + 2N + 1) with B_t at R = 3 (the dt_low columns and a
+ * padding column around it), or, for an {@code aligned} case, (B, L, 8 + 2N) with B_t at 8 (every pitch and offset a
+ * multiple of 4, as Mamba-130M's x_proj output is: the forward's vector tile needs that, the other cases test the
+ * scalar one); z (B, L, 2D) at D (in_proj's output); the extension's ext (B, L, 2n'). Each tensor's error is
  * ‖gpu − cpu‖ / ‖cpu‖. Output buffers are poisoned with NaN first; columns a kernel must not touch are checked to
  * still hold the poison. For bf16 the inputs are rounded to bf16 before the cpu sees them.
  */
 final class ScanCase {
 
     static final int NAN = 0x7fc00000;
-    static final int R = 3;
+    /** B_t's column in bc: unaligned (the scalar tile) or aligned (the forward's vector tile where N, D allow). */
+    static final int R_UNALIGNED = 3, R_ALIGNED = 8;
 
     record Hooks(boolean h0, boolean hOffset, boolean yOffset, boolean skip, int extStates) {
         static Hooks all(int ext) {
@@ -38,10 +41,18 @@ final class ScanCase {
     final ScanShape shape;
     final Hooks hooks;
     final Precision precision;
-    final int b, l, d, n, ne, ldbc, ldz, ldext;
+    final int b, l, d, n, ne, ldbc, ldz, ldext, R;
+    final boolean aligned;
     final float[] x, dt, negA, bc, skip, z, h0, hOff, yOff, ext, extNegA, extH0, dy;
 
     ScanCase(int batch, int len, int channels, int states, Hooks hooks, Precision precision, long seed) {
+        this(batch, len, channels, states, hooks, precision, seed, false);
+    }
+
+    ScanCase(int batch, int len, int channels, int states, Hooks hooks, Precision precision, long seed,
+            boolean aligned) {
+        this.aligned = aligned;
+        this.R = aligned ? R_ALIGNED : R_UNALIGNED;
         this.shape = new ScanShape(batch, len, channels, states, hooks.extStates());
         this.hooks = hooks;
         this.precision = precision;
@@ -50,7 +61,7 @@ final class ScanCase {
         this.d = channels;
         this.n = states;
         this.ne = hooks.extStates();
-        this.ldbc = R + 2 * n + 1;
+        this.ldbc = aligned ? R + 2 * n : R + 2 * n + 1;
         this.ldz = 2 * d;
         this.ldext = 2 * ne;
         Random r = new Random(seed);
@@ -355,7 +366,7 @@ final class ScanCase {
     public String toString() {
         return precision + " B" + b + " L" + l + " D" + d + " N" + n + (ne > 0 ? "+" + ne : "")
                 + (hooks.h0() ? " h0" : "") + (hooks.hOffset() ? " h'" : "") + (hooks.yOffset() ? " y'" : "")
-                + (hooks.skip() ? "" : " noD");
+                + (hooks.skip() ? "" : " noD") + (aligned ? " aligned" : "");
     }
 
     static CudaContext openOrSkip() {

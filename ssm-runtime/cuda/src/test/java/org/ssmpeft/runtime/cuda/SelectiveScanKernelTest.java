@@ -68,6 +68,14 @@ class SelectiveScanKernelTest {
         c.add(new ScanCase(8, 2048, 2048, 16, Hooks.all(0), f, 9));
         c.add(new ScanCase(2, 300, 96, 16, Hooks.all(4), Precision.BF16, 10));
         c.add(new ScanCase(4, 1024, 1536, 16, Hooks.none(), Precision.BF16, 11));
+        // aligned pitches (the forward's vector tile where D and N + n' are multiples of 4, else the scalar one):
+        // the benchmark's shape, every hook with an extension, a length off the tile, channels off the block
+        c.add(new ScanCase(4, 1024, 1536, 16, Hooks.none(), f, 12, true));
+        c.add(new ScanCase(4, 1024, 1536, 16, Hooks.none(), Precision.BF16, 13, true));
+        c.add(new ScanCase(2, 77, 200, 16, Hooks.all(4), f, 14, true));
+        c.add(new ScanCase(3, 130, 36, 12, Hooks.all(8), Precision.BF16, 15, true));
+        c.add(new ScanCase(1, 33, 20, 16, Hooks.all(0), Precision.BF16, 16, true));
+        c.add(new ScanCase(2, 50, 30, 16, Hooks.all(0), f, 17, true));
         Random r = new Random(2026);
         for (int i = 0; i < 10; i++) {
             int b = 1 + r.nextInt(8);
@@ -79,7 +87,7 @@ class SelectiveScanKernelTest {
             int n = 1 + r.nextInt(16);
             var hooks = new Hooks(r.nextBoolean(), r.nextBoolean(), r.nextBoolean(), r.nextInt(4) != 0,
                     r.nextInt(3) == 0 ? 1 + r.nextInt(8) : 0);
-            c.add(new ScanCase(b, l, d, n, hooks, i % 4 == 3 ? Precision.BF16 : f, 100 + i));
+            c.add(new ScanCase(b, l, d, n, hooks, i % 4 == 3 ? Precision.BF16 : f, 100 + i, i % 2 == 1));
         }
         if (Boolean.getBoolean(SMALL)) {
             c.removeIf(x -> (long) x.b * x.l * x.d > 100_000L);
@@ -125,7 +133,11 @@ class SelectiveScanKernelTest {
                 new ScanCase(2, 70, 50, 16, Hooks.all(8), Precision.FLOAT32, 503),
                 new ScanCase(1, 33, 20, 12, Hooks.all(13), Precision.BF16, 504),
                 new ScanCase(1, 40, 40, 16, Hooks.all(40), Precision.FLOAT32, 505),
-                new ScanCase(1, 19, 20, 9, Hooks.all(30), Precision.BF16, 506));
+                new ScanCase(1, 19, 20, 9, Hooks.all(30), Precision.BF16, 506),
+                new ScanCase(2, 100, 72, 16, Hooks.all(0), Precision.BF16, 507, true),
+                new ScanCase(1, 45, 40, 12, Hooks.all(4), Precision.FLOAT32, 508, true),
+                new ScanCase(2, 70, 48, 16, Hooks.all(16), Precision.BF16, 509, true),
+                new ScanCase(1, 40, 40, 32, Hooks.all(28), Precision.FLOAT32, 510, true));
         List<DynamicTest> tests = new ArrayList<>();
         for (ScanLayout layout : ScanLayout.COMPILED) {
             for (ScanCase c : shapes) {
@@ -186,7 +198,7 @@ class SelectiveScanKernelTest {
                     DeviceBuffer ext = p.upload(a, rows(c.ext, b, l, c.ldext, t));
                     DeviceBuffer y = a.allocate((long) b * d * p.bytes());
                     var ops = new ScanOperands(x.address(), dt.address(), gA.address(), bc.address(), c.ldbc,
-                            ScanCase.R, gSkip.address(), z.address(), c.ldz, d, gHoff.address(), gYoff.address(),
+                            c.R, gSkip.address(), z.address(), c.ldz, d, gHoff.address(), gYoff.address(),
                             ext.address(), c.ldext, gExtA.address());
                     kernels.step(p, new org.ssmpeft.runtime.cuda.scan.ScanShape(b, 1, d, c.n, c.ne), ops,
                             state.address(), extState.address(), y.address());

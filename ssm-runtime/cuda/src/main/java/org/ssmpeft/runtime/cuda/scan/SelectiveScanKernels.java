@@ -81,9 +81,20 @@ public final class SelectiveScanKernels {
         this.backwardLayout = backward;
     }
 
-    /** NVRTC options of this module (the CI compile test uses the same). */
+    /**
+     * NVRTC options of this module (the CI compile test uses the same), plus, for benchmark experiments only, the
+     * {@code -D} switches listed in the system property {@code ssmpeft.scan.defines} (comma-separated, e.g.
+     * {@code SCAN_GROUP_STATES=16,SCAN_BENCH_ONE_LAYOUT}; see the kernel file's tuning switches).
+     */
     public static List<String> options() {
-        return List.of("--extra-device-vectorization");
+        List<String> o = new java.util.ArrayList<>(List.of("--extra-device-vectorization"));
+        String defines = System.getProperty("ssmpeft.scan.defines", "").strip();
+        if (!defines.isEmpty()) {
+            for (String d : defines.split(",")) {
+                o.add("-D" + d.strip());
+            }
+        }
+        return List.copyOf(o);
     }
 
     public static long checkpointFloats(ScanShape s) {

@@ -72,6 +72,37 @@ struct Raw<bf16> {
 
 #define LOG2E 1.4426950408889634f
 
+// Tuning switches for benchmark experiments (SCAN_BENCH_ONE_LAYOUT: only N 16's default layout, a quicker compile) (NVRTC -D options through ScanBench's -Dssmpeft.scan.defines; the
+// shipped kernels use the defaults): the states whose shared-memory operands a lane reads together per group
+// (Group), whether bf16 (B, C) are staged as packed bf16 pairs (1) or as float pairs (0), and the forward's
+// unroll of its rounds per tile.
+#ifndef SCAN_GROUP_STATES
+#define SCAN_GROUP_STATES 8
+#endif
+#ifndef SCAN_BC_PACKED
+#define SCAN_BC_PACKED 1
+#endif
+#ifndef SCAN_FWD_UNROLL
+#define SCAN_FWD_UNROLL 2
+#endif
+// the forward's minimum resident blocks per SM for the register allocator (0: the compiler's default, which caps
+// a 128-thread block at 128 registers)
+#ifndef SCAN_FWD_MIN_BLOCKS
+#define SCAN_FWD_MIN_BLOCKS 0
+#endif
+#if SCAN_FWD_MIN_BLOCKS > 0
+#define FWD_LAUNCH_BOUNDS(t) __launch_bounds__(t, SCAN_FWD_MIN_BLOCKS)
+#else
+#define FWD_LAUNCH_BOUNDS(t) __launch_bounds__(t)
+#endif
+#define SCAN_PRAGMA(x) _Pragma(#x)
+#define SCAN_UNROLL(n) SCAN_PRAGMA(unroll n)
+// bf16 (B, C) staged packed (load_bc_packed) or widened to float pairs (load_bc)
+template <typename T>
+struct PackBC {
+    static constexpr bool value = sizeof(T) == 2 && SCAN_BC_PACKED;
+};
+
 // 2^x on the special-function unit (x = Δ·A·log2(e) <= 0 in the recurrence)
 __device__ __forceinline__ float exp2_approx(float x) {
     float y;
@@ -237,7 +268,7 @@ __device__ __forceinline__ float step_states(float (&h)[K], const Lane<K>& ln, f
 // scoreboard was half of all stall cycles). G·(3K + 2) registers hold a group.
 template <int K>
 struct Group {
-    static constexpr int G = K >= 8 ? 1 : 8 / K;
+    static constexpr int G = K >= SCAN_GROUP_STATES ? 1 : SCAN_GROUP_STATES / K;
 };
 
 // Where a thread's items of a tile live. Channel tensors (TT x CH, row-major): item j of thread i is element
@@ -258,6 +289,9 @@ struct Items {
         return ((u64) b * len + t) * ld + c;
     }
 };
+
+// The pitch of the forward's read-out rows in shared memory (see scan_fwd)
+#define FWD_PITCH(S, CH) ((S) == 1 ? (CH) : (CH) + 32 / (S))
 
 // One tile [t0, t0 + TT) of the inputs, loaded from device memory into registers (zeros past the ends), so the next
 // tile's loads are in flight while the block computes the current one from shared memory (software pipelining).
@@ -319,6 +353,12 @@ struct TileLoad {
         }
     }
 
+    __device__ void load_fwd(const T* px, const T* pdt, const T* pz, int ldz, int zOff, const T* bc, int ldbc,
+                             int bOff, const T* ext, int ldext, int b, int t0, int len, int d, int c0, int nb,
+                             int ne) {
+        load(px, pdt, pz, ldz, zOff, nullptr, bc, ldbc, bOff, ext, ldext, b, t0, len, d, c0, nb, ne);
+    }
+
     __device__ float fx(int j) const { return Raw<T>::widen(x[j]); }
     __device__ float fdt(int j) const { return Raw<T>::widen(dt[j]); }
     __device__ float fz(int j) const { return Raw<T>::widen(z[j]); }
@@ -338,6 +378,215 @@ struct TileLoad {
             sBC[threadIdx.x + j * I::THREADS] = (unsigned) bv[j] | ((unsigned) cv[j] << 16);
         }
     }
+
+    // The forward's staging of this tile: (Δ, Δ·u) of steps 2r and 2r + 1 side by side in sdu (TT / 2, CH, 2), so
+    // a lane reads two steps' pairs with one 16-byte load; u and z (TT, CH); (B, C) (TT, NT), packed for bf16
+    __device__ void stage_fwd(float2* sdu, float* su, float* sz, float2* sBC) const {
+        const int col = I::col();
+#pragma unroll
+        for (int j = 0; j < IC; j++) {
+            const int i = threadIdx.x + j * I::THREADS, r = I::row() + j * S;
+            const float dv = fdt(j), uv = fx(j);
+            sdu[((r >> 1) * CH + col) * 2 + (r & 1)] = make_float2(dv, dv * uv);
+            su[i] = uv;
+            sz[i] = fz(j);
+        }
+        if constexpr (PackBC<T>::value) {
+            store_bc_packed(reinterpret_cast<unsigned*>(sBC));
+        } else {
+            store_bc(sBC);
+        }
+    }
+
+    // The forward's output of the tile [t0, t0 + TT): y = (C·(h + h') + D·u + y')·silu(z) from the read-outs sy
+    // (TT, pitch PR), u and z as staged, D and y' of the block's channels
+    template <int PR>
+    static __device__ void store_fwd(const float* sy, const float* su, const float* sz, const float* sD,
+                                     const float* sYo, bool gate, T* y, int b, int t0, int len, int d, int c0) {
+        const int r0 = t0 + I::row(), col = I::col(), cg = c0 + col;
+        T* qy = y + I::at(b, len, r0, d, cg);
+#pragma unroll
+        for (int j = 0; j < IC; j++) {
+            const int i = threadIdx.x + j * I::THREADS;
+            if (r0 + j * S < len && cg < d) {
+                float out = sy[(I::row() + j * S) * PR + col] + sD[col] * su[i] + sYo[col];
+                if (gate) {
+                    const float zv = sz[i];
+                    out *= zv * sigmoid(zv);
+                }
+                st(qy, (u64) (j * S * d), out);
+            }
+        }
+    }
+};
+
+// Four adjacent elements as loaded (one 16-byte float4 or one 8-byte pair of bf16 pairs), widened when used.
+template <typename T>
+struct Raw4;
+template <>
+struct Raw4<float> {
+    typedef float4 type;
+    static __device__ __forceinline__ float4 get(const float* p) { return *reinterpret_cast<const float4*>(p); }
+    static __device__ __forceinline__ float4 zero() { return make_float4(0.f, 0.f, 0.f, 0.f); }
+    static __device__ __forceinline__ void widen(float4 v, float (&f)[4]) {
+        f[0] = v.x;
+        f[1] = v.y;
+        f[2] = v.z;
+        f[3] = v.w;
+    }
+    static __device__ __forceinline__ void put(float* p, const float (&f)[4]) {
+        *reinterpret_cast<float4*>(p) = make_float4(f[0], f[1], f[2], f[3]);
+    }
+};
+template <>
+struct Raw4<bf16> {
+    typedef uint2 type;  // element 2k in the low half of word k (little-endian)
+    static __device__ __forceinline__ uint2 get(const bf16* p) { return *reinterpret_cast<const uint2*>(p); }
+    static __device__ __forceinline__ uint2 zero() { return make_uint2(0u, 0u); }
+    static __device__ __forceinline__ void widen(uint2 v, float (&f)[4]) {
+        f[0] = __uint_as_float(v.x << 16);
+        f[1] = __uint_as_float(v.x & 0xffff0000u);
+        f[2] = __uint_as_float(v.y << 16);
+        f[3] = __uint_as_float(v.y & 0xffff0000u);
+    }
+    static __device__ __forceinline__ void put(bf16* p, const float (&f)[4]) {
+        *reinterpret_cast<uint2*>(p) = make_uint2((unsigned) to_bf16(f[0]) | ((unsigned) to_bf16(f[1]) << 16),
+                                                  (unsigned) to_bf16(f[2]) | ((unsigned) to_bf16(f[3]) << 16));
+    }
+};
+
+// The forward's tile with vector accesses (SASS of v8: the scalar staging and store were about 45% of a forward
+// tile's instructions, 2-byte loads and stores each with its own address and bounds test). A thread moves 4
+// adjacent channels of one row (row i / CPR + j·RC, channels 4·(i % CPR) ...) and 4 adjacent states of one (B, C)
+// row (row i / BPR + j·RB) with one access per tensor and item; rows past the tile (RC or RB > TT) stay idle.
+// Shapes it needs (vec_ok, tested once per launch): D, the z and (B, C) row pitches and offsets, N and n' multiples
+// of 4, pointers aligned to 4 elements; then a group of 4 channels or states is wholly inside or outside every
+// bound. The arithmetic is the scalar tile's, so both give the same bits.
+template <typename T, int S, int K, int CH, int TT>
+struct TileLoadV {
+    typedef Raw4<T> R4;
+    typedef typename R4::type R;
+    static constexpr int THREADS = S * CH, NT = S * K, PR = FWD_PITCH(S, CH);
+    static constexpr int CPR = CH / 4, RC = THREADS / CPR, IC = (TT + RC - 1) / RC;
+    static constexpr int BPR = NT / 4, RB = THREADS / BPR, IB = (TT + RB - 1) / RB;
+    // the layouts it serves: whole 4-groups, and the read-out rows 16-byte aligned
+    static constexpr bool OK = CH % 4 == 0 && NT % 4 == 0 && THREADS % CPR == 0 && THREADS % BPR == 0 &&
+                               (RC >= TT || TT % RC == 0) && (RB >= TT || TT % RB == 0) && PR % 4 == 0;
+    R x[IC], dt[IC], z[IC], bv[IB], cv[IB];
+
+    static __device__ __forceinline__ int row() { return threadIdx.x / CPR; }
+    static __device__ __forceinline__ int col() { return (threadIdx.x % CPR) * 4; }
+    static __device__ __forceinline__ bool rowIn(int j) { return RC <= TT || row() + j * RC < TT; }
+
+    static __device__ bool vec_ok(const T* x, const T* dt, const T* bc, int ldbc, int bOff, const T* z, int ldz,
+                                  int zOff, const T* ext, int ldext, const T* y, int d, int nb, int ne) {
+        const u64 align = 4 * sizeof(T) - 1;
+        bool ok = d % 4 == 0 && nb % 4 == 0 && ldbc % 4 == 0 && bOff % 4 == 0 && ne % 4 == 0 &&
+                  (((u64) x | (u64) dt | (u64) bc | (u64) y) & align) == 0;
+        if (z) ok = ok && ldz % 4 == 0 && zOff % 4 == 0 && ((u64) z & align) == 0;
+        if (ne) ok = ok && ldext % 4 == 0 && ((u64) ext & align) == 0;
+        return ok;
+    }
+
+    __device__ void load_fwd(const T* px, const T* pdt, const T* pz, int ldz, int zOff, const T* bc, int ldbc,
+                             int bOff, const T* ext, int ldext, int b, int t0, int len, int d, int c0, int nb,
+                             int ne) {
+        const int r0 = t0 + row(), cg = c0 + col();
+        const bool cok = cg < d;
+        const u64 o = ((u64) b * len + r0) * d + cg;
+        const u64 oz = ((u64) b * len + r0) * ldz + zOff + cg;
+#pragma unroll
+        for (int j = 0; j < IC; j++) {
+            const bool ok = cok && rowIn(j) && r0 + j * RC < len;
+            const u64 od = (u64) (j * RC) * d;
+            x[j] = ok ? R4::get(px + o + od) : R4::zero();
+            dt[j] = ok ? R4::get(pdt + o + od) : R4::zero();
+            z[j] = (ok && pz) ? R4::get(pz + oz + (u64) (j * RC) * ldz) : R4::zero();
+        }
+        // this thread's states n .. n + 3 of the (B, C) rows: base states from bc, extension states from ext, else
+        // zeros (N and n' are multiples of 4, so the group is wholly one or the other)
+        const int n = (threadIdx.x % BPR) * 4, rb = t0 + threadIdx.x / BPR;
+        const T* qb = nullptr;
+        int ld = 0, cOff = 0;
+        if (n < nb) {
+            qb = bc + ((u64) b * len + rb) * ldbc + bOff + n;
+            ld = ldbc;
+            cOff = nb;
+        } else if (n < nb + ne) {
+            qb = ext + ((u64) b * len + rb) * ldext + (n - nb);
+            ld = ldext;
+            cOff = ne;
+        }
+#pragma unroll
+        for (int j = 0; j < IB; j++) {
+            const bool ok = qb && (RB <= TT || threadIdx.x / BPR + j * RB < TT) && rb + j * RB < len;
+            const u64 ob = (u64) (j * RB) * ld;
+            bv[j] = ok ? R4::get(qb + ob) : R4::zero();
+            cv[j] = ok ? R4::get(qb + ob + cOff) : R4::zero();
+        }
+    }
+
+    __device__ void stage_fwd(float2* sdu, float* su, float* sz, float2* sBC) const {
+        const int c = col();
+#pragma unroll
+        for (int j = 0; j < IC; j++) {
+            if (!rowIn(j)) continue;
+            const int r = row() + j * RC;
+            float dv[4], uv[4], zv[4];
+            R4::widen(dt[j], dv);
+            R4::widen(x[j], uv);
+            R4::widen(z[j], zv);
+#pragma unroll
+            for (int k = 0; k < 4; k++) sdu[((r >> 1) * CH + c + k) * 2 + (r & 1)] = make_float2(dv[k], dv[k] * uv[k]);
+            *reinterpret_cast<float4*>(su + r * CH + c) = make_float4(uv[0], uv[1], uv[2], uv[3]);
+            *reinterpret_cast<float4*>(sz + r * CH + c) = make_float4(zv[0], zv[1], zv[2], zv[3]);
+        }
+        const int n = (threadIdx.x % BPR) * 4;
+#pragma unroll
+        for (int j = 0; j < IB; j++) {
+            if (!(RB <= TT || threadIdx.x / BPR + j * RB < TT)) continue;
+            const int r = threadIdx.x / BPR + j * RB;
+            if constexpr (PackBC<T>::value) {
+                // (B, C) as packed bf16 pairs, B in the low half (load_bc_packed): PRMT picks the halves
+                const uint2 pb = *reinterpret_cast<const uint2*>(&bv[j]), pc = *reinterpret_cast<const uint2*>(&cv[j]);
+                *reinterpret_cast<uint4*>(reinterpret_cast<unsigned*>(sBC) + r * NT + n) =
+                        make_uint4(__byte_perm(pb.x, pc.x, 0x5410), __byte_perm(pb.x, pc.x, 0x7632),
+                                   __byte_perm(pb.y, pc.y, 0x5410), __byte_perm(pb.y, pc.y, 0x7632));
+            } else {
+                float fb[4], fc[4];
+                R4::widen(bv[j], fb);
+                R4::widen(cv[j], fc);
+                float4* q = reinterpret_cast<float4*>(sBC + r * NT + n);
+                q[0] = make_float4(fb[0], fc[0], fb[1], fc[1]);
+                q[1] = make_float4(fb[2], fc[2], fb[3], fc[3]);
+            }
+        }
+    }
+
+    template <int P>
+    static __device__ void store_fwd(const float* sy, const float* su, const float* sz, const float* sD,
+                                     const float* sYo, bool gate, T* y, int b, int t0, int len, int d, int c0) {
+        const int c = col(), cg = c0 + c;
+        if (cg >= d) return;
+        const float4 dk = *reinterpret_cast<const float4*>(sD + c), yk = *reinterpret_cast<const float4*>(sYo + c);
+#pragma unroll
+        for (int j = 0; j < IC; j++) {
+            const int r = row() + j * RC;
+            if (!rowIn(j) || t0 + r >= len) continue;
+            const float4 ro = *reinterpret_cast<const float4*>(sy + r * P + c);
+            const float4 u = *reinterpret_cast<const float4*>(su + r * CH + c);
+            float out[4] = {ro.x + dk.x * u.x + yk.x, ro.y + dk.y * u.y + yk.y, ro.z + dk.z * u.z + yk.z,
+                            ro.w + dk.w * u.w + yk.w};
+            if (gate) {
+                const float4 zq = *reinterpret_cast<const float4*>(sz + r * CH + c);
+                out[0] *= zq.x * sigmoid(zq.x);
+                out[1] *= zq.y * sigmoid(zq.y);
+                out[2] *= zq.z * sigmoid(zq.z);
+                out[3] *= zq.w * sigmoid(zq.w);
+            }
+            R4::put(y + ((u64) b * len + t0 + r) * d + cg, out);
+        }
+    }
 };
 
 // ------------------------------------------------------------------------------------------------------------------
@@ -352,18 +601,26 @@ struct TileLoad {
 // when the tile is stored, by all threads at once.
 // HO: whether a state offset h' is read out (an instantiation without it saves an addition per state and step).
 // Dynamic shared memory: FWD_SMEM_FLOATS floats (ScanLayout.forwardSharedBytes mirrors it).
-#define FWD_PITCH(S, CH) ((S) == 1 ? (CH) : (CH) + 32 / (S))
 #define FWD_SMEM_FLOATS(S, K, CH, TT) (4 * (TT) * (CH) + 2 * (TT) * (S) * (K) + (TT) * FWD_PITCH(S, CH) + 2 * (CH))
-template <typename T, int S, int K, int CH, int TT, bool HO>
+// V: the vector tile (TileLoadV) instead of the scalar one, where the layout and the shapes allow it.
+template <bool V, class A, class B>
+struct Pick {
+    typedef A type;
+};
+template <class A, class B>
+struct Pick<false, A, B> {
+    typedef B type;
+};
+template <typename T, int S, int K, int CH, int TT, bool HO, bool V>
 __device__ void scan_fwd(const T* x, const T* dt, const float* negA, const T* bc, int ldbc, int bOff,
                          const float* dskip, const T* z, int ldz, int zOff, float* state, const float* hoff,
                          const float* yoff, const T* ext, int ldext, const float* extNegA, float* extState,
                          float* ckpt, T* y, int len, int d, int nb, int ne) {
     typedef Items<S, K, CH, TT> I;
-    constexpr int THREADS = I::THREADS, NT = I::NT, PR = FWD_PITCH(S, CH);
+    constexpr int NT = I::NT, PR = FWD_PITCH(S, CH);
     // bf16 tokens: (B, C) staged as they arrive, packed bf16 pairs (the shared-memory pipe was the forward's
     // busiest: Nsight Compute, 74% L1/shared throughput, a third of the stalls waiting on shared loads)
-    constexpr bool PACKED = sizeof(T) == 2;
+    constexpr bool PACKED = PackBC<T>::value;
     extern __shared__ __align__(16) float smem[];
     float2* sdu = reinterpret_cast<float2*>(smem);               // (TT / 2, CH, 2) (Δ, Δ·u)
     float* su = smem + 2 * TT * CH;                               // (TT, CH) u, for D·u
@@ -387,31 +644,17 @@ __device__ void scan_fwd(const T* x, const T* dt, const float* negA, const T* bc
     load_state<K>(h, state, extState, b, d, c, valid, s, nb, ne);
     // two register sets, two tiles ahead: a tile's loads have two tiles of compute to arrive in (one was not enough:
     // the recurrence of one tile is shorter than a loaded memory latency)
-    TileLoad<T, S, K, CH, TT> ta, tb;
-    ta.load(x, dt, z, ldz, zOff, nullptr, bc, ldbc, bOff, ext, ldext, b, 0, len, d, c0, nb, ne);
-    if (TT < len) tb.load(x, dt, z, ldz, zOff, nullptr, bc, ldbc, bOff, ext, ldext, b, TT, len, d, c0, nb, ne);
-    const int col = I::col(), cg = c0 + col;
-    auto tile = [&](TileLoad<T, S, K, CH, TT>& next, int t0) {
+    typedef typename Pick<V, TileLoadV<T, S, K, CH, TT>, TileLoad<T, S, K, CH, TT>>::type Tile;
+    Tile ta, tb;
+    ta.load_fwd(x, dt, z, ldz, zOff, bc, ldbc, bOff, ext, ldext, b, 0, len, d, c0, nb, ne);
+    if (TT < len) tb.load_fwd(x, dt, z, ldz, zOff, bc, ldbc, bOff, ext, ldext, b, TT, len, d, c0, nb, ne);
+    auto tile = [&](Tile& next, int t0) {
         const int ck = t0 / TT;
         __syncthreads();  // the previous tile is consumed and stored
-#pragma unroll
-        for (int j = 0; j < I::IC; j++) {
-            int i = threadIdx.x + j * THREADS;
-            float dv = next.fdt(j), uv = next.fx(j);
-            // (Δ, Δ·u) of steps 2r and 2r + 1 side by side, so a lane reads two steps' pairs with one 16-byte load
-            const int r = I::row() + j * S;
-            sdu[((r >> 1) * CH + col) * 2 + (r & 1)] = make_float2(dv, dv * uv);
-            su[i] = uv;
-            sz[i] = next.fz(j);
-        }
-        if constexpr (PACKED) {
-            next.store_bc_packed(reinterpret_cast<unsigned*>(sBC));
-        } else {
-            next.store_bc(sBC);
-        }
+        next.stage_fwd(sdu, su, sz, sBC);
         __syncthreads();
         if (t0 + 2 * TT < len) {
-            next.load(x, dt, z, ldz, zOff, nullptr, bc, ldbc, bOff, ext, ldext, b, t0 + 2 * TT, len, d, c0, nb, ne);
+            next.load_fwd(x, dt, z, ldz, zOff, bc, ldbc, bOff, ext, ldext, b, t0 + 2 * TT, len, d, c0, nb, ne);
         }
         if (ckpt && valid) {
 #pragma unroll
@@ -424,7 +667,7 @@ __device__ void scan_fwd(const T* x, const T* dt, const float* negA, const T* bc
         constexpr int G = Group<K>::G, R = S > G ? S : G;
         static_assert(TT % R == 0 && R % G == 0 && R % S == 0, "forward: the tile must be a multiple of the round");
         float* readout = sy + s * PR + cl;
-#pragma unroll 2
+SCAN_UNROLL(SCAN_FWD_UNROLL)
         for (int t1 = 0; t1 < TT; t1 += R) {
             float out[R / S][S];
 #pragma unroll
@@ -459,20 +702,7 @@ __device__ void scan_fwd(const T* x, const T* dt, const float* negA, const T* bc
             for (int r = 0; r < R / S; r++) readout[(t1 + r * S) * PR] = sum_lanes_transposed<S>(out[r], s);
         }
         __syncthreads();
-        const int r0 = t0 + I::row();
-        T* qy = y + I::at(b, len, r0, d, cg);
-#pragma unroll
-        for (int j = 0; j < I::IC; j++) {
-            int i = threadIdx.x + j * THREADS;
-            if (r0 + j * S < len && cg < d) {
-                float out = sy[(I::row() + j * S) * PR + col] + sD[col] * su[i] + sYo[col];
-                if (z) {
-                    float zv = sz[i];
-                    out *= zv * sigmoid(zv);
-                }
-                st(qy, (u64) (j * S * d), out);
-            }
-        }
+        Tile::template store_fwd<PR>(sy, su, sz, sD, sYo, z != nullptr, y, b, t0, len, d, c0);
     };
     for (int t0 = 0; t0 < len; t0 += 2 * TT) {
         tile(ta, t0);
@@ -819,21 +1049,43 @@ __device__ void scan_step(const T* x, const T* dt, const float* negA, const T* b
     store_state<K>(h, state, extState, b, d, c, valid, s, nb, ne);
 }
 
+// The forward's four instantiations: with or without h' (HO), vector or scalar tile (V: where TileLoadV serves the
+// layout and vec_ok the shapes; the choice is uniform over the launch, so no warp diverges on it)
+template <typename T, int S, int K, int CH, int TT>
+__device__ __forceinline__ void fwd_entry(const T* x, const T* dt, const float* negA, const T* bc, int ldbc, int bOff,
+                                          const float* dskip, const T* z, int ldz, int zOff, float* state,
+                                          const float* hoff, const float* yoff, const T* ext, int ldext,
+                                          const float* extNegA, float* extState, float* ckpt, T* y, int len, int d,
+                                          int nb, int ne) {
+    typedef TileLoadV<T, S, K, CH, TT> TV;
+    bool vec = false;
+    if constexpr (TV::OK) vec = TV::vec_ok(x, dt, bc, ldbc, bOff, z, ldz, zOff, ext, ldext, y, d, nb, ne);
+#define SCAN_FWD(HO, V)                                                                                               \
+    scan_fwd<T, S, K, CH, TT, HO, V>(x, dt, negA, bc, ldbc, bOff, dskip, z, ldz, zOff, state, hoff, yoff, ext, ldext, \
+                                     extNegA, extState, ckpt, y, len, d, nb, ne)
+    if constexpr (TV::OK) {
+        if (vec) {
+            if (hoff) SCAN_FWD(true, true);
+            else SCAN_FWD(false, true);
+            return;
+        }
+    }
+    if (hoff) SCAN_FWD(true, false);
+    else SCAN_FWD(false, false);
+#undef SCAN_FWD
+}
+
 // ------------------------------------------------------------------------------------------------------------------
 // Entry points: scan_{fwd,bwd,step}_{f32,bf16}_s{S}k{K}c{CH}t{TT} for each layout below (S lanes per channel, K
 // states per lane, CH channels and S·CH threads per block, TT steps per tile and between checkpoints), and
 // scan_bwd_finish_{f32,bf16}. SelectiveScanKernels.Layout lists the same layouts and which one each pass uses.
 #define ENTRIES(TN, T, S, K, CH, TT)                                                                                 \
-    extern "C" __global__ void __launch_bounds__(S * CH) scan_fwd_##TN##_s##S##k##K##c##CH##t##TT(                  \
+    extern "C" __global__ void FWD_LAUNCH_BOUNDS(S * CH) scan_fwd_##TN##_s##S##k##K##c##CH##t##TT(                  \
             const T* x, const T* dt, const float* negA, const T* bc, int ldbc, int bOff, const float* dskip,         \
             const T* z, int ldz, int zOff, float* state, const float* hoff, const float* yoff, const T* ext,         \
             int ldext, const float* extNegA, float* extState, float* ckpt, T* y, int len, int d, int nb, int ne) {   \
-        if (hoff)                                                                                                    \
-            scan_fwd<T, S, K, CH, TT, true>(x, dt, negA, bc, ldbc, bOff, dskip, z, ldz, zOff, state, hoff, yoff,     \
-                                            ext, ldext, extNegA, extState, ckpt, y, len, d, nb, ne);                 \
-        else                                                                                                         \
-            scan_fwd<T, S, K, CH, TT, false>(x, dt, negA, bc, ldbc, bOff, dskip, z, ldz, zOff, state, hoff, yoff,    \
-                                             ext, ldext, extNegA, extState, ckpt, y, len, d, nb, ne);                \
+        fwd_entry<T, S, K, CH, TT>(x, dt, negA, bc, ldbc, bOff, dskip, z, ldz, zOff, state, hoff, yoff, ext, ldext,  \
+                                   extNegA, extState, ckpt, y, len, d, nb, ne);                                      \
     }                                                                                                                \
     extern "C" __global__ void __launch_bounds__(S * CH) scan_bwd_##TN##_s##S##k##K##c##CH##t##TT(                  \
             const T* x, const T* dt, const float* negA, const T* bc, int ldbc, int bOff, const float* dskip,         \
@@ -868,9 +1120,10 @@ __device__ void scan_step(const T* x, const T* dt, const float* negA, const T* b
 FINISH(f32, float)
 FINISH(bf16, bf16)
 
-// N + n' <= 16: tiles of 32 steps
-LAYOUT(4, 4, 32, 32)
+// N + n' <= 16: tiles of 32 steps (the first is N 16's default, the only one under SCAN_BENCH_ONE_LAYOUT)
 LAYOUT(8, 2, 16, 32)
+#ifndef SCAN_BENCH_ONE_LAYOUT
+LAYOUT(4, 4, 32, 32)
 LAYOUT(8, 2, 32, 32)
 LAYOUT(16, 1, 8, 32)
 LAYOUT(16, 1, 16, 32)
@@ -883,3 +1136,4 @@ LAYOUT(8, 4, 32, 16)
 LAYOUT(4, 16, 32, 8)
 LAYOUT(8, 8, 16, 8)
 LAYOUT(8, 8, 32, 8)
+#endif
