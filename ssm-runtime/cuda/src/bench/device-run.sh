@@ -17,7 +17,8 @@ nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,utilization.gpu,
 
 if [ "${TESTS:-1}" = "1" ]; then
 echo "== GPU tests"
-timeout ${TEST_TIMEOUT:-330} $JAVA -jar .device/junit.jar execute -cp "$CP" --select-package org.ssmpeft.runtime.cuda \
+# DEFINES: kernel tuning switches for the tests too (as VARIANTS below, one comma-separated set)
+timeout ${TEST_TIMEOUT:-330} $JAVA -Dssmpeft.scan.defines="${DEFINES:-}" -jar .device/junit.jar execute -cp "$CP" --select-package org.ssmpeft.runtime.cuda \
   --include-tag gpu --details=tree --disable-banner --disable-ansi-colors 2>&1 | tee "$OUT/gpu-tests.log" | grep -E "GPU:|✘|tests (successful|failed|skipped)|Exception|expected" | head -60
 
 fi
