@@ -69,8 +69,8 @@ final class SdLoraAdapter extends Adapter implements ProjectionHook, ParameterHo
             deltas.put(a.name(), aLogDelta[p]);
             deltas.put(x.name(), xProjDelta[p]);
             DimensionSelection.Layer chosen = given.hasSelection()
-                    ? new DimensionSelection.Layer(ints(given.selectedChannels().get(p)),
-                    ints(given.selectedStates().get(p)))
+                    ? new DimensionSelection.Layer(ints(given.selectedChannels().get(layers[p])),
+                    ints(given.selectedStates().get(layers[p])))
                     : DimensionSelection.first(shape.dInner(), shape.dState(), k, s);
             channels[p] = chosen.channels();
             states[p] = chosen.states();
@@ -198,6 +198,10 @@ final class SdLoraAdapter extends Adapter implements ProjectionHook, ParameterHo
     public void select(List<Adapter> warmedUp) {
         List<List<Integer>> chosenChannels = new ArrayList<>();
         List<List<Integer>> chosenStates = new ArrayList<>();
+        for (int l = 0; l < shape().layers(); l++) {
+            chosenChannels.add(List.of());
+            chosenStates.add(List.of());
+        }
         for (int p = 0; p < layers.length; p++) {
             String name = LayerParameter.A_LOG.of(layers[p], shape()).name();
             Tensor delta = warmedUp.stream().filter(a -> a instanceof ParameterHook)
@@ -207,8 +211,8 @@ final class SdLoraAdapter extends Adapter implements ProjectionHook, ParameterHo
             var chosen = DimensionSelection.select(delta.data(), shape().dInner(), shape().dState(), k, s);
             channels[p] = chosen.channels();
             states[p] = chosen.states();
-            chosenChannels.add(java.util.Arrays.stream(chosen.channels()).boxed().toList());
-            chosenStates.add(java.util.Arrays.stream(chosen.states()).boxed().toList());
+            chosenChannels.set(layers[p], java.util.Arrays.stream(chosen.channels()).boxed().toList());
+            chosenStates.set(layers[p], java.util.Arrays.stream(chosen.states()).boxed().toList());
         }
         current = given.withSelection(chosenChannels, chosenStates);
         refreshDerived();

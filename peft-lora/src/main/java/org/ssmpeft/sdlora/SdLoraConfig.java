@@ -21,8 +21,10 @@ import org.ssmpeft.lora.LoraConfig;
  * @param stateFreeze      share of the N states of a selected channel's A_log left frozen; N' = N - round(stateFreeze·N)
  *                         (at least 1); B and C are updated on all N states of a selected channel
  * @param warmupSteps      optimiser steps of the warm-up run that chooses the dimensions
- * @param selectedChannels per adapted layer (in layer order), the D' updated channels; empty until a warm-up chose them
- * @param selectedStates   per adapted layer, D'·N' state indices: those of selected channel j at [j·N', (j+1)·N')
+ * @param selectedChannels per layer of the model, the D' updated channels (an empty list for a layer not adapted);
+ *                         empty until a warm-up chose them
+ * @param selectedStates   per layer of the model, D'·N' state indices: those of selected channel j at
+ *                         [j·N', (j+1)·N')
  */
 public record SdLoraConfig(
         @Doc("LoRA rank r on the targets") @Range(min = 1, max = 4096) int rank,
@@ -35,10 +37,11 @@ public record SdLoraConfig(
         @Range(min = 0, max = 1) double stateFreeze,
         @Doc("optimiser steps of the warm-up run that selects the dimensions (the reference: 500)")
         @Range(min = 1, max = 1_000_000) int warmupSteps,
-        @Doc("per adapted layer, the selected channels; empty: chosen by the warm-up (a saved adapter carries them)")
+        @Doc("per layer of the model, the selected channels ([] for a layer not adapted); empty: chosen by the warm-up"
+                + " (a saved adapter carries them)")
         List<List<Integer>> selectedChannels,
-        @Doc("per adapted layer, the selected states of each selected channel, channel after channel; empty: chosen"
-                + " by the warm-up") List<List<Integer>> selectedStates) {
+        @Doc("per layer of the model, the selected states of each selected channel, channel after channel; empty:"
+                + " chosen by the warm-up") List<List<Integer>> selectedStates) {
 
     public static final SdLoraConfig DEFAULT = new SdLoraConfig(8, 8.0, List.of(Projection.OUT_PROJ), 0.99, 0.75, 500,
             List.of(), List.of());
@@ -62,11 +65,12 @@ public record SdLoraConfig(
         }
         for (int l = 0; l < selectedChannels.size(); l++) {
             List<Integer> c = selectedChannels.get(l);
-            if (c.isEmpty() || new HashSet<>(c).size() != c.size()) {
+            if (new HashSet<>(c).size() != c.size()) {
                 throw new InvalidFieldException("selected_channels[" + l + "]", "expected distinct channel indices,"
-                        + " at least one, found " + c);
+                        + " found " + c);
             }
-            if (selectedStates.get(l).size() % c.size() != 0 || selectedStates.get(l).isEmpty()) {
+            if (c.isEmpty() != selectedStates.get(l).isEmpty()
+                    || !c.isEmpty() && selectedStates.get(l).size() % c.size() != 0) {
                 throw new InvalidFieldException("selected_states[" + l + "]", "expected N' states per selected"
                         + " channel (" + c.size() + " channels), found " + selectedStates.get(l).size() + " indices");
             }
@@ -97,7 +101,7 @@ public record SdLoraConfig(
         return Math.max(1, dState - (int) Math.rint(stateFreeze * dState));
     }
 
-    /** This config with a selection: per adapted layer its channels and their states. */
+    /** This config with a selection: per layer of the model its channels and their states ([] where not adapted). */
     public SdLoraConfig withSelection(List<List<Integer>> channels, List<List<Integer>> states) {
         return new SdLoraConfig(rank, alpha, targets, channelFreeze, stateFreeze, warmupSteps, channels, states);
     }

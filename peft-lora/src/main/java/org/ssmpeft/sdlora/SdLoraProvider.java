@@ -63,8 +63,8 @@ public final class SdLoraProvider extends BasePeftMethodProvider<SdLoraConfig> {
     }
 
     /**
-     * LoRA's checks of the targets, and a given selection against the shape: one list per adapted layer, D'
-     * distinct channels below D, N' distinct states below N for each.
+     * LoRA's checks of the targets, and a given selection against the shape: one list per layer of the model, each
+     * empty (a layer not adapted) or D' distinct channels below D with N' distinct states below N for each.
      */
     @Override
     public List<ConfigProblem> validate(SdLoraConfig config, ModelShape shape) {
@@ -74,8 +74,16 @@ public final class SdLoraProvider extends BasePeftMethodProvider<SdLoraConfig> {
         }
         int k = config.channels(shape.dInner());
         int s = config.states(shape.dState());
+        if (config.selectedChannels().size() != shape.layers()) {
+            problems.add(new ConfigProblem("selected_channels", "expected one list per layer of the model ("
+                    + shape.layers() + "), found " + config.selectedChannels().size()));
+            return problems;
+        }
         for (int l = 0; l < config.selectedChannels().size(); l++) {
             List<Integer> c = config.selectedChannels().get(l);
+            if (c.isEmpty()) {
+                continue;
+            }
             if (c.size() != k || c.stream().anyMatch(i -> i < 0 || i >= shape.dInner())) {
                 problems.add(new ConfigProblem("selected_channels[" + l + "]", "expected " + k + " distinct channels"
                         + " in 0.." + (shape.dInner() - 1) + " (channel_freeze " + config.channelFreeze() + " of "
@@ -95,16 +103,17 @@ public final class SdLoraProvider extends BasePeftMethodProvider<SdLoraConfig> {
         return problems;
     }
 
-    /** The layer count a selection must cover is the layer selection's: checked here, where both are known. */
+    /** A given selection must cover every adapted layer: checked here, where the layers are known. */
     private void checkFits(SdLoraConfig config, ModelShape shape, LayerSelection layers) {
         List<ConfigProblem> problems = problems(config, shape);
         if (!problems.isEmpty()) {
             throw new IllegalArgumentException(problems.getFirst().toString());
         }
-        int adapted = layers.resolve(shape.layers()).length;
-        if (config.hasSelection() && config.selectedChannels().size() != adapted) {
-            throw new IllegalArgumentException("selected_channels: expected one list per adapted layer (" + adapted
-                    + "), found " + config.selectedChannels().size());
+        for (int l : layers.resolve(shape.layers())) {
+            if (config.hasSelection() && config.selectedChannels().get(l).isEmpty()) {
+                throw new IllegalArgumentException("selected_channels[" + l + "]: layer " + l + " is adapted but"
+                        + " has no selected channels");
+            }
         }
     }
 
