@@ -1,6 +1,7 @@
 package org.ssmpeft.sdlora;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -119,8 +120,8 @@ final class SdLoraAdapter extends Adapter implements ProjectionHook, ParameterHo
         for (int p = 0; p < layers.length; p++) {
             float[] a = aLogDelta[p].data();
             float[] x = xProjDelta[p].data();
-            java.util.Arrays.fill(a, 0f);
-            java.util.Arrays.fill(x, 0f);
+            Arrays.fill(a, 0f);
+            Arrays.fill(x, 0f);
             float[] pv = sdt(p, SdLoraProvider.A_LOG).data();
             float[] qb = sdt(p, SdLoraProvider.X_PROJ_B).data();
             float[] qc = sdt(p, SdLoraProvider.X_PROJ_C).data();
@@ -211,8 +212,8 @@ final class SdLoraAdapter extends Adapter implements ProjectionHook, ParameterHo
             var chosen = DimensionSelection.select(delta.data(), shape().dInner(), shape().dState(), k, s);
             channels[p] = chosen.channels();
             states[p] = chosen.states();
-            chosenChannels.set(layers[p], java.util.Arrays.stream(chosen.channels()).boxed().toList());
-            chosenStates.set(layers[p], java.util.Arrays.stream(chosen.states()).boxed().toList());
+            chosenChannels.set(layers[p], Arrays.stream(chosen.channels()).boxed().toList());
+            chosenStates.set(layers[p], Arrays.stream(chosen.states()).boxed().toList());
         }
         current = given.withSelection(chosenChannels, chosenStates);
         refreshDerived();

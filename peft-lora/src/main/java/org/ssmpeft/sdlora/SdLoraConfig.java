@@ -17,7 +17,8 @@ import org.ssmpeft.lora.LoraConfig;
  * @param rank             LoRA rank r on {@code targets}
  * @param alpha            LoRA scaling numerator, s = alpha / r
  * @param targets          the projections with a LoRA update
- * @param channelFreeze    share of the D channels left frozen; D' = D - round(channelFreeze·D) are updated (at least 1)
+ * @param channelFreeze    share of the D channels left frozen; D' = D - round(channelFreeze·D) are updated (at least 1;
+ *                         round half to even, as the reference's Python {@code round})
  * @param stateFreeze      share of the N states of a selected channel's A_log left frozen; N' = N - round(stateFreeze·N)
  *                         (at least 1); B and C are updated on all N states of a selected channel
  * @param warmupSteps      optimiser steps of the warm-up run that chooses the dimensions
