@@ -27,15 +27,20 @@ final class MethodDefaults {
             "prefix", new Default("method: prefix\nnum_virtual_tokens: 8\n", 1e-2),
             // the paper's LoRA targets (x_proj's dt/B/C blocks and dt_proj), r 8, alpha 8
             "lora", new Default("method: lora\nrank: 8\nalpha: 8\ntargets: [x_proj.dt, x_proj.B, x_proj.C, dt_proj]\n",
-                    3e-3));
+                    3e-3),
+            // the reference's SDLoRA (r 8 on out_proj, 99% of channels and 75% of states frozen) with a warm-up of
+            // 5 steps instead of 500, so that it fits a run of a few dozen steps (the budget of the bundled default)
+            "sdlora", new Default("method: sdlora\nrank: 8\nalpha: 8\ntargets: [out_proj]\nchannel_freeze: 0.99\n"
+                    + "state_freeze: 0.75\nwarmup_steps: 5\n", 3e-3));
 
     /**
      * The paper code's learning rates for Mamba-130M on DART (paper.md section 8; full fine-tuning from ssm-peft's
-     * benchmark configs), the centre of {@code peft compare --lr-grid} on a benchmark task. State-offset here is the
+     * benchmark configs, SDLoRA from its {@code cfg/exps/sdlora/dart} configs), the centre of
+     * {@code peft compare --lr-grid} on a benchmark task. State-offset here is the
      * (h) variant; the (y) variant's rate is 4e-3.
      */
     static final Map<String, Double> PAPER_LR = Map.of("state-offset", 4e-4, "initial-state", 2e-3,
-            "additional-scan", 4e-3, "lora", 4e-3, "full-ft", 4e-4);
+            "additional-scan", 4e-3, "lora", 4e-3, "full-ft", 4e-4, "sdlora", 4e-3);
 
     private MethodDefaults() {
     }

@@ -21,10 +21,10 @@ class BadConfigTest {
                 Arguments.of("unknown method", "json", "{\"method\": \"state_ofset\"}",
                         "method: unknown PEFT method 'state_ofset'; did you mean 'state-offset'?; installed:"
                                 + " additional-scan, bitfit, full-ft, initial-state, lora, partial-ft, prefix, prompt,"
-                                + " state-offset"),
+                                + " sdlora, state-offset"),
                 Arguments.of("missing method", "yaml", "variant: h\n",
                         "method: missing; expected one of the installed methods: additional-scan, bitfit, full-ft,"
-                                + " initial-state, lora, partial-ft, prefix, prompt, state-offset"),
+                                + " initial-state, lora, partial-ft, prefix, prompt, sdlora, state-offset"),
                 Arguments.of("unknown field", "yaml", "method: lora\nrnak: 4\n",
                         "rnak: unknown field; did you mean 'rank'?; known fields: rank, alpha, dropout, targets,"
                                 + " use_rslora, name, method, layers"),

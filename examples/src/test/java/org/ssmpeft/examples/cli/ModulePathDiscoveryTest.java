@@ -41,7 +41,7 @@ class ModulePathDiscoveryTest {
         @SuppressWarnings("unchecked")
         List<String> names = (List<String>) registry.getMethod("names").invoke(methods);
         assertThat(names).containsExactly("additional-scan", "bitfit", "full-ft", "initial-state", "lora",
-                "partial-ft", "prefix", "prompt", "state-offset");
+                "partial-ft", "prefix", "prompt", "sdlora", "state-offset");
 
         // configs bind onto the plugin's record across module boundaries
         Class<?> reader = loader.loadClass("org.ssmpeft.api.config.AdapterConfigReader");

@@ -13,9 +13,9 @@ class PeftCommandTest {
     void methodsListsEveryBuiltInMethodWithItsFields() {
         Cli r = Cli.run("methods");
         assertThat(r.exitCode()).isZero();
-        assertThat(r.out()).contains("9 PEFT methods installed")
+        assertThat(r.out()).contains("10 PEFT methods installed")
                 .containsSubsequence("additional-scan", "bitfit", "full-ft", "initial-state", "lora", "partial-ft",
-                        "prefix", "prompt", "state-offset")
+                        "prefix", "prompt", "sdlora", "state-offset")
                 .contains("hooks: output:offset, state:offset")
                 .contains("trainable parameters: 589,824 (0.455% of 129,135,360)")
                 .contains("trainable parameters: 1,204,224 (0.924% of 129,135,360)")

@@ -21,6 +21,7 @@ import java.util.Set;
 import java.util.function.Function;
 import org.ssmpeft.api.adapter.Adapter;
 import org.ssmpeft.api.adapter.ParameterSpec;
+import org.ssmpeft.api.adapter.WarmUp;
 import org.ssmpeft.api.composition.AdapterSet;
 import org.ssmpeft.api.tensor.Tensor;
 import org.ssmpeft.runtime.backend.LossAndGradients;
@@ -51,6 +52,12 @@ import org.ssmpeft.runtime.train.TrainingResult.StopReason;
  * <p>Files in the output folder: {@code checkpoint-<step>/} (see {@link TrainingCheckpoint}), {@value #METRICS_FILE}
  * ({@link MetricsLog}) and, at the end, {@value #CURVE_FILE} when a {@link CurvePlotter} is installed (ssm-tasks has one).
  *
+ * <p>An acting adapter that is placed by a warm-up ({@link WarmUp}, SDLoRA) gets it first: a run of its warm-up
+ * adapters alone in {@code warmup-<adapter>/} with this run's options, seed and data order, stopped after its
+ * {@link WarmUp#warmUpSteps()} steps (so on the first steps of this run's schedule); then the adapter selects, and
+ * this run starts from step 0 with a fresh optimiser. A killed warm-up is continued, a finished one read back from
+ * its checkpoint, by {@link #train} and {@link #resume} alike.
+ *
  * <p>A NaN or infinite loss, gradient or updated parameter stops the run with a {@link TrainingDivergedException}
  * naming the step and the parameter; nothing of that step is written, so the newest checkpoint is the last good one.
  * Not thread-safe: one run at a time.
@@ -59,6 +66,8 @@ public final class Trainer {
 
     public static final String METRICS_FILE = "metrics.jsonl";
     public static final String CURVE_FILE = "training-curve.png";
+    /** The folder of an adapter's warm-up run: {@code warmup-<adapter name>}. */
+    public static final String WARMUP_PREFIX = "warmup-";
 
     private final SsmModel givenModel;
     private SsmModel model;
@@ -169,6 +178,7 @@ public final class Trainer {
             throw new IllegalStateException(outputDirectory + " already holds a run (" + existing.get().getFileName()
                     + "); continue it with resume(...) or give the trainer an empty output directory");
         }
+        warmUp(data);
         optimizer = options.optimizer();
         step = 0;
         microBatches = 0;
@@ -275,13 +285,10 @@ public final class Trainer {
      */
     public TrainingResult resume(BatchSource data, Path checkpoint) {
         Resumable r = checkResumable(data, checkpoint);
+        warmUp(data);
         TrainingCheckpoint c = r.checkpoint();
         JsonNode state = r.state();
-        Map<String, Tensor> saved = r.trainable();
-        for (TrainableParameter p : parameters) {
-            float[] src = saved.get(p.key()).data();
-            System.arraycopy(src, 0, p.value().data(), 0, src.length);
-        }
+        load(r.trainable());
         refreshModel();
         optimizer = options.optimizer();
         optimizer.load(r.optimizerState(), state.path("optimizer").path("step").asLong(), parameters);
@@ -409,6 +416,52 @@ public final class Trainer {
                 : OptionalDouble.of(best), bestStep, last, curve);
         listeners(log).forEach(l -> l.onEnd(result));
         return result;
+    }
+
+    private void load(Map<String, Tensor> saved) {
+        for (TrainableParameter p : parameters) {
+            float[] src = saved.get(p.key()).data();
+            System.arraycopy(src, 0, p.value().data(), 0, src.length);
+        }
+    }
+
+    /**
+     * The warm-up of every acting {@link WarmUp} adapter that needs one, then its selection (see the class comment).
+     * The warm-up run has this run's options without evaluation or early stopping.
+     */
+    private void warmUp(BatchSource data) {
+        for (Adapter a : adapters.acting()) {
+            if (!(a instanceof WarmUp w) || !w.needsWarmUp()) {
+                continue;
+            }
+            if (w.warmUpSteps() >= options.maxSteps()) {
+                throw new IllegalArgumentException("adapter '" + a.name() + "' (" + a.method() + ") warms up for "
+                        + w.warmUpSteps() + " steps (warmup_steps), which leaves nothing of a run of "
+                        + options.maxSteps() + " steps; lower its warmup_steps or train for more steps");
+            }
+            List<Adapter> trial = w.warmUpAdapters();
+            AdapterSet set = new AdapterSet(adapters.shape());
+            trial.forEach(set::add);
+            TrainingOptions o = options;
+            TrainingOptions warm = new TrainingOptions(o.maxSteps(), o.learningRate(), o.weightDecay(), o.beta1(),
+                    o.beta2(), o.eps(), o.schedule(), o.warmupSteps(), o.maxGradNorm(), o.accumulationSteps(),
+                    o.seed(), 0, o.checkpointEvery(), 1, Optional.empty(), false, 1);
+            Path dir = outputDirectory.resolve(WARMUP_PREFIX + a.name());
+            var b = builder(model, set, warm).outputDirectory(dir).stopAfter(w.warmUpSteps()).metricsLog(writeMetrics)
+                    .curve(false, curveWidth, curveHeight);
+            listeners.forEach(b::listener);
+            Trainer run = b.build();
+            run.recoverCheckpoints();
+            Optional<Path> done = TrainingCheckpoint.latest(dir);
+            if (done.isEmpty()) {
+                run.train(data);
+            } else if (TrainingCheckpoint.stepOf(done.get()).getAsInt() < w.warmUpSteps()) {
+                run.resume(data);
+            } else {
+                run.load(run.checkResumable(data, done.get()).trainable());
+            }
+            w.select(trial);
+        }
     }
 
     /** Evaluates; true when early stopping ends the run. */

@@ -79,7 +79,7 @@ class AdapterFilesErrorsTest {
         assertThatThrownBy(() -> load(dir, TINY)).isInstanceOf(AdapterFileException.class).hasMessage(
                 "adapter folder " + dir + " cannot be loaded: adapter_config.json: ssm_peft.adapter.method: unknown"
                         + " PEFT method 'state-ofset'; did you mean 'state-offset'?; installed: additional-scan,"
-                        + " bitfit, full-ft, initial-state, lora, partial-ft, prefix, prompt, state-offset");
+                        + " bitfit, full-ft, initial-state, lora, partial-ft, prefix, prompt, sdlora, state-offset");
     }
 
     @Test

@@ -19,6 +19,7 @@ import org.ssmpeft.lora.LoraConfig;
 import org.ssmpeft.prefix.PrefixConfig;
 import org.ssmpeft.prefix.PromptConfig;
 import org.ssmpeft.runtime.checkpoint.LanguageModelConfig;
+import org.ssmpeft.sdlora.SdLoraConfig;
 import org.ssmpeft.stateoffset.AdditionalScanConfig;
 import org.ssmpeft.stateoffset.InitialStateConfig;
 import org.ssmpeft.stateoffset.StateInit;
@@ -32,7 +33,7 @@ class BuiltInMethodsNumericTest {
 
     /** The methods with a nested contract below. */
     private static final List<String> COVERED = List.of("additional-scan", "bitfit", "full-ft", "initial-state",
-            "lora", "partial-ft", "prefix", "prompt", "state-offset");
+            "lora", "partial-ft", "prefix", "prompt", "sdlora", "state-offset");
 
     @Test
     void everyInstalledMethodHasANumericContractHere() {
@@ -223,6 +224,37 @@ class BuiltInMethodsNumericTest {
                 }
             });
             return Optional.of(sum);
+        }
+    }
+
+    /**
+     * SDLoRA (Mamba-1 only, as its reference): the default (D' = N' = 1 on these small models: the first channel and
+     * state), half of the channels and states, and a given selection of 4 channels x 2 states that fits the first
+     * default model (D 16, N 4) alone, scattered over the channels and states.
+     */
+    @Nested
+    class SdLora extends MethodNumericContract {
+        @Override
+        protected String methodName() {
+            return "sdlora";
+        }
+
+        @Override
+        protected List<Record> configs() {
+            return List.of(new SdLoraConfig(2, 4.0, List.of(Projection.OUT_PROJ), 0.5, 0.5, 10, List.of(), List.of()),
+                    new SdLoraConfig(2, 4.0, List.of(Projection.IN_PROJ_X, Projection.OUT_PROJ), 0.75, 0.5, 10,
+                            List.of(List.of(3, 15, 0, 8), List.of(10, 2, 7, 5)),
+                            List.of(List.of(0, 3, 1, 2, 3, 0, 2, 1), List.of(1, 0, 2, 3, 0, 1, 3, 2))));
+        }
+
+        @Override
+        protected boolean startsAsIdentity(Record config) {
+            return true; // LoRA's B and the sparse deltas are zero
+        }
+
+        @Override
+        protected boolean parametersAddUp(Record config) {
+            return false; // the LoRA half is bilinear
         }
     }
 
