@@ -38,8 +38,8 @@ import org.ssmpeft.runtime.metrics.SpiderScores;
  * <ul>
  *   <li>{@code spider}: {@code train_spider.json}, {@code dev.json}, {@code tables.json},
  *       {@code database/<db_id>/<db_id>.sqlite}; test = dev.json; {@code execution_accuracy} on each example's own
- *       database, {@code exact_match} and execution accuracy per hardness where the records carry their parsed
- *       {@code sql}, always against the published gold query as written (the training target
+ *       database and {@code exact_set_match} (the official evaluation's exact matching without values), each also
+ *       per hardness where the records carry their parsed {@code sql}, always against the published gold query as written (the training target
  *       is lower-cased only with {@link SpiderData.Target#LOWER_CASED});</li>
  *   <li>{@code samsum}: {@code train.json}, {@code val.json}, {@code test.json}; ROUGE-1/2/L/Lsum;</li>
  *   <li>{@code dart}: {@code dart-v1.1.1-full-{train,dev,test}.json}; training on every annotation, scoring against
@@ -287,7 +287,8 @@ public final class BenchmarkTask implements TaskSource {
             case SPIDER -> out.putAll(SpiderScores.score(predictions,
                     examples.stream().map(SpiderData::gold).toList(),
                     examples.stream().map(SpiderData::database).toList(),
-                    examples.stream().map(e -> e.field(SpiderData.HARDNESS_FIELD).orElse(null)).toList()));
+                    examples.stream().map(e -> e.field(SpiderData.HARDNESS_FIELD).orElse(null)).toList(),
+                    examples.stream().map(SpiderData::foreignKeys).toList()));
             case SAMSUM -> {
                 Rouge.Result r = Rouge.corpusMulti(predictions, refs);
                 out.put("rouge1", r.rouge1());

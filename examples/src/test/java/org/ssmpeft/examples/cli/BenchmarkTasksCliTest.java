@@ -48,7 +48,7 @@ class BenchmarkTasksCliTest {
 
     @ParameterizedTest(name = "eval --task {0}")
     @CsvSource({
-            "spider, spider, 'execution_accuracy ', 'exact_match '",
+            "spider, spider, 'execution_accuracy ', 'exact_set_match '",
             "samsum, samsum, 'rouge1 ', 'rougeLsum '",
             "dart, dart, 'bleu ', 'sacrebleu '",
             "glue/cola, glue, 'mcc ', 'out_of_class '",

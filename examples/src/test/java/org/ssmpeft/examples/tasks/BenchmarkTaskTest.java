@@ -70,11 +70,13 @@ class BenchmarkTaskTest {
         List<Example> test = lower.examples(Split.TEST);
         assertThat(test.getFirst().output()).isEqualTo("select name from city where country = 'chile'");
         Map<String, Double> asPublished = lower.scoreGenerations(test.stream().map(SpiderData::gold).toList(), test);
-        assertThat(asPublished).containsEntry("execution_accuracy", 1.0).containsEntry("exact_match", 1.0)
+        assertThat(asPublished).containsEntry("execution_accuracy", 1.0).containsEntry("exact_set_match", 1.0)
                 .containsEntry("execution_accuracy_easy", 1.0).containsEntry("execution_accuracy_medium", 1.0);
         Map<String, Double> targets = lower.scoreGenerations(test.stream().map(Example::output).toList(), test);
         assertThat(targets.get("execution_accuracy")).as("'chile' and \"acme\" select nothing")
                 .isEqualTo(1.0 / 3, within(1e-12));
+        assertThat(targets.get("exact_set_match")).as("the same clauses: only the values differ, which it ignores")
+                .isEqualTo(1.0);
     }
 
     @Test
