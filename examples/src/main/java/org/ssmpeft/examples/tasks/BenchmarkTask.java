@@ -10,6 +10,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.OptionalDouble;
 import org.ssmpeft.runtime.data.DartData;
 import org.ssmpeft.runtime.data.Dataset;
 import org.ssmpeft.runtime.data.Example;
@@ -25,8 +26,10 @@ import org.ssmpeft.runtime.data.Split;
 import org.ssmpeft.runtime.data.Tasks;
 import org.ssmpeft.runtime.metrics.Bleu;
 import org.ssmpeft.runtime.metrics.Classification;
+import org.ssmpeft.runtime.metrics.Correlation;
 import org.ssmpeft.runtime.metrics.ExactMatch;
 import org.ssmpeft.runtime.metrics.Rouge;
+import org.ssmpeft.runtime.metrics.Score;
 import org.ssmpeft.runtime.metrics.SpiderScores;
 
 /**
@@ -35,8 +38,8 @@ import org.ssmpeft.runtime.metrics.SpiderScores;
  * <ul>
  *   <li>{@code spider}: {@code train_spider.json}, {@code dev.json}, {@code tables.json},
  *       {@code database/<db_id>/<db_id>.sqlite}; test = dev.json; {@code execution_accuracy} on each example's own
- *       database, {@code exact_match} and execution accuracy per hardness where the records carry their parsed
- *       {@code sql}, always against the published gold query as written (the training target
+ *       database and {@code exact_set_match} (the official evaluation's exact matching without values), each also
+ *       per hardness where the records carry their parsed {@code sql}, always against the published gold query as written (the training target
  *       is lower-cased only with {@link SpiderData.Target#LOWER_CASED});</li>
  *   <li>{@code samsum}: {@code train.json}, {@code val.json}, {@code test.json}; ROUGE-1/2/L/Lsum;</li>
  *   <li>{@code dart}: {@code dart-v1.1.1-full-{train,dev,test}.json}; training on every annotation, scoring against
@@ -45,7 +48,9 @@ import org.ssmpeft.runtime.metrics.SpiderScores;
  *   <li>{@code glue/<task>}: the GLUE root holding {@code <Task>/train.tsv} and {@code dev.tsv} (MNLI:
  *       {@code dev_matched.tsv} + {@code dev_mismatched.tsv}); test = dev; the arg-max at the label position,
  *       out-of-class predictions removed before scoring (with their references) and counted; CoLA {@code mcc}, MRPC/QQP
- *       {@code accuracy} and {@code f1}, the others {@code accuracy};</li>
+ *       {@code accuracy} and {@code f1}, the others {@code accuracy}; STS-B, a regression, is generated instead
+ *       (the score as text) and scored by {@code pearson} (the main score) and {@code spearmanr}, a text that is no
+ *       number being out of class;</li>
  *   <li>{@code jsonl}: {@code train.jsonl}, {@code validation.jsonl}, {@code test.jsonl} ({@link JsonlData});
  *       {@code exact_match}, {@code bleu} (sacreBLEU) and {@code rougeL}.</li>
  * </ul>
@@ -107,11 +112,6 @@ public final class BenchmarkTask implements TaskSource {
         BenchmarkTask t;
         if (n.startsWith("glue/") || n.startsWith("glue-")) {
             String id = n.substring(5);
-            if (id.equals("stsb") || id.equals("sts-b")) {
-                throw new IllegalArgumentException("glue/stsb is a regression task (similarity scores 0-5), which the"
-                        + " paper's grid does not include and this program does not score yet; installed GLUE tasks: "
-                        + String.join(", ", NAMES.stream().filter(x -> x.startsWith("glue/")).toList()));
-            }
             GlueTask g;
             try {
                 g = GlueTask.forName(id);
@@ -203,7 +203,11 @@ public final class BenchmarkTask implements TaskSource {
             case SPIDER -> "execution_accuracy";
             case SAMSUM -> "rouge1";
             case DART -> "bleu";
-            case GLUE -> glue == GlueTask.COLA ? "mcc" : "accuracy";
+            case GLUE -> switch (glue) {
+                case COLA -> "mcc";
+                case STSB -> "pearson";
+                default -> "accuracy";
+            };
             case JSONL -> "exact_match";
         };
     }
@@ -220,7 +224,7 @@ public final class BenchmarkTask implements TaskSource {
 
     @Override
     public boolean classification() {
-        return kind == Kind.GLUE;
+        return kind == Kind.GLUE && !glue.regression();
     }
 
     @Override
@@ -283,7 +287,8 @@ public final class BenchmarkTask implements TaskSource {
             case SPIDER -> out.putAll(SpiderScores.score(predictions,
                     examples.stream().map(SpiderData::gold).toList(),
                     examples.stream().map(SpiderData::database).toList(),
-                    examples.stream().map(e -> e.field(SpiderData.HARDNESS_FIELD).orElse(null)).toList()));
+                    examples.stream().map(e -> e.field(SpiderData.HARDNESS_FIELD).orElse(null)).toList(),
+                    examples.stream().map(SpiderData::foreignKeys).toList()));
             case SAMSUM -> {
                 Rouge.Result r = Rouge.corpusMulti(predictions, refs);
                 out.put("rouge1", r.rouge1());
@@ -300,8 +305,39 @@ public final class BenchmarkTask implements TaskSource {
                 out.put("bleu", Bleu.corpus().corpusScore(predictions, refs).score());
                 out.put("rougeL", Rouge.corpusMulti(predictions, refs).rougeL());
             }
-            case GLUE -> throw new IllegalStateException("GLUE is scored at the label position, not generated");
+            case GLUE -> {
+                if (!glue.regression()) {
+                    throw new IllegalStateException("GLUE " + glue.directory() + " is scored at the label position,"
+                            + " not generated");
+                }
+                out.putAll(scoreSimilarities(predictions, examples));
+            }
         }
+        return out;
+    }
+
+    /**
+     * STS-B: each generated text read as a number ({@link GlueData#parseSimilarity}) against the published score;
+     * as the paper code does with a prediction that is no class token, one that is no number is removed with its
+     * reference and counted in {@code out_of_class}. Pearson and Spearman as evaluate's glue metric for stsb.
+     */
+    static Map<String, Double> scoreSimilarities(List<String> predictions, List<Example> examples) {
+        List<double[]> kept = new ArrayList<>();
+        for (int i = 0; i < predictions.size(); i++) {
+            OptionalDouble p = GlueData.parseSimilarity(predictions.get(i));
+            if (p.isPresent()) {
+                kept.add(new double[] {p.getAsDouble(), Double.parseDouble(examples.get(i).field("label")
+                        .orElseThrow(() -> new IllegalArgumentException("an STS-B example without its published"
+                                + " score (field 'label'); load it with GlueData")))});
+            }
+        }
+        double[] p = kept.stream().mapToDouble(x -> x[0]).toArray();
+        double[] g = kept.stream().mapToDouble(x -> x[1]).toArray();
+        Map<String, Double> out = new LinkedHashMap<>();
+        for (Score s : Correlation.glueStsb(p, g)) {
+            out.put(s.name(), s.value());
+        }
+        out.put("out_of_class", (double) (predictions.size() - kept.size()));
         return out;
     }
 

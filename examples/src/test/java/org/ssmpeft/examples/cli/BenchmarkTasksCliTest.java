@@ -48,13 +48,14 @@ class BenchmarkTasksCliTest {
 
     @ParameterizedTest(name = "eval --task {0}")
     @CsvSource({
-            "spider, spider, 'execution_accuracy ', 'exact_match '",
+            "spider, spider, 'execution_accuracy ', 'exact_set_match '",
             "samsum, samsum, 'rouge1 ', 'rougeLsum '",
             "dart, dart, 'bleu ', 'sacrebleu '",
             "glue/cola, glue, 'mcc ', 'out_of_class '",
             "glue/sst2, glue, 'accuracy ', 'out_of_class '",
             "glue/mrpc, glue, 'f1 ', 'out_of_class '",
             "glue/mnli, glue, 'accuracy ', 'out_of_class '",
+            "glue/stsb, glue, 'pearson ', 'spearmanr '",
             "jsonl, jsonl, 'exact_match ', 'rougeL '"})
     void evalScoresEachBenchmarkAndLeavesItsFolderUnchanged(String task, String dir, String score, String other)
             throws Exception {
@@ -141,12 +142,27 @@ class BenchmarkTasksCliTest {
     }
 
     @Test
+    void compareOnStsbRanksByPearsonAndLeavesTheFolderUnchanged() throws Exception {
+        Path folder = data.resolve("glue");
+        Map<String, String> before = DataFolderReadOnlyTest.hashes(folder);
+        Path out = tmp.resolve("compare-stsb");
+        Cli r = Cli.run("compare", "--task", "glue/stsb", "--data", folder.toString(), "--model", model.toString(),
+                "--methods", "state-offset", "--steps", "1", "--batch", "2", "--limit", "1", "--out", out.toString());
+        assertThat(r.exitCode()).as(r.err() + r.out()).isZero();
+        assertThat(r.out()).contains("| method | lr | trainable params | % of base | pearson | spearmanr |"
+                + " out_of_class |");
+        assertThat(out.resolve("compare.json")).content().contains("\"main_score\" : \"pearson\"");
+        assertThat(DataFolderReadOnlyTest.hashes(folder)).isEqualTo(before);
+    }
+
+    @Test
     void anUnknownTaskListsTheInstalledOnesAndABadSpiderTargetIsAUsageError() {
         Cli r = Cli.run("eval", "--task", "glue/stsx", "--data", data.resolve("glue").toString(), "--model",
                 model.toString());
         assertThat(r.exitCode()).isEqualTo(1);
         assertThat(r.err()).contains("unknown task 'glue/stsx'; installed: sql, triples, sentiment, spider, samsum,"
-                + " dart, glue/cola, glue/sst2, glue/mrpc, glue/qqp, glue/qnli, glue/rte, glue/mnli, glue/wnli, jsonl");
+                + " dart, glue/cola, glue/sst2, glue/mrpc, glue/qqp, glue/qnli, glue/rte, glue/mnli, glue/wnli, glue/stsb,"
+                + " jsonl");
         Cli t = Cli.run("eval", "--task", "spider", "--data", data.resolve("spider").toString(), "--spider-target",
                 "upper");
         assertThat(t.exitCode()).isEqualTo(2);

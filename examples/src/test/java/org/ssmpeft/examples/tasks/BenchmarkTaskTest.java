@@ -70,11 +70,13 @@ class BenchmarkTaskTest {
         List<Example> test = lower.examples(Split.TEST);
         assertThat(test.getFirst().output()).isEqualTo("select name from city where country = 'chile'");
         Map<String, Double> asPublished = lower.scoreGenerations(test.stream().map(SpiderData::gold).toList(), test);
-        assertThat(asPublished).containsEntry("execution_accuracy", 1.0).containsEntry("exact_match", 1.0)
+        assertThat(asPublished).containsEntry("execution_accuracy", 1.0).containsEntry("exact_set_match", 1.0)
                 .containsEntry("execution_accuracy_easy", 1.0).containsEntry("execution_accuracy_medium", 1.0);
         Map<String, Double> targets = lower.scoreGenerations(test.stream().map(Example::output).toList(), test);
         assertThat(targets.get("execution_accuracy")).as("'chile' and \"acme\" select nothing")
                 .isEqualTo(1.0 / 3, within(1e-12));
+        assertThat(targets.get("exact_set_match")).as("the same clauses: only the values differ, which it ignores")
+                .isEqualTo(1.0);
     }
 
     @Test
@@ -127,6 +129,28 @@ class BenchmarkTaskTest {
         assertThat(s.get("accuracy")).isEqualTo(0.5);
         assertThat(s.get("f1")).isCloseTo(2.0 / 3, within(1e-12));
         assertThat(s.get("out_of_class")).isEqualTo(2.0);
+    }
+
+    @Test
+    void stsbIsGeneratedAndScoredByPearsonOnTheNumbersThatParse() throws Exception {
+        BenchmarkTask stsb = open("glue/stsb", "glue");
+        assertThat(stsb.classification()).as("a number is generated, not read at the label position").isFalse();
+        assertThat(stsb.mainScore()).isEqualTo("pearson");
+        assertThat(stsb.format().eosAfterLabel()).isTrue();
+        List<Example> test = stsb.examples(Split.TEST);
+        assertThat(test).extracting(Example::output).containsExactly("5.0", "0.0", "4.6");
+        assertThat(stsb.examples(Split.TRAIN).size() + stsb.examples(Split.VALIDATION).size()).isEqualTo(3);
+        // gold 5.000, 0.000, 4.600: the rounded targets themselves correlate perfectly
+        assertThat(stsb.scoreGenerations(test.stream().map(Example::output).toList(), test))
+                .containsOnlyKeys("pearson", "spearmanr", "out_of_class").containsEntry("out_of_class", 0.0)
+                .hasEntrySatisfying("pearson", r -> assertThat(r).isCloseTo(1.0, within(1e-12)));
+        // "high" is no number: removed with its gold (0.0); 4.0 vs 5.0 and 4.5 vs 4.6 keep their order
+        Map<String, Double> s = stsb.scoreGenerations(List.of("4.0", "high", "4.5"), test);
+        assertThat(s.get("out_of_class")).isEqualTo(1.0);
+        assertThat(s.get("pearson")).as("two pairs in opposite order").isCloseTo(-1.0, within(1e-12));
+        assertThat(s.get("spearmanr")).isCloseTo(-1.0, within(1e-12));
+        Map<String, Double> none = stsb.scoreGenerations(List.of("a", "b", "c"), test);
+        assertThat(none).containsEntry("out_of_class", 3.0).containsEntry("pearson", 0.0);
     }
 
     @Test

@@ -8,7 +8,10 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
+import java.util.OptionalDouble;
+import java.util.regex.Pattern;
 
 /**
  * GLUE tasks in the per-task TSV files of the GLUE distribution (see {@link GlueTask} for each layout). Fields are
@@ -19,8 +22,22 @@ import java.util.Map;
  * {@code first + "###" + second} (its {@code tokenizer.sep_token}); output = the class index as one digit; the
  * prompt is {@code instruction + input + "###"} and the label carries no eos. Test files (no labels) are refused.
  * Fields: {@code label} (the TSV's label value).
+ *
+ * <p>STS-B (not in the paper code, see {@link GlueTask}) is generated instead: its output is the similarity score as
+ * text ({@link #similarityTarget}) followed by the eos, and a prediction is scored by reading the generated text back
+ * as a number ({@link #parseSimilarity}); its {@code label} field keeps the published score, which is what Pearson and
+ * Spearman are computed against.
  */
 public final class GlueData {
+
+    /** The lowest STS-B similarity score. */
+    public static final double SIMILARITY_MIN = 0;
+
+    /** The highest STS-B similarity score. */
+    public static final double SIMILARITY_MAX = 5;
+
+    /** A decimal number as Python's {@code float()} reads it, without its {@code inf}, {@code nan} and underscores. */
+    private static final Pattern NUMBER = Pattern.compile("[+-]?(\\d+\\.?\\d*|\\.\\d+)([eE][+-]?\\d+)?");
 
     private GlueData() {
     }
@@ -46,9 +63,33 @@ public final class GlueData {
         };
     }
 
-    /** The prompt format of a task: its instruction, the separator, no eos. */
+    /** The prompt format of a task: its instruction, the separator, no eos (STS-B: an eos after the score). */
     public static PromptFormat format(GlueTask task) {
-        return PromptFormat.classification(task.instruction());
+        return task.regression() ? PromptFormat.instructedGeneration(task.instruction())
+                : PromptFormat.classification(task.instruction());
+    }
+
+    /**
+     * The STS-B training target of a score: rounded to the nearest multiple of 0.2 and written with one decimal
+     * ({@code 3.84 -> "3.8"}, {@code 3.9 -> "4.0"}), as T5 casts STS-B to text (Raffel et al. 2020, §2.4); ties go to
+     * the even multiple, as {@code tf.round} (and Python's {@code round}) do: {@code 0.1 -> "0.0"}, {@code 0.3 -> "0.4"}.
+     */
+    public static String similarityTarget(double score) {
+        return String.format(Locale.ROOT, "%.1f", Math.rint(score * 5) / 5);
+    }
+
+    /**
+     * A generated STS-B prediction read as a number: the whole text, blanks around it ignored, must be a finite
+     * decimal number ({@code "3.8"}, {@code " 4"}, {@code "2.50"}); anything else ({@code "3.8###"}, {@code "high"},
+     * {@code ""}) is empty, an out-of-class prediction. The value is not clipped to [0, 5].
+     */
+    public static OptionalDouble parseSimilarity(String generated) {
+        String t = generated.strip();
+        if (!NUMBER.matcher(t).matches()) {
+            return OptionalDouble.empty();
+        }
+        double v = Double.parseDouble(t);
+        return Double.isFinite(v) ? OptionalDouble.of(v) : OptionalDouble.empty();
     }
 
     /** The rows of one TSV file of {@code task}, labelled as {@code split}. */
@@ -103,13 +144,18 @@ public final class GlueData {
                             + "), found " + cells.length);
                 }
                 String value = cells[label].strip();
+                String input = second < 0 ? cells[first]
+                        : cells[first] + PromptFormat.SEPARATOR + cells[second];
+                if (task.regression()) {
+                    double score = similarity(file, lineNr, task, label, value);
+                    examples.add(new Example(input, similarityTarget(score), Map.of("label", value)));
+                    continue;
+                }
                 int cls = task.labels().indexOf(value);
                 if (cls < 0) {
                     throw DataFormatException.at(file, "line " + lineNr, "expected the label column ("
                             + columnName(task, label) + ") to be one of " + task.labels() + ", found '" + value + "'");
                 }
-                String input = second < 0 ? cells[first]
-                        : cells[first] + PromptFormat.SEPARATOR + cells[second];
                 examples.add(new Example(input, Integer.toString(cls), Map.of("label", value)));
             }
         } catch (java.nio.charset.CharacterCodingException e) {
@@ -117,6 +163,16 @@ public final class GlueData {
                     + " the tab-separated text of " + task.directory() + "; is it a binary or another encoding?", e);
         }
         return new Dataset(name(task), split, Mode.TRAIN, format(task), examples);
+    }
+
+    private static double similarity(Path file, long lineNr, GlueTask task, int label, String value)
+            throws DataFormatException {
+        OptionalDouble v = parseSimilarity(value);
+        if (v.isEmpty() || !(v.getAsDouble() >= SIMILARITY_MIN && v.getAsDouble() <= SIMILARITY_MAX)) {
+            throw DataFormatException.at(file, "line " + lineNr, "expected the label column ("
+                    + columnName(task, label) + ") to be a similarity score from 0 to 5, found '" + value + "'");
+        }
+        return v.getAsDouble();
     }
 
     private static String name(GlueTask task) {
@@ -129,7 +185,7 @@ public final class GlueData {
         if (i == null) {
             throw DataFormatException.at(file, "line 1 (header)", "expected a column '" + name + "' in the "
                     + task.directory() + " header" + (name.equals("gold_label") || name.equals("label")
-                    || name.equals("Quality") || name.equals("is_duplicate")
+                    || name.equals("Quality") || name.equals("is_duplicate") || name.equals("score")
                     ? " (test files carry no labels)" : "") + "; found " + columns.keySet());
         }
         return i;

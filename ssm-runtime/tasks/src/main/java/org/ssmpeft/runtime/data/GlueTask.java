@@ -13,7 +13,13 @@ import java.util.Optional;
  * <p>Columns: CoLA has no header (source, label, original judgement, sentence); the others have a header row and are
  * read by column name: SST-2 {@code sentence, label}; MRPC {@code Quality, #1 ID, #2 ID, #1 String, #2 String};
  * QQP {@code id, qid1, qid2, question1, question2, is_duplicate}; QNLI {@code index, question, sentence, label};
- * RTE and WNLI {@code index, sentence1, sentence2, label}; MNLI {@code ..., sentence1, sentence2, ..., gold_label}.
+ * RTE and WNLI {@code index, sentence1, sentence2, label}; MNLI {@code ..., sentence1, sentence2, ..., gold_label};
+ * STS-B {@code index, genre, filename, year, old_index, source1, source2, sentence1, sentence2, score}.
+ *
+ * <p>STS-B is the one regression task (a similarity score in [0, 5]). Neither the paper code
+ * (furiosa-ai/ssm-state-tuning {@code dataset/glue.py}) nor its predecessor furiosa-ai/ssm-peft includes it, and
+ * PromptBench has no instruction for it: its instruction here is this project's, written in the style of the others,
+ * and its target is generated text ({@link GlueData#similarityTarget}), not a class digit.
  */
 public enum GlueTask {
 
@@ -40,7 +46,10 @@ public enum GlueTask {
             "sentence1", "sentence2", "gold_label", List.of("entailment", "neutral", "contradiction")),
     WNLI("WNLI", "Identify whether the given pair of sentences demonstrates entailment or not_entailment. Respond"
             + " with '0' if not_entailment or '1' if entailment: ",
-            "sentence1", "sentence2", "label", List.of("0", "1"));
+            "sentence1", "sentence2", "label", List.of("0", "1")),
+    STSB("STS-B", "Rate how similar in meaning the given pair of sentences is, from 0 (unrelated) to 5 (equivalent)."
+            + " Respond with the score as a number with one decimal, such as '3.8': ",
+            "sentence1", "sentence2", "score", List.of());
 
     /** CoLA's columns, by position (its TSVs have no header). */
     static final int COLA_LABEL_COLUMN = 1;
@@ -73,9 +82,17 @@ public enum GlueTask {
         return instruction;
     }
 
-    /** The label values of the TSV in class order: class i is written as the digit i. */
+    /**
+     * The label values of the TSV in class order: class i is written as the digit i; empty for STS-B, whose label is a
+     * score ({@link #regression()}).
+     */
     public List<String> labels() {
         return labels;
+    }
+
+    /** Whether the label is a number to generate (STS-B's similarity score) rather than a class. */
+    public boolean regression() {
+        return this == STSB;
     }
 
     /** Whether the TSVs start with a header row (all but CoLA). */
@@ -98,12 +115,12 @@ public enum GlueTask {
         return Optional.ofNullable(labelColumn);
     }
 
-    /** The short name: {@code cola}, {@code sst2}, {@code mrpc}, {@code qqp}, {@code qnli}, {@code rte}, ... */
+    /** The short name: {@code cola}, {@code sst2}, {@code mrpc}, {@code qqp}, {@code qnli}, {@code rte}, {@code stsb}... */
     public String id() {
         return name().toLowerCase(Locale.ROOT);
     }
 
-    /** The task of a short name ({@code rte}, {@code sst2}, {@code sst-2}, any case). */
+    /** The task of a short name ({@code rte}, {@code sst2}, {@code sst-2}, {@code sts-b}, any case). */
     public static GlueTask forName(String name) {
         String n = name.toLowerCase(Locale.ROOT).replace("-", "");
         for (GlueTask t : values()) {

@@ -46,6 +46,14 @@ public record PromptFormat(String prefix, String instruction, String separator, 
         return new PromptFormat("", instruction, SEPARATOR, false);
     }
 
+    /**
+     * A number generated after an instruction (GLUE STS-B): {@code instruction + input + "###"}, label
+     * {@code output + eos}, so that decoding stops after the number.
+     */
+    public static PromptFormat instructedGeneration(String instruction) {
+        return new PromptFormat("", instruction, SEPARATOR, true);
+    }
+
     /** The input text tokenised after the prefix. */
     public String inputText(Example e) {
         return instruction + e.input() + separator;

@@ -13,6 +13,8 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.TreeMap;
+import java.util.TreeSet;
 
 /**
  * Spider (Yu et al., 2018) in its published layout: a folder with {@code train_spider.json} and {@code dev.json}
@@ -39,8 +41,9 @@ import java.util.Map;
  * scored wrong against the lower-cased target.
  * Composite primary keys written as nested lists (newer releases of tables.json) are flattened; the reference code
  * would fail on them. Fields: {@code db_id}, {@code database} (the resolved SQLite path, checked to exist and to
- * start with the SQLite header when databases are required; each example is scored on its own database) and
- * {@value #GOLD_FIELD} (the gold query exactly as in the file).
+ * start with the SQLite header when databases are required; each example is scored on its own database),
+ * {@value #GOLD_FIELD} (the gold query exactly as in the file) and {@value #FOREIGN_KEYS_FIELD} (the database's
+ * foreign-key map for the exact-set match, {@link #foreignKeys}).
  */
 public final class SpiderData {
 
@@ -59,6 +62,12 @@ public final class SpiderData {
 
     /** The field holding the example's SQLite database path. */
     public static final String DATABASE_FIELD = "database";
+
+    /**
+     * The field holding the database's foreign-key map for Spider's exact-set match ({@link #foreignKeys}): one
+     * {@code __table.column__ TAB __table.column__} line per column that a foreign key joins.
+     */
+    public static final String FOREIGN_KEYS_FIELD = "foreign_keys";
 
     /** What the model is trained to write: the gold query as published, or lower-cased as the paper code does. */
     public enum Target {
@@ -122,13 +131,13 @@ public final class SpiderData {
         if (!Files.isRegularFile(questionsFile)) {
             throw JsonRecords.missing(questionsFile);
         }
-        Map<String, String> schemas = readSchemas(tablesFile);
+        Map<String, Tables> schemas = readTables(tablesFile);
         Map<String, Path> checked = new HashMap<>();
         List<Example> examples = JsonRecords.readArray(questionsFile, r -> {
             String dbId = r.text("db_id");
             String question = r.text("question");
             String query = r.text("query");
-            String schema = schemas.get(dbId);
+            Tables schema = schemas.get(dbId);
             if (schema == null) {
                 throw r.error("db_id '" + dbId + "' has no schema in " + tablesFile);
             }
@@ -141,8 +150,9 @@ public final class SpiderData {
             fields.put("db_id", dbId);
             fields.put(DATABASE_FIELD, db.toString());
             fields.put(GOLD_FIELD, query);
+            fields.put(FOREIGN_KEYS_FIELD, schema.foreignKeys());
             SpiderHardness.of(r.node().get("sql")).ifPresent(h -> fields.put(HARDNESS_FIELD, h));
-            return new Example(input(question, schema), target.apply(query), List.of(query.strip()), fields);
+            return new Example(input(question, schema.prompt()), target.apply(query), List.of(query.strip()), fields);
         });
         return new Dataset("spider", split, Mode.TRAIN, PromptFormat.generation(PromptFormat.SPIDER_PREFIX), examples);
     }
@@ -164,14 +174,86 @@ public final class SpiderData {
         return "Question: " + question + "\\Schema: " + schema + "\n";
     }
 
+    /**
+     * The foreign-key map of an example's database, as Spider's {@code evaluation.build_foreign_key_map} builds it:
+     * column id {@code __table.column__} (lower-cased original names) to the id of the representative of its key
+     * group; empty for an example without the field.
+     */
+    public static Map<String, String> foreignKeys(Example e) {
+        Map<String, String> out = new LinkedHashMap<>();
+        String lines = e.field(FOREIGN_KEYS_FIELD).orElse("");
+        for (String line : lines.split("\n")) {
+            int tab = line.indexOf('\t');
+            if (tab > 0) {
+                out.put(line.substring(0, tab), line.substring(tab + 1));
+            }
+        }
+        return out;
+    }
+
     /** The schema string of every database in a {@code tables.json}, by {@code db_id}. */
     public static Map<String, String> readSchemas(Path tablesFile) throws IOException {
         Map<String, String> out = new LinkedHashMap<>();
-        for (Map.Entry<String, String> e : JsonRecords.readArray(tablesFile,
-                r -> Map.entry(r.text("db_id"), schema(r)))) {
+        readTables(tablesFile).forEach((db, t) -> out.put(db, t.prompt()));
+        return out;
+    }
+
+    /** A database of {@code tables.json}: its prompt string and its encoded foreign-key map. */
+    private record Tables(String prompt, String foreignKeys) {
+    }
+
+    private static Map<String, Tables> readTables(Path tablesFile) throws IOException {
+        Map<String, Tables> out = new LinkedHashMap<>();
+        for (Map.Entry<String, Tables> e : JsonRecords.readArray(tablesFile,
+                r -> Map.entry(r.text("db_id"), new Tables(schema(r), foreignKeyMap(r))))) {
             out.put(e.getKey(), e.getValue());
         }
         return out;
+    }
+
+    /**
+     * {@code build_foreign_key_map}: the foreign-key pairs are grouped in file order (a pair joins the first group
+     * holding either of its columns, else starts one; groups are not merged later), and each column of a group maps
+     * to the group's lowest-indexed column. Encoded for {@link #FOREIGN_KEYS_FIELD}.
+     */
+    private static String foreignKeyMap(JsonRecords.Entry r) throws DataFormatException {
+        JsonNode tables = r.array("table_names_original");
+        JsonNode columns = r.array("column_names_original");
+        List<String> ids = new ArrayList<>();
+        for (JsonNode col : columns) {
+            int t = col.path(0).intValue();
+            ids.add(t >= 0 && t < tables.size() ? "__" + (tables.get(t).asText() + "." + col.path(1).asText())
+                    .toLowerCase(Locale.ROOT) + "__" : "__all__");
+        }
+        List<TreeSet<Integer>> groups = new ArrayList<>();
+        for (JsonNode pair : r.array("foreign_keys")) {
+            int a = pair.path(0).intValue();
+            int b = pair.path(1).intValue();
+            checkColumn(r, "foreign_keys", a, ids.size());
+            checkColumn(r, "foreign_keys", b, ids.size());
+            TreeSet<Integer> group = null;
+            for (TreeSet<Integer> g : groups) {
+                if (g.contains(a) || g.contains(b)) {
+                    group = g;
+                    break;
+                }
+            }
+            if (group == null) {
+                group = new TreeSet<>();
+                groups.add(group);
+            }
+            group.add(a);
+            group.add(b);
+        }
+        Map<String, String> map = new TreeMap<>();
+        for (TreeSet<Integer> g : groups) {
+            for (int c : g) {
+                map.put(ids.get(c), ids.get(g.first()));
+            }
+        }
+        StringBuilder out = new StringBuilder();
+        map.forEach((from, to) -> out.append(from).append('\t').append(to).append('\n'));
+        return out.toString();
     }
 
     private static String schema(JsonRecords.Entry r) throws DataFormatException {

@@ -22,6 +22,13 @@ final class Inputs {
         }
     }
 
+    static void sameLength(double[] a, double[] b) {
+        if (a.length != b.length) {
+            throw new IllegalArgumentException("predictions and references differ in length: " + a.length + " vs "
+                    + b.length + "; pass one value per example in each");
+        }
+    }
+
     /** hits / n, 0 for an empty corpus. */
     static double fraction(long hits, long n) {
         return n == 0 ? 0.0 : (double) hits / n;

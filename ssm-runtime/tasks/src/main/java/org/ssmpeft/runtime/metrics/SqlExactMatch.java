@@ -12,9 +12,9 @@ import java.util.StringJoiner;
  * written, and the tokens are joined by one space (so {@code count(*)}, {@code count ( * )} and {@code COUNT(*)} are
  * equal). The paper's Spider labels are already lower-cased and stripped (paper.md §9).
  *
- * <p>This is not Spider's exact-set match ({@code evaluation.py}'s component matching), which parses both queries,
- * compares each clause as a set (so {@code a AND b} equals {@code b AND a}), masks literal values and resolves table
- * aliases; here any such difference counts as a mismatch, so this score is a lower bound of Spider's.
+ * <p>This is not Spider's exact-set match ({@link SpiderExactSetMatch}), which parses both queries, compares each
+ * clause as a set (so {@code a AND b} equals {@code b AND a}), masks literal values and resolves table aliases; here
+ * any such difference counts as a mismatch.
  */
 public final class SqlExactMatch {
 

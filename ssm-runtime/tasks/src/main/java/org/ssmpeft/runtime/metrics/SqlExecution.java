@@ -191,6 +191,33 @@ public final class SqlExecution implements AutoCloseable {
         return r.failure == null ? Optional.of(r.rows) : Optional.empty();
     }
 
+    /**
+     * The database's tables and their columns, lower-cased, in the database's order, as Spider's
+     * {@code process_sql.get_schema} reads them ({@code sqlite_master}, then {@code PRAGMA table_info} per table).
+     */
+    public synchronized Map<String, List<String>> schema() throws SQLException {
+        deadline = System.nanoTime() + timeoutNanos;
+        Map<String, List<String>> out = new java.util.LinkedHashMap<>();
+        List<String> tables = new ArrayList<>();
+        try (Statement s = connection.createStatement();
+             ResultSet rs = s.executeQuery("SELECT name FROM sqlite_master WHERE type='table'")) {
+            while (rs.next()) {
+                tables.add(rs.getString(1));
+            }
+        }
+        for (String table : tables) {
+            List<String> columns = new ArrayList<>();
+            try (Statement s = connection.createStatement();
+                 ResultSet rs = s.executeQuery("PRAGMA table_info(\"" + table.replace("\"", "\"\"") + "\")")) {
+                while (rs.next()) {
+                    columns.add(rs.getString("name").toLowerCase(Locale.ROOT));
+                }
+            }
+            out.put(table.toLowerCase(Locale.ROOT), List.copyOf(columns));
+        }
+        return out;
+    }
+
     @Override
     public synchronized void close() throws SQLException {
         connection.close();

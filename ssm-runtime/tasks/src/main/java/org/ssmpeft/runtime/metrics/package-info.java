@@ -4,7 +4,9 @@
  * {@link org.ssmpeft.runtime.metrics.Classification}
  * (GLUE: accuracy, F1, Matthews correlation), {@link org.ssmpeft.runtime.metrics.Rouge} (SAMSum, Google's
  * {@code rouge_score}), {@link org.ssmpeft.runtime.metrics.Bleu} (DART, sacreBLEU), and
- * {@link org.ssmpeft.runtime.metrics.SqlExecution} (Spider execution accuracy on a real SQLite database). Every metric
+ * {@link org.ssmpeft.runtime.metrics.SqlExecution} (Spider execution accuracy on a real SQLite database),
+ * {@link org.ssmpeft.runtime.metrics.SpiderExactSetMatch} (Spider's official exact-set match without values) and
+ * {@link org.ssmpeft.runtime.metrics.Correlation} (GLUE STS-B: Pearson, Spearman). Every metric
  * can hand its numbers to a training loop as {@link org.ssmpeft.runtime.metrics.Score}s: a name, a value and whether
  * higher is better.
  *

@@ -129,7 +129,68 @@ class GlueDataTest {
     void tasksByName() {
         assertThat(GlueTask.forName("SST-2")).isEqualTo(GlueTask.SST2);
         assertThat(GlueTask.forName("mnli")).isEqualTo(GlueTask.MNLI);
-        assertThatThrownBy(() -> GlueTask.forName("stsb")).hasMessageContaining("unknown GLUE task 'stsb'")
-                .hasMessageContaining("cola, sst2, mrpc, qqp, qnli, rte, mnli, wnli");
+        assertThat(GlueTask.forName("STS-B")).isEqualTo(GlueTask.STSB);
+        assertThatThrownBy(() -> GlueTask.forName("stsx")).hasMessageContaining("unknown GLUE task 'stsx'")
+                .hasMessageContaining("cola, sst2, mrpc, qqp, qnli, rte, mnli, wnli, stsb");
+    }
+
+    @Test
+    void stsbReadsItsScoreColumnByNameAndGeneratesTheScoreRoundedToAFifthThenEos() throws Exception {
+        Dataset d = load(GlueTask.STSB, Split.TRAIN);
+        assertThat(d.name()).isEqualTo("glue-stsb");
+        assertThat(d.examples()).extracting(Example::output).as("4.8; 0.5 is a tie, to the even fifth 0.4; 3.84")
+                .containsExactly("4.8", "0.4", "3.8");
+        assertThat(d.examples()).extracting(e -> e.field("label").orElseThrow()).as("the published score is kept")
+                .containsExactly("4.800", "0.500", "3.840");
+        Example e = d.examples().get(2);
+        assertThat(e.input()).as("quotes are literal").isEqualTo("\"Do you boil the pasta first?\"###Should the pasta"
+                + " be boiled first?");
+        assertThat(d.format().eosAfterLabel()).as("generated, so decoding stops after the number").isTrue();
+        assertThat(d.format().render(e)).isEqualTo(GlueTask.STSB.instruction() + e.input() + "###3.8<|endoftext|>");
+        assertThat(load(GlueTask.STSB, Split.VALIDATION).examples()).extracting(Example::output)
+                .containsExactly("5.0", "0.0");
+        assertThat(GlueTask.STSB.regression()).isTrue();
+        assertThat(GlueTask.RTE.regression()).isFalse();
+    }
+
+    @Test
+    void similarityTargetsRoundToTheNearestFifthWithTiesToEven() {
+        // numpy: '%.1f' % (np.round(x * 5) / 5), the half-to-even rounding of tf.round in T5's STS-B target
+        double[] x = {0.1, 0.3, 0.5, 0.7, 3.84, 3.9, 5.0, 0.0, 2.5, 1.1, 4.7, 0.25};
+        String[] numpy = {"0.0", "0.4", "0.4", "0.8", "3.8", "4.0", "5.0", "0.0", "2.4", "1.2", "4.8", "0.2"};
+        for (int i = 0; i < x.length; i++) {
+            assertThat(GlueData.similarityTarget(x[i])).as("score " + x[i]).isEqualTo(numpy[i]);
+        }
+    }
+
+    @Test
+    void aGeneratedSimilarityIsReadAsANumberOrIsOutOfClass() {
+        assertThat(GlueData.parseSimilarity("3.8")).hasValue(3.8);
+        assertThat(GlueData.parseSimilarity(" 4 ")).hasValue(4.0);
+        assertThat(GlueData.parseSimilarity(".5")).hasValue(0.5);
+        assertThat(GlueData.parseSimilarity("7.25")).as("not clipped").hasValue(7.25);
+        assertThat(GlueData.parseSimilarity("-1e0")).hasValue(-1.0);
+        for (String bad : new String[] {"", "3.8###", "high", "NaN", "Infinity", "1e400", "0x1p1", "2d", "3,8",
+                "3.8 4.0"}) {
+            assertThat(GlueData.parseSimilarity(bad)).as("'" + bad + "'").isEmpty();
+        }
+    }
+
+    @Test
+    void anStsbFileWithoutItsHeaderOrWithABadScoreIsRefusedNamingTheColumn() throws Exception {
+        Path f = tmp.resolve("train.tsv");
+        Files.writeString(f, "0\tmain-captions\tMSRvid\t2012test\t0001\tnone\tnone\tA b.\tC d.\t4.000\n");
+        assertThatThrownBy(() -> GlueData.loadFile(GlueTask.STSB, f, Split.TRAIN))
+                .isInstanceOf(DataFormatException.class)
+                .hasMessageContaining(f + ", line 1 (header): expected a column 'sentence1' in the STS-B header");
+        String header = "index\tgenre\tfilename\tyear\told_index\tsource1\tsource2\tsentence1\tsentence2\tscore\n";
+        Files.writeString(f, header + "0\tg\tf\ty\t1\tnone\tnone\tA b.\tC d.\t5.5\n");
+        assertThatThrownBy(() -> GlueData.loadFile(GlueTask.STSB, f, Split.TRAIN))
+                .isInstanceOf(DataFormatException.class)
+                .hasMessage(f + ", line 2: expected the label column ('score') to be a similarity score from 0 to 5,"
+                        + " found '5.5'");
+        Files.writeString(f, header.replace("\tscore", "") + "0\tg\tf\ty\t1\tnone\tnone\tA b.\tC d.\n");
+        assertThatThrownBy(() -> GlueData.loadFile(GlueTask.STSB, f, Split.TEST))
+                .hasMessageContaining("expected a column 'score'").hasMessageContaining("test files carry no labels");
     }
 }

@@ -67,7 +67,7 @@ class SpiderGoldCaseTest {
                             + " WHERE maker.Name = 'Acme'",
                     "SELECT Code FROM country");
             assertThat(SpiderScores.score(right, gold, dbs)).as(target.name())
-                    .containsEntry("execution_accuracy", 1.0).containsKey("exact_match");
+                    .containsEntry("execution_accuracy", 1.0).containsKey("exact_set_match");
             // the paper's lower-cased labels, taken as predictions: the literals no longer match
             List<String> lowered = dev.stream().map(e -> SpiderData.Target.LOWER_CASED.apply(SpiderData.gold(e)))
                     .toList();

@@ -85,7 +85,8 @@ class SpiderHardnessTest {
                 dev.stream().map(e -> e.field(SpiderData.HARDNESS_FIELD).orElse(null)).toList());
         assertThat(scores).containsEntry("execution_accuracy_easy", 0.5).containsEntry("execution_accuracy_medium",
                 0.0).doesNotContainKeys("execution_accuracy_hard", "execution_accuracy_extra");
-        assertThat(List.copyOf(scores.keySet())).containsExactly("execution_accuracy", "exact_match",
-                "execution_accuracy_easy", "execution_accuracy_medium");
+        assertThat(List.copyOf(scores.keySet())).containsExactly("execution_accuracy", "exact_set_match",
+                "execution_accuracy_easy", "exact_set_match_easy", "execution_accuracy_medium",
+                "exact_set_match_medium");
     }
 }

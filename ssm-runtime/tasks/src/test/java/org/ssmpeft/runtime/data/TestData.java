@@ -4,12 +4,12 @@ import java.net.URISyntaxException;
 import java.nio.file.Path;
 
 /** The sample files under src/test/resources/data/, in the benchmarks' published layouts. */
-final class TestData {
+public final class TestData {
 
     private TestData() {
     }
 
-    static Path dir(String task) {
+    public static Path dir(String task) {
         return resource("data/" + task);
     }
 
