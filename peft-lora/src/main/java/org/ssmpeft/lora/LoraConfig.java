@@ -15,6 +15,11 @@ import org.ssmpeft.api.hooks.Projection;
  * @param dropout   dropout on the LoRA input during training
  * @param targets   the projections (or row blocks of them) that get a low-rank delta
  * @param useRslora rank-stabilised scaling alpha / sqrt(r)
+ * @param useDora   DoRA (weight-decomposed LoRA): every target's rows become {@code m ⊙ (W + s·B·A) / ||W + s·B·A||_c}
+ *                  with a trained magnitude m per output row. An option of LoRA rather than a method of its own
+ *                  because it is one in Hugging Face PEFT ({@code LoraConfig.use_dora}), whose adapter files this
+ *                  project reads and writes: the same A and B, the same targets and scaling, plus
+ *                  {@code lora_magnitude_vector}; a separate method would split one PEFT type into two.
  */
 public record LoraConfig(
         @Doc("rank r of the update B·A") @Range(min = 1, max = 4096) int rank,
@@ -22,10 +27,17 @@ public record LoraConfig(
         @Doc("dropout probability on the LoRA input while training") @Range(min = 0, max = 0.99) double dropout,
         @Doc("projections to adapt: in_proj (or in_proj.x / in_proj.z), x_proj (or x_proj.dt / x_proj.B / x_proj.C),"
                 + " dt_proj, out_proj, head") List<Projection> targets,
-        @Doc("rank-stabilised LoRA scaling alpha/sqrt(r)") boolean useRslora) {
+        @Doc("rank-stabilised LoRA scaling alpha/sqrt(r)") boolean useRslora,
+        @Doc("DoRA: rows m * (W + s*B*A) / ||W + s*B*A|| with a trained magnitude m per output row (PEFT's"
+                + " use_dora)") boolean useDora) {
 
     public static final LoraConfig DEFAULT = new LoraConfig(8, 8.0, 0.0,
             List.of(Projection.X_PROJ_DT, Projection.X_PROJ_B, Projection.X_PROJ_C, Projection.DT_PROJ), false);
+
+    /** Plain LoRA (no DoRA). */
+    public LoraConfig(int rank, double alpha, double dropout, List<Projection> targets, boolean useRslora) {
+        this(rank, alpha, dropout, targets, useRslora, false);
+    }
 
     public LoraConfig {
         targets = List.copyOf(targets);
