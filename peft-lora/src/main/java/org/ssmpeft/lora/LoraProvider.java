@@ -96,12 +96,13 @@ public final class LoraProvider extends BasePeftMethodProvider<LoraConfig> {
         var layerIndex = layer < 0 ? java.util.OptionalInt.empty() : java.util.OptionalInt.of(layer);
         specs.add(new ParameterSpec(parameterName(layer, target, "lora_A"), aShape,
                 Initializer.KaimingUniform.LINEAR_DEFAULT, HookKind.PROJECTION, layerIndex, true));
+        // LoRA+: B's parameter group learns loraplus_lr_ratio times faster (PEFT's create_loraplus_optimizer)
         specs.add(new ParameterSpec(parameterName(layer, target, "lora_B"), bShape, new Initializer.Zeros(),
-                HookKind.PROJECTION, layerIndex, true));
+                HookKind.PROJECTION, layerIndex, true, config.loraplusLrRatio()));
         if (config.useDora()) {
-            // decayed like A and B, as PEFT's trainer does
+            // decayed like A and B, as PEFT's trainer does; in LoRA+'s group of B, as PEFT puts 1-D parameters
             specs.add(new ParameterSpec(parameterName(layer, target, MAGNITUDE), new int[] {target.outFeatures(shape)},
-                    new Initializer.BaseRowNorm(), HookKind.PROJECTION, layerIndex, true));
+                    new Initializer.BaseRowNorm(), HookKind.PROJECTION, layerIndex, true, config.loraplusLrRatio()));
         }
     }
 

@@ -505,21 +505,28 @@ public final class HookPlan {
             }
             doraWeights.add(weightName);
             float[] weight = spec.parameters().get(weightName).data();
-            float[] mv = m.data();
-            float[] baseNorm = null;
-            for (int j = 0; j < mv.length; j++) {
-                if (Float.isNaN(mv[j])) { // Initializer.BaseRowNorm: set on first contact with the base weight
-                    if (baseNorm == null) {
-                        baseNorm = rowNorms(weight, in, d.rowOffset(), out, null, null, 0f);
-                    }
-                    mv[j] = baseNorm[j];
-                }
-            }
+            setUnsetMagnitude(m.data(), weight, in, d.rowOffset());
             float[] norm = rowNorms(weight, in, d.rowOffset(), out, d.b().data(), d.a().data(), d.scaling());
             return new Dora(Term.of("DoRA magnitude on " + where, m), norm, weight);
         });
         return new LowRank(Term.of("lora A on " + where, d.a()), Term.of("lora B on " + where, d.b()), d.scaling(),
                 rank, in, out, d.rowOffset(), dora);
+    }
+
+    /**
+     * Sets the elements of a DoRA magnitude that are still unset (NaN, {@code Initializer.BaseRowNorm}) to the norms
+     * of their base rows {@code ||W[rowOffset + j]||}: the first time the adapter meets the base weight (w (·, in)).
+     */
+    public static void setUnsetMagnitude(float[] m, float[] w, int in, int rowOffset) {
+        float[] baseNorm = null;
+        for (int j = 0; j < m.length; j++) {
+            if (Float.isNaN(m[j])) {
+                if (baseNorm == null) {
+                    baseNorm = rowNorms(w, in, rowOffset, m.length, null, null, 0f);
+                }
+                m[j] = baseNorm[j];
+            }
+        }
     }
 
     /**
