@@ -114,6 +114,8 @@ class DoraTest {
                 org.ssmpeft.api.composition.AdapterFactory.seeded(1));
         Tensor m = a.parameter("layers.1.x_proj.lora_magnitude_vector");
         assertThat(Float.isNaN(m.data()[0])).as("unset before the adapter meets a model").isTrue();
+        assertThatThrownBy(() -> AdapterFiles.save(a, tmp.resolve("unset"))).isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("head.lora_magnitude_vector is not set yet");
         var model = new CpuMamba(base);
         int[][] tokens = TinyAdapters.tokens(3);
         float[] plain = model.forward(tokens, model.noAdapters()).values();
