@@ -377,6 +377,8 @@ public final class AdapterFiles {
                 canonical(n.get(i), b);
             }
             b.append(']');
+        } else if (n.isFloatingPointNumber() && !Double.isFinite(n.doubleValue())) {
+            b.append(n.asText()); // 1e9999 reads as Infinity, which has no decimal value
         } else if (n.isNumber()) {
             b.append(n.decimalValue().stripTrailingZeros().toString());
         } else {
