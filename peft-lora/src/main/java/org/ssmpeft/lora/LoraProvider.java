@@ -22,7 +22,13 @@ import org.ssmpeft.api.spi.BasePeftMethodProvider;
 /**
  * LoRA (Hu et al.) on SSM projections: {@code W x + s·B(A x)} with A (r, in) Kaiming-uniform(a=√5) and B (out, r)
  * zero, as Hugging Face PEFT initialises them, so the adapter starts as the identity. Per target and layer
- * r·(in + out) parameters; the head's delta is model-wide.
+ * r·(in + out) parameters; the head's delta is model-wide. The scaling s is alpha/r, or alpha/√r with
+ * {@code use_rslora} (rsLoRA, Kalajdzievski 2023: the same factors, only s differs).
+ *
+ * <p>With {@code use_dora} (DoRA, Liu et al. 2024) each target also has a magnitude m (out) and its rows become
+ * {@code m ⊙ (W + s·B·A) / ||W + s·B·A||_c}, the norm per output row and constant in the backward, as PEFT computes
+ * it; m starts at {@code ||W||_c}, so the adapter still starts as the identity. r·(in + out) + out parameters per
+ * target and layer. See {@link LowRankDelta} for the contribution the backends compute.
  */
 public final class LoraProvider extends BasePeftMethodProvider<LoraConfig> {
 
@@ -30,7 +36,9 @@ public final class LoraProvider extends BasePeftMethodProvider<LoraConfig> {
 
     public LoraProvider() {
         super(NAME, "LoRA: a low-rank update s*B*A on chosen projections (in_proj and its x/z blocks, Mamba-2's"
-                + " B/C/dt blocks too, x_proj and its dt/B/C blocks, dt_proj, out_proj, head)", LoraConfig.class, LoraConfig.DEFAULT, true, HookKind.PROJECTION);
+                + " B/C/dt blocks too, x_proj and its dt/B/C blocks, dt_proj, out_proj, head); options: rsLoRA"
+                + " (use_rslora), DoRA (use_dora), LoRA+ (loraplus_lr_ratio)", LoraConfig.class, LoraConfig.DEFAULT,
+                true, HookKind.PROJECTION);
     }
 
     /** Both families: the hooks' shapes follow the model's (per-head states and blocks on Mamba-2). */
@@ -90,9 +98,18 @@ public final class LoraProvider extends BasePeftMethodProvider<LoraConfig> {
         var layerIndex = layer < 0 ? java.util.OptionalInt.empty() : java.util.OptionalInt.of(layer);
         specs.add(new ParameterSpec(parameterName(layer, target, "lora_A"), aShape,
                 Initializer.KaimingUniform.LINEAR_DEFAULT, HookKind.PROJECTION, layerIndex, true));
+        // LoRA+: B's parameter group learns loraplus_lr_ratio times faster (PEFT's create_loraplus_optimizer)
         specs.add(new ParameterSpec(parameterName(layer, target, "lora_B"), bShape, new Initializer.Zeros(),
-                HookKind.PROJECTION, layerIndex, true));
+                HookKind.PROJECTION, layerIndex, true, config.loraplusLrRatio()));
+        if (config.useDora()) {
+            // decayed like A and B, as PEFT's trainer does; in LoRA+'s group of B, as PEFT puts 1-D parameters
+            specs.add(new ParameterSpec(parameterName(layer, target, MAGNITUDE), new int[] {target.outFeatures(shape)},
+                    new Initializer.BaseRowNorm(), HookKind.PROJECTION, layerIndex, true, config.loraplusLrRatio()));
+        }
     }
+
+    /** The parameter name part of DoRA's magnitude, PEFT's module name. */
+    static final String MAGNITUDE = "lora_magnitude_vector";
 
     @Override
     public Adapter create(AdapterContext<LoraConfig> context) {
@@ -114,7 +131,9 @@ public final class LoraProvider extends BasePeftMethodProvider<LoraConfig> {
             }
             int l = target.isPerLayer() ? layer : -1;
             return parameterIfPresent(parameterName(l, target, "lora_A")).map(a -> new LowRankDelta(a,
-                    parameter(parameterName(l, target, "lora_B")), config.scaling(), target.rowOffset(shape())));
+                    parameter(parameterName(l, target, "lora_B")), config.scaling(), target.rowOffset(shape()),
+                    config.useDora() ? Optional.of(parameter(parameterName(l, target, MAGNITUDE)))
+                            : Optional.empty()));
         }
     }
 }

@@ -24,6 +24,10 @@ class LoraContractTest extends PeftMethodContract {
             Projection.IN_PROJ_X, Projection.IN_PROJ_B, Projection.IN_PROJ_C, Projection.IN_PROJ_DT,
             Projection.OUT_PROJ, Projection.HEAD), false);
 
+    private static final LoraConfig DORA_MAMBA1 = new LoraConfig(4, 8, 0, List.of(Projection.IN_PROJ,
+            Projection.X_PROJ_DT, Projection.X_PROJ_B, Projection.DT_PROJ, Projection.OUT_PROJ, Projection.HEAD), true,
+            true);
+
     @Override
     protected String methodName() {
         return "lora";
@@ -32,7 +36,8 @@ class LoraContractTest extends PeftMethodContract {
     @Override
     protected List<Record> sampleConfigs() {
         return List.of(ALL_MAMBA1, MAMBA2_SAFE, new LoraConfig(1, 1, 0, List.of(Projection.IN_PROJ_Z), false),
-                MAMBA2_BLOCKS);
+                MAMBA2_BLOCKS, DORA_MAMBA1, new LoraConfig(3, 6, 0, MAMBA2_BLOCKS.targets(), false, true),
+                new LoraConfig(2, 4, 0, List.of(Projection.OUT_PROJ), false, false, 16));
     }
 
     /** Σ over targets of r·(in + out), per selected layer; the head once. */
@@ -56,7 +61,8 @@ class LoraContractTest extends PeftMethodContract {
                 case HEAD -> { in = s.dModel(); out = s.vocab(); }
                 default -> throw new AssertionError(p);
             }
-            total += c.rank() * (in + out) * (p == Projection.HEAD ? 1 : layers);
+            // DoRA: a magnitude per adapted row
+            total += (c.rank() * (in + out) + (c.useDora() ? out : 0)) * (p == Projection.HEAD ? 1 : layers);
         }
         return total;
     }
@@ -157,5 +163,46 @@ class LoraContractTest extends PeftMethodContract {
         assertThat(problems.getFirst().toString())
                 .isEqualTo("targets[0]: target x_proj.dt does not exist in mamba2 blocks; mamba2 has: in_proj,"
                         + " in_proj.x, in_proj.z, in_proj.B, in_proj.C, in_proj.dt, out_proj, head");
+    }
+
+    /** 1,204,224 + 24 · (48 + 16 + 16 + 1536) magnitudes: DoRA on the paper's LoRA targets of Mamba-130M. */
+    @Test
+    void doraOnThePaperBaselineOfMamba130mHas1243008Parameters() {
+        var dora = new LoraConfig(8, 8, 0, LoraConfig.DEFAULT.targets(), false, true);
+        assertThat(count(dora, ModelShape.preset("mamba-130m").orElseThrow(), LayerSelection.ALL))
+                .isEqualTo(1_243_008);
+    }
+
+    @Test
+    void aDoraMagnitudeStartsUnsetUntilTheRuntimeMeetsTheBaseWeightAndIsHandedOutWithTheDelta() {
+        var a = adapter(DORA_MAMBA1, ModelShape.preset("mamba-tiny").orElseThrow(), LayerSelection.ALL);
+        var delta = ((ProjectionHook) a).delta(1, Projection.X_PROJ_B).orElseThrow();
+        assertThat(delta.magnitude()).isPresent();
+        assertThat(delta.magnitude().get()).isSameAs(a.parameter("layers.1.x_proj.B.lora_magnitude_vector"));
+        assertThat(delta.magnitude().get().shape()).containsExactly(16);
+        for (float v : delta.magnitude().get().data()) {
+            assertThat(v).isNaN(); // Initializer.BaseRowNorm
+        }
+        assertThat(a.parameterSpecs().stream().filter(p -> p.name().endsWith("lora_magnitude_vector"))
+                .allMatch(p -> p.initializer() instanceof org.ssmpeft.api.adapter.Initializer.BaseRowNorm)).isTrue();
+        var plain = adapter(ALL_MAMBA1, ModelShape.preset("mamba-tiny").orElseThrow(), LayerSelection.ALL);
+        assertThat(((ProjectionHook) plain).delta(0, Projection.X_PROJ).orElseThrow().magnitude()).isEmpty();
+    }
+
+    @Test
+    void loraPlusGivesBItsLearningRateRatioAndRefusesARatioThatIsNotPositive() {
+        var plus = new LoraConfig(2, 4, 0, List.of(Projection.IN_PROJ), false, false, 16);
+        var a = adapter(plus, ModelShape.preset("mamba-tiny").orElseThrow(), LayerSelection.ALL);
+        assertThat(a.parameterSpecs()).allSatisfy(p -> assertThat(p.learningRateScale())
+                .isEqualTo(p.name().endsWith("lora_B") ? 16.0 : 1.0));
+        assertThat(count(plus, ModelShape.preset("mamba-tiny").orElseThrow(), LayerSelection.ALL))
+                .as("an optimiser setting: the same parameters").isEqualTo(count(new LoraConfig(2, 4, 0,
+                        List.of(Projection.IN_PROJ), false), ModelShape.preset("mamba-tiny").orElseThrow(),
+                        LayerSelection.ALL));
+        for (double bad : new double[] {0, -2, Double.NaN, Double.POSITIVE_INFINITY}) {
+            assertThatThrownBy(() -> new LoraConfig(2, 4, 0, List.of(Projection.IN_PROJ), false, false, bad))
+                    .isInstanceOf(InvalidFieldException.class).hasMessageStartingWith("expected a finite number > 0")
+                    .satisfies(e -> assertThat(((InvalidFieldException) e).field()).isEqualTo("loraplus_lr_ratio"));
+        }
     }
 }

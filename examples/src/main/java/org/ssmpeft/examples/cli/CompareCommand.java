@@ -47,7 +47,8 @@ final class CompareCommand implements Callable<Integer> {
             description = TaskRun.SPIDER_TARGET_HELP)
     String spiderTarget;
 
-    @Option(names = "--methods", split = ",", description = "Only these methods (default: every installed one).")
+    @Option(names = "--methods", split = ",", description = "Only these methods (default: every installed one, and"
+            + " lora-dora, LoRA with use_dora); also lora-plus (LoRA+, loraplus_lr_ratio 16), trained only when named.")
     List<String> only;
 
     @Option(names = "--steps", defaultValue = "100", description = "Optimiser steps per method (${DEFAULT-VALUE}).")
@@ -158,7 +159,7 @@ final class CompareCommand implements Callable<Integer> {
         TaskRun run = TaskRun.open(task, data, taskSeed, TaskRun.options(spec, spiderTarget), model, backend, w);
         var testItems = run.evalExamples(Split.TEST, limit);
         TaskScorer scorer = run.scorer(testItems, beams);
-        List<String> methods = only != null ? only : factory.methods().names();
+        List<String> methods = only != null ? only : MethodDefaults.defaultRows(factory.methods().names());
         boolean grid = lrGrid != null && !lrGrid.isEmpty();
         var validationItems = grid ? run.evalExamples(Split.VALIDATION, limit) : List.<Example>of();
         TaskScorer validation = grid ? run.scorer(validationItems, 1) : null;
@@ -171,6 +172,11 @@ final class CompareCommand implements Callable<Integer> {
             w.printf("learning rates: centre x %s per method (centre: %s), chosen on %d validation examples by %s%n",
                     lrGrid, bundledTask ? "the bundled defaults" : "the paper's rates", validationItems.size(),
                     run.task.mainScore());
+        }
+        List<String> onRequest = MethodDefaults.onRequest(factory.methods().names()).stream()
+                .filter(v -> !methods.contains(v)).toList();
+        if (!onRequest.isEmpty()) {
+            w.printf("also available (--methods NAME): %s%n", String.join(", ", onRequest));
         }
         w.flush();
         List<Row> rows = new ArrayList<>();

@@ -1,5 +1,8 @@
 package org.ssmpeft.examples.cli;
 
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -8,7 +11,8 @@ import java.util.Map;
  * rates are guesses for a tiny model and a 100-step budget, 3-25x above the paper's for 130M-1.4B models (paper.md
  * section 8: state-offset h 1e-4 to 1e-3, initial state 2e-4 to 2e-3, LoRA 4e-5 to 4e-3); they are NOT tuned by a
  * sweep yet. A method not listed here (a
- * plugin) gets its provider's default config and {@link #FALLBACK_LR}.
+ * plugin) gets its provider's default config and {@link #FALLBACK_LR}. {@link #VARIANTS} are rows for options of a
+ * method (DoRA and LoRA+ of lora), named {@code <method>-<option>}.
  */
 final class MethodDefaults {
 
@@ -34,6 +38,51 @@ final class MethodDefaults {
                     + "state_freeze: 0.75\nwarmup_steps: 5\n", 3e-3));
 
     /**
+     * Rows of a comparison that are options of an installed method, not methods of their own: the row name, the
+     * method, its config and rate, and whether the default run (no {@code --methods}) trains it. DoRA does; LoRA+ is
+     * trained on request ({@code --methods lora-plus}) only: each row costs about 35 s of the bundled default's
+     * 5 minutes, and LoRA+ changes only the optimiser of the LoRA row.
+     */
+    record Variant(String method, String config, double lr, boolean inDefaultRun) {
+    }
+
+    static final Map<String, Variant> VARIANTS = variants();
+
+    private static Map<String, Variant> variants() {
+        Map<String, Variant> v = new LinkedHashMap<>();
+        // DoRA on the paper's LoRA targets: the same A, B plus a magnitude per adapted row
+        v.put("lora-dora", new Variant("lora", "method: lora\nrank: 8\nalpha: 8\ntargets: [x_proj.dt, x_proj.B,"
+                + " x_proj.C, dt_proj]\nuse_dora: true\n", 3e-3, true));
+        // LoRA+ at the ratio its paper suggests; A at a third of lora's rate, B at 16 times that (5x lora's)
+        v.put("lora-plus", new Variant("lora", "method: lora\nrank: 8\nalpha: 8\ntargets: [x_proj.dt, x_proj.B,"
+                + " x_proj.C, dt_proj]\nloraplus_lr_ratio: 16\n", 1e-3, false));
+        return java.util.Collections.unmodifiableMap(v);
+    }
+
+    /**
+     * The rows of a comparison without {@code --methods}: every installed method, each followed by its variants of
+     * the default run.
+     */
+    static List<String> defaultRows(List<String> installed) {
+        List<String> out = new ArrayList<>();
+        for (String m : installed) {
+            out.add(m);
+            VARIANTS.forEach((name, v) -> {
+                if (v.method().equals(m) && v.inDefaultRun()) {
+                    out.add(name);
+                }
+            });
+        }
+        return out;
+    }
+
+    /** The variants of installed methods that a default run leaves out (trained with {@code --methods NAME}). */
+    static List<String> onRequest(List<String> installed) {
+        return VARIANTS.entrySet().stream().filter(e -> installed.contains(e.getValue().method())
+                && !e.getValue().inDefaultRun()).map(Map.Entry::getKey).toList();
+    }
+
+    /**
      * The paper code's learning rates for Mamba-130M on DART (paper.md section 8; full fine-tuning from ssm-peft's
      * benchmark configs, SDLoRA from its {@code cfg/exps/sdlora/dart} configs), the centre of
      * {@code peft compare --lr-grid} on a benchmark task. State-offset here is the
@@ -47,16 +96,25 @@ final class MethodDefaults {
 
     /** The default config text of a method ({@code method: NAME} alone for an unknown one). */
     static String config(String method) {
+        Variant v = VARIANTS.get(method);
+        if (v != null) {
+            return v.config();
+        }
         Default d = DEFAULTS.get(method);
         return d != null ? d.config() : "method: " + method + "\n";
     }
 
     /** The paper's rate of a method, else its bundled default ({@link #lr}). */
     static double paperLr(String method) {
-        return PAPER_LR.getOrDefault(method, lr(method));
+        Variant v = VARIANTS.get(method);
+        return PAPER_LR.getOrDefault(v != null ? v.method() : method, lr(method));
     }
 
     static double lr(String method) {
+        Variant v = VARIANTS.get(method);
+        if (v != null) {
+            return v.lr();
+        }
         Default d = DEFAULTS.get(method);
         return d != null ? d.lr() : FALLBACK_LR;
     }

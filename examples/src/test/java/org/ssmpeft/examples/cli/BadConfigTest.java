@@ -27,7 +27,7 @@ class BadConfigTest {
                                 + " initial-state, lora, partial-ft, prefix, prompt, sdlora, state-offset"),
                 Arguments.of("unknown field", "yaml", "method: lora\nrnak: 4\n",
                         "rnak: unknown field; did you mean 'rank'?; known fields: rank, alpha, dropout, targets,"
-                                + " use_rslora, name, method, layers"),
+                                + " use_rslora, use_dora, loraplus_lr_ratio, name, method, layers"),
                 Arguments.of("wrong type", "json", "{\"method\": \"lora\", \"rank\": \"eight\"}",
                         "rank: expected an integer in [1, 4096], found string \"eight\""),
                 Arguments.of("out of range", "json", "{\"method\": \"lora\", \"dropout\": 1.5}",

@@ -117,6 +117,17 @@ class TrainEvalCompareTest {
         assertThat(r.out()).contains(results.get("table").asText());
     }
 
+    /** DoRA and LoRA+ are rows of lora's options: they train and are scored like a method. */
+    @Test
+    void compareTrainsTheDoraAndLoraPlusRowsOfLora() {
+        Cli r = Cli.run("compare", "--task", "sentiment", "--data", data.toString(), "--model", model.toString(),
+                "--methods", "lora-dora,lora-plus", "--steps", "2", "--batch", "2", "--limit", "4");
+        assertThat(r.exitCode()).as(r.err() + r.out()).isZero();
+        assertThat(r.out()).containsPattern("\\| lora-dora \\| 3e-03 \\| [0-9,]+ \\| [0-9.]+% \\| [0-9.]+")
+                .containsPattern("\\| lora-plus \\| 1e-03 \\| [0-9,]+ \\| [0-9.]+% \\| [0-9.]+")
+                .doesNotContain("failed").doesNotContain("also available");
+    }
+
     @Test
     void compareRefusesBadNumbersAndAnOutputInsideTheModelBeforeAnyWork() {
         Cli steps = Cli.run("compare", "--task", "sentiment", "--model", model.toString(), "--steps", "0");

@@ -104,4 +104,17 @@ public sealed interface Initializer {
             new Uniform(gain * Math.sqrt(3.0 / fanIn)).fill(t, rng);
         }
     }
+
+    /**
+     * The row norms {@code ||W[rows]||_c} of the base weight that the parameter's low-rank delta adapts (DoRA's
+     * magnitude, which Hugging Face PEFT initialises so). An adapter is created from the model's shape and never sees
+     * its weights, so this fills NaN, meaning "not yet set", and the runtime's hook plan sets the norms the first time
+     * the adapter acts on a model (a value written before, by a file or by hand, is kept: it is finite).
+     */
+    record BaseRowNorm() implements Initializer {
+        @Override
+        public void fill(Tensor t, RandomGenerator rng) {
+            t.fill(Float.NaN);
+        }
+    }
 }

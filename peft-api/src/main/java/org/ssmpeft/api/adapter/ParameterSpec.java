@@ -11,10 +11,18 @@ import org.ssmpeft.api.tensor.Tensor;
  * shape, how it starts, the hook it feeds and the layer it belongs to (empty for model-wide tensors such as prompt
  * embeddings or the head's LoRA).
  *
- * @param weightDecay whether AdamW decays it (the reference code exempts state and offset parameters)
+ * @param weightDecay       whether AdamW decays it (the reference code exempts state and offset parameters)
+ * @param learningRateScale the parameter's learning rate is the run's times this (its parameter group's rate; LoRA+
+ *                          trains B faster than A); 1 for nearly everything
  */
 public record ParameterSpec(String name, int[] shape, Initializer initializer, HookKind feeds, OptionalInt layer,
-                            boolean weightDecay) {
+                            boolean weightDecay, double learningRateScale) {
+
+    /** A parameter at the run's learning rate. */
+    public ParameterSpec(String name, int[] shape, Initializer initializer, HookKind feeds, OptionalInt layer,
+                         boolean weightDecay) {
+        this(name, shape, initializer, feeds, layer, weightDecay, 1.0);
+    }
 
     public ParameterSpec {
         Objects.requireNonNull(name, "name");
@@ -26,6 +34,10 @@ public record ParameterSpec(String name, int[] shape, Initializer initializer, H
         }
         shape = shape.clone();
         Tensor.elementCount(shape);
+        if (!(learningRateScale > 0) || Double.isInfinite(learningRateScale)) {
+            throw new IllegalArgumentException("parameter '" + name + "': the learning-rate scale must be a finite"
+                    + " number > 0, found " + learningRateScale);
+        }
     }
 
     /** A per-layer parameter. */
@@ -52,12 +64,12 @@ public record ParameterSpec(String name, int[] shape, Initializer initializer, H
     public boolean equals(Object o) {
         return o instanceof ParameterSpec p && name.equals(p.name) && Arrays.equals(shape, p.shape)
                 && initializer.equals(p.initializer) && feeds == p.feeds && layer.equals(p.layer)
-                && weightDecay == p.weightDecay;
+                && weightDecay == p.weightDecay && learningRateScale == p.learningRateScale;
     }
 
     @Override
     public int hashCode() {
-        return Objects.hash(name, Arrays.hashCode(shape), initializer, feeds, layer, weightDecay);
+        return Objects.hash(name, Arrays.hashCode(shape), initializer, feeds, layer, weightDecay, learningRateScale);
     }
 
     @Override

@@ -106,6 +106,14 @@ public final class AdapterFiles {
      * (e.g. {@code state-spaces/mamba-130m-hf}), which PEFT uses to find the base model.
      */
     public static void save(Adapter adapter, Path dir, Optional<String> baseModel) throws IOException {
+        for (var s : adapter.parameterSpecs()) {
+            if (s.initializer() instanceof org.ssmpeft.api.adapter.Initializer.BaseRowNorm
+                    && hasNaN(adapter.parameter(s.name()).data())) {
+                throw new IllegalStateException("adapter '" + adapter.name() + "' (" + adapter.method() + "): "
+                        + s.name() + " is not set yet: it starts at the base weight's row norms, set the first time"
+                        + " the adapter acts on its model; run a forward pass (or train) before saving");
+            }
+        }
         Map<String, String> keys = AdapterKeys.of(adapter);
         var writer = new SafetensorsWriter().metadata("format", "pt");
         adapter.parameters().forEach((name, t) -> writer.putF32(keys.get(name), t.data().clone(), longs(t.shape())));
@@ -129,6 +137,15 @@ public final class AdapterFiles {
             root.forEach(out::set);
             AtomicFiles.write(folder.resolve(CONFIG_FILE), JSON.writeValueAsString(out).getBytes(StandardCharsets.UTF_8));
         }, Set.of(CONFIG_FILE, WEIGHTS_FILE));
+    }
+
+    private static boolean hasNaN(float[] values) {
+        for (float v : values) {
+            if (Float.isNaN(v)) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** The most floats an adapter of a config is allocated with before its tensors' shapes are compared (16 MiB). */
@@ -360,6 +377,8 @@ public final class AdapterFiles {
                 canonical(n.get(i), b);
             }
             b.append(']');
+        } else if (n.isFloatingPointNumber() && !Double.isFinite(n.doubleValue())) {
+            b.append(n.asText()); // 1e9999 reads as Infinity, which has no decimal value
         } else if (n.isNumber()) {
             b.append(n.decimalValue().stripTrailingZeros().toString());
         } else {

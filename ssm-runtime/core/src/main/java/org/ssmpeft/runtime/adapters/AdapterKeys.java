@@ -23,7 +23,8 @@ import org.ssmpeft.api.tensor.Tensor;
  *       {@code lora_B}); on the head {@code base_model.model.lm_head.lora_A.weight}. Whole projections
  *       ({@code in_proj}, {@code x_proj}, {@code dt_proj}, {@code out_proj}) are PEFT's keys exactly; row blocks
  *       keep the block in the module path ({@code ...mixer.x_proj.dt.lora_A.weight}), which PEFT has no module
- *       for;</li>
+ *       for; a DoRA delta's magnitude is {@code <module path>.lora_magnitude_vector}, as PEFT saves it (its
+ *       {@code lora_magnitude_vector.<adapter>.weight} with the adapter name and the ".weight" removed);</li>
  *   <li>the parameter an embedding-placed {@link InputHook} hands out as its virtual tokens:
  *       {@code prompt_embeddings} (PEFT's prompt tuning key);</li>
  *   <li>any other per-layer parameter {@code layers.<i>.<rest>}:
@@ -45,6 +46,11 @@ public final class AdapterKeys {
     /** PEFT's key of a LoRA factor: {@code part} is {@code lora_A} or {@code lora_B}; layer ignored for the head. */
     public static String lora(int layer, Projection target, String part) {
         return modulePath(layer, target) + "." + part + ".weight";
+    }
+
+    /** PEFT's key of a DoRA magnitude; layer ignored for the head. */
+    public static String loraMagnitude(int layer, Projection target) {
+        return modulePath(layer, target) + ".lora_magnitude_vector";
     }
 
     /** A projection's module path as PEFT names it, e.g. {@code base_model.model.backbone.layers.0.mixer.in_proj}. */
@@ -93,6 +99,7 @@ public final class AdapterKeys {
         delta.ifPresent(d -> {
             byTensor.putIfAbsent(d.a(), lora(layer, p, "lora_A"));
             byTensor.putIfAbsent(d.b(), lora(layer, p, "lora_B"));
+            d.magnitude().ifPresent(m -> byTensor.putIfAbsent(m, loraMagnitude(layer, p)));
         });
     }
 

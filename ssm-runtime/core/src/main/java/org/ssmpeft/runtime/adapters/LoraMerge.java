@@ -30,7 +30,8 @@ import org.ssmpeft.runtime.checkpoint.MambaWeights;
  * dt/B/C rows), dt_proj (inside the softplus, as the hook acts), out_proj and the head. ΔW of all adapters on one
  * weight (the whole weight and its row blocks) is summed in double and added with one float32 rounding per element,
  * so the merged model's logits equal the hooked model's within float32 rounding (the products are reassociated:
- * {@code x·(W + sBA)ᵀ} instead of {@code x·Wᵀ + s·(x·Aᵀ)·Bᵀ}).
+ * {@code x·(W + sBA)ᵀ} instead of {@code x·Wᵀ + s·(x·Aᵀ)·Bᵀ}). A DoRA delta folds as
+ * {@code W[rows] = m ⊙ (W + s·B·A) / ||W + s·B·A||_c} (see {@link LowRankDelta}); unmerging restores the saved rows.
  *
  * <p>Two ways: {@link #merge} returns a new {@link MambaWeights} (arrays without a delta are shared, those with one are
  * copied; the base is untouched, so "unmerging" is using the base again); {@link #mergeInPlace} writes into the
@@ -319,7 +320,12 @@ public final class LoraMerge {
         };
     }
 
-    /** {@code W[rowOffset + o, i] += Σ_deltas s · Σ_k B[o, k] A[k, i]}, summed in double, rounded once. */
+    /**
+     * {@code W[rowOffset + o, i] += Σ_deltas s · Σ_k B[o, k] A[k, i]}, summed in double, rounded once. A DoRA delta
+     * (with a magnitude) adds its rows' change to {@code m ⊙ (W + s·B·A) / ||W + s·B·A||_c} instead,
+     * {@code (g − 1)·W[o] + g·s·(BA)[o]} with g = m / n from the unmerged W, as the hook computes it; a magnitude
+     * not yet set is set to the base rows' norms first, as the hook plan would.
+     */
     private static void fold(float[] w, int columns, List<LowRankDelta> deltas) {
         int first = Integer.MAX_VALUE;
         int last = 0;
@@ -338,10 +344,28 @@ public final class LoraMerge {
             int r = d.rank();
             int out = d.b().dim(0);
             double s = d.scaling();
+            float[] gain = null;
+            if (d.magnitude().isPresent()) {
+                float[] m = d.magnitude().get().data();
+                org.ssmpeft.runtime.plan.HookPlan.setUnsetMagnitude(m, w, columns, d.rowOffset());
+                float[] n = org.ssmpeft.runtime.plan.HookPlan.rowNorms(w, columns, d.rowOffset(), out, b, a,
+                        d.scaling());
+                gain = new float[out];
+                for (int o = 0; o < out; o++) {
+                    gain[o] = m[o] / n[o];
+                }
+            }
             for (int o = 0; o < out; o++) {
                 int row = (d.rowOffset() - first + o) * columns;
+                double g = gain == null ? 1 : gain[o];
+                if (gain != null) {
+                    int wRow = (d.rowOffset() + o) * columns;
+                    for (int i = 0; i < columns; i++) {
+                        sum[row + i] += (g - 1) * w[wRow + i];
+                    }
+                }
                 for (int k = 0; k < r; k++) {
-                    double bk = s * b[o * r + k];
+                    double bk = g * s * b[o * r + k];
                     if (bk == 0) {
                         continue;
                     }

@@ -21,16 +21,16 @@ import org.ssmpeft.api.shape.ModelShape;
 
 /**
  * Hugging Face PEFT's {@code adapter_config.json} keys, both ways, for the methods PEFT has too. The methods are
- * matched by their registered names and config fields ({@code lora}: rank, alpha, dropout, targets, use_rslora;
+ * matched by their registered names and config fields ({@code lora}: rank, alpha, dropout, targets, use_rslora, use_dora;
  * {@code prompt}: num_virtual_tokens), a string-level contract: the runtime has no compile-time knowledge of any
  * method.
  *
  * <ul>
  *   <li><b>LORA</b> for {@code lora} on whole projections (in_proj, x_proj, dt_proj, out_proj, head as PEFT's
- *       {@code lm_head}): r, lora_alpha, lora_dropout, use_rslora, target_modules, layers_to_transform (null for all
+ *       {@code lm_head}): r, lora_alpha, lora_dropout, use_rslora, use_dora, target_modules, layers_to_transform (null for all
  *       layers), bias "none", fan_in_fan_out false, modules_to_save null, init_lora_weights true, task_type
  *       "CAUSAL_LM", auto_mapping null (PEFT writes one only for configs without a task type), inference_mode true,
- *       empty rank/alpha patterns, use_dora false. Row blocks (in_proj.x, x_proj.dt, ...) have no PEFT module, and
+ *       empty rank/alpha patterns. Row blocks (in_proj.x, x_proj.dt, ...) have no PEFT module, and
  *       PEFT would skip lm_head under layers_to_transform (it has no layer index): those adapters are written as
  *       SSM_PEFT.</li>
  *   <li><b>PROMPT_TUNING</b> for {@code prompt}: num_virtual_tokens, token_dim, num_layers,
@@ -41,7 +41,7 @@ import org.ssmpeft.api.shape.ModelShape;
  * </ul>
  *
  * <p>Reading a folder that PEFT wrote (no {@code "ssm_peft"} record) accepts peft_type LORA and PROMPT_TUNING and
- * refuses, naming the key, every option that would change the computation and has no counterpart here: use_dora,
+ * refuses, naming the key, every option that would change the computation and has no counterpart here:
  * fan_in_fan_out, bias other than "none", lora_bias, modules_to_save, rank_pattern, alpha_pattern,
  * layer_replication, target_parameters, trainable_token_indices, use_qalora; and target modules other than the
  * projections above (e.g. PEFT's {@code embeddings} or {@code conv1d}). Other keys (init options, peft_version,
@@ -57,7 +57,7 @@ final class PeftConfigs {
             Projection.X_PROJ, "dt_proj", Projection.DT_PROJ, "out_proj", Projection.OUT_PROJ, "lm_head",
             Projection.HEAD);
     private static final Pattern LORA_KEY = Pattern.compile(
-            "base_model\\.model\\.(?:backbone\\.layers\\.(\\d+)\\.mixer\\.([a-z_]+)|(lm_head))\\.lora_[AB]\\.weight");
+            "base_model\\.model\\.(?:backbone\\.layers\\.(\\d+)\\.mixer\\.([a-z_]+)|(lm_head))\\.(?:lora_[AB]\\.weight|lora_magnitude_vector)");
 
     private PeftConfigs() {
     }
@@ -108,7 +108,7 @@ final class PeftConfigs {
             out.put("init_lora_weights", F.booleanNode(true));
             out.put("rank_pattern", F.objectNode());
             out.put("alpha_pattern", F.objectNode());
-            out.put("use_dora", F.booleanNode(false));
+            out.put("use_dora", fields.get("use_dora"));
             out.put("lora_bias", F.booleanNode(false));
             out.put("exclude_modules", F.nullNode());
             out.put("layer_replication", F.nullNode());
@@ -246,7 +246,6 @@ final class PeftConfigs {
     private static Optional<ObjectNode> lora(JsonNode root, String name, Set<String> tensorKeys,
                                              List<String> problems, String where) {
         int before = problems.size();
-        refuseIf(root, "use_dora", n -> n.asBoolean(false), "DoRA is not supported here", problems, where);
         refuseIf(root, "fan_in_fan_out", n -> n.asBoolean(false), "the weights are nn.Linear (out, in); transposed"
                 + " (Conv1D) LoRA factors are not supported", problems, where);
         refuseIf(root, "bias", n -> !n.isNull() && !n.asText().equals("none"), "trained biases are not part of a"
@@ -322,6 +321,7 @@ final class PeftConfigs {
         ArrayNode ts = out.putArray("targets");
         targets.forEach(p -> ts.add(p.configName()));
         out.put("use_rslora", root.path("use_rslora").asBoolean(false));
+        out.put("use_dora", root.path("use_dora").asBoolean(false));
         return Optional.of(out);
     }
 

@@ -50,9 +50,29 @@ public final class HookPlan {
 
     /**
      * A low-rank delta on rows {@code [rowOffset, rowOffset + out)} of a weight (out_full, in):
-     * {@code y[:, rows] += scale · (x·Aᵀ)·Bᵀ}, A (rank, in), B (out, rank).
+     * {@code y[:, rows] += scale · (x·Aᵀ)·Bᵀ}, A (rank, in), B (out, rank); with DoRA
+     * {@code y[:, rows] += (g − 1) ⊙ (x·W[rows]ᵀ) + g ⊙ scale · (x·Aᵀ)·Bᵀ}, g = m / n per row.
      */
-    public record LowRank(Term a, Term b, float scale, int rank, int in, int out, int rowOffset) {
+    public record LowRank(Term a, Term b, float scale, int rank, int in, int out, int rowOffset, Optional<Dora> dora) {
+    }
+
+    /**
+     * DoRA's part of a {@link LowRank}: the magnitude m (out), the detached row norms n = ||W[rows] + s·B·A||_c (out)
+     * of this call's A and B, and the weight W (out_full, in) they were computed from (the base weight: a DoRA
+     * delta on a weight that a parameter delta changes or that is trained is refused). Backward, with n a constant:
+     * dL/dm = Σ_positions dy ⊙ (x·W[rows]ᵀ + s·(x·Aᵀ)·Bᵀ) / n, and A, B, x see dy scaled by g per row.
+     */
+    public record Dora(Term magnitude, float[] norm, float[] weight) {
+
+        /** g = m / n per adapted row. */
+        public float[] gain() {
+            float[] m = magnitude.value();
+            float[] g = new float[m.length];
+            for (int j = 0; j < g.length; j++) {
+                g[j] = m[j] / norm[j];
+            }
+            return g;
+        }
     }
 
     /**
@@ -124,6 +144,7 @@ public final class HookPlan {
     private final Layer[] layers;
     private final List<LowRank> head = new ArrayList<>();
     private final Map<String, Term> parameterDeltas = new LinkedHashMap<>();
+    private final Set<String> doraWeights = new LinkedHashSet<>();
     private Term prompt;
 
     private HookPlan(ModelSpec spec, boolean fresh, List<Adapter> acting) {
@@ -380,6 +401,13 @@ public final class HookPlan {
                         + "; names are those of the Hugging Face checkpoint: " + ParameterDeltaNames.summary(named));
             }
         }
+        for (String n : trainable) {
+            if (doraWeights.contains(n)) {
+                throw new IllegalArgumentException("base parameter '" + n + "' cannot be trained while a DoRA delta"
+                        + " (lora with use_dora) adapts it: DoRA's norm is taken of the base weight; train another"
+                        + " weight, or use plain LoRA there");
+            }
+        }
         Set<String> out = new LinkedHashSet<>();
         for (String n : named.keySet()) {
             if (trainable.contains(n) || parameterDeltas.containsKey(n)) {
@@ -457,7 +485,8 @@ public final class HookPlan {
     }
 
     private LowRank lowRank(Adapter a, LowRankDelta d, Projection target, int layer) {
-        int[] w = weightShape(target, layer);
+        String weightName = weightName(target, layer);
+        int[] w = weightShape(target, weightName);
         int rank = d.rank();
         int in = d.a().dim(1);
         int out = d.b().dim(0);
@@ -468,17 +497,79 @@ public final class HookPlan {
                     + Tensor.format(w));
         }
         String where = target.configName() + (layer >= 0 ? " of layer " + layer : "");
+        Optional<Dora> dora = d.magnitude().map(m -> {
+            if (parameterDeltas.containsKey(weightName)) {
+                throw new IllegalArgumentException(who(a) + " hands a DoRA delta on " + where + ", whose weight "
+                        + weightName + " a parameter delta also changes; DoRA's norm is taken of the base weight:"
+                        + " drop one of the two on this weight");
+            }
+            doraWeights.add(weightName);
+            float[] weight = spec.parameters().get(weightName).data();
+            setUnsetMagnitude(m.data(), weight, in, d.rowOffset());
+            float[] norm = rowNorms(weight, in, d.rowOffset(), out, d.b().data(), d.a().data(), d.scaling());
+            return new Dora(Term.of("DoRA magnitude on " + where, m), norm, weight);
+        });
         return new LowRank(Term.of("lora A on " + where, d.a()), Term.of("lora B on " + where, d.b()), d.scaling(),
-                rank, in, out, d.rowOffset());
+                rank, in, out, d.rowOffset(), dora);
+    }
+
+    /**
+     * Sets the elements of a DoRA magnitude that are still unset (NaN, {@code Initializer.BaseRowNorm}) to the norms
+     * of their base rows {@code ||W[rowOffset + j]||}: the first time the adapter meets the base weight (w (·, in)).
+     */
+    public static void setUnsetMagnitude(float[] m, float[] w, int in, int rowOffset) {
+        float[] baseNorm = null;
+        for (int j = 0; j < m.length; j++) {
+            if (Float.isNaN(m[j])) {
+                if (baseNorm == null) {
+                    baseNorm = rowNorms(w, in, rowOffset, m.length, null, null, 0f);
+                }
+                m[j] = baseNorm[j];
+            }
+        }
+    }
+
+    /**
+     * ||W[rowOffset + j] + s·(B·A)[j]|| per row j of the block (PEFT's {@code weight_norm}, over the input dimension),
+     * summed in double; without B and A the base rows' norms, bit for bit what the same rows give with B = 0.
+     */
+    public static float[] rowNorms(float[] w, int in, int rowOffset, int out, float[] b, float[] a, float s) {
+        int r = b == null ? 0 : b.length / out;
+        float[] norm = new float[out];
+        double[] ba = new double[in];
+        for (int j = 0; j < out; j++) {
+            java.util.Arrays.fill(ba, 0);
+            for (int q = 0; q < r; q++) {
+                double bjq = b[j * r + q];
+                for (int k = 0; k < in; k++) {
+                    ba[k] += bjq * a[q * in + k];
+                }
+            }
+            double sum = 0;
+            int row = (rowOffset + j) * in;
+            for (int k = 0; k < in; k++) {
+                double v = w[row + k] + s * ba[k];
+                sum += v * v;
+            }
+            norm[j] = (float) Math.sqrt(sum);
+        }
+        return norm;
+    }
+
+    private String weightName(Projection target, int layer) {
+        return weightName(spec, target, layer);
+    }
+
+    /** The Hugging Face name of a projection's weight in {@code spec} (a tied head's is the embedding). */
+    public static String weightName(ModelSpec spec, Projection target, int layer) {
+        return target == Projection.HEAD
+                ? (spec.tiedHead() ? "backbone.embeddings.weight" : "lm_head.weight")
+                : "backbone.layers." + layer + ".mixer." + target.module() + ".weight";
     }
 
     // (out, in) of a projection's weight, read off the model's own tensors (so every family's layout holds)
-    private int[] weightShape(Projection target, int layer) {
-        Map<String, Tensor> named = spec.parameters();
-        String name = target == Projection.HEAD
-                ? (spec.tiedHead() ? "backbone.embeddings.weight" : "lm_head.weight")
-                : "backbone.layers." + layer + ".mixer." + target.module() + ".weight";
-        Tensor w = named.get(name);
+    private int[] weightShape(Projection target, String name) {
+        Tensor w = spec.parameters().get(name);
         if (w == null) {
             throw new IllegalArgumentException("a low-rank delta targets " + target.configName() + ", but this "
                     + spec.family() + " model has no " + name);

@@ -81,7 +81,9 @@ public final class AdamW {
     }
 
     /**
-     * One update of every parameter with its gradient, at learning rate {@code lr}.
+     * One update of every parameter with its gradient, at learning rate {@code lr} times the parameter's
+     * {@link TrainableParameter#learningRateScale()} (its parameter group's rate, as torch's AdamW takes one lr per
+     * group: the step and the decoupled decay both use it).
      *
      * @param gradients by {@link TrainableParameter#key()}, one per parameter, same length
      */
@@ -96,7 +98,6 @@ public final class AdamW {
         steps++;
         double bias1 = 1 - Math.pow(beta1, steps);
         double bias2Sqrt = Math.sqrt(1 - Math.pow(beta2, steps));
-        float stepSize = (float) (lr / bias1);
         float bias2SqrtF = (float) bias2Sqrt;
         float epsF = (float) eps;
         float oneMinusBeta1 = (float) (1 - beta1);
@@ -107,8 +108,10 @@ public final class AdamW {
             float[] g = gradients.get(p.key());
             float[] m = expAvg.computeIfAbsent(p.key(), k -> new float[theta.length]);
             float[] v = expAvgSq.computeIfAbsent(p.key(), k -> new float[theta.length]);
+            double groupLr = lr * p.learningRateScale();
+            float stepSize = (float) (groupLr / bias1);
             if (p.weightDecay() && weightDecay != 0) {
-                float keep = (float) (1 - lr * weightDecay);
+                float keep = (float) (1 - groupLr * weightDecay);
                 for (int i = 0; i < theta.length; i++) {
                     theta[i] *= keep;
                 }

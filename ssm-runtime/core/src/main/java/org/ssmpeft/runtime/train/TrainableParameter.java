@@ -15,9 +15,16 @@ import org.ssmpeft.runtime.backend.LossAndGradients;
  * @param weightDecay whether AdamW decays it
  * @param adapter     the adapter's name; empty for a base weight
  * @param name        the parameter's name in its adapter, or the base weight's Hugging Face name
+ * @param learningRateScale its parameter group's learning rate relative to the run's
+ *                    ({@code ParameterSpec.learningRateScale()}: LoRA+'s B; 1 otherwise and for base weights)
  */
 public record TrainableParameter(String key, Tensor value, boolean weightDecay, Optional<String> adapter,
-                                 String name) {
+                                 String name, double learningRateScale) {
+
+    /** A parameter at the run's learning rate. */
+    public TrainableParameter(String key, Tensor value, boolean weightDecay, Optional<String> adapter, String name) {
+        this(key, value, weightDecay, adapter, name, 1.0);
+    }
 
     public TrainableParameter {
         Objects.requireNonNull(key, "key");
@@ -28,8 +35,14 @@ public record TrainableParameter(String key, Tensor value, boolean weightDecay, 
 
     /** An adapter parameter; decay as its {@code ParameterSpec.weightDecay()} says. */
     public static TrainableParameter ofAdapter(String adapter, String name, Tensor value, boolean weightDecay) {
+        return ofAdapter(adapter, name, value, weightDecay, 1.0);
+    }
+
+    /** An adapter parameter of a parameter group at {@code learningRateScale} times the run's learning rate. */
+    public static TrainableParameter ofAdapter(String adapter, String name, Tensor value, boolean weightDecay,
+                                               double learningRateScale) {
         return new TrainableParameter("adapter/" + adapter + "/" + name, value, weightDecay, Optional.of(adapter),
-                name);
+                name, learningRateScale);
     }
 
     /** A base weight by Hugging Face name, decayed as {@link #baseWeightDecays} says. */

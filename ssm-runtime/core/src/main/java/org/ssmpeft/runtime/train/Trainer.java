@@ -128,7 +128,8 @@ public final class Trainer {
         List<TrainableParameter> out = new ArrayList<>();
         for (Adapter a : adapters.acting()) {
             for (ParameterSpec s : a.parameterSpecs()) {
-                out.add(TrainableParameter.ofAdapter(a.name(), s.name(), a.parameter(s.name()), s.weightDecay()));
+                out.add(TrainableParameter.ofAdapter(a.name(), s.name(), a.parameter(s.name()), s.weightDecay(),
+                        s.learningRateScale()));
             }
         }
         if (!baseNames.isEmpty()) {

@@ -67,7 +67,8 @@ import org.ssmpeft.runtime.safetensors.SafetensorsFile;
  *       and over each tensor, along g/|g| and {@link #randomDirections} Gaussian directions, the difference quotient
  *       must equal ⟨g, v⟩ within {@value #FD_REL} · |g||v| plus the float32 noise floor; the joint check along g
  *       must be able to fail (its tolerance at most {@value #JOINT_RESOLUTION} · |g|), and every tensor gets a
- *       non-zero gradient. A sign flip or a 5% scale error of any tensor whose own gradient is above the floor fails;
+ *       non-zero gradient. Where the backward holds something constant by definition (DoRA's row norms, detached
+ *       as in PEFT) the loss differenced holds it too ({@link DetachedNorms}). A sign flip or a 5% scale error of any tensor whose own gradient is above the floor fails;
  *       {@code GradientCheckMutationTest} proves it for every built-in hook kind;</li>
  *   <li><b>save and load</b>: {@link AdapterFiles#save} then {@link AdapterFiles#load} gives the same parameters and
  *       the same logits, bit for bit;</li>
@@ -410,7 +411,7 @@ public abstract class MethodNumericContract {
         assertThat(analytic).as("gradients of %s", a.name()).isNotNull();
         analytic.forEach((n, t) -> assertThat(maxAbs(t.data())).as("%s: dL/d%s is not all zero", a.name(), n)
                 .isGreaterThan(0));
-        return GradientCheck.of(() -> model.loss(tokens, labels, set))
+        return GradientCheck.of(DetachedNorms.lossWithNormsHeld(model, tokens, labels, set))
                 .randomDirections(randomDirections[0], randomDirections[1], 7).lossNoise(lossNoise)
                 .checkDirections(a.parameters(), analytic);
     }

@@ -188,13 +188,22 @@ public final class RandomModels {
         };
     }
 
-    /** Overwrites every parameter of {@code adapter} with N(0, std²) values, so zero-initialised ones act too. */
+    /**
+     * Overwrites every parameter of {@code adapter} with N(0, std²) values, so zero-initialised ones act too; a
+     * magnitude that starts at its base rows' norms ({@code Initializer.BaseRowNorm}) with N(1, std²).
+     */
     public static <A extends Adapter> A randomize(A adapter, double std, long seed) {
         var rng = new Random(seed);
+        var magnitudes = adapter.parameterSpecs().stream()
+                .filter(s -> s.initializer() instanceof org.ssmpeft.api.adapter.Initializer.BaseRowNorm)
+                .map(s -> adapter.parameter(s.name())).toList();
         for (Tensor t : adapter.parameters().values()) {
+            // a row-norm magnitude (DoRA's m) around 1, the scale of a row of these models' weights: around 0 it
+            // would switch its rows off
+            float centre = magnitudes.stream().anyMatch(m -> m == t) ? 1f : 0f;
             float[] d = t.data();
             for (int i = 0; i < d.length; i++) {
-                d[i] = (float) (std * rng.nextGaussian());
+                d[i] = (float) (centre + std * rng.nextGaussian());
             }
         }
         adapter.refreshDerived();

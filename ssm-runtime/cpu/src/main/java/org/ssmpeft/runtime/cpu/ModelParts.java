@@ -87,26 +87,81 @@ final class ModelParts {
     }
 
     // y: (M, ldy) += Σ_deltas s·(x·Aᵀ)·Bᵀ on the delta's rows; x: (M, in) row stride ldx
+    // DoRA: y[:, rows] += (g − 1) ⊙ (x·W[rows]ᵀ) + g ⊙ s·(x·Aᵀ)·Bᵀ, g = m / n per row (HookPlan.Dora)
     static void lowRank(Parallel par, List<HookPlan.LowRank> deltas, float[] y, int ldy, float[] x, int ldx, int m) {
         for (HookPlan.LowRank d : deltas) {
             float[] t = new float[Math.multiplyExact(m, d.rank())];
             Linear.forward(par, t, x, ldx, d.a().value(), null, m, d.in(), d.rank());
-            Linear.forwardAdd(par, y, d.rowOffset(), ldy, t, d.rank(), d.b().value(), d.scale(), m, d.rank(), d.out());
+            if (d.dora().isEmpty()) {
+                Linear.forwardAdd(par, y, d.rowOffset(), ldy, t, d.rank(), d.b().value(), d.scale(), m, d.rank(),
+                        d.out());
+                continue;
+            }
+            HookPlan.Dora dora = d.dora().get();
+            float[] gain = dora.gain();
+            float[] u = new float[Math.multiplyExact(m, d.out())];
+            Linear.forward(par, u, t, d.rank(), d.b().value(), null, m, d.rank(), d.out());
+            float[] base = baseRows(par, dora, d, x, ldx, m);
+            for (int i = 0; i < m; i++) {
+                int yr = i * ldy + d.rowOffset();
+                for (int j = 0; j < d.out(); j++) {
+                    y[yr + j] += (gain[j] - 1f) * base[i * d.out() + j] + gain[j] * (d.scale() * u[i * d.out() + j]);
+                }
+            }
         }
+    }
+
+    // x·W[rows]ᵀ: (M, out) of a DoRA delta's rows of the base weight
+    private static float[] baseRows(Parallel par, HookPlan.Dora dora, HookPlan.LowRank d, float[] x, int ldx, int m) {
+        float[] base = new float[Math.multiplyExact(m, d.out())];
+        Gemm.abT(par, x, 0, ldx, dora.weight(), d.rowOffset() * d.in(), d.in(), null, base, 0, d.out(), m, d.out(),
+                d.in());
+        return base;
     }
 
     // x: (M, in) stride ldx, dy: (M, ldy) the gradient of the projection's whole output -> dA, dB per delta into g;
     // dx: (M, in) stride lddx += Σ s·(dy_rows·B)·A, or null
+    // DoRA (n constant): dm = Σ_i dy ⊙ (x·W[rows]ᵀ + s·(x·Aᵀ)·Bᵀ) / n; A, B and x see g ⊙ dy; x also (g − 1) ⊙ dy·W[rows]
     static void lowRankBackward(Parallel par, List<HookPlan.LowRank> deltas, float[] dy, int ldy, float[] x, int ldx,
                                 float[] dx, int lddx, int m, Grads g) {
         for (HookPlan.LowRank d : deltas) {
             int r = d.rank();
             float[] t = new float[m * r];
             Linear.forward(par, t, x, ldx, d.a().value(), null, m, d.in(), r);
+            float[] dyRows = dy;
+            int dyOff = d.rowOffset();
+            int lddyRows = ldy;
+            if (d.dora().isPresent()) {
+                HookPlan.Dora dora = d.dora().get();
+                float[] gain = dora.gain();
+                float[] u = new float[m * d.out()];
+                Linear.forward(par, u, t, r, d.b().value(), null, m, r, d.out());
+                float[] base = baseRows(par, dora, d, x, ldx, m);
+                float[] dm = new float[d.out()];
+                float[] scaled = new float[m * d.out()]; // g ⊙ dy on the rows
+                float[] rest = new float[m * d.out()]; // (g − 1) ⊙ dy on the rows
+                float[] norm = dora.norm();
+                for (int i = 0; i < m; i++) {
+                    for (int j = 0; j < d.out(); j++) {
+                        float gy = dy[i * ldy + d.rowOffset() + j];
+                        dm[j] += gy * (base[i * d.out() + j] + d.scale() * u[i * d.out() + j]) / norm[j];
+                        scaled[i * d.out() + j] = gain[j] * gy;
+                        rest[i * d.out() + j] = (gain[j] - 1f) * gy;
+                    }
+                }
+                g.addHook(dora.magnitude(), dm);
+                if (dx != null) {
+                    Gemm.ab(par, rest, 0, d.out(), dora.weight(), d.rowOffset() * d.in(), d.in(), dx, 0, lddx, m,
+                            d.out(), d.in(), true);
+                }
+                dyRows = scaled;
+                dyOff = 0;
+                lddyRows = d.out();
+            }
             float[] dB = new float[d.out() * r];
-            Linear.backwardWeight(par, dB, dy, d.rowOffset(), ldy, t, r, d.scale(), m, r, d.out());
+            Linear.backwardWeight(par, dB, dyRows, dyOff, lddyRows, t, r, d.scale(), m, r, d.out());
             float[] dT = new float[m * r];
-            Linear.backwardInput(par, dT, r, dy, d.rowOffset(), ldy, d.b().value(), d.scale(), m, r, d.out(), false);
+            Linear.backwardInput(par, dT, r, dyRows, dyOff, lddyRows, d.b().value(), d.scale(), m, r, d.out(), false);
             float[] dA = new float[r * d.in()];
             Linear.backwardWeight(par, dA, dT, 0, r, x, ldx, 1f, m, d.in(), r);
             if (dx != null) {

@@ -698,8 +698,17 @@ public final class DjlMamba implements HostStateModel, AutoCloseable {
         }
         long out = w.getShape().get(0);
         for (HookPlan.LowRank d : deltas) { // shapes checked by the plan
-            NDArray delta = x.matMul(p.leaf(d.a()).transpose()).mul(p.constant(d.scale()))
-                    .matMul(p.leaf(d.b()).transpose()); // (..., rows)
+            NDArray a = p.leaf(d.a());
+            NDArray b = p.leaf(d.b());
+            NDArray delta = x.matMul(a.transpose()).mul(p.constant(d.scale())).matMul(b.transpose()); // (..., rows)
+            if (d.dora().isPresent()) {
+                // DoRA: (m/n − 1) ⊙ x·W[rows]ᵀ + (m/n) ⊙ delta, n = ||W[rows] + s·B·A|| per row, a constant as in
+                // PEFT (detached); the plan's n, so that m = ||W|| gives m/n = 1 exactly, as on cpu
+                NDArray rows = w.get(d.rowOffset() + ":" + (d.rowOffset() + d.out())); // (rows, in)
+                NDArray norm = p.m.create(d.dora().get().norm());
+                NDArray gain = p.leaf(d.dora().get().magnitude()).div(norm); // (rows)
+                delta = x.matMul(rows.transpose()).mul(gain.sub(p.constant(1f))).add(delta.mul(gain));
+            }
             if (d.out() != out) {
                 delta = padColumns(p.m, delta, d.rowOffset(), out - d.rowOffset() - d.out());
             }

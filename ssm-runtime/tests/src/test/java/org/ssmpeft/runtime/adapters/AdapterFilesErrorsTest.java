@@ -287,12 +287,13 @@ class AdapterFilesErrorsTest {
     @Test
     void peftOptionsWithoutACounterpartHereAreRefusedByName() throws Exception {
         writePeftLora();
-        replaceInConfig("\"use_dora\": false", "\"use_dora\": true");
+        replaceInConfig("\"fan_in_fan_out\": false", "\"fan_in_fan_out\": true");
         replaceInConfig("\"rank_pattern\": {}", "\"rank_pattern\": {\"x_proj\": 8}");
 
         assertThatThrownBy(() -> load(dir, TINY)).isInstanceOf(AdapterFileException.class).hasMessage(
                 "adapter folder " + dir + " cannot be loaded (2 problems):\n"
-                        + "  adapter_config.json: 'use_dora' = true: DoRA is not supported here\n"
+                        + "  adapter_config.json: 'fan_in_fan_out' = true: the weights are nn.Linear (out, in);"
+                        + " transposed (Conv1D) LoRA factors are not supported\n"
                         + "  adapter_config.json: 'rank_pattern' = {\"x_proj\":8}: one rank for all targets is"
                         + " supported, not a rank per module");
     }

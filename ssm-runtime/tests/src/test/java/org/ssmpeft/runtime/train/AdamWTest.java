@@ -60,6 +60,25 @@ class AdamWTest {
      *        = (0.8544663, −1.8978104)
      * t=3: θ = 0.99·(0.8544663, −1.8978104) − (0.0658111, 0.0282999) = (0.7801105, −1.9071322)
      */
+    /** A parameter group at 16 times the rate (LoRA+'s B) steps, decay included, as one at lr·16, bit for bit. */
+    @Test
+    void aParameterGroupsLearningRateScaleActsAsItsOwnLearningRate() {
+        var scaled = TrainableParameter.ofAdapter("a", "lora_B", Tensor.of(new float[] {1f, -2f}, 2), true, 16);
+        var plain = TrainableParameter.ofAdapter("b", "lora_B", Tensor.of(new float[] {1f, -2f}, 2), true);
+        var unscaled = TrainableParameter.ofAdapter("a", "lora_A", Tensor.of(new float[] {1f, -2f}, 2), true);
+        var one = AdamW.withWeightDecay(0.01);
+        var other = AdamW.withWeightDecay(0.01);
+        for (int t = 0; t < 3; t++) {
+            one.step(List.of(scaled, unscaled), Map.of(scaled.key(), GRADIENTS[t].clone(), unscaled.key(),
+                    GRADIENTS[t].clone()), 0.001);
+            other.step(List.of(plain), Map.of(plain.key(), GRADIENTS[t].clone()), 0.016);
+            assertThat(scaled.value().data()).isEqualTo(plain.value().data());
+        }
+        assertThat(unscaled.value().data()).as("A stays at the run's rate").isNotEqualTo(scaled.value().data());
+        assertThat(Math.abs(1f - unscaled.value().data()[0])).as("A moves about 16 times less")
+                .isLessThan(Math.abs(1f - scaled.value().data()[0]) / 8);
+    }
+
     @Test
     void decoupledDecayShrinksTheParameterBeforeTheUpdate() {
         var decayed = TrainableParameter.ofAdapter("a", "w", Tensor.of(new float[] {1f, -2f}, 2), true);

@@ -35,6 +35,19 @@ class TrainerTest {
         return Trainer.builder(MODEL, adapters, options).outputDirectory(dir).curve(true, 640, 400);
     }
 
+    /** LoRA+ ({@code loraplus_lr_ratio}): the trainer puts B and DoRA's magnitude in the faster parameter group. */
+    @Test
+    void loraPlusPutsBAndTheMagnitudeInAFasterParameterGroup(@TempDir Path dir) {
+        var config = new org.ssmpeft.lora.LoraConfig(2, 4, 0, java.util.List.of(
+                org.ssmpeft.api.hooks.Projection.IN_PROJ), false, true, 16);
+        AdapterSet set = new AdapterSet(MODEL.shape()).add(TinyMamba.create("plus", "lora", config, 3));
+        var groups = new java.util.TreeMap<String, Double>();
+        trainer(set, TinyMamba.options(1).build(), dir).build().parameters()
+                .forEach(p -> groups.put(p.name().substring(p.name().lastIndexOf('.') + 1), p.learningRateScale()));
+        assertThat(groups).containsEntry("lora_A", 1.0).containsEntry("lora_B", 16.0)
+                .containsEntry("lora_magnitude_vector", 16.0);
+    }
+
     @Test
     void twoRunsWithTheSameSeedEndBitForBitEqual(@TempDir Path dir) throws IOException {
         AdapterSet a = TinyMamba.adapters(1);
