@@ -33,16 +33,32 @@ public record PrincipalFactors(float[] a0, float[] b0, double[] singularValues) 
         boolean rightGram = in <= out; // eigenvectors of WᵀW are V (in); else of WWᵀ, U (out)
         int n = rightGram ? in : out;
         int m = rightGram ? out : in;
-        double[] g = new double[n * n];
-        for (int i = 0; i < n; i++) {
-            for (int j = i; j < n; j++) {
-                double sum = 0;
-                for (int k = 0; k < m; k++) {
-                    sum += rightGram ? (double) w(w, in, rowOffset, k, i) * w(w, in, rowOffset, k, j)
-                            : (double) w(w, in, rowOffset, i, k) * w(w, in, rowOffset, j, k);
+        double[] g = new double[n * n]; // the upper triangle summed row by row of W (contiguous), then mirrored
+        double[] row = new double[in];
+        for (int k = 0; k < out; k++) {
+            for (int c = 0; c < in; c++) {
+                row[c] = w(w, in, rowOffset, k, c);
+            }
+            if (rightGram) { // WᵀW += w_kᵀ w_k
+                for (int i = 0; i < n; i++) {
+                    double wi = row[i];
+                    for (int j = i; j < n; j++) {
+                        g[i * n + j] += wi * row[j];
+                    }
                 }
-                g[i * n + j] = sum;
-                g[j * n + i] = sum;
+            } else { // (WWᵀ)[k][j] = w_k · w_j
+                for (int j = k; j < n; j++) {
+                    double sum = 0;
+                    for (int c = 0; c < in; c++) {
+                        sum += row[c] * w(w, in, rowOffset, j, c);
+                    }
+                    g[k * n + j] = sum;
+                }
+            }
+        }
+        for (int i = 0; i < n; i++) {
+            for (int j = i + 1; j < n; j++) {
+                g[j * n + i] = g[i * n + j];
             }
         }
         double[] vectors = jacobi(g, n); // columns are eigenvectors, g's diagonal the eigenvalues
@@ -68,12 +84,18 @@ public record PrincipalFactors(float[] a0, float[] b0, double[] singularValues) 
             }
             double sign = v[largest] < 0 ? -1 : 1;
             double[] u = new double[m]; // the other side's: W v / σ or Wᵀ u / σ
-            for (int k = 0; k < m; k++) {
-                double sum = 0;
-                for (int i = 0; i < n; i++) {
-                    sum += (rightGram ? w(w, in, rowOffset, k, i) : w(w, in, rowOffset, i, k)) * v[i];
+            for (int j = 0; j < out; j++) {
+                for (int col = 0; col < in; col++) {
+                    double x = w(w, in, rowOffset, j, col);
+                    if (rightGram) {
+                        u[j] += x * v[col];
+                    } else {
+                        u[col] += x * v[j];
+                    }
                 }
-                u[k] = sigma[q] > 0 ? sign * sum / sigma[q] : 0;
+            }
+            for (int k = 0; k < m; k++) {
+                u[k] = sigma[q] > 0 ? sign * u[k] / sigma[q] : 0;
             }
             double root = Math.sqrt(sigma[q]) / rootS;
             double[] right = rightGram ? v : u;
@@ -96,12 +118,14 @@ public record PrincipalFactors(float[] a0, float[] b0, double[] singularValues) 
 
     /**
      * Cyclic Jacobi on the symmetric {@code g} (n, n), in place: on return its diagonal holds the eigenvalues and the
-     * returned (n, n) matrix the eigenvectors as columns. Each rotation zeroes g[p][q] (Golub and Van Loan §8.5).
+     * returned (n, n) matrix the eigenvectors as columns. Each rotation J (c, s at p, q) makes {@code g ← Jᵀ g J} with
+     * g[p][q] = 0 (Golub and Van Loan §8.5): rows p and q are updated where they lie contiguous and mirrored into
+     * columns p and q, the diagonal pair by {@code g_pp − t·g_pq}, {@code g_qq + t·g_pq}.
      */
     private static double[] jacobi(double[] g, int n) {
-        double[] v = new double[n * n];
+        double[] vt = new double[n * n]; // eigenvectors as rows while rotating (contiguous), transposed at the end
         for (int i = 0; i < n; i++) {
-            v[i * n + i] = 1;
+            vt[i * n + i] = 1;
         }
         for (int sweep = 0; sweep < 100; sweep++) {
             double off = 0;
@@ -113,6 +137,12 @@ public record PrincipalFactors(float[] a0, float[] b0, double[] singularValues) 
                 }
             }
             if (off <= 1e-30 * diag || off == 0) {
+                double[] v = new double[n * n];
+                for (int i = 0; i < n; i++) {
+                    for (int j = 0; j < n; j++) {
+                        v[i * n + j] = vt[j * n + i];
+                    }
+                }
                 return v;
             }
             for (int p = 0; p < n; p++) {
@@ -121,31 +151,33 @@ public record PrincipalFactors(float[] a0, float[] b0, double[] singularValues) 
                     if (gpq == 0) {
                         continue;
                     }
-                    // the angle that zeroes g[p][q]: tan 2θ = 2 g_pq / (g_qq − g_pp), the smaller root for t
+                    // the angle that zeroes g[p][q]: θ = (g_qq − g_pp) / (2 g_pq), t = tan of the smaller root
                     double theta = (g[q * n + q] - g[p * n + p]) / (2 * gpq);
-                    double t = Math.signum(theta) / (Math.abs(theta) + Math.sqrt(theta * theta + 1));
-                    if (theta == 0) {
-                        t = 1;
-                    }
+                    double t = theta == 0 ? 1 : Math.signum(theta) / (Math.abs(theta) + Math.sqrt(theta * theta + 1));
                     double c = 1 / Math.sqrt(t * t + 1);
                     double sn = t * c;
-                    for (int k = 0; k < n; k++) { // g ← g J (columns p, q)
-                        double gkp = g[k * n + p];
-                        double gkq = g[k * n + q];
-                        g[k * n + p] = c * gkp - sn * gkq;
-                        g[k * n + q] = sn * gkp + c * gkq;
-                    }
-                    for (int k = 0; k < n; k++) { // g ← Jᵀ g (rows p, q)
+                    for (int k = 0; k < n; k++) {
+                        if (k == p || k == q) {
+                            continue;
+                        }
                         double gpk = g[p * n + k];
                         double gqk = g[q * n + k];
-                        g[p * n + k] = c * gpk - sn * gqk;
-                        g[q * n + k] = sn * gpk + c * gqk;
+                        double np = c * gpk - sn * gqk;
+                        double nq = sn * gpk + c * gqk;
+                        g[p * n + k] = np;
+                        g[q * n + k] = nq;
+                        g[k * n + p] = np;
+                        g[k * n + q] = nq;
                     }
-                    for (int k = 0; k < n; k++) { // v ← v J
-                        double vkp = v[k * n + p];
-                        double vkq = v[k * n + q];
-                        v[k * n + p] = c * vkp - sn * vkq;
-                        v[k * n + q] = sn * vkp + c * vkq;
+                    g[p * n + p] -= t * gpq;
+                    g[q * n + q] += t * gpq;
+                    g[p * n + q] = 0;
+                    g[q * n + p] = 0;
+                    for (int k = 0; k < n; k++) { // v ← v J, on the rows of vt
+                        double vp = vt[p * n + k];
+                        double vq = vt[q * n + k];
+                        vt[p * n + k] = c * vp - sn * vq;
+                        vt[q * n + k] = sn * vp + c * vq;
                     }
                 }
             }
