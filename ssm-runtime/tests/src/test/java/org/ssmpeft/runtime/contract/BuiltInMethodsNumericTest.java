@@ -197,8 +197,10 @@ class BuiltInMethodsNumericTest {
                     new LoraConfig(2, 4.0, 0.0, List.of(Projection.IN_PROJ, Projection.X_PROJ, Projection.OUT_PROJ,
                             Projection.HEAD), false, false, 1.0, LoraInit.PISSA),
                     new LoraConfig(2, 2.0, 0.0, List.of(Projection.IN_PROJ_Z, Projection.IN_PROJ_X,
-                            Projection.IN_PROJ_B, Projection.IN_PROJ_C, Projection.X_PROJ_B, Projection.X_PROJ_C,
-                            Projection.OUT_PROJ), true, false, 1.0, LoraInit.PISSA));
+                            Projection.X_PROJ_B, Projection.X_PROJ_C), true, false, 1.0, LoraInit.PISSA),
+                    new LoraConfig(2, 4.0, 0.0, List.of(Projection.IN_PROJ_Z, Projection.IN_PROJ_X,
+                            Projection.IN_PROJ_B, Projection.IN_PROJ_C, Projection.OUT_PROJ, Projection.HEAD), false,
+                            false, 1.0, LoraInit.PISSA));
         }
 
         @Override
