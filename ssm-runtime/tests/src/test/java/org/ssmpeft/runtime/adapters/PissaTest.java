@@ -18,12 +18,14 @@ import org.ssmpeft.api.hooks.Projection;
 import org.ssmpeft.lora.LoraConfig;
 import org.ssmpeft.lora.LoraInit;
 import org.ssmpeft.runtime.checkpoint.Mamba2Weights;
+import org.ssmpeft.runtime.checkpoint.MambaCheckpoint;
 import org.ssmpeft.runtime.checkpoint.MambaWeights;
 import org.ssmpeft.runtime.contract.RandomModels;
 import org.ssmpeft.runtime.cpu.CpuMamba;
 import org.ssmpeft.runtime.cpu.CpuMamba2;
 import org.ssmpeft.runtime.fixtures.Fixtures;
 import org.ssmpeft.runtime.plan.PrincipalFactors;
+import org.ssmpeft.runtime.safetensors.SafetensorsFile;
 
 /**
  * PiSSA ({@code lora} with {@code init_lora_weights: pissa}) beyond the numeric contract, which checks its gradients:
@@ -134,6 +136,64 @@ class PissaTest {
         assertThat(model.forward(tokens, new AdapterSet(base.shape()).add(loaded)).values())
                 .isEqualTo(model.forward(tokens, new AdapterSet(base.shape()).add(a)).values());
     }
+
+    /**
+     * PEFT 0.21's own PiSSA ({@code interop/peft-pissa}, made by {@code make_pissa_reference.py}: on a tiny random
+     * MambaForCausalLM saved before PEFT took its residual, in_proj, x_proj, dt_proj, A and B then moved by
+     * 0.1·N(0, 1)): its folder loads as PiSSA on the original W and gives PEFT's logits; the start's s·B0·A0 of
+     * layer 0's x_proj is PEFT's. The reference also holds the same model computed in float64 from a float64 SVD.
+     */
+    @Test
+    void peftsPissaFolderOnTheOriginalWeightsGivesPeftsLogits() throws Exception {
+        Path dir = Interop.resource("peft-pissa");
+        MambaWeights base = MambaCheckpoint.load(dir.resolve("base"));
+        Adapter a = AdapterFiles.load(dir.resolve("adapter"), base.shape(), TinyAdapters.FACTORY);
+        var c = (LoraConfig) a.config();
+        assertThat(c.initLoraWeights()).isEqualTo(LoraInit.PISSA);
+        int[][] tokens;
+        float[] expected;
+        float[] startProduct;
+        float[] exact;
+        try (var f = SafetensorsFile.open(dir.resolve("expected.safetensors"))) {
+            long[] ids = f.readLongs("input_ids");
+            tokens = new int[2][7];
+            for (int i = 0; i < ids.length; i++) {
+                tokens[i / 7][i % 7] = Math.toIntExact(ids[i]);
+            }
+            expected = f.readFloats("logits");
+            startProduct = f.readFloats("x_proj_start_product");
+            exact = f.readFloats("exact_logits");
+        }
+        var model = new CpuMamba(base);
+        float[] actual = model.forward(tokens, new AdapterSet(base.shape()).add(a)).values();
+        double err = Fixtures.maxAbsDiff(actual, expected);
+        double errExact = Fixtures.maxAbsDiff(actual, exact);
+        double moved = Fixtures.maxAbsDiff(expected, model.forward(tokens, model.noAdapters()).values());
+        System.out.printf("PiSSA against PEFT 0.21: max |logit difference| %.3e, against the float64 model %.3e"
+                + " (the adapter moves the logits by %.3e)%n", err, errExact, moved);
+        float[] w = base.layers().get(0).xProj();
+        int in = base.config().dInner();
+        var f = PrincipalFactors.of(w, in, 0, w.length / in, c.rank(), c.scaling());
+        float[] product = new float[startProduct.length];
+        for (int j = 0; j < w.length / in; j++) {
+            for (int k = 0; k < in; k++) {
+                double sum = 0;
+                for (int q = 0; q < c.rank(); q++) {
+                    sum += (double) f.b0()[j * c.rank() + q] * f.a0()[q * in + k];
+                }
+                product[j * in + k] = (float) (c.scaling() * sum);
+            }
+        }
+        assertThat(Fixtures.maxAbsDiff(product, startProduct)).as("s·B0·A0 against PEFT's").isLessThan(1e-5);
+        // PEFT's float32 SVD and residual are 7.2e-5 off the float64 model (the reference's manifest): this runtime
+        // is held to the float64 model, and to PEFT within PEFT's own error
+        assertThat(errExact).as("against the float64 model").isLessThan(DoraTest.PEFT_TOL);
+        assertThat(err).as("against PEFT").isLessThan(PEFT_PISSA_TOL);
+        assertThat(moved).isGreaterThan(1e3 * PEFT_PISSA_TOL);
+    }
+
+    /** PEFT 0.21's PiSSA logits against the float64 model: 7.2e-5 (its float32 SVD and W − s·B0·A0 round). */
+    static final double PEFT_PISSA_TOL = 1e-4;
 
     @Test
     void pissaWithDoraIsRefusedNamingTheField() {
