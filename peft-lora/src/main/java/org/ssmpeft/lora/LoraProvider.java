@@ -42,8 +42,8 @@ public final class LoraProvider extends BasePeftMethodProvider<LoraConfig> {
     public LoraProvider() {
         super(NAME, "LoRA: a low-rank update s*B*A on chosen projections (in_proj and its x/z blocks, Mamba-2's"
                 + " B/C/dt blocks too, x_proj and its dt/B/C blocks, dt_proj, out_proj, head); options: rsLoRA"
-                + " (use_rslora), DoRA (use_dora), LoRA+ (loraplus_lr_ratio), PiSSA (init_lora_weights: pissa)", LoraConfig.class, LoraConfig.DEFAULT,
-                true, HookKind.PROJECTION);
+                + " (use_rslora), DoRA (use_dora), LoRA+ (loraplus_lr_ratio), PiSSA (init_lora_weights: pissa)",
+                LoraConfig.class, LoraConfig.DEFAULT, true, HookKind.PROJECTION);
     }
 
     /** Both families: the hooks' shapes follow the model's (per-head states and blocks on Mamba-2). */

@@ -11,12 +11,13 @@ import java.util.Arrays;
  *
  * <p>The SVD is exact up to rounding, with no iteration count to tune: the symmetric eigen-decomposition of the smaller
  * Gram matrix ({@code WᵀW} (in, in) when in ≤ out, else {@code WWᵀ} (out, out)) by cyclic Jacobi rotations in double,
- * swept until every off-diagonal element is below 1e-15 of the diagonal's scale; the singular values are the
+ * swept until the off-diagonal sum of squares is below 1e-30 of the diagonal's; the singular values are the
  * eigenvalues' square roots and the other side's vectors follow as {@code W v / σ} (or {@code Wᵀ u / σ}; zero for
  * σ = 0, where the product does not depend on them). The largest element of each Gram-side singular vector is made
- * positive, so the factors are deterministic; torch picks other signs, but {@code B0·A0} is the same whenever the top r singular
- * values are distinct from the (r+1)-th. Cost O(n³) per sweep for n = min(in, out): milliseconds on x_proj and
- * dt_proj, seconds on a 768-wide in_proj; the plan computes it once per weight (see {@link HookPlan}).
+ * positive, so the factors are deterministic; torch picks other signs, but {@code B0·A0} is the same whenever the
+ * top r singular values are distinct from the (r+1)-th. Cost O(n³) per sweep for n = min(in, out): 0.2 s on a
+ * Mamba-130M x_proj (80 × 1536), 12.5 s on its in_proj (3072 × 768); the plan computes it once per weight (see
+ * {@link HookPlan}).
  *
  * @param a0 (r, in) row-major
  * @param b0 (out, r) row-major
