@@ -24,6 +24,10 @@ import org.ssmpeft.api.hooks.Projection;
  *                  rate, A at the run's, as PEFT's {@code create_loraplus_optimizer(loraplus_lr_ratio=...)} groups
  *                  them (lora_B and every one-dimensional parameter); 1 is plain LoRA, the paper suggests 16. An
  *                  optimiser setting, not a change of the adapter: a LoRA+ adapter's files are plain LoRA's.
+ * @param initLoraWeights how A and B start (PEFT's {@code init_lora_weights}): {@code default}, or {@code pissa}
+ *                  (PiSSA, Meng et al. 2024): A and B start at the principal factors of the base rows' top-r SVD and
+ *                  the delta is {@code s·B·A − s·B0·A0}, B0 and A0 those factors, frozen. An option of LoRA because
+ *                  it is one in PEFT: the same A, B, targets and scaling; only the start and the frozen pair differ.
  */
 public record LoraConfig(
         @Doc("rank r of the update B·A") @Range(min = 1, max = 4096) int rank,
@@ -35,7 +39,10 @@ public record LoraConfig(
         @Doc("DoRA: rows m * (W + s*B*A) / ||W + s*B*A|| with a trained magnitude m per output row (PEFT's"
                 + " use_dora)") boolean useDora,
         @Doc("LoRA+: B (and DoRA's magnitude) learn at this times the learning rate; 1 = plain LoRA, the paper"
-                + " suggests 16") double loraplusLrRatio) {
+                + " suggests 16") double loraplusLrRatio,
+        @Doc("how A and B start: default (A Kaiming-uniform, B zero) or pissa (A, B the principal factors of the"
+                + " base weight's top-r SVD, the delta relative to them; PEFT's init_lora_weights)")
+        LoraInit initLoraWeights) {
 
     public static final LoraConfig DEFAULT = new LoraConfig(8, 8.0, 0.0,
             List.of(Projection.X_PROJ_DT, Projection.X_PROJ_B, Projection.X_PROJ_C, Projection.DT_PROJ), false);
@@ -51,8 +58,20 @@ public record LoraConfig(
         this(rank, alpha, dropout, targets, useRslora, useDora, 1.0);
     }
 
+    /** LoRA, DoRA or LoRA+ from PEFT's default start. */
+    public LoraConfig(int rank, double alpha, double dropout, List<Projection> targets, boolean useRslora,
+                      boolean useDora, double loraplusLrRatio) {
+        this(rank, alpha, dropout, targets, useRslora, useDora, loraplusLrRatio, LoraInit.DEFAULT);
+    }
+
     public LoraConfig {
         targets = List.copyOf(targets);
+        java.util.Objects.requireNonNull(initLoraWeights, "initLoraWeights");
+        if (initLoraWeights == LoraInit.PISSA && useDora) {
+            throw new InvalidFieldException("init_lora_weights", "init_lora_weights pissa cannot be combined with"
+                    + " use_dora: DoRA's norm is taken of the base weight, PiSSA's start is relative to its SVD; choose"
+                    + " one (init_lora_weights default with use_dora, or pissa with use_dora false)");
+        }
         if (alpha <= 0) {
             throw new InvalidFieldException("alpha", "expected alpha > 0, found " + alpha
                     + " (alpha = 0 would switch the adapter off)");

@@ -29,6 +29,11 @@ import org.ssmpeft.api.spi.BasePeftMethodProvider;
  * {@code m ⊙ (W + s·B·A) / ||W + s·B·A||_c}, the norm per output row and constant in the backward, as PEFT computes
  * it; m starts at {@code ||W||_c}, so the adapter still starts as the identity. r·(in + out) + out parameters per
  * target and layer. See {@link LowRankDelta} for the contribution the backends compute.
+ *
+ * <p>With {@code init_lora_weights: pissa} (PiSSA, Meng et al. 2024) A and B start at the principal factors A0, B0 of
+ * the base rows' top-r SVD ({@code Initializer.PrincipalFactor}, set by the runtime from the base weight) and the delta
+ * is {@code s·B·A − s·B0·A0}: still the identity at the start, and training moves the principal directions. The same
+ * r·(in + out) trained parameters; the frozen pair is the runtime's, recomputed from the base weight.
  */
 public final class LoraProvider extends BasePeftMethodProvider<LoraConfig> {
 
@@ -37,8 +42,8 @@ public final class LoraProvider extends BasePeftMethodProvider<LoraConfig> {
     public LoraProvider() {
         super(NAME, "LoRA: a low-rank update s*B*A on chosen projections (in_proj and its x/z blocks, Mamba-2's"
                 + " B/C/dt blocks too, x_proj and its dt/B/C blocks, dt_proj, out_proj, head); options: rsLoRA"
-                + " (use_rslora), DoRA (use_dora), LoRA+ (loraplus_lr_ratio)", LoraConfig.class, LoraConfig.DEFAULT,
-                true, HookKind.PROJECTION);
+                + " (use_rslora), DoRA (use_dora), LoRA+ (loraplus_lr_ratio), PiSSA (init_lora_weights: pissa)",
+                LoraConfig.class, LoraConfig.DEFAULT, true, HookKind.PROJECTION);
     }
 
     /** Both families: the hooks' shapes follow the model's (per-head states and blocks on Mamba-2). */
@@ -96,10 +101,13 @@ public final class LoraProvider extends BasePeftMethodProvider<LoraConfig> {
         int[] aShape = {r, target.inFeatures(shape)};
         int[] bShape = {target.outFeatures(shape), r};
         var layerIndex = layer < 0 ? java.util.OptionalInt.empty() : java.util.OptionalInt.of(layer);
+        boolean pissa = config.initLoraWeights() == LoraInit.PISSA;
         specs.add(new ParameterSpec(parameterName(layer, target, "lora_A"), aShape,
-                Initializer.KaimingUniform.LINEAR_DEFAULT, HookKind.PROJECTION, layerIndex, true));
+                pissa ? new Initializer.PrincipalFactor() : Initializer.KaimingUniform.LINEAR_DEFAULT,
+                HookKind.PROJECTION, layerIndex, true));
         // LoRA+: B's parameter group learns loraplus_lr_ratio times faster (PEFT's create_loraplus_optimizer)
-        specs.add(new ParameterSpec(parameterName(layer, target, "lora_B"), bShape, new Initializer.Zeros(),
+        specs.add(new ParameterSpec(parameterName(layer, target, "lora_B"), bShape,
+                pissa ? new Initializer.PrincipalFactor() : new Initializer.Zeros(),
                 HookKind.PROJECTION, layerIndex, true, config.loraplusLrRatio()));
         if (config.useDora()) {
             // decayed like A and B, as PEFT's trainer does; in LoRA+'s group of B, as PEFT puts 1-D parameters
@@ -133,7 +141,7 @@ public final class LoraProvider extends BasePeftMethodProvider<LoraConfig> {
             return parameterIfPresent(parameterName(l, target, "lora_A")).map(a -> new LowRankDelta(a,
                     parameter(parameterName(l, target, "lora_B")), config.scaling(), target.rowOffset(shape()),
                     config.useDora() ? Optional.of(parameter(parameterName(l, target, MAGNITUDE)))
-                            : Optional.empty()));
+                            : Optional.empty(), config.initLoraWeights() == LoraInit.PISSA));
         }
     }
 }

@@ -149,6 +149,38 @@ class LoraContractTest extends PeftMethodContract {
         assertThat(hook.delta(1, Projection.IN_PROJ)).isPresent();
     }
 
+    /** init_lora_weights is read by name: a value PEFT has but this runtime does not (olora) lists the valid ones. */
+    @Test
+    void anUnknownInitLoraWeightsIsRefusedListingTheValidValues() {
+        var problems = new java.util.ArrayList<org.ssmpeft.api.config.ConfigProblem>();
+        var node = org.ssmpeft.api.config.ConfigFiles.json().createObjectNode().put("init_lora_weights", "olora");
+        assertThat(org.ssmpeft.api.config.ConfigBinder.bind(LoraConfig.class, LoraConfig.DEFAULT, node, "", List.of(),
+                problems)).isEmpty();
+        assertThat(problems).hasSize(1);
+        assertThat(problems.getFirst().toString())
+                .contains("init_lora_weights: expected one of default, pissa, found string \"olora\"");
+        node.put("init_lora_weights", "PiSSA");
+        problems.clear();
+        assertThat(org.ssmpeft.api.config.ConfigBinder.bind(LoraConfig.class, LoraConfig.DEFAULT, node, "", List.of(),
+                problems).orElseThrow().initLoraWeights()).isEqualTo(LoraInit.PISSA);
+    }
+
+    @Test
+    void pissaStartsAAndBUnsetForThePlanAndMarksItsDeltas() {
+        var config = new LoraConfig(2, 4, 0, List.of(Projection.X_PROJ, Projection.HEAD), false, false, 1.0,
+                LoraInit.PISSA);
+        var hook = (ProjectionHook) adapter(config, ModelShape.preset("mamba-tiny").orElseThrow(), LayerSelection.ALL);
+        LowRankDelta d = hook.delta(1, Projection.X_PROJ).orElseThrow();
+        assertThat(d.pissa()).isTrue();
+        for (float[] factor : List.of(d.a().data(), d.b().data())) {
+            for (float v : factor) {
+                assertThat(v).isNaN(); // Initializer.PrincipalFactor: set by the runtime's plan
+            }
+        }
+        assertThat(((ProjectionHook) adapter(LoraConfig.DEFAULT, ModelShape.preset("mamba-tiny").orElseThrow(),
+                LayerSelection.ALL)).delta(1, Projection.X_PROJ_B).orElseThrow().pissa()).isFalse();
+    }
+
     @Test
     void overlappingTargetsAreRefused() {
         assertThatThrownBy(() -> new LoraConfig(8, 8, 0, List.of(Projection.X_PROJ, Projection.X_PROJ_B), false))

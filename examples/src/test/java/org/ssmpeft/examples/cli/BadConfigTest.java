@@ -27,7 +27,9 @@ class BadConfigTest {
                                 + " initial-state, lora, partial-ft, prefix, prompt, sdlora, state-offset"),
                 Arguments.of("unknown field", "yaml", "method: lora\nrnak: 4\n",
                         "rnak: unknown field; did you mean 'rank'?; known fields: rank, alpha, dropout, targets,"
-                                + " use_rslora, use_dora, loraplus_lr_ratio, name, method, layers"),
+                                + " use_rslora, use_dora, loraplus_lr_ratio, init_lora_weights, name, method, layers"),
+                Arguments.of("unknown lora init", "yaml", "method: lora\ninit_lora_weights: olora\n",
+                        "init_lora_weights: expected one of default, pissa, found string \"olora\""),
                 Arguments.of("wrong type", "json", "{\"method\": \"lora\", \"rank\": \"eight\"}",
                         "rank: expected an integer in [1, 4096], found string \"eight\""),
                 Arguments.of("out of range", "json", "{\"method\": \"lora\", \"dropout\": 1.5}",

@@ -46,7 +46,7 @@ class MethodDefaultsTest {
 
     /** The example configs read and count what their comments say (run from the examples module's folder). */
     @Test
-    void theExampleConfigsOfDoraAndLoraPlusReadAndCountAsTheirCommentsSay() {
+    void theExampleConfigsOfDoraLoraPlusAndPissaReadAndCountAsTheirCommentsSay() {
         ModelShape s = ModelShape.preset("mamba-130m").orElseThrow();
         var dora = factory.reader().read(java.nio.file.Path.of("configs/dora.yaml")).getFirst();
         var plus = factory.reader().read(java.nio.file.Path.of("configs/lora-plus.yaml")).getFirst();
@@ -54,5 +54,8 @@ class MethodDefaultsTest {
         assertThat(((LoraConfig) plus.config()).loraplusLrRatio()).isEqualTo(16);
         assertThat(factory.parameterCount(dora, s)).isEqualTo(1_243_008);
         assertThat(factory.parameterCount(plus, s)).isEqualTo(1_204_224);
+        var pissa = factory.reader().read(java.nio.file.Path.of("configs/pissa.yaml")).getFirst();
+        assertThat(((LoraConfig) pissa.config()).initLoraWeights()).isEqualTo(org.ssmpeft.lora.LoraInit.PISSA);
+        assertThat(factory.parameterCount(pissa, s)).isEqualTo(1_204_224); // the frozen B0, A0 are not parameters
     }
 }

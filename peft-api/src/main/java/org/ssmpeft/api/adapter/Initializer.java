@@ -117,4 +117,17 @@ public sealed interface Initializer {
             t.fill(Float.NaN);
         }
     }
+
+    /**
+     * PiSSA's start of a LoRA factor: A0 or B0, the principal factors of the base rows its low-rank delta adapts
+     * ({@link org.ssmpeft.api.hooks.LowRankDelta}'s {@code pissa}). Like {@link BaseRowNorm} it fills NaN, "not yet
+     * set", and the runtime's hook plan sets the factor from the base weight's SVD the first time the adapter acts on
+     * a model (a value written before, by a file or by hand, is kept).
+     */
+    record PrincipalFactor() implements Initializer {
+        @Override
+        public void fill(Tensor t, RandomGenerator rng) {
+            t.fill(Float.NaN);
+        }
+    }
 }

@@ -20,13 +20,28 @@ import org.ssmpeft.api.tensor.Tensor;
  * @param b         (out_features of the block, r)
  * @param scaling   alpha / r (LoRA) or alpha / sqrt(r) (rsLoRA)
  * @param rowOffset first adapted row of the full weight
+ * <p>With {@code pissa} (PiSSA, Meng et al. 2024, as Hugging Face PEFT's {@code init_lora_weights="pissa"} defines
+ * it) the delta is taken relative to its principal start: {@code ΔW = s·B·A − s·B0·A0}, where B0 (out, r) and A0
+ * (r, in) are the principal factors of the adapted rows, {@code W[rows] ≈ U_r S_r V_rᵀ}, {@code B0 = U_r √S_r / √s},
+ * {@code A0 = √S_r V_rᵀ / √s}. PEFT replaces W by the residual {@code W − s·B0·A0} and starts B, A at B0, A0; an
+ * adapter cannot rewrite W, so the runtime subtracts the frozen {@code s·B0·A0} instead, computed from the base weight
+ * (the same model, the same gradients of A and B). A and B whose elements are NaN ({@link
+ * org.ssmpeft.api.adapter.Initializer.PrincipalFactor}) are set to A0 and B0 the first time the adapter acts.
+ *
  * @param magnitude DoRA's m, (out_features of the block), or empty for plain LoRA
+ * @param pissa     whether the delta is relative to the principal factors of its base rows (PiSSA)
  */
-public record LowRankDelta(Tensor a, Tensor b, float scaling, int rowOffset, Optional<Tensor> magnitude) {
+public record LowRankDelta(Tensor a, Tensor b, float scaling, int rowOffset, Optional<Tensor> magnitude,
+                           boolean pissa) {
 
     /** A plain LoRA delta (no magnitude). */
     public LowRankDelta(Tensor a, Tensor b, float scaling, int rowOffset) {
         this(a, b, scaling, rowOffset, Optional.empty());
+    }
+
+    /** A LoRA or DoRA delta from zero (not PiSSA). */
+    public LowRankDelta(Tensor a, Tensor b, float scaling, int rowOffset, Optional<Tensor> magnitude) {
+        this(a, b, scaling, rowOffset, magnitude, false);
     }
 
     public LowRankDelta {
@@ -42,6 +57,13 @@ public record LowRankDelta(Tensor a, Tensor b, float scaling, int rowOffset, Opt
         if (a.rank() != 2 || b.rank() != 2 || a.dim(0) != b.dim(1)) {
             throw new IllegalArgumentException("low-rank delta needs A (r, in) and B (out, r) with the same r; found A"
                     + Tensor.format(a.shape()) + ", B" + Tensor.format(b.shape()));
+        }
+        if (pissa && magnitude.isPresent()) {
+            throw new IllegalArgumentException("a low-rank delta is either DoRA (a magnitude) or PiSSA, not both");
+        }
+        if (pissa && !(scaling > 0)) {
+            throw new IllegalArgumentException("a PiSSA delta needs a scaling > 0 (A0, B0 carry 1/sqrt(s)), found "
+                    + scaling);
         }
         if (rowOffset < 0) {
             throw new IllegalArgumentException("row offset must be >= 0, found " + rowOffset);

@@ -107,10 +107,12 @@ public final class AdapterFiles {
      */
     public static void save(Adapter adapter, Path dir, Optional<String> baseModel) throws IOException {
         for (var s : adapter.parameterSpecs()) {
-            if (s.initializer() instanceof org.ssmpeft.api.adapter.Initializer.BaseRowNorm
+            if ((s.initializer() instanceof org.ssmpeft.api.adapter.Initializer.BaseRowNorm
+                    || s.initializer() instanceof org.ssmpeft.api.adapter.Initializer.PrincipalFactor)
                     && hasNaN(adapter.parameter(s.name()).data())) {
                 throw new IllegalStateException("adapter '" + adapter.name() + "' (" + adapter.method() + "): "
-                        + s.name() + " is not set yet: it starts at the base weight's row norms, set the first time"
+                        + s.name() + " is not set yet: it starts from the base weight (DoRA's row norms, PiSSA's"
+                        + " principal factors), set the first time"
                         + " the adapter acts on its model; run a forward pass (or train) before saving");
             }
         }

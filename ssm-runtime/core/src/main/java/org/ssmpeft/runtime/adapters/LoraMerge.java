@@ -324,7 +324,8 @@ public final class LoraMerge {
      * {@code W[rowOffset + o, i] += Σ_deltas s · Σ_k B[o, k] A[k, i]}, summed in double, rounded once. A DoRA delta
      * (with a magnitude) adds its rows' change to {@code m ⊙ (W + s·B·A) / ||W + s·B·A||_c} instead,
      * {@code (g − 1)·W[o] + g·s·(BA)[o]} with g = m / n from the unmerged W, as the hook computes it; a magnitude
-     * not yet set is set to the base rows' norms first, as the hook plan would.
+     * not yet set is set to the base rows' norms first, as the hook plan would. A PiSSA delta adds
+     * {@code s·B·A − s·B0·A0}, B0 and A0 the principal factors of the unmerged rows (unset A, B set to them first).
      */
     private static void fold(float[] w, int columns, List<LowRankDelta> deltas) {
         int first = Integer.MAX_VALUE;
@@ -355,8 +356,25 @@ public final class LoraMerge {
                     gain[o] = m[o] / n[o];
                 }
             }
+            float[] a0 = null;
+            float[] b0 = null;
+            if (d.pissa()) { // s·B·A − s·B0·A0, the factors of the rows before the merge (PiSSA)
+                var f = org.ssmpeft.runtime.plan.PrincipalFactors.of(w, columns, d.rowOffset(), out, r, d.scaling());
+                a0 = f.a0();
+                b0 = f.b0();
+                org.ssmpeft.runtime.plan.HookPlan.setUnset(a, a0);
+                org.ssmpeft.runtime.plan.HookPlan.setUnset(b, b0);
+            }
             for (int o = 0; o < out; o++) {
                 int row = (d.rowOffset() - first + o) * columns;
+                if (b0 != null) {
+                    for (int k = 0; k < r; k++) {
+                        double bk = s * b0[o * r + k];
+                        for (int i = 0; i < columns; i++) {
+                            sum[row + i] -= bk * a0[k * columns + i];
+                        }
+                    }
+                }
                 double g = gain == null ? 1 : gain[o];
                 if (gain != null) {
                     int wRow = (d.rowOffset() + o) * columns;

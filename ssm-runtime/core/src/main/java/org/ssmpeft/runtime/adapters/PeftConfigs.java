@@ -105,7 +105,10 @@ final class PeftConfigs {
             out.put("bias", F.textNode("none"));
             out.put("fan_in_fan_out", F.booleanNode(false));
             out.put("modules_to_save", F.nullNode());
-            out.put("init_lora_weights", F.booleanNode(true));
+            // PiSSA: PEFT, loading the adapter, takes the residual of the base weight again and then the saved A, B:
+            // the model this runtime computes
+            out.put("init_lora_weights", "pissa".equals(fields.path("init_lora_weights").asText())
+                    ? F.textNode("pissa") : F.booleanNode(true));
             out.put("rank_pattern", F.objectNode());
             out.put("alpha_pattern", F.objectNode());
             out.put("use_dora", fields.get("use_dora"));
@@ -322,6 +325,12 @@ final class PeftConfigs {
         targets.forEach(p -> ts.add(p.configName()));
         out.put("use_rslora", root.path("use_rslora").asBoolean(false));
         out.put("use_dora", root.path("use_dora").asBoolean(false));
+        // PEFT's pissa_niter_K is its fast, approximate SVD of the same factors; any other start (true, gaussian)
+        // leaves the base weight alone, and only A and B, read from the file, matter
+        String init = root.path("init_lora_weights").asText("");
+        if (init.equals("pissa") || init.startsWith("pissa_niter_")) {
+            out.put("init_lora_weights", "pissa");
+        }
         return Optional.of(out);
     }
 

@@ -145,6 +145,8 @@ public final class HookPlan {
     private final List<LowRank> head = new ArrayList<>();
     private final Map<String, Term> parameterDeltas = new LinkedHashMap<>();
     private final Set<String> doraWeights = new LinkedHashSet<>();
+    /** Base weights that a PiSSA delta adapts (they may not be trained: its frozen factors are theirs). */
+    private final Set<String> pissaWeights = new LinkedHashSet<>();
     private Term prompt;
 
     private HookPlan(ModelSpec spec, boolean fresh, List<Adapter> acting) {
@@ -235,13 +237,13 @@ public final class HookPlan {
                         if (target.isPerLayer()) {
                             p.delta(l, target).ifPresent(d -> plan.layers[li].deltas
                                     .computeIfAbsent(target.module(), k -> new ArrayList<>())
-                                    .add(plan.lowRank(a, d, target, li)));
+                                    .addAll(plan.lowRank(a, d, target, li)));
                         }
                     }
                 }
             }
             if (a instanceof ProjectionHook p) {
-                p.delta(-1, Projection.HEAD).ifPresent(d -> plan.head.add(plan.lowRank(a, d, Projection.HEAD, -1)));
+                p.delta(-1, Projection.HEAD).ifPresent(d -> plan.head.addAll(plan.lowRank(a, d, Projection.HEAD, -1)));
             }
         }
         plan.prompt = prompt.term();
@@ -402,6 +404,11 @@ public final class HookPlan {
             }
         }
         for (String n : trainable) {
+            if (pissaWeights.contains(n)) {
+                throw new IllegalArgumentException("base parameter '" + n + "' cannot be trained while a PiSSA delta"
+                        + " (lora with init_lora_weights pissa) adapts it: PiSSA's frozen factors are those of the base"
+                        + " weight; train another weight, or use init_lora_weights default there");
+            }
             if (doraWeights.contains(n)) {
                 throw new IllegalArgumentException("base parameter '" + n + "' cannot be trained while a DoRA delta"
                         + " (lora with use_dora) adapts it: DoRA's norm is taken of the base weight; train another"
@@ -484,7 +491,12 @@ public final class HookPlan {
         sums.forEach((name, sum) -> parameterDeltas.put(name, sum.term()));
     }
 
-    private LowRank lowRank(Adapter a, LowRankDelta d, Projection target, int layer) {
+    /**
+     * The plan's low-rank terms of one delta: its own, and for PiSSA a second, {@code −s·B0·A0}, of the frozen
+     * principal factors of the base rows (the runtime's, not the adapter's: they get no update), after setting the
+     * still-unset (NaN) elements of A and B to A0 and B0.
+     */
+    private List<LowRank> lowRank(Adapter a, LowRankDelta d, Projection target, int layer) {
         String weightName = weightName(target, layer);
         int[] w = weightShape(target, weightName);
         int rank = d.rank();
@@ -509,8 +521,44 @@ public final class HookPlan {
             float[] norm = rowNorms(weight, in, d.rowOffset(), out, d.b().data(), d.a().data(), d.scaling());
             return new Dora(Term.of("DoRA magnitude on " + where, m), norm, weight);
         });
-        return new LowRank(Term.of("lora A on " + where, d.a()), Term.of("lora B on " + where, d.b()), d.scaling(),
-                rank, in, out, d.rowOffset(), dora);
+        LowRank own = new LowRank(Term.of("lora A on " + where, d.a()), Term.of("lora B on " + where, d.b()),
+                d.scaling(), rank, in, out, d.rowOffset(), dora);
+        if (!d.pissa()) {
+            return List.of(own);
+        }
+        pissaWeights.add(weightName);
+        PrincipalFactors f = principalFactors(spec.parameters().get(weightName).data(), in, d.rowOffset(), out, rank,
+                d.scaling());
+        setUnset(d.a().data(), f.a0());
+        setUnset(d.b().data(), f.b0());
+        return List.of(own, new LowRank(Term.of("PiSSA's frozen A0 on " + where, Tensor.of(f.a0(), rank, in)),
+                Term.of("PiSSA's frozen B0 on " + where, Tensor.of(f.b0(), out, rank)), -d.scaling(), rank, in, out,
+                d.rowOffset(), Optional.empty()));
+    }
+
+    /**
+     * PiSSA's factors of a base weight's rows, computed once per weight array, block, rank and scaling: a base weight
+     * is never changed in place while a PiSSA delta adapts it (training it is refused), and the SVD of a wide
+     * projection takes seconds. Weakly keyed by the array, so a dropped model takes its factors with it.
+     */
+    private static PrincipalFactors principalFactors(float[] w, int in, int rowOffset, int out, int rank, float s) {
+        String key = in + "/" + rowOffset + "/" + out + "/" + rank + "/" + Float.floatToIntBits(s);
+        Map<String, PrincipalFactors> byBlock;
+        synchronized (PRINCIPAL_FACTORS) {
+            byBlock = PRINCIPAL_FACTORS.computeIfAbsent(w, k -> new java.util.concurrent.ConcurrentHashMap<>());
+        }
+        return byBlock.computeIfAbsent(key, k -> PrincipalFactors.of(w, in, rowOffset, out, rank, s));
+    }
+
+    private static final Map<float[], Map<String, PrincipalFactors>> PRINCIPAL_FACTORS = new java.util.WeakHashMap<>();
+
+    /** Sets the unset (NaN, {@code Initializer.PrincipalFactor}) elements of a PiSSA factor to its start. */
+    public static void setUnset(float[] factor, float[] start) {
+        for (int i = 0; i < factor.length; i++) {
+            if (Float.isNaN(factor[i])) {
+                factor[i] = start[i];
+            }
+        }
     }
 
     /**

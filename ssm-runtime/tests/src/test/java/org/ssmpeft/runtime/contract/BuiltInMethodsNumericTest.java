@@ -16,6 +16,7 @@ import org.ssmpeft.finetune.LayerParameter;
 import org.ssmpeft.finetune.ModelParameter;
 import org.ssmpeft.finetune.PartialFineTuningConfig;
 import org.ssmpeft.lora.LoraConfig;
+import org.ssmpeft.lora.LoraInit;
 import org.ssmpeft.prefix.PrefixConfig;
 import org.ssmpeft.prefix.PromptConfig;
 import org.ssmpeft.runtime.checkpoint.LanguageModelConfig;
@@ -190,12 +191,23 @@ class BuiltInMethodsNumericTest {
                             Projection.X_PROJ_DT, Projection.X_PROJ_B, Projection.X_PROJ_C), true, true),
                     new LoraConfig(2, 4.0, 0.0, List.of(Projection.IN_PROJ_Z, Projection.IN_PROJ_X,
                             Projection.IN_PROJ_B, Projection.IN_PROJ_C, Projection.IN_PROJ_DT, Projection.OUT_PROJ,
-                            Projection.HEAD), false, true));
+                            Projection.HEAD), false, true),
+                    // PiSSA (init_lora_weights pissa) on whole projections, row blocks and the head of each family;
+                    // r 2 needs targets of at least two rows and columns (not dt_proj or x_proj.dt on dt_rank 1)
+                    new LoraConfig(2, 4.0, 0.0, List.of(Projection.IN_PROJ, Projection.X_PROJ, Projection.OUT_PROJ,
+                            Projection.HEAD), false, false, 1.0, LoraInit.PISSA),
+                    new LoraConfig(2, 2.0, 0.0, List.of(Projection.IN_PROJ_Z, Projection.IN_PROJ_X,
+                            Projection.X_PROJ_B, Projection.X_PROJ_C), true, false, 1.0, LoraInit.PISSA),
+                    new LoraConfig(2, 4.0, 0.0, List.of(Projection.IN_PROJ_Z, Projection.IN_PROJ_X,
+                            Projection.IN_PROJ_B, Projection.IN_PROJ_C, Projection.OUT_PROJ, Projection.HEAD), false,
+                            false, 1.0, LoraInit.PISSA));
         }
 
         @Override
         protected boolean startsAsIdentity(Record config) {
-            return true; // B = 0 (and with DoRA m = ||W||, so m/n = 1)
+            // B = 0 (and with DoRA m = ||W||, so m/n = 1); PiSSA's W x + s·B0(A0 x) − s·B0(A0 x) is the base model up
+            // to rounding, not bit for bit (PissaTest checks it within float tolerance)
+            return ((LoraConfig) config).initLoraWeights() != LoraInit.PISSA;
         }
 
         /**
@@ -222,7 +234,9 @@ class BuiltInMethodsNumericTest {
         @Override
         protected Optional<Adapter> sumOfTwo(Record config, Adapter a, Adapter b) {
             var c = (LoraConfig) config;
-            if (c.useRslora() || c.useDora()) { // DoRA re-normalises each delta's rows by its own norm
+            // DoRA re-normalises each delta's rows by its own norm; two PiSSA deltas each subtract the frozen
+            // s·B0·A0, which no single one does twice
+            if (c.useRslora() || c.useDora() || c.initLoraWeights() == LoraInit.PISSA) {
                 return Optional.empty();
             }
             var doubled = new LoraConfig(2 * c.rank(), 2 * c.alpha(), c.dropout(), c.targets(), false);
