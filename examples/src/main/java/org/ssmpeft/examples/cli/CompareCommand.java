@@ -48,7 +48,8 @@ final class CompareCommand implements Callable<Integer> {
     String spiderTarget;
 
     @Option(names = "--methods", split = ",", description = "Only these methods (default: every installed one, and"
-            + " lora-dora, LoRA with use_dora); also lora-plus (LoRA+, loraplus_lr_ratio 16), trained only when named.")
+            + " lora-dora, LoRA with use_dora); also lora-plus (LoRA+, loraplus_lr_ratio 16) and lora-pissa"
+            + " (init_lora_weights pissa), trained only when named.")
     List<String> only;
 
     @Option(names = "--steps", defaultValue = "100", description = "Optimiser steps per method (${DEFAULT-VALUE}).")

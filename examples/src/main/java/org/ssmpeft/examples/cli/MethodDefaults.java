@@ -40,8 +40,8 @@ final class MethodDefaults {
     /**
      * Rows of a comparison that are options of an installed method, not methods of their own: the row name, the
      * method, its config and rate, and whether the default run (no {@code --methods}) trains it. DoRA does; LoRA+ is
-     * trained on request ({@code --methods lora-plus}) only: each row costs about 35 s of the bundled default's
-     * 5 minutes, and LoRA+ changes only the optimiser of the LoRA row.
+     * and PiSSA are trained on request ({@code --methods lora-plus,lora-pissa}) only: each row costs about 35 s of
+     * the bundled default's 5 minutes; LoRA+ changes only the optimiser of the LoRA row, PiSSA only its start.
      */
     record Variant(String method, String config, double lr, boolean inDefaultRun) {
     }
@@ -56,6 +56,9 @@ final class MethodDefaults {
         // LoRA+ at the ratio its paper suggests; A at a third of lora's rate, B at 16 times that (5x lora's)
         v.put("lora-plus", new Variant("lora", "method: lora\nrank: 8\nalpha: 8\ntargets: [x_proj.dt, x_proj.B,"
                 + " x_proj.C, dt_proj]\nloraplus_lr_ratio: 16\n", 1e-3, false));
+        // PiSSA: A, B from the top-r SVD of each target's weight (the frozen principal part subtracted), at DoRA's rate
+        v.put("lora-pissa", new Variant("lora", "method: lora\nrank: 8\nalpha: 8\ntargets: [x_proj.dt, x_proj.B,"
+                + " x_proj.C, dt_proj]\ninit_lora_weights: pissa\n", 3e-3, false));
         return java.util.Collections.unmodifiableMap(v);
     }
 

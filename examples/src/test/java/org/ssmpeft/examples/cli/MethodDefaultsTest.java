@@ -19,9 +19,9 @@ class MethodDefaultsTest {
     void theDefaultRunTrainsEveryInstalledMethodAndDoraAndOffersLoraPlusOnRequest() {
         List<String> installed = factory.methods().names();
         List<String> rows = MethodDefaults.defaultRows(installed);
-        assertThat(rows).containsAll(installed).contains("lora-dora").doesNotContain("lora-plus");
+        assertThat(rows).containsAll(installed).contains("lora-dora").doesNotContain("lora-plus", "lora-pissa");
         assertThat(rows.indexOf("lora-dora")).isEqualTo(rows.indexOf("lora") + 1);
-        assertThat(MethodDefaults.onRequest(installed)).containsExactly("lora-plus");
+        assertThat(MethodDefaults.onRequest(installed)).containsExactly("lora-plus", "lora-pissa");
         assertThat(MethodDefaults.defaultRows(List.of("state-offset"))).containsExactly("state-offset");
     }
 

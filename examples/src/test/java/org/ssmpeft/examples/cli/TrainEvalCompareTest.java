@@ -125,7 +125,8 @@ class TrainEvalCompareTest {
         assertThat(r.exitCode()).as(r.err() + r.out()).isZero();
         assertThat(r.out()).containsPattern("\\| lora-dora \\| 3e-03 \\| [0-9,]+ \\| [0-9.]+% \\| [0-9.]+")
                 .containsPattern("\\| lora-plus \\| 1e-03 \\| [0-9,]+ \\| [0-9.]+% \\| [0-9.]+")
-                .doesNotContain("failed").doesNotContain("also available");
+                .doesNotContain("failed")
+                .contains("also available (--methods NAME): lora-pissa");
     }
 
     @Test
