@@ -213,12 +213,22 @@ class BuiltInMethodsNumericTest {
         /**
          * DoRA on dt_proj needs dt_rank ≥ 2: with one column a row's norm is |W_j + s(BA)_j|, which random factors
          * bring near 0 (6e-4 on the default model of dt_rank 1), and m/n of 10³ is beyond what float32 differences
-         * resolve.
+         * resolve. PiSSA needs r <= min(in, out) of every adapted map (its top-r SVD; the plan refuses less, which
+         * random shapes with N 1, dt_rank 1 or one head reach).
          */
         @Override
         protected boolean fits(Record config, LanguageModelConfig model) {
             var c = (LoraConfig) config;
-            return !(c.useDora() && c.targets().contains(Projection.DT_PROJ) && model.toShape().dtRank() < 2);
+            var shape = model.toShape();
+            if (c.initLoraWeights() == LoraInit.PISSA) {
+                for (Projection t : c.targets()) {
+                    if (t.existsIn(shape.family())
+                            && Math.min(t.inFeatures(shape), t.outFeatures(shape)) < c.rank()) {
+                        return false;
+                    }
+                }
+            }
+            return !(c.useDora() && c.targets().contains(Projection.DT_PROJ) && shape.dtRank() < 2);
         }
 
         @Override
