@@ -102,18 +102,12 @@ template <typename T>
 struct PackBC {
     static constexpr bool value = sizeof(T) == 2 && SCAN_BC_PACKED;
 };
-// bf16 forward: (Δ, u) staged as one packed bf16 pair per step and channel (exact: both arrive as bf16), Δ·u formed
-// in the recurrence (1): half the shared traffic of the (Δ, Δ·u) float pairs (0), one more multiply per step
-#ifndef SCAN_DU_PACKED
-#define SCAN_DU_PACKED 0
-#endif
-template <typename T>
-struct PackDU {
-    static constexpr bool value = sizeof(T) == 2 && SCAN_DU_PACKED;
-};
-__device__ __forceinline__ float2 unpack_du(unsigned w) {
-    const float dv = __uint_as_float(w << 16), uv = __uint_as_float(w & 0xffff0000u);
-    return make_float2(dv, dv * uv);
+
+// Where the forward stages (Δ, Δ·u) of step r (of the tile) and channel c: steps 2r' and 2r' + 1 side by side, so a
+// lane reads two steps' pairs with one 16-byte load
+template <int CH>
+__device__ __forceinline__ int du_at(int r, int c) {
+    return ((r >> 1) * CH + c) * 2 + (r & 1);
 }
 
 // 2^x on the special-function unit (x = Δ·A·log2(e) <= 0 in the recurrence)
@@ -400,12 +394,7 @@ struct TileLoad {
         for (int j = 0; j < IC; j++) {
             const int i = threadIdx.x + j * I::THREADS, r = I::row() + j * S;
             const float dv = fdt(j), uv = fx(j);
-            if constexpr (PackDU<T>::value) {
-                reinterpret_cast<unsigned*>(sdu)[((r >> 1) * CH + col) * 2 + (r & 1)] =
-                        (unsigned) dt[j] | ((unsigned) x[j] << 16);
-            } else {
-                sdu[((r >> 1) * CH + col) * 2 + (r & 1)] = make_float2(dv, dv * uv);
-            }
+            sdu[du_at<CH>(r, col)] = make_float2(dv, dv * uv);
             su[i] = uv;
             sz[i] = fz(j);
         }
@@ -554,18 +543,8 @@ struct TileLoadV {
             R4::widen(dt[j], dv);
             R4::widen(x[j], uv);
             R4::widen(z[j], zv);
-            if constexpr (PackDU<T>::value) {
-                const uint2 pd = *reinterpret_cast<const uint2*>(&dt[j]), px = *reinterpret_cast<const uint2*>(&x[j]);
-                const unsigned w[4] = {__byte_perm(pd.x, px.x, 0x5410), __byte_perm(pd.x, px.x, 0x7632),
-                                       __byte_perm(pd.y, px.y, 0x5410), __byte_perm(pd.y, px.y, 0x7632)};
 #pragma unroll
-                for (int k = 0; k < 4; k++) reinterpret_cast<unsigned*>(sdu)[((r >> 1) * CH + c + k) * 2 + (r & 1)] = w[k];
-            } else {
-#pragma unroll
-                for (int k = 0; k < 4; k++) {
-                    sdu[((r >> 1) * CH + c + k) * 2 + (r & 1)] = make_float2(dv[k], dv[k] * uv[k]);
-                }
-            }
+            for (int k = 0; k < 4; k++) sdu[du_at<CH>(r, c + k)] = make_float2(dv[k], dv[k] * uv[k]);
             *reinterpret_cast<float4*>(su + r * CH + c) = make_float4(uv[0], uv[1], uv[2], uv[3]);
             *reinterpret_cast<float4*>(sz + r * CH + c) = make_float4(zv[0], zv[1], zv[2], zv[3]);
         }
@@ -705,25 +684,14 @@ SCAN_UNROLL(SCAN_FWD_UNROLL)
 #pragma unroll
                 for (int q = 0; q < G; q++) {
                     const int t = t1 + t2 + q;
-                    if constexpr (PackDU<T>::value) {
-                        const unsigned* pdu = reinterpret_cast<const unsigned*>(sdu) + ((t >> 1) * CH + cl) * 2;
-                        if constexpr (G % 2 == 0) {
-                            if (q % 2 == 0) {
-                                const uint2 w = *reinterpret_cast<const uint2*>(pdu);
-                                du[q] = unpack_du(w.x);
-                                du[q + 1] = unpack_du(w.y);
-                            }
-                        } else {
-                            du[q] = unpack_du(pdu[t & 1]);
-                        }
-                    } else if constexpr (G % 2 == 0) {
+                    if constexpr (G % 2 == 0) {
                         if (q % 2 == 0) {
-                            float4 w = *reinterpret_cast<const float4*>(sdu + ((t >> 1) * CH + cl) * 2);
+                            float4 w = *reinterpret_cast<const float4*>(sdu + du_at<CH>(t, cl));
                             du[q] = make_float2(w.x, w.y);
                             du[q + 1] = make_float2(w.z, w.w);
                         }
                     } else {
-                        du[q] = sdu[((t >> 1) * CH + cl) * 2 + (t & 1)];
+                        du[q] = sdu[du_at<CH>(t, cl)];
                     }
                     if constexpr (PACKED) {
                         load_bc_packed<K>(bq[q], cq[q], reinterpret_cast<const unsigned*>(sBC) + t * NT + s * K);
