@@ -140,7 +140,7 @@ final class PretrainCommand implements Callable<Integer> {
         for (int i = 0; i < 8; i++) {
             heldOut.add(corpus.batch(seed + 1_000_003L, 0, i));
         }
-        var provider = backend.provider();
+        var provider = backend.provider(weights.family());
         SsmModel model = backend.create(weights, w);
         TrainingOptions options = TrainingOptions.builder(steps, lr).schedule(LearningRateSchedule.Kind.COSINE, warmup)
                 .weightDecay(weightDecay).seed(seed).evalEvery(evalEvery).checkpointEvery(0).keepCheckpoints(1)

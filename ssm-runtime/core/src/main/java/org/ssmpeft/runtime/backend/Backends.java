@@ -7,6 +7,8 @@ import java.util.Optional;
 import java.util.ServiceConfigurationError;
 import java.util.ServiceLoader;
 import java.util.TreeMap;
+import java.util.TreeSet;
+import org.ssmpeft.api.shape.ModelFamily;
 
 /**
  * The installed compute backends, by name (the {@code PeftMethods} pattern): {@code forName("cpu")}; an unknown name
@@ -103,6 +105,28 @@ public final class Backends {
                 ? "none is installed (add ssm-backend-cpu)"
                 : String.join("; ", ranked.stream().map(p -> p.name() + ": " + p.unavailableReason().orElse("?"))
                 .toList())));
+    }
+
+    /**
+     * The available backend of highest preference that implements {@code family} (a GPU backend without Mamba-2
+     * kernels leaves a Mamba-2 model to the next one); fails saying why each backend was passed over.
+     */
+    public BackendProvider preferred(ModelFamily family) {
+        List<BackendProvider> ranked = byName.values().stream().sorted(RANK).toList();
+        for (BackendProvider p : ranked) {
+            if (p.families().contains(family) && p.isAvailable()) {
+                return p;
+            }
+        }
+        throw new IllegalStateException("no available compute backend implements the " + family.id() + " family: "
+                + String.join("; ", ranked.stream().map(p -> p.name() + ": " + p.unavailableReason().orElse(
+                "implements " + String.join(", ", new TreeSet<>(p.families().stream().map(ModelFamily::id)
+                        .toList())))).toList()));
+    }
+
+    /** {@code name} when given (it must be available), else {@link #preferred(ModelFamily)} for {@code family}. */
+    public BackendProvider select(Optional<String> name, ModelFamily family) {
+        return name.isEmpty() ? preferred(family) : select(name);
     }
 
     private static final Comparator<BackendProvider> RANK = Comparator.comparingInt(BackendProvider::preference)
