@@ -145,7 +145,7 @@ class SelectiveScanKernelTest {
                     continue;
                 }
                 tests.add(DynamicTest.dynamicTest(layout + " " + c, () -> {
-                    var k = new SelectiveScanKernels(context, layout, layout);
+                    var k = new SelectiveScanKernels(context, layout, layout.single());
                     ScanCase.Result want = c.cpu(true);
                     ScanCase.Result got;
                     try (DeviceArena a = context.arena()) {

@@ -59,7 +59,7 @@ public final class ScanBench {
             List<SelectiveScanKernels> launchers = new ArrayList<>();
             if (sweep) {
                 for (ScanLayout layout : ScanLayout.candidates(n)) {
-                    launchers.add(new SelectiveScanKernels(ctx, layout, layout));
+                    launchers.add(new SelectiveScanKernels(ctx, layout, layout.single()));
                 }
             } else {
                 launchers.add(new SelectiveScanKernels(ctx));

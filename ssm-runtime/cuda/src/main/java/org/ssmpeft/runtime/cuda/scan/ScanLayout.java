@@ -15,21 +15,44 @@ import java.util.Locale;
  * cross-lane sums), fewer channels per block give more, smaller blocks. {@link #COMPILED} is every layout the
  * kernel file instantiates; {@link #forward} and {@link #backward} are the ones the launcher uses (chosen by the
  * scan benchmark on the H200, see src/bench/NOTES.md).
+ *
+ * <p>{@code channelsPerLane} 2 (forward only): a lane computes two channels of the block ({@code channels} on half
+ * the threads), reading each step's (B, C) once for both; such a forward's backward and decoding step run in its
+ * {@link #single()} layout, whose arithmetic per channel is the same.
  */
-public record ScanLayout(int lanes, int statesPerLane, int channels, int tile) {
+public record ScanLayout(int lanes, int statesPerLane, int channels, int tile, int channelsPerLane) {
 
     /** Every layout the kernel file compiles (its LAYOUT lines), grouped by the N + n' they hold. */
     public static final List<ScanLayout> COMPILED = List.of(
             new ScanLayout(4, 4, 32, 32), new ScanLayout(8, 2, 16, 32), new ScanLayout(8, 2, 32, 32),
             new ScanLayout(16, 1, 8, 32), new ScanLayout(16, 1, 16, 32), new ScanLayout(8, 2, 8, 32),
             new ScanLayout(4, 8, 32, 16), new ScanLayout(8, 4, 16, 16), new ScanLayout(8, 4, 32, 16),
-            new ScanLayout(4, 16, 32, 8), new ScanLayout(8, 8, 16, 8), new ScanLayout(8, 8, 32, 8));
+            new ScanLayout(4, 16, 32, 8), new ScanLayout(8, 8, 16, 8), new ScanLayout(8, 8, 32, 8),
+            new ScanLayout(8, 2, 32, 32, 2));
 
     public ScanLayout {
-        if (lanes * channels % 32 != 0 || tile % lanes != 0 || channels % statesPerLane != 0) {
+        if ((channelsPerLane != 1 && channelsPerLane != 2) || channels % channelsPerLane != 0
+                || lanes * channels / channelsPerLane % 32 != 0 || tile % lanes != 0
+                || channels / channelsPerLane % statesPerLane != 0) {
             throw new IllegalArgumentException("scan layout " + lanes + "x" + statesPerLane + ", " + channels
-                    + " channels, tile " + tile + ": threads must fill warps, the tile a multiple of the lanes");
+                    + " channels, tile " + tile + ", " + channelsPerLane + " channels per lane: threads must fill"
+                    + " warps, the tile a multiple of the lanes, 1 or 2 channels per lane");
         }
+    }
+
+    /** A layout with one channel per lane. */
+    public ScanLayout(int lanes, int statesPerLane, int channels, int tile) {
+        this(lanes, statesPerLane, channels, tile, 1);
+    }
+
+    /** Whether only a forward kernel exists in this layout (two channels per lane). */
+    public boolean forwardOnly() {
+        return channelsPerLane > 1;
+    }
+
+    /** The one-channel-per-lane layout with the same lanes, states and threads (itself when it is one). */
+    public ScanLayout single() {
+        return channelsPerLane == 1 ? this : new ScanLayout(lanes, statesPerLane, channels / channelsPerLane, tile);
     }
 
     /** Steps per tile for N + n' states: 32 up to 16, 16 up to 32, 8 up to 64 (the backward keeps a tile's states). */
@@ -65,14 +88,14 @@ public record ScanLayout(int lanes, int statesPerLane, int channels, int tile) {
         };
     }
 
-    /** Every compiled layout that holds N + n' states (for tests and the benchmark). */
+    /** Every compiled layout that holds N + n' states (for tests and the benchmark; some forward-only). */
     public static List<ScanLayout> candidates(int totalStates) {
         int tile = tileFor(totalStates);
         return COMPILED.stream().filter(l -> l.tile == tile && l.states() >= totalStates).toList();
     }
 
     public int threads() {
-        return lanes * channels;
+        return lanes * channels / channelsPerLane;
     }
 
     /** States a channel holds: lanes x states per lane. */
@@ -84,9 +107,10 @@ public record ScanLayout(int lanes, int statesPerLane, int channels, int tile) {
         return (channelCount + channels - 1) / channels;
     }
 
-    /** The entry-point suffix, e.g. {@code s16k1c8t32}. */
+    /** The entry-point suffix, e.g. {@code s16k1c8t32}, {@code s8k2c32t32p2} with two channels per lane. */
     public String tag() {
-        return String.format(Locale.ROOT, "s%dk%dc%dt%d", lanes, statesPerLane, channels, tile);
+        return String.format(Locale.ROOT, "s%dk%dc%dt%d%s", lanes, statesPerLane, channels, tile,
+                channelsPerLane == 1 ? "" : "p" + channelsPerLane);
     }
 
     /** Dynamic shared memory of the forward (the kernel's FWD_SMEM_FLOATS). */
@@ -96,8 +120,11 @@ public record ScanLayout(int lanes, int statesPerLane, int channels, int tile) {
         return 4 * (4 * tc + 2 * tile * states() + tile * pitch + 2 * channels);
     }
 
-    /** Dynamic shared memory of the backward (the kernel's BWD_SMEM_FLOATS). */
+    /** Dynamic shared memory of the backward (the kernel's BWD_SMEM_FLOATS); one channel per lane only. */
     public int backwardSharedBytes() {
+        if (forwardOnly()) {
+            throw new IllegalStateException("layout " + this + " has no backward; its backward runs in " + single());
+        }
         int tc = tile * channels;
         return 4 * (7 * tc + 2 * tile * states() + tile * statesPerLane * threads()
                 + threads() / 32 * tile * 2 * states());

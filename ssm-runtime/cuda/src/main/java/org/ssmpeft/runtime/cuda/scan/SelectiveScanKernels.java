@@ -75,6 +75,10 @@ public final class SelectiveScanKernels {
                         + ScanLayout.COMPILED);
             }
         }
+        if (backward != null && backward.forwardOnly()) {
+            throw new IllegalArgumentException("scan layout " + backward + " has only a forward kernel; its backward"
+                    + " runs in " + backward.single());
+        }
         this.context = context;
         this.module = context.module("selective_scan.cu", options());
         this.forwardLayout = forward;
@@ -177,7 +181,7 @@ public final class SelectiveScanKernels {
      * a step equals the forward's step bit for bit.
      */
     public void step(Precision p, ScanShape s, ScanOperands o, long state, long extState, long y) {
-        ScanLayout l = forwardLayout(s);
+        ScanLayout l = forwardLayout(s).single();
         kernel("step", p, l).launch(l.blocks(s.channels()), s.batch(), 1, l.threads(), 0,
                 o.x(), o.dt(), o.negA(), o.bc(), o.ldbc(), o.bOffset(), o.dSkip(), o.z(), o.ldz(), o.zOffset(),
                 state, o.hOffset(), o.yOffset(), o.ext(), o.ldExt(), o.extNegA(), extState, y, s.channels(),

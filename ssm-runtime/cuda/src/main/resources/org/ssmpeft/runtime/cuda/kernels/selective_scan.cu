@@ -468,12 +468,13 @@ struct Raw4<bf16> {
 // row (row i / BPR + j·RB) with one access per tensor and item; rows past the tile (RC or RB > TT) stay idle.
 // Shapes it needs (vec_ok, tested once per launch): D, the z and (B, C) row pitches and offsets, N and n' multiples
 // of 4, pointers aligned to 4 elements; then a group of 4 channels or states is wholly inside or outside every
-// bound. The arithmetic is the scalar tile's, so both give the same bits.
-template <typename T, int S, int K, int CH, int TT>
+// bound. The arithmetic is the scalar tile's, so both give the same bits. THR: the block's threads (S·CH, or half
+// of it when a lane computes two channels, see scan_fwd's P).
+template <typename T, int S, int K, int CH, int TT, int THR = S * CH>
 struct TileLoadV {
     typedef Raw4<T> R4;
     typedef typename R4::type R;
-    static constexpr int THREADS = S * CH, NT = S * K, PR = FWD_PITCH(S, CH);
+    static constexpr int THREADS = THR, NT = S * K, PR = FWD_PITCH(S, CH);
     static constexpr int CPR = CH / 4, RC = THREADS / CPR, IC = (TT + RC - 1) / RC;
     static constexpr int BPR = NT / 4, RB = THREADS / BPR, IB = (TT + RB - 1) / RB;
     // the layouts it serves: whole 4-groups, and the read-out rows 16-byte aligned
@@ -618,13 +619,17 @@ template <class A, class B>
 struct Pick<false, A, B> {
     typedef B type;
 };
-template <typename T, int S, int K, int CH, int TT, bool HO, bool V>
+// P: channels per lane (1, or 2: lane s of channel slot cl also computes channel cl + CH/2 of the block, reading
+// each step's (B, C) once for both, so the block's S·CH/2 threads stage and read half the (B, C) per channel; needs
+// the vector tile). The arithmetic of a channel is the same for every P, so every P gives the same bits.
+// c0: the block's first channel.
+template <typename T, int S, int K, int CH, int TT, bool HO, bool V, int P = 1>
 __device__ void scan_fwd(const T* x, const T* dt, const float* negA, const T* bc, int ldbc, int bOff,
                          const float* dskip, const T* z, int ldz, int zOff, float* state, const float* hoff,
                          const float* yoff, const T* ext, int ldext, const float* extNegA, float* extState,
-                         float* ckpt, T* y, int len, int d, int nb, int ne) {
-    typedef Items<S, K, CH, TT> I;
-    constexpr int NT = I::NT, PR = FWD_PITCH(S, CH);
+                         float* ckpt, T* y, int len, int d, int nb, int ne, int c0) {
+    static_assert(P == 1 || (P == 2 && V && CH % 2 == 0), "two channels per lane: vector tile, even CH");
+    constexpr int NT = S * K, PR = FWD_PITCH(S, CH), THREADS = S * CH / P, CP = CH / P;
     // bf16 tokens: (B, C) staged as they arrive, packed bf16 pairs (the shared-memory pipe was the forward's
     // busiest: Nsight Compute, 74% L1/shared throughput, a third of the stalls waiting on shared loads)
     constexpr bool PACKED = PackBC<T>::value;
@@ -636,22 +641,29 @@ __device__ void scan_fwd(const T* x, const T* dt, const float* negA, const T* bc
     float* sy = reinterpret_cast<float*>(sBC + TT * NT);          // (TT, PR) read-outs C·(h + h')
     float* sD = sy + TT * PR;
     float* sYo = sD + CH;
-    const int b = blockIdx.y, c0 = blockIdx.x * CH;
-    const int cl = threadIdx.x / S, s = threadIdx.x % S, c = c0 + cl;
-    const int valid = c < d, ntot = nb + ne;
+    const int b = blockIdx.y;
+    const int cl = threadIdx.x / S, s = threadIdx.x % S;
+    const int ntot = nb + ne;
     const int chunks = (len + TT - 1) / TT;
-    if (threadIdx.x < CH) {
-        int cc = c0 + threadIdx.x;
-        sD[threadIdx.x] = (cc < d && dskip) ? dskip[cc] : 0.f;
-        sYo[threadIdx.x] = (cc < d && yoff) ? yoff[cc] : 0.f;
+    for (int i = threadIdx.x; i < CH; i += THREADS) {
+        int cc = c0 + i;
+        sD[i] = (cc < d && dskip) ? dskip[cc] : 0.f;
+        sYo[i] = (cc < d && yoff) ? yoff[cc] : 0.f;
     }
-    Lane<K> ln;
-    ln.load(negA, extNegA, hoff, c, valid, s, nb, ne);
-    float h[K];
-    load_state<K>(h, state, extState, b, d, c, valid, s, nb, ne);
+    // the lane's channels c[p] = c0 + cl + p·CH/P
+    int c[P], valid[P];
+    Lane<K> ln[P];
+    float h[P][K];
+#pragma unroll
+    for (int p = 0; p < P; p++) {
+        c[p] = c0 + cl + p * CP;
+        valid[p] = c[p] < d;
+        ln[p].load(negA, extNegA, hoff, c[p], valid[p], s, nb, ne);
+        load_state<K>(h[p], state, extState, b, d, c[p], valid[p], s, nb, ne);
+    }
     // two register sets, two tiles ahead: a tile's loads have two tiles of compute to arrive in (one was not enough:
     // the recurrence of one tile is shorter than a loaded memory latency)
-    typedef typename Pick<V, TileLoadV<T, S, K, CH, TT>, TileLoad<T, S, K, CH, TT>>::type Tile;
+    typedef typename Pick<V, TileLoadV<T, S, K, CH, TT, THREADS>, TileLoad<T, S, K, CH, TT>>::type Tile;
     Tile ta, tb;
     ta.load_fwd(x, dt, z, ldz, zOff, bc, ldbc, bOff, ext, ldext, b, 0, len, d, c0, nb, ne);
     if (TT < len) tb.load_fwd(x, dt, z, ldz, zOff, bc, ldbc, bOff, ext, ldext, b, TT, len, d, c0, nb, ne);
@@ -663,11 +675,15 @@ __device__ void scan_fwd(const T* x, const T* dt, const float* negA, const T* bc
         if (t0 + 2 * TT < len) {
             next.load_fwd(x, dt, z, ldz, zOff, bc, ldbc, bOff, ext, ldext, b, t0 + 2 * TT, len, d, c0, nb, ne);
         }
-        if (ckpt && valid) {
+        if (ckpt) {
 #pragma unroll
-            for (int k = 0; k < K; k++) {
-                int n = s * K + k;
-                if (n < ntot) ckpt[(((u64) b * chunks + ck) * d + c) * ntot + n] = h[k];
+            for (int p = 0; p < P; p++) {
+                if (!valid[p]) continue;
+#pragma unroll
+                for (int k = 0; k < K; k++) {
+                    int n = s * K + k;
+                    if (n < ntot) ckpt[(((u64) b * chunks + ck) * d + c[p]) * ntot + n] = h[p][k];
+                }
             }
         }
         // a round: R steps, the read-out reduced every S of them; operands read G steps at a time
@@ -676,22 +692,25 @@ __device__ void scan_fwd(const T* x, const T* dt, const float* negA, const T* bc
         float* readout = sy + s * PR + cl;
 SCAN_UNROLL(SCAN_FWD_UNROLL)
         for (int t1 = 0; t1 < TT; t1 += R) {
-            float out[R / S][S];
+            float out[P][R / S][S];
 #pragma unroll
             for (int t2 = 0; t2 < R; t2 += G) {
-                float2 du[G];
+                float2 du[P][G];
                 float bq[G][K], cq[G][K];
 #pragma unroll
                 for (int q = 0; q < G; q++) {
                     const int t = t1 + t2 + q;
-                    if constexpr (G % 2 == 0) {
-                        if (q % 2 == 0) {
-                            float4 w = *reinterpret_cast<const float4*>(sdu + du_at<CH>(t, cl));
-                            du[q] = make_float2(w.x, w.y);
-                            du[q + 1] = make_float2(w.z, w.w);
+#pragma unroll
+                    for (int p = 0; p < P; p++) {
+                        if constexpr (G % 2 == 0) {
+                            if (q % 2 == 0) {
+                                float4 w = *reinterpret_cast<const float4*>(sdu + du_at<CH>(t, cl + p * CP));
+                                du[p][q] = make_float2(w.x, w.y);
+                                du[p][q + 1] = make_float2(w.z, w.w);
+                            }
+                        } else {
+                            du[p][q] = sdu[du_at<CH>(t, cl + p * CP)];
                         }
-                    } else {
-                        du[q] = sdu[du_at<CH>(t, cl)];
                     }
                     if constexpr (PACKED) {
                         load_bc_packed<K>(bq[q], cq[q], reinterpret_cast<const unsigned*>(sBC) + t * NT + s * K);
@@ -702,11 +721,19 @@ SCAN_UNROLL(SCAN_FWD_UNROLL)
 #pragma unroll
                 for (int q = 0; q < G; q++) {
                     const int j = t2 + q;
-                    out[j / S][j % S] = step_states<K, HO>(h, ln, du[q].x, du[q].y, bq[q], cq[q]);
+#pragma unroll
+                    for (int p = 0; p < P; p++) {
+                        out[p][j / S][j % S] = step_states<K, HO>(h[p], ln[p], du[p][q].x, du[p][q].y, bq[q], cq[q]);
+                    }
                 }
             }
 #pragma unroll
-            for (int r = 0; r < R / S; r++) readout[(t1 + r * S) * PR] = sum_lanes_transposed<S>(out[r], s);
+            for (int p = 0; p < P; p++) {
+#pragma unroll
+                for (int r = 0; r < R / S; r++) {
+                    readout[(t1 + r * S) * PR + p * CP] = sum_lanes_transposed<S>(out[p][r], s);
+                }
+            }
         }
         __syncthreads();
         Tile::template store_fwd<PR>(sy, su, sz, sD, sYo, z != nullptr, y, b, t0, len, d, c0);
@@ -715,7 +742,8 @@ SCAN_UNROLL(SCAN_FWD_UNROLL)
         tile(ta, t0);
         if (t0 + TT < len) tile(tb, t0 + TT);
     }
-    store_state<K>(h, state, extState, b, d, c, valid, s, nb, ne);
+#pragma unroll
+    for (int p = 0; p < P; p++) store_state<K>(h[p], state, extState, b, d, c[p], valid[p], s, nb, ne);
 }
 
 // ------------------------------------------------------------------------------------------------------------------
@@ -1058,27 +1086,40 @@ __device__ void scan_step(const T* x, const T* dt, const float* negA, const T* b
 
 // The forward's four instantiations: with or without h' (HO), vector or scalar tile (V: where TileLoadV serves the
 // layout and vec_ok the shapes; the choice is uniform over the launch, so no warp diverges on it)
-template <typename T, int S, int K, int CH, int TT>
+// P = 2 (two channels per lane, CH channels on S·CH/2 threads) needs the vector tile; where the shapes do not allow
+// it, the block runs its two halves one after the other with the one-channel scalar forward (same bits, half the
+// parallelism: only for shapes no Mamba checkpoint has).
+template <typename T, int S, int K, int CH, int TT, int P = 1>
 __device__ __forceinline__ void fwd_entry(const T* x, const T* dt, const float* negA, const T* bc, int ldbc, int bOff,
                                           const float* dskip, const T* z, int ldz, int zOff, float* state,
                                           const float* hoff, const float* yoff, const T* ext, int ldext,
                                           const float* extNegA, float* extState, float* ckpt, T* y, int len, int d,
                                           int nb, int ne) {
-    typedef TileLoadV<T, S, K, CH, TT> TV;
+    typedef TileLoadV<T, S, K, CH, TT, S * CH / P> TV;
+    const int c0 = blockIdx.x * CH;
     bool vec = false;
     if constexpr (TV::OK) vec = TV::vec_ok(x, dt, bc, ldbc, bOff, z, ldz, zOff, ext, ldext, y, d, nb, ne);
-#define SCAN_FWD(HO, V)                                                                                               \
-    scan_fwd<T, S, K, CH, TT, HO, V>(x, dt, negA, bc, ldbc, bOff, dskip, z, ldz, zOff, state, hoff, yoff, ext, ldext, \
-                                     extNegA, extState, ckpt, y, len, d, nb, ne)
+#define SCAN_FWD(CHN, HO, V, PP, C0)                                                                                 \
+    scan_fwd<T, S, K, CHN, TT, HO, V, PP>(x, dt, negA, bc, ldbc, bOff, dskip, z, ldz, zOff, state, hoff, yoff, ext,  \
+                                          ldext, extNegA, extState, ckpt, y, len, d, nb, ne, C0)
     if constexpr (TV::OK) {
         if (vec) {
-            if (hoff) SCAN_FWD(true, true);
-            else SCAN_FWD(false, true);
+            if (hoff) SCAN_FWD(CH, true, true, P, c0);
+            else SCAN_FWD(CH, false, true, P, c0);
             return;
         }
     }
-    if (hoff) SCAN_FWD(true, false);
-    else SCAN_FWD(false, false);
+    if constexpr (P == 1) {
+        if (hoff) SCAN_FWD(CH, true, false, 1, c0);
+        else SCAN_FWD(CH, false, false, 1, c0);
+    } else {
+#pragma unroll 1
+        for (int half = 0; half < 2; half++) {
+            if (half) __syncthreads();  // the first half's tile is stored before the second stages its own
+            if (hoff) SCAN_FWD(CH / 2, true, false, 1, c0 + half * (CH / 2));
+            else SCAN_FWD(CH / 2, false, false, 1, c0 + half * (CH / 2));
+        }
+    }
 #undef SCAN_FWD
 }
 
@@ -1116,6 +1157,19 @@ __device__ __forceinline__ void fwd_entry(const T* x, const T* dt, const float* 
 
 #define LAYOUT(S, K, CH, TT) ENTRIES(f32, float, S, K, CH, TT) ENTRIES(bf16, bf16, S, K, CH, TT)
 
+// Forward-only layouts with two channels per lane: CH channels per block on S·CH/2 threads (scan_fwd's P = 2); the
+// backward and the decoding step of such a forward run in the one-channel layout (S, K, CH/2), whose arithmetic per
+// channel is the same.
+#define FWD_P2_ENTRY(TN, T, S, K, CH, TT)                                                                            \
+    extern "C" __global__ void FWD_LAUNCH_BOUNDS(S * CH / 2) scan_fwd_##TN##_s##S##k##K##c##CH##t##TT##p2(           \
+            const T* x, const T* dt, const float* negA, const T* bc, int ldbc, int bOff, const float* dskip,         \
+            const T* z, int ldz, int zOff, float* state, const float* hoff, const float* yoff, const T* ext,         \
+            int ldext, const float* extNegA, float* extState, float* ckpt, T* y, int len, int d, int nb, int ne) {   \
+        fwd_entry<T, S, K, CH, TT, 2>(x, dt, negA, bc, ldbc, bOff, dskip, z, ldz, zOff, state, hoff, yoff, ext,      \
+                                      ldext, extNegA, extState, ckpt, y, len, d, nb, ne);                            \
+    }
+#define FWD_P2_LAYOUT(S, K, CH, TT) FWD_P2_ENTRY(f32, float, S, K, CH, TT) FWD_P2_ENTRY(bf16, bf16, S, K, CH, TT)
+
 #define FINISH(TN, T)                                                                                                \
     extern "C" __global__ void scan_bwd_finish_##TN(const float* work, T* dbc, int ldbc, int bOff, T* dext,         \
                                                     int ldext, float* dnegA, float* dExtNegA, float* dhoff,          \
@@ -1129,6 +1183,7 @@ FINISH(bf16, bf16)
 
 // N + n' <= 16: tiles of 32 steps (the first is N 16's default, the only one under SCAN_BENCH_ONE_LAYOUT)
 LAYOUT(8, 2, 16, 32)
+FWD_P2_LAYOUT(8, 2, 32, 32)
 #ifndef SCAN_BENCH_ONE_LAYOUT
 LAYOUT(4, 4, 32, 32)
 LAYOUT(8, 2, 32, 32)
