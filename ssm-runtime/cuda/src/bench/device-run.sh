@@ -5,7 +5,7 @@
 # (TESTS=0 skips the GPU tests, PEER=0 the transformers peer; SWEEP=1 adds the benchmark of every compiled layout,
 # PROFILE=1 the benchmark at 4x the batch (is it parallelism-bound?) and Nsight Compute's warp-state statistics of
 # one forward and one backward launch (--clock-control none: the clocks are left as they are), SANITIZE=1
-# compute-sanitizer's memcheck and racecheck over the small scan cases)
+# compute-sanitizer's memcheck and racecheck over the small scan cases, or the test classes in SANITIZE_CLASSES)
 set -uo pipefail
 OUT=${OUT:-/tmp/out}
 mkdir -p "$OUT"
@@ -66,7 +66,7 @@ if [ "${SANITIZE:-}" = "1" ]; then
     echo "== compute-sanitizer $tool (small cases)"
     timeout 200 compute-sanitizer --tool $tool --print-limit 20 /tmp/jre/bin/java --enable-native-access=ALL-UNNAMED \
       -Dssmpeft.gpu.small=true -jar .device/junit.jar execute -cp "$CP" \
-      --select-class org.ssmpeft.runtime.cuda.SelectiveScanKernelTest --include-tag gpu --disable-banner --disable-ansi-colors \
+      $(for c in ${SANITIZE_CLASSES:-SelectiveScanKernelTest}; do echo --select-class org.ssmpeft.runtime.cuda.$c; done) --include-tag gpu --disable-banner --disable-ansi-colors \
       > "$OUT/sanitizer-$tool.log" 2>&1; grep -E "ERROR SUMMARY|tests (successful|failed)|Hazard|Invalid" "$OUT/sanitizer-$tool.log" | head -20
   done
 fi

@@ -4,11 +4,13 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.ssmpeft.runtime.cuda.driver.CudaModule;
 import org.ssmpeft.runtime.cuda.driver.CudaUnavailableException;
 import org.ssmpeft.runtime.cuda.driver.Nvrtc;
+import org.ssmpeft.runtime.cuda.layers.LayerKernels;
 import org.ssmpeft.runtime.cuda.scan.ScanLayout;
 import org.ssmpeft.runtime.cuda.scan.SelectiveScanKernels;
 
@@ -21,7 +23,25 @@ import org.ssmpeft.runtime.cuda.scan.SelectiveScanKernels;
 class KernelCompileTest {
 
     /** Every .cu resource with the options its launcher compiles it with. */
-    static final List<String> KERNELS = List.of("selective_scan.cu");
+    static final Map<String, List<String>> KERNELS = Map.of(
+            "selective_scan.cu", SelectiveScanKernels.options(),
+            "layers.cu", LayerKernels.options());
+
+    /** Every entry point of each .cu resource. */
+    static List<String> entryPoints(String kernel) {
+        if (kernel.equals("layers.cu")) {
+            return LayerKernels.ENTRY_POINTS;
+        }
+        List<String> names = new ArrayList<>(List.of("scan_bwd_finish_f32", "scan_bwd_finish_bf16"));
+        for (var layout : ScanLayout.COMPILED) {
+            for (String op : layout.forwardOnly() ? List.of("fwd") : List.of("fwd", "bwd", "step")) {
+                for (String t : List.of("f32", "bf16")) {
+                    names.add("scan_" + op + "_" + t + "_" + layout.tag());
+                }
+            }
+        }
+        return names;
+    }
 
     private static Nvrtc nvrtcOrSkip() {
         try {
@@ -35,8 +55,9 @@ class KernelCompileTest {
     @Test
     void everyShippedKernelCompilesForSm90WithoutWarnings() {
         Nvrtc nvrtc = nvrtcOrSkip();
-        for (String kernel : KERNELS) {
-            List<String> options = new ArrayList<>(CudaModule.compileOptions("sm_90", SelectiveScanKernels.options()));
+        for (var entry : new java.util.TreeMap<>(KERNELS).entrySet()) {
+            String kernel = entry.getKey();
+            List<String> options = new ArrayList<>(CudaModule.compileOptions("sm_90", entry.getValue()));
             options.add("--ptxas-options=-v");
             var compiled = nvrtc.compile(CudaModule.source(kernel), kernel, options);
             System.out.println("NVRTC " + nvrtc.version() + " " + kernel + " sm_90: " + compiled.cubin().length
@@ -45,14 +66,8 @@ class KernelCompileTest {
             for (String line : compiled.log().split("\n")) {
                 assertThat(line.toLowerCase()).as(kernel + ": " + line).doesNotContain("warning").doesNotContain("error");
             }
-            assertThat(compiled.log()).as(kernel + " entry points").contains("scan_bwd_finish_f32", "scan_bwd_finish_bf16");
-            for (var layout : ScanLayout.COMPILED) {
-                for (String op : layout.forwardOnly() ? List.of("fwd") : List.of("fwd", "bwd", "step")) {
-                    for (String t : List.of("f32", "bf16")) {
-                        assertThat(compiled.log()).as(kernel + " entry points")
-                                .contains("scan_" + op + "_" + t + "_" + layout.tag() + "'");
-                    }
-                }
+            for (String name : entryPoints(kernel)) {
+                assertThat(compiled.log()).as(kernel + " entry points").contains("'" + name + "'");
             }
         }
     }

@@ -1,6 +1,7 @@
 package org.ssmpeft.runtime.cuda.driver;
 
 import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_DOUBLE;
 import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
@@ -26,7 +27,8 @@ public final class Kernel {
         return name;
     }
 
-    /** Kernel arguments in order: device pointers and 64-bit values as {@code long}, {@code int}, {@code float}. */
+    /** Kernel arguments in order: device pointers and 64-bit values as {@code long}, {@code int}, {@code float},
+     * {@code double}. */
     public void launch(int gx, int gy, int gz, int block, int sharedBytes, Object... args) {
         if (sharedBytes > sharedLimit) {
             context.driver().functionSetAttribute(function, Driver.CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
@@ -42,11 +44,12 @@ public final class Kernel {
                     case Long l -> slot.set(JAVA_LONG, 0, l);
                     case Integer n -> slot.set(JAVA_INT, 0, n);
                     case Float f -> slot.set(JAVA_FLOAT, 0, f);
+                    case Double d -> slot.set(JAVA_DOUBLE, 0, d);
                     case DeviceBuffer b -> slot.set(JAVA_LONG, 0, b.address());
                     case null -> slot.set(JAVA_LONG, 0, 0L);
                     default -> throw new IllegalArgumentException(
                             name + ": argument " + i + " of type " + args[i].getClass().getSimpleName()
-                                    + " (expected long, int, float, DeviceBuffer or null)");
+                                    + " (expected long, int, float, double, DeviceBuffer or null)");
                 }
                 params.setAtIndex(ADDRESS, i, slot);
             }

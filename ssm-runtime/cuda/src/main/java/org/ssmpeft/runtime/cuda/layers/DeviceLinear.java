@@ -1,6 +1,7 @@
 package org.ssmpeft.runtime.cuda.layers;
 
 import org.ssmpeft.runtime.cuda.driver.Cublas;
+import org.ssmpeft.runtime.cuda.driver.Cublas.Op;
 
 /**
  * The cpu backend's {@code Linear} on the device, through cuBLAS in true fp32 (the handle's pedantic math): the
@@ -14,6 +15,9 @@ import org.ssmpeft.runtime.cuda.driver.Cublas;
  *   backwardWeight dW += scale · dyᵀ·x          (out, in)
  *   backwardBias   db += Σ_rows dy              (out)
  * </pre>
+ * cuBLAS is column-major: a row-major (r, c) matrix with row stride ld is, to it, the column-major (c, r) matrix
+ * with leading dimension ld, its transpose. So row-major y = x·Wᵀ is column-major yᵀ = W·xᵀ = op_T(Wᵀ)·xᵀ, and
+ * likewise for the backward products (each method names its call).
  */
 public final class DeviceLinear {
 
@@ -31,27 +35,96 @@ public final class DeviceLinear {
 
     /** x: (M, in) row stride ldx, w: (out, in), b: (out) or 0 -> y: (M, out) row stride ldy (assigned). */
     public void forward(long y, int ldy, long x, int ldx, long w, long b, int m, int in, int out) {
-        throw new UnsupportedOperationException("layers branch");
+        check("forward", m, in, out);
+        ld("forward", "ldx", ldx, in);
+        ld("forward", "ldy", ldy, out);
+        if (m == 0 || out == 0) {
+            return;
+        }
+        if (b != 0) {
+            kernels.copy2d(y, ldy, b, 0, m, out); // every row starts at the bias, the product is added (beta 1)
+        }
+        if (in == 0) {
+            if (b == 0) {
+                fillRows(y, ldy, m, out);
+            }
+            return;
+        }
+        // yᵀ (out, M) = op_T(Wᵀ: in x out, ld in) · xᵀ (in, M, ld ldx)
+        cublas.sgemm(Op.T, Op.N, out, m, in, 1f, w, in, x, ldx, b != 0 ? 1f : 0f, y, ldy);
     }
 
     /** x: (M, in) row stride ldx, w: (out, in) -> y: (M, out) row stride ldy += scale · x·Wᵀ. */
     public void forwardAdd(long y, int ldy, long x, int ldx, long w, float scale, int m, int in, int out) {
-        throw new UnsupportedOperationException("layers branch");
+        check("forwardAdd", m, in, out);
+        ld("forwardAdd", "ldx", ldx, in);
+        ld("forwardAdd", "ldy", ldy, out);
+        if (m == 0 || out == 0 || in == 0) {
+            return;
+        }
+        cublas.sgemm(Op.T, Op.N, out, m, in, scale, w, in, x, ldx, 1f, y, ldy);
     }
 
     /** dy: (M, out) row stride lddy, w: (out, in) -> dx: (M, in) row stride lddx, = or += scale · dy·W. */
     public void backwardInput(long dx, int lddx, long dy, int lddy, long w, float scale, int m, int in, int out,
                               boolean accumulate) {
-        throw new UnsupportedOperationException("layers branch");
+        check("backwardInput", m, in, out);
+        ld("backwardInput", "lddx", lddx, in);
+        ld("backwardInput", "lddy", lddy, out);
+        if (m == 0 || in == 0) {
+            return;
+        }
+        if (out == 0) {
+            if (!accumulate) {
+                fillRows(dx, lddx, m, in);
+            }
+            return;
+        }
+        // dxᵀ (in, M) = Wᵀ (in x out, ld in) · dyᵀ (out, M, ld lddy)
+        cublas.sgemm(Op.N, Op.N, in, m, out, scale, w, in, dy, lddy, accumulate ? 1f : 0f, dx, lddx);
     }
 
     /** dy: (M, out) row stride lddy, x: (M, in) row stride ldx -> dw: (out, in) (row stride in) += scale · dyᵀ·x. */
     public void backwardWeight(long dw, long dy, int lddy, long x, int ldx, float scale, int m, int in, int out) {
-        throw new UnsupportedOperationException("layers branch");
+        check("backwardWeight", m, in, out);
+        ld("backwardWeight", "lddy", lddy, out);
+        ld("backwardWeight", "ldx", ldx, in);
+        if (m == 0 || in == 0 || out == 0) {
+            return;
+        }
+        // dWᵀ (in, out, ld in) += xᵀ (in, M, ld ldx) · op_T(dyᵀ: out x M, ld lddy)
+        cublas.sgemm(Op.N, Op.T, in, out, m, scale, x, ldx, dy, lddy, 1f, dw, in);
     }
 
     /** dy: (M, out) row stride lddy -> db: (out) += Σ_rows dy (deterministic order). */
     public void backwardBias(long db, long dy, int lddy, int m, int out) {
-        throw new UnsupportedOperationException("layers branch");
+        check("backwardBias", m, 1, out);
+        ld("backwardBias", "lddy", lddy, out);
+        kernels.sumBatches(db, dy, m, lddy, 1, out, out, true);
+    }
+
+    private static void check(String call, int m, int in, int out) {
+        if (m < 0 || in < 0 || out < 0) {
+            throw new IllegalArgumentException(call + ": negative size (m " + m + ", in " + in + ", out " + out + ")");
+        }
+    }
+
+    // cuBLAS's rule too: a leading dimension of at least the stored rows (and 1)
+    private static void ld(String call, String name, int ld, int width) {
+        if (ld < Math.max(1, width)) {
+            throw new IllegalArgumentException(call + ": row stride " + name + " = " + ld + " is below the row width "
+                    + width);
+        }
+    }
+
+    // a product over an empty inner dimension is zero
+    private void fillRows(long y, int ldy, int m, int cols) {
+        if (ldy == cols) {
+            kernels.fill(y, (long) m * cols, 0f);
+        } else {
+            for (int r = 0; r < m; r++) {
+                kernels.fill(y + 4L * r * ldy, cols, 0f);
+            }
+        }
     }
 }
