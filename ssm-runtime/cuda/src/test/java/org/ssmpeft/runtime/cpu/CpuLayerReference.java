@@ -54,7 +54,7 @@ public final class CpuLayerReference {
         return Optional.of(new Term("prompt", prompt, new int[] {promptLength, dModel}, List.of()));
     }
 
-    // --- RMSNorm ------------------------------------------------------------------------------------------------------
+    // --- RMSNorm -----------------------------------------------------------------------------------------------------
 
     /** x: (M, d), w: (d) -> y: (M, d). */
     public static void rmsNormForward(float[] y, float[] x, float[] w, int m, int d, double eps) {
@@ -67,9 +67,9 @@ public final class CpuLayerReference {
         RmsNorm.backward(PAR, dx, dw, dy, x, w, m, d, eps, accumulate);
     }
 
-    // --- causal conv1d + silu -----------------------------------------------------------------------------------------
+    // --- causal conv1d + silu ----------------------------------------------------------------------------------------
 
-    /** x: (B, L, D) row stride ldx, w: (D, K), bias or null, state (B, D, K) in/out -> pre (or null), y: (B, L, D). */
+    /** x: (B, L, D) row stride ldx, w: (D, K), bias or null, state (B, D, K) in/out -> pre or null, y (B, L, D). */
     public static void convSiluForward(float[] y, float[] pre, float[] x, int ldx, float[] w, float[] bias,
                                        float[] state, int batch, int len, int channels, int kernel) {
         CausalConv1d.forwardSilu(PAR, y, pre, x, ldx, w, bias, state, batch, len, channels, kernel);
@@ -81,7 +81,7 @@ public final class CpuLayerReference {
         CausalConv1d.backwardSilu(PAR, dx, lddx, dw, dBias, dy, pre, x, ldx, w, batch, len, channels, kernel);
     }
 
-    // --- activations --------------------------------------------------------------------------------------------------
+    // --- activations -------------------------------------------------------------------------------------------------
 
     public static float silu(float x) {
         return Activations.silu(x);
@@ -101,7 +101,7 @@ public final class CpuLayerReference {
         }
     }
 
-    // --- cross-entropy ------------------------------------------------------------------------------------------------
+    // --- cross-entropy -----------------------------------------------------------------------------------------------
 
     public static int targetCount(int[] targets) {
         return CrossEntropy.count(targets);
@@ -137,7 +137,7 @@ public final class CpuLayerReference {
         return mean;
     }
 
-    // --- Linear -------------------------------------------------------------------------------------------------------
+    // --- Linear ------------------------------------------------------------------------------------------------------
 
     /** x: (M, in) row stride ldx, w: (out, in), b: (out) or null -> y: (M, out) (row stride out). */
     public static void linearForward(float[] y, float[] x, int ldx, float[] w, float[] b, int m, int in, int out) {
@@ -167,7 +167,7 @@ public final class CpuLayerReference {
         Linear.backwardBias(db, dy, dyOff, lddy, m, out);
     }
 
-    // --- DoRA (ModelParts.lowRank / lowRankBackward with one DoRA delta) ----------------------------------------------
+    // --- DoRA (ModelParts.lowRank / lowRankBackward with one DoRA delta) ---------------------------------------------
 
     /** One DoRA delta on rows [rowOffset, rowOffset + out) of weight (outFull, in): A (rank, in), B (out, rank). */
     public record Dora(float[] a, float[] b, float[] weight, float[] magnitude, float[] norm, float scale, int rank,
@@ -193,7 +193,7 @@ public final class CpuLayerReference {
             return base;
         }
 
-        /** u = (x·Aᵀ)·Bᵀ: (M, out), unscaled, through the same two Linear.forward calls as ModelParts.lowRank. */
+        /** u = (x·Aᵀ)·Bᵀ: (M, out), unscaled, by the same two Linear.forward calls as ModelParts.lowRank. */
         public float[] update(float[] x, int ldx, int m) {
             float[] t = new float[m * rank];
             Linear.forward(PAR, t, x, ldx, a, null, m, in, rank);
@@ -202,14 +202,14 @@ public final class CpuLayerReference {
             return u;
         }
 
-        /** y: (M, ldy) columns [rowOffset, rowOffset + out) += (g − 1) ⊙ base + g ⊙ scale·u (ModelParts.lowRank). */
+        /** y: (M, ldy) columns [rowOffset, rowOffset + out) += (g − 1) ⊙ base + g ⊙ s·u (ModelParts.lowRank). */
         public void forward(float[] y, int ldy, float[] x, int ldx, int m) {
             ModelParts.lowRank(PAR, List.of(delta()), y, ldy, x, ldx, m);
         }
 
         /**
-         * dy: (M, ldy), the projection's whole output gradient -> dMagnitude (out) = Σ_rows dy ⊙ (base + s·u) / n, the
-         * gradient ModelParts.lowRankBackward reports for the magnitude.
+         * dy: (M, ldy), the projection's whole output gradient -> dMagnitude (out) = Σ_rows dy ⊙ (base + s·u) / n,
+         * the gradient ModelParts.lowRankBackward reports for the magnitude.
          */
         public float[] magnitudeGradient(float[] dy, int ldy, float[] x, int ldx, int m) {
             HookPlan.LowRank d = delta();
@@ -237,7 +237,7 @@ public final class CpuLayerReference {
         }
     }
 
-    // --- rows, sums and elementwise -----------------------------------------------------------------------------------
+    // --- rows, sums and elementwise ----------------------------------------------------------------------------------
 
     /**
      * dst (rows, cols) = or += Σ_{b < batches} src[b·batchStride + r·ld + c] in b order. The cpu has this sum only
