@@ -41,7 +41,8 @@ import org.ssmpeft.runtime.train.TrainableParameter;
  * (B, L) of random tokens (labels = tokens, next-token cross-entropy) + one AdamW update of every trainable tensor,
  * as {@code Trainer} takes it, timed on the wall clock: the SPI's call is synchronous (the gradients come back as host
  * tensors), so the time includes the device work, the copies back and the host optimiser. Median of the timed
- * steps after the warm-up ones.
+ * steps after the warm-up ones; each row builds its model anew, and a discarded round of warm-up steps of the first
+ * row runs before any (the JIT's compilation of the host code would otherwise land on the first row).
  *
  * <p>Methods: {@code state-offset} (h' per layer, zero start), {@code lora} (r 8, alpha 16 on in_proj, x_proj,
  * dt_proj: the targets Hugging Face PEFT accepts for Mamba), {@code lora-out} (the same plus out_proj, which PEFT
@@ -232,6 +233,10 @@ public final class TrainStepBench {
         System.out.printf(Locale.ROOT, "machine: %d cores, load %s (/proc/loadavg), java %s, max heap %.1f GiB%n",
                 Runtime.getRuntime().availableProcessors(), loadAverage(), Runtime.version(),
                 Runtime.getRuntime().maxMemory() / (double) (1L << 30));
+        List<String> runs = o.precisions.stream().filter(p -> supports(backend, p)).toList();
+        System.out.println("precision: requested " + String.join(", ", o.precisions) + "; runs "
+                + (runs.isEmpty() ? "none" : String.join(", ", runs)) + " (fp32 only on this backend: the backend SPI"
+                + " has no precision option yet)");
         System.out.printf(Locale.ROOT, "FLOP/token: model %,d = 6 x %,d matmul weights + scan %,d (24 x layers x"
                 + " d_inner x d_state)%n", flops.model(), flops.matmulWeights(), flops.scan());
 
@@ -251,11 +256,17 @@ public final class TrainStepBench {
                             + "\"fp32_flop_s\":%.4e}%n", GEMM_SIZE, bf16Rate, fp32Rate);
                 }
             }
-            boolean any = o.precisions.stream().anyMatch(p -> supports(backend, p));
+            boolean any = !runs.isEmpty();
             MambaWeights weights = any ? MambaInit.initialise(config, o.seed) : null;
             AdapterFactory factory = new AdapterFactory(PeftMethods.load());
             int[][][] batches = any ? new int[][][] {tokens(o, config, 1), tokens(o, config, 2)} : null;
             List<String> rows = new ArrayList<>();
+            if (any && o.warmup > 0) {
+                // the JIT compiles the step's host code (and a GPU leaves its idle clocks) only after some work, so
+                // the first row would pay for it: a discarded round of warm-up steps first
+                run(backend, weights, factory, o.methods.getFirst(), runs.getFirst(), o, batches, flops, ctx, bf16Rate,
+                        false);
+            }
             for (String precision : o.precisions) {
                 if (!supports(backend, precision)) {
                     String why = "precision " + precision + ": fp32 only on this backend (the backend SPI has no"
@@ -266,7 +277,7 @@ public final class TrainStepBench {
                     continue;
                 }
                 for (Method m : o.methods) {
-                    rows.add(run(backend, weights, factory, m, precision, o, batches, flops, ctx, bf16Rate));
+                    rows.add(run(backend, weights, factory, m, precision, o, batches, flops, ctx, bf16Rate, true));
                 }
             }
             if (rows.isEmpty()) {
@@ -286,7 +297,7 @@ public final class TrainStepBench {
 
     private static String run(BackendProvider backend, MambaWeights weights, AdapterFactory factory, Method method,
                               String precision, Options o, int[][][] batches, Flops flops, CudaContext ctx,
-                              double bf16Rate) {
+                              double bf16Rate, boolean timed) {
         List<AdapterConfig> configs = factory.reader().parse(method.config, ConfigFormat.YAML);
         AdapterSet adapters = factory.create(configs, weights.shape(), o.seed);
         List<TrainableParameter> trainable = new ArrayList<>();
@@ -304,7 +315,7 @@ public final class TrainStepBench {
         try (MemoryPeak peak = ctx == null ? null : MemoryPeak.start(ctx)) {
             SsmModel model = backend.create(weights);
             try {
-                for (int i = -o.warmup; i < o.steps; i++) {
+                for (int i = -o.warmup; i < (timed ? o.steps : 0); i++) {
                     int[][] tokens = batches[Math.floorMod(i, batches.length)];
                     long start = System.nanoTime();
                     LossAndGradients g = model.lossAndGradients(tokens, tokens, adapters, Set.of());
@@ -336,6 +347,9 @@ public final class TrainStepBench {
                 }
             }
             peakBytes = peak == null ? -1 : peak.peakBytes();
+        }
+        if (!timed) {
+            return "";
         }
         double med = median(times), min = Arrays.stream(times).min().orElse(Double.NaN);
         long tokensPerStep = (long) o.batch * o.length;
