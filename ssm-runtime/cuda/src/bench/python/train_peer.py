@@ -236,16 +236,16 @@ def timed(fn, device):
 
 
 def gemm_rate(device, n, reps=20):
-    """FLOP/s of a bf16 n x n x n torch.matmul (median of reps after 3 warm-ups); None when n is 0."""
+    """FLOP/s of a bf16 n x n x n torch.matmul (median of reps after 10 warm-ups); None when n is 0."""
     if n <= 0:
         return None
     g = torch.Generator(device="cpu").manual_seed(7)
     a = (torch.rand(n, n, generator=g) * 2 - 1).to(device=device, dtype=torch.bfloat16)
     b = (torch.rand(n, n, generator=g) * 2 - 1).to(device=device, dtype=torch.bfloat16)
     times = []
-    for i in range(3 + reps):
+    for i in range(10 + reps):
         t = timed(lambda: torch.matmul(a, b), device)
-        if i >= 3:
+        if i >= 10:
             times.append(t)
     del a, b
     return 2.0 * n ** 3 / (statistics.median(times) * 1e-3)

@@ -386,8 +386,9 @@ public final class TrainStepBench {
     }
 
     /**
-     * FLOP/s of {@code C = A·B}, n x n x n ({@code 2·n³} FLOPs), median of {@code reps} after 3 warm-ups, each timed
-     * with CUDA events; A and B random in [-1, 1) (constant inputs draw less power and would run faster).
+     * FLOP/s of {@code C = A·B}, n x n x n ({@code 2·n³} FLOPs), median of {@code reps} after 10 warm-ups (the clocks
+     * leave idle), each timed with CUDA events; A and B random in [-1, 1) (constant inputs draw less power and would run
+     * faster).
      */
     static double gemmRate(CudaContext ctx, Cublas cublas, Cublas.Math math, Cublas.Type out, int n, int reps) {
         long elements = (long) n * n;
@@ -400,7 +401,7 @@ public final class TrainStepBench {
                 fillRandom(ctx, buf, elements, in, r);
             }
             double[] t = new double[reps];
-            for (int i = -3; i < reps; i++) {
+            for (int i = -10; i < reps; i++) {
                 float ms = ctx.time(() -> cublas.gemmEx(math, out, Cublas.Op.N, Cublas.Op.N, n, n, n, 1f,
                         x.address(), n, y.address(), n, 0f, c.address(), n));
                 if (i >= 0) {
