@@ -5,7 +5,10 @@
 # (TESTS=0 skips the GPU tests, PEER=0 the transformers peer; SWEEP=1 adds the benchmark of every compiled layout,
 # PROFILE=1 the benchmark at 4x the batch (is it parallelism-bound?) and Nsight Compute's warp-state statistics of
 # one forward and one backward launch (--clock-control none: the clocks are left as they are), SANITIZE=1
-# compute-sanitizer's memcheck and racecheck over the small scan cases, or the test classes in SANITIZE_CLASSES)
+# compute-sanitizer's memcheck and racecheck over the small scan cases, or the test classes in SANITIZE_CLASSES;
+# SCAN=0 skips the scan benchmark; TRAIN=1 adds the training-step benchmark (TrainStepBench on cuda, Mamba-130M
+# shape, batch 4, L 1024, state-offset / lora / lora-out, fp32 and bf16) and its transformers + PEFT peer
+# (train_peer.py), about 6 minutes: run it as TESTS=0 PEER=0 SCAN=0 TRAIN=1)
 set -uo pipefail
 OUT=${OUT:-/tmp/out}
 mkdir -p "$OUT"
@@ -39,13 +42,29 @@ if [ -n "${VARIANTS:-}" ]; then
       | tee "$OUT/variant-$i.log" | grep -E "^(forward|backward)" | sed "s/^/[$v] /"
   done
 fi
+if [ "${SCAN:-1}" = "1" ]; then
 echo "== scan benchmark"
 timeout 120 $JAVA -cp "$CP" org.ssmpeft.runtime.cuda.bench.ScanBench 2>&1 | tee "$OUT/scan-bench.log" | grep -v "^BENCH"
+fi
 
 if [ "${PEER:-1}" = "1" ]; then
   echo "== transformers peer"
   PYTHONUNBUFFERED=1 timeout 100 python3 ssm-runtime/cuda/src/bench/python/scan_peer.py --out "$OUT/scan-peer.json" \
     > "$OUT/scan-peer.log" 2>&1; tail -12 "$OUT/scan-peer.log"
+fi
+if [ "${TRAIN:-}" = "1" ]; then
+  # one step = loss and gradients + AdamW; the Java side through the backend SPI (a backend that is not available
+  # prints why and exits 3), the peer through transformers' pure-PyTorch path, ~22 s a step at this shape
+  # (anchors.md), so 1 warm-up + TRAIN_PEER_STEPS timed steps per row (4 rows run; lora-out is refused by PEFT)
+  echo "== training-step benchmark (Mamba-130M shape, batch 4, L 1024)"
+  timeout ${TRAIN_TIMEOUT:-120} $JAVA -cp "$CP" org.ssmpeft.runtime.cuda.bench.TrainStepBench --backend cuda \
+    --shape 130m --batch 4 --length 1024 --methods state-offset,lora,lora-out --precision fp32,bf16 \
+    --warmup ${TRAIN_WARMUP:-2} --steps ${TRAIN_STEPS:-5} 2>&1 | tee "$OUT/train-bench.log" | grep -v "^BENCH"
+  echo "== transformers + PEFT training peer"
+  PYTHONUNBUFFERED=1 timeout ${TRAIN_PEER_TIMEOUT:-230} python3 ssm-runtime/cuda/src/bench/python/train_peer.py \
+    --shape 130m --batch 4 --length 1024 --methods lora,state-offset,lora-out --precision fp32,bf16 \
+    --warmup 1 --steps ${TRAIN_PEER_STEPS:-1} --out "$OUT/train-peer.json" > "$OUT/train-peer.log" 2>&1
+  grep -v "^PEER {" "$OUT/train-peer.log" | grep -v "^\[transformers\]" | tail -14
 fi
 if [ "${PROFILE:-}" = "1" ]; then
   echo "== batch 16"

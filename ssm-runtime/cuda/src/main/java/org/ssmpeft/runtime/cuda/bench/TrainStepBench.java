@@ -1,0 +1,523 @@
+package org.ssmpeft.runtime.cuda.bench;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Random;
+import java.util.Set;
+import java.util.SplittableRandom;
+import org.ssmpeft.api.adapter.Adapter;
+import org.ssmpeft.api.adapter.ParameterSpec;
+import org.ssmpeft.api.composition.AdapterFactory;
+import org.ssmpeft.api.composition.AdapterSet;
+import org.ssmpeft.api.config.AdapterConfig;
+import org.ssmpeft.api.config.ConfigFormat;
+import org.ssmpeft.api.registry.PeftMethods;
+import org.ssmpeft.runtime.backend.BackendProvider;
+import org.ssmpeft.runtime.backend.Backends;
+import org.ssmpeft.runtime.backend.LossAndGradients;
+import org.ssmpeft.runtime.backend.SsmModel;
+import org.ssmpeft.runtime.checkpoint.MambaConfig;
+import org.ssmpeft.runtime.checkpoint.MambaInit;
+import org.ssmpeft.runtime.checkpoint.MambaWeights;
+import org.ssmpeft.runtime.cuda.driver.Cublas;
+import org.ssmpeft.runtime.cuda.driver.CudaContext;
+import org.ssmpeft.runtime.cuda.driver.DeviceArena;
+import org.ssmpeft.runtime.cuda.driver.DeviceBuffer;
+import org.ssmpeft.runtime.train.AdamW;
+import org.ssmpeft.runtime.train.TrainableParameter;
+
+/**
+ * The training-step benchmark (issue: CUDA part 2): one PEFT training step of a random-weight Mamba, on any backend,
+ * through the public SPI only ({@link Backends}, {@link SsmModel#lossAndGradients}, adapters from the installed
+ * method plugins by {@link AdapterFactory}, the project's {@link AdamW}). One step = loss and gradients of a batch
+ * (B, L) of random tokens (labels = tokens, next-token cross-entropy) + one AdamW update of every trainable tensor,
+ * as {@code Trainer} takes it, timed on the wall clock: the SPI's call is synchronous (the gradients come back as host
+ * tensors), so the time includes the device work, the copies back and the host optimiser. Median of the timed
+ * steps after the warm-up ones; each row builds its model anew, and a discarded round of warm-up steps of the first
+ * row runs before any (the JIT's compilation of the host code would otherwise land on the first row).
+ *
+ * <p>Methods: {@code state-offset} (h' per layer, zero start), {@code lora} (r 8, alpha 16 on in_proj, x_proj,
+ * dt_proj: the targets Hugging Face PEFT accepts for Mamba), {@code lora-out} (the same plus out_proj, which PEFT
+ * refuses). AdamW as the peer's {@code torch.optim.AdamW(lr=1e-4)}: betas (0.9, 0.999), eps 1e-8, weight decay 0.01.
+ *
+ * <p>FLOPs per token (symbols: layers ℓ, d = d_model, D = d_inner, N = d_state, R = dt_rank, V = vocab):
+ * <pre>
+ *   P_mm    = ℓ·(d·2D + D·(R + 2N) + R·D + D·d) + V·d       weights of every matmul (in_proj, x_proj, dt_proj,
+ *                                                             out_proj per layer; the tied head once)
+ *   scan    = 24·ℓ·D·N                                       8 per state element forward (Δ·a, exp, Δu·B, a·h + b,
+ *                                                             C·h: 2 + 2 + 2 + 2 counting the exp as one), backward 2x
+ *   model   = 6·P_mm + scan                                  the usual convention (forward 2, input gradient 2,
+ *                                                             weight gradient 2 per weight): MFU's numerator
+ *   needed  = 4·P_mm + 6·P_adapter + scan                    what a PEFT step must compute: frozen weights need no
+ *                                                             weight gradient; every adapter element (LoRA's A and B,
+ *                                                             h': C·h' is D·N products) is one multiply-add per token
+ * </pre>
+ * Mamba-130M: P_mm = 128,268,288 (of 129,135,360 parameters: the rest are norms, conv1d, dt bias, A_log, D), model =
+ * 769,609,728 + 14,155,776 = 783,765,504 FLOP/token, the count of the earlier estimate. Left out (under 0.5% together):
+ * the depthwise conv (6·K·D per layer and token, 0.11%), norms, gates, softplus, the softmax of the loss. MFU =
+ * model FLOPs/token × tokens/s ÷ the bf16 GEMM rate cuBLAS reaches in the same run (8192³, bf16 in and out, fp32
+ * accumulate); {@code mfu_needed} uses the needed count. Both only on {@code cuda}.
+ *
+ * <p>Peak device memory ({@code cuda} only): cuMemGetInfo's used bytes (device-wide: other processes count too),
+ * sampled every millisecond by a thread from the model's creation to the last step, minus the bytes used just before
+ * the model was created; allocations that live under a millisecond can be missed. Other backends print {@code n/a}.
+ *
+ * <p>Precision: the backend SPI has no precision option yet ({@link org.ssmpeft.runtime.backend.ModelSpec} carries
+ * none), so every backend runs fp32 and {@code --precision bf16} is reported as skipped.
+ *
+ * <p>Prints a header (backend, shape, precision, machine load), a table and one {@code BENCH {json}} line per result.
+ * <pre>java --enable-native-access=ALL-UNNAMED -cp ... org.ssmpeft.runtime.cuda.bench.TrainStepBench \
+ *     [--backend cpu|cuda] [--shape 130m|tiny] [--batch 4] [--length 1024] \
+ *     [--methods state-offset,lora,lora-out] [--precision fp32|bf16|fp32,bf16] [--warmup 2] [--steps 5]</pre>
+ */
+public final class TrainStepBench {
+
+    /** The step's optimiser, as the transformers + PEFT peer's {@code torch.optim.AdamW(trainable, lr=1e-4)}. */
+    static final double LEARNING_RATE = 1e-4;
+    static final double WEIGHT_DECAY = 0.01;
+
+    /** Side of the square bf16 GEMM whose rate is MFU's denominator. */
+    static final int GEMM_SIZE = 8192;
+
+    /** A method of the benchmark: its row name and the adapter config the plugin reads. */
+    enum Method {
+        STATE_OFFSET("state-offset", "method: state-offset\nvariant: h\ninit: zero\n"),
+        LORA("lora", "method: lora\nrank: 8\nalpha: 16\ntargets: [in_proj, x_proj, dt_proj]\n"),
+        LORA_OUT("lora-out", "method: lora\nrank: 8\nalpha: 16\ntargets: [in_proj, x_proj, dt_proj, out_proj]\n");
+
+        final String row;
+        final String config;
+
+        Method(String row, String config) {
+            this.row = row;
+            this.config = config;
+        }
+
+        static Method of(String name) {
+            for (Method m : values()) {
+                if (m.row.equals(name)) {
+                    return m;
+                }
+            }
+            throw new IllegalArgumentException("--methods: unknown method '" + name + "'; expected a comma-separated"
+                    + " list of: " + String.join(", ", Arrays.stream(values()).map(m -> m.row).toList()));
+        }
+    }
+
+    /** The model shapes: Mamba-130M's, and a tiny one for smoke runs on the cpu. */
+    static MambaConfig shape(String name) {
+        return switch (name) {
+            case "130m" -> MambaConfig.of(50280, 768, 16, 24);
+            case "tiny" -> MambaConfig.of(512, 64, 16, 2);
+            default -> throw new IllegalArgumentException("--shape: unknown shape '" + name + "'; expected 130m or"
+                    + " tiny");
+        };
+    }
+
+    record Options(String backend, String shape, int batch, int length, List<Method> methods,
+                   List<String> precisions, int warmup, int steps, long seed) {
+
+        static final String USAGE = "options: --backend NAME (default: the preferred available one), --shape 130m|tiny"
+                + " (130m), --batch B (4), --length L (1024), --methods state-offset,lora,lora-out (all),"
+                + " --precision fp32|bf16|fp32,bf16 (fp32), --warmup N (2), --steps N (5), --seed S (0)";
+
+        static Options parse(String[] args) {
+            Map<String, String> v = new LinkedHashMap<>();
+            List<String> known = List.of("--backend", "--shape", "--batch", "--length", "--methods", "--precision",
+                    "--warmup", "--steps", "--seed");
+            for (int i = 0; i < args.length; i++) {
+                if (!known.contains(args[i])) {
+                    throw new IllegalArgumentException("unknown option '" + args[i] + "'; " + USAGE);
+                }
+                if (i + 1 >= args.length) {
+                    throw new IllegalArgumentException(args[i] + " needs a value; " + USAGE);
+                }
+                v.put(args[i], args[++i]);
+            }
+            List<Method> methods = Arrays.stream(v.getOrDefault("--methods", "state-offset,lora,lora-out").split(","))
+                    .map(String::trim).map(Method::of).toList();
+            List<String> precisions = Arrays.stream(v.getOrDefault("--precision", "fp32").split(","))
+                    .map(String::trim).toList();
+            for (String p : precisions) {
+                if (!p.equals("fp32") && !p.equals("bf16")) {
+                    throw new IllegalArgumentException("--precision: unknown precision '" + p + "'; expected fp32,"
+                            + " bf16 or both (fp32,bf16)");
+                }
+            }
+            Options o = new Options(v.getOrDefault("--backend", ""), v.getOrDefault("--shape", "130m"),
+                    positive(v, "--batch", 4), positive(v, "--length", 1024), methods, precisions,
+                    count(v, "--warmup", 2), positive(v, "--steps", 5), Long.parseLong(v.getOrDefault("--seed", "0")));
+            TrainStepBench.shape(o.shape); // an unknown shape fails here, before any work
+            return o;
+        }
+
+        private static int positive(Map<String, String> v, String key, int fallback) {
+            int n = count(v, key, fallback);
+            if (n < 1) {
+                throw new IllegalArgumentException(key + " must be >= 1, found " + n);
+            }
+            return n;
+        }
+
+        private static int count(Map<String, String> v, String key, int fallback) {
+            String s = v.get(key);
+            try {
+                int n = s == null ? fallback : Integer.parseInt(s);
+                if (n < 0) {
+                    throw new IllegalArgumentException(key + " must be >= 0, found " + n);
+                }
+                return n;
+            } catch (NumberFormatException e) {
+                throw new IllegalArgumentException(key + " expects a whole number, found '" + s + "'", e);
+            }
+        }
+    }
+
+    /** FLOPs per token of one training step, as the class comment counts them. */
+    record Flops(long matmulWeights, long scan) {
+
+        static Flops of(MambaConfig c) {
+            long d = c.dModel(), di = c.dInner(), n = c.dState(), r = c.dtRank();
+            long perLayer = d * 2 * di + di * (r + 2 * n) + r * di + di * d;
+            return new Flops(c.layers() * perLayer + (long) c.vocabSize() * d, 24L * c.layers() * di * n);
+        }
+
+        long model() {
+            return 6 * matmulWeights + scan;
+        }
+
+        long needed(long adapterParameters) {
+            return 4 * matmulWeights + 6 * adapterParameters + scan;
+        }
+    }
+
+    private TrainStepBench() {
+    }
+
+    public static void main(String[] args) throws Exception {
+        Options o;
+        try {
+            o = Options.parse(args);
+        } catch (IllegalArgumentException e) {
+            System.err.println("TrainStepBench: " + e.getMessage());
+            System.exit(2);
+            return;
+        }
+        Backends backends = Backends.load();
+        BackendProvider backend;
+        MambaConfig config = shape(o.shape);
+        try {
+            backend = backends.select(o.backend.isEmpty() ? Optional.empty() : Optional.of(o.backend),
+                    config.toShape().family());
+        } catch (RuntimeException e) {
+            System.out.println("backend: " + e.getMessage());
+            System.out.println("BENCH {\"bench\":\"train-step\",\"backend\":" + quote(o.backend) + ",\"skipped\":"
+                    + quote(e.getMessage()) + "}");
+            System.exit(3);
+            return;
+        }
+        Flops flops = Flops.of(config);
+        System.out.printf(Locale.ROOT, "train-step bench: backend %s (%s)%n", backend.name(), backend.description());
+        System.out.printf(Locale.ROOT, "shape %s: %d layers, d_model %d, d_inner %d, d_state %d, dt_rank %d, vocab %d,"
+                        + " %,d parameters (random, seed %d); batch %d, length %d; warm-up %d, timed %d steps%n",
+                o.shape, config.layers(), config.dModel(), config.dInner(), config.dState(), config.dtRank(),
+                config.vocabSize(), config.parameterCount(), o.seed, o.batch, o.length, o.warmup, o.steps);
+        System.out.printf(Locale.ROOT, "machine: %d cores, load %s (/proc/loadavg), java %s, max heap %.1f GiB%n",
+                Runtime.getRuntime().availableProcessors(), loadAverage(), Runtime.version(),
+                Runtime.getRuntime().maxMemory() / (double) (1L << 30));
+        List<String> runs = o.precisions.stream().filter(p -> supports(backend, p)).toList();
+        System.out.println("precision: requested " + String.join(", ", o.precisions) + "; runs "
+                + (runs.isEmpty() ? "none" : String.join(", ", runs)) + " (fp32 only on this backend: the backend SPI"
+                + " has no precision option yet)");
+        System.out.printf(Locale.ROOT, "FLOP/token: model %,d = 6 x %,d matmul weights + scan %,d (24 x layers x"
+                + " d_inner x d_state)%n", flops.model(), flops.matmulWeights(), flops.scan());
+
+        boolean cuda = backend.name().equals("cuda");
+        try (CudaContext ctx = cuda ? CudaContext.open(0) : null) {
+            double bf16Rate = Double.NaN;
+            if (ctx != null) {
+                System.out.println("device: " + ctx.deviceName() + " (" + ctx.architecture() + "), driver API "
+                        + ctx.driver().driverVersion());
+                try (Cublas cublas = Cublas.create(ctx)) {
+                    bf16Rate = gemmRate(ctx, cublas, Cublas.Math.BF16, Cublas.Type.BF16, GEMM_SIZE, 20);
+                    double fp32Rate = gemmRate(ctx, cublas, Cublas.Math.FLOAT32, Cublas.Type.FLOAT32, GEMM_SIZE, 5);
+                    System.out.printf(Locale.ROOT, "GEMM %d^3 (cuBLAS gemmEx, fp32 accumulate, median): bf16 %.1f"
+                            + " TFLOP/s (MFU's denominator), fp32 %.1f TFLOP/s%n", GEMM_SIZE, bf16Rate / 1e12,
+                            fp32Rate / 1e12);
+                    System.out.printf(Locale.ROOT, "BENCH {\"bench\":\"gemm\",\"size\":%d,\"bf16_flop_s\":%.4e,"
+                            + "\"fp32_flop_s\":%.4e}%n", GEMM_SIZE, bf16Rate, fp32Rate);
+                }
+            }
+            boolean any = !runs.isEmpty();
+            MambaWeights weights = any ? MambaInit.initialise(config, o.seed) : null;
+            AdapterFactory factory = new AdapterFactory(PeftMethods.load());
+            int[][][] batches = any ? new int[][][] {tokens(o, config, 1), tokens(o, config, 2)} : null;
+            List<String> rows = new ArrayList<>();
+            if (any && o.warmup > 0) {
+                // the JIT compiles the step's host code (and a GPU leaves its idle clocks) only after some work, so
+                // the first row would pay for it: a discarded round of warm-up steps first
+                run(backend, weights, factory, o.methods.getFirst(), runs.getFirst(), o, batches, flops, ctx, bf16Rate,
+                        false);
+            }
+            for (String precision : o.precisions) {
+                if (!supports(backend, precision)) {
+                    String why = "precision " + precision + ": fp32 only on this backend (the backend SPI has no"
+                            + " precision option yet); skipped";
+                    System.out.println(why);
+                    System.out.println("BENCH {\"bench\":\"train-step\",\"backend\":" + quote(backend.name())
+                            + ",\"precision\":" + quote(precision) + ",\"skipped\":" + quote(why) + "}");
+                    continue;
+                }
+                for (Method m : o.methods) {
+                    rows.add(run(backend, weights, factory, m, precision, o, batches, flops, ctx, bf16Rate, true));
+                }
+            }
+            if (rows.isEmpty()) {
+                return;
+            }
+            System.out.println();
+            System.out.println("method        precision  trainable   median ms     min ms    tokens/s  peak MiB"
+                    + "    MFU  MFU(needed)  loss first->last");
+            rows.forEach(System.out::println);
+        }
+    }
+
+    /** Whether the backend runs {@code precision}: fp32 everywhere until the SPI has a precision option. */
+    static boolean supports(BackendProvider backend, String precision) {
+        return precision.equals("fp32");
+    }
+
+    private static String run(BackendProvider backend, MambaWeights weights, AdapterFactory factory, Method method,
+                              String precision, Options o, int[][][] batches, Flops flops, CudaContext ctx,
+                              double bf16Rate, boolean timed) {
+        List<AdapterConfig> configs = factory.reader().parse(method.config, ConfigFormat.YAML);
+        AdapterSet adapters = factory.create(configs, weights.shape(), o.seed);
+        List<TrainableParameter> trainable = new ArrayList<>();
+        for (Adapter a : adapters.acting()) {
+            for (ParameterSpec s : a.parameterSpecs()) {
+                trainable.add(TrainableParameter.ofAdapter(a.name(), s.name(), a.parameter(s.name()),
+                        s.weightDecay(), s.learningRateScale()));
+            }
+        }
+        long adapterParameters = trainable.stream().mapToLong(p -> p.value().size()).sum();
+        AdamW adamw = new AdamW(AdamW.DEFAULT_BETA1, AdamW.DEFAULT_BETA2, AdamW.DEFAULT_EPS, WEIGHT_DECAY);
+        double[] times = new double[o.steps];
+        double firstLoss = Double.NaN, lastLoss = Double.NaN;
+        long peakBytes;
+        try (MemoryPeak peak = ctx == null ? null : MemoryPeak.start(ctx)) {
+            SsmModel model = backend.create(weights);
+            try {
+                for (int i = -o.warmup; i < (timed ? o.steps : 0); i++) {
+                    int[][] tokens = batches[Math.floorMod(i, batches.length)];
+                    long start = System.nanoTime();
+                    LossAndGradients g = model.lossAndGradients(tokens, tokens, adapters, Set.of());
+                    Map<String, float[]> grads = new LinkedHashMap<>();
+                    for (TrainableParameter p : trainable) {
+                        grads.put(p.key(), p.gradientIn(g).data());
+                    }
+                    adamw.step(trainable, grads, LEARNING_RATE);
+                    long end = System.nanoTime();
+                    if (!Double.isFinite(g.loss())) {
+                        throw new IllegalStateException(method.row + ": the loss of step " + (i + o.warmup + 1)
+                                + " is " + g.loss());
+                    }
+                    if (i == -o.warmup) {
+                        firstLoss = g.loss();
+                    }
+                    lastLoss = g.loss();
+                    if (i >= 0) {
+                        times[i] = (end - start) / 1e6;
+                    }
+                }
+            } finally {
+                if (model instanceof AutoCloseable c) {
+                    try {
+                        c.close();
+                    } catch (Exception e) {
+                        throw new IllegalStateException("cannot close the " + backend.name() + " model: " + e, e);
+                    }
+                }
+            }
+            peakBytes = peak == null ? -1 : peak.peakBytes();
+        }
+        if (!timed) {
+            return "";
+        }
+        double med = median(times), min = Arrays.stream(times).min().orElse(Double.NaN);
+        long tokensPerStep = (long) o.batch * o.length;
+        double tokensPerSecond = tokensPerStep / (med / 1e3);
+        double mfu = flops.model() * tokensPerSecond / bf16Rate;
+        long needed = flops.needed(adapterParameters);
+        double mfuNeeded = needed * tokensPerSecond / bf16Rate;
+        System.out.printf(Locale.ROOT, "BENCH {\"bench\":\"train-step\",\"backend\":%s,\"shape\":%s,\"method\":%s,"
+                        + "\"precision\":%s,\"batch\":%d,\"length\":%d,\"trainable\":%d,\"warmup\":%d,\"steps\":%d,"
+                        + "\"median_ms\":%.3f,\"min_ms\":%.3f,\"tokens_per_s\":%.1f,\"peak_device_bytes\":%s,"
+                        + "\"flops_per_token\":%d,\"needed_flops_per_token\":%d,\"bf16_gemm_flop_s\":%s,\"mfu\":%s,"
+                        + "\"mfu_needed\":%s,\"loss_first\":%.5f,\"loss_last\":%.5f,\"load\":%s}%n",
+                quote(backend.name()), quote(o.shape), quote(method.row), quote(precision), o.batch, o.length,
+                adapterParameters, o.warmup, o.steps, med, min, tokensPerSecond,
+                peakBytes < 0 ? "null" : String.valueOf(peakBytes), flops.model(), needed,
+                json(bf16Rate, "%.4e"), json(mfu, "%.5f"), json(mfuNeeded, "%.5f"), firstLoss, lastLoss,
+                quote(loadAverage()));
+        return String.format(Locale.ROOT, "%-13s %-9s %10d %11.2f %10.2f %11.1f %9s %6s %12s  %.4f->%.4f",
+                method.row, precision, adapterParameters, med, min, tokensPerSecond,
+                peakBytes < 0 ? "n/a" : String.format(Locale.ROOT, "%.0f", peakBytes / (double) (1L << 20)),
+                percent(mfu), percent(mfuNeeded), firstLoss, lastLoss);
+    }
+
+    /** A batch (B, L) of uniform random token ids. */
+    private static int[][] tokens(Options o, MambaConfig c, long stream) {
+        SplittableRandom r = new SplittableRandom(o.seed * 31 + stream);
+        int[][] t = new int[o.batch][o.length];
+        for (int[] row : t) {
+            for (int i = 0; i < row.length; i++) {
+                row[i] = r.nextInt(c.vocabSize());
+            }
+        }
+        return t;
+    }
+
+    /**
+     * FLOP/s of {@code C = A·B}, n x n x n ({@code 2·n³} FLOPs), median of {@code reps} after 10 warm-ups (the clocks
+     * leave idle), each timed with CUDA events; A and B random in [-1, 1) (constant inputs draw less power and would run
+     * faster).
+     */
+    static double gemmRate(CudaContext ctx, Cublas cublas, Cublas.Math math, Cublas.Type out, int n, int reps) {
+        long elements = (long) n * n;
+        try (DeviceArena a = ctx.arena()) {
+            int in = math.input().bytes();
+            DeviceBuffer x = a.allocate(elements * in), y = a.allocate(elements * in);
+            DeviceBuffer c = a.allocate(elements * out.bytes());
+            Random r = new Random(7);
+            for (DeviceBuffer buf : List.of(x, y)) {
+                fillRandom(ctx, buf, elements, in, r);
+            }
+            double[] t = new double[reps];
+            for (int i = -10; i < reps; i++) {
+                float ms = ctx.time(() -> cublas.gemmEx(math, out, Cublas.Op.N, Cublas.Op.N, n, n, n, 1f,
+                        x.address(), n, y.address(), n, 0f, c.address(), n));
+                if (i >= 0) {
+                    t[i] = ms;
+                }
+            }
+            return 2.0 * n * n * n / (median(t) * 1e-3);
+        }
+    }
+
+    private static void fillRandom(CudaContext ctx, DeviceBuffer buf, long elements, int bytesPer, Random r) {
+        int chunk = 1 << 22;
+        float[] v = new float[chunk];
+        for (long at = 0; at < elements; at += chunk) {
+            int len = (int) Math.min(chunk, elements - at);
+            float[] part = len == chunk ? v : new float[len];
+            for (int i = 0; i < len; i++) {
+                part[i] = r.nextFloat() * 2 - 1;
+            }
+            DeviceBuffer slice = new DeviceBuffer(ctx, buf.address() + at * bytesPer, (long) len * bytesPer);
+            if (bytesPer == 2) {
+                slice.copyFromAsBf16(part);
+            } else {
+                slice.copyFrom(part);
+            }
+        }
+    }
+
+    /**
+     * The device's used bytes (cuMemGetInfo: total − free), sampled every millisecond by a daemon thread, above the
+     * bytes used when sampling started.
+     */
+    static final class MemoryPeak implements AutoCloseable {
+        private final Thread thread;
+        private final long baseline;
+        private volatile boolean stop;
+        private volatile long peak;
+
+        private MemoryPeak(CudaContext ctx) {
+            this.baseline = used(ctx);
+            this.peak = baseline;
+            this.thread = Thread.ofPlatform().daemon().name("device-memory-peak").start(() -> {
+                ctx.bind(); // driver calls act on the thread's current context
+                while (!stop) {
+                    peak = Math.max(peak, used(ctx));
+                    try {
+                        Thread.sleep(1);
+                    } catch (InterruptedException e) {
+                        return;
+                    }
+                }
+            });
+        }
+
+        static MemoryPeak start(CudaContext ctx) {
+            return new MemoryPeak(ctx);
+        }
+
+        private static long used(CudaContext ctx) {
+            long[] info = ctx.driver().memInfo();
+            return info[1] - info[0];
+        }
+
+        /** The highest sample so far above the baseline, in bytes. */
+        long peakBytes() {
+            return Math.max(0, peak - baseline);
+        }
+
+        @Override
+        public void close() {
+            stop = true;
+            try {
+                thread.join(1000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
+    static String loadAverage() {
+        try {
+            String[] f = Files.readString(Path.of("/proc/loadavg")).trim().split("\\s+");
+            return f.length >= 3 ? f[0] + " " + f[1] + " " + f[2] : "n/a";
+        } catch (IOException | RuntimeException e) {
+            return "n/a";
+        }
+    }
+
+    private static String percent(double fraction) {
+        return Double.isNaN(fraction) ? "n/a" : String.format(Locale.ROOT, "%.2f%%", 100 * fraction);
+    }
+
+    private static String json(double v, String format) {
+        return Double.isFinite(v) ? String.format(Locale.ROOT, format, v) : "null";
+    }
+
+    static String quote(String s) {
+        StringBuilder b = new StringBuilder("\"");
+        for (char ch : s.toCharArray()) {
+            switch (ch) {
+                case '"' -> b.append("\\\"");
+                case '\\' -> b.append("\\\\");
+                case '\n' -> b.append("\\n");
+                default -> {
+                    if (ch < 0x20) {
+                        b.append(String.format(Locale.ROOT, "\\u%04x", (int) ch));
+                    } else {
+                        b.append(ch);
+                    }
+                }
+            }
+        }
+        return b.append('"').toString();
+    }
+
+    static double median(double[] v) {
+        return ScanBench.median(v);
+    }
+}
