@@ -15,12 +15,7 @@ import org.ssmpeft.runtime.backend.SsmState;
 import org.ssmpeft.runtime.checkpoint.LanguageModelWeights;
 import org.ssmpeft.runtime.checkpoint.MambaConfig;
 import org.ssmpeft.runtime.checkpoint.MambaWeights;
-import org.ssmpeft.runtime.cuda.CudaBackendProvider;
-import org.ssmpeft.runtime.cuda.driver.CudaContext;
 import org.ssmpeft.runtime.cuda.driver.CudaUnavailableException;
-import org.ssmpeft.runtime.cuda.driver.DeviceArena;
-import org.ssmpeft.runtime.cuda.layers.DeviceLinear;
-import org.ssmpeft.runtime.cuda.layers.LayerKernels;
 import org.ssmpeft.runtime.plan.HookPlan;
 import org.ssmpeft.runtime.plan.PlanGradients;
 
@@ -60,7 +55,8 @@ public final class CudaMamba implements SsmModel, AutoCloseable {
     private final MambaBlock block;
     private final Set<CudaState> states = Collections.newSetFromMap(new IdentityHashMap<>());
 
-    private CudaMamba(MambaWeights weights, Device device) {
+    /** The model on {@code device}, which it owns from now on (its close closes the device). */
+    CudaMamba(MambaWeights weights, Device device) {
         this.weights = weights;
         this.config = weights.config();
         this.device = device;
@@ -71,7 +67,7 @@ public final class CudaMamba implements SsmModel, AutoCloseable {
 
     /** The model on device {@code ordinal}: opens the device, compiles (or loads) the kernels, uploads the weights. */
     public static CudaMamba open(MambaWeights weights, int ordinal) throws CudaUnavailableException {
-        Device device = Device.open(ordinal);
+        Device device = CudaDevice.open(ordinal);
         try {
             return new CudaMamba(weights, device);
         } catch (RuntimeException | Error e) {
@@ -82,7 +78,7 @@ public final class CudaMamba implements SsmModel, AutoCloseable {
 
     @Override
     public String backend() {
-        return CudaBackendProvider.NAME;
+        return device.backend();
     }
 
     @Override
@@ -96,8 +92,7 @@ public final class CudaMamba implements SsmModel, AutoCloseable {
 
     /** The GPU this model runs on, e.g. "NVIDIA H200 (sm_90)". */
     public String deviceName() {
-        CudaContext c = device.context();
-        return c.deviceName() + " (" + c.architecture() + ")";
+        return device.name();
     }
 
     /** Bytes of device memory the resident base weights hold. */
@@ -110,7 +105,7 @@ public final class CudaMamba implements SsmModel, AutoCloseable {
 
     @Override
     public CudaState newState(int batch) {
-        return device.locked(() -> register(new CudaState(this, device, batch, device.context().arena(), true)));
+        return device.locked(() -> register(new CudaState(this, device, batch, device.memory().arena(), true)));
     }
 
     @Override
@@ -182,7 +177,7 @@ public final class CudaMamba implements SsmModel, AutoCloseable {
             CudaState s = fresh(arena, tokens.length, hooks);
             Pass p = run(arena, tokens, DevicePlan.of(hooks, base, weights, device, arena), s, false, false);
             long rowLoss = floats(arena, targets.length);
-            device.layers().crossEntropy(0, rowLoss, p.logits, HostCopies.upload(arena, device.context(), targets),
+            device.layers().crossEntropy(0, rowLoss, p.logits, device.memory().uploadInts(arena, targets),
                     targets.length, config.vocabSize(), Math.max(1, count));
             return meanLoss(download(rowLoss, targets.length), count);
         });
@@ -206,10 +201,10 @@ public final class CudaMamba implements SsmModel, AutoCloseable {
             // dlogits = (softmax(z) − onehot(y)) / count at the rows with a target, in place of the logits
             long rowLoss = floats(arena, m);
             device.layers().crossEntropy(pass.logits, rowLoss, pass.logits,
-                    HostCopies.upload(arena, device.context(), targets), (int) m, v, Math.max(1, count));
-            var g = new DeviceGradients(device.context(), arena, plan.terms(), weights.parameters(), wanted);
+                    device.memory().uploadInts(arena, targets), (int) m, v, Math.max(1, count));
+            var g = new DeviceGradients(device.memory(), arena, plan.terms(), weights.parameters(), wanted);
             backward(arena, tokens, plan, pass, pass.logits, g, wanted);
-            PlanGradients grads = g.toHost(device.context());
+            PlanGradients grads = g.toHost(device.memory());
             double loss = meanLoss(download(rowLoss, m), count);
             return new Trained(loss, new Logits(logits, tokens.length, pass.len, v, plan.promptLength()), grads);
         });
@@ -232,7 +227,7 @@ public final class CudaMamba implements SsmModel, AutoCloseable {
     }
 
     // a fresh throwaway state in the call's arena, with the extra states the acting extensions need
-    private CudaState fresh(DeviceArena arena, int batch, HookPlan hooks) {
+    private CudaState fresh(DeviceMemory.Arena arena, int batch, HookPlan hooks) {
         CudaState s = new CudaState(this, device, batch, arena, false);
         s.requireExtraState(hooks.extraStateWidths());
         return s;
@@ -242,15 +237,14 @@ public final class CudaMamba implements SsmModel, AutoCloseable {
      * Runs {@code work} holding the device lock with an arena for the call's memory, freed when it returns (after
      * the stream drained, so no queued kernel still reads it).
      */
-    private <T> T call(Function<DeviceArena, T> work) {
+    private <T> T call(Function<DeviceMemory.Arena, T> work) {
         return device.locked(() -> {
-            CudaContext c = device.context();
-            DeviceArena arena = c.arena();
+            DeviceMemory.Arena arena = device.memory().arena();
             try {
                 return work.apply(arena);
             } finally {
                 try {
-                    c.syncStream();
+                    device.memory().sync();
                 } finally {
                     arena.close();
                 }
@@ -266,9 +260,9 @@ public final class CudaMamba implements SsmModel, AutoCloseable {
                         long normedF, long tokenIds) {
     }
 
-    private Pass run(DeviceArena call, int[][] tokens, DevicePlan plan, CudaState state, boolean keepHiddenStates,
+    private Pass run(DeviceMemory.Arena call, int[][] tokens, DevicePlan plan, CudaState state, boolean keepHiddenStates,
                      boolean training) {
-        LayerKernels k = device.layers();
+        LayerOps k = device.layers();
         int batch = tokens.length;
         int t = tokens[0].length;
         int p = plan.promptLength();
@@ -277,7 +271,7 @@ public final class CudaMamba implements SsmModel, AutoCloseable {
         int dm = config.dModel();
         int v = config.vocabSize();
         double eps = config.layerNormEpsilon();
-        long ids = HostCopies.upload(call, device.context(), tokens);
+        long ids = device.memory().uploadInts(call, tokens);
         // h = [prompt; embedding[tokens]]: (B, P + T, d)
         long hidden = floats(call, (long) m * dm);
         k.embed(hidden, ids, plan.value(plan.hooks.prompt()), plan.embedding(), batch, p, t, dm);
@@ -288,7 +282,7 @@ public final class CudaMamba implements SsmModel, AutoCloseable {
             Rows rows = new Rows(batch, len, plan.layer(l).prefixLength());
             int ext = plan.layer(l).extensionWidth();
             if (tape == null || !tape.fits(rows, ext)) {
-                tape = new LayerTape(call, config, rows, ext, training);
+                tape = new LayerTape(call, device.scan(), config, rows, ext, training);
             }
             if (training) {
                 copy(tape.hiddenIn, hidden, (long) m * dm);
@@ -315,10 +309,10 @@ public final class CudaMamba implements SsmModel, AutoCloseable {
     // ---------------------------------------------------------------------------------------------------------------
     // backward
 
-    private void backward(DeviceArena call, int[][] tokens, DevicePlan plan, Pass pass, long dlogits,
+    private void backward(DeviceMemory.Arena call, int[][] tokens, DevicePlan plan, Pass pass, long dlogits,
                           DeviceGradients g, Set<String> wanted) {
-        LayerKernels k = device.layers();
-        DeviceLinear linear = device.linear();
+        LayerOps k = device.layers();
+        ProductOps linear = device.linear();
         int batch = tokens.length;
         int len = pass.len;
         int m = batch * len;
@@ -379,17 +373,16 @@ public final class CudaMamba implements SsmModel, AutoCloseable {
 
     // ---------------------------------------------------------------------------------------------------------------
 
-    private static long floats(DeviceArena call, long n) {
-        return call.allocateFloats(Math.max(1, n)).address();
+    private static long floats(DeviceMemory.Arena call, long n) {
+        return call.floats(Math.max(1, n));
     }
 
     private float[] download(long src, long count) {
-        return HostCopies.download(device.context(), src, count);
+        return device.memory().download(src, count);
     }
 
     private void copy(long dst, long src, long floats) {
-        CudaContext c = device.context();
-        c.driver().copyDeviceToDeviceAsync(dst, src, 4L * floats, c.stream());
+        device.memory().copy(dst, src, floats);
     }
 
     /** Frees the states still open, the resident weights, the handle and the context. */

@@ -4,9 +4,6 @@ import java.util.Arrays;
 import org.ssmpeft.api.shape.ModelShape;
 import org.ssmpeft.runtime.backend.HostState;
 import org.ssmpeft.runtime.backend.SsmState;
-import org.ssmpeft.runtime.cuda.CudaBackendProvider;
-import org.ssmpeft.runtime.cuda.driver.CudaContext;
-import org.ssmpeft.runtime.cuda.driver.DeviceArena;
 
 /**
  * The recurrent state of a batch on the GPU, in {@link HostState}'s layout per layer: the conv state (B, D, K), the
@@ -25,7 +22,7 @@ public final class CudaState implements SsmState {
     private final int dInner;
     private final int dState;
     private final int convKernel;
-    private final DeviceArena arena;
+    private final DeviceMemory.Arena arena;
     private final boolean ownsArena;
     private final long[] conv;
     private final long[] ssm;
@@ -38,7 +35,7 @@ public final class CudaState implements SsmState {
      * An all-zero state of {@code batch} rows in {@code arena}; {@code ownsArena}: the state frees it on close (a
      * call's own throwaway state lives in the call's arena).
      */
-    CudaState(CudaMamba model, Device device, int batch, DeviceArena arena, boolean ownsArena) {
+    CudaState(CudaMamba model, Device device, int batch, DeviceMemory.Arena arena, boolean ownsArena) {
         if (batch <= 0) {
             throw new IllegalArgumentException("state batch must be > 0, found " + batch);
         }
@@ -66,9 +63,8 @@ public final class CudaState implements SsmState {
         if (floats == 0) {
             return 0;
         }
-        long at = arena.allocateFloats(floats).address();
-        CudaContext c = device.context();
-        c.driver().memsetD32Async(at, 0, floats, c.stream());
+        long at = arena.floats(floats);
+        device.memory().zero(at, floats);
         return at;
     }
 
@@ -86,7 +82,7 @@ public final class CudaState implements SsmState {
 
     @Override
     public String backend() {
-        return CudaBackendProvider.NAME;
+        return device.backend();
     }
 
     @Override
@@ -160,14 +156,12 @@ public final class CudaState implements SsmState {
             requireOpen();
             HostState h = HostState.zeros(model.shape(), batch, HostState.EXPORTED);
             h.requireExtraState(extraWidths);
-            CudaContext c = device.context();
+            DeviceMemory mem = device.memory();
             for (int l = 0; l < layers; l++) {
-                System.arraycopy(HostCopies.download(c, conv[l], convFloats()), 0, h.convState(l), 0,
-                        h.convState(l).length);
-                System.arraycopy(HostCopies.download(c, ssm[l], ssmFloats()), 0, h.ssmState(l), 0,
-                        h.ssmState(l).length);
+                System.arraycopy(mem.download(conv[l], convFloats()), 0, h.convState(l), 0, h.convState(l).length);
+                System.arraycopy(mem.download(ssm[l], ssmFloats()), 0, h.ssmState(l), 0, h.ssmState(l).length);
                 if (extraWidths[l] > 0) {
-                    System.arraycopy(HostCopies.download(c, extra[l], extraFloats(l)), 0, h.extraState(l), 0,
+                    System.arraycopy(mem.download(extra[l], extraFloats(l)), 0, h.extraState(l), 0,
                             h.extraState(l).length);
                 }
             }
@@ -191,15 +185,15 @@ public final class CudaState implements SsmState {
         for (int l = 0; l < layers; l++) {
             widths[l] = host.extraStateWidth(l);
         }
-        CudaState s = new CudaState(model, device, host.batch(), device.context().arena(), true);
+        CudaState s = new CudaState(model, device, host.batch(), device.memory().arena(), true);
         try {
             s.requireExtraState(widths);
-            CudaContext c = device.context();
+            DeviceMemory mem = device.memory();
             for (int l = 0; l < layers; l++) {
-                HostCopies.upload(c, s.conv[l], host.convState(l));
-                HostCopies.upload(c, s.ssm[l], host.ssmState(l));
+                mem.upload(s.conv[l], host.convState(l));
+                mem.upload(s.ssm[l], host.ssmState(l));
                 if (widths[l] > 0) {
-                    HostCopies.upload(c, s.extra[l], host.extraState(l));
+                    mem.upload(s.extra[l], host.extraState(l));
                 }
             }
             s.position = host.position();
@@ -228,7 +222,7 @@ public final class CudaState implements SsmState {
         device.locked(() -> {
             requireOpen();
             // gather from a copy of each buffer back into it: the state keeps its buffers
-            try (DeviceArena tmp = device.context().arena()) {
+            try (DeviceMemory.Arena tmp = device.memory().arena()) {
                 for (int l = 0; l < layers; l++) {
                     gatherInPlace(tmp, conv[l], convFloats() / batch, rows);
                     gatherInPlace(tmp, ssm[l], ssmFloats() / batch, rows);
@@ -236,24 +230,21 @@ public final class CudaState implements SsmState {
                         gatherInPlace(tmp, extra[l], extraFloats(l) / batch, rows);
                     }
                 }
-                device.context().syncStream(); // the copies finish before tmp is freed
+                device.memory().sync(); // the copies finish before tmp is freed
             }
         });
     }
 
-    private void gatherInPlace(DeviceArena tmp, long buffer, long rowFloats, int[] rows) {
-        long copy = tmp.allocateFloats(rowFloats * batch).address();
-        CudaContext c = device.context();
-        c.driver().copyDeviceToDeviceAsync(copy, buffer, 4L * rowFloats * batch, c.stream());
+    private void gatherInPlace(DeviceMemory.Arena tmp, long buffer, long rowFloats, int[] rows) {
+        long copy = tmp.floats(rowFloats * batch);
+        device.memory().copy(copy, buffer, rowFloats * batch);
         gather(buffer, copy, rowFloats, rows);
     }
 
     // dst row i <- src row rows[i], rows of rowFloats floats
     private void gather(long dst, long src, long rowFloats, int[] rows) {
-        CudaContext c = device.context();
         for (int i = 0; i < rows.length; i++) {
-            c.driver().copyDeviceToDeviceAsync(dst + 4L * rowFloats * i, src + 4L * rowFloats * rows[i],
-                    4L * rowFloats, c.stream());
+            device.memory().copy(dst + 4L * rowFloats * i, src + 4L * rowFloats * rows[i], rowFloats);
         }
     }
 
@@ -287,7 +278,7 @@ public final class CudaState implements SsmState {
     private CudaState picked(int[] rows) {
         return device.locked(() -> {
             requireOpen();
-            CudaState s = model.register(new CudaState(model, device, rows.length, device.context().arena(), true));
+            CudaState s = model.register(new CudaState(model, device, rows.length, device.memory().arena(), true));
             s.requireExtraState(extraWidths);
             for (int l = 0; l < layers; l++) {
                 gather(s.conv[l], conv[l], convFloats() / batch, rows);
@@ -314,7 +305,7 @@ public final class CudaState implements SsmState {
         }
         closed = true;
         if (ownsArena) {
-            device.context().syncStream(); // queued work on these buffers finishes first
+            device.memory().sync(); // queued work on these buffers finishes first
             arena.close();
             model.unregister(this);
         }

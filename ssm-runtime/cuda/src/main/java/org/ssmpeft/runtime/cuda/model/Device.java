@@ -2,79 +2,77 @@ package org.ssmpeft.runtime.cuda.model;
 
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Supplier;
-import org.ssmpeft.runtime.cuda.driver.Cublas;
-import org.ssmpeft.runtime.cuda.driver.CudaContext;
-import org.ssmpeft.runtime.cuda.driver.CudaUnavailableException;
-import org.ssmpeft.runtime.cuda.layers.DeviceLinear;
-import org.ssmpeft.runtime.cuda.layers.LayerKernels;
-import org.ssmpeft.runtime.cuda.scan.SelectiveScanKernels;
 
 /**
- * One GPU as a model uses it: a context with its one stream, one cuBLAS handle, the layer and scan kernels, and the
- * lock that serialises every call on them. A stream and a cuBLAS handle serve one caller at a time, so the model and
- * its states run everything through {@link #locked}, which also makes the context current on the calling thread
- * (driver and cuBLAS calls act on the thread's current context, and callers come from any thread).
+ * One device as a model uses it: its memory and copies, the layer, product and scan operations, all queued on one
+ * stream, and the lock that serialises every call on them. A stream and a cuBLAS handle serve one caller at a time,
+ * so the model and its states run everything through {@link #locked}, which also makes the device current on the
+ * calling thread (driver and cuBLAS calls act on the thread's current context, and callers come from any thread).
+ * {@link CudaDevice#open} makes one on a GPU.
  */
 final class Device implements AutoCloseable {
 
-    private final CudaContext context;
-    private final Cublas cublas;
-    private final LayerKernels layers;
-    private final DeviceLinear linear;
-    private final SelectiveScanKernels scan;
+    private final String backend;
+    private final String name;
+    private final DeviceMemory memory;
+    private final LayerOps layers;
+    private final ProductOps linear;
+    private final ScanOps scan;
+    private final Runnable bind;
+    private final Runnable release;
     private final ReentrantLock lock = new ReentrantLock();
     private boolean closed;
 
-    private Device(CudaContext context, Cublas cublas, LayerKernels layers, SelectiveScanKernels scan) {
-        this.context = context;
-        this.cublas = cublas;
+    /**
+     * @param backend the backend name the model and its states report ({@code cuda})
+     * @param name    the device, for messages
+     * @param bind    makes the device current on the calling thread
+     * @param release frees what the device holds (handle, stream, context), once
+     */
+    Device(String backend, String name, DeviceMemory memory, LayerOps layers, ProductOps linear, ScanOps scan,
+           Runnable bind, Runnable release) {
+        this.backend = backend;
+        this.name = name;
+        this.memory = memory;
         this.layers = layers;
-        this.linear = new DeviceLinear(cublas, layers);
+        this.linear = linear;
         this.scan = scan;
+        this.bind = bind;
+        this.release = release;
     }
 
-    /** Device {@code ordinal} with its handle and kernels (compiled, or taken from the disk cache). */
-    static Device open(int ordinal) throws CudaUnavailableException {
-        CudaContext context = CudaContext.open(ordinal);
-        try {
-            context.bind();
-            Cublas cublas = Cublas.create(context);
-            try {
-                return new Device(context, cublas, new LayerKernels(context), new SelectiveScanKernels(context));
-            } catch (RuntimeException | Error e) {
-                cublas.close();
-                throw e;
-            }
-        } catch (CudaUnavailableException | RuntimeException | Error e) {
-            context.close();
-            throw e;
-        }
+    String backend() {
+        return backend;
     }
 
-    CudaContext context() {
-        return context;
+    String name() {
+        return name;
     }
 
-    LayerKernels layers() {
+    DeviceMemory memory() {
+        return memory;
+    }
+
+    LayerOps layers() {
         return layers;
     }
 
-    DeviceLinear linear() {
+    ProductOps linear() {
         return linear;
     }
 
-    SelectiveScanKernels scan() {
+    ScanOps scan() {
         return scan;
     }
 
-    /** Runs {@code work} holding the lock, the context current on this thread; fails once the device is closed. */
+    /** Runs {@code work} holding the lock, the device current on this thread; fails once the device is closed. */
     <T> T locked(Supplier<T> work) {
         lock.lock();
         try {
             if (closed) {
-                throw new IllegalStateException("the cuda model is closed; create it again from its spec");
+                throw new IllegalStateException("the " + backend + " model is closed; create it again from its spec");
             }
-            context.bind();
+            bind.run();
             return work.get();
         } finally {
             lock.unlock();
@@ -93,7 +91,7 @@ final class Device implements AutoCloseable {
         lock.lock();
         try {
             if (!closed) {
-                context.bind();
+                bind.run();
                 work.run();
             }
         } finally {
@@ -101,7 +99,7 @@ final class Device implements AutoCloseable {
         }
     }
 
-    /** Whether {@link #close} ran (a state closed after its model has nothing left to free). */
+    /** Whether {@link #close} ran. */
     boolean isClosed() {
         lock.lock();
         try {
@@ -111,7 +109,7 @@ final class Device implements AutoCloseable {
         }
     }
 
-    /** Destroys the handle and the stream and releases the context; memory is freed by its arenas' owners first. */
+    /** Releases the device (its memory is freed by the arenas' owners first); later calls fail naming it. */
     @Override
     public void close() {
         lock.lock();
@@ -120,12 +118,8 @@ final class Device implements AutoCloseable {
                 return;
             }
             closed = true;
-            context.bind();
-            try {
-                cublas.close();
-            } finally {
-                context.close();
-            }
+            bind.run();
+            release.run();
         } finally {
             lock.unlock();
         }

@@ -6,8 +6,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import org.ssmpeft.api.tensor.Tensor;
-import org.ssmpeft.runtime.cuda.driver.CudaContext;
-import org.ssmpeft.runtime.cuda.driver.DeviceArena;
 import org.ssmpeft.runtime.plan.PlanGradients;
 import org.ssmpeft.runtime.plan.Term;
 
@@ -30,7 +28,7 @@ final class DeviceGradients {
     private final long floats;
 
     /** @param named every base parameter by Hugging Face name; @param wanted those that get a gradient */
-    DeviceGradients(CudaContext context, DeviceArena call, List<Term> planTerms, Map<String, Tensor> named,
+    DeviceGradients(DeviceMemory memory, DeviceMemory.Arena call, List<Term> planTerms, Map<String, Tensor> named,
                     Set<String> wanted) {
         long at = 0;
         for (Term t : planTerms) {
@@ -46,8 +44,8 @@ final class DeviceGradients {
             at += footprint(size);
         }
         this.floats = Math.max(ALIGN, at);
-        this.region = call.allocateFloats(floats).address();
-        context.driver().memsetD32Async(region, 0, floats, context.stream());
+        this.region = call.floats(floats);
+        memory.zero(region, floats);
         termOffsets.forEach((t, o) -> terms.put(t, region + 4L * o));
         baseOffsets.forEach((n, o) -> base.put(n, region + 4L * o));
     }
@@ -72,8 +70,8 @@ final class DeviceGradients {
     }
 
     /** Every buffer, copied to the host in one transfer. */
-    PlanGradients toHost(CudaContext context) {
-        float[] all = HostCopies.download(context, region, floats);
+    PlanGradients toHost(DeviceMemory memory) {
+        float[] all = memory.download(region, floats);
         var g = new PlanGradients();
         termOffsets.forEach((t, o) -> g.add(t, all, Math.toIntExact(o)));
         baseOffsets.forEach((n, o) -> {

@@ -11,7 +11,6 @@ import org.ssmpeft.api.hooks.Projection;
 import org.ssmpeft.runtime.checkpoint.LanguageModelWeights;
 import org.ssmpeft.runtime.checkpoint.MambaConfig;
 import org.ssmpeft.runtime.checkpoint.MambaWeights;
-import org.ssmpeft.runtime.cuda.driver.DeviceArena;
 import org.ssmpeft.runtime.plan.HookPlan;
 import org.ssmpeft.runtime.plan.Term;
 
@@ -43,11 +42,12 @@ final class DevicePlan {
     }
 
     /** Uploads what {@code hooks} hands out and derives the call's weights, into {@code call}. */
-    static DevicePlan of(HookPlan hooks, DeviceWeights base, MambaWeights weights, Device device, DeviceArena call) {
+    static DevicePlan of(HookPlan hooks, DeviceWeights base, MambaWeights weights, Device device,
+                         DeviceMemory.Arena call) {
         MambaConfig c = weights.config();
         int layers = c.layers();
         var plan = new DevicePlan(hooks, base, layers);
-        var staging = new HostCopies.Staging();
+        var staging = new Staging();
         List<Term> terms = plan.terms();
         terms.forEach(t -> staging.add(t.value()));
         hooks.parameterDeltas().values().forEach(t -> staging.add(t.value()));
@@ -61,7 +61,7 @@ final class DevicePlan {
                 staging.add(dora.norm());
             });
         }
-        staging.upload(call, device.context());
+        staging.upload(device.memory(), call);
         for (Term t : terms) {
             plan.values.put(t, staging.address(t.value()));
         }
@@ -70,14 +70,13 @@ final class DevicePlan {
         Map<Integer, Long> replacedNegA = new HashMap<>();
         hooks.parameterDeltas().forEach((name, delta) -> {
             int n = delta.size();
-            long sum = call.allocateFloats(n).address();
-            device.context().driver().copyDeviceToDeviceAsync(sum, base.address(name), 4L * n,
-                    device.context().stream());
+            long sum = call.floats(n);
+            device.memory().copy(sum, base.address(name), n);
             device.layers().addScaled(sum, staging.address(delta.value()), 1f, n);
             plan.effective.put(name, sum);
             for (int l = 0; l < layers; l++) {
                 if (name.equals(LanguageModelWeights.layerName(l, "mixer.A_log"))) {
-                    long negA = call.allocateFloats(n).address();
+                    long negA = call.floats(n);
                     device.layers().negExp(negA, sum, n);
                     replacedNegA.put(l, negA);
                 }
@@ -88,7 +87,7 @@ final class DevicePlan {
             int li = l;
             hooks.layer(l).extension().ifPresent(e -> {
                 int n = e.logDecay().size();
-                plan.extNegA[li] = call.allocateFloats(n).address();
+                plan.extNegA[li] = call.floats(n);
                 device.layers().negExp(plan.extNegA[li], plan.value(e.logDecay()), n);
             });
             Map<String, List<DeviceDelta>> byModule = new LinkedHashMap<>();
@@ -104,7 +103,7 @@ final class DevicePlan {
     }
 
     private List<DeviceDelta> device(List<HookPlan.LowRank> lowRanks, String weight,
-                                     Map<HookPlan.LowRank, float[]> gains, HostCopies.Staging staging) {
+                                     Map<HookPlan.LowRank, float[]> gains, Staging staging) {
         List<DeviceDelta> out = new ArrayList<>();
         for (HookPlan.LowRank d : lowRanks) {
             long a = value(d.a());

@@ -5,8 +5,6 @@ import java.util.Map;
 import org.ssmpeft.api.tensor.Tensor;
 import org.ssmpeft.runtime.checkpoint.LanguageModelWeights;
 import org.ssmpeft.runtime.checkpoint.MambaWeights;
-import org.ssmpeft.runtime.cuda.driver.DeviceArena;
-import org.ssmpeft.runtime.cuda.driver.DeviceBuffer;
 
 /**
  * A Mamba-1 model's base weights on the device, uploaded once and resident until {@link #close}: every parameter
@@ -15,23 +13,26 @@ import org.ssmpeft.runtime.cuda.driver.DeviceBuffer;
  */
 final class DeviceWeights implements AutoCloseable {
 
-    private final DeviceArena arena;
-    private final Map<String, DeviceBuffer> byName = new LinkedHashMap<>();
+    private final DeviceMemory.Arena arena;
+    private final Map<String, Long> byName = new LinkedHashMap<>();
     private final long[] negA;
     private final boolean tied;
 
     DeviceWeights(Device device, MambaWeights weights) {
-        this.arena = device.context().arena();
+        this.arena = device.memory().arena();
         this.tied = weights.tiedHead();
         try {
             for (Map.Entry<String, Tensor> e : weights.parameters().entrySet()) {
-                byName.put(e.getKey(), arena.upload(e.getValue().data()));
+                float[] v = e.getValue().data();
+                long at = arena.floats(v.length);
+                device.memory().upload(at, v);
+                byName.put(e.getKey(), at);
             }
             int layers = weights.config().layers();
             int dn = weights.config().dInner() * weights.config().dState();
             negA = new long[layers];
             for (int l = 0; l < layers; l++) {
-                negA[l] = arena.allocateFloats(dn).address();
+                negA[l] = arena.floats(dn);
                 device.layers().negExp(negA[l], address(LanguageModelWeights.layerName(l, "mixer.A_log")), dn);
             }
         } catch (RuntimeException | Error e) {
@@ -46,8 +47,8 @@ final class DeviceWeights implements AutoCloseable {
         if (tied && name.equals(LanguageModelWeights.LM_HEAD)) {
             name = LanguageModelWeights.EMBEDDING;
         }
-        DeviceBuffer b = byName.get(name);
-        return b == null ? 0 : b.address();
+        Long at = byName.get(name);
+        return at == null ? 0 : at;
     }
 
     /** Whether the head is the embedding's matrix. */

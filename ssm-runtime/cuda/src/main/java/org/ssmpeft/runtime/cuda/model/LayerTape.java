@@ -1,9 +1,7 @@
 package org.ssmpeft.runtime.cuda.model;
 
 import org.ssmpeft.runtime.checkpoint.MambaConfig;
-import org.ssmpeft.runtime.cuda.driver.DeviceArena;
 import org.ssmpeft.runtime.cuda.scan.ScanShape;
-import org.ssmpeft.runtime.cuda.scan.SelectiveScanKernels;
 
 /**
  * The activations of one Mamba-1 block on the device (the cpu's {@code CpuMamba.LayerBuffers}), in the call's
@@ -32,7 +30,7 @@ final class LayerTape {
     final long checkpoints; // the scan's (B, ceil(Lx/TT), D, N + n'), training only
     final ScanShape scan;   // (B, Lx, D, N, n')
 
-    LayerTape(DeviceArena call, MambaConfig c, Rows rows, int extWidth, boolean training) {
+    LayerTape(DeviceMemory.Arena call, ScanOps ops, MambaConfig c, Rows rows, int extWidth, boolean training) {
         this.rows = rows;
         this.extWidth = extWidth;
         this.training = training;
@@ -53,11 +51,11 @@ final class LayerTape {
         out = floats(call, m * dm);
         extBc = extWidth == 0 ? 0 : floats(call, mx * 2 * extWidth);
         scan = new ScanShape(rows.batch(), rows.lx(), di, c.dState(), extWidth);
-        checkpoints = training ? floats(call, SelectiveScanKernels.checkpointFloats(scan)) : 0;
+        checkpoints = training ? floats(call, ops.checkpointFloats(scan)) : 0;
     }
 
-    private static long floats(DeviceArena call, long n) {
-        return call.allocateFloats(n).address();
+    private static long floats(DeviceMemory.Arena call, long n) {
+        return call.floats(n);
     }
 
     /** Whether this (inference) tape can serve a layer of these rows and extension width. */

@@ -1,9 +1,6 @@
 package org.ssmpeft.runtime.cuda.model;
 
 import java.util.List;
-import org.ssmpeft.runtime.cuda.driver.DeviceArena;
-import org.ssmpeft.runtime.cuda.layers.DeviceLinear;
-import org.ssmpeft.runtime.cuda.layers.LayerKernels;
 import org.ssmpeft.runtime.plan.HookPlan;
 
 /**
@@ -20,27 +17,27 @@ import org.ssmpeft.runtime.plan.HookPlan;
  */
 final class LowRankDeltas {
 
-    private final DeviceLinear linear;
-    private final LayerKernels kernels;
+    private final ProductOps linear;
+    private final LayerOps kernels;
 
-    LowRankDeltas(DeviceLinear linear, LayerKernels kernels) {
+    LowRankDeltas(ProductOps linear, LayerOps kernels) {
         this.linear = linear;
         this.kernels = kernels;
     }
 
     // y: (M, ldy) += Σ_deltas on the delta's rows; x: (M, in) row stride ldx
-    void forward(DeviceArena call, List<DeviceDelta> deltas, long y, int ldy, long x, int ldx, int m) {
+    void forward(DeviceMemory.Arena call, List<DeviceDelta> deltas, long y, int ldy, long x, int ldx, int m) {
         for (DeviceDelta dd : deltas) {
             HookPlan.LowRank d = dd.delta();
             int r = d.rank();
             long yRows = y + 4L * d.rowOffset();
-            long t = call.allocateFloats((long) m * r).address();
+            long t = call.floats((long) m * r);
             linear.forward(t, r, x, ldx, dd.a(), 0, m, d.in(), r);
             if (!dd.dora()) {
                 linear.forwardAdd(yRows, ldy, t, r, dd.b(), d.scale(), m, r, d.out());
                 continue;
             }
-            long u = call.allocateFloats((long) m * d.out()).address();
+            long u = call.floats((long) m * d.out());
             linear.forward(u, d.out(), t, r, dd.b(), 0, m, r, d.out());
             long base = baseRows(call, dd, x, ldx, m);
             kernels.doraForward(yRows, ldy, base, u, dd.gain(), d.scale(), m, d.out());
@@ -48,31 +45,31 @@ final class LowRankDeltas {
     }
 
     // x·W[rows]ᵀ: (M, out) of a DoRA delta's rows of its weight W (out_full, in)
-    private long baseRows(DeviceArena call, DeviceDelta dd, long x, int ldx, int m) {
+    private long baseRows(DeviceMemory.Arena call, DeviceDelta dd, long x, int ldx, int m) {
         HookPlan.LowRank d = dd.delta();
-        long base = call.allocateFloats((long) m * d.out()).address();
+        long base = call.floats((long) m * d.out());
         linear.forward(base, d.out(), x, ldx, dd.weight() + 4L * d.rowOffset() * d.in(), 0, m, d.in(), d.out());
         return base;
     }
 
     // x: (M, in) stride ldx, dy: (M, ldy) -> dA, dB (and DoRA's dm) into g; dx: (M, in) stride lddx += ..., or 0
-    void backward(DeviceArena call, List<DeviceDelta> deltas, long dy, int ldy, long x, int ldx, long dx, int lddx,
+    void backward(DeviceMemory.Arena call, List<DeviceDelta> deltas, long dy, int ldy, long x, int ldx, long dx, int lddx,
                   int m, DeviceGradients g) {
         for (DeviceDelta dd : deltas) {
             HookPlan.LowRank d = dd.delta();
             int r = d.rank();
-            long t = call.allocateFloats((long) m * r).address();
+            long t = call.floats((long) m * r);
             linear.forward(t, r, x, ldx, dd.a(), 0, m, d.in(), r);
             long dyRows = dy + 4L * d.rowOffset();
             int lddyRows = ldy;
             if (dd.dora()) {
                 int out = d.out();
-                long u = call.allocateFloats((long) m * out).address();
+                long u = call.floats((long) m * out);
                 linear.forward(u, out, t, r, dd.b(), 0, m, r, out);
                 long base = baseRows(call, dd, x, ldx, m);
-                long dMagnitude = call.allocateFloats(out).address();
-                long scaled = call.allocateFloats((long) m * out).address(); // g ⊙ dy on the rows
-                long rest = call.allocateFloats((long) m * out).address(); // (g − 1) ⊙ dy on the rows
+                long dMagnitude = call.floats(out);
+                long scaled = call.floats((long) m * out); // g ⊙ dy on the rows
+                long rest = call.floats((long) m * out); // (g − 1) ⊙ dy on the rows
                 kernels.doraBackward(dMagnitude, scaled, rest, dyRows, ldy, base, u, dd.gain(), dd.norm(), d.scale(),
                         m, out);
                 kernels.addScaled(g.term(d.dora().get().magnitude()), dMagnitude, 1f, out);
@@ -86,7 +83,7 @@ final class LowRankDeltas {
             }
             // dB (out, r) += s·dyᵀ·t;  dt (M, r) = s·dy·B;  dA (r, in) += dtᵀ·x;  dx += dt·A
             linear.backwardWeight(g.term(d.b()), dyRows, lddyRows, t, r, d.scale(), m, r, d.out());
-            long dT = call.allocateFloats((long) m * r).address();
+            long dT = call.floats((long) m * r);
             linear.backwardInput(dT, r, dyRows, lddyRows, dd.b(), d.scale(), m, r, d.out(), false);
             linear.backwardWeight(g.term(d.a()), dT, r, x, ldx, 1f, m, d.in(), r);
             if (dx != 0) {

@@ -2,13 +2,8 @@ package org.ssmpeft.runtime.cuda.model;
 
 import org.ssmpeft.runtime.checkpoint.LanguageModelWeights;
 import org.ssmpeft.runtime.checkpoint.MambaConfig;
-import org.ssmpeft.runtime.cuda.driver.CudaContext;
-import org.ssmpeft.runtime.cuda.driver.DeviceArena;
-import org.ssmpeft.runtime.cuda.layers.DeviceLinear;
-import org.ssmpeft.runtime.cuda.layers.LayerKernels;
 import org.ssmpeft.runtime.cuda.scan.ScanOperands;
 import org.ssmpeft.runtime.cuda.scan.SelectiveScanKernels;
-import org.ssmpeft.runtime.cuda.scan.SelectiveScanKernels.Precision;
 import org.ssmpeft.runtime.plan.HookPlan;
 import org.ssmpeft.runtime.plan.Term;
 
@@ -33,15 +28,15 @@ import org.ssmpeft.runtime.plan.Term;
 final class MambaBlock {
 
     private final MambaConfig config;
-    private final CudaContext context;
-    private final LayerKernels k;
-    private final DeviceLinear linear;
-    private final SelectiveScanKernels scan;
+    private final DeviceMemory memory;
+    private final LayerOps k;
+    private final ProductOps linear;
+    private final ScanOps scan;
     private final LowRankDeltas lowRank;
 
     MambaBlock(MambaConfig config, Device device, LowRankDeltas lowRank) {
         this.config = config;
-        this.context = device.context();
+        this.memory = device.memory();
         this.k = device.layers();
         this.linear = device.linear();
         this.scan = device.scan();
@@ -52,7 +47,7 @@ final class MambaBlock {
     // forward
 
     /** One block: h (M, d) <- h + out_proj(scan(...)), advancing the layer's conv, SSM and extra state. */
-    void forward(DeviceArena call, int layer, long hidden, LayerTape t, CudaState state, DevicePlan plan) {
+    void forward(DeviceMemory.Arena call, int layer, long hidden, LayerTape t, CudaState state, DevicePlan plan) {
         BlockWeights w = plan.block(layer);
         HookPlan.Layer hooks = plan.layer(layer);
         Rows rows = t.rows;
@@ -100,9 +95,9 @@ final class MambaBlock {
         // y = (C·(h + h') + C'·h_ext + D·x + y') · silu(z): (Mx, D), advancing the SSM and extra states
         ScanOperands o = operands(t, w, hooks, plan, layer);
         if (lx == 1 && !t.training) {
-            scan.step(Precision.FLOAT32, t.scan, o, state.ssm(layer), state.extra(layer), t.y);
+            scan.step(t.scan, o, state.ssm(layer), state.extra(layer), t.y);
         } else {
-            scan.forward(Precision.FLOAT32, t.scan, o, state.ssm(layer), state.extra(layer), t.checkpoints, t.y);
+            scan.forward(t.scan, o, state.ssm(layer), state.extra(layer), t.checkpoints, t.y);
         }
         // h += out_proj(y_real): (M, D) -> (M, d)
         if (prefix > 0) {
@@ -147,7 +142,7 @@ final class MambaBlock {
      * dHidden: (M, d) the gradient of the block's output, updated in place to that of its input when
      * {@code needInput} (else left as it is: nothing below reads it); weight, bias and hook gradients into g.
      */
-    void backward(DeviceArena call, int layer, long dHidden, LayerTape t, DevicePlan plan, DeviceGradients g,
+    void backward(DeviceMemory.Arena call, int layer, long dHidden, LayerTape t, DevicePlan plan, DeviceGradients g,
                   boolean needInput) {
         BlockWeights w = plan.block(layer);
         HookPlan.Layer hooks = plan.layer(layer);
@@ -192,7 +187,7 @@ final class MambaBlock {
         var sg = new SelectiveScanKernels.Gradients(dxc, ddt, dxzExt, dxdbl, dExt, dNegA, dExtNegA, dSkip, dHOffset,
                 dYOffset, dH0, 0);
         long work = floats(call, scan.workFloats(t.scan));
-        scan.backward(Precision.FLOAT32, t.scan, operands(t, w, hooks, plan, layer), t.checkpoints, dy, sg, work);
+        scan.backward(t.scan, operands(t, w, hooks, plan, layer), t.checkpoints, dy, sg, work);
         if (dNegA != 0) {
             // dA_log += dA ⊙ A  (A = -exp(A_log): dA/dA_log = A)
             k.mulAdd(g.base(aLogName), dNegA, w.negA(), (long) di * n);
@@ -265,13 +260,13 @@ final class MambaBlock {
         }
     }
 
-    private static long floats(DeviceArena call, long n) {
-        return call.allocateFloats(n).address();
+    private static long floats(DeviceMemory.Arena call, long n) {
+        return call.floats(n);
     }
 
-    private long zeros(DeviceArena call, long n) {
+    private long zeros(DeviceMemory.Arena call, long n) {
         long at = floats(call, n);
-        context.driver().memsetD32Async(at, 0, n, context.stream());
+        memory.zero(at, n);
         return at;
     }
 }
