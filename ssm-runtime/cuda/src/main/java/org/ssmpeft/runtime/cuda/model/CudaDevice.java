@@ -8,7 +8,6 @@ import org.ssmpeft.runtime.cuda.CudaBackendProvider;
 import org.ssmpeft.runtime.cuda.driver.Cublas;
 import org.ssmpeft.runtime.cuda.driver.CudaContext;
 import org.ssmpeft.runtime.cuda.driver.CudaUnavailableException;
-import org.ssmpeft.runtime.cuda.driver.DeviceArena;
 import org.ssmpeft.runtime.cuda.layers.DeviceLinear;
 import org.ssmpeft.runtime.cuda.layers.LayerKernels;
 import org.ssmpeft.runtime.cuda.scan.ScanOperands;
@@ -18,8 +17,8 @@ import org.ssmpeft.runtime.cuda.scan.SelectiveScanKernels.Precision;
 
 /**
  * A {@link Device} on a GPU: one {@link CudaContext} (its one non-blocking stream), one cuBLAS handle bound to it,
- * {@link LayerKernels}, {@link DeviceLinear} and {@link SelectiveScanKernels} (float32), and the driver's memory
- * through {@link DeviceArena}s. Every operation queues on the stream; the host waits only in downloads (and in an
+ * {@link LayerKernels}, {@link DeviceLinear} and {@link SelectiveScanKernels} (float32), and the driver's memory in
+ * reused chunks ({@link ChunkPool}: after the first call of a shape, calls and decode steps allocate nothing). Every operation queues on the stream; the host waits only in downloads (and in an
  * upload, for its host buffer to be read).
  */
 final class CudaDevice {
@@ -37,13 +36,19 @@ final class CudaDevice {
                 LayerKernels layers = new LayerKernels(context);
                 DeviceLinear linear = new DeviceLinear(cublas, layers);
                 SelectiveScanKernels scan = new SelectiveScanKernels(context);
+                ChunkPool pool = new ChunkPool(context.driver()::memAlloc, context.driver()::memFree);
                 return new Device(CudaBackendProvider.NAME, context.deviceName() + " (" + context.architecture() + ")",
-                        new Memory(context), new Layers(layers), new Products(linear), new Scan(scan),
+                        new Memory(context, pool), new Layers(layers), new Products(linear), new Scan(scan),
                         context::bind, () -> {
                             try {
-                                cublas.close();
+                                context.syncStream();
+                                pool.close();
                             } finally {
-                                context.close();
+                                try {
+                                    cublas.close();
+                                } finally {
+                                    context.close();
+                                }
                             }
                         });
             } catch (RuntimeException | Error e) {
@@ -56,28 +61,12 @@ final class CudaDevice {
         }
     }
 
-    /** The driver's memory and copies on the context's stream. */
-    private record Memory(CudaContext context) implements DeviceMemory {
+    /** The driver's memory (chunks of a {@link ChunkPool}) and copies on the context's stream. */
+    private record Memory(CudaContext context, ChunkPool pool) implements DeviceMemory {
 
         @Override
         public Arena arena() {
-            DeviceArena a = context.arena();
-            return new Arena() {
-                @Override
-                public long floats(long n) {
-                    return a.allocateFloats(Math.max(1, n)).address();
-                }
-
-                @Override
-                public long bytes() {
-                    return a.bytes();
-                }
-
-                @Override
-                public void close() {
-                    a.close();
-                }
-            };
+            return pool.arena();
         }
 
         @Override
