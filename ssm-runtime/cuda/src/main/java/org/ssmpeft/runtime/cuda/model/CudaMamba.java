@@ -33,13 +33,19 @@ import org.ssmpeft.runtime.plan.PlanGradients;
  * its {@link HookPlan} on the host (backend-neutral), then, holding the device lock, uploads the plan's values in one
  * copy ({@link DevicePlan}), runs every layer on the device, and brings back only its result: logits, the per-row
  * losses, or the gradients in one copy ({@link DeviceGradients}); token ids and targets go up. Scratch memory comes
- * from an arena of the call, freed when it returns. The recurrent state is a {@link CudaState} on the device; a
+ * from an arena of the call, given back when it returns (to the device's {@link ChunkPool}, so a later call of the
+ * same shape allocates nothing from the driver). The recurrent state is a {@link CudaState} on the device; a
  * decode step is the forward of one token, which runs the scan's single-step kernel (the forward's arithmetic bit for
  * bit), so stepping a fresh state reproduces the full forward.
  *
  * <p>Training ({@link #lossAndGradients}) keeps per layer the activations the backward reads and the scan's tile
  * checkpoints ({@code SelectiveScanKernels.checkpointFloats}); the scan backward recomputes the states inside a tile.
  * Frozen weights get no weight gradient, and layers below the lowest trainable thing are not back-propagated.
+ *
+ * <p>The model reaches its device only through {@link Device} (memory and copies, {@link LayerOps},
+ * {@link ProductOps}, {@link ScanOps}): on a GPU these are the driver, {@code LayerKernels}, {@code DeviceLinear} and
+ * {@code SelectiveScanKernels} ({@link CudaDevice}); the tests also run this very code on a host emulation of those
+ * contracts, through the whole backend contract.
  *
  * <p>Thread-safe: calls are serialised on the one stream and cuBLAS handle of the model's device (DESIGN.md: one
  * context, one stream); each call has its caller's state. Close the model to free its device memory, its states'

@@ -37,18 +37,30 @@ final class Staging {
         return Math.max(ALIGN, (n + ALIGN - 1) / ALIGN * ALIGN);
     }
 
-    /** Copies every registered array up, in one transfer, into a buffer of {@code arena}. */
+    /**
+     * Copies every registered array up into a buffer of {@code arena}: in one transfer, or piece by piece when the
+     * pieces are too many floats to pack into one host array (parameter deltas on a large model's every matrix).
+     */
     void upload(DeviceMemory memory, DeviceMemory.Arena arena) {
         if (used == 0) {
+            return;
+        }
+        base = arena.floats(used);
+        if (used > PACK_LIMIT) {
+            for (float[] p : pieces) {
+                memory.upload(base + 4L * offsets.get(p), p);
+            }
             return;
         }
         float[] packed = new float[Math.toIntExact(used)];
         for (float[] p : pieces) {
             System.arraycopy(p, 0, packed, Math.toIntExact(offsets.get(p)), p.length);
         }
-        base = arena.floats(used);
         memory.upload(base, packed);
     }
+
+    /** The most floats packed into one host array for one transfer (256 MiB). */
+    static final long PACK_LIMIT = 1L << 26;
 
     /** The device address of a registered array, after {@link #upload}. */
     long address(float[] values) {
