@@ -16,6 +16,7 @@ import org.ssmpeft.runtime.checkpoint.LanguageModelWeights;
 import org.ssmpeft.runtime.checkpoint.MambaConfig;
 import org.ssmpeft.runtime.checkpoint.MambaWeights;
 import org.ssmpeft.runtime.cuda.driver.CudaUnavailableException;
+import org.ssmpeft.runtime.cuda.scan.SelectiveScanKernels;
 import org.ssmpeft.runtime.plan.HookPlan;
 import org.ssmpeft.runtime.plan.PlanGradients;
 
@@ -63,6 +64,11 @@ public final class CudaMamba implements SsmModel, AutoCloseable {
 
     /** The model on {@code device}, which it owns from now on (its close closes the device). */
     CudaMamba(MambaWeights weights, Device device) {
+        if (weights.config().dState() > SelectiveScanKernels.MAX_STATES) {
+            throw new IllegalArgumentException("the cuda scan holds at most " + SelectiveScanKernels.MAX_STATES
+                    + " state dimensions per channel, this model has N = " + weights.config().dState() + " ("
+                    + weights.describe() + "); run it on the cpu backend");
+        }
         this.weights = weights;
         this.config = weights.config();
         this.device = device;
