@@ -152,6 +152,17 @@ class EmulatedCudaModelTest extends BackendContract {
         return HostDevice.NAME;
     }
 
+    /**
+     * The contract's two shapes and four seeded random ones (odd sizes, layers 1-3, N 1-6, R 1-3, K 2-4, B 1-2), with
+     * a conv bias (the contract's bitfit config trains it; the plan refuses it on a model without one, as on cpu).
+     */
+    @Override
+    protected List<ModelCase> randomModels() {
+        List<ModelCase> all = new ArrayList<>(RandomModels.defaults());
+        RandomModels.sweep(12, 2026).stream().filter(m -> m.config().useConvBias()).limit(4).forEach(all::add);
+        return all;
+    }
+
     @Test
     void everyCallGivesBackItsMemoryAndCloseFreesTheRest() {
         ModelCase m = RandomModels.defaults().getFirst();
