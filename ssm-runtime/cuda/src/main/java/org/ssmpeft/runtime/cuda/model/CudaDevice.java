@@ -26,8 +26,26 @@ final class CudaDevice {
     private CudaDevice() {
     }
 
+    private static final java.util.Map<Integer, Device> SHARED = new java.util.HashMap<>();
+
+    /**
+     * The process's device {@code ordinal}, opened on first use and kept for the process's life: every model on it
+     * shares its context, stream, cuBLAS handle, compiled kernels and memory pool (their calls are serialised on its
+     * lock anyway). Kernel modules cannot be unloaded through {@code LayerKernels} or {@code SelectiveScanKernels},
+     * so opening a device per model would leave each model's modules loaded while anything else holds the primary
+     * context; one shared device loads them once.
+     */
+    static synchronized Device shared(int ordinal) throws CudaUnavailableException {
+        Device d = SHARED.get(ordinal);
+        if (d == null) {
+            d = open(ordinal);
+            SHARED.put(ordinal, d);
+        }
+        return d;
+    }
+
     /** Device {@code ordinal} with its handle and kernels (compiled, or taken from the disk cache). */
-    static Device open(int ordinal) throws CudaUnavailableException {
+    private static Device open(int ordinal) throws CudaUnavailableException {
         CudaContext context = CudaContext.open(ordinal);
         try {
             context.bind();
@@ -67,6 +85,12 @@ final class CudaDevice {
         @Override
         public Arena arena() {
             return pool.arena();
+        }
+
+        @Override
+        public void trim() {
+            context.syncStream();
+            pool.releaseIdle();
         }
 
         @Override

@@ -61,9 +61,16 @@ public final class CudaMamba implements SsmModel, AutoCloseable {
     private final LowRankDeltas lowRank;
     private final MambaBlock block;
     private final Set<CudaState> states = Collections.newSetFromMap(new IdentityHashMap<>());
+    private final boolean ownsDevice;
+    private boolean closed; // under the device lock
 
     /** The model on {@code device}, which it owns from now on (its close closes the device). */
     CudaMamba(MambaWeights weights, Device device) {
+        this(weights, device, true);
+    }
+
+    /** @param ownsDevice whether the model's close closes the device (false for the process's shared GPU device) */
+    private CudaMamba(MambaWeights weights, Device device, boolean ownsDevice) {
         if (weights.config().dState() > SelectiveScanKernels.MAX_STATES) {
             throw new IllegalArgumentException("the cuda scan holds at most " + SelectiveScanKernels.MAX_STATES
                     + " state dimensions per channel, this model has N = " + weights.config().dState() + " ("
@@ -72,20 +79,18 @@ public final class CudaMamba implements SsmModel, AutoCloseable {
         this.weights = weights;
         this.config = weights.config();
         this.device = device;
+        this.ownsDevice = ownsDevice;
         this.base = device.locked(() -> new DeviceWeights(device, weights));
         this.lowRank = new LowRankDeltas(device.linear(), device.layers());
         this.block = new MambaBlock(config, device, lowRank);
     }
 
-    /** The model on device {@code ordinal}: opens the device, compiles (or loads) the kernels, uploads the weights. */
+    /**
+     * The model on GPU {@code ordinal}, uploading the weights: on the process's shared device there (opened, and its
+     * kernels compiled or loaded from the disk cache, by the first model; {@link CudaDevice#shared}).
+     */
     public static CudaMamba open(MambaWeights weights, int ordinal) throws CudaUnavailableException {
-        Device device = CudaDevice.open(ordinal);
-        try {
-            return new CudaMamba(weights, device);
-        } catch (RuntimeException | Error e) {
-            device.close();
-            throw e;
-        }
+        return new CudaMamba(weights, CudaDevice.shared(ordinal), false);
     }
 
     @Override
@@ -117,13 +122,26 @@ public final class CudaMamba implements SsmModel, AutoCloseable {
 
     @Override
     public CudaState newState(int batch) {
-        return device.locked(() -> register(new CudaState(this, device, batch, device.memory().arena(), true)));
+        return device.locked(() -> {
+            requireOpen();
+            return register(new CudaState(this, device, batch, device.memory().arena(), true));
+        });
     }
 
     @Override
     public CudaState importState(HostState host) {
         HostState checked = host.importedBy(backend(), shape()); // the shape check and its message
-        return device.locked(() -> register(CudaState.of(this, device, checked)));
+        return device.locked(() -> {
+            requireOpen();
+            return register(CudaState.of(this, device, checked));
+        });
+    }
+
+    // under the device lock
+    private void requireOpen() {
+        if (closed) {
+            throw new IllegalStateException("the " + backend() + " model is closed; create it again from its spec");
+        }
     }
 
     CudaState register(CudaState s) {
@@ -251,6 +269,7 @@ public final class CudaMamba implements SsmModel, AutoCloseable {
      */
     private <T> T call(Function<DeviceMemory.Arena, T> work) {
         return device.locked(() -> {
+            requireOpen();
             DeviceMemory.Arena arena = device.memory().arena();
             try {
                 return work.apply(arena);
@@ -397,18 +416,26 @@ public final class CudaMamba implements SsmModel, AutoCloseable {
         device.memory().copy(dst, src, floats);
     }
 
-    /** Frees the states still open, the resident weights, the handle and the context. */
+    /**
+     * Frees the states still open and the resident weights, and gives the device's idle memory back to the driver
+     * (a device of its own, the emulated one of the tests, is closed too; the process's shared GPU device stays
+     * open for the next model). Idempotent.
+     */
     @Override
     public void close() {
-        if (device.isClosed()) {
-            return;
-        }
-        device.locked(() -> {
+        device.ifOpen(() -> {
+            if (closed) {
+                return;
+            }
+            closed = true;
             for (CudaState s : List.copyOf(states)) {
                 s.free();
             }
             base.close();
+            device.memory().trim();
         });
-        device.close();
+        if (ownsDevice) {
+            device.close();
+        }
     }
 }

@@ -41,4 +41,8 @@ interface DeviceMemory {
 
     /** Waits until the queued work has finished. */
     void sync();
+
+    /** Gives memory kept for reuse (idle chunks, none in use) back to the driver; for a model's close. */
+    default void trim() {
+    }
 }

@@ -164,7 +164,7 @@ class EmulatedCudaModelTest extends BackendContract {
     }
 
     @Test
-    void everyCallGivesBackItsMemoryAndCloseFreesTheRest() {
+    void everyCallGivesBackItsMemoryAndCloseFreesTheRestItsOpenStatesIncluded() {
         ModelCase m = RandomModels.defaults().getFirst();
         var mem = new HostMemory();
         var model = new CudaMamba(m.weights(), HostDevice.create(mem));
@@ -178,7 +178,10 @@ class EmulatedCudaModelTest extends BackendContract {
         assertThat(mem.liveAllocations()).as("allocations after the calls: the weights and one open state")
                 .isEqualTo(resident + 2 * m.config().layers());
         model.close();
-        s.close();
-        assertThat(mem.liveAllocations()).as("allocations after close").isZero();
+        assertThat(mem.liveAllocations()).as("allocations after the model closed, a state still open").isZero();
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> model.forward(m.tokens(), model.noAdapters()))
+                .hasMessageContaining("model is closed");
+        s.close(); // after its model: nothing left to free, no failure
+        model.close();
     }
 }
