@@ -80,9 +80,8 @@ public final class CudaBackendProvider implements BackendProvider {
     /** Empty when device 0 opens with a cuBLAS handle, else why this backend cannot run models; never throws. */
     static Optional<String> probe() {
         try (CudaContext context = CudaContext.open(0)) {
-            try (Cublas cublas = Cublas.create(context)) {
-                return Optional.empty();
-            }
+            Cublas.create(context).close();
+            return Optional.empty();
         } catch (CudaUnavailableException e) {
             return Optional.of(e.getMessage());
         } catch (IllegalCallerException e) {

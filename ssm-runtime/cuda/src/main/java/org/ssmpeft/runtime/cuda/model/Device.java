@@ -8,7 +8,7 @@ import java.util.function.Supplier;
  * stream, and the lock that serialises every call on them. A stream and a cuBLAS handle serve one caller at a time,
  * so the model and its states run everything through {@link #locked}, which also makes the device current on the
  * calling thread (driver and cuBLAS calls act on the thread's current context, and callers come from any thread).
- * {@link CudaDevice#open} makes one on a GPU.
+ * {@link CudaDevice#shared} gives the one of a GPU.
  */
 final class Device implements AutoCloseable {
 
