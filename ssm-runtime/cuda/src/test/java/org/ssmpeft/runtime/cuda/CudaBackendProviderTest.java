@@ -3,6 +3,7 @@ package org.ssmpeft.runtime.cuda;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.junit.jupiter.api.Assumptions.assumeFalse;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.nio.file.Path;
 import java.util.List;
@@ -12,15 +13,19 @@ import org.junit.jupiter.api.Test;
 import org.ssmpeft.runtime.backend.BackendProvider;
 import org.ssmpeft.runtime.backend.Backends;
 import org.ssmpeft.runtime.backend.ModelSpec;
+import org.ssmpeft.api.shape.ModelFamily;
+import org.ssmpeft.api.shape.ModelShape;
 import org.ssmpeft.runtime.contract.RandomModels;
+import org.ssmpeft.runtime.cuda.driver.Cublas;
 import org.ssmpeft.runtime.cuda.driver.CudaContext;
 import org.ssmpeft.runtime.cuda.driver.CudaUnavailableException;
 import org.ssmpeft.runtime.cuda.driver.NativeLibraries;
 
 /**
- * The {@code cuda} provider is discovered, ranks above {@code cpu}, and until CUDA part 2 is never available: without a
- * GPU its reason is the probe's (where libcuda was looked for), on one it says the model is still to come. Either way
- * the default stays {@code cpu} and asking for {@code cuda} fails with the reason.
+ * The {@code cuda} provider is discovered, ranks above {@code cpu} and implements Mamba-1. It is available exactly
+ * when the probe opens device 0 with a cuBLAS handle: then it is the default (for Mamba-1; Mamba-2 stays on
+ * {@code cpu}); without a GPU its reason is the probe's (where libcuda was looked for), the default stays {@code cpu},
+ * and asking for {@code cuda} or creating a model on it fails with that reason.
  */
 class CudaBackendProviderTest {
 
@@ -34,18 +39,19 @@ class CudaBackendProviderTest {
         BackendProvider cuda = Backends.forName("cuda");
         assertThat(cuda).isInstanceOf(CudaBackendProvider.class);
         assertThat(cuda.preference()).isEqualTo(200).isGreaterThan(Backends.CPU_PREFERENCE);
-        assertThat(cuda.families()).isEmpty();
+        assertThat(cuda.families()).containsExactly(ModelFamily.MAMBA);
         assertThat(cuda.description()).contains("CUDA");
     }
 
     @Test
-    void isUnavailableWithTheProbesReasonOrTheKernelsOnlyNote() {
-        String why = new CudaBackendProvider().unavailableReason().orElseThrow();
-        System.out.println("cuda: " + why);
+    void isAvailableExactlyWhenDevice0AndCublasOpenElseGivesTheProbesReason() {
+        Optional<String> why = new CudaBackendProvider().unavailableReason();
+        System.out.println("cuda: " + why.orElse("available"));
         try (CudaContext context = CudaContext.open(0)) {
-            assertThat(why).isEqualTo(CudaBackendProvider.KERNELS_ONLY);
+            Cublas.create(context).close();
+            assertThat(why).isEmpty();
         } catch (CudaUnavailableException e) {
-            assertThat(why).isEqualTo(e.getMessage());
+            assertThat(why).contains(e.getMessage());
         }
     }
 
@@ -66,15 +72,16 @@ class CudaBackendProviderTest {
         assumeFalse(libcudaLoads(), "libcuda is installed on this machine");
         CudaBackendProvider.probe(); // the first call links the classes
         long t0 = System.nanoTime();
-        String why = CudaBackendProvider.probe();
+        Optional<String> why = CudaBackendProvider.probe();
         double ms = (System.nanoTime() - t0) / 1e6;
         System.out.printf("probe without libcuda: %.2f ms%n", ms);
-        assertThat(why).contains("libcuda");
+        assertThat(why).hasValueSatisfying(w -> assertThat(w).contains("libcuda"));
         assertThat(ms).isLessThan(2000);
     }
 
     @Test
-    void theDefaultBackendStaysCpu() {
+    void withoutAGpuTheDefaultBackendStaysCpu() {
+        assumeFalse(new CudaBackendProvider().isAvailable(), "a GPU answers here");
         assertThat(Backends.defaultBackend().name()).isEqualTo(Backends.CPU);
         assertThat(Backends.load().preferred().name()).isEqualTo(Backends.CPU);
         assertThat(Backends.load().select(Optional.empty()).name()).isEqualTo(Backends.CPU);
@@ -83,7 +90,17 @@ class CudaBackendProviderTest {
     }
 
     @Test
-    void askingForCudaByNameFailsWithTheReason() {
+    void withAGpuCudaIsTheDefaultForMambaAndCpuForMamba2() {
+        assumeTrue(new CudaBackendProvider().isAvailable(), "no GPU answers here");
+        assertThat(Backends.load().preferred().name()).isEqualTo(CudaBackendProvider.NAME);
+        assertThat(Backends.load().preferred(ModelFamily.MAMBA).name()).isEqualTo(CudaBackendProvider.NAME);
+        assertThat(Backends.load().preferred(ModelFamily.MAMBA2).name()).isEqualTo(Backends.CPU);
+        assertThat(Backends.load().available()).extracting(BackendProvider::name).contains("cuda", "cpu");
+    }
+
+    @Test
+    void askingForCudaByNameWithoutAGpuFailsWithTheReason() {
+        assumeFalse(new CudaBackendProvider().isAvailable(), "a GPU answers here");
         String why = new CudaBackendProvider().unavailableReason().orElseThrow();
         assertThatThrownBy(() -> Backends.load().select(Optional.of("cuda")))
                 .isInstanceOf(IllegalStateException.class)
@@ -92,15 +109,22 @@ class CudaBackendProviderTest {
     }
 
     @Test
-    void buildAndCreateRefuseWithTheReason() {
+    void creatingAModelWithoutAGpuFailsWithTheReason() {
         BackendProvider cuda = Backends.forName("cuda");
+        assumeFalse(cuda.isAvailable(), "a GPU answers here");
         String why = cuda.unavailableReason().orElseThrow();
         assertThatThrownBy(() -> cuda.create(SPEC))
                 .isInstanceOf(IllegalStateException.class)
-                .hasMessage("backend 'cuda' cannot build a model here: " + why);
-        assertThatThrownBy(() -> cuda.build(SPEC))
-                .isInstanceOf(IllegalStateException.class)
-                .hasMessage("backend 'cuda' cannot build a model here: " + why);
+                .hasMessage("backend 'cuda' is not available here: " + why);
+    }
+
+    @Test
+    void aMamba2SpecIsRefusedNamingTheFamilies() {
+        ModelSpec mamba2 = RandomModels.specOf(ModelFamily.MAMBA2, ModelShape.mamba2(2, 16, 8, 8, 1, 32));
+        assertThatThrownBy(() -> Backends.forName("cuda").create(mamba2))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("backend 'cuda' does not implement the mamba2 family")
+                .hasMessageContaining("it implements: mamba");
     }
 
     private static boolean libcudaLoads() {

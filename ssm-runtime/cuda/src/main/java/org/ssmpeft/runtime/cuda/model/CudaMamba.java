@@ -1,0 +1,441 @@
+package org.ssmpeft.runtime.cuda.model;
+
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Set;
+import java.util.function.Function;
+import org.ssmpeft.api.composition.AdapterSet;
+import org.ssmpeft.runtime.backend.HostState;
+import org.ssmpeft.runtime.backend.Logits;
+import org.ssmpeft.runtime.backend.LossAndGradients;
+import org.ssmpeft.runtime.backend.SsmModel;
+import org.ssmpeft.runtime.backend.SsmState;
+import org.ssmpeft.runtime.checkpoint.LanguageModelWeights;
+import org.ssmpeft.runtime.checkpoint.MambaConfig;
+import org.ssmpeft.runtime.checkpoint.MambaWeights;
+import org.ssmpeft.runtime.cuda.driver.CudaUnavailableException;
+import org.ssmpeft.runtime.cuda.scan.SelectiveScanKernels;
+import org.ssmpeft.runtime.plan.HookPlan;
+import org.ssmpeft.runtime.plan.PlanGradients;
+
+/**
+ * The Mamba-1 language model on the GPU in float32, computing what the cpu's {@code CpuMamba} computes (transformers'
+ * pure-PyTorch {@code MambaForCausalLM}; DESIGN.md §3) with every PEFT hook and a hand-derived backward. Symbols: B
+ * batch, L length, d d_model, V vocab, P virtual tokens of a prompt, M = B·L.
+ * <pre>
+ *   h = [prompt; embedding[tokens]]                 (B, L, d)
+ *   h = block_l(h)  for l = 0 .. layers-1           {@link MambaBlock}, residual inside
+ *   logits = norm_f(h)·lm_headᵀ + Σ s·(norm_f(h)·Aᵀ)·Bᵀ    (M, V)
+ *   loss = mean cross-entropy of next-token targets
+ * </pre>
+ * The base weights are uploaded once ({@link DeviceWeights}) and stay resident until {@link #close}. A call resolves
+ * its {@link HookPlan} on the host (backend-neutral), then, holding the device lock, uploads the plan's values in one
+ * copy ({@link DevicePlan}), runs every layer on the device, and brings back only its result: logits, the per-row
+ * losses, or the gradients in one copy ({@link DeviceGradients}); token ids and targets go up. Scratch memory comes
+ * from an arena of the call, given back when it returns (to the device's {@link ChunkPool}, so a later call of the
+ * same shape allocates nothing from the driver). The recurrent state is a {@link CudaState} on the device; a
+ * decode step is the forward of one token, which runs the scan's single-step kernel (the forward's arithmetic bit for
+ * bit), so stepping a fresh state reproduces the full forward.
+ *
+ * <p>Training ({@link #lossAndGradients}) keeps per layer the activations the backward reads and the scan's tile
+ * checkpoints ({@code SelectiveScanKernels.checkpointFloats}); the scan backward recomputes the states inside a tile.
+ * Frozen weights get no weight gradient, and layers below the lowest trainable thing are not back-propagated.
+ *
+ * <p>The model reaches its device only through {@link Device} (memory and copies, {@link LayerOps},
+ * {@link ProductOps}, {@link ScanOps}): on a GPU these are the driver, {@code LayerKernels}, {@code DeviceLinear} and
+ * {@code SelectiveScanKernels} ({@link CudaDevice}); the tests also run this very code on a host emulation of those
+ * contracts, through the whole backend contract.
+ *
+ * <p>Thread-safe: calls are serialised on the one stream and cuBLAS handle of the model's device (DESIGN.md: one
+ * context, one stream); each call has its caller's state. Close the model to free its device memory, its states'
+ * included.
+ */
+public final class CudaMamba implements SsmModel, AutoCloseable {
+
+    private final MambaWeights weights;
+    private final MambaConfig config;
+    private final Device device;
+    private final DeviceWeights base;
+    private final LowRankDeltas lowRank;
+    private final MambaBlock block;
+    private final Set<CudaState> states = Collections.newSetFromMap(new IdentityHashMap<>());
+    private final boolean ownsDevice;
+    private boolean closed; // under the device lock
+
+    /** The model on {@code device}, which it owns from now on (its close closes the device). */
+    CudaMamba(MambaWeights weights, Device device) {
+        this(weights, device, true);
+    }
+
+    /** @param ownsDevice whether the model's close closes the device (false for the process's shared GPU device) */
+    private CudaMamba(MambaWeights weights, Device device, boolean ownsDevice) {
+        if (weights.config().dState() > SelectiveScanKernels.MAX_STATES) {
+            throw new IllegalArgumentException("the cuda scan holds at most " + SelectiveScanKernels.MAX_STATES
+                    + " state dimensions per channel, this model has N = " + weights.config().dState() + " ("
+                    + weights.describe() + "); run it on the cpu backend");
+        }
+        this.weights = weights;
+        this.config = weights.config();
+        this.device = device;
+        this.ownsDevice = ownsDevice;
+        this.base = device.locked(() -> new DeviceWeights(device, weights));
+        this.lowRank = new LowRankDeltas(device.linear(), device.layers());
+        this.block = new MambaBlock(config, device, lowRank);
+    }
+
+    /**
+     * The model on GPU {@code ordinal}, uploading the weights: on the process's shared device there (opened, and its
+     * kernels compiled or loaded from the disk cache, by the first model; {@link CudaDevice#shared}).
+     */
+    public static CudaMamba open(MambaWeights weights, int ordinal) throws CudaUnavailableException {
+        return new CudaMamba(weights, CudaDevice.shared(ordinal), false);
+    }
+
+    @Override
+    public String backend() {
+        return device.backend();
+    }
+
+    @Override
+    public MambaWeights spec() {
+        return weights;
+    }
+
+    public MambaConfig config() {
+        return config;
+    }
+
+    /** The GPU this model runs on, e.g. "NVIDIA H200 (sm_90)". */
+    public String deviceName() {
+        return device.name();
+    }
+
+    /** Bytes of device memory the resident base weights hold. */
+    public long weightBytes() {
+        return base.bytes();
+    }
+
+    // ---------------------------------------------------------------------------------------------------------------
+    // states
+
+    @Override
+    public CudaState newState(int batch) {
+        return device.locked(() -> {
+            requireOpen();
+            return register(new CudaState(this, device, batch, device.memory().arena(), true));
+        });
+    }
+
+    @Override
+    public CudaState importState(HostState host) {
+        HostState checked = host.importedBy(backend(), shape()); // the shape check and its message
+        return device.locked(() -> {
+            requireOpen();
+            return register(CudaState.of(this, device, checked));
+        });
+    }
+
+    // under the device lock
+    private void requireOpen() {
+        if (closed) {
+            throw new IllegalStateException("the " + backend() + " model is closed; create it again from its spec");
+        }
+    }
+
+    CudaState register(CudaState s) {
+        states.add(s);
+        return s;
+    }
+
+    void unregister(CudaState s) {
+        states.remove(s);
+    }
+
+    /** {@code state} as this model's state for a call on {@code batch} rows; fails naming the owner, model or batch. */
+    private CudaState own(SsmState state, int batch) {
+        if (!(state instanceof CudaState s)) {
+            throw new IllegalArgumentException(HostState.ownerMessage(state, backend()));
+        }
+        if (s.model() != this) {
+            throw new IllegalArgumentException("this state belongs to another cuda model (" + s.model().shape()
+                    .describe() + "); move a sequence between models with model.importState(state.export())");
+        }
+        if (batch != s.batch()) {
+            throw new IllegalArgumentException("expected " + s.batch() + " token rows (the state's batch), found "
+                    + batch);
+        }
+        return s;
+    }
+
+    // ---------------------------------------------------------------------------------------------------------------
+    // the SPI's calls
+
+    @Override
+    public Logits forward(int[][] tokens, AdapterSet adapters, SsmState state) {
+        CudaState s = own(state, tokens.length);
+        HookPlan hooks = HookPlan.resolve(weights, adapters, s.isFresh());
+        HookPlan.checkTokens(tokens, s.batch(), config.vocabSize());
+        return call(arena -> {
+            s.requireOpen();
+            s.requireExtraState(hooks.extraStateWidths());
+            DevicePlan plan = DevicePlan.of(hooks, base, weights, device, arena);
+            Pass p = run(arena, tokens, plan, s, false, false);
+            return new Logits(download(p.logits, (long) tokens.length * p.len * config.vocabSize()), tokens.length,
+                    p.len, config.vocabSize(), plan.promptLength());
+        });
+    }
+
+    @Override
+    public List<float[]> hiddenStates(int[][] tokens, AdapterSet adapters) {
+        HookPlan hooks = HookPlan.resolve(weights, adapters, true);
+        HookPlan.checkTokens(tokens, tokens.length, config.vocabSize());
+        return call(arena -> {
+            CudaState s = fresh(arena, tokens.length, hooks);
+            return run(arena, tokens, DevicePlan.of(hooks, base, weights, device, arena), s, true, false).kept;
+        });
+    }
+
+    @Override
+    public double loss(int[][] tokens, int[][] labels, AdapterSet adapters) {
+        HookPlan hooks = HookPlan.resolve(weights, adapters, true);
+        HookPlan.checkTokens(tokens, tokens.length, config.vocabSize());
+        int[] targets = hooks.targets(tokens, labels);
+        int count = HookPlan.targetCount(targets);
+        return call(arena -> {
+            CudaState s = fresh(arena, tokens.length, hooks);
+            Pass p = run(arena, tokens, DevicePlan.of(hooks, base, weights, device, arena), s, false, false);
+            long rowLoss = floats(arena, targets.length);
+            device.layers().crossEntropy(0, rowLoss, p.logits, device.memory().uploadInts(arena, targets),
+                    targets.length, config.vocabSize(), Math.max(1, count));
+            return meanLoss(download(rowLoss, targets.length), count);
+        });
+    }
+
+    @Override
+    public LossAndGradients lossAndGradients(int[][] tokens, int[][] labels, AdapterSet adapters,
+                                             Set<String> trainableBaseNames) {
+        HookPlan hooks = HookPlan.resolve(weights, adapters, true);
+        Set<String> wanted = hooks.gradientBaseNames(trainableBaseNames);
+        int[] targets = hooks.targets(tokens, labels);
+        HookPlan.checkTokens(tokens, tokens.length, config.vocabSize());
+        int count = HookPlan.targetCount(targets);
+        int v = config.vocabSize();
+        Trained t = call(arena -> {
+            CudaState s = fresh(arena, tokens.length, hooks);
+            DevicePlan plan = DevicePlan.of(hooks, base, weights, device, arena);
+            Pass pass = run(arena, tokens, plan, s, false, true);
+            long m = (long) tokens.length * pass.len;
+            float[] logits = download(pass.logits, m * v);
+            // dlogits = (softmax(z) − onehot(y)) / count at the rows with a target, in place of the logits
+            long rowLoss = floats(arena, m);
+            device.layers().crossEntropy(pass.logits, rowLoss, pass.logits,
+                    device.memory().uploadInts(arena, targets), (int) m, v, Math.max(1, count));
+            var g = new DeviceGradients(device.memory(), arena, plan.terms(), weights.parameters(), wanted);
+            backward(arena, tokens, plan, pass, pass.logits, g, wanted);
+            PlanGradients grads = g.toHost(device.memory());
+            double loss = meanLoss(download(rowLoss, m), count);
+            return new Trained(loss, new Logits(logits, tokens.length, pass.len, v, plan.promptLength()), grads);
+        });
+        return hooks.result(t.loss, count, t.logits, t.grads, trainableBaseNames);
+    }
+
+    private record Trained(double loss, Logits logits, PlanGradients grads) {
+    }
+
+    // L = (1/T) Σ_rows rowLoss, summed in double in row order (ignored rows hold 0); 0 without targets
+    private static double meanLoss(float[] rowLoss, int count) {
+        if (count == 0) {
+            return 0.0;
+        }
+        double total = 0;
+        for (float l : rowLoss) {
+            total += l;
+        }
+        return total / count;
+    }
+
+    // a fresh throwaway state in the call's arena, with the extra states the acting extensions need
+    private CudaState fresh(DeviceMemory.Arena arena, int batch, HookPlan hooks) {
+        CudaState s = new CudaState(this, device, batch, arena, false);
+        s.requireExtraState(hooks.extraStateWidths());
+        return s;
+    }
+
+    /**
+     * Runs {@code work} holding the device lock with an arena for the call's memory, freed when it returns (after
+     * the stream drained, so no queued kernel still reads it).
+     */
+    private <T> T call(Function<DeviceMemory.Arena, T> work) {
+        return device.locked(() -> {
+            requireOpen();
+            DeviceMemory.Arena arena = device.memory().arena();
+            try {
+                return work.apply(arena);
+            } finally {
+                try {
+                    device.memory().sync();
+                } finally {
+                    arena.close();
+                }
+            }
+        });
+    }
+
+    // ---------------------------------------------------------------------------------------------------------------
+    // forward
+
+    /** One forward pass: the device addresses of its logits (M, V), and in training the tapes of every layer. */
+    private record Pass(long logits, int len, List<float[]> kept, List<LayerTape> tapes, long finalHidden,
+                        long normedF, long tokenIds) {
+    }
+
+    private Pass run(DeviceMemory.Arena call, int[][] tokens, DevicePlan plan, CudaState state, boolean keepHiddenStates,
+                     boolean training) {
+        LayerOps k = device.layers();
+        int batch = tokens.length;
+        int t = tokens[0].length;
+        int p = plan.promptLength();
+        int len = p + t;
+        int m = Math.multiplyExact(batch, len);
+        int dm = config.dModel();
+        int v = config.vocabSize();
+        double eps = config.layerNormEpsilon();
+        long ids = device.memory().uploadInts(call, tokens);
+        // h = [prompt; embedding[tokens]]: (B, P + T, d)
+        long hidden = floats(call, (long) m * dm);
+        k.embed(hidden, ids, plan.value(plan.hooks.prompt()), plan.embedding(), batch, p, t, dm);
+        List<float[]> kept = new ArrayList<>();
+        List<LayerTape> tapes = training ? new ArrayList<>() : null;
+        LayerTape tape = null;
+        for (int l = 0; l < config.layers(); l++) {
+            Rows rows = new Rows(batch, len, plan.layer(l).prefixLength());
+            int ext = plan.layer(l).extensionWidth();
+            if (tape == null || !tape.fits(rows, ext)) {
+                tape = new LayerTape(call, device.scan(), config, rows, ext, training);
+            }
+            if (training) {
+                copy(tape.hiddenIn, hidden, (long) m * dm);
+                tapes.add(tape);
+            }
+            block.forward(call, l, hidden, tape, state, plan);
+            if (keepHiddenStates) {
+                kept.add(download(hidden, (long) m * dm));
+            }
+        }
+        state.advance(len);
+        long normed = floats(call, (long) m * dm);
+        k.rmsNormForward(normed, hidden, plan.normF(), m, dm, eps);
+        if (keepHiddenStates) {
+            kept.add(download(normed, (long) m * dm));
+        }
+        // logits = norm_f(h)·lm_headᵀ (+ s·B(A·norm_f(h))): (M, d) x (V, d)ᵀ -> (M, V)
+        long logits = floats(call, (long) m * v);
+        device.linear().forward(logits, v, normed, dm, plan.lmHead(), 0, m, dm, v);
+        lowRank.forward(call, plan.head(), logits, v, normed, dm, m);
+        return new Pass(logits, len, kept, tapes, hidden, normed, ids);
+    }
+
+    // ---------------------------------------------------------------------------------------------------------------
+    // backward
+
+    private void backward(DeviceMemory.Arena call, int[][] tokens, DevicePlan plan, Pass pass, long dlogits,
+                          DeviceGradients g, Set<String> wanted) {
+        LayerOps k = device.layers();
+        ProductOps linear = device.linear();
+        int batch = tokens.length;
+        int len = pass.len;
+        int m = batch * len;
+        int dm = config.dModel();
+        int v = config.vocabSize();
+        int layers = config.layers();
+        double eps = config.layerNormEpsilon();
+        int p = plan.promptLength();
+
+        boolean embeddingNeedsGrad = g.base(LanguageModelWeights.EMBEDDING) != 0 || p > 0;
+        boolean[] trainableIn = new boolean[layers];
+        int lowest = embeddingNeedsGrad ? 0 : layers;
+        for (int l = layers - 1; l >= 0; l--) {
+            String prefix = LanguageModelWeights.layerName(l, "");
+            trainableIn[l] = plan.layer(l).hasHooks() || wanted.stream().anyMatch(n -> n.startsWith(prefix));
+            if (trainableIn[l]) {
+                lowest = Math.min(lowest, l);
+            }
+        }
+        boolean throughLayers = lowest < layers;
+
+        // head: logits = normedF·Wᵀ + Σ s·(normedF·Aᵀ)·Bᵀ
+        String headName = config.tieWordEmbeddings() ? LanguageModelWeights.EMBEDDING : LanguageModelWeights.LM_HEAD;
+        long dNormedF = 0;
+        if (throughLayers || g.base(LanguageModelWeights.NORM_F) != 0) {
+            dNormedF = floats(call, (long) m * dm);
+            linear.backwardInput(dNormedF, dm, dlogits, v, plan.lmHead(), 1f, m, dm, v, false);
+        }
+        lowRank.backward(call, plan.head(), dlogits, v, pass.normedF, dm, dNormedF, dm, m, g);
+        if (g.base(headName) != 0) {
+            linear.backwardWeight(g.base(headName), dlogits, v, pass.normedF, dm, 1f, m, dm, v);
+        }
+        if (dNormedF == 0) {
+            return;
+        }
+        long dHidden = throughLayers ? floats(call, (long) m * dm) : 0;
+        k.rmsNormBackward(dHidden, g.base(LanguageModelWeights.NORM_F), dNormedF, pass.finalHidden, plan.normF(), m,
+                dm, eps, false);
+        if (!throughLayers) {
+            return;
+        }
+        boolean belowTrainable = embeddingNeedsGrad;
+        boolean[] needInput = new boolean[layers];
+        for (int l = 0; l < layers; l++) {
+            needInput[l] = belowTrainable;
+            belowTrainable |= trainableIn[l];
+        }
+        for (int l = layers - 1; l >= lowest; l--) {
+            block.backward(call, l, dHidden, pass.tapes.get(l), plan, g, needInput[l]);
+        }
+        // h = [prompt; embedding[tokens]]: dEmb += at the tokens' rows; dPrompt = Σ_b the first P rows
+        long dPrompt = plan.hooks.prompt().map(g::term).orElse(0L);
+        if (embeddingNeedsGrad) {
+            k.embeddingBackward(g.base(LanguageModelWeights.EMBEDDING), dPrompt, dHidden, pass.tokenIds, batch, p,
+                    tokens[0].length, dm, v);
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------------------------
+
+    private static long floats(DeviceMemory.Arena call, long n) {
+        return call.floats(Math.max(1, n));
+    }
+
+    private float[] download(long src, long count) {
+        return device.memory().download(src, count);
+    }
+
+    private void copy(long dst, long src, long floats) {
+        device.memory().copy(dst, src, floats);
+    }
+
+    /**
+     * Frees the states still open and the resident weights, and gives the device's idle memory back to the driver
+     * (a device of its own, the emulated one of the tests, is closed too; the process's shared GPU device stays
+     * open for the next model). Idempotent.
+     */
+    @Override
+    public void close() {
+        device.ifOpen(() -> {
+            if (closed) {
+                return;
+            }
+            closed = true;
+            for (CudaState s : List.copyOf(states)) {
+                s.free();
+            }
+            base.close();
+            device.memory().trim();
+        });
+        if (ownsDevice) {
+            device.close();
+        }
+    }
+}

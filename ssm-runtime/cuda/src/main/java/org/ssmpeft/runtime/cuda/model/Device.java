@@ -1,0 +1,127 @@
+package org.ssmpeft.runtime.cuda.model;
+
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Supplier;
+
+/**
+ * One device as a model uses it: its memory and copies, the layer, product and scan operations, all queued on one
+ * stream, and the lock that serialises every call on them. A stream and a cuBLAS handle serve one caller at a time,
+ * so the model and its states run everything through {@link #locked}, which also makes the device current on the
+ * calling thread (driver and cuBLAS calls act on the thread's current context, and callers come from any thread).
+ * {@link CudaDevice#shared} gives the one of a GPU.
+ */
+final class Device implements AutoCloseable {
+
+    private final String backend;
+    private final String name;
+    private final DeviceMemory memory;
+    private final LayerOps layers;
+    private final ProductOps linear;
+    private final ScanOps scan;
+    private final Runnable bind;
+    private final Runnable release;
+    private final ReentrantLock lock = new ReentrantLock();
+    private boolean closed;
+
+    /**
+     * @param backend the backend name the model and its states report ({@code cuda})
+     * @param name    the device, for messages
+     * @param bind    makes the device current on the calling thread
+     * @param release frees what the device holds (handle, stream, context), once
+     */
+    Device(String backend, String name, DeviceMemory memory, LayerOps layers, ProductOps linear, ScanOps scan,
+           Runnable bind, Runnable release) {
+        this.backend = backend;
+        this.name = name;
+        this.memory = memory;
+        this.layers = layers;
+        this.linear = linear;
+        this.scan = scan;
+        this.bind = bind;
+        this.release = release;
+    }
+
+    String backend() {
+        return backend;
+    }
+
+    String name() {
+        return name;
+    }
+
+    DeviceMemory memory() {
+        return memory;
+    }
+
+    LayerOps layers() {
+        return layers;
+    }
+
+    ProductOps linear() {
+        return linear;
+    }
+
+    ScanOps scan() {
+        return scan;
+    }
+
+    /** Runs {@code work} holding the lock, the device current on this thread; fails once the device is closed. */
+    <T> T locked(Supplier<T> work) {
+        lock.lock();
+        try {
+            if (closed) {
+                throw new IllegalStateException("the " + backend + " model is closed; create it again from its spec");
+            }
+            bind.run();
+            return work.get();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    void locked(Runnable work) {
+        locked(() -> {
+            work.run();
+            return null;
+        });
+    }
+
+    /** Runs {@code work} as {@link #locked} does, unless the device is closed already (then nothing). */
+    void ifOpen(Runnable work) {
+        lock.lock();
+        try {
+            if (!closed) {
+                bind.run();
+                work.run();
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Whether {@link #close} ran. */
+    boolean isClosed() {
+        lock.lock();
+        try {
+            return closed;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Releases the device (its memory is freed by the arenas' owners first); later calls fail naming it. */
+    @Override
+    public void close() {
+        lock.lock();
+        try {
+            if (closed) {
+                return;
+            }
+            closed = true;
+            bind.run();
+            release.run();
+        } finally {
+            lock.unlock();
+        }
+    }
+}

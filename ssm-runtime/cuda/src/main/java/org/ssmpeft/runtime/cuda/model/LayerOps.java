@@ -1,0 +1,52 @@
+package org.ssmpeft.runtime.cuda.model;
+
+/**
+ * The contract of {@link org.ssmpeft.runtime.cuda.layers.LayerKernels} (the model's non-matmul layers, each the
+ * device twin of a cpu primitive, same argument order, device addresses as long, 0 = absent) as the model calls it;
+ * see that class for each method's meaning. On the GPU it is LayerKernels itself ({@link CudaDevice}); the package's
+ * tests also run the model on a host emulation of the same contract.
+ */
+interface LayerOps {
+
+    void embed(long h, long tokens, long prompt, long emb, int batch, int promptLength, int tokensPerRow,
+               int dModel);
+
+    void embeddingBackward(long dEmb, long dPrompt, long dHidden, long tokens, int batch, int promptLength,
+                           int tokensPerRow, int dModel, int vocab);
+
+    void rmsNormForward(long y, long x, long w, int m, int d, double eps);
+
+    void rmsNormBackward(long dx, long dw, long dy, long x, long w, int m, int d, double eps, boolean accumulate);
+
+    void convSiluForward(long y, long pre, long x, int ldx, long w, long bias, long state, int batch, int len,
+                         int channels, int kernel);
+
+    void convSiluBackward(long dx, int lddx, long dw, long dBias, long dy, long pre, long x, int ldx, long w,
+                          int batch, int len, int channels, int kernel);
+
+    void softplusInPlace(long x, long n);
+
+    void softplusBackwardInPlace(long dx, long y, long n);
+
+    void crossEntropy(long dlogits, long rowLoss, long logits, long targets, int m, int vocab, int count);
+
+    void doraForward(long y, int ldy, long base, long u, long gain, float scale, int m, int out);
+
+    void doraBackward(long dMagnitude, long scaled, long rest, long dy, int lddy, long base, long u, long gain,
+                      long norm, float scale, int m, int out);
+
+    void copy2d(long dst, int ldDst, long src, int ldSrc, int rows, int cols);
+
+    void fill(long dst, long n, float value);
+
+    void addScaled(long y, long x, float scale, long n);
+
+    void sumBatches(long dst, long src, int batches, long batchStride, int rows, int cols, int ld,
+                    boolean accumulate);
+
+    void addBroadcast(long state, long v, int batch, int size);
+
+    void negExp(long negA, long aLog, long n);
+
+    void mulAdd(long dst, long a, long b, long n);
+}

@@ -1,0 +1,272 @@
+package org.ssmpeft.runtime.cuda.model;
+
+import org.ssmpeft.runtime.checkpoint.LanguageModelWeights;
+import org.ssmpeft.runtime.checkpoint.MambaConfig;
+import org.ssmpeft.runtime.cuda.scan.ScanOperands;
+import org.ssmpeft.runtime.cuda.scan.SelectiveScanKernels;
+import org.ssmpeft.runtime.plan.HookPlan;
+import org.ssmpeft.runtime.plan.Term;
+
+/**
+ * The Mamba-1 block on the device, float32, forward and backward side by side (the device twin of the cpu's
+ * {@code CpuMamba.mixer} / {@code mixerBackward} with {@code CpuLanguageModel}'s shell). Symbols: B batch, L length,
+ * d d_model, D d_inner, N d_state, R dt_rank, K conv kernel, n prefix rows, n' extension width.
+ * <pre>
+ *   u = RMSNorm(h)                                           (M, d)
+ *   [x | z] = u·W_inᵀ + b + Σ LoRA                           (M, 2D)
+ *   [P; x | 0; z]                                            (Mx, 2D)  a prefix's virtual tokens, gate 0
+ *   x = silu(conv1d(x) + b_conv)                             (Mx, D)   continuing the conv state (B, D, K)
+ *   [dt_low | B | C] = x·W_xᵀ + Σ LoRA                       (Mx, R + 2N)
+ *   Δ = softplus(dt_low·W_dtᵀ + b_dt + Σ LoRA)               (Mx, D)
+ *   [B' | C'] = x·[E_B; E_C]ᵀ                                (Mx, 2n')  a state extension's read-in and read-out
+ *   y = scan(x, Δ, A, B, C, D, z; h_{-1} + Σh0, h', y', A', B', C')   (Mx, D)  the fused kernel, N + n' states
+ *   h += y_real·W_outᵀ + b + Σ LoRA                          (M, d)
+ * </pre>
+ * The scan kernel carries the extension's n' states in the same recurrence as the base N (its own A', B'_t, C'_t, no
+ * offset, no skip), which is the cpu's second scan over the same x, Δ and gate, summed into y.
+ */
+final class MambaBlock {
+
+    private final MambaConfig config;
+    private final DeviceMemory memory;
+    private final LayerOps k;
+    private final ProductOps linear;
+    private final ScanOps scan;
+    private final LowRankDeltas lowRank;
+
+    MambaBlock(MambaConfig config, Device device, LowRankDeltas lowRank) {
+        this.config = config;
+        this.memory = device.memory();
+        this.k = device.layers();
+        this.linear = device.linear();
+        this.scan = device.scan();
+        this.lowRank = lowRank;
+    }
+
+    // ---------------------------------------------------------------------------------------------------------------
+    // forward
+
+    /** One block: h (M, d) <- h + out_proj(scan(...)), advancing the layer's conv, SSM and extra state. */
+    void forward(DeviceMemory.Arena call, int layer, long hidden, LayerTape t, CudaState state, DevicePlan plan) {
+        BlockWeights w = plan.block(layer);
+        HookPlan.Layer hooks = plan.layer(layer);
+        Rows rows = t.rows;
+        int batch = rows.batch();
+        int len = rows.len();
+        int m = rows.m();
+        int dm = config.dModel();
+        int di = config.dInner();
+        int n = config.dState();
+        int r = config.dtRank();
+        int xw = r + 2 * n;
+        int prefix = rows.prefix();
+        int lx = rows.lx();
+        int mx = rows.mx();
+
+        // u = RMSNorm(h): (M, d);  [x | z] = u·W_inᵀ + b + LoRA: (M, d) -> (M, 2D)
+        k.rmsNormForward(t.normed, hidden, w.norm(), m, dm, config.layerNormEpsilon());
+        linear.forward(t.xz, 2 * di, t.normed, dm, w.inProj(), w.inProjBias(), m, dm, 2 * di);
+        lowRank.forward(call, plan.deltas(layer, "in_proj"), t.xz, 2 * di, t.normed, dm, m);
+        if (prefix > 0) {
+            // [P; x | 0; z]: (Mx, 2D), the virtual tokens' gate is 0
+            long p = plan.value(hooks.prefix().orElseThrow());
+            k.fill(t.xzExt, (long) mx * 2 * di, 0f);
+            for (int b = 0; b < batch; b++) {
+                long row = t.xzExt + 4L * b * lx * 2 * di;
+                k.copy2d(row, 2 * di, p, di, prefix, di);
+                k.copy2d(row + 4L * prefix * 2 * di, 2 * di, t.xz + 4L * b * len * 2 * di, 2 * di, len, 2 * di);
+            }
+        }
+        // x = silu(conv1d(x) + bias): (Mx, D), continuing the conv state (B, D, K)
+        k.convSiluForward(t.xc, t.convPre, t.xzExt, 2 * di, w.convWeight(), w.convBias(), state.conv(layer), batch,
+                lx, di, config.convKernel());
+        // [dt_low | B | C] = x_proj(x): (Mx, D) -> (Mx, R + 2N)
+        linear.forward(t.xdbl, xw, t.xc, di, w.xProj(), 0, mx, di, xw);
+        lowRank.forward(call, plan.deltas(layer, "x_proj"), t.xdbl, xw, t.xc, di, mx);
+        // Δ = softplus(dt_low·W_dtᵀ + b + LoRA): (Mx, R) -> (Mx, D)
+        linear.forward(t.dt, di, t.xdbl, xw, w.dtProj(), w.dtProjBias(), mx, r, di);
+        lowRank.forward(call, plan.deltas(layer, "dt_proj"), t.dt, di, t.xdbl, xw, mx);
+        k.softplusInPlace(t.dt, (long) mx * di);
+        // h_{-1} = h_state + Σh0 on a fresh state
+        hooks.initialState().ifPresent(h0 -> k.addBroadcast(state.ssm(layer), plan.value(h0), batch, di * n));
+        // [B' | C'] = x·[E_B; E_C]ᵀ: (Mx, D) -> (Mx, 2n')
+        hooks.extension().ifPresent(e -> linear.forward(t.extBc, 2 * t.extWidth, t.xc, di, plan.value(e.maps()), 0,
+                mx, di, 2 * t.extWidth));
+        // y = (C·(h + h') + C'·h_ext + D·x + y') · silu(z): (Mx, D), advancing the SSM and extra states
+        ScanOperands o = operands(t, w, hooks, plan, layer);
+        if (lx == 1 && !t.training) {
+            scan.step(t.scan, o, state.ssm(layer), state.extra(layer), t.y);
+        } else {
+            scan.forward(t.scan, o, state.ssm(layer), state.extra(layer), t.checkpoints, t.y);
+        }
+        // h += out_proj(y_real): (M, D) -> (M, d)
+        if (prefix > 0) {
+            realRows(t.yReal, t.y, rows, di);
+        }
+        linear.forward(t.out, dm, t.yReal, di, w.outProj(), w.outProjBias(), m, di, dm);
+        lowRank.forward(call, plan.deltas(layer, "out_proj"), t.out, dm, t.yReal, di, m);
+        k.addScaled(hidden, t.out, 1f, (long) m * dm);
+    }
+
+    private ScanOperands operands(LayerTape t, BlockWeights w, HookPlan.Layer hooks, DevicePlan plan, int layer) {
+        int di = config.dInner();
+        int r = config.dtRank();
+        int xw = r + 2 * config.dState();
+        long ext = t.extWidth == 0 ? 0 : t.extBc;
+        return new ScanOperands(t.xc, t.dt, w.negA(), t.xdbl, xw, r, w.skip(), t.xzExt, 2 * di, di,
+                plan.value(hooks.stateOffset()), plan.value(hooks.outputOffset()), ext, 2 * t.extWidth,
+                plan.extNegA(layer));
+    }
+
+    // mixer rows (Mx, w) -> real rows (M, w): the virtual positions of a prefix dropped
+    private void realRows(long real, long mixer, Rows r, int w) {
+        for (int b = 0; b < r.batch(); b++) {
+            k.copy2d(real + 4L * b * r.len() * w, w, mixer + 4L * ((long) b * r.lx() + r.prefix()) * w, w, r.len(),
+                    w);
+        }
+    }
+
+    // real rows (M, w) -> mixer rows (Mx, w), zero at the virtual positions (their outputs were dropped)
+    private void mixerRows(long mixer, long real, Rows r, int w) {
+        k.fill(mixer, (long) r.mx() * w, 0f);
+        for (int b = 0; b < r.batch(); b++) {
+            k.copy2d(mixer + 4L * ((long) b * r.lx() + r.prefix()) * w, w, real + 4L * b * r.len() * w, w, r.len(),
+                    w);
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------------------------
+    // backward
+
+    /**
+     * dHidden: (M, d) the gradient of the block's output, updated in place to that of its input when
+     * {@code needInput} (else left as it is: nothing below reads it); weight, bias and hook gradients into g.
+     */
+    void backward(DeviceMemory.Arena call, int layer, long dHidden, LayerTape t, DevicePlan plan, DeviceGradients g,
+                  boolean needInput) {
+        BlockWeights w = plan.block(layer);
+        HookPlan.Layer hooks = plan.layer(layer);
+        Rows rows = t.rows;
+        int batch = rows.batch();
+        int m = rows.m();
+        int dm = config.dModel();
+        int di = config.dInner();
+        int n = config.dState();
+        int r = config.dtRank();
+        int xw = r + 2 * n;
+        int ne = t.extWidth;
+        int prefix = rows.prefix();
+        int mx = rows.mx();
+
+        // out = y_real·W_outᵀ + b + LoRA: dHidden (M, d) -> dy_real (M, D), and the weight, bias and LoRA gradients
+        long dyReal = floats(call, (long) m * di);
+        linear.backwardInput(dyReal, di, dHidden, dm, w.outProj(), 1f, m, di, dm, false);
+        lowRank.backward(call, plan.deltas(layer, "out_proj"), dHidden, dm, t.yReal, di, dyReal, di, m, g);
+        weightGrad(g, layer, "mixer.out_proj.weight", dHidden, dm, t.yReal, di, m, di, dm);
+        biasGrad(g, layer, "mixer.out_proj.bias", dHidden, dm, m, dm);
+        long dy = dyReal;
+        if (prefix > 0) {
+            dy = floats(call, (long) mx * di);
+            mixerRows(dy, dyReal, rows, di);
+        }
+
+        // the scan: dx, dΔ, dz (into dxzExt's z half), dB, dC (into dxdbl at R), dB', dC' assigned; dA, dA', dD,
+        // dh', dy' accumulated; dh0 per batch row
+        long dxc = floats(call, (long) mx * di);
+        long ddt = floats(call, (long) mx * di);
+        long dxdbl = floats(call, (long) mx * xw);
+        long dxzExt = floats(call, (long) mx * 2 * di);
+        long dExt = ne == 0 ? 0 : floats(call, (long) mx * 2 * ne);
+        String aLogName = LanguageModelWeights.layerName(layer, "mixer.A_log");
+        long dNegA = g.base(aLogName) == 0 ? 0 : zeros(call, (long) di * n);
+        long dExtNegA = ne == 0 ? 0 : zeros(call, (long) di * ne);
+        long dH0 = hooks.initialState().isEmpty() ? 0 : floats(call, (long) batch * di * n);
+        long dHOffset = hooks.stateOffset().map(g::term).orElse(0L);
+        long dYOffset = hooks.outputOffset().map(g::term).orElse(0L);
+        long dSkip = g.base(LanguageModelWeights.layerName(layer, "mixer.D"));
+        var sg = new SelectiveScanKernels.Gradients(dxc, ddt, dxzExt, dxdbl, dExt, dNegA, dExtNegA, dSkip, dHOffset,
+                dYOffset, dH0, 0);
+        long work = floats(call, scan.workFloats(t.scan));
+        scan.backward(t.scan, operands(t, w, hooks, plan, layer), t.checkpoints, dy, sg, work);
+        if (dNegA != 0) {
+            // dA_log += dA ⊙ A  (A = -exp(A_log): dA/dA_log = A)
+            k.mulAdd(g.base(aLogName), dNegA, w.negA(), (long) di * n);
+        }
+        hooks.initialState().ifPresent(h0 -> k.sumBatches(g.term(h0), dH0, batch, (long) di * n, 1, di * n, di * n,
+                true));
+        hooks.extension().ifPresent(e -> {
+            // [B' | C'] = x·[E_B; E_C]ᵀ: d[E_B; E_C] += [dB' | dC']ᵀ·x, dx += [dB' | dC']·[E_B; E_C];
+            // da' = dA' ⊙ A' (A' = -exp(a'))
+            linear.backwardWeight(g.term(e.maps()), dExt, 2 * ne, t.xc, di, 1f, mx, di, 2 * ne);
+            linear.backwardInput(dxc, di, dExt, 2 * ne, plan.value(e.maps()), 1f, mx, di, 2 * ne, true);
+            k.mulAdd(g.term(e.logDecay()), dExtNegA, plan.extNegA(layer), (long) di * ne);
+        });
+
+        // Δ = softplus(pre), pre = dt_low·W_dtᵀ + b + LoRA: (Mx, R) -> (Mx, D)
+        k.softplusBackwardInPlace(ddt, t.dt, (long) mx * di);
+        linear.backwardInput(dxdbl, xw, ddt, di, w.dtProj(), 1f, mx, r, di, false);
+        lowRank.backward(call, plan.deltas(layer, "dt_proj"), ddt, di, t.xdbl, xw, dxdbl, xw, mx, g);
+        weightGrad(g, layer, "mixer.dt_proj.weight", ddt, di, t.xdbl, xw, mx, r, di);
+        biasGrad(g, layer, "mixer.dt_proj.bias", ddt, di, mx, di);
+
+        // [dt_low | B | C] = x·W_xᵀ + LoRA: (Mx, D) -> (Mx, R + 2N)
+        linear.backwardInput(dxc, di, dxdbl, xw, w.xProj(), 1f, mx, di, xw, true);
+        lowRank.backward(call, plan.deltas(layer, "x_proj"), dxdbl, xw, t.xc, di, dxc, di, mx, g);
+        weightGrad(g, layer, "mixer.x_proj.weight", dxdbl, xw, t.xc, di, mx, di, xw);
+
+        // x = silu(conv(x) + b): into the x half of dxzExt (the z half came from the scan)
+        k.convSiluBackward(dxzExt, 2 * di, g.base(LanguageModelWeights.layerName(layer, "mixer.conv1d.weight")),
+                g.base(LanguageModelWeights.layerName(layer, "mixer.conv1d.bias")), dxc, t.convPre, t.xzExt, 2 * di,
+                w.convWeight(), batch, rows.lx(), di, config.convKernel());
+        long dxz = dxzExt;
+        if (prefix > 0) {
+            // dP (n, D) += Σ_b the x half of the virtual rows (the prefix is shared by the batch rows)
+            Term p = hooks.prefix().orElseThrow();
+            k.sumBatches(g.term(p), dxzExt, batch, (long) rows.lx() * 2 * di, prefix, di, 2 * di, true);
+            dxz = floats(call, (long) m * 2 * di);
+            realRows(dxz, dxzExt, rows, 2 * di);
+        }
+
+        // [x | z] = RMSNorm(h)·W_inᵀ + b + LoRA: (M, d) -> (M, 2D); the residual's own part is dHidden itself
+        long dNormWeight = g.base(LanguageModelWeights.layerName(layer, "norm.weight"));
+        long dNormed = 0;
+        if (needInput || dNormWeight != 0) {
+            dNormed = floats(call, (long) m * dm);
+            linear.backwardInput(dNormed, dm, dxz, 2 * di, w.inProj(), 1f, m, dm, 2 * di, false);
+        }
+        lowRank.backward(call, plan.deltas(layer, "in_proj"), dxz, 2 * di, t.normed, dm, dNormed, dm, m, g);
+        weightGrad(g, layer, "mixer.in_proj.weight", dxz, 2 * di, t.normed, dm, m, dm, 2 * di);
+        biasGrad(g, layer, "mixer.in_proj.bias", dxz, 2 * di, m, 2 * di);
+        if (dNormed != 0) {
+            k.rmsNormBackward(needInput ? dHidden : 0, dNormWeight, dNormed, t.hiddenIn, w.norm(), m, dm,
+                    config.layerNormEpsilon(), true);
+        }
+    }
+
+    // dW (out, in) += dyᵀ·x for layer's trainable weight {@code suffix} (skipped when frozen)
+    private void weightGrad(DeviceGradients g, int layer, String suffix, long dy, int lddy, long x, int ldx, int m,
+                            int in, int out) {
+        long dw = g.base(LanguageModelWeights.layerName(layer, suffix));
+        if (dw != 0) {
+            linear.backwardWeight(dw, dy, lddy, x, ldx, 1f, m, in, out);
+        }
+    }
+
+    // db (out) += Σ_rows dy for layer's trainable bias {@code suffix}
+    private void biasGrad(DeviceGradients g, int layer, String suffix, long dy, int lddy, int m, int out) {
+        long db = g.base(LanguageModelWeights.layerName(layer, suffix));
+        if (db != 0) {
+            linear.backwardBias(db, dy, lddy, m, out);
+        }
+    }
+
+    private static long floats(DeviceMemory.Arena call, long n) {
+        return call.floats(n);
+    }
+
+    private long zeros(DeviceMemory.Arena call, long n) {
+        long at = floats(call, n);
+        memory.zero(at, n);
+        return at;
+    }
+}

@@ -1,0 +1,59 @@
+package org.ssmpeft.runtime.cuda.model;
+
+import java.util.Optional;
+import java.util.Set;
+import org.ssmpeft.api.shape.ModelFamily;
+import org.ssmpeft.runtime.backend.BackendProvider;
+import org.ssmpeft.runtime.backend.ModelSpec;
+import org.ssmpeft.runtime.backend.SsmModel;
+import org.ssmpeft.runtime.checkpoint.MambaWeights;
+
+/**
+ * The cuda model's code on an emulated device ({@link HostMemory}, {@link HostLayers}, {@link HostProducts},
+ * {@link HostScan}: the kernels' contracts in plain Java), as the test-only backend {@value #NAME}: it runs the whole
+ * backend contract without a GPU, so every address, stride, row copy, hook and gradient route of {@link CudaMamba}
+ * is checked against cpu here. What it cannot check is the kernels themselves (CudaBackendTest does, on a GPU).
+ * Ranked below cpu, so it is never a default.
+ */
+public final class HostDevice implements BackendProvider {
+
+    public static final String NAME = "cuda-emulated";
+
+    /** A fresh emulated device with its own memory. */
+    static Device create(HostMemory mem) {
+        return new Device(NAME, "host emulation of the cuda kernels' contracts", mem, new HostLayers(mem),
+                new HostProducts(mem), new HostScan(mem), () -> {
+                }, () -> {
+                });
+    }
+
+    @Override
+    public String name() {
+        return NAME;
+    }
+
+    @Override
+    public String description() {
+        return "tests only: the cuda model on a host emulation of its kernels' contracts";
+    }
+
+    @Override
+    public int preference() {
+        return 10;
+    }
+
+    @Override
+    public Set<ModelFamily> families() {
+        return Set.of(ModelFamily.MAMBA);
+    }
+
+    @Override
+    public Optional<String> unavailableReason() {
+        return Optional.empty();
+    }
+
+    @Override
+    public SsmModel build(ModelSpec spec) {
+        return new CudaMamba((MambaWeights) spec, create(new HostMemory()));
+    }
+}
