@@ -9,7 +9,10 @@ import org.ssmpeft.api.tensor.Tensor;
  *
  * @param loss              mean cross-entropy over the {@code targets} positions with a label (0 when there are none)
  * @param targets           number of positions that entered the mean
- * @param logits            the forward's logits
+ * @param logits            the forward's logits, or null where the caller did not ask for them
+ *                          ({@link SsmModel#lossAndGradients(int[][], int[][], org.ssmpeft.api.composition.AdapterSet,
+ *                          java.util.Set, boolean)} with {@code keepLogits} false: a training step, which needs only the
+ *                          loss and the gradients; a GPU backend then never copies the (B, L, V) logits to the host)
  * @param adapterGradients  per acting adapter (by name), dL/dθ per parameter name, shaped as the parameter
  * @param baseGradients     dL/dθ per requested base parameter (Hugging Face name), shaped as the parameter; the
  *                          embedding's includes a tied head's part
@@ -22,6 +25,20 @@ public record LossAndGradients(double loss, int targets, Logits logits,
         adapterGradients.forEach((k, v) -> copy.put(k, java.util.Collections.unmodifiableMap(new LinkedHashMap<>(v))));
         adapterGradients = java.util.Collections.unmodifiableMap(copy);
         baseGradients = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(baseGradients));
+    }
+
+    /** The forward's logits; fails where the call was made without them. */
+    public Logits logits() {
+        if (logits == null) {
+            throw new IllegalStateException("these gradients were computed without their logits (keepLogits false):"
+                    + " call lossAndGradients(tokens, labels, adapters, trainable) or pass keepLogits true to have them");
+        }
+        return logits;
+    }
+
+    /** Whether the call kept its logits. */
+    public boolean hasLogits() {
+        return logits != null;
     }
 
     /** The gradient of one adapter parameter; fails naming what exists. */

@@ -342,7 +342,8 @@ public final class Trainer {
                     int e = (int) (m / perEpoch);
                     int position = (int) (m % perEpoch);
                     Batch batch = data.batch(options.seed(), e, position);
-                    LossAndGradients g = model.lossAndGradients(batch.tokens(), batch.labels(), adapters, baseNames);
+                    LossAndGradients g = model.lossAndGradients(batch.tokens(), batch.labels(), adapters, baseNames,
+                            false);
                     String where = "micro-batch " + (j + 1) + "/" + options.accumulationSteps() + ", epoch " + e
                             + " position " + position;
                     if (!Double.isFinite(g.loss())) {

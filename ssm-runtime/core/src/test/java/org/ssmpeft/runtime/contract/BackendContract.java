@@ -419,6 +419,28 @@ public abstract class BackendContract {
         });
     }
 
+    /** A training step's call (no logits asked for) gives the same loss and gradients as the full one. */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("hookCases")
+    void gradientsWithoutLogitsEqualTheFullCallsAndSayWhyThereAreNoLogits(HookCase c) {
+        AdapterSet set = set(c.model(), adapter(c, "a", 6));
+        int[][] tokens = c.model().tokens();
+        int[][] labels = c.model().labels();
+        LossAndGradients full = model(c.model()).lossAndGradients(tokens, labels, set, Set.of());
+        LossAndGradients lean = model(c.model()).lossAndGradients(tokens, labels, set, Set.of(), false);
+        assertThat(lean.loss()).as("%s: loss", c).isEqualTo(full.loss());
+        assertThat(lean.targets()).isEqualTo(full.targets());
+        assertThat(lean.adapterGradients().get("a")).containsOnlyKeys(full.adapterGradients().get("a").keySet());
+        full.adapterGradients().get("a").forEach((name, g) -> assertThat(lean.adapterGradient("a", name).data())
+                .as("%s: dL/d%s without logits", c, name).isEqualTo(g.data()));
+        if (!lean.hasLogits()) {
+            assertThatThrownBy(lean::logits).isInstanceOf(IllegalStateException.class)
+                    .hasMessageContaining("keepLogits");
+        } else {
+            assertThat(lean.logits().values()).isEqualTo(full.logits().values());
+        }
+    }
+
     @ParameterizedTest(name = "{0}")
     @MethodSource("hookCases")
     void everyHookKindsGradientPassesTheGradientCheck(HookCase c) {

@@ -318,7 +318,7 @@ public final class TrainStepBench {
                 for (int i = -o.warmup; i < (timed ? o.steps : 0); i++) {
                     int[][] tokens = batches[Math.floorMod(i, batches.length)];
                     long start = System.nanoTime();
-                    LossAndGradients g = model.lossAndGradients(tokens, tokens, adapters, Set.of());
+                    LossAndGradients g = model.lossAndGradients(tokens, tokens, adapters, Set.of(), false);
                     Map<String, float[]> grads = new LinkedHashMap<>();
                     for (TrainableParameter p : trainable) {
                         grads.put(p.key(), p.gradientIn(g).data());

@@ -216,6 +216,13 @@ public final class CudaMamba implements SsmModel, AutoCloseable {
     @Override
     public LossAndGradients lossAndGradients(int[][] tokens, int[][] labels, AdapterSet adapters,
                                              Set<String> trainableBaseNames) {
+        return lossAndGradients(tokens, labels, adapters, trainableBaseNames, true);
+    }
+
+    /** Without {@code keepLogits} the logits stay on the device (the trainer's call): only gradients come back. */
+    @Override
+    public LossAndGradients lossAndGradients(int[][] tokens, int[][] labels, AdapterSet adapters,
+                                             Set<String> trainableBaseNames, boolean keepLogits) {
         HookPlan hooks = HookPlan.resolve(weights, adapters, true);
         Set<String> wanted = hooks.gradientBaseNames(trainableBaseNames);
         int[] targets = hooks.targets(tokens, labels);
@@ -227,7 +234,7 @@ public final class CudaMamba implements SsmModel, AutoCloseable {
             DevicePlan plan = DevicePlan.of(hooks, base, weights, device, arena);
             Pass pass = run(arena, tokens, plan, s, false, true);
             long m = (long) tokens.length * pass.len;
-            float[] logits = download(pass.logits, m * v);
+            float[] logits = keepLogits ? download(pass.logits, m * v) : null;
             // dlogits = (softmax(z) − onehot(y)) / count at the rows with a target, in place of the logits
             long rowLoss = floats(arena, m);
             device.layers().crossEntropy(pass.logits, rowLoss, pass.logits,
@@ -236,7 +243,8 @@ public final class CudaMamba implements SsmModel, AutoCloseable {
             backward(arena, tokens, plan, pass, pass.logits, g, wanted);
             PlanGradients grads = g.toHost(device.memory());
             double loss = meanLoss(download(rowLoss, m), count);
-            return new Trained(loss, new Logits(logits, tokens.length, pass.len, v, plan.promptLength()), grads);
+            return new Trained(loss, logits == null ? null
+                    : new Logits(logits, tokens.length, pass.len, v, plan.promptLength()), grads);
         });
         return hooks.result(t.loss, count, t.logits, t.grads, trainableBaseNames);
     }
