@@ -226,10 +226,25 @@ public final class DecodeBench {
         return a.length == b.length ? -1 : Math.min(a.length, b.length);
     }
 
-    /** One batch's timings (ms) and the tokens of its last timed repetition (B, new). */
+    /**
+     * One batch's timings (ms), the tokens of its last timed repetition (B, new) and row 0's largest logit at each new
+     * token (what the rows-agree check compares besides the tokens: a random-weight model often repeats one token).
+     */
     record Result(int batch, double[] prefillMs, double[] generateMs, double[] stepMs, double[] spiStepMs,
-                  double[] argmaxMs, int[][] tokens) {
+                  double[] argmaxMs, int[][] tokens, float[] row0Top) {
     }
+
+    /** The largest {@code |a_i - b_i| / max(1, |b_i|)}. */
+    static double maxRelativeDifference(float[] a, float[] b) {
+        double worst = 0;
+        for (int i = 0; i < Math.min(a.length, b.length); i++) {
+            worst = Math.max(worst, Math.abs(a[i] - b[i]) / Math.max(1.0, Math.abs(b[i])));
+        }
+        return worst;
+    }
+
+    /** Row 0's top logit of another batch may differ from batch 1's by rounding (other product shapes), not more. */
+    static final double ROW_TOLERANCE = 1e-3;
 
     private DecodeBench() {
     }
@@ -346,14 +361,18 @@ public final class DecodeBench {
         double[] prefill = new double[o.reps], generate = new double[o.reps];
         double[] step = new double[o.reps * steps], spi = new double[o.reps * steps], argmax = new double[o.reps * steps];
         int[][] tokens = null;
+        float[] top = null;
         for (int rep = -o.warmup; rep < o.reps; rep++) {
             int[][] out = new int[b][o.newTokens];
+            float[] row0 = new float[o.newTokens];
             try (SsmState state = model.newState(b)) {
                 long t0 = System.nanoTime();
                 Logits first = model.forward(prompt, adapters, state);
-                int[] next = argmax(first.last(), b, v);
+                float[] last = first.last();
+                int[] next = argmax(last, b, v);
                 long t1 = System.nanoTime();
                 put(out, 0, next);
+                row0[0] = last[next[0]];
                 for (int n = 1; n <= steps; n++) {
                     long s0 = System.nanoTime();
                     float[] logits = model.step(next, adapters, state);
@@ -361,6 +380,7 @@ public final class DecodeBench {
                     next = argmax(logits, b, v);
                     long s2 = System.nanoTime();
                     put(out, n, next);
+                    row0[n] = logits[next[0]];
                     if (rep >= 0) {
                         int at = rep * steps + n - 1;
                         step[at] = (s2 - s0) / 1e6;
@@ -379,8 +399,9 @@ public final class DecodeBench {
                         + " one before (the same prompt from a fresh state must decode the same)");
             }
             tokens = out;
+            top = row0;
         }
-        return new Result(b, prefill, generate, step, spi, argmax, tokens);
+        return new Result(b, prefill, generate, step, spi, argmax, tokens, top);
     }
 
     private static void put(int[][] out, int n, int[] next) {
@@ -421,10 +442,13 @@ public final class DecodeBench {
      */
     private static void check(SsmModel model, AdapterSet adapters, int[][] prompts, Map<Integer, Result> results,
                               Options o, List<String> failures) {
-        int[] single = results.containsKey(1) ? results.get(1).tokens[0]
+        Result one = results.containsKey(1) ? results.get(1)
                 : run(model, adapters, new int[][] {prompts[0]}, new Options(o.backend, o.shape, List.of(1), o.prompt,
-                        o.newTokens, o.method, o.precisions, 0, 1, o.seed), failures).tokens[0];
+                        o.newTokens, o.method, o.precisions, 0, 1, o.seed), failures);
+        int[] single = one.tokens[0];
         boolean agree = true;
+        double worst = 0;
+        long distinct = 0;
         for (Result r : results.values()) {
             int at = firstDifference(single, r.tokens[0]);
             if (at >= 0) {
@@ -432,6 +456,14 @@ public final class DecodeBench {
                 failures.add("batch " + r.batch + ": row 0 decoded " + r.tokens[0][at] + " at new token " + at
                         + " where batch 1 decoded " + single[at] + " (same prompt, same state API)");
             }
+            double d = maxRelativeDifference(r.row0Top, one.row0Top);
+            worst = Math.max(worst, d);
+            if (d > ROW_TOLERANCE) {
+                agree = false;
+                failures.add("batch " + r.batch + ": row 0's top logits differ from batch 1's by " + d + " (relative),"
+                        + " over the " + ROW_TOLERANCE + " that rounding explains");
+            }
+            distinct = Math.max(distinct, Arrays.stream(r.tokens).flatMapToInt(Arrays::stream).distinct().count());
         }
         Generation g = new Generator(model, adapters).greedy(prompts[0],
                 GenerationOptions.greedy(o.newTokens).withMinNewTokens(o.newTokens));
@@ -442,11 +474,14 @@ public final class DecodeBench {
         }
         System.out.println((agree ? "rows agree" : "ROWS DISAGREE") + ": row 0 of batch "
                 + String.join(", ", results.keySet().stream().map(String::valueOf).toList()) + " against batch 1 ("
-                + o.newTokens + " greedy tokens); Generator.greedy " + (at < 0 ? "agrees" : "DISAGREES")
-                + " with the batch-1 loop; first tokens " + Arrays.toString(Arrays.copyOf(single,
-                Math.min(8, single.length))));
-        System.out.println("BENCH {\"bench\":\"decode-check\",\"rows_agree\":" + agree + ",\"generator_agrees\":"
-                + (at < 0) + ",\"batches\":" + results.keySet() + "}");
+                + o.newTokens + " greedy tokens; top logits within " + String.format(Locale.ROOT, "%.1e", worst)
+                + " relative); Generator.greedy " + (at < 0 ? "agrees" : "DISAGREES") + " with the batch-1 loop;"
+                + " row 0 decoded " + Arrays.stream(single).distinct().count() + " distinct tokens, first "
+                + Arrays.toString(Arrays.copyOf(single, Math.min(8, single.length))) + "; up to " + distinct
+                + " distinct over a batch's rows");
+        System.out.printf(Locale.ROOT, "BENCH {\"bench\":\"decode-check\",\"rows_agree\":%b,\"generator_agrees\":%b,"
+                + "\"top_logit_max_rel_diff\":%.3e,\"row0_distinct_tokens\":%d,\"batches\":%s}%n", agree, at < 0,
+                worst, Arrays.stream(single).distinct().count(), results.keySet());
     }
 
     /** (B, P) uniform random prompt tokens; a smaller batch takes the first rows, so row 0 is shared. */
