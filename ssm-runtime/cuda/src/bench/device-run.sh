@@ -8,7 +8,10 @@
 # compute-sanitizer's memcheck and racecheck over the small scan cases, or the test classes in SANITIZE_CLASSES;
 # SCAN=0 skips the scan benchmark; TRAIN=1 adds the training-step benchmark (TrainStepBench on cuda, Mamba-130M
 # shape, batch 4, L 1024, state-offset / lora / lora-out, fp32 and bf16) and its transformers + PEFT peer
-# (train_peer.py), about 6 minutes: run it as TESTS=0 PEER=0 SCAN=0 TRAIN=1)
+# (train_peer.py), about 6 minutes: run it as TESTS=0 PEER=0 SCAN=0 TRAIN=1; DECODE=1 adds the decode benchmark
+# (DecodeBench on cuda, Mamba-130M shape, 16-token prompt + 128 new tokens, greedy, batch 1 and 16, fp32 and bf16)
+# for the base model and with a state offset (h) acting, and its transformers generate peer (decode_peer.py), about 5
+# minutes: TESTS=0 PEER=0 SCAN=0 DECODE=1)
 set -uo pipefail
 OUT=${OUT:-/tmp/out}
 mkdir -p "$OUT"
@@ -65,6 +68,23 @@ if [ "${TRAIN:-}" = "1" ]; then
     --shape 130m --batch 4 --length 1024 --methods lora,state-offset,lora-out --precision fp32,bf16 \
     --warmup 1 --steps ${TRAIN_PEER_STEPS:-1} --out "$OUT/train-peer.json" > "$OUT/train-peer.log" 2>&1
   grep -v "^PEER {" "$OUT/train-peer.log" | grep -v "^\[transformers\]" | tail -14
+fi
+if [ "${DECODE:-}" = "1" ]; then
+  # greedy decoding through the backend SPI (prefill forward + one step per new token, argmax on the host); the
+  # weight-read floor from the copy bandwidth of the same run; a row-0 mismatch with batch 1 exits 4. The peer:
+  # transformers' generate, pure-PyTorch path, ~1.8-3.5 s per call at this shape (anchors.md), 1 + DECODE_PEER_REPS
+  # calls per row, 4 rows. DECODE_METHODS: the base model and the model with a state offset (h) acting
+  for m in ${DECODE_METHODS:-none state-offset}; do
+    echo "== decode benchmark, method $m (Mamba-130M shape, prompt 16 + 128 new tokens, greedy, batch 1 and 16)"
+    timeout ${DECODE_TIMEOUT:-120} $JAVA -cp "$CP" org.ssmpeft.runtime.cuda.bench.DecodeBench --backend cuda \
+      --shape 130m --batch 1,16 --prompt 16 --new 128 --method $m --precision fp32,bf16 \
+      --warmup ${DECODE_WARMUP:-2} --reps ${DECODE_REPS:-5} 2>&1 | tee "$OUT/decode-bench-$m.log" | grep -v "^BENCH"
+  done
+  echo "== transformers generate peer"
+  PYTHONUNBUFFERED=1 timeout ${DECODE_PEER_TIMEOUT:-150} python3 ssm-runtime/cuda/src/bench/python/decode_peer.py \
+    --shape 130m --batch 1,16 --prompt 16 --new 128 --precision fp32,bf16 --warmup 1 --reps ${DECODE_PEER_REPS:-3} \
+    --out "$OUT/decode-peer.json" > "$OUT/decode-peer.log" 2>&1
+  grep -v "^PEER {" "$OUT/decode-peer.log" | grep -v "^\[transformers\]" | grep -v "^transformers:" | tail -12
 fi
 if [ "${PROFILE:-}" = "1" ]; then
   echo "== batch 16"
