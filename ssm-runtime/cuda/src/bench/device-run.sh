@@ -24,7 +24,10 @@ nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,utilization.gpu,
 if [ "${TESTS:-1}" = "1" ]; then
 echo "== GPU tests"
 # DEFINES: kernel tuning switches for the tests too (as VARIANTS below, one comma-separated set)
-timeout ${TEST_TIMEOUT:-330} $JAVA -Dssmpeft.scan.defines="${DEFINES:-}" -jar .device/junit.jar execute -cp "$CP" --select-package org.ssmpeft.runtime.cuda \
+# TEST_CLASSES: only these test classes of org.ssmpeft.runtime.cuda (space-separated simple names), else every one
+if [ -n "${TEST_CLASSES:-}" ]; then SELECT=$(for c in $TEST_CLASSES; do echo --select-class org.ssmpeft.runtime.cuda.$c; done)
+else SELECT="--select-package org.ssmpeft.runtime.cuda"; fi
+timeout ${TEST_TIMEOUT:-330} $JAVA -Dssmpeft.scan.defines="${DEFINES:-}" -jar .device/junit.jar execute -cp "$CP" $SELECT \
   --include-tag gpu --details=tree --disable-banner --disable-ansi-colors 2>&1 | tee "$OUT/gpu-tests.log" | grep -E "GPU:|✘|tests (successful|failed|skipped)|Exception|expected" | head -60
 
 fi
@@ -61,13 +64,15 @@ if [ "${TRAIN:-}" = "1" ]; then
   # (anchors.md), so 1 warm-up + TRAIN_PEER_STEPS timed steps per row (4 rows run; lora-out is refused by PEFT)
   echo "== training-step benchmark (Mamba-130M shape, batch 4, L 1024)"
   timeout ${TRAIN_TIMEOUT:-120} $JAVA -cp "$CP" org.ssmpeft.runtime.cuda.bench.TrainStepBench --backend cuda \
-    --shape 130m --batch 4 --length 1024 --methods state-offset,lora,lora-out --precision fp32,bf16 \
+    --shape 130m --batch 4 --length 1024 --methods state-offset,lora,lora-out --precision ${TRAIN_PRECISIONS:-fp32,bf16} \
     --warmup ${TRAIN_WARMUP:-2} --steps ${TRAIN_STEPS:-5} 2>&1 | tee "$OUT/train-bench.log" | grep -v "^BENCH"
+  if [ "${TRAIN_PEER:-1}" = "1" ]; then
   echo "== transformers + PEFT training peer"
   PYTHONUNBUFFERED=1 timeout ${TRAIN_PEER_TIMEOUT:-230} python3 ssm-runtime/cuda/src/bench/python/train_peer.py \
     --shape 130m --batch 4 --length 1024 --methods lora,state-offset,lora-out --precision fp32,bf16 \
     --warmup 1 --steps ${TRAIN_PEER_STEPS:-1} --out "$OUT/train-peer.json" > "$OUT/train-peer.log" 2>&1
   grep -v "^PEER {" "$OUT/train-peer.log" | grep -v "^\[transformers\]" | tail -14
+  fi
 fi
 if [ "${DECODE:-}" = "1" ]; then
   # greedy decoding through the backend SPI (prefill forward + one step per new token, argmax on the host); the
