@@ -35,7 +35,7 @@ class TrainStepBenchTest {
         assertThat(o.length()).isEqualTo(1024);
         assertThat(o.methods()).containsExactly(TrainStepBench.Method.STATE_OFFSET, TrainStepBench.Method.LORA,
                 TrainStepBench.Method.LORA_OUT);
-        assertThat(o.precisions()).containsExactly("fp32");
+        assertThat(o.precisions()).containsExactly(org.ssmpeft.runtime.backend.Precision.FLOAT32);
     }
 
     @Test
@@ -43,7 +43,7 @@ class TrainStepBenchTest {
         assertThatThrownBy(() -> TrainStepBench.Options.parse(new String[] {"--methods", "lora,state_ofset"}))
                 .hasMessageContaining("'state_ofset'").hasMessageContaining("state-offset, lora, lora-out");
         assertThatThrownBy(() -> TrainStepBench.Options.parse(new String[] {"--precision", "fp16"}))
-                .hasMessageContaining("'fp16'").hasMessageContaining("fp32, bf16");
+                .hasMessageContaining("'fp16'").hasMessageContaining("fp32, tf32, bf16");
         assertThatThrownBy(() -> TrainStepBench.Options.parse(new String[] {"--shape", "1.4b"}))
                 .hasMessageContaining("'1.4b'").hasMessageContaining("130m or tiny");
         assertThatThrownBy(() -> TrainStepBench.Options.parse(new String[] {"--steps"}))

@@ -1,5 +1,6 @@
 package org.ssmpeft.runtime.cuda.model;
 
+import org.ssmpeft.runtime.cuda.driver.Bf16;
 import org.ssmpeft.runtime.cuda.model.HostMemory.View;
 
 /**
@@ -324,6 +325,21 @@ final class HostLayers implements LayerOps {
         }
         for (int j = 0; j < out; j++) {
             dm.set(j, acc[j]);
+        }
+    }
+
+    /** Each element rounded to the nearest bf16, ties to even ({@code Bf16.round}: the kernel's cvt.rn.bf16.f32). */
+    @Override
+    public void toBf16(long dst, long src, int ldSrc, int rows, int cols) {
+        if ((long) rows * cols == 0) {
+            return;
+        }
+        View d = mem.bf16View(dst);
+        View s = mem.view(src);
+        for (int r = 0; r < rows; r++) {
+            for (int c = 0; c < cols; c++) {
+                d.set((long) r * cols + c, Bf16.round(s.get((long) r * ldSrc + c)));
+            }
         }
     }
 
