@@ -25,11 +25,17 @@ public final class HostDevice implements BackendProvider {
 
     /** A fresh emulated device with its own memory. */
     static Device create(HostMemory mem) {
+        return create(mem, true);
+    }
+
+    /** As {@link #create(HostMemory)}; {@code roundBf16} false leaves bf16 conversions unrounded ({@link HostLayers}). */
+    static Device create(HostMemory mem, boolean roundBf16) {
         Map<Precision, ProductOps> products = new EnumMap<>(Precision.class);
         for (Precision p : Precision.values()) {
             products.put(p, new HostProducts(mem, p));
         }
-        return new Device(NAME, "host emulation of the cuda kernels' contracts", mem, new HostLayers(mem), products,
+        return new Device(NAME, "host emulation of the cuda kernels' contracts", mem, new HostLayers(mem, roundBf16),
+                products,
                 new HostScan(mem), () -> {
                 }, () -> {
                 });

@@ -11,9 +11,19 @@ import org.ssmpeft.runtime.cuda.model.HostMemory.View;
 final class HostLayers implements LayerOps {
 
     private final HostMemory mem;
+    private final boolean roundBf16;
 
     HostLayers(HostMemory mem) {
+        this(mem, true);
+    }
+
+    /**
+     * @param roundBf16 false for a check of the model's bf16 routing alone: {@link #toBf16} then copies the values
+     *                  unrounded into the bf16 buffers, so a bf16 model must compute its fp32 twin's results exactly
+     */
+    HostLayers(HostMemory mem, boolean roundBf16) {
         this.mem = mem;
+        this.roundBf16 = roundBf16;
     }
 
     static float silu(float x) {
@@ -338,7 +348,8 @@ final class HostLayers implements LayerOps {
         View s = mem.view(src);
         for (int r = 0; r < rows; r++) {
             for (int c = 0; c < cols; c++) {
-                d.set((long) r * cols + c, Bf16.round(s.get((long) r * ldSrc + c)));
+                float v = s.get((long) r * ldSrc + c);
+                d.set((long) r * cols + c, roundBf16 ? Bf16.round(v) : v);
             }
         }
     }
