@@ -40,7 +40,8 @@ public record Mamba2Weights(Mamba2Config config, float[] embedding, List<Mamba2L
     }
 
     /** The model computing in float32. */
-    public Mamba2Weights(Mamba2Config config, float[] embedding, List<Mamba2LayerWeights> layers, float[] normF, float[] lmHead) {
+    public Mamba2Weights(Mamba2Config config, float[] embedding, List<Mamba2LayerWeights> layers, float[] normF,
+                         float[] lmHead) {
         this(config, embedding, layers, normF, lmHead, Precision.FLOAT32);
     }
 

@@ -37,7 +37,8 @@ public record MambaWeights(MambaConfig config, float[] embedding, List<LayerWeig
     }
 
     /** The model computing in float32. */
-    public MambaWeights(MambaConfig config, float[] embedding, List<LayerWeights> layers, float[] normF, float[] lmHead) {
+    public MambaWeights(MambaConfig config, float[] embedding, List<LayerWeights> layers, float[] normF,
+                        float[] lmHead) {
         this(config, embedding, layers, normF, lmHead, Precision.FLOAT32);
     }
 

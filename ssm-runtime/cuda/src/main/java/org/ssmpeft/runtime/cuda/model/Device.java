@@ -32,8 +32,8 @@ final class Device implements AutoCloseable {
      * @param bind    makes the device current on the calling thread
      * @param release frees what the device holds (handle, stream, context), once
      */
-    Device(String backend, String name, DeviceMemory memory, LayerOps layers, java.util.Map<Precision, ProductOps> linear,
-           ScanOps scan, Runnable bind, Runnable release) {
+    Device(String backend, String name, DeviceMemory memory, LayerOps layers,
+           java.util.Map<Precision, ProductOps> linear, ScanOps scan, Runnable bind, Runnable release) {
         this.backend = backend;
         this.name = name;
         this.memory = memory;

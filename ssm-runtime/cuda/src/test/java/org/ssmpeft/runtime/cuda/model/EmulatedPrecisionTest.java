@@ -70,7 +70,8 @@ class EmulatedPrecisionTest {
         CONFIGS.put("dora on row blocks", "method: lora\nrank: 2\nuse_dora: true\ntargets: [in_proj.z, x_proj.B,"
                 + " out_proj, head]\n");
         CONFIGS.put("parameter deltas on every matrix", "method: partial-ft\nlayer_parameters: [in_proj.weight,"
-                + " x_proj.weight, dt_proj.weight, out_proj.weight, A_log, D]\nmodel_parameters: [embeddings.weight]\n");
+                + " x_proj.weight, dt_proj.weight, out_proj.weight, A_log, D]\n"
+                + "model_parameters: [embeddings.weight]\n");
         CONFIGS.put("state-offset h", "method: state-offset\nvariant: h\n");
         CONFIGS.put("prefix", "method: prefix\nnum_virtual_tokens: 2\n");
         CONFIGS.put("additional-scan", "method: additional-scan\n");

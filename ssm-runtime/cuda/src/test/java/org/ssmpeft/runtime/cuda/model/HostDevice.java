@@ -28,7 +28,7 @@ public final class HostDevice implements BackendProvider {
         return create(mem, true);
     }
 
-    /** As {@link #create(HostMemory)}; {@code roundBf16} false leaves bf16 conversions unrounded ({@link HostLayers}). */
+    /** As {@link #create(HostMemory)}; {@code roundBf16} false leaves the bf16 conversions unrounded (HostLayers). */
     static Device create(HostMemory mem, boolean roundBf16) {
         Map<Precision, ProductOps> products = new EnumMap<>(Precision.class);
         for (Precision p : Precision.values()) {
