@@ -46,8 +46,8 @@ import org.ssmpeft.runtime.fixtures.Fixtures;
  * The gradients move far more than the inputs' rounding (bf16 keeps 8 significant bits, 2^-9 = 2e-3 relative; tf32
  * 11, 4.9e-4): these tiny random models (d 6-8, two layers, random weights) cancel heavily in their backward, and
  * the error grows with the rounding unit (bf16's unit is 4x tf32's; their gradient errors differ about 9x). That
- * the errors are rounding and nothing else is {@link #bf16RoutingWithoutTheRoundingComputesFp32BitForBit}'s check. tf32 is emulated as round-to-nearest TF32 inputs:
- * the size of the hardware's error, not its bits.
+ * the errors are rounding and nothing else is {@link #bf16RoutingWithoutTheRoundingComputesFp32BitForBit}'s check.
+ * tf32 is emulated as round-to-nearest TF32 inputs: the size of the hardware's error, not its bits.
  */
 class EmulatedPrecisionTest {
 
