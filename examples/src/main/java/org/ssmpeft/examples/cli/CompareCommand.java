@@ -363,10 +363,14 @@ final class CompareCommand implements Callable<Integer> {
         // through the bytes, as the file holds them (a long read back is an int node)
         var json = new com.fasterxml.jackson.databind.ObjectMapper();
         var now = json.readTree(json.writeValueAsBytes(settings(run, examples, seedList)));
-        if (!now.equals(saved.settings())) {
+        var before = saved.settings().deepCopy();
+        if (before instanceof com.fasterxml.jackson.databind.node.ObjectNode o && !o.has("precision")) {
+            o.put("precision", "fp32"); // written before the precision option: every run was fp32
+        }
+        if (!now.equals(before)) {
             List<String> differ = new ArrayList<>();
             now.properties().forEach(e -> {
-                if (!e.getValue().equals(saved.settings().get(e.getKey()))) {
+                if (!e.getValue().equals(before.get(e.getKey()))) {
                     differ.add(e.getKey());
                 }
             });
@@ -396,6 +400,7 @@ final class CompareCommand implements Callable<Integer> {
         settings.put("spider_target", spiderTarget);
         settings.put("main_score", run.task.mainScore());
         settings.put("backend", run.model.backend());
+        settings.put("precision", run.model.spec().precision().id());
         settings.put("beams", beams);
         settings.put("test_examples", examples);
         return settings;

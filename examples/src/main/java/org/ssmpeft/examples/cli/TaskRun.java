@@ -181,11 +181,12 @@ final class TaskRun {
         return new TaskScorer(task, tokenizer, examples, g);
     }
 
+    /** The base model, its size, and the backend and precision it runs on: the "base:" line of every report. */
     String describeModel() {
         return (bundled ? "bundled model" : modelDir.toString()) + ", "
                 + (weights instanceof MambaWeights m1 ? PretrainCommand.describe(m1.config()) : weights.describe())
-                + String.format(Locale.ROOT, ", %,d parameters",
-                baseParameters());
+                + String.format(Locale.ROOT, ", %,d parameters; backend %s, precision %s", baseParameters(),
+                model.backend(), BackendOption.describe(model.spec().precision()));
     }
 
     long baseParameters() {

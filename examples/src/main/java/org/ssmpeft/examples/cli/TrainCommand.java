@@ -134,6 +134,8 @@ final class TrainCommand implements Callable<Integer> {
         scores.put("steps", o.result().steps());
         scores.put("train_seconds", o.seconds());
         scores.put("tokens_per_second", o.tokensPerSecond());
+        scores.put("backend", run.model.backend());
+        scores.put("precision", run.model.spec().precision().id());
         AtomicFiles.write(c.output().resolve("scores.json"), json.writerWithDefaultPrettyPrinter()
                 .writeValueAsBytes(scores));
         out.printf("metrics: %s, curve: %s%n", c.output().resolve(Trainer.METRICS_FILE),

@@ -84,7 +84,7 @@ public final class LoraMerge {
                     copies.getOrDefault(w.dtProj(), w.dtProj()), w.dtProjBias(), w.aLog(), w.d(),
                     copies.getOrDefault(w.outProj(), w.outProj()), w.outProjBias()));
         }
-        return new MambaWeights(mergedConfig, base.embedding(), layers, base.normF(), head);
+        return new MambaWeights(mergedConfig, base.embedding(), layers, base.normF(), head, base.precision());
     }
 
     /**
@@ -99,7 +99,7 @@ public final class LoraMerge {
         if (!headDeltas.isEmpty() && c.tieWordEmbeddings()) {
             // untie first: the head gets its own array, a copy of the embedding, before its delta is folded in
             source = new Mamba2Weights(untied(c), base.embedding(), base.layers(), base.normF(),
-                    base.embedding().clone());
+                    base.embedding().clone(), base.precision());
         }
         java.util.regex.Pattern perLayer = java.util.regex.Pattern.compile(
                 "backbone\\.layers\\.(\\d+)\\.mixer\\.(in_proj|out_proj)\\.weight");

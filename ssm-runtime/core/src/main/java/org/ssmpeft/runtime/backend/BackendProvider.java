@@ -29,6 +29,14 @@ public interface BackendProvider {
     /** The model families this backend implements. */
     Set<ModelFamily> families();
 
+    /**
+     * The precisions of matrix products this backend computes in ({@link ModelSpec#precision()}); float32 only
+     * unless a backend says more.
+     */
+    default Set<Precision> precisions() {
+        return Set.of(Precision.FLOAT32);
+    }
+
     /** Empty when the backend can run here; else why not (no GPU, native library missing, ...). */
     Optional<String> unavailableReason();
 
@@ -38,7 +46,8 @@ public interface BackendProvider {
 
     /**
      * The model on this backend; the spec's weights are read, never written. Fails naming the family when this
-     * backend does not implement it, and the reason when the backend is unavailable.
+     * backend does not implement it, naming the precision asked and those offered when it cannot compute in the
+     * spec's precision, and the reason when the backend is unavailable.
      */
     default SsmModel create(ModelSpec spec) {
         if (!families().contains(spec.family())) {
@@ -46,10 +55,21 @@ public interface BackendProvider {
                     + " family; it implements: " + String.join(", ",
                     new TreeSet<>(families().stream().map(ModelFamily::id).toList())));
         }
+        requirePrecision(spec);
         unavailableReason().ifPresent(why -> {
             throw new IllegalStateException("backend '" + name() + "' is not available here: " + why);
         });
         return build(spec);
+    }
+
+    /** Fails, naming this backend, the precision asked and those offered, when {@link #precisions()} lacks it. */
+    default void requirePrecision(ModelSpec spec) {
+        if (!precisions().contains(spec.precision())) {
+            throw new IllegalArgumentException("backend '" + name() + "' cannot compute in " + spec.precision()
+                    + " (asked for " + spec.describe() + "); it offers: " + String.join(", ", precisions().stream()
+                    .sorted().map(Precision::id).toList()) + " (another backend, or --precision "
+                    + precisions().stream().sorted().findFirst().map(Precision::id).orElse("fp32") + ")");
+        }
     }
 
     /** For implementations: the model of a spec of a supported family, called by {@link #create}. */

@@ -28,6 +28,26 @@ public interface ModelSpec {
     /** Whether the head shares the embedding's matrix. */
     boolean tiedHead();
 
+    /**
+     * The arithmetic of the model's matrix products ({@link Precision}); float32 unless asked otherwise. A backend
+     * that cannot honour it refuses the model ({@link BackendProvider#create}).
+     */
+    default Precision precision() {
+        return Precision.FLOAT32;
+    }
+
+    /**
+     * The same model with products in {@code precision} (the weights shared, not copied). The families' weights
+     * implement it; a spec that cannot carry a precision answers itself for its own and fails for any other.
+     */
+    default ModelSpec withPrecision(Precision precision) {
+        if (precision == precision()) {
+            return this;
+        }
+        throw new UnsupportedOperationException(getClass().getName() + " (" + describe() + ") cannot carry the"
+                + " precision " + precision + "; build the model from its family's weights (MambaWeights, ...)");
+    }
+
     /** One line for messages: family and dimensions. */
     default String describe() {
         return shape().describe();

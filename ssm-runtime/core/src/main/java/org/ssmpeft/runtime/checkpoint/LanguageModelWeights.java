@@ -4,6 +4,7 @@ import java.util.Map;
 import java.util.function.BiFunction;
 import org.ssmpeft.api.tensor.Tensor;
 import org.ssmpeft.runtime.backend.ModelSpec;
+import org.ssmpeft.runtime.backend.Precision;
 
 /**
  * The parameters every family's language model has around its blocks, float32, row-major: the embedding (V, d),
@@ -42,6 +43,10 @@ public interface LanguageModelWeights<W extends LanguageModelWeights<W>> extends
      * parameter {@code name} (the given one to keep it). A tied head follows the embedding.
      */
     W with(BiFunction<String, float[], float[]> replace);
+
+    /** The same model (arrays shared) computing its products in {@code precision}. */
+    @Override
+    W withPrecision(Precision precision);
 
     @Override
     default boolean tiedHead() {

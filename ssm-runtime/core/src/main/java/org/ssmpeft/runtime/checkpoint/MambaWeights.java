@@ -9,6 +9,7 @@ import java.util.function.BiFunction;
 import org.ssmpeft.api.shape.ModelFamily;
 import org.ssmpeft.api.shape.ModelShape;
 import org.ssmpeft.api.tensor.Tensor;
+import org.ssmpeft.runtime.backend.Precision;
 
 /**
  * A whole Mamba-1 language model's parameters, float32, row-major; V = vocab (padded), d = d_model. Arrays are
@@ -19,16 +20,33 @@ import org.ssmpeft.api.tensor.Tensor;
  * @param layers    one entry per block, in order
  * @param normF     backbone.norm_f.weight: (d)
  * @param lmHead    lm_head.weight: (V, d); the very same array as {@code embedding} when the config ties them
+ * @param precision the arithmetic of the model's matrix products (float32 unless asked otherwise; the weights
+ *                  themselves stay float32)
  */
 public record MambaWeights(MambaConfig config, float[] embedding, List<LayerWeights> layers, float[] normF,
-                           float[] lmHead) implements LanguageModelWeights<MambaWeights> {
+                           float[] lmHead, Precision precision)
+        implements LanguageModelWeights<MambaWeights> {
 
     public MambaWeights {
         layers = List.copyOf(layers);
+        java.util.Objects.requireNonNull(precision, "precision");
         LanguageModelWeights.checkTrunk("mamba weights", config, embedding, layers.size(), normF, lmHead);
         for (LayerWeights l : layers) {
             l.checked(config);
         }
+    }
+
+    /** The model computing in float32. */
+    public MambaWeights(MambaConfig config, float[] embedding, List<LayerWeights> layers, float[] normF,
+                        float[] lmHead) {
+        this(config, embedding, layers, normF, lmHead, Precision.FLOAT32);
+    }
+
+    /** The same weights (shared, not copied) with products in {@code precision}. */
+    @Override
+    public MambaWeights withPrecision(Precision precision) {
+        return precision == this.precision ? this
+                : new MambaWeights(config, embedding, layers, normF, lmHead, precision);
     }
 
     @Override
@@ -95,7 +113,7 @@ public record MambaWeights(MambaConfig config, float[] embedding, List<LayerWeig
         }
         float[] emb = replace.apply(EMBEDDING, embedding);
         float[] head = config.tieWordEmbeddings() ? emb : replace.apply(LM_HEAD, lmHead);
-        return new MambaWeights(config, emb, ls, replace.apply(NORM_F, normF), head);
+        return new MambaWeights(config, emb, ls, replace.apply(NORM_F, normF), head, precision);
     }
 
     private static Optional<float[]> opt(BiFunction<String, float[], float[]> f, String suffix, Optional<float[]> a) {

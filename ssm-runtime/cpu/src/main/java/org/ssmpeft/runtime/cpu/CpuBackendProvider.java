@@ -42,6 +42,7 @@ public final class CpuBackendProvider implements BackendProvider {
 
     @Override
     public SsmModel build(ModelSpec spec) {
+        requirePrecision(spec); // float32 only
         return switch (spec) {
             case MambaWeights w -> new CpuMamba(w);
             case Mamba2Weights w -> new CpuMamba2(w);

@@ -1,11 +1,13 @@
 package org.ssmpeft.runtime.cuda;
 
+import java.util.EnumSet;
 import java.util.Optional;
 import java.util.Set;
 import org.ssmpeft.api.shape.ModelFamily;
 import org.ssmpeft.runtime.backend.BackendProvider;
 import org.ssmpeft.runtime.backend.Backends;
 import org.ssmpeft.runtime.backend.ModelSpec;
+import org.ssmpeft.runtime.backend.Precision;
 import org.ssmpeft.runtime.backend.SsmModel;
 import org.ssmpeft.runtime.checkpoint.MambaWeights;
 import org.ssmpeft.runtime.cuda.driver.Cublas;
@@ -18,7 +20,8 @@ import org.ssmpeft.runtime.cuda.model.CudaMamba;
  * hook kind on the GPU, the fused selective-scan kernels of {@link org.ssmpeft.runtime.cuda.scan.SelectiveScanKernels}
  * inside), ranked above {@code cpu} ({@value #PREFERENCE} against {@value Backends#CPU_PREFERENCE}), so it is the
  * default for Mamba-1 wherever a GPU answers. Mamba-2 is not implemented here: {@link Backends#preferred(ModelFamily)}
- * passes over this backend for it. bf16 compute is not offered yet (the scan kernels have it; the model runs float32).
+ * passes over this backend for it. The matrix products run in the spec's precision ({@link #precisions()}: fp32,
+ * tf32, or bf16 autocast); everything else, the scan and its state included, is float32.
  *
  * <p>Available when the probe opens device 0 and a cuBLAS handle on it: the driver, NVRTC, a device and cuBLAS 13.
  * Otherwise the reason is the probe's (where the libraries were looked for). The probe runs once per class loader and
@@ -40,8 +43,14 @@ public final class CudaBackendProvider implements BackendProvider {
 
     @Override
     public String description() {
-        return "NVIDIA GPUs through the CUDA driver API, NVRTC and cuBLAS (java.lang.foreign): the Mamba-1 model in"
-                + " float32 with every hook and the fused selective-scan kernels (Mamba-2 and bf16 not yet)";
+        return "NVIDIA GPUs through the CUDA driver API, NVRTC and cuBLAS (java.lang.foreign): the Mamba-1 model with"
+                + " every hook and the fused selective-scan kernels, products in fp32, tf32 or bf16 (Mamba-2 not yet)";
+    }
+
+    /** fp32, tf32 and bf16 products ({@link CudaMamba}); the rest of the model is float32 in all three. */
+    @Override
+    public Set<Precision> precisions() {
+        return EnumSet.allOf(Precision.class);
     }
 
     @Override
@@ -65,6 +74,7 @@ public final class CudaBackendProvider implements BackendProvider {
             throw new IllegalArgumentException("the cuda backend builds models from MambaWeights, found "
                     + spec.getClass().getName() + " (" + spec.describe() + ")");
         }
+        requirePrecision(spec);
         try {
             return CudaMamba.open(w, 0);
         } catch (CudaUnavailableException e) {

@@ -53,6 +53,7 @@ public final class DjlBackendProvider implements BackendProvider {
     /** The model with its weights copied into native memory; close it ({@link DjlMamba#close()}) to free them. */
     @Override
     public SsmModel build(ModelSpec spec) {
+        requirePrecision(spec); // float32 only
         return DjlMamba.of(spec);
     }
 }

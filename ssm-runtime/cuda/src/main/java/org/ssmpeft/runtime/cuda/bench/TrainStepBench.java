@@ -23,6 +23,7 @@ import org.ssmpeft.api.registry.PeftMethods;
 import org.ssmpeft.runtime.backend.BackendProvider;
 import org.ssmpeft.runtime.backend.Backends;
 import org.ssmpeft.runtime.backend.LossAndGradients;
+import org.ssmpeft.runtime.backend.Precision;
 import org.ssmpeft.runtime.backend.SsmModel;
 import org.ssmpeft.runtime.checkpoint.MambaConfig;
 import org.ssmpeft.runtime.checkpoint.MambaInit;
@@ -70,13 +71,14 @@ import org.ssmpeft.runtime.train.TrainableParameter;
  * sampled every millisecond by a thread from the model's creation to the last step, minus the bytes used just before
  * the model was created; allocations that live under a millisecond can be missed. Other backends print {@code n/a}.
  *
- * <p>Precision: the backend SPI has no precision option yet ({@link org.ssmpeft.runtime.backend.ModelSpec} carries
- * none), so every backend runs fp32 and {@code --precision bf16} is reported as skipped.
+ * <p>Precision: each one asked runs as the model's option ({@link org.ssmpeft.runtime.backend.ModelSpec#precision()},
+ * {@code weights.withPrecision(p)}); one the backend does not offer ({@link BackendProvider#precisions()}: cpu and
+ * djl fp32 only) is reported as skipped with the backend's own refusal.
  *
  * <p>Prints a header (backend, shape, precision, machine load), a table and one {@code BENCH {json}} line per result.
  * <pre>java --enable-native-access=ALL-UNNAMED -cp ... org.ssmpeft.runtime.cuda.bench.TrainStepBench \
  *     [--backend cpu|cuda] [--shape 130m|tiny] [--batch 4] [--length 1024] \
- *     [--methods state-offset,lora,lora-out] [--precision fp32|bf16|fp32,bf16] [--warmup 2] [--steps 5]</pre>
+ *     [--methods state-offset,lora,lora-out] [--precision fp32|tf32|bf16|fp32,tf32,bf16] [--warmup 2] [--steps 5]</pre>
  */
 public final class TrainStepBench {
 
@@ -123,11 +125,11 @@ public final class TrainStepBench {
     }
 
     record Options(String backend, String shape, int batch, int length, List<Method> methods,
-                   List<String> precisions, int warmup, int steps, long seed) {
+                   List<Precision> precisions, int warmup, int steps, long seed) {
 
         static final String USAGE = "options: --backend NAME (default: the preferred available one), --shape 130m|tiny"
                 + " (130m), --batch B (4), --length L (1024), --methods state-offset,lora,lora-out (all),"
-                + " --precision fp32|bf16|fp32,bf16 (fp32), --warmup N (2), --steps N (5), --seed S (0)";
+                + " --precision fp32|tf32|bf16, or a list: fp32,tf32,bf16 (fp32), --warmup N (2), --steps N (5), --seed S (0)";
 
         static Options parse(String[] args) {
             Map<String, String> v = new LinkedHashMap<>();
@@ -144,16 +146,17 @@ public final class TrainStepBench {
             }
             List<Method> methods = Arrays.stream(v.getOrDefault("--methods", "state-offset,lora,lora-out").split(","))
                     .map(String::trim).map(Method::of).toList();
-            List<String> precisions = Arrays.stream(v.getOrDefault("--precision", "fp32").split(","))
-                    .map(String::trim).toList();
-            for (String p : precisions) {
-                if (!p.equals("fp32") && !p.equals("bf16")) {
-                    throw new IllegalArgumentException("--precision: unknown precision '" + p + "'; expected fp32,"
-                            + " bf16 or both (fp32,bf16)");
+            List<Precision> precisions = new ArrayList<>();
+            for (String p : v.getOrDefault("--precision", "fp32").split(",")) {
+                try {
+                    precisions.add(Precision.forName(p));
+                } catch (IllegalArgumentException e) {
+                    throw new IllegalArgumentException("--precision: " + e.getMessage() + ", or a list of them"
+                            + " (fp32,bf16)", e);
                 }
             }
             Options o = new Options(v.getOrDefault("--backend", ""), v.getOrDefault("--shape", "130m"),
-                    positive(v, "--batch", 4), positive(v, "--length", 1024), methods, precisions,
+                    positive(v, "--batch", 4), positive(v, "--length", 1024), methods, List.copyOf(precisions),
                     count(v, "--warmup", 2), positive(v, "--steps", 5), Long.parseLong(v.getOrDefault("--seed", "0")));
             TrainStepBench.shape(o.shape); // an unknown shape fails here, before any work
             return o;
@@ -233,10 +236,11 @@ public final class TrainStepBench {
         System.out.printf(Locale.ROOT, "machine: %d cores, load %s (/proc/loadavg), java %s, max heap %.1f GiB%n",
                 Runtime.getRuntime().availableProcessors(), loadAverage(), Runtime.version(),
                 Runtime.getRuntime().maxMemory() / (double) (1L << 30));
-        List<String> runs = o.precisions.stream().filter(p -> supports(backend, p)).toList();
-        System.out.println("precision: requested " + String.join(", ", o.precisions) + "; runs "
-                + (runs.isEmpty() ? "none" : String.join(", ", runs)) + " (fp32 only on this backend: the backend SPI"
-                + " has no precision option yet)");
+        List<Precision> runs = o.precisions.stream().filter(p -> supports(backend, p)).toList();
+        System.out.println("precision: requested " + names(o.precisions) + "; runs "
+                + (runs.isEmpty() ? "none" : names(runs)) + " (" + backend.name() + " offers "
+                + names(backend.precisions().stream().sorted().toList()) + "; products only: norms, conv, scan,"
+                + " loss, gradients and AdamW state are float32 in every mode)");
         System.out.printf(Locale.ROOT, "FLOP/token: model %,d = 6 x %,d matmul weights + scan %,d (24 x layers x"
                 + " d_inner x d_state)%n", flops.model(), flops.matmulWeights(), flops.scan());
 
@@ -267,13 +271,13 @@ public final class TrainStepBench {
                 run(backend, weights, factory, o.methods.getFirst(), runs.getFirst(), o, batches, flops, ctx, bf16Rate,
                         false);
             }
-            for (String precision : o.precisions) {
+            for (Precision precision : o.precisions) {
                 if (!supports(backend, precision)) {
-                    String why = "precision " + precision + ": fp32 only on this backend (the backend SPI has no"
-                            + " precision option yet); skipped";
+                    String why = "precision " + precision + ": backend " + backend.name() + " offers only "
+                            + names(backend.precisions().stream().sorted().toList()) + "; skipped";
                     System.out.println(why);
                     System.out.println("BENCH {\"bench\":\"train-step\",\"backend\":" + quote(backend.name())
-                            + ",\"precision\":" + quote(precision) + ",\"skipped\":" + quote(why) + "}");
+                            + ",\"precision\":" + quote(precision.id()) + ",\"skipped\":" + quote(why) + "}");
                     continue;
                 }
                 for (Method m : o.methods) {
@@ -290,13 +294,17 @@ public final class TrainStepBench {
         }
     }
 
-    /** Whether the backend runs {@code precision}: fp32 everywhere until the SPI has a precision option. */
-    static boolean supports(BackendProvider backend, String precision) {
-        return precision.equals("fp32");
+    /** Whether the backend computes in {@code precision} ({@link BackendProvider#precisions()}). */
+    static boolean supports(BackendProvider backend, Precision precision) {
+        return backend.precisions().contains(precision);
+    }
+
+    private static String names(List<Precision> ps) {
+        return String.join(", ", ps.stream().map(Precision::id).toList());
     }
 
     private static String run(BackendProvider backend, MambaWeights weights, AdapterFactory factory, Method method,
-                              String precision, Options o, int[][][] batches, Flops flops, CudaContext ctx,
+                              Precision precision, Options o, int[][][] batches, Flops flops, CudaContext ctx,
                               double bf16Rate, boolean timed) {
         List<AdapterConfig> configs = factory.reader().parse(method.config, ConfigFormat.YAML);
         AdapterSet adapters = factory.create(configs, weights.shape(), o.seed);
@@ -313,7 +321,7 @@ public final class TrainStepBench {
         double firstLoss = Double.NaN, lastLoss = Double.NaN;
         long peakBytes;
         try (MemoryPeak peak = ctx == null ? null : MemoryPeak.start(ctx)) {
-            SsmModel model = backend.create(weights);
+            SsmModel model = backend.create(weights.withPrecision(precision));
             try {
                 for (int i = -o.warmup; i < (timed ? o.steps : 0); i++) {
                     int[][] tokens = batches[Math.floorMod(i, batches.length)];
@@ -362,7 +370,7 @@ public final class TrainStepBench {
                         + "\"median_ms\":%.3f,\"min_ms\":%.3f,\"tokens_per_s\":%.1f,\"peak_device_bytes\":%s,"
                         + "\"flops_per_token\":%d,\"needed_flops_per_token\":%d,\"bf16_gemm_flop_s\":%s,\"mfu\":%s,"
                         + "\"mfu_needed\":%s,\"loss_first\":%.5f,\"loss_last\":%.5f,\"load\":%s}%n",
-                quote(backend.name()), quote(o.shape), quote(method.row), quote(precision), o.batch, o.length,
+                quote(backend.name()), quote(o.shape), quote(method.row), quote(precision.id()), o.batch, o.length,
                 adapterParameters, o.warmup, o.steps, med, min, tokensPerSecond,
                 peakBytes < 0 ? "null" : String.valueOf(peakBytes), flops.model(), needed,
                 json(bf16Rate, "%.4e"), json(mfu, "%.5f"), json(mfuNeeded, "%.5f"), firstLoss, lastLoss,

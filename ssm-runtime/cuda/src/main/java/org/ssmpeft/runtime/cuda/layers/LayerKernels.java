@@ -39,7 +39,8 @@ public final class LayerKernels implements AutoCloseable {
     public static final List<String> ENTRY_POINTS = List.of("column_sum_finish", "embed", "embed_bwd", "rms_norm_fwd",
             "rms_norm_bwd_rows", "rms_norm_bwd_weight", "conv_silu_fwd", "conv_state_update", "conv_silu_dp",
             "conv_silu_bwd", "conv_param_finish", "softplus_inplace", "softplus_bwd_inplace", "cross_entropy",
-            "dora_fwd", "dora_bwd", "copy_2d", "fill", "add_scaled", "sum_batches", "add_broadcast", "neg_exp",
+            "dora_fwd", "dora_bwd", "to_bf16_2d", "copy_2d", "fill", "add_scaled", "sum_batches", "add_broadcast",
+            "neg_exp",
             "mul_add");
 
     private final CudaContext context;
@@ -355,6 +356,19 @@ public final class LayerKernels implements AutoCloseable {
         present("copy2d", "dst", dst);
         present("copy2d", "src", src);
         elementwise("copy_2d", (long) rows * cols, dst, ldDst, src, ldSrc, rows, cols);
+    }
+
+    /**
+     * dst (rows, cols) bf16, contiguous (row stride cols, 2-byte elements) <- src (rows, cols) float32 row stride
+     * ldSrc, each element rounded to the nearest bf16 (ties to even; NaN stays NaN, ±∞ and values past bf16's range
+     * round to ±∞): the inputs of a bf16 product, as {@code Bf16.fromFloat} on the host.
+     */
+    public void toBf16(long dst, long src, int ldSrc, int rows, int cols) {
+        sizes("toBf16", "rows, cols", rows, cols);
+        stride("toBf16", "ldSrc", ldSrc, cols);
+        present("toBf16", "dst", dst);
+        present("toBf16", "src", src);
+        elementwise("to_bf16_2d", (long) rows * cols, dst, src, ldSrc, rows, cols);
     }
 
     /** dst (n floats) <- value. */

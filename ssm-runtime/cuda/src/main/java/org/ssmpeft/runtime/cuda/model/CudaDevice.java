@@ -17,7 +17,9 @@ import org.ssmpeft.runtime.cuda.scan.SelectiveScanKernels.Precision;
 
 /**
  * A {@link Device} on a GPU: one {@link CudaContext} (its one non-blocking stream), one cuBLAS handle bound to it,
- * {@link LayerKernels}, {@link DeviceLinear} and {@link SelectiveScanKernels} (float32), and the driver's memory in
+ * {@link LayerKernels}, a {@link DeviceLinear} per precision (fp32, tf32 and bf16 products on the one handle: a
+ * model picks its own, so models of different precisions share the device), {@link SelectiveScanKernels} (float32),
+ * and the driver's memory in
  * reused chunks ({@link ChunkPool}: after the first call of a shape, calls and decode steps allocate nothing). Every operation queues on the stream; the host waits only in downloads (and in an
  * upload, for its host buffer to be read).
  */
@@ -52,11 +54,15 @@ final class CudaDevice {
             Cublas cublas = Cublas.create(context);
             try {
                 LayerKernels layers = new LayerKernels(context);
-                DeviceLinear linear = new DeviceLinear(cublas, layers);
+                java.util.Map<org.ssmpeft.runtime.backend.Precision, ProductOps> linear = new java.util.EnumMap<>(
+                        org.ssmpeft.runtime.backend.Precision.class);
+                for (org.ssmpeft.runtime.backend.Precision p : org.ssmpeft.runtime.backend.Precision.values()) {
+                    linear.put(p, new Products(new DeviceLinear(cublas, layers, math(p))));
+                }
                 SelectiveScanKernels scan = new SelectiveScanKernels(context);
                 ChunkPool pool = new ChunkPool(context.driver()::memAlloc, context.driver()::memFree);
                 return new Device(CudaBackendProvider.NAME, context.deviceName() + " (" + context.architecture() + ")",
-                        new Memory(context, pool), new Layers(layers), new Products(linear), new Scan(scan),
+                        new Memory(context, pool), new Layers(layers), linear, new Scan(scan),
                         context::bind, () -> {
                             try {
                                 context.syncStream();
@@ -77,6 +83,15 @@ final class CudaDevice {
             context.close();
             throw e;
         }
+    }
+
+    /** The cuBLAS arithmetic of a model precision. */
+    static Cublas.Math math(org.ssmpeft.runtime.backend.Precision p) {
+        return switch (p) {
+            case FLOAT32 -> Cublas.Math.FLOAT32;
+            case TF32 -> Cublas.Math.TF32;
+            case BF16 -> Cublas.Math.BF16;
+        };
     }
 
     /** The driver's memory (chunks of a {@link ChunkPool}) and copies on the context's stream. */
@@ -223,6 +238,11 @@ final class CudaDevice {
         public void doraBackward(long dMagnitude, long scaled, long rest, long dy, int lddy, long base, long u,
                                  long gain, long norm, float scale, int m, int out) {
             k.doraBackward(dMagnitude, scaled, rest, dy, lddy, base, u, gain, norm, scale, m, out);
+        }
+
+        @Override
+        public void toBf16(long dst, long src, int ldSrc, int rows, int cols) {
+            k.toBf16(dst, src, ldSrc, rows, cols);
         }
 
         @Override

@@ -30,6 +30,9 @@ import org.ssmpeft.runtime.plan.PlanGradients;
  *   logits = norm_f(h)·lm_headᵀ + Σ s·(norm_f(h)·Aᵀ)·Bᵀ    (M, V)
  *   loss = mean cross-entropy of next-token targets
  * </pre>
+ * Precision ({@link org.ssmpeft.runtime.backend.ModelSpec#precision()}): the matrix products run in the spec's fp32,
+ * tf32 or bf16 ({@link ModelProducts}: bf16 rounds both inputs of every product, fp32 accumulate and output); the
+ * norms, conv, scan and its state, cross-entropy, gradients and the weights themselves are float32 in every mode.
  * The base weights are uploaded once ({@link DeviceWeights}) and stay resident until {@link #close}. A call resolves
  * its {@link HookPlan} on the host (backend-neutral), then, holding the device lock, uploads the plan's values in one
  * copy ({@link DevicePlan}), runs every layer on the device, and brings back only its result: logits, the per-row
@@ -58,6 +61,7 @@ public final class CudaMamba implements SsmModel, AutoCloseable {
     private final MambaConfig config;
     private final Device device;
     private final DeviceWeights base;
+    private final ModelProducts linear;
     private final LowRankDeltas lowRank;
     private final MambaBlock block;
     private final Set<CudaState> states = Collections.newSetFromMap(new IdentityHashMap<>());
@@ -80,9 +84,11 @@ public final class CudaMamba implements SsmModel, AutoCloseable {
         this.config = weights.config();
         this.device = device;
         this.ownsDevice = ownsDevice;
+        device.linear(weights.precision()); // fails naming what the device offers
         this.base = device.locked(() -> new DeviceWeights(device, weights));
-        this.lowRank = new LowRankDeltas(device.linear(), device.layers());
-        this.block = new MambaBlock(config, device, lowRank);
+        this.linear = new ModelProducts(weights.precision(), device, base);
+        this.lowRank = new LowRankDeltas(linear, device.layers());
+        this.block = new MambaBlock(config, device, linear, lowRank);
     }
 
     /**
@@ -105,6 +111,11 @@ public final class CudaMamba implements SsmModel, AutoCloseable {
 
     public MambaConfig config() {
         return config;
+    }
+
+    /** The arithmetic of this model's matrix products (its spec's). */
+    public org.ssmpeft.runtime.backend.Precision precision() {
+        return weights.precision();
     }
 
     /** The GPU this model runs on, e.g. "NVIDIA H200 (sm_90)". */
@@ -280,11 +291,13 @@ public final class CudaMamba implements SsmModel, AutoCloseable {
             requireOpen();
             DeviceMemory.Arena arena = device.memory().arena();
             try {
+                linear.begin(arena);
                 return work.apply(arena);
             } finally {
                 try {
                     device.memory().sync();
                 } finally {
+                    linear.end();
                     arena.close();
                 }
             }
@@ -340,7 +353,7 @@ public final class CudaMamba implements SsmModel, AutoCloseable {
         }
         // logits = norm_f(h)·lm_headᵀ (+ s·B(A·norm_f(h))): (M, d) x (V, d)ᵀ -> (M, V)
         long logits = floats(call, (long) m * v);
-        device.linear().forward(logits, v, normed, dm, plan.lmHead(), 0, m, dm, v);
+        linear.forward(logits, v, normed, dm, plan.lmHead(), 0, m, dm, v);
         lowRank.forward(call, plan.head(), logits, v, normed, dm, m);
         return new Pass(logits, len, kept, tapes, hidden, normed, ids);
     }
@@ -351,7 +364,6 @@ public final class CudaMamba implements SsmModel, AutoCloseable {
     private void backward(DeviceMemory.Arena call, int[][] tokens, DevicePlan plan, Pass pass, long dlogits,
                           DeviceGradients g, Set<String> wanted) {
         LayerOps k = device.layers();
-        ProductOps linear = device.linear();
         int batch = tokens.length;
         int len = pass.len;
         int m = batch * len;

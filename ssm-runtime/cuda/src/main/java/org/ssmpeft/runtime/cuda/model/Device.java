@@ -2,6 +2,7 @@ package org.ssmpeft.runtime.cuda.model;
 
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Supplier;
+import org.ssmpeft.runtime.backend.Precision;
 
 /**
  * One device as a model uses it: its memory and copies, the layer, product and scan operations, all queued on one
@@ -16,7 +17,7 @@ final class Device implements AutoCloseable {
     private final String name;
     private final DeviceMemory memory;
     private final LayerOps layers;
-    private final ProductOps linear;
+    private final java.util.Map<Precision, ProductOps> linear;
     private final ScanOps scan;
     private final Runnable bind;
     private final Runnable release;
@@ -26,16 +27,18 @@ final class Device implements AutoCloseable {
     /**
      * @param backend the backend name the model and its states report ({@code cuda})
      * @param name    the device, for messages
+     * @param linear  the products in each precision the device computes in (all on the one handle); with
+     *                {@link Precision#BF16} their inputs hold bf16 ({@code DeviceLinear}'s contract)
      * @param bind    makes the device current on the calling thread
      * @param release frees what the device holds (handle, stream, context), once
      */
-    Device(String backend, String name, DeviceMemory memory, LayerOps layers, ProductOps linear, ScanOps scan,
-           Runnable bind, Runnable release) {
+    Device(String backend, String name, DeviceMemory memory, LayerOps layers,
+           java.util.Map<Precision, ProductOps> linear, ScanOps scan, Runnable bind, Runnable release) {
         this.backend = backend;
         this.name = name;
         this.memory = memory;
         this.layers = layers;
-        this.linear = linear;
+        this.linear = java.util.Map.copyOf(linear);
         this.scan = scan;
         this.bind = bind;
         this.release = release;
@@ -57,8 +60,17 @@ final class Device implements AutoCloseable {
         return layers;
     }
 
-    ProductOps linear() {
-        return linear;
+    /**
+     * The raw products in {@code precision}, shared by every model on this device (a model's precision is its own:
+     * it picks these by its spec's, {@link ModelProducts}); fails naming the precisions the device offers.
+     */
+    ProductOps linear(Precision precision) {
+        ProductOps p = linear.get(precision);
+        if (p == null) {
+            throw new IllegalArgumentException("the device " + name + " has no " + precision + " products; it offers: "
+                    + String.join(", ", new java.util.TreeSet<>(linear.keySet()).stream().map(Precision::id).toList()));
+        }
+        return p;
     }
 
     ScanOps scan() {

@@ -14,6 +14,15 @@ interface DeviceMemory {
         /** {@code n} floats, uninitialised, 256-byte aligned; the device address. */
         long floats(long n);
 
+        /**
+         * {@code n} bfloat16 elements (2 bytes each), uninitialised, 256-byte aligned; the device address. An element
+         * {@code i} of such a buffer is at {@code address + 2·i}; only bf16 products and {@link LayerOps#toBf16}
+         * touch it.
+         */
+        default long bf16(long n) {
+            return floats((n + 1) / 2);
+        }
+
         /** Bytes held now. */
         long bytes();
 

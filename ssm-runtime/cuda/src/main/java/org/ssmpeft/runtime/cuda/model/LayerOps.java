@@ -35,6 +35,9 @@ interface LayerOps {
     void doraBackward(long dMagnitude, long scaled, long rest, long dy, int lddy, long base, long u, long gain,
                       long norm, float scale, int m, int out);
 
+    /** dst (rows, cols) bf16 contiguous (from {@link DeviceMemory.Arena#bf16}) <- src (rows, cols) row stride ldSrc. */
+    void toBf16(long dst, long src, int ldSrc, int rows, int cols);
+
     void copy2d(long dst, int ldDst, long src, int ldSrc, int rows, int cols);
 
     void fill(long dst, long n, float value);

@@ -8,9 +8,10 @@ import org.ssmpeft.runtime.plan.HookPlan;
 import org.ssmpeft.runtime.plan.Term;
 
 /**
- * The Mamba-1 block on the device, float32, forward and backward side by side (the device twin of the cpu's
- * {@code CpuMamba.mixer} / {@code mixerBackward} with {@code CpuLanguageModel}'s shell). Symbols: B batch, L length,
- * d d_model, D d_inner, N d_state, R dt_rank, K conv kernel, n prefix rows, n' extension width.
+ * The Mamba-1 block on the device, float32 (the products in the model's precision, {@link ModelProducts}), forward
+ * and backward side by side (the device twin of the cpu's {@code CpuMamba.mixer} / {@code mixerBackward} with
+ * {@code CpuLanguageModel}'s shell). Symbols: B batch, L length, d d_model, D d_inner, N d_state, R dt_rank, K conv
+ * kernel, n prefix rows, n' extension width.
  * <pre>
  *   u = RMSNorm(h)                                           (M, d)
  *   [x | z] = u·W_inᵀ + b + Σ LoRA                           (M, 2D)
@@ -34,11 +35,11 @@ final class MambaBlock {
     private final ScanOps scan;
     private final LowRankDeltas lowRank;
 
-    MambaBlock(MambaConfig config, Device device, LowRankDeltas lowRank) {
+    MambaBlock(MambaConfig config, Device device, ProductOps linear, LowRankDeltas lowRank) {
         this.config = config;
         this.memory = device.memory();
         this.k = device.layers();
-        this.linear = device.linear();
+        this.linear = linear;
         this.scan = device.scan();
         this.lowRank = lowRank;
     }

@@ -4,6 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import org.junit.jupiter.api.Test;
+import org.ssmpeft.runtime.backend.Backends;
+import org.ssmpeft.runtime.backend.Precision;
 import org.ssmpeft.runtime.checkpoint.MambaConfig;
 
 /** The training-step benchmark's FLOP count and option parsing (the benchmark itself runs on a device). */
@@ -35,7 +37,7 @@ class TrainStepBenchTest {
         assertThat(o.length()).isEqualTo(1024);
         assertThat(o.methods()).containsExactly(TrainStepBench.Method.STATE_OFFSET, TrainStepBench.Method.LORA,
                 TrainStepBench.Method.LORA_OUT);
-        assertThat(o.precisions()).containsExactly("fp32");
+        assertThat(o.precisions()).containsExactly(Precision.FLOAT32);
     }
 
     @Test
@@ -43,11 +45,23 @@ class TrainStepBenchTest {
         assertThatThrownBy(() -> TrainStepBench.Options.parse(new String[] {"--methods", "lora,state_ofset"}))
                 .hasMessageContaining("'state_ofset'").hasMessageContaining("state-offset, lora, lora-out");
         assertThatThrownBy(() -> TrainStepBench.Options.parse(new String[] {"--precision", "fp16"}))
-                .hasMessageContaining("'fp16'").hasMessageContaining("fp32, bf16");
+                .hasMessageContaining("'fp16'").hasMessageContaining("fp32, tf32, bf16");
         assertThatThrownBy(() -> TrainStepBench.Options.parse(new String[] {"--shape", "1.4b"}))
                 .hasMessageContaining("'1.4b'").hasMessageContaining("130m or tiny");
         assertThatThrownBy(() -> TrainStepBench.Options.parse(new String[] {"--steps"}))
                 .hasMessageContaining("--steps needs a value");
+    }
+
+    @Test
+    void everyPrecisionParsesAndRunsWhereTheBackendOffersIt() {
+        TrainStepBench.Options o = TrainStepBench.Options.parse(new String[] {"--precision", "fp32,tf32,bf16"});
+        assertThat(o.precisions()).containsExactly(Precision.FLOAT32, Precision.TF32, Precision.BF16);
+        var cpu = Backends.forName(Backends.CPU);
+        var cuda = new org.ssmpeft.runtime.cuda.CudaBackendProvider();
+        assertThat(TrainStepBench.supports(cpu, Precision.FLOAT32)).isTrue();
+        assertThat(TrainStepBench.supports(cpu, Precision.BF16)).as("cpu: fp32 only").isFalse();
+        assertThat(TrainStepBench.supports(cuda, Precision.TF32)).isTrue();
+        assertThat(TrainStepBench.supports(cuda, Precision.BF16)).isTrue();
     }
 
     @Test

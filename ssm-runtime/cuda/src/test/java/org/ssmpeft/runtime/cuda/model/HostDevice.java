@@ -1,10 +1,14 @@
 package org.ssmpeft.runtime.cuda.model;
 
+import java.util.EnumMap;
+import java.util.EnumSet;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import org.ssmpeft.api.shape.ModelFamily;
 import org.ssmpeft.runtime.backend.BackendProvider;
 import org.ssmpeft.runtime.backend.ModelSpec;
+import org.ssmpeft.runtime.backend.Precision;
 import org.ssmpeft.runtime.backend.SsmModel;
 import org.ssmpeft.runtime.checkpoint.MambaWeights;
 
@@ -21,10 +25,26 @@ public final class HostDevice implements BackendProvider {
 
     /** A fresh emulated device with its own memory. */
     static Device create(HostMemory mem) {
-        return new Device(NAME, "host emulation of the cuda kernels' contracts", mem, new HostLayers(mem),
-                new HostProducts(mem), new HostScan(mem), () -> {
+        return create(mem, true);
+    }
+
+    /** As {@link #create(HostMemory)}; {@code roundBf16} false leaves the bf16 conversions unrounded (HostLayers). */
+    static Device create(HostMemory mem, boolean roundBf16) {
+        Map<Precision, ProductOps> products = new EnumMap<>(Precision.class);
+        for (Precision p : Precision.values()) {
+            products.put(p, new HostProducts(mem, p));
+        }
+        return new Device(NAME, "host emulation of the cuda kernels' contracts", mem, new HostLayers(mem, roundBf16),
+                products,
+                new HostScan(mem), () -> {
                 }, () -> {
                 });
+    }
+
+    /** As the cuda backend: fp32, tf32 and bf16 products ({@link HostProducts} emulates each). */
+    @Override
+    public Set<Precision> precisions() {
+        return EnumSet.allOf(Precision.class);
     }
 
     @Override

@@ -1,5 +1,6 @@
 package org.ssmpeft.runtime.cuda.model;
 
+import org.ssmpeft.runtime.cuda.driver.Bf16;
 import org.ssmpeft.runtime.cuda.model.HostMemory.View;
 
 /**
@@ -10,9 +11,19 @@ import org.ssmpeft.runtime.cuda.model.HostMemory.View;
 final class HostLayers implements LayerOps {
 
     private final HostMemory mem;
+    private final boolean roundBf16;
 
     HostLayers(HostMemory mem) {
+        this(mem, true);
+    }
+
+    /**
+     * @param roundBf16 false for a check of the model's bf16 routing alone: {@link #toBf16} then copies the values
+     *                  unrounded into the bf16 buffers, so a bf16 model must compute its fp32 twin's results exactly
+     */
+    HostLayers(HostMemory mem, boolean roundBf16) {
         this.mem = mem;
+        this.roundBf16 = roundBf16;
     }
 
     static float silu(float x) {
@@ -324,6 +335,22 @@ final class HostLayers implements LayerOps {
         }
         for (int j = 0; j < out; j++) {
             dm.set(j, acc[j]);
+        }
+    }
+
+    /** Each element rounded to the nearest bf16, ties to even ({@code Bf16.round}: the kernel's cvt.rn.bf16.f32). */
+    @Override
+    public void toBf16(long dst, long src, int ldSrc, int rows, int cols) {
+        if ((long) rows * cols == 0) {
+            return;
+        }
+        View d = mem.bf16View(dst);
+        View s = mem.view(src);
+        for (int r = 0; r < rows; r++) {
+            for (int c = 0; c < cols; c++) {
+                float v = s.get((long) r * ldSrc + c);
+                d.set((long) r * cols + c, roundBf16 ? Bf16.round(v) : v);
+            }
         }
     }
 

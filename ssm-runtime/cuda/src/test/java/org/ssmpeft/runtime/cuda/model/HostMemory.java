@@ -11,7 +11,9 @@ import java.util.TreeMap;
  * float[] of its own at a fake 256-byte aligned address, filled with NaN (an element a kernel reads before anything
  * wrote it shows up as NaN in the results, as uninitialised device memory would show up as garbage); an address is
  * resolved to (array, index) once per operand, so reading past an allocation throws, and so does any use of freed
- * memory. int32 buffers hold the ids' bits.
+ * memory. int32 buffers hold the ids' bits. A bf16 buffer ({@link Arena#bf16}) is a float[] too, one element per
+ * bf16 value (written rounded, by {@link HostLayers#toBf16}), but its addresses step by 2 bytes as on the GPU, and
+ * only {@link #bf16View} resolves them: an fp32 operand where a bf16 one is due, or the reverse, fails.
  */
 final class HostMemory implements DeviceMemory {
 
@@ -35,19 +37,28 @@ final class HostMemory implements DeviceMemory {
     }
 
     private final TreeMap<Long, float[]> live = new TreeMap<>();
+    private final TreeMap<Long, float[]> liveBf16 = new TreeMap<>();
     private long next = 1L << 20;
 
     synchronized long allocate(long floats) {
+        return allocate(live, floats, 4);
+    }
+
+    synchronized long allocateBf16(long elements) {
+        return allocate(liveBf16, elements, 2);
+    }
+
+    private long allocate(TreeMap<Long, float[]> into, long elements, int bytes) {
         long at = next;
-        float[] a = new float[Math.toIntExact(Math.max(1, floats))];
+        float[] a = new float[Math.toIntExact(Math.max(1, elements))];
         Arrays.fill(a, Float.NaN);
-        live.put(at, a);
-        next += (4L * a.length + 255) / 256 * 256 + 256; // a gap: an address one past the end resolves to nothing
+        into.put(at, a);
+        next += ((long) bytes * a.length + 255) / 256 * 256 + 256; // a gap: one past the end resolves to nothing
         return at;
     }
 
     synchronized void free(long at) {
-        if (live.remove(at) == null) {
+        if (live.remove(at) == null && liveBf16.remove(at) == null) {
             throw new IllegalStateException("free of " + at + ", which is not a live allocation");
         }
     }
@@ -65,13 +76,26 @@ final class HostMemory implements DeviceMemory {
         return new View(e.getValue(), (int) (off / 4));
     }
 
+    /** The bf16 operand at {@code address} (elements of 2 bytes); fails for 0 or an address of no bf16 buffer. */
+    synchronized View bf16View(long address) {
+        if (address == 0) {
+            throw new IllegalArgumentException("a null device address where a bf16 operand is required");
+        }
+        Map.Entry<Long, float[]> e = liveBf16.floorEntry(address);
+        long off = e == null ? -1 : address - e.getKey();
+        if (e == null || off % 2 != 0 || off / 2 >= e.getValue().length) {
+            throw new IllegalArgumentException("device address " + address + " is in no live bf16 allocation");
+        }
+        return new View(e.getValue(), (int) (off / 2));
+    }
+
     /** The operand, or null for 0 (absent). */
     View viewOrNull(long address) {
         return address == 0 ? null : view(address);
     }
 
     synchronized int liveAllocations() {
-        return live.size();
+        return live.size() + liveBf16.size();
     }
 
     @Override
@@ -89,6 +113,17 @@ final class HostMemory implements DeviceMemory {
                 long at = allocate(n);
                 held.add(at);
                 bytes += 4 * Math.max(1, n);
+                return at;
+            }
+
+            @Override
+            public long bf16(long n) {
+                if (closed) {
+                    throw new IllegalStateException("the arena is closed");
+                }
+                long at = allocateBf16(n);
+                held.add(at);
+                bytes += 2 * Math.max(1, n);
                 return at;
             }
 
