@@ -2,8 +2,10 @@ package org.ssmpeft.runtime.cuda.model;
 
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.HashMap;
 import java.util.IdentityHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.function.Function;
 import org.ssmpeft.api.composition.AdapterSet;
@@ -42,8 +44,11 @@ import org.ssmpeft.runtime.plan.PlanGradients;
  * decode step is the forward of one token, which runs the scan's single-step kernel (the forward's arithmetic bit for
  * bit), so stepping a fresh state reproduces the full forward.
  *
- * <p>Training ({@link #lossAndGradients}) keeps per layer the activations the backward reads and the scan's tile
- * checkpoints ({@code SelectiveScanKernels.checkpointFloats}); the scan backward recomputes the states inside a tile.
+ * <p>Training ({@link #lossAndGradients}) keeps per layer what the backward cannot cheaply recompute
+ * ({@link LayerTape}: the block's input, [x | z], [dt_low | B | C], the scan's tile checkpoints); the backward
+ * recomputes the norm, the conv and Δ into scratch shared by the layers, and the scan backward the states inside a
+ * tile. The head and the loss run in chunks of rows ({@link #headLoss}), so the (M, V) logits are never whole on the
+ * device, and each layer's backward temporaries are given back before the next layer's.
  * Frozen weights get no weight gradient, and layers below the lowest trainable thing are not back-propagated.
  *
  * <p>The model reaches its device only through {@link Device} (memory and copies, {@link LayerOps},
@@ -192,9 +197,12 @@ public final class CudaMamba implements SsmModel, AutoCloseable {
             s.requireOpen();
             s.requireExtraState(hooks.extraStateWidths());
             DevicePlan plan = DevicePlan.of(hooks, base, weights, device, arena);
-            Pass p = run(arena, tokens, plan, s, false, false);
-            return new Logits(download(p.logits, (long) tokens.length * p.len * config.vocabSize()), tokens.length,
-                    p.len, config.vocabSize(), plan.promptLength());
+            Pass p = run(arena, tokens, plan, s, false, null);
+            long m = (long) tokens.length * p.len;
+            long logits = floats(arena, m * config.vocabSize());
+            head(arena, plan, p.normedF, 0, (int) m, logits);
+            return new Logits(download(logits, m * config.vocabSize()), tokens.length, p.len, config.vocabSize(),
+                    plan.promptLength());
         });
     }
 
@@ -204,7 +212,7 @@ public final class CudaMamba implements SsmModel, AutoCloseable {
         HookPlan.checkTokens(tokens, tokens.length, config.vocabSize());
         return call(arena -> {
             CudaState s = fresh(arena, tokens.length, hooks);
-            return run(arena, tokens, DevicePlan.of(hooks, base, weights, device, arena), s, true, false).kept;
+            return run(arena, tokens, DevicePlan.of(hooks, base, weights, device, arena), s, true, null).kept;
         });
     }
 
@@ -216,10 +224,10 @@ public final class CudaMamba implements SsmModel, AutoCloseable {
         int count = HookPlan.targetCount(targets);
         return call(arena -> {
             CudaState s = fresh(arena, tokens.length, hooks);
-            Pass p = run(arena, tokens, DevicePlan.of(hooks, base, weights, device, arena), s, false, false);
+            DevicePlan plan = DevicePlan.of(hooks, base, weights, device, arena);
+            Pass p = run(arena, tokens, plan, s, false, null);
             long rowLoss = floats(arena, targets.length);
-            device.layers().crossEntropy(0, rowLoss, p.logits, device.memory().uploadInts(arena, targets),
-                    targets.length, config.vocabSize(), Math.max(1, count));
+            headLoss(arena, plan, p, device.memory().uploadInts(arena, targets), count, rowLoss, null, null, 0);
             return meanLoss(download(rowLoss, targets.length), count);
         });
     }
@@ -243,15 +251,17 @@ public final class CudaMamba implements SsmModel, AutoCloseable {
         Trained t = call(arena -> {
             CudaState s = fresh(arena, tokens.length, hooks);
             DevicePlan plan = DevicePlan.of(hooks, base, weights, device, arena);
-            Pass pass = run(arena, tokens, plan, s, false, true);
+            Pass pass = run(arena, tokens, plan, s, false, wanted);
             long m = (long) tokens.length * pass.len;
-            float[] logits = keepLogits ? download(pass.logits, m * v) : null;
-            // dlogits = (softmax(z) − onehot(y)) / count at the rows with a target, in place of the logits
-            long rowLoss = floats(arena, m);
-            device.layers().crossEntropy(pass.logits, rowLoss, pass.logits,
-                    device.memory().uploadInts(arena, targets), (int) m, v, Math.max(1, count));
             var g = new DeviceGradients(device.memory(), arena, plan.terms(), weights.parameters(), wanted);
-            backward(arena, tokens, plan, pass, pass.logits, g, wanted);
+            Reach reach = reach(plan, g, wanted);
+            long dNormedF = reach.throughLayers() || g.base(LanguageModelWeights.NORM_F) != 0
+                    ? floats(arena, m * config.dModel()) : 0;
+            float[] logits = keepLogits ? new float[Math.toIntExact(m * v)] : null;
+            long rowLoss = floats(arena, m);
+            headLoss(arena, plan, pass, device.memory().uploadInts(arena, targets), count, rowLoss, logits, g,
+                    dNormedF);
+            backward(arena, tokens, plan, pass, dNormedF, g, reach);
             PlanGradients grads = g.toHost(device.memory());
             double loss = meanLoss(download(rowLoss, m), count);
             return new Trained(loss, logits == null ? null
@@ -307,21 +317,25 @@ public final class CudaMamba implements SsmModel, AutoCloseable {
     // ---------------------------------------------------------------------------------------------------------------
     // forward
 
-    /** One forward pass: the device addresses of its logits (M, V), and in training the tapes of every layer. */
-    private record Pass(long logits, int len, List<float[]> kept, List<LayerTape> tapes, long finalHidden,
-                        long normedF, long tokenIds) {
+    /**
+     * One forward pass up to norm_f: its length P + T, the hidden states asked for, in training the tapes of every
+     * layer, the final residual stream h (M, d) and norm_f(h) (M, d) that the head reads.
+     */
+    private record Pass(int len, int rows, List<float[]> kept, List<LayerTape> tapes, long finalHidden, long normedF,
+                        long tokenIds) {
     }
 
+    /** @param wanted in training the base names that get gradients (which decides what the tapes keep), else null */
     private Pass run(DeviceMemory.Arena call, int[][] tokens, DevicePlan plan, CudaState state, boolean keepHiddenStates,
-                     boolean training) {
+                     Set<String> wanted) {
         LayerOps k = device.layers();
+        boolean training = wanted != null;
         int batch = tokens.length;
         int t = tokens[0].length;
         int p = plan.promptLength();
         int len = p + t;
         int m = Math.multiplyExact(batch, len);
         int dm = config.dModel();
-        int v = config.vocabSize();
         double eps = config.layerNormEpsilon();
         long ids = device.memory().uploadInts(call, tokens);
         // h = [prompt; embedding[tokens]]: (B, P + T, d)
@@ -329,16 +343,21 @@ public final class CudaMamba implements SsmModel, AutoCloseable {
         k.embed(hidden, ids, plan.value(plan.hooks.prompt()), plan.embedding(), batch, p, t, dm);
         List<float[]> kept = new ArrayList<>();
         List<LayerTape> tapes = training ? new ArrayList<>() : null;
+        Map<Rows, LayerTape> scratch = new HashMap<>(); // training: one per distinct rows (prefix length)
         LayerTape tape = null;
         for (int l = 0; l < config.layers(); l++) {
             Rows rows = new Rows(batch, len, plan.layer(l).prefixLength());
             int ext = plan.layer(l).extensionWidth();
-            if (tape == null || !tape.fits(rows, ext)) {
-                tape = new LayerTape(call, device.scan(), config, rows, ext, training);
-            }
             if (training) {
+                boolean keepY = wanted.contains(LanguageModelWeights.layerName(l, "mixer.out_proj.weight"))
+                        || !plan.deltas(l, "out_proj").isEmpty();
+                LayerTape shared = scratch.computeIfAbsent(rows,
+                        r -> LayerTape.scratch(call, device.scan(), config, r));
+                tape = LayerTape.training(call, device.scan(), config, rows, ext, keepY, shared);
                 copy(tape.hiddenIn, hidden, (long) m * dm);
                 tapes.add(tape);
+            } else if (tape == null || !tape.fits(rows, ext)) {
+                tape = LayerTape.inference(call, device.scan(), config, rows, ext);
             }
             block.forward(call, l, hidden, tape, state, plan);
             if (keepHiddenStates) {
@@ -351,29 +370,89 @@ public final class CudaMamba implements SsmModel, AutoCloseable {
         if (keepHiddenStates) {
             kept.add(download(normed, (long) m * dm));
         }
-        // logits = norm_f(h)·lm_headᵀ (+ s·B(A·norm_f(h))): (M, d) x (V, d)ᵀ -> (M, V)
-        long logits = floats(call, (long) m * v);
-        linear.forward(logits, v, normed, dm, plan.lmHead(), 0, m, dm, v);
-        lowRank.forward(call, plan.head(), logits, v, normed, dm, m);
-        return new Pass(logits, len, kept, tapes, hidden, normed, ids);
+        return new Pass(len, m, kept, tapes, hidden, normed, ids);
+    }
+
+    // logits (rows, V) = norm_f(h)·lm_headᵀ + Σ s·B(A·norm_f(h)) of rows [r0, r0 + rows) of normedF (M, d)
+    private void head(DeviceMemory.Arena call, DevicePlan plan, long normedF, int r0, int rows, long logits) {
+        int dm = config.dModel();
+        int v = config.vocabSize();
+        long x = normedF + 4L * r0 * dm;
+        linear.forward(logits, v, x, dm, plan.lmHead(), 0, rows, dm, v);
+        lowRank.forward(call, plan.head(), logits, v, x, dm, rows);
+    }
+
+    /** The logits at most in flight at once in {@link #headLoss}: {@value} floats (256 MB). */
+    static final long HEAD_CHUNK_FLOATS = 1L << 26;
+
+    private long headChunkFloats = HEAD_CHUNK_FLOATS; // smaller in tests, to run several chunks on tiny models
+
+    /** Sets the logits in flight at once in {@link #headLoss} (at least one row's); for tests. */
+    void headChunkFloats(long floats) {
+        headChunkFloats = Math.max(config.vocabSize(), floats);
+    }
+
+    /**
+     * The head and the cross-entropy in chunks of rows, so the (M, V) logits are never whole on the device (824 MB
+     * in float32 at B 4, L 1024, V 50280, and as much again for their gradient): per chunk of rows
+     * <pre>
+     *   z = head(norm_f(h))                                        (rows, V)   copied into {@code hostLogits} if given
+     *   rowLoss = −log softmax(z)[y];  dz = (softmax(z) − onehot(y)) / count   in place of z (with g)
+     *   dNormedF = dz·W (+ Σ LoRA);  dW_head += dzᵀ·norm_f(h);  dA, dB of the head's deltas
+     * </pre>
+     * Rows without a target get loss 0 and dz 0. The chunks split M into equal parts of at most
+     * {@link #HEAD_CHUNK_FLOATS} / V rows; the head's weight gradient sums over rows chunk after chunk.
+     *
+     * @param g the gradients to fill (training), or null for the loss alone
+     * @param dNormedF (M, d) the gradient of norm_f(h), or 0 when nothing below the head needs it
+     */
+    private void headLoss(DeviceMemory.Arena call, DevicePlan plan, Pass pass, long targets, int count, long rowLoss,
+                          float[] hostLogits, DeviceGradients g, long dNormedF) {
+        int m = pass.rows();
+        int dm = config.dModel();
+        int v = config.vocabSize();
+        int chunks = (int) Math.max(1, ((long) m * v + headChunkFloats - 1) / headChunkFloats);
+        int per = (m + chunks - 1) / chunks;
+        long z = floats(call, (long) Math.min(per, m) * v);
+        String headName = config.tieWordEmbeddings() ? LanguageModelWeights.EMBEDDING : LanguageModelWeights.LM_HEAD;
+        for (int r0 = 0; r0 < m; r0 += per) {
+            int rows = Math.min(per, m - r0);
+            try (DeviceMemory.Arena chunk = device.memory().arena()) {
+                head(chunk, plan, pass.normedF, r0, rows, z);
+                if (hostLogits != null) {
+                    System.arraycopy(download(z, (long) rows * v), 0, hostLogits, r0 * v, rows * v);
+                }
+                device.layers().crossEntropy(g == null ? 0 : z, rowLoss + 4L * r0, z, targets + 4L * r0, rows, v,
+                        Math.max(1, count));
+                if (g == null) {
+                    continue;
+                }
+                long x = pass.normedF + 4L * r0 * dm;
+                long dx = dNormedF == 0 ? 0 : dNormedF + 4L * r0 * dm;
+                if (dx != 0) {
+                    linear.backwardInput(dx, dm, z, v, plan.lmHead(), 1f, rows, dm, v, false);
+                }
+                lowRank.backward(chunk, plan.head(), z, v, x, dm, dx, dm, rows, g);
+                if (g.base(headName) != 0) {
+                    linear.backwardWeight(g.base(headName), z, v, x, dm, 1f, rows, dm, v);
+                }
+            }
+        }
     }
 
     // ---------------------------------------------------------------------------------------------------------------
     // backward
 
-    private void backward(DeviceMemory.Arena call, int[][] tokens, DevicePlan plan, Pass pass, long dlogits,
-                          DeviceGradients g, Set<String> wanted) {
-        LayerOps k = device.layers();
-        int batch = tokens.length;
-        int len = pass.len;
-        int m = batch * len;
-        int dm = config.dModel();
-        int v = config.vocabSize();
-        int layers = config.layers();
-        double eps = config.layerNormEpsilon();
-        int p = plan.promptLength();
+    /**
+     * How far the backward goes: the layers with something trainable, the lowest of them, whether it runs through
+     * the layers at all and whether the embedding (or a prompt) needs its gradient.
+     */
+    private record Reach(boolean[] trainableIn, int lowest, boolean throughLayers, boolean embeddingNeedsGrad) {
+    }
 
-        boolean embeddingNeedsGrad = g.base(LanguageModelWeights.EMBEDDING) != 0 || p > 0;
+    private Reach reach(DevicePlan plan, DeviceGradients g, Set<String> wanted) {
+        int layers = config.layers();
+        boolean embeddingNeedsGrad = g.base(LanguageModelWeights.EMBEDDING) != 0 || plan.promptLength() > 0;
         boolean[] trainableIn = new boolean[layers];
         int lowest = embeddingNeedsGrad ? 0 : layers;
         for (int l = layers - 1; l >= 0; l--) {
@@ -383,42 +462,44 @@ public final class CudaMamba implements SsmModel, AutoCloseable {
                 lowest = Math.min(lowest, l);
             }
         }
-        boolean throughLayers = lowest < layers;
+        return new Reach(trainableIn, lowest, lowest < layers, embeddingNeedsGrad);
+    }
 
-        // head: logits = normedF·Wᵀ + Σ s·(normedF·Aᵀ)·Bᵀ
-        String headName = config.tieWordEmbeddings() ? LanguageModelWeights.EMBEDDING : LanguageModelWeights.LM_HEAD;
-        long dNormedF = 0;
-        if (throughLayers || g.base(LanguageModelWeights.NORM_F) != 0) {
-            dNormedF = floats(call, (long) m * dm);
-            linear.backwardInput(dNormedF, dm, dlogits, v, plan.lmHead(), 1f, m, dm, v, false);
-        }
-        lowRank.backward(call, plan.head(), dlogits, v, pass.normedF, dm, dNormedF, dm, m, g);
-        if (g.base(headName) != 0) {
-            linear.backwardWeight(g.base(headName), dlogits, v, pass.normedF, dm, 1f, m, dm, v);
-        }
+    /** From dNormedF (M, d), the head's part done by {@link #headLoss}: norm_f, the layers, the embedding. */
+    private void backward(DeviceMemory.Arena call, int[][] tokens, DevicePlan plan, Pass pass, long dNormedF,
+                          DeviceGradients g, Reach reach) {
+        LayerOps k = device.layers();
+        int batch = tokens.length;
+        int m = batch * pass.len;
+        int dm = config.dModel();
+        int layers = config.layers();
+        int p = plan.promptLength();
         if (dNormedF == 0) {
             return;
         }
-        long dHidden = throughLayers ? floats(call, (long) m * dm) : 0;
+        long dHidden = reach.throughLayers() ? floats(call, (long) m * dm) : 0;
         k.rmsNormBackward(dHidden, g.base(LanguageModelWeights.NORM_F), dNormedF, pass.finalHidden, plan.normF(), m,
-                dm, eps, false);
-        if (!throughLayers) {
+                dm, config.layerNormEpsilon(), false);
+        if (!reach.throughLayers()) {
             return;
         }
-        boolean belowTrainable = embeddingNeedsGrad;
+        boolean belowTrainable = reach.embeddingNeedsGrad();
         boolean[] needInput = new boolean[layers];
         for (int l = 0; l < layers; l++) {
             needInput[l] = belowTrainable;
-            belowTrainable |= trainableIn[l];
+            belowTrainable |= reach.trainableIn()[l];
         }
-        for (int l = layers - 1; l >= lowest; l--) {
-            block.backward(call, l, dHidden, pass.tapes.get(l), plan, g, needInput[l]);
+        for (int l = layers - 1; l >= reach.lowest(); l--) {
+            // each layer's temporaries in an arena of their own, given back before the next layer's
+            try (DeviceMemory.Arena layer = device.memory().arena()) {
+                block.backward(layer, l, dHidden, pass.tapes.get(l), plan, g, needInput[l]);
+            }
         }
         // h = [prompt; embedding[tokens]]: dEmb += at the tokens' rows; dPrompt = Σ_b the first P rows
         long dPrompt = plan.hooks.prompt().map(g::term).orElse(0L);
-        if (embeddingNeedsGrad) {
+        if (reach.embeddingNeedsGrad()) {
             k.embeddingBackward(g.base(LanguageModelWeights.EMBEDDING), dPrompt, dHidden, pass.tokenIds, batch, p,
-                    tokens[0].length, dm, v);
+                    tokens[0].length, dm, config.vocabSize());
         }
     }
 

@@ -78,16 +78,14 @@ final class MambaBlock {
                 k.copy2d(row + 4L * prefix * 2 * di, 2 * di, t.xz + 4L * b * len * 2 * di, 2 * di, len, 2 * di);
             }
         }
-        // x = silu(conv1d(x) + bias): (Mx, D), continuing the conv state (B, D, K)
-        k.convSiluForward(t.xc, t.convPre, t.xzExt, 2 * di, w.convWeight(), w.convBias(), state.conv(layer), batch,
-                lx, di, config.convKernel());
+        // x = silu(conv1d(x) + bias): (Mx, D), continuing the conv state (B, D, K); training starts from a zero state
+        // and keeps none (0), as the backward's recomputation does
+        convSilu(t, w, t.training ? 0 : state.conv(layer));
         // [dt_low | B | C] = x_proj(x): (Mx, D) -> (Mx, R + 2N)
         linear.forward(t.xdbl, xw, t.xc, di, w.xProj(), 0, mx, di, xw);
         lowRank.forward(call, plan.deltas(layer, "x_proj"), t.xdbl, xw, t.xc, di, mx);
         // Δ = softplus(dt_low·W_dtᵀ + b + LoRA): (Mx, R) -> (Mx, D)
-        linear.forward(t.dt, di, t.xdbl, xw, w.dtProj(), w.dtProjBias(), mx, r, di);
-        lowRank.forward(call, plan.deltas(layer, "dt_proj"), t.dt, di, t.xdbl, xw, mx);
-        k.softplusInPlace(t.dt, (long) mx * di);
+        delta(call, t, w, plan, layer);
         // h_{-1} = h_state + Σh0 on a fresh state
         hooks.initialState().ifPresent(h0 -> k.addBroadcast(state.ssm(layer), plan.value(h0), batch, di * n));
         // [B' | C'] = x·[E_B; E_C]ᵀ: (Mx, D) -> (Mx, 2n')
@@ -107,6 +105,22 @@ final class MambaBlock {
         linear.forward(t.out, dm, t.yReal, di, w.outProj(), w.outProjBias(), m, di, dm);
         lowRank.forward(call, plan.deltas(layer, "out_proj"), t.out, dm, t.yReal, di, m);
         k.addScaled(hidden, t.out, 1f, (long) m * dm);
+    }
+
+    // x = silu(conv1d(x) + b): (Mx, 2D) x half -> (Mx, D), from conv state (B, D, K) or 0 (zero, none kept)
+    private void convSilu(LayerTape t, BlockWeights w, long convState) {
+        k.convSiluForward(t.xc, t.convPre, t.xzExt, 2 * config.dInner(), w.convWeight(), w.convBias(), convState,
+                t.rows.batch(), t.rows.lx(), config.dInner(), config.convKernel());
+    }
+
+    // Δ = softplus(dt_low·W_dtᵀ + b + Σ LoRA): (Mx, R) at xdbl's first columns -> (Mx, D)
+    private void delta(DeviceMemory.Arena call, LayerTape t, BlockWeights w, DevicePlan plan, int layer) {
+        int di = config.dInner();
+        int xw = config.dtRank() + 2 * config.dState();
+        int mx = t.rows.mx();
+        linear.forward(t.dt, di, t.xdbl, xw, w.dtProj(), w.dtProjBias(), mx, config.dtRank(), di);
+        lowRank.forward(call, plan.deltas(layer, "dt_proj"), t.dt, di, t.xdbl, xw, mx);
+        k.softplusInPlace(t.dt, (long) mx * di);
     }
 
     private ScanOperands operands(LayerTape t, BlockWeights w, HookPlan.Layer hooks, DevicePlan plan, int layer) {
@@ -158,6 +172,11 @@ final class MambaBlock {
         int ne = t.extWidth;
         int prefix = rows.prefix();
         int mx = rows.mx();
+
+        // what the forward did not keep (LayerTape), recomputed into the call's scratch: x = silu(conv(x)) from the
+        // zero state the training forward started from, and Δ; the same kernels on the same inputs, so the same values
+        convSilu(t, w, 0);
+        delta(call, t, w, plan, layer);
 
         // out = y_real·W_outᵀ + b + LoRA: dHidden (M, d) -> dy_real (M, D), and the weight, bias and LoRA gradients
         long dyReal = floats(call, (long) m * di);
@@ -230,6 +249,11 @@ final class MambaBlock {
 
         // [x | z] = RMSNorm(h)·W_inᵀ + b + LoRA: (M, d) -> (M, 2D); the residual's own part is dHidden itself
         long dNormWeight = g.base(LanguageModelWeights.layerName(layer, "norm.weight"));
+        if (g.base(LanguageModelWeights.layerName(layer, "mixer.in_proj.weight")) != 0
+                || !plan.deltas(layer, "in_proj").isEmpty()) {
+            // u = RMSNorm(h), recomputed for the products' weight gradients
+            k.rmsNormForward(t.normed, t.hiddenIn, w.norm(), m, dm, config.layerNormEpsilon());
+        }
         long dNormed = 0;
         if (needInput || dNormWeight != 0) {
             dNormed = floats(call, (long) m * dm);

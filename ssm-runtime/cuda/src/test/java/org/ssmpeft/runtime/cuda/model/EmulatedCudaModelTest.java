@@ -106,12 +106,35 @@ class EmulatedCudaModelTest extends BackendContract {
         }
     }
 
+    @Test
+    void theHeadAndLossInChunksOfRowsComputeCpusLossLogitsAndGradients() {
+        for (ModelCase m : MODELS) {
+            try (var model = new CudaMamba(m.weights(), HostDevice.create(new HostMemory()))) {
+                model.headChunkFloats(2L * m.config().vocabSize()); // 2 rows a chunk, the last one shorter when odd
+                AdapterSet set = new AdapterSet(m.weights().shape());
+                String[] yamls = {HOOK_KINDS.get("input at the embedding (prompt)"),
+                        HOOK_KINDS.get("state: offset (state-offset h)"), MORE_KINDS.get("lora on row blocks")};
+                for (int i = 0; i < yamls.length; i++) {
+                    set.add(adapter(new HookCase("head " + i, yamls[i], m), "a" + i, 60 + i));
+                }
+                Set<String> trainable = m.weights().parameters().keySet().stream()
+                        .filter(n -> !n.contains("layers.")).collect(java.util.stream.Collectors.toSet());
+                assertThat(m.tokens().length * m.tokens()[0].length).as("rows, several chunks").isGreaterThan(2);
+                sameAsCpu("the head in chunks on " + m.name(), model, m, set, trainable);
+            }
+        }
+    }
+
     private void sameAsCpu(String what, ModelCase m, AdapterSet set, Set<String> trainable) {
-        LossAndGradients here = emulated(m).lossAndGradients(m.tokens(), m.labels(), set, trainable);
+        sameAsCpu(what, emulated(m), m, set, trainable);
+    }
+
+    private void sameAsCpu(String what, SsmModel model, ModelCase m, AdapterSet set, Set<String> trainable) {
+        LossAndGradients here = model.lossAndGradients(m.tokens(), m.labels(), set, trainable);
         LossAndGradients there = cpu(m).lossAndGradients(m.tokens(), m.labels(), set, trainable);
         assertThat(here.loss()).as("%s: loss", what).isCloseTo(there.loss(),
                 org.assertj.core.data.Offset.offset(SAME_ABS * Math.max(1, Math.abs(there.loss()))));
-        assertThat(emulated(m).loss(m.tokens(), m.labels(), set)).as("%s: forward-only loss", what)
+        assertThat(model.loss(m.tokens(), m.labels(), set)).as("%s: forward-only loss", what)
                 .isCloseTo(there.loss(), org.assertj.core.data.Offset.offset(SAME_ABS * Math.max(1,
                         Math.abs(there.loss()))));
         close(what + ": logits", here.logits().values(), 0, there.logits().values());

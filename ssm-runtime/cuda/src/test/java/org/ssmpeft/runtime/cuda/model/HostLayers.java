@@ -158,7 +158,7 @@ final class HostLayers implements LayerOps {
         View xv = mem.view(x);
         View wv = mem.view(w);
         View bv = mem.viewOrNull(bias);
-        View sv = mem.view(state);
+        View sv = mem.viewOrNull(state); // null: a zero state, nothing kept (training)
         int k = kernel;
         for (int b = 0; b < batch; b++) {
             for (int t = 0; t < len; t++) {
@@ -168,7 +168,8 @@ final class HostLayers implements LayerOps {
                     long s = ((long) b * channels + c) * k;
                     for (int j = 0; j < k; j++) {
                         int e = t + 1 + j;
-                        float v = e < k ? sv.get(s + e) : xv.get(((long) b * len + e - k) * ldx + c);
+                        float v = e < k ? (sv == null ? 0f : sv.get(s + e))
+                                : xv.get(((long) b * len + e - k) * ldx + c);
                         acc += wv.get((long) c * k + j) * v;
                     }
                     if (pv != null) {
@@ -177,7 +178,7 @@ final class HostLayers implements LayerOps {
                     yv.set(row + c, silu(acc));
                 }
             }
-            for (int c = 0; c < channels; c++) {
+            for (int c = 0; c < channels && sv != null; c++) {
                 long s = ((long) b * channels + c) * k;
                 for (int j = 0; j < k; j++) {
                     int e = len + j;
