@@ -31,6 +31,25 @@ timeout ${TEST_TIMEOUT:-330} $JAVA -Dssmpeft.scan.defines="${DEFINES:-}" -jar .d
   --include-tag gpu --details=tree --disable-banner --disable-ansi-colors 2>&1 | tee "$OUT/gpu-tests.log" | grep -E "GPU:|✘|tests (successful|failed|skipped)|Exception|expected" | head -60
 
 fi
+if [ -n "${CLASSES:-}" ]; then
+  # CLASSES: test classes by full name (space-separated), run without the tag filter: e.g. the trainer's GPU test and
+  # every built-in method's numeric contract, which run on every available backend (cuda here)
+  echo "== test classes: $CLASSES"
+  SELECT=$(for c in $CLASSES; do echo --select-class $c; done)
+  timeout ${CLASSES_TIMEOUT:-300} $JAVA -jar .device/junit.jar execute -cp "$CP" $SELECT --details=tree \
+    --disable-banner --disable-ansi-colors 2>&1 | tee "$OUT/classes.log" \
+    | grep -E "GPU:|numeric contract on|✘|tests (successful|failed|skipped|aborted)|Exception|expected" | head -60
+fi
+if [ "${APP:-}" = "1" ]; then
+  # the bundled default's compare on cuda (as BundledDefaultTest runs it on cpu), its wall time and table
+  echo "== peft compare on cuda"
+  APP_ARGS=${APP_ARGS:-"compare --backend cuda --task triples --steps 30 --lr-grid 1,3 --seeds 1,2 --out /tmp/compare-cuda"}
+  start=$(date +%s)
+  timeout ${APP_TIMEOUT:-420} $JAVA --add-modules jdk.incubator.vector -cp "$CP" org.ssmpeft.examples.cli.PeftCommand \
+    $APP_ARGS > "$OUT/compare-cuda.log" 2>&1
+  echo "exit $? after $(( $(date +%s) - start )) s" | tee -a "$OUT/compare-cuda.log"
+  tail -25 "$OUT/compare-cuda.log"; cp /tmp/compare-cuda/compare.json "$OUT/" 2>/dev/null || true
+fi
 if [ "${SWEEP:-}" = "1" ]; then
   echo "== scan benchmark, every compiled layout"
   for n in 16 ${SWEEP_STATES:-}; do
