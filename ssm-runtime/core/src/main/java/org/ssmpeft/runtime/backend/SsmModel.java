@@ -1,6 +1,7 @@
 package org.ssmpeft.runtime.backend;
 
 import java.util.List;
+import java.util.Optional;
 import java.util.Set;
 import org.ssmpeft.api.composition.AdapterSet;
 import org.ssmpeft.api.shape.ModelShape;
@@ -103,5 +104,16 @@ public interface SsmModel {
     default LossAndGradients lossAndGradients(int[][] tokens, int[][] labels, AdapterSet adapters,
                                               Set<String> trainableBaseNames, boolean keepLogits) {
         return lossAndGradients(tokens, labels, adapters, trainableBaseNames);
+    }
+
+    /**
+     * A training run that keeps its trainable tensors, their gradients and AdamW's moments where this backend
+     * computes, with only scalars coming back per step ({@link TrainingSession}); empty (the default) where the
+     * backend does not offer one for these adapters and base names, and the trainer then runs the same steps on the
+     * host through {@link #lossAndGradients}. The session computes the trainer's formulas; it reads the trainables'
+     * values when it starts.
+     */
+    default Optional<TrainingSession> residentTraining(AdapterSet adapters, TrainingSession.Settings settings) {
+        return Optional.empty();
     }
 }

@@ -24,8 +24,8 @@ import org.ssmpeft.api.adapter.ParameterSpec;
 import org.ssmpeft.api.adapter.WarmUp;
 import org.ssmpeft.api.composition.AdapterSet;
 import org.ssmpeft.api.tensor.Tensor;
-import org.ssmpeft.runtime.backend.LossAndGradients;
 import org.ssmpeft.runtime.backend.SsmModel;
+import org.ssmpeft.runtime.backend.TrainingSession;
 import org.ssmpeft.runtime.checkpoint.MambaWeights;
 import org.ssmpeft.runtime.io.IoMessages;
 import org.ssmpeft.runtime.train.TrainingResult.StopReason;
@@ -86,7 +86,7 @@ public final class Trainer {
     private final Set<String> baseNames;
     private final List<TrainableParameter> parameters;
 
-    private AdamW optimizer;
+    private TrainingSession session;
     private int step;
     private long microBatches;
     private double best = Double.NaN;
@@ -180,7 +180,6 @@ public final class Trainer {
                     + "); continue it with resume(...) or give the trainer an empty output directory");
         }
         warmUp(data);
-        optimizer = options.optimizer();
         step = 0;
         microBatches = 0;
         best = Double.NaN;
@@ -190,9 +189,38 @@ public final class Trainer {
         lastLoss = Double.NaN;
         try {
             MetricsLog log = writeMetrics ? MetricsLog.create(outputDirectory.resolve(METRICS_FILE)) : null;
-            return run(data, log);
+            openSession();
+            try {
+                return run(data, log);
+            } finally {
+                closeSession();
+            }
         } catch (IOException e) {
             throw new UncheckedIOException(IoMessages.describe(e, outputDirectory), e);
+        }
+    }
+
+    /**
+     * The steps where the model computes when its backend offers that for this run
+     * ({@link SsmModel#residentTraining}), else on the host: the same formulas either way.
+     */
+    private void openSession() {
+        List<TrainingSession.Trainable> trainables = parameters.stream().map(p -> new TrainingSession.Trainable(
+                p.key(), p.value(), p.weightDecay(), p.learningRateScale(), p.adapter(), p.name())).toList();
+        var settings = new TrainingSession.Settings(trainables, baseNames, options.beta1(), options.beta2(),
+                options.eps(), options.weightDecay());
+        session = model.residentTraining(adapters, settings).orElseGet(() -> new HostTrainingSession(
+                () -> model, adapters, baseNames, parameters, options.optimizer()));
+    }
+
+    /** The trainable tensors brought to the host (where a run stopped, they hold its last values), then closed. */
+    private void closeSession() {
+        TrainingSession s = session;
+        session = null;
+        try {
+            s.toHost();
+        } finally {
+            s.close();
         }
     }
 
@@ -291,8 +319,8 @@ public final class Trainer {
         JsonNode state = r.state();
         load(r.trainable());
         refreshModel();
-        optimizer = options.optimizer();
-        optimizer.load(r.optimizerState(), state.path("optimizer").path("step").asLong(), parameters);
+        AdamW loaded = options.optimizer();
+        loaded.load(r.optimizerState(), state.path("optimizer").path("step").asLong(), parameters);
         step = c.step();
         microBatches = state.path("micro_batches").asLong();
         JsonNode es = state.path("early_stopping");
@@ -315,7 +343,13 @@ public final class Trainer {
                     }
                 }
             }
-            return run(data, log);
+            openSession();
+            try {
+                session.loadOptimizer(loaded.state(), loaded.steps());
+                return run(data, log);
+            } finally {
+                closeSession();
+            }
         } catch (IOException e) {
             throw new UncheckedIOException(IoMessages.describe(e, outputDirectory), e);
         }
@@ -328,7 +362,6 @@ public final class Trainer {
         }
         listeners(log).forEach(l -> l.onStart(step, options.maxSteps()));
         LearningRateSchedule schedule = options.learningRateSchedule();
-        var accumulator = new GradientAccumulator(parameters);
         StopReason reason = step >= options.maxSteps() ? StopReason.MAX_STEPS : null;
         try {
             while (reason == null) {
@@ -336,49 +369,41 @@ public final class Trainer {
                 int current = step + 1;
                 int epoch = (int) (microBatches / perEpoch);
                 long tokens = 0;
-                accumulator.reset();
+                session.beginStep();
                 for (int j = 0; j < options.accumulationSteps(); j++) {
                     long m = microBatches + j;
                     int e = (int) (m / perEpoch);
                     int position = (int) (m % perEpoch);
                     Batch batch = data.batch(options.seed(), e, position);
-                    LossAndGradients g = model.lossAndGradients(batch.tokens(), batch.labels(), adapters, baseNames,
-                            false);
+                    TrainingSession.MicroBatch g = session.addMicroBatch(batch.tokens(), batch.labels());
                     String where = "micro-batch " + (j + 1) + "/" + options.accumulationSteps() + ", epoch " + e
                             + " position " + position;
                     if (!Double.isFinite(g.loss())) {
                         throw diverged(current, "loss", "the loss is " + g.loss() + " (" + where + ")", log);
                     }
-                    for (TrainableParameter p : parameters) {
-                        float[] grad = p.gradientIn(g).data();
-                        int bad = firstNonFinite(grad);
-                        if (bad >= 0) {
-                            throw diverged(current, p.key(), "the gradient of " + p.key() + " is " + grad[bad]
-                                    + " at element " + bad + " (" + where + ")", log);
-                        }
+                    if (g.nonFiniteGradient().isPresent()) {
+                        TrainingSession.NonFinite bad = g.nonFiniteGradient().get();
+                        String key = parameters.get(bad.trainable()).key();
+                        throw diverged(current, key, "the gradient of " + key + " is " + bad.value() + " at element "
+                                + bad.element() + " (" + where + ")", log);
                     }
-                    accumulator.add(g);
                     tokens += batch.tokenCount();
                 }
-                Map<String, float[]> grads = accumulator.gradients();
-                double norm = options.maxGradNorm() > 0
-                        ? GradientClipping.clipByGlobalNorm(grads.values(), options.maxGradNorm())
-                        : GradientClipping.globalNorm(grads.values());
                 double lr = schedule.learningRate(options.learningRate(), step);
-                optimizer.step(parameters, grads, lr);
-                for (TrainableParameter p : parameters) {
-                    float[] v = p.value().data();
-                    int bad = firstNonFinite(v);
-                    if (bad >= 0) {
-                        throw diverged(current, p.key(), "the update made " + p.key() + " " + v[bad] + " at element "
-                                + bad + " (learning rate " + lr + "); the tensors in memory are no longer valid", log);
-                    }
+                TrainingSession.Update update = session.step(lr, options.maxGradNorm());
+                if (update.nonFiniteValue().isPresent()) {
+                    TrainingSession.NonFinite bad = update.nonFiniteValue().get();
+                    String key = parameters.get(bad.trainable()).key();
+                    throw diverged(current, key, "the update made " + key + " " + bad.value() + " at element "
+                            + bad.element() + " (learning rate " + lr + "); the tensors in memory are no longer valid",
+                            log);
                 }
+                double norm = update.norm();
                 refreshModel();
                 microBatches += options.accumulationSteps();
                 step = current;
-                lastLoss = accumulator.loss();
-                var record = new StepRecord(step, epoch, lastLoss, lr, norm, tokens, accumulator.targets(),
+                lastLoss = update.loss();
+                var record = new StepRecord(step, epoch, lastLoss, lr, norm, tokens, update.targets(),
                         (System.nanoTime() - start) / 1e9);
                 listeners(log).forEach(l -> l.onStep(record));
                 if (evaluator.isPresent() && ((options.evalEvery() > 0 && step % options.evalEvery() == 0)
@@ -468,6 +493,7 @@ public final class Trainer {
 
     /** Evaluates; true when early stopping ends the run. */
     private boolean evaluate(MetricsLog log) {
+        session.toHost();
         Map<String, Double> scores = new LinkedHashMap<>(evaluator.orElseThrow().evaluate(model, adapters, step));
         var record = new EvalRecord(step, scores);
         listeners(log).forEach(l -> l.onEvaluation(record));
@@ -493,9 +519,10 @@ public final class Trainer {
     }
 
     private void checkpoint(BatchSource data, StopReason reason, MetricsLog log) throws IOException {
+        session.toHost();
         Map<String, Tensor> trainable = new LinkedHashMap<>();
         parameters.forEach(p -> trainable.put(p.key(), p.value()));
-        Path dir = TrainingCheckpoint.write(outputDirectory, step, trainable, optimizer.state(),
+        Path dir = TrainingCheckpoint.write(outputDirectory, step, trainable, session.optimizerState(),
                 stateJson(data, reason));
         lastCheckpoint = Optional.of(dir);
         if (options.keepCheckpoints() > 0) {
@@ -559,7 +586,7 @@ public final class Trainer {
         sched.put("next_learning_rate", s.learningRate(options.learningRate(), step));
         ObjectNode opt = n.putObject("optimizer");
         opt.put("name", "adamw");
-        opt.put("step", optimizer.steps());
+        opt.put("step", session.optimizerSteps());
         ObjectNode es = n.putObject("early_stopping");
         es.put("metric", options.earlyStoppingMetric().orElse(""));
         es.put("higher_is_better", options.higherIsBetter());
@@ -594,15 +621,6 @@ public final class Trainer {
             log.diverged(failedStep, message);
         }
         return new TrainingDivergedException(message, failedStep, parameter, lastCheckpoint);
-    }
-
-    private static int firstNonFinite(float[] a) {
-        for (int i = 0; i < a.length; i++) {
-            if (!Float.isFinite(a[i])) {
-                return i;
-            }
-        }
-        return -1;
     }
 
     /** After base weights changed: a model that sees them (backends may derive values from weights when built). */

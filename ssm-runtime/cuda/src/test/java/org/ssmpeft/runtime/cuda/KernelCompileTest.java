@@ -11,6 +11,7 @@ import org.ssmpeft.runtime.cuda.driver.CudaModule;
 import org.ssmpeft.runtime.cuda.driver.CudaUnavailableException;
 import org.ssmpeft.runtime.cuda.driver.Nvrtc;
 import org.ssmpeft.runtime.cuda.layers.LayerKernels;
+import org.ssmpeft.runtime.cuda.layers.OptimizerKernels;
 import org.ssmpeft.runtime.cuda.scan.ScanLayout;
 import org.ssmpeft.runtime.cuda.scan.SelectiveScanKernels;
 
@@ -25,12 +26,16 @@ class KernelCompileTest {
     /** Every .cu resource with the options its launcher compiles it with. */
     static final Map<String, List<String>> KERNELS = Map.of(
             "selective_scan.cu", SelectiveScanKernels.options(),
-            "layers.cu", LayerKernels.options());
+            "layers.cu", LayerKernels.options(),
+            "optimizer.cu", OptimizerKernels.options());
 
     /** Every entry point of each .cu resource. */
     static List<String> entryPoints(String kernel) {
         if (kernel.equals("layers.cu")) {
             return LayerKernels.ENTRY_POINTS;
+        }
+        if (kernel.equals("optimizer.cu")) {
+            return OptimizerKernels.ENTRY_POINTS;
         }
         List<String> names = new ArrayList<>(List.of("scan_bwd_finish_f32", "scan_bwd_finish_bf16"));
         for (var layout : ScanLayout.COMPILED) {

@@ -10,6 +10,7 @@ import org.ssmpeft.runtime.cuda.driver.CudaContext;
 import org.ssmpeft.runtime.cuda.driver.CudaUnavailableException;
 import org.ssmpeft.runtime.cuda.layers.DeviceLinear;
 import org.ssmpeft.runtime.cuda.layers.LayerKernels;
+import org.ssmpeft.runtime.cuda.layers.OptimizerKernels;
 import org.ssmpeft.runtime.cuda.scan.ScanOperands;
 import org.ssmpeft.runtime.cuda.scan.ScanShape;
 import org.ssmpeft.runtime.cuda.scan.SelectiveScanKernels;
@@ -60,10 +61,11 @@ final class CudaDevice {
                     linear.put(p, new Products(new DeviceLinear(cublas, layers, math(p))));
                 }
                 SelectiveScanKernels scan = new SelectiveScanKernels(context);
+                OptimizerKernels optimizer = new OptimizerKernels(context);
                 ChunkPool pool = new ChunkPool(context.driver()::memAlloc, context.driver()::memFree);
                 return new Device(CudaBackendProvider.NAME, context.deviceName() + " (" + context.architecture() + ")",
                         new Memory(context, pool), new Layers(layers), linear, new Scan(scan),
-                        context::bind, () -> {
+                        java.util.Optional.of(new Optimizer(optimizer)), context::bind, () -> {
                             try {
                                 context.syncStream();
                                 pool.close();
@@ -172,6 +174,33 @@ final class CudaDevice {
         @Override
         public void sync() {
             context.syncStream();
+        }
+    }
+
+    /** {@link OptimizerKernels}, method for method. */
+    private record Optimizer(OptimizerKernels k) implements OptimizerOps {
+
+        @Override
+        public void accumulateGradient(long sum, long g, double weight, long n, long firstBad) {
+            k.accumulateGradient(sum, g, weight, n, firstBad);
+        }
+
+        @Override
+        public void finishGradient(long g, long sum, double targets, long n) {
+            k.finishGradient(g, sum, targets, n);
+        }
+
+        @Override
+        public void segmentSumSquares(long out, long g, long table, int segments) {
+            k.segmentSumSquares(out, g, table, segments);
+        }
+
+        @Override
+        public void adamwStep(long theta, long m, long v, long g, long table, int segments, long maxLength,
+                              float coef, float oneMinusBeta1, float beta2, float oneMinusBeta2, float bias2Sqrt,
+                              float eps, long firstBad) {
+            k.adamwStep(theta, m, v, g, table, segments, maxLength, coef, oneMinusBeta1, beta2, oneMinusBeta2,
+                    bias2Sqrt, eps, firstBad);
         }
     }
 

@@ -504,6 +504,62 @@ public final class CudaMamba implements SsmModel, AutoCloseable {
     }
 
     // ---------------------------------------------------------------------------------------------------------------
+    // training with the trainable tensors resident on the device
+
+    /**
+     * A {@link CudaTrainingSession} where this device has the optimiser's kernels and the run's adapters allow it
+     * (see {@link CudaTrainingSession#supports}); empty otherwise, and the trainer runs the steps through the host.
+     */
+    @Override
+    public java.util.Optional<org.ssmpeft.runtime.backend.TrainingSession> residentTraining(
+            AdapterSet adapters, org.ssmpeft.runtime.backend.TrainingSession.Settings settings) {
+        if (device.optimizer().isEmpty()) {
+            return java.util.Optional.empty();
+        }
+        HookPlan hooks = HookPlan.resolve(weights, adapters, true);
+        if (CudaTrainingSession.supports(hooks, settings).isPresent()) {
+            return java.util.Optional.empty();
+        }
+        return java.util.Optional.of(device.locked(() -> {
+            requireOpen();
+            return new CudaTrainingSession(this, device, hooks, settings);
+        }));
+    }
+
+    /** A micro-batch's loss and target count, its gradients left on the device. */
+    record DeviceLoss(double loss, int targets) {
+    }
+
+    /**
+     * The forward and backward of {@link #lossAndGradients} (logits left out) with the plan {@code hooks}, the terms
+     * in {@code resident} read at their device addresses; {@code gradients} receives the gradients on the device,
+     * under the device lock, before the call's memory is freed. This is the training session's hook: keep it the
+     * same computation as {@link #lossAndGradients}.
+     */
+    DeviceLoss lossAndDeviceGradients(HookPlan hooks, java.util.Map<org.ssmpeft.runtime.plan.Term, Long> resident,
+                                      int[][] tokens, int[][] labels, java.util.function.Consumer<DeviceGradients>
+                                              gradients) {
+        Set<String> wanted = hooks.gradientBaseNames(Set.of());
+        int[] targets = hooks.targets(tokens, labels);
+        HookPlan.checkTokens(tokens, tokens.length, config.vocabSize());
+        int count = HookPlan.targetCount(targets);
+        int v = config.vocabSize();
+        return call(arena -> {
+            CudaState s = fresh(arena, tokens.length, hooks);
+            DevicePlan plan = DevicePlan.of(hooks, base, weights, device, arena, resident);
+            Pass pass = run(arena, tokens, plan, s, false, true);
+            long m = (long) tokens.length * pass.len;
+            long rowLoss = floats(arena, m);
+            device.layers().crossEntropy(pass.logits, rowLoss, pass.logits,
+                    device.memory().uploadInts(arena, targets), (int) m, v, Math.max(1, count));
+            var g = new DeviceGradients(device.memory(), arena, plan.terms(), weights.parameters(), wanted);
+            backward(arena, tokens, plan, pass, pass.logits, g, wanted);
+            gradients.accept(g);
+            return new DeviceLoss(meanLoss(download(rowLoss, m), count), count);
+        });
+    }
+
+    // ---------------------------------------------------------------------------------------------------------------
 
     private static long floats(DeviceMemory.Arena call, long n) {
         return call.floats(Math.max(1, n));

@@ -19,6 +19,7 @@ final class Device implements AutoCloseable {
     private final LayerOps layers;
     private final java.util.Map<Precision, ProductOps> linear;
     private final ScanOps scan;
+    private final java.util.Optional<OptimizerOps> optimizer;
     private final Runnable bind;
     private final Runnable release;
     private final ReentrantLock lock = new ReentrantLock();
@@ -34,6 +35,14 @@ final class Device implements AutoCloseable {
      */
     Device(String backend, String name, DeviceMemory memory, LayerOps layers,
            java.util.Map<Precision, ProductOps> linear, ScanOps scan, Runnable bind, Runnable release) {
+        this(backend, name, memory, layers, linear, scan, java.util.Optional.empty(), bind, release);
+    }
+
+    /** As above, with the optimiser step's operations (a device without them trains through the host). */
+    Device(String backend, String name, DeviceMemory memory, LayerOps layers,
+           java.util.Map<Precision, ProductOps> linear, ScanOps scan, java.util.Optional<OptimizerOps> optimizer,
+           Runnable bind, Runnable release) {
+        this.optimizer = optimizer;
         this.backend = backend;
         this.name = name;
         this.memory = memory;
@@ -75,6 +84,11 @@ final class Device implements AutoCloseable {
 
     ScanOps scan() {
         return scan;
+    }
+
+    /** The optimiser step's operations, where the device has them ({@link CudaTrainingSession}). */
+    java.util.Optional<OptimizerOps> optimizer() {
+        return optimizer;
     }
 
     /** Runs {@code work} holding the lock, the device current on this thread; fails once the device is closed. */

@@ -44,12 +44,21 @@ final class DevicePlan {
     /** Uploads what {@code hooks} hands out and derives the call's weights, into {@code call}. */
     static DevicePlan of(HookPlan hooks, DeviceWeights base, MambaWeights weights, Device device,
                          DeviceMemory.Arena call) {
+        return of(hooks, base, weights, device, call, Map.of());
+    }
+
+    /**
+     * As above, where the terms in {@code resident} already hold their values on the device at the address given (a
+     * {@link CudaTrainingSession}'s trainable tensors): those are read there, not uploaded.
+     */
+    static DevicePlan of(HookPlan hooks, DeviceWeights base, MambaWeights weights, Device device,
+                         DeviceMemory.Arena call, Map<Term, Long> resident) {
         MambaConfig c = weights.config();
         int layers = c.layers();
         var plan = new DevicePlan(hooks, base, layers);
         var staging = new Staging();
         List<Term> terms = plan.terms();
-        terms.forEach(t -> staging.add(t.value()));
+        terms.stream().filter(t -> !resident.containsKey(t)).forEach(t -> staging.add(t.value()));
         hooks.parameterDeltas().values().forEach(t -> staging.add(t.value()));
         // DoRA's gain g = m / n and norms n, per delta, computed on the host from this call's values (out floats)
         Map<HookPlan.LowRank, float[]> gains = new IdentityHashMap<>();
@@ -63,7 +72,8 @@ final class DevicePlan {
         }
         staging.upload(device.memory(), call);
         for (Term t : terms) {
-            plan.values.put(t, staging.address(t.value()));
+            Long at = resident.get(t);
+            plan.values.put(t, at != null ? at : staging.address(t.value()));
         }
 
         // θ = θ_base + ΣΔθ: a copy of the base buffer, the summed delta added (the cpu's float sum, the same bits)
@@ -134,9 +144,14 @@ final class DevicePlan {
      * magnitudes) per module; the head's factors.
      */
     List<Term> terms() {
+        return terms(hooks, extNegA.length);
+    }
+
+    /** {@link #terms()} of a plan over {@code layers} layers, before any upload. */
+    static List<Term> terms(HookPlan hooks, int layers) {
         List<Term> out = new ArrayList<>();
         hooks.prompt().ifPresent(out::add);
-        for (int l = 0; l < extNegA.length; l++) {
+        for (int l = 0; l < layers; l++) {
             HookPlan.Layer ly = hooks.layer(l);
             ly.prefix().ifPresent(out::add);
             ly.initialState().ifPresent(out::add);

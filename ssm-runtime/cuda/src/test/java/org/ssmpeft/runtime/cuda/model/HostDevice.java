@@ -36,6 +36,18 @@ public final class HostDevice implements BackendProvider {
         }
         return new Device(NAME, "host emulation of the cuda kernels' contracts", mem, new HostLayers(mem, roundBf16),
                 products,
+                new HostScan(mem), Optional.of(new HostOptimizer(mem)), () -> {
+                }, () -> {
+                });
+    }
+
+    /** A fresh emulated device without the optimiser's kernels: a trainer runs its steps through the host. */
+    static Device withoutOptimizer(HostMemory mem) {
+        Map<Precision, ProductOps> products = new EnumMap<>(Precision.class);
+        for (Precision p : Precision.values()) {
+            products.put(p, new HostProducts(mem, p));
+        }
+        return new Device(NAME, "host emulation without the optimiser", mem, new HostLayers(mem, true), products,
                 new HostScan(mem), () -> {
                 }, () -> {
                 });
