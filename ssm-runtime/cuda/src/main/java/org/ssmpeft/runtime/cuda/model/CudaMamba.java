@@ -249,28 +249,41 @@ public final class CudaMamba implements SsmModel, AutoCloseable {
         int count = HookPlan.targetCount(targets);
         int v = config.vocabSize();
         Trained t = call(arena -> {
-            CudaState s = fresh(arena, tokens.length, hooks);
             DevicePlan plan = DevicePlan.of(hooks, base, weights, device, arena);
-            Pass pass = run(arena, tokens, plan, s, false, wanted);
-            long m = (long) tokens.length * pass.len;
-            var g = new DeviceGradients(device.memory(), arena, plan.terms(), weights.parameters(), wanted);
-            Reach reach = reach(plan, g, wanted);
-            long dNormedF = reach.throughLayers() || g.base(LanguageModelWeights.NORM_F) != 0
-                    ? floats(arena, m * config.dModel()) : 0;
-            float[] logits = keepLogits ? new float[Math.toIntExact(m * v)] : null;
-            long rowLoss = floats(arena, m);
-            headLoss(arena, plan, pass, device.memory().uploadInts(arena, targets), count, rowLoss, logits, g,
-                    dNormedF);
-            backward(arena, tokens, plan, pass, dNormedF, g, reach);
-            PlanGradients grads = g.toHost(device.memory());
-            double loss = meanLoss(download(rowLoss, m), count);
-            return new Trained(loss, logits == null ? null
-                    : new Logits(logits, tokens.length, pass.len, v, plan.promptLength()), grads);
+            TrainPass p = trainPass(arena, hooks, plan, tokens, targets, count, wanted, keepLogits);
+            PlanGradients grads = p.g().toHost(device.memory());
+            double loss = meanLoss(download(p.rowLoss(), p.m()), count);
+            return new Trained(loss, p.logits() == null ? null
+                    : new Logits(p.logits(), tokens.length, p.pass().len, v, plan.promptLength()), grads);
         });
         return hooks.result(t.loss, count, t.logits, t.grads, trainableBaseNames);
     }
 
     private record Trained(double loss, Logits logits, PlanGradients grads) {
+    }
+
+    /** One training call's results on the device: its pass, M rows, the per-row losses (M), the gradients. */
+    private record TrainPass(Pass pass, long m, long rowLoss, DeviceGradients g, float[] logits) {
+    }
+
+    /**
+     * Forward, the chunked head and loss, and the backward of one training call in its arena (under the device
+     * lock): what {@link #lossAndGradients} and the training session's {@link #lossAndDeviceGradients} share.
+     */
+    private TrainPass trainPass(DeviceMemory.Arena arena, HookPlan hooks, DevicePlan plan, int[][] tokens,
+                                int[] targets, int count, Set<String> wanted, boolean keepLogits) {
+        CudaState s = fresh(arena, tokens.length, hooks);
+        Pass pass = run(arena, tokens, plan, s, false, wanted);
+        long m = pass.rows();
+        var g = new DeviceGradients(device.memory(), arena, plan.terms(), weights.parameters(), wanted);
+        Reach reach = reach(plan, g, wanted);
+        long dNormedF = reach.throughLayers() || g.base(LanguageModelWeights.NORM_F) != 0
+                ? floats(arena, m * config.dModel()) : 0;
+        float[] logits = keepLogits ? new float[Math.toIntExact(m * config.vocabSize())] : null;
+        long rowLoss = floats(arena, m);
+        headLoss(arena, plan, pass, device.memory().uploadInts(arena, targets), count, rowLoss, logits, g, dNormedF);
+        backward(arena, tokens, plan, pass, dNormedF, g, reach);
+        return new TrainPass(pass, m, rowLoss, g, logits);
     }
 
     // L = (1/T) Σ_rows rowLoss, summed in double in row order (ignored rows hold 0); 0 without targets
@@ -533,8 +546,8 @@ public final class CudaMamba implements SsmModel, AutoCloseable {
     /**
      * The forward and backward of {@link #lossAndGradients} (logits left out) with the plan {@code hooks}, the terms
      * in {@code resident} read at their device addresses; {@code gradients} receives the gradients on the device,
-     * under the device lock, before the call's memory is freed. This is the training session's hook: keep it the
-     * same computation as {@link #lossAndGradients}.
+     * under the device lock, before the call's memory is freed. This is the training session's hook: the same
+     * computation as {@link #lossAndGradients} ({@link #trainPass}).
      */
     DeviceLoss lossAndDeviceGradients(HookPlan hooks, java.util.Map<org.ssmpeft.runtime.plan.Term, Long> resident,
                                       int[][] tokens, int[][] labels, java.util.function.Consumer<DeviceGradients>
@@ -545,17 +558,10 @@ public final class CudaMamba implements SsmModel, AutoCloseable {
         int count = HookPlan.targetCount(targets);
         int v = config.vocabSize();
         return call(arena -> {
-            CudaState s = fresh(arena, tokens.length, hooks);
             DevicePlan plan = DevicePlan.of(hooks, base, weights, device, arena, resident);
-            Pass pass = run(arena, tokens, plan, s, false, true);
-            long m = (long) tokens.length * pass.len;
-            long rowLoss = floats(arena, m);
-            device.layers().crossEntropy(pass.logits, rowLoss, pass.logits,
-                    device.memory().uploadInts(arena, targets), (int) m, v, Math.max(1, count));
-            var g = new DeviceGradients(device.memory(), arena, plan.terms(), weights.parameters(), wanted);
-            backward(arena, tokens, plan, pass, pass.logits, g, wanted);
-            gradients.accept(g);
-            return new DeviceLoss(meanLoss(download(rowLoss, m), count), count);
+            TrainPass p = trainPass(arena, hooks, plan, tokens, targets, count, wanted, false);
+            gradients.accept(p.g());
+            return new DeviceLoss(meanLoss(download(p.rowLoss(), p.m()), count), count);
         });
     }
 
