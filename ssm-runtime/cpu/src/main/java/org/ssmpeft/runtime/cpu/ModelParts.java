@@ -43,26 +43,37 @@ final class ModelParts {
         }
     }
 
-    // tokens: (B, T), each segment's prompt: (P, d) or none -> h: (B·(P+T), d), rows of the embedding matrix (V, d)
-    // after the P prompt rows of the row's segment (P the same for every segment, RowPlans)
+    // tokens: (B, T), prompt: (P, d) or none -> h: (B·(P+T), d), rows of the embedding matrix (V, d) after P prompt rows
+    static float[] embed(int[][] tokens, Optional<Term> prompt, float[] emb, int dm, int len) {
+        float[] h = new float[Math.multiplyExact(Math.multiplyExact(tokens.length, len), dm)];
+        embed(h, tokens, 0, tokens.length, prompt, emb, dm, len);
+        return h;
+    }
+
+    // as above, each segment's rows after its own prompt (P the same for every segment, RowPlans)
     static float[] embed(int[][] tokens, List<RowPlans.Segment> segments, float[] emb, int dm, int len) {
         float[] h = new float[Math.multiplyExact(Math.multiplyExact(tokens.length, len), dm)];
         for (RowPlans.Segment s : segments) {
-            Optional<Term> prompt = s.plan().prompt();
-            int p = prompt.map(t -> t.dim(0)).orElse(0);
-            for (int b = s.first(); b < s.end(); b++) {
-                int r = b * len;
-                if (p > 0) {
-                    System.arraycopy(prompt.orElseThrow().value(), 0, h, r * dm, p * dm);
-                    r += p;
-                }
-                for (int id : tokens[b]) { // ids checked by the plan (HookPlan.checkTokens)
-                    System.arraycopy(emb, id * dm, h, r * dm, dm);
-                    r++;
-                }
-            }
+            embed(h, tokens, s.first(), s.end(), s.plan().prompt(), emb, dm, len);
         }
         return h;
+    }
+
+    // rows [first, end) of h
+    private static void embed(float[] h, int[][] tokens, int first, int end, Optional<Term> prompt, float[] emb,
+                              int dm, int len) {
+        int p = prompt.map(t -> t.dim(0)).orElse(0);
+        for (int b = first; b < end; b++) {
+            int r = b * len;
+            if (p > 0) {
+                System.arraycopy(prompt.orElseThrow().value(), 0, h, r * dm, p * dm);
+                r += p;
+            }
+            for (int id : tokens[b]) { // ids checked by the plan (HookPlan.checkTokens)
+                System.arraycopy(emb, id * dm, h, r * dm, dm);
+                r++;
+            }
+        }
     }
 
     // dHidden: (B·len, d) the gradient at the embedding output -> dEmb (V, d) += at the tokens' rows (or null), and
