@@ -33,6 +33,12 @@ import org.ssmpeft.runtime.backend.SsmState;
  *       calls rewrite them with the values they already hold, bit for bit, so readers see no change.</li>
  * </ul>
  * Results do not depend on concurrency: a request gives the same logits, bit for bit, as the same request alone.
+ *
+ * <p><b>Mixed-adapter batches.</b> A request batch may name an adapter stack per row ({@link #views},
+ * {@link #forward(int[][], List)}, {@link #forwardPerRow}, {@link #step(int[], List, SsmState)}): served in one call
+ * of the model, row b as if alone under its stack (bit for bit on cpu). Rows must agree on what
+ * {@link org.ssmpeft.runtime.plan.RowPlans} says they share (prompt length, parameter deltas, state extension widths);
+ * the model names the rows that do not.
  */
 public final class AdapterServer {
 
@@ -111,7 +117,28 @@ public final class AdapterServer {
      * naming the registered adapters when a name is unknown, or with the composition rule a stack breaks.
      */
     public AdapterSet view(String... names) {
+        return view(current, names);
+    }
+
+    /**
+     * One frozen view per row, {@code stacks.get(b)} naming exactly the adapters of row b in order (an empty list is
+     * the base model), all taken from the registry at one moment. Fails naming the row and the registered adapters
+     * when a name is unknown.
+     */
+    public List<AdapterSet> views(List<List<String>> stacks) {
         AdapterSet snapshot = current;
+        var out = new java.util.ArrayList<AdapterSet>(stacks.size());
+        for (int b = 0; b < stacks.size(); b++) {
+            try {
+                out.add(view(snapshot, stacks.get(b).toArray(String[]::new)));
+            } catch (RuntimeException e) {
+                throw new IllegalArgumentException("row " + b + " of the request: " + e.getMessage(), e);
+            }
+        }
+        return List.copyOf(out);
+    }
+
+    private static AdapterSet view(AdapterSet snapshot, String... names) {
         AdapterSet v = new AdapterSet(snapshot.shape());
         for (String n : names) {
             v.add(snapshot.get(n));
@@ -127,6 +154,28 @@ public final class AdapterServer {
     /** Logits of fresh sequences (B, T) with exactly the named adapters acting. */
     public Logits forward(int[][] tokens, String... stack) {
         return forward(tokens, view(stack));
+    }
+
+    /** A mixed-adapter batch of fresh sequences (B, T), row b under {@code perRow.get(b)}, in one call. */
+    public Logits forward(int[][] tokens, List<AdapterSet> perRow) {
+        return model.forward(tokens, perRow, model.newState(tokens.length));
+    }
+
+    /**
+     * A mixed-adapter batch of fresh sequences (B, T), row b with exactly the one adapter {@code adapterPerRow[b]}
+     * acting ({@code ""}: the base model), in one call.
+     */
+    public Logits forwardPerRow(int[][] tokens, String... adapterPerRow) {
+        var stacks = new java.util.ArrayList<List<String>>();
+        for (String n : adapterPerRow) {
+            stacks.add(n.isEmpty() ? List.of() : List.of(n));
+        }
+        return forward(tokens, views(stacks));
+    }
+
+    /** One decode step of a mixed-adapter batch; use the same views for every step of the sequences. */
+    public float[] step(int[] tokens, List<AdapterSet> perRow, SsmState cache) {
+        return model.step(tokens, perRow, cache);
     }
 
     /** A fresh cache for decoding {@code batch} sequences with {@link #step}. */

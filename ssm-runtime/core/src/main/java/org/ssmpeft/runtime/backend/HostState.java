@@ -230,6 +230,35 @@ public final class HostState implements SsmState {
     }
 
     @Override
+    public void setRows(int first, SsmState rows) {
+        if (!(rows instanceof HostState h) || !h.backend.equals(backend)) {
+            throw new IllegalArgumentException(ownerMessage(rows, backend));
+        }
+        if (h.conv.length != conv.length || h.dInner != dInner || h.dState != dState
+                || h.convChannels != convChannels || h.convKernel != convKernel) {
+            throw new IllegalArgumentException("setRows: the rows' state is sized for another model");
+        }
+        if (first < 0 || first + h.batch > batch) {
+            throw new IllegalArgumentException("setRows: rows [" + first + ", " + (first + h.batch)
+                    + ") are outside the state's batch [0, " + batch + ")");
+        }
+        requireExtraState(h.extraWidths);
+        for (int l = 0; l < conv.length; l++) {
+            placeRows(h.conv[l], conv[l], first, h.batch);
+            placeRows(h.ssm[l], ssm[l], first, h.batch);
+            placeRows(h.extra[l], extra[l], first, h.batch);
+        }
+        position = h.position;
+    }
+
+    // to's rows [first, first + n) = from's n rows
+    private static void placeRows(float[] from, float[] to, int first, int n) {
+        if (n > 0) {
+            System.arraycopy(from, 0, to, first * (from.length / n), from.length);
+        }
+    }
+
+    @Override
     public HostState repeat(int row, int times) {
         if (times <= 0) {
             throw new IllegalArgumentException("repeat: times must be > 0, found " + times);

@@ -5,6 +5,8 @@ import java.util.Optional;
 import java.util.Set;
 import org.ssmpeft.api.composition.AdapterSet;
 import org.ssmpeft.api.shape.ModelShape;
+import org.ssmpeft.runtime.plan.HookPlan;
+import org.ssmpeft.runtime.plan.RowPlans;
 
 /**
  * An SSM language model on one compute backend, with the hooks of every acting adapter of an {@link AdapterSet}
@@ -22,6 +24,13 @@ import org.ssmpeft.api.shape.ModelShape;
  * position t predicts label t+1 (transformers' {@code labels=input_ids} convention); {@link #IGNORE_INDEX} marks a
  * label without a target. With a prompt of P virtual tokens the labels are read as {@code [-100]·P + labels}, so the
  * last virtual token predicts label 0 (Hugging Face PEFT's convention).
+ *
+ * <p><b>Mixed-adapter batches.</b> {@link #forward(int[][], List, SsmState)} and {@link #step(int[], List, SsmState)}
+ * take one adapter set per row: row b is computed under {@code perRow.get(b)}, in one call, and gives what row b run
+ * alone under its set gives (bit for bit on cpu). Rows may differ in everything but what they must share (checked
+ * by {@link RowPlans}, which names the rows): the prompt length (logits are one (B, P+T, V) block: rows with prompts
+ * of different lengths are refused, not padded), parameter deltas (they change the shared base weights) and state
+ * extension widths (one state holds every row).
  *
  * <p>Implementations are thread-safe for concurrent calls with distinct states; adapters must not change during a
  * call.
@@ -79,6 +88,74 @@ public interface SsmModel {
             column[b] = new int[] {tokens[b]};
         }
         return forward(column, adapters, state).last();
+    }
+
+    /**
+     * A mixed-adapter batch: runs tokens (B, T) from {@code state}, advanced in place, row b under the acting adapters
+     * of {@code perRow.get(b)}; row b's logits are those of row b run alone under {@code perRow.get(b)} from row b of
+     * the state. Logits are (B, P+T, V), P the prompt length every row shares (on a fresh state), else (B, T, V).
+     * Fails naming the rows when {@code perRow} does not have one set per row, when a set is sized for another
+     * model, or when rows disagree on the prompt length, the parameter deltas or the state extension widths.
+     *
+     * <p>By default row by row: each row is run alone from a copy of its state row, and written back with
+     * {@link SsmState#setRows} (so a backend whose state does not implement it, cuda for now, refuses mixed batches
+     * here). A backend that computes the batch in one pass overrides it (cpu: the base products over all rows, each
+     * row's hooks on its own rows). A batch whose rows all act under the same adapters is one plain
+     * {@link #forward(int[][], AdapterSet, SsmState)}.
+     */
+    default Logits forward(int[][] tokens, List<AdapterSet> perRow, SsmState state) {
+        HookPlan.checkTokens(tokens, state.batch(), shape().vocab());
+        RowPlans rows = RowPlans.resolve(spec(), perRow, tokens.length, state.isFresh());
+        if (!rows.mixed()) {
+            return forward(tokens, perRow.get(0), state);
+        }
+        int batch = tokens.length;
+        SsmState[] parts = new SsmState[batch];
+        for (int b = 0; b < batch; b++) { // every row copied before any advances the state's position
+            parts[b] = state.repeat(b, 1);
+        }
+        float[] values = null;
+        int length = 0;
+        int vocab = 0;
+        try {
+            for (int b = 0; b < batch; b++) {
+                Logits one = forward(new int[][] {tokens[b]}, perRow.get(b), parts[b]);
+                if (values == null) {
+                    length = one.length();
+                    vocab = one.vocab();
+                    values = new float[Math.multiplyExact(Math.multiplyExact(batch, length), vocab)];
+                }
+                System.arraycopy(one.values(), 0, values, b * length * vocab, length * vocab);
+            }
+            for (int b = 0; b < batch; b++) {
+                state.setRows(b, parts[b]);
+            }
+        } finally {
+            for (SsmState p : parts) {
+                p.close();
+            }
+        }
+        return new Logits(values, batch, length, vocab, rows.promptLength());
+    }
+
+    /** {@link #forward(int[][], List, SsmState)} of fresh sequences (B, T), the state thrown away. */
+    default Logits forward(int[][] tokens, List<AdapterSet> perRow) {
+        try (SsmState state = newState(tokens.length)) {
+            return forward(tokens, perRow, state);
+        }
+    }
+
+    /**
+     * One decode step of a mixed-adapter batch, token b under {@code perRow.get(b)} -> logits of the last position
+     * (B, V), advancing {@code state}: {@link #forward(int[][], List, SsmState)} of one token per row, so stepping
+     * through a fresh state reproduces the mixed forward, and every row the row alone.
+     */
+    default float[] step(int[] tokens, List<AdapterSet> perRow, SsmState state) {
+        int[][] column = new int[tokens.length][];
+        for (int b = 0; b < tokens.length; b++) {
+            column[b] = new int[] {tokens[b]};
+        }
+        return forward(column, perRow, state).last();
     }
 
     /** The loss of fresh sequences, forward only (evaluation, finite differences). */

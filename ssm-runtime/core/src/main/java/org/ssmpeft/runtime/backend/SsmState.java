@@ -42,6 +42,19 @@ public interface SsmState extends AutoCloseable {
     /** A new state of {@code times} rows, each a copy of row {@code row} (a prefilled prompt fanned out to beams). */
     SsmState repeat(int row, int times);
 
+    /**
+     * In place: rows {@code [first, first + rows.batch())} become copies of the rows of {@code rows}, a state of the
+     * same backend and model, and this state takes its position and extra state widths (every row of a state shares
+     * them; widths may change only while this state is fresh). What a mixed-adapter batch computed row by row
+     * ({@link SsmModel#forward(int[][], java.util.List, SsmState)}'s default) writes back with. By default not
+     * supported: a backend whose state lives elsewhere than {@link HostState} implements it where its state lives.
+     */
+    default void setRows(int first, SsmState rows) {
+        throw new UnsupportedOperationException("the '" + backend() + "' backend's state cannot yet take rows of"
+                + " another state, which a mixed-adapter batch computed row by row needs; run each row with its own"
+                + " state, or use the cpu backend, which computes mixed-adapter batches natively");
+    }
+
     /** An independent copy. */
     SsmState fork();
 

@@ -31,19 +31,28 @@ final class CausalConv1d {
     // as above, x's channels starting at column xOff of its rows (Mamba-2: xBC inside the in_proj output)
     static void forwardSilu(Parallel par, float[] y, float[] pre, float[] x, int xOff, int ldx, float[] w,
                             float[] bias, float[] state, int batch, int len, int d, int k) {
+        forwardSilu(par, y, pre, x, xOff, ldx, w, bias, state, 0, batch, 0, len, d, k);
+    }
+
+    // as above, on sequences [first, first + rows) of the batch only, each from position start of its len slots (a
+    // mixed-adapter batch: the slots before start belong to another row's longer prefix, neither read nor written)
+    static void forwardSilu(Parallel par, float[] y, float[] pre, float[] x, int xOff, int ldx, float[] w,
+                            float[] bias, float[] state, int first, int rows, int start, int len, int d, int k) {
         int blocks = (d + CHANNEL_BLOCK - 1) / CHANNEL_BLOCK;
-        par.forEach(batch * blocks, task -> {
-            int b = task / blocks;
+        int steps = len - start;
+        par.forEach(rows * blocks, task -> {
+            int b = first + task / blocks;
             int c0 = (task % blocks) * CHANNEL_BLOCK;
             int c1 = Math.min(d, c0 + CHANNEL_BLOCK);
-            for (int t = 0; t < len; t++) {
-                int yRow = (b * len + t) * d;
+            int x0 = b * len + start; // the sequence's first row
+            for (int t = 0; t < steps; t++) {
+                int yRow = (x0 + t) * d;
                 for (int c = c0; c < c1; c++) {
                     float acc = bias == null ? 0f : bias[c];
                     int s = (b * d + c) * k;
                     for (int j = 0; j < k; j++) {
                         int e = t + 1 + j;
-                        float v = e < k ? state[s + e] : x[(b * len + e - k) * ldx + xOff + c];
+                        float v = e < k ? state[s + e] : x[(x0 + e - k) * ldx + xOff + c];
                         acc += w[c * k + j] * v;
                     }
                     if (pre != null) {
@@ -56,8 +65,8 @@ final class CausalConv1d {
             for (int c = c0; c < c1; c++) {
                 int s = (b * d + c) * k;
                 for (int j = 0; j < k; j++) {
-                    int e = len + j;
-                    state[s + j] = e < k ? state[s + e] : x[(b * len + e - k) * ldx + xOff + c];
+                    int e = steps + j;
+                    state[s + j] = e < k ? state[s + e] : x[(x0 + e - k) * ldx + xOff + c];
                 }
             }
         });

@@ -15,6 +15,7 @@ import org.ssmpeft.runtime.checkpoint.LanguageModelConfig;
 import org.ssmpeft.runtime.checkpoint.LanguageModelWeights;
 import org.ssmpeft.runtime.cpu.ModelParts.Grads;
 import org.ssmpeft.runtime.plan.HookPlan;
+import org.ssmpeft.runtime.plan.RowPlans;
 
 /**
  * The language model around the blocks on the CPU in float32, the same for every family: the embedding with the
@@ -91,9 +92,14 @@ abstract sealed class CpuLanguageModel<W extends LanguageModelWeights<W>, T exte
 
     /**
      * Checks what the family's block cannot compute, before anything runs, and prepares the state for the acting
-     * hooks; {@code hooks} is not yet combined with the weights.
+     * hooks of every row; {@code rows} is not yet combined with the weights.
      */
-    abstract void admit(HookPlan hooks, HostState cache);
+    abstract void admit(RowPlans rows, HostState cache);
+
+    /** Whether {@link #mixer} computes a mixed-adapter batch (several segments of rows) in one pass. */
+    boolean mixesNatively() {
+        return true;
+    }
 
     /** The tape for a layer of these rows; {@code previous} (the layer below's, or null) may be reused when not training. */
     abstract T tape(T previous, Rows rows, boolean training);
@@ -115,15 +121,39 @@ abstract sealed class CpuLanguageModel<W extends LanguageModelWeights<W>, T exte
     }
 
     final CpuPlan<W> plan(AdapterSet adapters, HostState cache) {
-        HookPlan hooks = HookPlan.resolve(weights, adapters, cache.isFresh());
-        admit(hooks, cache);
-        return CpuPlan.of(hooks, weights, negA, aLog);
+        return plan(RowPlans.of(HookPlan.resolve(weights, adapters, cache.isFresh()), cache.batch()), cache);
+    }
+
+    private CpuPlan<W> plan(RowPlans rows, HostState cache) {
+        admit(rows, cache);
+        return CpuPlan.of(rows, weights, negA, aLog);
     }
 
     @Override
     public Logits forward(int[][] tokens, AdapterSet adapters, SsmState state) {
         HostState cache = own(state, tokens.length);
         CpuPlan<W> plan = plan(adapters, cache);
+        Pass<T> p = run(tokens, plan, cache, false, false);
+        return new Logits(p.logits, tokens.length, p.len, lm.vocabSize(), plan.promptLength());
+    }
+
+    /**
+     * A mixed-adapter batch in one pass (see {@link org.ssmpeft.runtime.backend.SsmModel}): the base products
+     * (in_proj, x_proj, dt_proj, out_proj, the head, the norms) over all rows at once, and each segment of rows with
+     * the same adapters gets its own hooks on its own rows: its prompt rows, prefix rows, initial state, the conv and
+     * the scan with its state and output offsets and state extension, and its low-rank deltas on its slice of every
+     * product. Every product and kernel computes a row the way it does alone, so each row's logits are those of the
+     * row alone, bit for bit. A family whose block does not ({@link #mixesNatively()} false: Mamba-2 for now) runs
+     * the batch row by row, {@link org.ssmpeft.runtime.backend.SsmModel}'s default.
+     */
+    @Override
+    public Logits forward(int[][] tokens, List<AdapterSet> perRow, SsmState state) {
+        if (!mixesNatively()) {
+            return HostStateModel.super.forward(tokens, perRow, state);
+        }
+        HostState cache = own(state, tokens.length);
+        HookPlan.checkTokens(tokens, cache.batch(), lm.vocabSize());
+        CpuPlan<W> plan = plan(RowPlans.resolve(weights, perRow, tokens.length, cache.isFresh()), cache);
         Pass<T> p = run(tokens, plan, cache, false, false);
         return new Logits(p.logits, tokens.length, p.len, lm.vocabSize(), plan.promptLength());
     }
@@ -139,7 +169,7 @@ abstract sealed class CpuLanguageModel<W extends LanguageModelWeights<W>, T exte
         HostState cache = newState(tokens.length);
         CpuPlan<W> plan = plan(adapters, cache);
         Pass<T> p = run(tokens, plan, cache, false, false);
-        int[] targets = plan.hooks.targets(tokens, labels);
+        int[] targets = plan.hooks().targets(tokens, labels);
         return CrossEntropy.forwardBackward(par, null, p.logits, targets, targets.length, lm.vocabSize());
     }
 
@@ -148,8 +178,8 @@ abstract sealed class CpuLanguageModel<W extends LanguageModelWeights<W>, T exte
                                              Set<String> trainableBaseNames) {
         HostState cache = newState(tokens.length);
         CpuPlan<W> plan = plan(adapters, cache);
-        Set<String> wanted = plan.hooks.gradientBaseNames(trainableBaseNames);
-        int[] targets = plan.hooks.targets(tokens, labels);
+        Set<String> wanted = plan.hooks().gradientBaseNames(trainableBaseNames);
+        int[] targets = plan.hooks().targets(tokens, labels);
         Pass<T> pass = run(tokens, plan, cache, false, true);
         int v = lm.vocabSize();
         float[] dlogits = new float[pass.logits.length];
@@ -157,7 +187,7 @@ abstract sealed class CpuLanguageModel<W extends LanguageModelWeights<W>, T exte
         var g = new Grads(weights.parameters(), wanted);
         backward(tokens, plan, pass, dlogits, g);
         var logits = new Logits(pass.logits, tokens.length, pass.len, v, plan.promptLength());
-        return plan.hooks.result(loss, HookPlan.targetCount(targets), logits, g.plan, trainableBaseNames);
+        return plan.hooks().result(loss, HookPlan.targetCount(targets), logits, g.plan, trainableBaseNames);
     }
 
     // ---------------------------------------------------------------------------------------------------------------
@@ -170,12 +200,12 @@ abstract sealed class CpuLanguageModel<W extends LanguageModelWeights<W>, T exte
         int m = Math.multiplyExact(batch, len);
         int dm = lm.dModel();
         W w = plan.weights;
-        float[] hidden = ModelParts.embed(tokens, plan.hooks.prompt(), w.embedding(), dm, len);
+        float[] hidden = ModelParts.embed(tokens, plan.segments(), w.embedding(), dm, len);
         var kept = new ArrayList<float[]>();
         List<T> tapes = training ? new ArrayList<>() : null;
         T tape = null;
         for (int i = 0; i < lm.layers(); i++) {
-            tape = tape(tape, new Rows(batch, len, plan.layer(i).prefixLength()), training);
+            tape = tape(tape, new Rows(batch, len, plan.rows.prefixLength(i)), training);
             if (training) {
                 System.arraycopy(hidden, 0, tape.hiddenIn, 0, hidden.length);
                 tapes.add(tape);
@@ -195,7 +225,7 @@ abstract sealed class CpuLanguageModel<W extends LanguageModelWeights<W>, T exte
         float[] logits = new float[Math.multiplyExact(m, v)];
         // logits = norm_f(h) · lm_headᵀ (+ s·B(A·norm_f(h))): (B·L, d) x (V, d)ᵀ -> (B·L, V)
         Linear.forward(par, logits, normed, dm, w.lmHead(), null, m, dm, v);
-        ModelParts.lowRank(par, plan.hooks.head(), logits, v, normed, dm, m);
+        ModelParts.lowRank(par, plan.segments(), HookPlan::head, logits, v, normed, dm, len);
         return new Pass<>(logits, len, kept, tapes, hidden, normed);
     }
 
@@ -230,7 +260,7 @@ abstract sealed class CpuLanguageModel<W extends LanguageModelWeights<W>, T exte
             dNormedF = new float[m * dm];
             Linear.backwardInput(par, dNormedF, dm, dlogits, 0, v, w.lmHead(), 1f, m, dm, v, false);
         }
-        ModelParts.lowRankBackward(par, plan.hooks.head(), dlogits, v, pass.normedF, dm, dNormedF, dm, m, g);
+        ModelParts.lowRankBackward(par, plan.hooks().head(), dlogits, v, pass.normedF, dm, dNormedF, dm, m, g);
         if (g.base(headName) != null) {
             Linear.backwardWeight(par, g.base(headName), dlogits, 0, v, pass.normedF, dm, 1f, m, dm, v);
         }
@@ -252,34 +282,37 @@ abstract sealed class CpuLanguageModel<W extends LanguageModelWeights<W>, T exte
         for (int l = layers - 1; l >= lowest; l--) {
             mixerBackward(l, dHidden, pass.tapes.get(l), plan, g, needInput[l]);
         }
-        ModelParts.embeddingBackward(tokens, dHidden, g.base(LanguageModelWeights.EMBEDDING), plan.hooks.prompt(), dm,
+        ModelParts.embeddingBackward(tokens, dHidden, g.base(LanguageModelWeights.EMBEDDING), plan.hooks().prompt(), dm,
                 len, g);
     }
 
     // ---------------------------------------------------------------------------------------------------------------
     // the block's shell, the same in every family: u = RMSNorm(h), in_proj(u) first; h += out_proj(y) last
 
-    // u = RMSNorm(h): (M, d) into t.normed;  proj = u·W_inᵀ + b + LoRA: (M, d) -> (M, width)
+    // u = RMSNorm(h): (M, d) into t.normed;  proj = u·W_inᵀ + b + LoRA: (M, d) -> (M, width), each segment's LoRA
+    // on its rows
     final void normAndInProj(float[] hidden, Tape t, float[] proj, float[] norm, float[] inProj, float[] inProjBias,
-                             HookPlan.Layer hooks, int width) {
+                             CpuPlan<W> plan, int layer, int width) {
         int m = t.rows.m();
         int dm = lm.dModel();
         RmsNorm.forward(par, t.normed, hidden, norm, m, dm, lm.layerNormEpsilon());
         Linear.forward(par, proj, t.normed, dm, inProj, inProjBias, m, dm, width);
-        ModelParts.lowRank(par, hooks.deltas("in_proj"), proj, width, t.normed, dm, m);
+        ModelParts.lowRank(par, plan.segments(), p -> p.layer(layer).deltas("in_proj"), proj, width, t.normed, dm,
+                t.rows.len());
     }
 
     // h += out = yReal·W_outᵀ + b + LoRA: (M, D) -> (M, d), out a scratch (M, d); yReal = y (Mx, D) at the real
-    // rows (the same array without a prefix)
+    // rows (the same array without a prefix); each segment's LoRA on its rows
     final void outProjResidual(float[] hidden, float[] out, float[] y, float[] yReal, float[] outProj,
-                               float[] outProjBias, HookPlan.Layer hooks, Rows rows, int di) {
+                               float[] outProjBias, CpuPlan<W> plan, int layer, Rows rows, int di) {
         if (rows.prefix() > 0) {
             ModelParts.copyRealRows(y, yReal, rows, di);
         }
         int m = rows.m();
         int dm = lm.dModel();
         Linear.forward(par, out, yReal, di, outProj, outProjBias, m, di, dm);
-        ModelParts.lowRank(par, hooks.deltas("out_proj"), out, dm, yReal, di, m);
+        ModelParts.lowRank(par, plan.segments(), p -> p.layer(layer).deltas("out_proj"), out, dm, yReal, di,
+                rows.len());
         for (int i = 0; i < hidden.length; i++) {
             hidden[i] += out[i];
         }

@@ -9,6 +9,7 @@ import org.ssmpeft.runtime.checkpoint.MambaConfig;
 import org.ssmpeft.runtime.checkpoint.MambaWeights;
 import org.ssmpeft.runtime.cpu.ModelParts.Grads;
 import org.ssmpeft.runtime.plan.HookPlan;
+import org.ssmpeft.runtime.plan.RowPlans;
 import org.ssmpeft.runtime.plan.Term;
 
 /**
@@ -118,8 +119,8 @@ public final class CpuMamba extends CpuLanguageModel<MambaWeights, CpuMamba.Laye
 
     // A used state continues only under the state extensions that wrote it; a fresh one gets their extra states.
     @Override
-    void admit(HookPlan hooks, HostState cache) {
-        cache.requireExtraState(hooks.extraStateWidths());
+    void admit(RowPlans rows, HostState cache) {
+        cache.requireExtraState(rows.extraStateWidths());
     }
 
     // ---------------------------------------------------------------------------------------------------------------
@@ -171,17 +172,15 @@ public final class CpuMamba extends CpuLanguageModel<MambaWeights, CpuMamba.Laye
                 ? new LayerBuffers(config, rows, training, scanChunk) : previous;
     }
 
-    // One block: h <- h + out_proj(scan(...)), the residual stream h: (B, L, d) updated in place.
+    // One block: h <- h + out_proj(scan(...)), the residual stream h: (B, L, d) updated in place. The products run over
+    // every row; each segment of rows (RowPlans) gets its own hooks on its own rows.
     @Override
     void mixer(int layer, float[] hidden, LayerBuffers buf, HostState cache, CpuPlan<MambaWeights> plan,
                boolean training) {
         LayerWeights w = plan.weights.layers().get(layer);
-        HookPlan.Layer hooks = plan.layer(layer);
+        List<RowPlans.Segment> segments = plan.segments();
         Rows rows = buf.rows;
-        int batch = rows.batch();
         int len = rows.len();
-        int m = rows.m();
-        int dm = config.dModel();
         int di = config.dInner();
         int n = config.dState();
         int r = config.dtRank();
@@ -191,66 +190,94 @@ public final class CpuMamba extends CpuLanguageModel<MambaWeights, CpuMamba.Laye
         int mx = rows.mx();
 
         // [x | z] = in_proj(u): (M, d) -> (M, 2D)
-        normAndInProj(hidden, buf, buf.xz, w.norm(), w.inProj(), w.inProjBias().orElse(null), hooks, 2 * di);
+        normAndInProj(hidden, buf, buf.xz, w.norm(), w.inProj(), w.inProjBias().orElse(null), plan, layer, 2 * di);
         if (prefix > 0) {
-            // [P; x | 0; z]: (Mx, 2D), the virtual tokens' gate is 0
+            // [P; x | 0; z]: (Mx, 2D), the virtual tokens' gate is 0; a row's n_b prefix rows end where its tokens
+            // start, at virtual row P = max_b n_b (rows with a shorter prefix leave the first P - n_b unused)
             java.util.Arrays.fill(buf.xzExt, 0f);
-            for (int b = 0; b < batch; b++) {
-                for (int i = 0; i < prefix; i++) {
-                    System.arraycopy(hooks.prefix().orElseThrow().value(), i * di, buf.xzExt, (b * lx + i) * 2 * di, di);
+            for (RowPlans.Segment s : segments) {
+                HookPlan.Layer hooks = s.plan().layer(layer);
+                int nb = hooks.prefixLength();
+                for (int b = s.first(); b < s.end(); b++) {
+                    for (int i = 0; i < nb; i++) {
+                        System.arraycopy(hooks.prefix().orElseThrow().value(), i * di, buf.xzExt,
+                                (b * lx + prefix - nb + i) * 2 * di, di);
+                    }
+                    System.arraycopy(buf.xz, b * len * 2 * di, buf.xzExt, (b * lx + prefix) * 2 * di, len * 2 * di);
                 }
-                System.arraycopy(buf.xz, b * len * 2 * di, buf.xzExt, (b * lx + prefix) * 2 * di, len * 2 * di);
             }
         }
-        // x = silu(conv1d(x) + bias): (Mx, D), continuing the conv state (B, D, K)
-        CausalConv1d.forwardSilu(par, buf.xc, buf.convPre, buf.xzExt, 2 * di, w.convWeight(),
-                w.convBias().orElse(null), cache.convState(layer), batch, lx, di, config.convKernel());
+        // x = silu(conv1d(x) + bias): (Mx, D), continuing the conv state (B, D, K), each row from its first prefix row
+        for (RowPlans.Segment s : segments) {
+            CausalConv1d.forwardSilu(par, buf.xc, buf.convPre, buf.xzExt, 0, 2 * di, w.convWeight(),
+                    w.convBias().orElse(null), cache.convState(layer), s.first(), s.rows(), start(s, layer, prefix),
+                    lx, di, config.convKernel());
+        }
         // [dt_low | B | C] = x_proj(x): (Mx, D) -> (Mx, R + 2N)
         Linear.forward(par, buf.xdbl, buf.xc, di, w.xProj(), null, mx, di, xw);
-        ModelParts.lowRank(par, hooks.deltas("x_proj"), buf.xdbl, xw, buf.xc, di, mx);
+        ModelParts.lowRank(par, segments, p -> p.layer(layer).deltas("x_proj"), buf.xdbl, xw, buf.xc, di, lx);
         // dt = softplus(dt_proj(dt_low) + bias): (Mx, R) -> (Mx, D)
         Linear.forward(par, buf.dt, buf.xdbl, xw, w.dtProj(), w.dtProjBias(), mx, r, di);
-        ModelParts.lowRank(par, hooks.deltas("dt_proj"), buf.dt, di, buf.xdbl, xw, mx);
+        ModelParts.lowRank(par, segments, p -> p.layer(layer).deltas("dt_proj"), buf.dt, di, buf.xdbl, xw, lx);
         par.forRange(buf.dt.length, 1, 1 << 16, (i0, i1) -> {
             for (int i = i0; i < i1; i++) {
                 buf.dt[i] = Activations.softplus(buf.dt[i]);
             }
         });
         float[] state = cache.ssmState(layer);
-        ModelParts.addInitialState(state, hooks.initialState(), batch);
-        float[] hOffset = hooks.stateOffset().map(Term::value).orElse(null);
-        float[] yOffset = hooks.outputOffset().map(Term::value).orElse(null);
-        // y = (C·(h + h') + D·x + y') · silu(z): (Mx, D), advancing the SSM state (B, D, N)
-        SelectiveScan.forward(par, buf.y, buf.xc, buf.dt, plan.negA.get(layer), buf.xdbl, xw, r, w.d(), buf.xzExt,
-                2 * di, di, state, hOffset, yOffset, buf.checkpoints, scanChunk, batch, lx, di, n);
-        if (hooks.extensionWidth() > 0) {
-            extensionForward(layer, buf, cache, plan, batch, lx, training);
+        float[] yExt = null;
+        for (int si = 0; si < segments.size(); si++) {
+            RowPlans.Segment s = segments.get(si);
+            HookPlan.Layer hooks = s.plan().layer(layer);
+            ModelParts.addInitialState(state, hooks.initialState(), s.first(), s.rows());
+            float[] hOffset = hooks.stateOffset().map(Term::value).orElse(null);
+            float[] yOffset = hooks.outputOffset().map(Term::value).orElse(null);
+            // y = (C·(h + h') + D·x + y') · silu(z): (Mx, D), advancing the SSM state (B, D, N)
+            SelectiveScan.forward(par, buf.y, buf.xc, buf.dt, plan.negA.get(layer), buf.xdbl, xw, r, w.d(),
+                    buf.xzExt, 2 * di, di, state, hOffset, yOffset, buf.checkpoints, scanChunk, s.first(), s.rows(),
+                    start(s, layer, prefix), lx, di, n);
+            if (hooks.extensionWidth() > 0) { // every row's width is the same (RowPlans)
+                if (yExt == null) {
+                    yExt = new float[mx * di];
+                    buf.extBc = new float[Math.multiplyExact(mx, 2 * hooks.extensionWidth())];
+                }
+                extensionForward(layer, buf, yExt, cache, plan, si, start(s, layer, prefix), training);
+            }
+        }
+        if (yExt != null) {
+            for (int i = 0; i < yExt.length; i++) {
+                buf.y[i] += yExt[i];
+            }
         }
         // h += out_proj(y): (M, D) -> (M, d)
-        outProjResidual(hidden, buf.out, buf.y, buf.yReal, w.outProj(), w.outProjBias().orElse(null), hooks, rows,
-                di);
+        outProjResidual(hidden, buf.out, buf.y, buf.yReal, w.outProj(), w.outProjBias().orElse(null), plan, layer,
+                rows, di);
     }
 
-    // State extension (additional-scan): its n' state dimensions are independent of the base N, so the scan of width
-    // N + n' is the base scan plus this one over the same x, Δ and gate, without skip term:
-    // [B' | C'] = x·[E_B; E_C]ᵀ: (Mx, D) -> (Mx, 2n');  y += (C'_t·h'_t)·silu(z_t), h' (B, D, n') the cache's extra state
-    private void extensionForward(int layer, LayerBuffers buf, HostState cache, CpuPlan<MambaWeights> plan, int batch,
-                                  int lx, boolean training) {
+    // where segment s's rows start in their mixer block: after the virtual rows their prefix does not use
+    private static int start(RowPlans.Segment s, int layer, int prefix) {
+        return prefix - s.plan().layer(layer).prefixLength();
+    }
+
+    // State extension (additional-scan) of segment si's rows: its n' state dimensions are independent of the base N, so
+    // the scan of width N + n' is the base scan plus this one over the same x, Δ and gate, without skip term:
+    // [B' | C'] = x·[E_B; E_C]ᵀ: (Mx, D) -> (Mx, 2n');  yExt = (C'_t·h'_t)·silu(z_t), h' (B, D, n') the cache's extra
+    // state
+    private void extensionForward(int layer, LayerBuffers buf, float[] yExt, HostState cache,
+                                  CpuPlan<MambaWeights> plan, int si, int start, boolean training) {
+        RowPlans.Segment s = plan.segments().get(si);
         int di = config.dInner();
-        HookPlan.Extension ext = plan.layer(layer).extension().orElseThrow();
+        HookPlan.Extension ext = s.plan().layer(layer).extension().orElseThrow();
         int ne = ext.width();
-        int mx = batch * lx;
-        buf.extBc = new float[Math.multiplyExact(mx, 2 * ne)];
-        Linear.forward(par, buf.extBc, buf.xc, di, ext.maps().value(), null, mx, di, 2 * ne);
-        buf.extCheckpoints = training ? new float[Math.multiplyExact(Math.multiplyExact(batch,
+        int lx = buf.rows.lx();
+        int row0 = s.first() * lx;
+        Gemm.abT(par, buf.xc, row0 * di, di, ext.maps().value(), 0, di, null, buf.extBc, row0 * 2 * ne, 2 * ne,
+                s.rows() * lx, 2 * ne, di);
+        buf.extCheckpoints = training ? new float[Math.multiplyExact(Math.multiplyExact(buf.rows.batch(),
                 (lx + scanChunk - 1) / scanChunk), di * ne)] : null;
-        float[] yExt = new float[mx * di];
-        SelectiveScan.forward(par, yExt, buf.xc, buf.dt, plan.extNegA[layer], buf.extBc, 2 * ne, 0, new float[di],
-                buf.xzExt, 2 * di, di, cache.extraState(layer), null, null, buf.extCheckpoints, scanChunk, batch, lx,
-                di, ne);
-        for (int i = 0; i < yExt.length; i++) {
-            buf.y[i] += yExt[i];
-        }
+        SelectiveScan.forward(par, yExt, buf.xc, buf.dt, plan.extNegA(si, layer), buf.extBc, 2 * ne, 0,
+                new float[di], buf.xzExt, 2 * di, di, cache.extraState(layer), null, null, buf.extCheckpoints,
+                scanChunk, s.first(), s.rows(), start, lx, di, ne);
     }
 
     // ---------------------------------------------------------------------------------------------------------------
@@ -300,7 +327,8 @@ public final class CpuMamba extends CpuLanguageModel<MambaWeights, CpuMamba.Laye
         hooks.outputOffset().ifPresent(t -> g.addHook(t, yOffGrad));
         hooks.initialState().ifPresent(t -> g.addHook(t, h0Grad));
         if (hooks.extensionWidth() > 0) {
-            extensionBackward(dy, tape, hooks.extension().orElseThrow(), plan.extNegA[layer], g, dxc, ddt, dxzExt, batch, lx);
+            extensionBackward(dy, tape, hooks.extension().orElseThrow(), plan.extNegA(0, layer), g, dxc, ddt, dxzExt, batch,
+                    lx);
         }
 
         // dt = softplus(pre), pre = dt_low·W_dtᵀ + b + LoRA: (Mx, R) -> (Mx, D)

@@ -8,6 +8,7 @@ import org.ssmpeft.runtime.checkpoint.Mamba2LayerWeights;
 import org.ssmpeft.runtime.checkpoint.Mamba2Weights;
 import org.ssmpeft.runtime.cpu.ModelParts.Grads;
 import org.ssmpeft.runtime.plan.HookPlan;
+import org.ssmpeft.runtime.plan.RowPlans;
 import org.ssmpeft.runtime.plan.Term;
 
 /**
@@ -68,8 +69,14 @@ public final class CpuMamba2 extends CpuLanguageModel<Mamba2Weights, CpuMamba2.T
 
     // A used state continues only under the state extensions that wrote it; a fresh one gets their extra states.
     @Override
-    void admit(HookPlan hooks, HostState cache) {
-        cache.requireExtraState(hooks.extraStateWidths());
+    void admit(RowPlans rows, HostState cache) {
+        cache.requireExtraState(rows.extraStateWidths());
+    }
+
+    // Not yet in one pass (the chunked SSD scan has no per-row segments): a mixed-adapter batch runs row by row.
+    @Override
+    boolean mixesNatively() {
+        return false;
     }
 
     // ---------------------------------------------------------------------------------------------------------------
@@ -136,7 +143,7 @@ public final class CpuMamba2 extends CpuLanguageModel<Mamba2Weights, CpuMamba2.T
 
         // [z | xBC | dt] = in_proj(u): (M, d) -> (M, W), written at the real rows of (Mx, W)
         float[] real = prefix == 0 ? t.proj : new float[Math.multiplyExact(m, wd)];
-        normAndInProj(hidden, t, real, w.norm(), w.inProj(), w.inProjBias().orElse(null), hooks, wd);
+        normAndInProj(hidden, t, real, w.norm(), w.inProj(), w.inProjBias().orElse(null), plan, layer, wd);
         if (prefix > 0) {
             // [0 | P] at the n virtual rows: the gate z is 0 there
             float[] p = hooks.prefix().orElseThrow().value();
@@ -172,7 +179,7 @@ public final class CpuMamba2 extends CpuLanguageModel<Mamba2Weights, CpuMamba2.T
             if (training) {
                 t.extStart = cache.extraState(layer).clone();
             }
-            SsdExtension.forward(par, t.y, t.xbc, cd, t.dt, plan.extNegA[layer], ext.maps().value(),
+            SsdExtension.forward(par, t.y, t.xbc, cd, t.dt, plan.extNegA(0, layer), ext.maps().value(),
                     cache.extraState(layer), extDims(rows, ext));
         }
         // norm(y, z): (Mx, D)
@@ -180,7 +187,8 @@ public final class CpuMamba2 extends CpuLanguageModel<Mamba2Weights, CpuMamba2.T
                 config.layerNormEpsilon());
         // h += out_proj(gated): (M, D) -> (M, d)
         float[] out = new float[Math.multiplyExact(m, dm)];
-        outProjResidual(hidden, out, t.gated, t.yReal, w.outProj(), w.outProjBias().orElse(null), hooks, rows, di);
+        outProjResidual(hidden, out, t.gated, t.yReal, w.outProj(), w.outProjBias().orElse(null), plan, layer,
+                rows, di);
     }
 
     private SsdExtension.Dims extDims(Rows rows, HookPlan.Extension ext) {
@@ -230,7 +238,7 @@ public final class CpuMamba2 extends CpuLanguageModel<Mamba2Weights, CpuMamba2.T
         }
         if (hooks.extensionWidth() > 0) {
             HookPlan.Extension ext = hooks.extension().orElseThrow();
-            float[] negA = plan.extNegA[layer];
+            float[] negA = plan.extNegA(0, layer);
             float[] dNegA = new float[negA.length];
             float[] dMaps = new float[ext.maps().value().length];
             SsdExtension.backward(dxbc, ddt, dNegA, dMaps, dy, t.xbc, cd, t.dt, negA, ext.maps().value(), t.extStart,

@@ -4,9 +4,11 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.function.Function;
 import org.ssmpeft.api.tensor.Tensor;
 import org.ssmpeft.runtime.plan.HookPlan;
 import org.ssmpeft.runtime.plan.PlanGradients;
+import org.ssmpeft.runtime.plan.RowPlans;
 import org.ssmpeft.runtime.plan.Term;
 
 /**
@@ -43,9 +45,25 @@ final class ModelParts {
 
     // tokens: (B, T), prompt: (P, d) or none -> h: (B·(P+T), d), rows of the embedding matrix (V, d) after P prompt rows
     static float[] embed(int[][] tokens, Optional<Term> prompt, float[] emb, int dm, int len) {
-        int p = prompt.map(t -> t.dim(0)).orElse(0);
         float[] h = new float[Math.multiplyExact(Math.multiplyExact(tokens.length, len), dm)];
-        for (int b = 0; b < tokens.length; b++) {
+        embed(h, tokens, 0, tokens.length, prompt, emb, dm, len);
+        return h;
+    }
+
+    // as above, each segment's rows after its own prompt (P the same for every segment, RowPlans)
+    static float[] embed(int[][] tokens, List<RowPlans.Segment> segments, float[] emb, int dm, int len) {
+        float[] h = new float[Math.multiplyExact(Math.multiplyExact(tokens.length, len), dm)];
+        for (RowPlans.Segment s : segments) {
+            embed(h, tokens, s.first(), s.end(), s.plan().prompt(), emb, dm, len);
+        }
+        return h;
+    }
+
+    // rows [first, end) of h
+    private static void embed(float[] h, int[][] tokens, int first, int end, Optional<Term> prompt, float[] emb,
+                              int dm, int len) {
+        int p = prompt.map(t -> t.dim(0)).orElse(0);
+        for (int b = first; b < end; b++) {
             int r = b * len;
             if (p > 0) {
                 System.arraycopy(prompt.orElseThrow().value(), 0, h, r * dm, p * dm);
@@ -56,7 +74,6 @@ final class ModelParts {
                 r++;
             }
         }
-        return h;
     }
 
     // dHidden: (B·len, d) the gradient at the embedding output -> dEmb (V, d) += at the tokens' rows (or null), and
@@ -89,21 +106,37 @@ final class ModelParts {
     // y: (M, ldy) += Σ_deltas s·(x·Aᵀ)·Bᵀ on the delta's rows; x: (M, in) row stride ldx
     // DoRA: y[:, rows] += (g − 1) ⊙ (x·W[rows]ᵀ) + g ⊙ s·(x·Aᵀ)·Bᵀ, g = m / n per row (HookPlan.Dora)
     static void lowRank(Parallel par, List<HookPlan.LowRank> deltas, float[] y, int ldy, float[] x, int ldx, int m) {
+        lowRank(par, deltas, y, ldy, x, ldx, 0, m);
+    }
+
+    // each segment's deltas on its own rows: rows [first·per, end·per) of y and x, per = rows per sequence (the
+    // products are row by row, so a row gets the bits it gets alone: Gemm's invariant)
+    static void lowRank(Parallel par, List<RowPlans.Segment> segments,
+                        Function<HookPlan, List<HookPlan.LowRank>> deltas, float[] y, int ldy, float[] x, int ldx,
+                        int per) {
+        for (RowPlans.Segment s : segments) {
+            lowRank(par, deltas.apply(s.plan()), y, ldy, x, ldx, s.first() * per, s.rows() * per);
+        }
+    }
+
+    // as above on rows [row0, row0 + m) of y and x
+    static void lowRank(Parallel par, List<HookPlan.LowRank> deltas, float[] y, int ldy, float[] x, int ldx, int row0,
+                        int m) {
         for (HookPlan.LowRank d : deltas) {
             float[] t = new float[Math.multiplyExact(m, d.rank())];
-            Linear.forward(par, t, x, ldx, d.a().value(), null, m, d.in(), d.rank());
+            Gemm.abT(par, x, row0 * ldx, ldx, d.a().value(), 0, d.in(), null, t, 0, d.rank(), m, d.rank(), d.in());
             if (d.dora().isEmpty()) {
-                Linear.forwardAdd(par, y, d.rowOffset(), ldy, t, d.rank(), d.b().value(), d.scale(), m, d.rank(),
-                        d.out());
+                Linear.forwardAdd(par, y, row0 * ldy + d.rowOffset(), ldy, t, d.rank(), d.b().value(), d.scale(), m,
+                        d.rank(), d.out());
                 continue;
             }
             HookPlan.Dora dora = d.dora().get();
             float[] gain = dora.gain();
             float[] u = new float[Math.multiplyExact(m, d.out())];
             Linear.forward(par, u, t, d.rank(), d.b().value(), null, m, d.rank(), d.out());
-            float[] base = baseRows(par, dora, d, x, ldx, m);
+            float[] base = baseRows(par, dora, d, x, row0 * ldx, ldx, m);
             for (int i = 0; i < m; i++) {
-                int yr = i * ldy + d.rowOffset();
+                int yr = (row0 + i) * ldy + d.rowOffset();
                 for (int j = 0; j < d.out(); j++) {
                     y[yr + j] += (gain[j] - 1f) * base[i * d.out() + j] + gain[j] * (d.scale() * u[i * d.out() + j]);
                 }
@@ -112,9 +145,10 @@ final class ModelParts {
     }
 
     // x·W[rows]ᵀ: (M, out) of a DoRA delta's rows of the base weight
-    private static float[] baseRows(Parallel par, HookPlan.Dora dora, HookPlan.LowRank d, float[] x, int ldx, int m) {
+    private static float[] baseRows(Parallel par, HookPlan.Dora dora, HookPlan.LowRank d, float[] x, int xOff,
+                                    int ldx, int m) {
         float[] base = new float[Math.multiplyExact(m, d.out())];
-        Gemm.abT(par, x, 0, ldx, dora.weight(), d.rowOffset() * d.in(), d.in(), null, base, 0, d.out(), m, d.out(),
+        Gemm.abT(par, x, xOff, ldx, dora.weight(), d.rowOffset() * d.in(), d.in(), null, base, 0, d.out(), m, d.out(),
                 d.in());
         return base;
     }
@@ -136,7 +170,7 @@ final class ModelParts {
                 float[] gain = dora.gain();
                 float[] u = new float[m * d.out()];
                 Linear.forward(par, u, t, r, d.b().value(), null, m, r, d.out());
-                float[] base = baseRows(par, dora, d, x, ldx, m);
+                float[] base = baseRows(par, dora, d, x, 0, ldx, m);
                 float[] dm = new float[d.out()];
                 float[] scaled = new float[m * d.out()]; // g ⊙ dy on the rows
                 float[] rest = new float[m * d.out()]; // (g − 1) ⊙ dy on the rows
@@ -191,9 +225,14 @@ final class ModelParts {
 
     // state: (B, S) += h0 (S) for every sequence: h_{-1} = h_state + Σh0 (a fresh state is zero unless imported)
     static void addInitialState(float[] state, Optional<Term> h0, int batch) {
+        addInitialState(state, h0, 0, batch);
+    }
+
+    // as above for sequences [first, first + rows) only (a segment of a mixed-adapter batch)
+    static void addInitialState(float[] state, Optional<Term> h0, int first, int rows) {
         if (h0.isPresent()) {
             float[] v = h0.get().value();
-            for (int b = 0; b < batch; b++) {
+            for (int b = first; b < first + rows; b++) {
                 for (int i = 0; i < v.length; i++) {
                     state[b * v.length + i] += v[i];
                 }

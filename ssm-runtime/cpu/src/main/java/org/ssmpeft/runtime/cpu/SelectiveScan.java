@@ -43,14 +43,27 @@ final class SelectiveScan {
     static void forward(Parallel par, float[] y, float[] x, float[] dt, float[] a, float[] bc, int ldbc, int bOff,
                         float[] dSkip, float[] z, int ldz, int zOff, float[] state, float[] hOffset, float[] yOffset,
                         float[] checkpoints, int chunk, int batch, int len, int d, int n) {
+        forward(par, y, x, dt, a, bc, ldbc, bOff, dSkip, z, ldz, zOff, state, hOffset, yOffset, checkpoints, chunk, 0,
+                batch, 0, len, d, n);
+    }
+
+    // as above, on sequences [first, first + rows) of the batch only, each from position start of its len slots (a
+    // mixed-adapter batch: each run of rows with its own h' and y', the slots before start belong to another row's
+    // longer prefix, neither read nor written); checkpoints only with start 0
+    static void forward(Parallel par, float[] y, float[] x, float[] dt, float[] a, float[] bc, int ldbc, int bOff,
+                        float[] dSkip, float[] z, int ldz, int zOff, float[] state, float[] hOffset, float[] yOffset,
+                        float[] checkpoints, int chunk, int first, int rows, int start, int len, int d, int n) {
+        if (checkpoints != null && start != 0) {
+            throw new IllegalArgumentException("scan checkpoints are kept for whole sequences only, start " + start);
+        }
         int blocks = (d + CHANNEL_BLOCK - 1) / CHANNEL_BLOCK;
         int chunks = checkpoints == null ? 0 : (len + chunk - 1) / chunk;
-        par.forEach(batch * blocks, task -> {
-            int b = task / blocks;
+        par.forEach(rows * blocks, task -> {
+            int b = first + task / blocks;
             int c0 = (task % blocks) * CHANNEL_BLOCK;
             int c1 = Math.min(d, c0 + CHANNEL_BLOCK);
             int hBase = (b * d) * n;
-            for (int t = 0; t < len; t++) {
+            for (int t = start; t < len; t++) {
                 if (checkpoints != null && t % chunk == 0) {
                     int ck = ((b * chunks + t / chunk) * d) * n;
                     System.arraycopy(state, hBase + c0 * n, checkpoints, ck + c0 * n, (c1 - c0) * n);

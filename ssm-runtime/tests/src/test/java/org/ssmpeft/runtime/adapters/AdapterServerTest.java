@@ -162,4 +162,34 @@ class AdapterServerTest {
         }
         return out;
     }
+
+    @Test
+    void aRequestBatchNamingAnAdapterPerRowIsServedInOneCallAsEveryRowAlone() throws Exception {
+        var server = serverWithAll();
+        int[][] tokens = TinyAdapters.tokens(3);
+        String[] perRow = {"lora", "", "offset", "h0", "prefix", "lora"};
+        int[][] rows = new int[perRow.length][];
+        for (int b = 0; b < rows.length; b++) {
+            rows[b] = tokens[b % tokens.length];
+        }
+        var mixed = server.forwardPerRow(rows, perRow);
+        int v = mixed.vocab();
+        for (int b = 0; b < rows.length; b++) {
+            float[] alone = perRow[b].isEmpty() ? server.forward(new int[][] {rows[b]}).values()
+                    : server.forward(new int[][] {rows[b]}, perRow[b]).values();
+            float[] row = java.util.Arrays.copyOfRange(mixed.values(), b * mixed.length() * v,
+                    (b + 1) * mixed.length() * v);
+            assertThat(row).as("row %d (%s)", b, perRow[b]).isEqualTo(alone);
+        }
+        // stacks per row, and decode steps with the same views
+        var views = server.views(List.of(List.of("lora-blocks", "offset-y"), List.of("offset")));
+        var cache = server.newState(2);
+        var alone = server.newState(1);
+        float[] step = server.step(new int[] {1, 2}, views, cache);
+        assertThat(java.util.Arrays.copyOfRange(step, 0, v))
+                .isEqualTo(server.step(new int[] {1}, views.get(0), alone));
+        assertThatThrownBy(() -> server.views(List.of(List.of("lora"), List.of("nope"))))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageStartingWith("row 1 of the request: no adapter named 'nope'");
+    }
 }
