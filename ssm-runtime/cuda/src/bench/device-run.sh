@@ -82,9 +82,11 @@ if [ "${TRAIN:-}" = "1" ]; then
   # prints why and exits 3), the peer through transformers' pure-PyTorch path, ~22 s a step at this shape
   # (anchors.md), so 1 warm-up + TRAIN_PEER_STEPS timed steps per row (4 rows run; lora-out is refused by PEFT)
   echo "== training-step benchmark (Mamba-130M shape, batch 4, L 1024)"
-  timeout ${TRAIN_TIMEOUT:-120} $JAVA -cp "$CP" org.ssmpeft.runtime.cuda.bench.TrainStepBench --backend cuda \
-    --shape 130m --batch 4 --length 1024 --methods state-offset,lora,lora-out --precision ${TRAIN_PRECISIONS:-fp32,bf16} \
-    --warmup ${TRAIN_WARMUP:-2} --steps ${TRAIN_STEPS:-5} 2>&1 | tee "$OUT/train-bench.log" | grep -v "^BENCH"
+  # TRAIN_METHODS, TRAIN_OPTIMIZER (device|host|both), TRAIN_JAVA_OPTS (e.g. -Dssmpeft.cuda.headChunkFloats=...)
+  timeout ${TRAIN_TIMEOUT:-120} $JAVA ${TRAIN_JAVA_OPTS:-} -cp "$CP" org.ssmpeft.runtime.cuda.bench.TrainStepBench \
+    --backend cuda --shape 130m --batch 4 --length 1024 --methods ${TRAIN_METHODS:-state-offset,lora,lora-out} \
+    --precision ${TRAIN_PRECISIONS:-fp32,bf16} --optimizer ${TRAIN_OPTIMIZER:-device} --warmup ${TRAIN_WARMUP:-2} \
+    --steps ${TRAIN_STEPS:-5} 2>&1 | tee "$OUT/train-bench${TRAIN_TAG:-}.log" | grep -v "^BENCH"
   if [ "${TRAIN_PEER:-1}" = "1" ]; then
   echo "== transformers + PEFT training peer"
   PYTHONUNBUFFERED=1 timeout ${TRAIN_PEER_TIMEOUT:-230} python3 ssm-runtime/cuda/src/bench/python/train_peer.py \

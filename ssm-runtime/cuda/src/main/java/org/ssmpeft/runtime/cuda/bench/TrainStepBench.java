@@ -25,6 +25,7 @@ import org.ssmpeft.runtime.backend.Backends;
 import org.ssmpeft.runtime.backend.LossAndGradients;
 import org.ssmpeft.runtime.backend.Precision;
 import org.ssmpeft.runtime.backend.SsmModel;
+import org.ssmpeft.runtime.backend.TrainingSession;
 import org.ssmpeft.runtime.checkpoint.MambaConfig;
 import org.ssmpeft.runtime.checkpoint.MambaInit;
 import org.ssmpeft.runtime.checkpoint.MambaWeights;
@@ -40,8 +41,11 @@ import org.ssmpeft.runtime.train.TrainableParameter;
  * through the public SPI only ({@link Backends}, {@link SsmModel#lossAndGradients}, adapters from the installed
  * method plugins by {@link AdapterFactory}, the project's {@link AdamW}). One step = loss and gradients of a batch
  * (B, L) of random tokens (labels = tokens, next-token cross-entropy) + one AdamW update of every trainable tensor,
- * as {@code Trainer} takes it, timed on the wall clock: the SPI's call is synchronous (the gradients come back as host
- * tensors), so the time includes the device work, the copies back and the host optimiser. Median of the timed
+ * as {@code Trainer} takes it, timed on the wall clock. With {@code --optimizer device} (the default) the step is the
+ * model's own {@link TrainingSession} where it offers one ({@link SsmModel#residentTraining}: on cuda the trainables,
+ * gradients and AdamW moments stay on the device and only the loss and norm come back), else, and with
+ * {@code host}, {@code lossAndGradients} (the gradients come back as host tensors) + the host AdamW; {@code both}
+ * runs each row both ways. The calls are synchronous, so the time includes the device work. Median of the timed
  * steps after the warm-up ones; each row builds its model anew, and a discarded round of warm-up steps of the first
  * row runs before any (the JIT's compilation of the host code would otherwise land on the first row).
  *
@@ -125,16 +129,18 @@ public final class TrainStepBench {
     }
 
     record Options(String backend, String shape, int batch, int length, List<Method> methods,
-                   List<Precision> precisions, int warmup, int steps, long seed) {
+                   List<Precision> precisions, int warmup, int steps, long seed, String optimizer) {
 
         static final String USAGE = "options: --backend NAME (default: the preferred available one), --shape 130m|tiny"
                 + " (130m), --batch B (4), --length L (1024), --methods state-offset,lora,lora-out (all),"
-                + " --precision fp32|tf32|bf16, or a list: fp32,tf32,bf16 (fp32), --warmup N (2), --steps N (5), --seed S (0)";
+                + " --precision fp32|tf32|bf16, or a list: fp32,tf32,bf16 (fp32), --warmup N (2), --steps N (5), --seed S (0),"
+                + " --optimizer device|host|both (device: AdamW where the model keeps the trainables, if it offers"
+                + " that, else host)";
 
         static Options parse(String[] args) {
             Map<String, String> v = new LinkedHashMap<>();
             List<String> known = List.of("--backend", "--shape", "--batch", "--length", "--methods", "--precision",
-                    "--warmup", "--steps", "--seed");
+                    "--warmup", "--steps", "--seed", "--optimizer");
             for (int i = 0; i < args.length; i++) {
                 if (!known.contains(args[i])) {
                     throw new IllegalArgumentException("unknown option '" + args[i] + "'; " + USAGE);
@@ -157,8 +163,13 @@ public final class TrainStepBench {
             }
             Options o = new Options(v.getOrDefault("--backend", ""), v.getOrDefault("--shape", "130m"),
                     positive(v, "--batch", 4), positive(v, "--length", 1024), methods, List.copyOf(precisions),
-                    count(v, "--warmup", 2), positive(v, "--steps", 5), Long.parseLong(v.getOrDefault("--seed", "0")));
+                    count(v, "--warmup", 2), positive(v, "--steps", 5), Long.parseLong(v.getOrDefault("--seed", "0")),
+                    v.getOrDefault("--optimizer", "device"));
             TrainStepBench.shape(o.shape); // an unknown shape fails here, before any work
+            if (!List.of("device", "host", "both").contains(o.optimizer)) {
+                throw new IllegalArgumentException("--optimizer: expected device, host or both, found '" + o.optimizer
+                        + "'; " + USAGE);
+            }
             return o;
         }
 
@@ -269,7 +280,7 @@ public final class TrainStepBench {
                 // the JIT compiles the step's host code (and a GPU leaves its idle clocks) only after some work, so
                 // the first row would pay for it: a discarded round of warm-up steps first
                 run(backend, weights, factory, o.methods.getFirst(), runs.getFirst(), o, batches, flops, ctx, bf16Rate,
-                        false);
+                        false, !o.optimizer.equals("host"));
             }
             for (Precision precision : o.precisions) {
                 if (!supports(backend, precision)) {
@@ -281,14 +292,18 @@ public final class TrainStepBench {
                     continue;
                 }
                 for (Method m : o.methods) {
-                    rows.add(run(backend, weights, factory, m, precision, o, batches, flops, ctx, bf16Rate, true));
+                    for (boolean device : o.optimizer.equals("both") ? List.of(true, false)
+                            : List.of(o.optimizer.equals("device"))) {
+                        rows.add(run(backend, weights, factory, m, precision, o, batches, flops, ctx, bf16Rate, true,
+                                device));
+                    }
                 }
             }
             if (rows.isEmpty()) {
                 return;
             }
             System.out.println();
-            System.out.println("method        precision  trainable   median ms     min ms    tokens/s  peak MiB"
+            System.out.println("method        precision optimizer  trainable   median ms     min ms    tokens/s  peak MiB"
                     + "    MFU  MFU(needed)  loss first->last");
             rows.forEach(System.out::println);
         }
@@ -305,7 +320,7 @@ public final class TrainStepBench {
 
     private static String run(BackendProvider backend, MambaWeights weights, AdapterFactory factory, Method method,
                               Precision precision, Options o, int[][][] batches, Flops flops, CudaContext ctx,
-                              double bf16Rate, boolean timed) {
+                              double bf16Rate, boolean timed, boolean deviceOptimizer) {
         List<AdapterConfig> configs = factory.reader().parse(method.config, ConfigFormat.YAML);
         AdapterSet adapters = factory.create(configs, weights.shape(), o.seed);
         List<TrainableParameter> trainable = new ArrayList<>();
@@ -320,32 +335,54 @@ public final class TrainStepBench {
         double[] times = new double[o.steps];
         double firstLoss = Double.NaN, lastLoss = Double.NaN;
         long peakBytes;
+        String where = "host";
         try (MemoryPeak peak = ctx == null ? null : MemoryPeak.start(ctx)) {
             SsmModel model = backend.create(weights.withPrecision(precision));
+            // the device's own step (forward, backward, accumulation, norm and one AdamW launch, the trainables
+            // resident) where the model offers it and it is asked for; else lossAndGradients + AdamW on the host
+            TrainingSession session = deviceOptimizer ? model.residentTraining(adapters, new TrainingSession.Settings(
+                    trainable.stream().map(p -> new TrainingSession.Trainable(p.key(), p.value(), p.weightDecay(),
+                            p.learningRateScale(), p.adapter(), p.name())).toList(), Set.of(), AdamW.DEFAULT_BETA1,
+                    AdamW.DEFAULT_BETA2, AdamW.DEFAULT_EPS, WEIGHT_DECAY)).orElse(null) : null;
+            where = session == null ? "host" : session.where();
             try {
                 for (int i = -o.warmup; i < (timed ? o.steps : 0); i++) {
                     int[][] tokens = batches[Math.floorMod(i, batches.length)];
                     long start = System.nanoTime();
-                    LossAndGradients g = model.lossAndGradients(tokens, tokens, adapters, Set.of(), false);
-                    Map<String, float[]> grads = new LinkedHashMap<>();
-                    for (TrainableParameter p : trainable) {
-                        grads.put(p.key(), p.gradientIn(g).data());
+                    double loss;
+                    if (session != null) {
+                        session.beginStep();
+                        session.addMicroBatch(tokens, tokens);
+                        loss = session.step(LEARNING_RATE, 0).loss();
+                    } else {
+                        LossAndGradients g = model.lossAndGradients(tokens, tokens, adapters, Set.of(), false);
+                        Map<String, float[]> grads = new LinkedHashMap<>();
+                        for (TrainableParameter p : trainable) {
+                            grads.put(p.key(), p.gradientIn(g).data());
+                        }
+                        adamw.step(trainable, grads, LEARNING_RATE);
+                        loss = g.loss();
                     }
-                    adamw.step(trainable, grads, LEARNING_RATE);
                     long end = System.nanoTime();
-                    if (!Double.isFinite(g.loss())) {
+                    if (!Double.isFinite(loss)) {
                         throw new IllegalStateException(method.row + ": the loss of step " + (i + o.warmup + 1)
-                                + " is " + g.loss());
+                                + " is " + loss);
                     }
                     if (i == -o.warmup) {
-                        firstLoss = g.loss();
+                        firstLoss = loss;
                     }
-                    lastLoss = g.loss();
+                    lastLoss = loss;
                     if (i >= 0) {
                         times[i] = (end - start) / 1e6;
                     }
                 }
+                if (session != null) {
+                    session.toHost();
+                }
             } finally {
+                if (session != null) {
+                    session.close();
+                }
                 if (model instanceof AutoCloseable c) {
                     try {
                         c.close();
@@ -369,14 +406,14 @@ public final class TrainStepBench {
                         + "\"precision\":%s,\"batch\":%d,\"length\":%d,\"trainable\":%d,\"warmup\":%d,\"steps\":%d,"
                         + "\"median_ms\":%.3f,\"min_ms\":%.3f,\"tokens_per_s\":%.1f,\"peak_device_bytes\":%s,"
                         + "\"flops_per_token\":%d,\"needed_flops_per_token\":%d,\"bf16_gemm_flop_s\":%s,\"mfu\":%s,"
-                        + "\"mfu_needed\":%s,\"loss_first\":%.5f,\"loss_last\":%.5f,\"load\":%s}%n",
+                        + "\"mfu_needed\":%s,\"loss_first\":%.5f,\"loss_last\":%.5f,\"optimizer\":%s,\"load\":%s}%n",
                 quote(backend.name()), quote(o.shape), quote(method.row), quote(precision.id()), o.batch, o.length,
                 adapterParameters, o.warmup, o.steps, med, min, tokensPerSecond,
                 peakBytes < 0 ? "null" : String.valueOf(peakBytes), flops.model(), needed,
                 json(bf16Rate, "%.4e"), json(mfu, "%.5f"), json(mfuNeeded, "%.5f"), firstLoss, lastLoss,
-                quote(loadAverage()));
-        return String.format(Locale.ROOT, "%-13s %-9s %10d %11.2f %10.2f %11.1f %9s %6s %12s  %.4f->%.4f",
-                method.row, precision, adapterParameters, med, min, tokensPerSecond,
+                quote(where), quote(loadAverage()));
+        return String.format(Locale.ROOT, "%-13s %-9s %-9s %10d %11.2f %10.2f %11.1f %9s %6s %12s  %.4f->%.4f",
+                method.row, precision, where, adapterParameters, med, min, tokensPerSecond,
                 peakBytes < 0 ? "n/a" : String.format(Locale.ROOT, "%.0f", peakBytes / (double) (1L << 20)),
                 percent(mfu), percent(mfuNeeded), firstLoss, lastLoss);
     }

@@ -398,7 +398,11 @@ public final class CudaMamba implements SsmModel, AutoCloseable {
     /** The logits at most in flight at once in {@link #headLoss}: {@value} floats (256 MB). */
     static final long HEAD_CHUNK_FLOATS = 1L << 26;
 
-    private long headChunkFloats = HEAD_CHUNK_FLOATS; // smaller in tests, to run several chunks on tiny models
+    /** System property overriding {@link #HEAD_CHUNK_FLOATS} (a benchmark's knob: a huge value gives one chunk). */
+    public static final String HEAD_CHUNK_PROPERTY = "ssmpeft.cuda.headChunkFloats";
+
+    // smaller in tests, to run several chunks on tiny models
+    private long headChunkFloats = Math.max(1, Long.getLong(HEAD_CHUNK_PROPERTY, HEAD_CHUNK_FLOATS));
 
     /** Sets the logits in flight at once in {@link #headLoss} (at least one row's); for tests. */
     void headChunkFloats(long floats) {
