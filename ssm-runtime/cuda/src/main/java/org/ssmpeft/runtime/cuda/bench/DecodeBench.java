@@ -1,5 +1,11 @@
 package org.ssmpeft.runtime.cuda.bench;
 
+import static org.ssmpeft.runtime.cuda.bench.BenchSetup.json;
+import static org.ssmpeft.runtime.cuda.bench.BenchSetup.loadAverage;
+import static org.ssmpeft.runtime.cuda.bench.BenchSetup.median;
+import static org.ssmpeft.runtime.cuda.bench.BenchSetup.quote;
+
+import java.io.PrintStream;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -7,18 +13,16 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
-import java.util.SplittableRandom;
 import org.ssmpeft.api.composition.AdapterFactory;
 import org.ssmpeft.api.composition.AdapterSet;
-import org.ssmpeft.api.config.ConfigFormat;
 import org.ssmpeft.api.registry.PeftMethods;
 import org.ssmpeft.runtime.backend.BackendProvider;
 import org.ssmpeft.runtime.backend.Backends;
 import org.ssmpeft.runtime.backend.Logits;
+import org.ssmpeft.runtime.backend.Precision;
 import org.ssmpeft.runtime.backend.SsmModel;
 import org.ssmpeft.runtime.backend.SsmState;
 import org.ssmpeft.runtime.checkpoint.MambaConfig;
-import org.ssmpeft.runtime.checkpoint.MambaInit;
 import org.ssmpeft.runtime.checkpoint.MambaWeights;
 import org.ssmpeft.runtime.cuda.driver.CudaContext;
 import org.ssmpeft.runtime.cuda.model.CudaMamba;
@@ -47,24 +51,41 @@ import org.ssmpeft.runtime.generate.Generator;
  * Medians over the timed repetitions (steps: over every step of every timed repetition), each repetition a fresh
  * state, after warm-up repetitions that are discarded.
  *
- * <p>Weight-read floor ({@code cuda} only): a decode step must read every parameter once, so its floor is
- * {@code bytes per parameter · parameters / copy bandwidth} (the tied head counted once: it is the embedding; fp32:
- * 4 bytes), the bandwidth being ScanBench's 1 GiB device-to-device copy (read + write) measured in the same run. At
- * Mamba-130M's 129,135,360 parameters that is 516.5 MB, about 127 us at 4.06 TB/s. What the floor leaves out: the
- * logits' (B, V) copy to the host per step (3.2 MB at B 16), the state's read and write (B · layers · d_inner ·
- * (d_state + d_conv) floats), the host argmax and the plan's per-call uploads.
+ * <p>Precision: each one asked ({@code --precision}, default fp32 and bf16) is the model's option
+ * ({@link org.ssmpeft.runtime.backend.ModelSpec#precision()}): one model per precision is built from the same fp32
+ * random weights ({@code weights.withPrecision(p)}) and decodes every batch. One the backend does not offer
+ * ({@link BackendProvider#precisions()}: cpu and djl fp32 only, cuda fp32, tf32 and bf16) is reported as skipped,
+ * per batch, with the backend's own refusal ({@link BackendProvider#requirePrecision}). Only the matrix products
+ * change: tf32 rounds their fp32 operands inside cuBLAS, bf16 (autocast) rounds both inputs to bfloat16 and reads
+ * bf16 copies of the base matrices made once when the model is built; norms, conv, scan, the state, the logits and
+ * the fp32 master weights stay float32. A reduced-precision model decodes other tokens than the fp32 one, so every
+ * check compares runs of one precision only.
  *
- * <p>Precision: the model has no precision option yet ({@link org.ssmpeft.runtime.backend.ModelSpec} carries none),
- * so every backend runs fp32 weights and bf16 rows are reported as skipped.
+ * <p>Weight-read floor ({@code cuda} only), per precision: a decode step must read every parameter once, so its
+ * floor is {@code parameter bytes / copy bandwidth}, the bandwidth being ScanBench's 1 GiB device-to-device copy
+ * (read + write) measured in the same run. The parameter bytes count every parameter of the model once, the tied
+ * head once (it is the embedding), at the width the step's kernels read it:
+ * <ul>
+ *   <li>fp32 and tf32: 4 bytes per parameter (tf32 products read the fp32 matrices): {@code 4 · P}; at Mamba-130M's
+ *       P = 129,135,360 that is 516.5 MB, about 127 us at 4.06 TB/s;</li>
+ *   <li>bf16: 2 bytes per matrix parameter (the bf16 copies of in_proj, x_proj, dt_proj and out_proj of every layer
+ *       and of the head: P_mm, {@link BenchSetup#matrixParameters}) and 4 bytes per other parameter (norms, conv1d,
+ *       dt bias, A_log, D, read as float32): {@code 2 · P_mm + 4 · (P − P_mm)}; at Mamba-130M's P_mm = 128,268,288
+ *       that is 260.0 MB, about 64 us at 4.06 TB/s. The fp32 masters of the matrices are not read by a step (the
+ *       embedding lookup reads B rows of the fp32 embedding: left out).</li>
+ * </ul>
+ * What every floor leaves out: the logits' (B, V) copy to the host per step (3.2 MB at B 16), the state's read and
+ * write (B · layers · d_inner · (d_state + d_conv) floats), the activations' conversions to bf16, the host argmax
+ * and the plan's per-call uploads.
  *
  * <p>Methods: {@code none} (the base model), {@code state-offset} (h' per layer through the real plugin, as
  * TrainStepBench builds it, but initialised {@code normal} so that the offset changes what is decoded).
  *
- * <p>Prints a header (backend, shape, precision, machine load, copy bandwidth and floor), a table and one
- * {@code BENCH {json}} line per result.
+ * <p>Prints a header (backend, shape, precisions, machine load, copy bandwidth and floors), a table (one row per
+ * precision and batch), the checks of each precision and one {@code BENCH {json}} line per result.
  * <pre>java --enable-native-access=ALL-UNNAMED -cp ... org.ssmpeft.runtime.cuda.bench.DecodeBench \
  *     [--backend cpu|cuda] [--shape 130m|tiny] [--batch 1,16] [--prompt 16] [--new 128] \
- *     [--method none|state-offset] [--precision fp32,bf16] [--warmup 2] [--reps 5]</pre>
+ *     [--method none|state-offset] [--precision fp32|tf32|bf16|fp32,tf32,bf16] [--warmup 2] [--reps 5]</pre>
  */
 public final class DecodeBench {
 
@@ -82,39 +103,24 @@ public final class DecodeBench {
         }
 
         static Method of(String name) {
-            for (Method m : values()) {
-                if (m.row.equals(name)) {
-                    return m;
-                }
-            }
-            throw new IllegalArgumentException("--method: unknown method '" + name + "'; expected one of: "
-                    + String.join(", ", Arrays.stream(values()).map(m -> m.row).toList()));
+            return BenchOptions.choose(name, values(), m -> m.row, "--method: unknown method '%s'; expected one of: ");
         }
     }
 
     record Options(String backend, String shape, List<Integer> batches, int prompt, int newTokens, Method method,
-                   List<String> precisions, int warmup, int reps, long seed) {
+                   List<Precision> precisions, int warmup, int reps, long seed) {
 
         static final String USAGE = "options: --backend NAME (default: the preferred available one), --shape 130m|tiny"
                 + " (130m), --batch B,B... (1,16), --prompt P (16), --new N (128), --method none|state-offset (none),"
-                + " --precision fp32|bf16|fp32,bf16 (fp32,bf16), --warmup N (2), --reps N (5), --seed S (0)";
+                + " --precision fp32|tf32|bf16, or a list: fp32,tf32,bf16 (fp32,bf16), --warmup N (2), --reps N (5),"
+                + " --seed S (0)";
 
         static Options parse(String[] args) {
-            Map<String, String> v = new LinkedHashMap<>();
-            List<String> known = List.of("--backend", "--shape", "--batch", "--prompt", "--new", "--method",
-                    "--precision", "--warmup", "--reps", "--seed");
-            for (int i = 0; i < args.length; i++) {
-                if (!known.contains(args[i])) {
-                    throw new IllegalArgumentException("unknown option '" + args[i] + "'; " + USAGE);
-                }
-                if (i + 1 >= args.length) {
-                    throw new IllegalArgumentException(args[i] + " needs a value; " + USAGE);
-                }
-                v.put(args[i], args[++i]);
-            }
+            BenchOptions v = BenchOptions.parse(args, List.of("--backend", "--shape", "--batch", "--prompt", "--new",
+                    "--method", "--precision", "--warmup", "--reps", "--seed"), USAGE);
             List<Integer> batches = new ArrayList<>();
-            for (String s : v.getOrDefault("--batch", "1,16").split(",")) {
-                int b = whole("--batch", s.trim());
+            for (String s : v.text("--batch", "1,16").split(",")) {
+                int b = BenchOptions.whole("--batch", s.trim());
                 if (b < 1) {
                     throw new IllegalArgumentException("--batch: every batch must be >= 1, found " + b);
                 }
@@ -122,58 +128,37 @@ public final class DecodeBench {
                     batches.add(b);
                 }
             }
-            List<String> precisions = Arrays.stream(v.getOrDefault("--precision", "fp32,bf16").split(","))
-                    .map(String::trim).toList();
-            for (String p : precisions) {
-                if (!p.equals("fp32") && !p.equals("bf16")) {
-                    throw new IllegalArgumentException("--precision: unknown precision '" + p + "'; expected fp32,"
-                            + " bf16 or both (fp32,bf16)");
-                }
-            }
-            Options o = new Options(v.getOrDefault("--backend", ""), v.getOrDefault("--shape", "130m"),
-                    List.copyOf(batches), positive(v, "--prompt", 16), positive(v, "--new", 128),
-                    Method.of(v.getOrDefault("--method", "none")), precisions, count(v, "--warmup", 2),
-                    positive(v, "--reps", 5), Long.parseLong(v.getOrDefault("--seed", "0")));
-            TrainStepBench.shape(o.shape); // an unknown shape fails here, before any work
+            List<Precision> precisions = v.precisions("fp32,bf16").stream().distinct().toList();
+            Options o = new Options(v.text("--backend", ""), v.text("--shape", "130m"), List.copyOf(batches),
+                    v.positive("--prompt", 16), v.positive("--new", 128), Method.of(v.text("--method", "none")),
+                    precisions, v.count("--warmup", 2), v.positive("--reps", 5), v.seed());
+            v.shape();
             return o;
-        }
-
-        private static int positive(Map<String, String> v, String key, int fallback) {
-            int n = count(v, key, fallback);
-            if (n < 1) {
-                throw new IllegalArgumentException(key + " must be >= 1, found " + n);
-            }
-            return n;
-        }
-
-        private static int count(Map<String, String> v, String key, int fallback) {
-            String s = v.get(key);
-            int n = s == null ? fallback : whole(key, s);
-            if (n < 0) {
-                throw new IllegalArgumentException(key + " must be >= 0, found " + n);
-            }
-            return n;
-        }
-
-        private static int whole(String key, String s) {
-            try {
-                return Integer.parseInt(s);
-            } catch (NumberFormatException e) {
-                throw new IllegalArgumentException(key + " expects a whole number, found '" + s + "'", e);
-            }
         }
     }
 
     /**
      * The weight-read floor of one decode step: every parameter read once at the copy bandwidth.
      *
-     * @param parameterBytes bytes per parameter · parameters (the tied head once)
+     * @param parameterBytes the bytes a step of the precision reads, every parameter once (the tied head once):
+     *                       {@link #parameterBytes(MambaConfig, Precision)}
      * @param copyGBs        device-to-device copy bandwidth, read + write counted, GB/s (1e9 bytes)
      */
     record Floor(long parameterBytes, double copyGBs) {
 
-        static Floor of(MambaConfig c, int bytesPerParameter, double copyGBs) {
-            return new Floor(Math.multiplyExact(c.parameterCount(), (long) bytesPerParameter), copyGBs);
+        static Floor of(MambaConfig c, Precision precision, double copyGBs) {
+            return new Floor(parameterBytes(c, precision), copyGBs);
+        }
+
+        /**
+         * fp32, tf32: {@code 4 · P}; bf16: {@code 2 · P_mm + 4 · (P − P_mm)}, P_mm the matrix products' weights
+         * ({@link BenchSetup#matrixParameters}: a bf16 model's products read their bf16 copies), the rest float32.
+         */
+        static long parameterBytes(MambaConfig c, Precision precision) {
+            long all = c.parameterCount();
+            long matrices = precision == Precision.BF16 ? BenchSetup.matrixParameters(c) : 0;
+            return Math.addExact(Math.multiplyExact(matrices, 2L),
+                    Math.multiplyExact(all - matrices, (long) Float.BYTES));
         }
 
         /** {@code parameterBytes / copy bandwidth}, in microseconds. */
@@ -190,11 +175,6 @@ public final class DecodeBench {
     /** {@code batch · newTokens} tokens in {@code ms}, per second. */
     static double tokensPerSecond(int batch, int newTokens, double ms) {
         return (double) batch * newTokens / (ms / 1e3);
-    }
-
-    /** Whether the model offers {@code precision} weights: fp32 only until {@code ModelSpec} has a precision option. */
-    static boolean offered(String precision) {
-        return precision.equals("fp32");
     }
 
     /** The greedy token of each row of (B, V) logits: the first largest (ties to the lower id); non-finite fails. */
@@ -243,120 +223,136 @@ public final class DecodeBench {
         return worst;
     }
 
-    /** Row 0's top logit of another batch may differ from batch 1's by rounding (other product shapes), not more. */
-    static final double ROW_TOLERANCE = 1e-3;
+    /**
+     * Row 0's top logit of another batch may differ from batch 1's by rounding (other product shapes), not more: 1e-3
+     * relative at fp32; with reduced-precision products an operand rounded the other way moves by one unit of the
+     * format, so there four units (tf32 2^-11, bf16 2^-8) when that is more.
+     */
+    static double rowTolerance(Precision precision) {
+        return switch (precision) {
+            case FLOAT32 -> 1e-3;
+            case TF32 -> Math.max(1e-3, 4 * 0x1p-11);
+            case BF16 -> Math.max(1e-3, 4 * 0x1p-8);
+        };
+    }
 
     private DecodeBench() {
     }
 
     public static void main(String[] args) throws Exception {
+        int code = run(args, System.out, System.err);
+        if (code != 0) {
+            System.exit(code);
+        }
+    }
+
+    /**
+     * The benchmark, printing to {@code out} (errors of the options to {@code err}); its exit code: 0, 2 (bad options),
+     * 3 (no such backend here), 4 (a check failed).
+     */
+    static int run(String[] args, PrintStream out, PrintStream err) throws Exception {
         Options o;
         try {
             o = Options.parse(args);
         } catch (IllegalArgumentException e) {
-            System.err.println("DecodeBench: " + e.getMessage());
-            System.exit(2);
-            return;
+            err.println("DecodeBench: " + e.getMessage());
+            return 2;
         }
-        Backends backends = Backends.load();
-        BackendProvider backend;
-        MambaConfig config = TrainStepBench.shape(o.shape);
-        try {
-            backend = backends.select(o.backend.isEmpty() ? Optional.empty() : Optional.of(o.backend),
-                    config.toShape().family());
-        } catch (RuntimeException e) {
-            System.out.println("backend: " + e.getMessage());
-            System.out.println("BENCH {\"bench\":\"decode\",\"backend\":" + quote(o.backend) + ",\"skipped\":"
-                    + quote(e.getMessage()) + "}");
-            System.exit(3);
-            return;
+        Optional<BenchSetup> selected = BenchSetup.select("decode", o.backend, o.shape, out);
+        if (selected.isEmpty()) {
+            return 3;
         }
-        System.out.printf(Locale.ROOT, "decode bench: backend %s (%s)%n", backend.name(), backend.description());
-        System.out.printf(Locale.ROOT, "shape %s: %d layers, d_model %d, d_inner %d, d_state %d, dt_rank %d, vocab %d,"
-                        + " %,d parameters (random, seed %d); method %s; prompt %d, %d new tokens, greedy; batch %s;"
-                        + " warm-up %d, timed %d repetitions%n",
-                o.shape, config.layers(), config.dModel(), config.dInner(), config.dState(), config.dtRank(),
-                config.vocabSize(), config.parameterCount(), o.seed, o.method.row, o.prompt, o.newTokens,
-                String.join(",", o.batches.stream().map(String::valueOf).toList()), o.warmup, o.reps);
-        System.out.printf(Locale.ROOT, "machine: %d cores, load %s (/proc/loadavg), java %s, max heap %.1f GiB%n",
-                Runtime.getRuntime().availableProcessors(), TrainStepBench.loadAverage(), Runtime.version(),
-                Runtime.getRuntime().maxMemory() / (double) (1L << 30));
-        System.out.println("precision: fp32 (bf16 weights: not offered by the model yet)");
-        System.out.println("decoding: the SsmModel state API (prefill = one forward on a fresh state, then one step"
+        BenchSetup setup = selected.get();
+        BackendProvider backend = setup.backend;
+        MambaConfig config = setup.config;
+        setup.header(out, o.seed, String.format(Locale.ROOT, "method %s; prompt %d, %d new tokens, greedy; batch %s;"
+                        + " warm-up %d, timed %d repetitions", o.method.row, o.prompt, o.newTokens,
+                String.join(",", o.batches.stream().map(String::valueOf).toList()), o.warmup, o.reps));
+        setup.precisionLine(out, o.precisions, "products only: norms, conv, scan, the state and the master weights"
+                + " are float32 in every mode; bf16 products read bf16 copies of the base matrices");
+        out.println("decoding: the SsmModel state API (prefill = one forward on a fresh state, then one step"
                 + " per new token, argmax on the host); Generator decodes one sequence, so it checks batch 1 only");
 
         boolean cuda = backend.name().equals("cuda");
         try (CudaContext ctx = cuda ? CudaContext.open(0) : null) {
-            Optional<Floor> floor = Optional.empty();
+            double copyGBs = Double.NaN;
             if (ctx != null) {
-                System.out.println("device: " + ctx.deviceName() + " (" + ctx.architecture() + "), driver API "
-                        + ctx.driver().driverVersion());
-                double copyGBs = ScanBench.copyBandwidth(ctx);
-                Floor f = Floor.of(config, Float.BYTES, copyGBs);
-                floor = Optional.of(f);
-                System.out.printf(Locale.ROOT, "copy bandwidth (1 GiB device-to-device, read + write): %.0f GB/s;"
-                        + " weight-read floor per step: %,d parameter bytes (fp32, tied head once) / bandwidth ="
-                        + " %.1f us%n", copyGBs, f.parameterBytes(), f.micros());
-                System.out.printf(Locale.ROOT, "BENCH {\"bench\":\"copy\",\"bytes\":%d,\"copy_gb_s\":%.1f,"
-                        + "\"parameter_bytes\":%d,\"floor_us\":%.2f}%n", 1L << 30, copyGBs, f.parameterBytes(),
-                        f.micros());
+                BenchSetup.deviceLine(out, ctx);
+                copyGBs = ScanBench.copyBandwidth(ctx);
+                Floor fp32 = Floor.of(config, Precision.FLOAT32, copyGBs);
+                Floor bf16 = Floor.of(config, Precision.BF16, copyGBs);
+                out.printf(Locale.ROOT, "copy bandwidth (1 GiB device-to-device, read + write): %.0f GB/s;"
+                        + " weight-read floor per step (every parameter once, the tied head once) / bandwidth:"
+                        + " fp32 and tf32 %,d bytes (4 per parameter) = %.1f us, bf16 %,d bytes (2 per matrix"
+                        + " parameter, 4 per other) = %.1f us%n", copyGBs, fp32.parameterBytes(), fp32.micros(),
+                        bf16.parameterBytes(), bf16.micros());
+                out.printf(Locale.ROOT, "BENCH {\"bench\":\"copy\",\"bytes\":%d,\"copy_gb_s\":%.1f,"
+                        + "\"parameter_bytes\":%d,\"floor_us\":%.2f,\"bf16_parameter_bytes\":%d,"
+                        + "\"bf16_floor_us\":%.2f}%n", 1L << 30, copyGBs, fp32.parameterBytes(), fp32.micros(),
+                        bf16.parameterBytes(), bf16.micros());
             }
-            for (String precision : o.precisions) {
-                if (offered(precision)) {
+            MambaWeights weights = setup.weights(o.seed);
+            int[][] prompts = BenchSetup.randomTokens(o.seed, 1,
+                    o.batches.stream().mapToInt(Integer::intValue).max().orElse(1), o.prompt, config.vocabSize());
+            AdapterSet methodAdapters = o.method == Method.NONE ? null : BenchSetup.adapters(
+                    new AdapterFactory(PeftMethods.load()), o.method.config, weights, o.seed);
+            List<String> rows = new ArrayList<>();
+            List<String> checks = new ArrayList<>();
+            List<String> failures = new ArrayList<>();
+            for (Precision precision : o.precisions) {
+                Optional<String> refusal = setup.refusal(weights.withPrecision(precision));
+                if (refusal.isPresent()) {
+                    String why = "precision " + precision + ": " + refusal.get() + "; skipped";
+                    out.println(why);
+                    for (int b : o.batches) {
+                        out.println("BENCH {\"bench\":\"decode\",\"backend\":" + quote(backend.name())
+                                + ",\"shape\":" + quote(o.shape) + ",\"method\":" + quote(o.method.row)
+                                + ",\"precision\":" + quote(precision.id()) + ",\"batch\":" + b + ",\"skipped\":"
+                                + quote(why) + "}");
+                    }
                     continue;
                 }
-                String why = "precision " + precision + ": " + precision + " weights not offered by the model yet"
-                        + " (ModelSpec has no precision option); skipped";
-                System.out.println(why);
-                for (int b : o.batches) {
-                    System.out.println("BENCH {\"bench\":\"decode\",\"backend\":" + quote(backend.name())
-                            + ",\"shape\":" + quote(o.shape) + ",\"method\":" + quote(o.method.row) + ",\"precision\":"
-                            + quote(precision) + ",\"batch\":" + b + ",\"skipped\":" + quote(why) + "}");
+                Optional<Floor> floor = ctx == null ? Optional.empty()
+                        : Optional.of(Floor.of(config, precision, copyGBs));
+                SsmModel model = setup.model(weights, precision);
+                try {
+                    AdapterSet adapters = methodAdapters == null ? model.noAdapters() : methodAdapters;
+                    if (model instanceof CudaMamba m) {
+                        out.printf(Locale.ROOT, "%s model on %s: %,d bytes of resident base weights%s%n", precision,
+                                m.deviceName(), m.weightBytes(), precision == Precision.BF16
+                                        ? " (the fp32 masters and the matrices' bf16 copies)" : "");
+                    }
+                    Map<Integer, Result> results = new LinkedHashMap<>();
+                    for (int b : o.batches) {
+                        Result r = decode(model, adapters, Arrays.copyOf(prompts, b), o, precision, failures);
+                        results.put(b, r);
+                        rows.add(report(out, r, setup, o, precision, floor));
+                    }
+                    checks.addAll(check(model, adapters, prompts, results, o, precision, failures));
+                } finally {
+                    setup.close(model);
                 }
             }
-            if (o.precisions.stream().noneMatch(DecodeBench::offered)) {
-                return;
+            if (rows.isEmpty()) {
+                return 0;
             }
-            MambaWeights weights = MambaInit.initialise(config, o.seed);
-            AdapterFactory factory = new AdapterFactory(PeftMethods.load());
-            int[][] prompts = prompts(o, config, o.batches.stream().mapToInt(Integer::intValue).max().orElse(1));
-            List<String> rows = new ArrayList<>();
-            List<String> failures = new ArrayList<>();
-            SsmModel model = backend.create(weights);
-            try {
-                AdapterSet adapters = o.method == Method.NONE ? model.noAdapters()
-                        : factory.create(factory.reader().parse(o.method.config, ConfigFormat.YAML), weights.shape(),
-                                o.seed);
-                if (model instanceof CudaMamba m) {
-                    System.out.printf(Locale.ROOT, "model on %s: %,d bytes of resident base weights%n",
-                            m.deviceName(), m.weightBytes());
-                }
-                Map<Integer, Result> results = new LinkedHashMap<>();
-                for (int b : o.batches) {
-                    Result r = run(model, adapters, Arrays.copyOf(prompts, b), o, failures);
-                    results.put(b, r);
-                    rows.add(report(r, backend, o, floor));
-                }
-                System.out.println();
-                System.out.println("batch  precision  prefill ms  step ms (median)  spi ms  argmax ms  generate ms"
-                        + "  tokens/s  decode tokens/s  floor us  x floor");
-                rows.forEach(System.out::println);
-                System.out.println();
-                check(model, adapters, prompts, results, o, failures);
-            } finally {
-                if (model instanceof AutoCloseable c) {
-                    c.close();
-                }
-            }
+            out.println();
+            out.println("batch  precision  prefill ms  step ms (median)  spi ms  argmax ms  generate ms"
+                    + "  tokens/s  decode tokens/s  floor us  x floor");
+            rows.forEach(out::println);
+            out.println();
+            checks.forEach(out::println);
             if (!failures.isEmpty()) {
-                failures.forEach(f -> System.out.println("FAILED: " + f));
-                System.exit(4);
+                failures.forEach(f -> out.println("FAILED: " + f));
+                return 4;
             }
+            return 0;
         }
     }
 
     /** warm-up + timed repetitions of one batch, each from a fresh state. */
-    private static Result run(SsmModel model, AdapterSet adapters, int[][] prompt, Options o, List<String> failures) {
+    private static Result decode(SsmModel model, AdapterSet adapters, int[][] prompt, Options o, Precision precision,
+                                 List<String> failures) {
         int b = prompt.length, v = model.shape().vocab(), steps = o.newTokens - 1;
         double[] prefill = new double[o.reps], generate = new double[o.reps];
         double[] step = new double[o.reps * steps], spi = new double[o.reps * steps], argmax = new double[o.reps * steps];
@@ -395,8 +391,8 @@ public final class DecodeBench {
                 }
             }
             if (tokens != null && !Arrays.deepEquals(tokens, out)) {
-                failures.add("batch " + b + ": repetition " + (rep + o.warmup + 1) + " decoded other tokens than the"
-                        + " one before (the same prompt from a fresh state must decode the same)");
+                failures.add(precision + " batch " + b + ": repetition " + (rep + o.warmup + 1) + " decoded other"
+                        + " tokens than the one before (the same prompt from a fresh state must decode the same)");
             }
             tokens = out;
             top = row0;
@@ -410,7 +406,8 @@ public final class DecodeBench {
         }
     }
 
-    private static String report(Result r, BackendProvider backend, Options o, Optional<Floor> floor) {
+    private static String report(PrintStream out, Result r, BenchSetup setup, Options o, Precision precision,
+                                 Optional<Floor> floor) {
         double prefill = median(r.prefillMs), generate = median(r.generateMs);
         double step = r.stepMs.length == 0 ? Double.NaN : median(r.stepMs);
         double spi = r.spiStepMs.length == 0 ? Double.NaN : median(r.spiStepMs);
@@ -420,31 +417,35 @@ public final class DecodeBench {
         double decodeTokensPerSecond = tokensPerSecond(r.batch, 1, step);
         double floorUs = floor.map(Floor::micros).orElse(Double.NaN);
         double ratio = floor.map(f -> f.ratio(step)).orElse(Double.NaN);
-        System.out.printf(Locale.ROOT, "BENCH {\"bench\":\"decode\",\"backend\":%s,\"shape\":%s,\"method\":%s,"
-                        + "\"precision\":\"fp32\",\"batch\":%d,\"prompt\":%d,\"new_tokens\":%d,\"warmup\":%d,"
+        out.printf(Locale.ROOT, "BENCH {\"bench\":\"decode\",\"backend\":%s,\"shape\":%s,\"method\":%s,"
+                        + "\"precision\":%s,\"batch\":%d,\"prompt\":%d,\"new_tokens\":%d,\"warmup\":%d,"
                         + "\"reps\":%d,\"prefill_ms\":%.3f,\"step_ms\":%.4f,\"step_min_ms\":%.4f,\"spi_step_ms\":%.4f,"
                         + "\"argmax_ms\":%.4f,\"generate_ms\":%.3f,\"tokens_per_s\":%.1f,\"decode_tokens_per_s\":%.1f,"
                         + "\"parameter_bytes\":%s,\"copy_gb_s\":%s,\"floor_us\":%s,\"x_floor\":%s,\"load\":%s}%n",
-                quote(backend.name()), quote(o.shape), quote(o.method.row), r.batch, o.prompt, o.newTokens, o.warmup,
-                o.reps, prefill, step, minStep, spi, argmax, generate, tokensPerSecond, decodeTokensPerSecond,
+                quote(setup.backend.name()), quote(o.shape), quote(o.method.row), quote(precision.id()), r.batch,
+                o.prompt, o.newTokens, o.warmup, o.reps, prefill, step, minStep, spi, argmax, generate,
+                tokensPerSecond, decodeTokensPerSecond,
                 floor.map(f -> String.valueOf(f.parameterBytes())).orElse("null"),
                 json(floor.map(Floor::copyGBs).orElse(Double.NaN), "%.1f"), json(floorUs, "%.2f"),
-                json(ratio, "%.2f"), quote(TrainStepBench.loadAverage()));
+                json(ratio, "%.2f"), quote(loadAverage()));
         return String.format(Locale.ROOT, "%5d  %-9s %11.3f %17.4f %7.4f %10.4f %12.2f %9.1f %16.1f %9s %8s",
-                r.batch, "fp32", prefill, step, spi, argmax, generate, tokensPerSecond, decodeTokensPerSecond,
+                r.batch, precision, prefill, step, spi, argmax, generate, tokensPerSecond, decodeTokensPerSecond,
                 Double.isNaN(floorUs) ? "n/a" : String.format(Locale.ROOT, "%.1f", floorUs),
                 Double.isNaN(ratio) ? "n/a" : String.format(Locale.ROOT, "%.1f", ratio));
     }
 
     /**
-     * Row 0 of every batch decodes what a batch-1 run of the same prompt decodes, and the batch-1 loop decodes what
-     * {@link Generator#greedy} does (min new tokens = max, no stop token: always {@code new} tokens).
+     * Within one precision's model: row 0 of every batch decodes what a batch-1 run of the same prompt decodes, and
+     * the batch-1 loop decodes what {@link Generator#greedy} does (min new tokens = max, no stop token: always
+     * {@code new} tokens). The lines to print: what was found and its {@code BENCH} line.
      */
-    private static void check(SsmModel model, AdapterSet adapters, int[][] prompts, Map<Integer, Result> results,
-                              Options o, List<String> failures) {
+    private static List<String> check(SsmModel model, AdapterSet adapters, int[][] prompts,
+                                      Map<Integer, Result> results, Options o, Precision precision,
+                                      List<String> failures) {
         Result one = results.containsKey(1) ? results.get(1)
-                : run(model, adapters, new int[][] {prompts[0]}, new Options(o.backend, o.shape, List.of(1), o.prompt,
-                        o.newTokens, o.method, o.precisions, 0, 1, o.seed), failures);
+                : decode(model, adapters, new int[][] {prompts[0]}, new Options(o.backend, o.shape, List.of(1),
+                        o.prompt, o.newTokens, o.method, o.precisions, 0, 1, o.seed), precision, failures);
+        double tolerance = rowTolerance(precision);
         int[] single = one.tokens[0];
         boolean agree = true;
         double worst = 0;
@@ -454,17 +455,17 @@ public final class DecodeBench {
             if (at >= 0) {
                 agree = false;
                 // a near tie that rounding flips shows small top-logit differences up to the flip; a bug, large ones
-                failures.add("batch " + r.batch + ": row 0 decoded " + r.tokens[0][at] + " at new token " + at
-                        + " where batch 1 decoded " + single[at] + " (same prompt, same state API); up to there the"
-                        + " top logits differed by " + String.format(Locale.ROOT, "%.1e", maxRelativeDifference(
+                failures.add(precision + " batch " + r.batch + ": row 0 decoded " + r.tokens[0][at] + " at new token "
+                        + at + " where batch 1 decoded " + single[at] + " (same prompt, same state API); up to there"
+                        + " the top logits differed by " + String.format(Locale.ROOT, "%.1e", maxRelativeDifference(
                         Arrays.copyOf(r.row0Top, at + 1), Arrays.copyOf(one.row0Top, at + 1))) + " relative");
             }
             double d = at >= 0 ? 0 : maxRelativeDifference(r.row0Top, one.row0Top);
             worst = Math.max(worst, d);
-            if (d > ROW_TOLERANCE) {
+            if (d > tolerance) {
                 agree = false;
-                failures.add("batch " + r.batch + ": row 0's top logits differ from batch 1's by " + d + " (relative),"
-                        + " over the " + ROW_TOLERANCE + " that rounding explains");
+                failures.add(precision + " batch " + r.batch + ": row 0's top logits differ from batch 1's by " + d
+                        + " (relative), over the " + tolerance + " that rounding explains");
             }
             distinct = Math.max(distinct, Arrays.stream(r.tokens).flatMapToInt(Arrays::stream).distinct().count());
         }
@@ -472,42 +473,20 @@ public final class DecodeBench {
                 GenerationOptions.greedy(o.newTokens).withMinNewTokens(o.newTokens));
         int at = firstDifference(single, g.tokens());
         if (at >= 0) {
-            failures.add("Generator.greedy decoded " + (at < g.tokens().length ? g.tokens()[at] : "nothing")
-                    + " at new token " + at + " where the batch-1 loop decoded " + single[at]);
+            failures.add(precision + ": Generator.greedy decoded " + (at < g.tokens().length ? g.tokens()[at]
+                    : "nothing") + " at new token " + at + " where the batch-1 loop decoded " + single[at]);
         }
-        System.out.println((agree ? "rows agree" : "ROWS DISAGREE") + ": row 0 of batch "
-                + String.join(", ", results.keySet().stream().map(String::valueOf).toList()) + " against batch 1 ("
-                + o.newTokens + " greedy tokens; top logits within " + String.format(Locale.ROOT, "%.1e", worst)
-                + " relative); Generator.greedy " + (at < 0 ? "agrees" : "DISAGREES") + " with the batch-1 loop;"
-                + " row 0 decoded " + Arrays.stream(single).distinct().count() + " distinct tokens, first "
-                + Arrays.toString(Arrays.copyOf(single, Math.min(8, single.length))) + "; up to " + distinct
-                + " distinct over a batch's rows");
-        System.out.printf(Locale.ROOT, "BENCH {\"bench\":\"decode-check\",\"rows_agree\":%b,\"generator_agrees\":%b,"
-                + "\"top_logit_max_rel_diff\":%.3e,\"row0_distinct_tokens\":%d,\"batches\":%s}%n", agree, at < 0,
-                worst, Arrays.stream(single).distinct().count(), results.keySet());
-    }
-
-    /** (B, P) uniform random prompt tokens; a smaller batch takes the first rows, so row 0 is shared. */
-    private static int[][] prompts(Options o, MambaConfig c, int batch) {
-        SplittableRandom r = new SplittableRandom(o.seed * 31 + 1);
-        int[][] t = new int[batch][o.prompt];
-        for (int[] row : t) {
-            for (int i = 0; i < row.length; i++) {
-                row[i] = r.nextInt(c.vocabSize());
-            }
-        }
-        return t;
-    }
-
-    private static String json(double v, String format) {
-        return Double.isFinite(v) ? String.format(Locale.ROOT, format, v) : "null";
-    }
-
-    private static String quote(String s) {
-        return TrainStepBench.quote(s);
-    }
-
-    private static double median(double[] v) {
-        return ScanBench.median(v);
+        return List.of(precision + " " + (agree ? "rows agree" : "ROWS DISAGREE") + ": row 0 of batch "
+                        + String.join(", ", results.keySet().stream().map(String::valueOf).toList())
+                        + " against batch 1 (" + o.newTokens + " greedy tokens; top logits within "
+                        + String.format(Locale.ROOT, "%.1e", worst) + " relative); Generator.greedy "
+                        + (at < 0 ? "agrees" : "DISAGREES") + " with the batch-1 loop; row 0 decoded "
+                        + Arrays.stream(single).distinct().count() + " distinct tokens, first "
+                        + Arrays.toString(Arrays.copyOf(single, Math.min(8, single.length))) + "; up to " + distinct
+                        + " distinct over a batch's rows",
+                String.format(Locale.ROOT, "BENCH {\"bench\":\"decode-check\",\"precision\":%s,\"rows_agree\":%b,"
+                        + "\"generator_agrees\":%b,\"top_logit_max_rel_diff\":%.3e,\"row0_distinct_tokens\":%d,"
+                        + "\"batches\":%s}", quote(precision.id()), agree, at < 0, worst,
+                        Arrays.stream(single).distinct().count(), results.keySet()));
     }
 }

@@ -1,8 +1,10 @@
 package org.ssmpeft.runtime.cuda.bench;
 
-import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
+import static org.ssmpeft.runtime.cuda.bench.BenchSetup.json;
+import static org.ssmpeft.runtime.cuda.bench.BenchSetup.loadAverage;
+import static org.ssmpeft.runtime.cuda.bench.BenchSetup.median;
+import static org.ssmpeft.runtime.cuda.bench.BenchSetup.quote;
+
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -12,22 +14,17 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Random;
 import java.util.Set;
-import java.util.SplittableRandom;
 import org.ssmpeft.api.adapter.Adapter;
 import org.ssmpeft.api.adapter.ParameterSpec;
 import org.ssmpeft.api.composition.AdapterFactory;
 import org.ssmpeft.api.composition.AdapterSet;
-import org.ssmpeft.api.config.AdapterConfig;
-import org.ssmpeft.api.config.ConfigFormat;
 import org.ssmpeft.api.registry.PeftMethods;
 import org.ssmpeft.runtime.backend.BackendProvider;
-import org.ssmpeft.runtime.backend.Backends;
 import org.ssmpeft.runtime.backend.LossAndGradients;
 import org.ssmpeft.runtime.backend.Precision;
 import org.ssmpeft.runtime.backend.SsmModel;
 import org.ssmpeft.runtime.backend.TrainingSession;
 import org.ssmpeft.runtime.checkpoint.MambaConfig;
-import org.ssmpeft.runtime.checkpoint.MambaInit;
 import org.ssmpeft.runtime.checkpoint.MambaWeights;
 import org.ssmpeft.runtime.cuda.driver.Cublas;
 import org.ssmpeft.runtime.cuda.driver.CudaContext;
@@ -108,24 +105,9 @@ public final class TrainStepBench {
         }
 
         static Method of(String name) {
-            for (Method m : values()) {
-                if (m.row.equals(name)) {
-                    return m;
-                }
-            }
-            throw new IllegalArgumentException("--methods: unknown method '" + name + "'; expected a comma-separated"
-                    + " list of: " + String.join(", ", Arrays.stream(values()).map(m -> m.row).toList()));
+            return BenchOptions.choose(name, values(), m -> m.row, "--methods: unknown method '%s'; expected a"
+                    + " comma-separated list of: ");
         }
-    }
-
-    /** The model shapes: Mamba-130M's, and a tiny one for smoke runs on the cpu. */
-    static MambaConfig shape(String name) {
-        return switch (name) {
-            case "130m" -> MambaConfig.of(50280, 768, 16, 24);
-            case "tiny" -> MambaConfig.of(512, 64, 16, 2);
-            default -> throw new IllegalArgumentException("--shape: unknown shape '" + name + "'; expected 130m or"
-                    + " tiny");
-        };
     }
 
     record Options(String backend, String shape, int batch, int length, List<Method> methods,
@@ -138,60 +120,20 @@ public final class TrainStepBench {
                 + " that, else host)";
 
         static Options parse(String[] args) {
-            Map<String, String> v = new LinkedHashMap<>();
-            List<String> known = List.of("--backend", "--shape", "--batch", "--length", "--methods", "--precision",
-                    "--warmup", "--steps", "--seed", "--optimizer");
-            for (int i = 0; i < args.length; i++) {
-                if (!known.contains(args[i])) {
-                    throw new IllegalArgumentException("unknown option '" + args[i] + "'; " + USAGE);
-                }
-                if (i + 1 >= args.length) {
-                    throw new IllegalArgumentException(args[i] + " needs a value; " + USAGE);
-                }
-                v.put(args[i], args[++i]);
-            }
-            List<Method> methods = Arrays.stream(v.getOrDefault("--methods", "state-offset,lora,lora-out").split(","))
+            BenchOptions v = BenchOptions.parse(args, List.of("--backend", "--shape", "--batch", "--length",
+                    "--methods", "--precision", "--warmup", "--steps", "--seed", "--optimizer"), USAGE);
+            List<Method> methods = Arrays.stream(v.text("--methods", "state-offset,lora,lora-out").split(","))
                     .map(String::trim).map(Method::of).toList();
-            List<Precision> precisions = new ArrayList<>();
-            for (String p : v.getOrDefault("--precision", "fp32").split(",")) {
-                try {
-                    precisions.add(Precision.forName(p));
-                } catch (IllegalArgumentException e) {
-                    throw new IllegalArgumentException("--precision: " + e.getMessage() + ", or a list of them"
-                            + " (fp32,bf16)", e);
-                }
-            }
-            Options o = new Options(v.getOrDefault("--backend", ""), v.getOrDefault("--shape", "130m"),
-                    positive(v, "--batch", 4), positive(v, "--length", 1024), methods, List.copyOf(precisions),
-                    count(v, "--warmup", 2), positive(v, "--steps", 5), Long.parseLong(v.getOrDefault("--seed", "0")),
-                    v.getOrDefault("--optimizer", "device"));
-            TrainStepBench.shape(o.shape); // an unknown shape fails here, before any work
+            List<Precision> precisions = v.precisions("fp32");
+            Options o = new Options(v.text("--backend", ""), v.text("--shape", "130m"), v.positive("--batch", 4),
+                    v.positive("--length", 1024), methods, precisions, v.count("--warmup", 2),
+                    v.positive("--steps", 5), v.seed(), v.text("--optimizer", "device"));
+            v.shape();
             if (!List.of("device", "host", "both").contains(o.optimizer)) {
                 throw new IllegalArgumentException("--optimizer: expected device, host or both, found '" + o.optimizer
                         + "'; " + USAGE);
             }
             return o;
-        }
-
-        private static int positive(Map<String, String> v, String key, int fallback) {
-            int n = count(v, key, fallback);
-            if (n < 1) {
-                throw new IllegalArgumentException(key + " must be >= 1, found " + n);
-            }
-            return n;
-        }
-
-        private static int count(Map<String, String> v, String key, int fallback) {
-            String s = v.get(key);
-            try {
-                int n = s == null ? fallback : Integer.parseInt(s);
-                if (n < 0) {
-                    throw new IllegalArgumentException(key + " must be >= 0, found " + n);
-                }
-                return n;
-            } catch (NumberFormatException e) {
-                throw new IllegalArgumentException(key + " expects a whole number, found '" + s + "'", e);
-            }
         }
     }
 
@@ -199,9 +141,7 @@ public final class TrainStepBench {
     record Flops(long matmulWeights, long scan) {
 
         static Flops of(MambaConfig c) {
-            long d = c.dModel(), di = c.dInner(), n = c.dState(), r = c.dtRank();
-            long perLayer = d * 2 * di + di * (r + 2 * n) + r * di + di * d;
-            return new Flops(c.layers() * perLayer + (long) c.vocabSize() * d, 24L * c.layers() * di * n);
+            return new Flops(BenchSetup.matrixParameters(c), 24L * c.layers() * c.dInner() * c.dState());
         }
 
         long model() {
@@ -225,33 +165,20 @@ public final class TrainStepBench {
             System.exit(2);
             return;
         }
-        Backends backends = Backends.load();
-        BackendProvider backend;
-        MambaConfig config = shape(o.shape);
-        try {
-            backend = backends.select(o.backend.isEmpty() ? Optional.empty() : Optional.of(o.backend),
-                    config.toShape().family());
-        } catch (RuntimeException e) {
-            System.out.println("backend: " + e.getMessage());
-            System.out.println("BENCH {\"bench\":\"train-step\",\"backend\":" + quote(o.backend) + ",\"skipped\":"
-                    + quote(e.getMessage()) + "}");
+        Optional<BenchSetup> selected = BenchSetup.select("train-step", o.backend, o.shape, System.out);
+        if (selected.isEmpty()) {
             System.exit(3);
             return;
         }
+        BenchSetup setup = selected.get();
+        BackendProvider backend = setup.backend;
+        MambaConfig config = setup.config;
         Flops flops = Flops.of(config);
-        System.out.printf(Locale.ROOT, "train-step bench: backend %s (%s)%n", backend.name(), backend.description());
-        System.out.printf(Locale.ROOT, "shape %s: %d layers, d_model %d, d_inner %d, d_state %d, dt_rank %d, vocab %d,"
-                        + " %,d parameters (random, seed %d); batch %d, length %d; warm-up %d, timed %d steps%n",
-                o.shape, config.layers(), config.dModel(), config.dInner(), config.dState(), config.dtRank(),
-                config.vocabSize(), config.parameterCount(), o.seed, o.batch, o.length, o.warmup, o.steps);
-        System.out.printf(Locale.ROOT, "machine: %d cores, load %s (/proc/loadavg), java %s, max heap %.1f GiB%n",
-                Runtime.getRuntime().availableProcessors(), loadAverage(), Runtime.version(),
-                Runtime.getRuntime().maxMemory() / (double) (1L << 30));
-        List<Precision> runs = o.precisions.stream().filter(p -> supports(backend, p)).toList();
-        System.out.println("precision: requested " + names(o.precisions) + "; runs "
-                + (runs.isEmpty() ? "none" : names(runs)) + " (" + backend.name() + " offers "
-                + names(backend.precisions().stream().sorted().toList()) + "; products only: norms, conv, scan,"
-                + " loss, gradients and AdamW state are float32 in every mode)");
+        setup.header(System.out, o.seed, String.format(Locale.ROOT, "batch %d, length %d; warm-up %d, timed %d steps",
+                o.batch, o.length, o.warmup, o.steps));
+        List<Precision> runs = setup.runs(o.precisions);
+        setup.precisionLine(System.out, o.precisions, "products only: norms, conv, scan, loss, gradients and AdamW"
+                + " state are float32 in every mode");
         System.out.printf(Locale.ROOT, "FLOP/token: model %,d = 6 x %,d matmul weights + scan %,d (24 x layers x"
                 + " d_inner x d_state)%n", flops.model(), flops.matmulWeights(), flops.scan());
 
@@ -259,8 +186,7 @@ public final class TrainStepBench {
         try (CudaContext ctx = cuda ? CudaContext.open(0) : null) {
             double bf16Rate = Double.NaN;
             if (ctx != null) {
-                System.out.println("device: " + ctx.deviceName() + " (" + ctx.architecture() + "), driver API "
-                        + ctx.driver().driverVersion());
+                BenchSetup.deviceLine(System.out, ctx);
                 try (Cublas cublas = Cublas.create(ctx)) {
                     bf16Rate = gemmRate(ctx, cublas, Cublas.Math.BF16, Cublas.Type.BF16, GEMM_SIZE, 20);
                     double fp32Rate = gemmRate(ctx, cublas, Cublas.Math.FLOAT32, Cublas.Type.FLOAT32, GEMM_SIZE, 5);
@@ -272,20 +198,20 @@ public final class TrainStepBench {
                 }
             }
             boolean any = !runs.isEmpty();
-            MambaWeights weights = any ? MambaInit.initialise(config, o.seed) : null;
+            MambaWeights weights = any ? setup.weights(o.seed) : null;
             AdapterFactory factory = new AdapterFactory(PeftMethods.load());
             int[][][] batches = any ? new int[][][] {tokens(o, config, 1), tokens(o, config, 2)} : null;
             List<String> rows = new ArrayList<>();
             if (any && o.warmup > 0) {
                 // the JIT compiles the step's host code (and a GPU leaves its idle clocks) only after some work, so
                 // the first row would pay for it: a discarded round of warm-up steps first
-                run(backend, weights, factory, o.methods.getFirst(), runs.getFirst(), o, batches, flops, ctx, bf16Rate,
+                run(setup, weights, factory, o.methods.getFirst(), runs.getFirst(), o, batches, flops, ctx, bf16Rate,
                         false, !o.optimizer.equals("host"));
             }
             for (Precision precision : o.precisions) {
-                if (!supports(backend, precision)) {
+                if (!BenchSetup.supports(backend, precision)) {
                     String why = "precision " + precision + ": backend " + backend.name() + " offers only "
-                            + names(backend.precisions().stream().sorted().toList()) + "; skipped";
+                            + setup.offered() + "; skipped";
                     System.out.println(why);
                     System.out.println("BENCH {\"bench\":\"train-step\",\"backend\":" + quote(backend.name())
                             + ",\"precision\":" + quote(precision.id()) + ",\"skipped\":" + quote(why) + "}");
@@ -294,7 +220,7 @@ public final class TrainStepBench {
                 for (Method m : o.methods) {
                     for (boolean device : o.optimizer.equals("both") ? List.of(true, false)
                             : List.of(o.optimizer.equals("device"))) {
-                        rows.add(run(backend, weights, factory, m, precision, o, batches, flops, ctx, bf16Rate, true,
+                        rows.add(run(setup, weights, factory, m, precision, o, batches, flops, ctx, bf16Rate, true,
                                 device));
                     }
                 }
@@ -309,20 +235,11 @@ public final class TrainStepBench {
         }
     }
 
-    /** Whether the backend computes in {@code precision} ({@link BackendProvider#precisions()}). */
-    static boolean supports(BackendProvider backend, Precision precision) {
-        return backend.precisions().contains(precision);
-    }
-
-    private static String names(List<Precision> ps) {
-        return String.join(", ", ps.stream().map(Precision::id).toList());
-    }
-
-    private static String run(BackendProvider backend, MambaWeights weights, AdapterFactory factory, Method method,
+    private static String run(BenchSetup setup, MambaWeights weights, AdapterFactory factory, Method method,
                               Precision precision, Options o, int[][][] batches, Flops flops, CudaContext ctx,
                               double bf16Rate, boolean timed, boolean deviceOptimizer) {
-        List<AdapterConfig> configs = factory.reader().parse(method.config, ConfigFormat.YAML);
-        AdapterSet adapters = factory.create(configs, weights.shape(), o.seed);
+        BackendProvider backend = setup.backend;
+        AdapterSet adapters = BenchSetup.adapters(factory, method.config, weights, o.seed);
         List<TrainableParameter> trainable = new ArrayList<>();
         for (Adapter a : adapters.acting()) {
             for (ParameterSpec s : a.parameterSpecs()) {
@@ -337,7 +254,7 @@ public final class TrainStepBench {
         long peakBytes;
         String where = "host";
         try (MemoryPeak peak = ctx == null ? null : MemoryPeak.start(ctx)) {
-            SsmModel model = backend.create(weights.withPrecision(precision));
+            SsmModel model = setup.model(weights, precision);
             // the device's own step (forward, backward, accumulation, norm and one AdamW launch, the trainables
             // resident) where the model offers it and it is asked for; else lossAndGradients + AdamW on the host
             TrainingSession session = deviceOptimizer ? model.residentTraining(adapters, new TrainingSession.Settings(
@@ -383,13 +300,7 @@ public final class TrainStepBench {
                 if (session != null) {
                     session.close();
                 }
-                if (model instanceof AutoCloseable c) {
-                    try {
-                        c.close();
-                    } catch (Exception e) {
-                        throw new IllegalStateException("cannot close the " + backend.name() + " model: " + e, e);
-                    }
-                }
+                setup.close(model);
             }
             peakBytes = peak == null ? -1 : peak.peakBytes();
         }
@@ -420,14 +331,7 @@ public final class TrainStepBench {
 
     /** A batch (B, L) of uniform random token ids. */
     private static int[][] tokens(Options o, MambaConfig c, long stream) {
-        SplittableRandom r = new SplittableRandom(o.seed * 31 + stream);
-        int[][] t = new int[o.batch][o.length];
-        for (int[] row : t) {
-            for (int i = 0; i < row.length; i++) {
-                row[i] = r.nextInt(c.vocabSize());
-            }
-        }
-        return t;
+        return BenchSetup.randomTokens(o.seed, stream, o.batch, o.length, c.vocabSize());
     }
 
     /**
@@ -526,43 +430,7 @@ public final class TrainStepBench {
         }
     }
 
-    static String loadAverage() {
-        try {
-            String[] f = Files.readString(Path.of("/proc/loadavg")).trim().split("\\s+");
-            return f.length >= 3 ? f[0] + " " + f[1] + " " + f[2] : "n/a";
-        } catch (IOException | RuntimeException e) {
-            return "n/a";
-        }
-    }
-
     private static String percent(double fraction) {
         return Double.isNaN(fraction) ? "n/a" : String.format(Locale.ROOT, "%.2f%%", 100 * fraction);
-    }
-
-    private static String json(double v, String format) {
-        return Double.isFinite(v) ? String.format(Locale.ROOT, format, v) : "null";
-    }
-
-    static String quote(String s) {
-        StringBuilder b = new StringBuilder("\"");
-        for (char ch : s.toCharArray()) {
-            switch (ch) {
-                case '"' -> b.append("\\\"");
-                case '\\' -> b.append("\\\\");
-                case '\n' -> b.append("\\n");
-                default -> {
-                    if (ch < 0x20) {
-                        b.append(String.format(Locale.ROOT, "\\u%04x", (int) ch));
-                    } else {
-                        b.append(ch);
-                    }
-                }
-            }
-        }
-        return b.append('"').toString();
-    }
-
-    static double median(double[] v) {
-        return ScanBench.median(v);
     }
 }

@@ -13,7 +13,7 @@ class TrainStepBenchTest {
 
     @Test
     void mamba130mTrainsAt783765504ModelFlopsPerToken() {
-        MambaConfig c = TrainStepBench.shape("130m");
+        MambaConfig c = BenchSetup.shape("130m");
         TrainStepBench.Flops f = TrainStepBench.Flops.of(c);
         assertThat(c.parameterCount()).isEqualTo(129_135_360L);
         assertThat(f.matmulWeights()).isEqualTo(128_268_288L);
@@ -23,7 +23,7 @@ class TrainStepBenchTest {
 
     @Test
     void aPeftStepNeedsNoWeightGradientOfFrozenWeights() {
-        TrainStepBench.Flops f = TrainStepBench.Flops.of(TrainStepBench.shape("130m"));
+        TrainStepBench.Flops f = TrainStepBench.Flops.of(BenchSetup.shape("130m"));
         long stateOffsetH = 24L * 1536 * 16;
         assertThat(f.needed(stateOffsetH)).isEqualTo(4 * 128_268_288L + 6 * stateOffsetH + f.scan());
         assertThat((double) f.needed(stateOffsetH) / f.model()).isBetween(0.6, 0.7);
@@ -58,14 +58,14 @@ class TrainStepBenchTest {
         assertThat(o.precisions()).containsExactly(Precision.FLOAT32, Precision.TF32, Precision.BF16);
         var cpu = Backends.forName(Backends.CPU);
         var cuda = new org.ssmpeft.runtime.cuda.CudaBackendProvider();
-        assertThat(TrainStepBench.supports(cpu, Precision.FLOAT32)).isTrue();
-        assertThat(TrainStepBench.supports(cpu, Precision.BF16)).as("cpu: fp32 only").isFalse();
-        assertThat(TrainStepBench.supports(cuda, Precision.TF32)).isTrue();
-        assertThat(TrainStepBench.supports(cuda, Precision.BF16)).isTrue();
+        assertThat(BenchSetup.supports(cpu, Precision.FLOAT32)).isTrue();
+        assertThat(BenchSetup.supports(cpu, Precision.BF16)).as("cpu: fp32 only").isFalse();
+        assertThat(BenchSetup.supports(cuda, Precision.TF32)).isTrue();
+        assertThat(BenchSetup.supports(cuda, Precision.BF16)).isTrue();
     }
 
     @Test
     void jsonStringsAreEscaped() {
-        assertThat(TrainStepBench.quote("a \"b\" \\ c\n")).isEqualTo("\"a \\\"b\\\" \\\\ c\\n\"");
+        assertThat(BenchSetup.quote("a \"b\" \\ c\n")).isEqualTo("\"a \\\"b\\\" \\\\ c\\n\"");
     }
 }
