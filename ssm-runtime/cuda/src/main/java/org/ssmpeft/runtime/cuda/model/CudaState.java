@@ -292,6 +292,40 @@ public final class CudaState implements SsmState {
         });
     }
 
+    /**
+     * Rows [first, first + n) of this state become a copy of {@code rows} (n rows of this model's state), their
+     * position included: how {@code SsmModel}'s row-by-row mixed-adapter batch writes each row's result back.
+     */
+    @Override
+    public void setRows(int first, SsmState rows) {
+        if (!(rows instanceof CudaState r)) {
+            throw new IllegalArgumentException(HostState.ownerMessage(rows, model.backend()));
+        }
+        if (r.model != model) {
+            throw new IllegalArgumentException("setRows: the rows' state belongs to another cuda model; move a"
+                    + " sequence between models with model.importState(state.export())");
+        }
+        if (first < 0 || first + r.batch > batch) {
+            throw new IllegalArgumentException("setRows: rows [" + first + ", " + (first + r.batch)
+                    + ") are outside the state's batch [0, " + batch + ")");
+        }
+        device.locked(() -> {
+            requireOpen();
+            r.requireOpen();
+            requireExtraState(r.extraWidths);
+            DeviceMemory mem = device.memory();
+            for (int l = 0; l < layers; l++) {
+                mem.copy(conv[l] + 4L * first * (convFloats() / batch), r.conv[l], r.convFloats());
+                mem.copy(ssm[l] + 4L * first * (ssmFloats() / batch), r.ssm[l], r.ssmFloats());
+                if (extraWidths[l] > 0) {
+                    mem.copy(extra[l] + 4L * first * (extraFloats(l) / batch), r.extra[l], r.extraFloats(l));
+                }
+            }
+            position = r.position;
+            return null;
+        });
+    }
+
     @Override
     public void close() {
         device.ifOpen(this::free); // a closed model freed its states' memory already

@@ -125,6 +125,48 @@ class EmulatedCudaModelTest extends BackendContract {
         }
     }
 
+    /**
+     * A mixed-adapter batch (each row its own stack) on cuda: SsmModel's row-by-row default through CudaState's
+     * setRows, equal bit for bit to each row run alone, forward and a decode step after it, and within float
+     * tolerance of the cpu's native one-pass batch.
+     */
+    @Test
+    void aMixedAdapterBatchEqualsEachRowAloneAndCpusBatch() {
+        for (ModelCase m : MODELS) {
+            if (m.tokens().length < 2) {
+                continue;
+            }
+            SsmModel model = emulated(m);
+            String[] kinds = {"state: offset (state-offset h)", "projection (lora, every target)",
+                    "state: initial (initial-state)"};
+            List<AdapterSet> perRow = new ArrayList<>();
+            for (int b = 0; b < m.tokens().length; b++) {
+                String kind = kinds[b % kinds.length];
+                perRow.add(new AdapterSet(m.weights().shape()).add(adapter(new HookCase(kind, HOOK_KINDS.get(kind), m),
+                        "row" + b, 70 + b)));
+            }
+            int[][] tokens = m.tokens();
+            int[] next = new int[tokens.length];
+            try (SsmState mixed = model.newState(tokens.length)) {
+                Logits all = model.forward(tokens, perRow, mixed);
+                float[] stepped = model.step(next, perRow, mixed);
+                close("mixed batch against cpu's on " + m.name(), all.values(), 0,
+                        cpu(m).forward(tokens, perRow).values());
+                for (int b = 0; b < tokens.length; b++) {
+                    try (SsmState alone = model.newState(1)) {
+                        Logits one = model.forward(new int[][] {tokens[b]}, perRow.get(b), alone);
+                        float[] row = java.util.Arrays.copyOfRange(all.values(), b * one.values().length,
+                                (b + 1) * one.values().length);
+                        assertThat(row).as("row %d of the mixed batch on %s", b, m.name()).isEqualTo(one.values());
+                        float[] step = model.step(new int[] {next[b]}, perRow.get(b), alone);
+                        assertThat(java.util.Arrays.copyOfRange(stepped, b * step.length, (b + 1) * step.length))
+                                .as("row %d's decode step after the mixed batch on %s", b, m.name()).isEqualTo(step);
+                    }
+                }
+            }
+        }
+    }
+
     private void sameAsCpu(String what, ModelCase m, AdapterSet set, Set<String> trainable) {
         sameAsCpu(what, emulated(m), m, set, trainable);
     }
