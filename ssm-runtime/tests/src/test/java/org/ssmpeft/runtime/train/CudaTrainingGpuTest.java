@@ -24,8 +24,8 @@ import org.ssmpeft.runtime.train.TrainingResult.StopReason;
 
 /**
  * The trainer, unchanged, on the {@code cuda} backend (the GPU host; skipped where no device answers): a run on cuda
- * follows the same run on cpu, a run stopped and resumed on cuda ends bit for bit as an uninterrupted one, and a NaN
- * stops the run keeping the last checkpoint.
+ * follows the same run on cpu, a run stopped and resumed on cuda ends bit for bit as an uninterrupted one, and a
+ * non-finite value stops the run keeping the last checkpoint.
  */
 @Tag("gpu")
 class CudaTrainingGpuTest {
@@ -98,30 +98,29 @@ class CudaTrainingGpuTest {
         assertThat(losses(dir.resolve("parts"))).isEqualTo(losses(dir.resolve("whole")));
     }
 
+    /**
+     * A learning rate of 1e38 (after the schedule's warm-up step at 0) drives the values on the device to overflow:
+     * the run stops at the first non-finite update or loss, naming the step, and keeps the checkpoint before it,
+     * whose tensors are finite. (The device keeps the trainables, so a value written into the host tensor mid-run
+     * would not reach it: the overflow has to happen where the run computes.)
+     */
     @Test
-    void aNanOnTheDeviceStopsTheRunAndKeepsTheLastCheckpoint(@TempDir Path dir) {
-        AdapterSet adapters = TinyMamba.adapters(1);
-        List<TrainableParameter> params = new ArrayList<>();
-        Map<String, int[]>[] atCheckpoint = new Map[1];
-        Trainer t = trainer(cuda, adapters, TinyMamba.options(8).checkpointEvery(2).build(), dir)
-                .listener(new TrainingListener() {
-                    @Override
-                    public void onCheckpoint(int step, Path directory) {
-                        atCheckpoint[0] = TinyMamba.bits(params);
-                        // a NaN in the state offset from now on: the device computes a NaN loss at the next step
-                        params.stream().filter(p -> p.key().contains("offset")).findFirst().orElseThrow()
-                                .value().data()[3] = Float.NaN;
-                    }
-                }).build();
-        params.addAll(t.parameters());
+    void aNonFiniteValueOnTheDeviceStopsTheRunAndKeepsTheLastCheckpoint(@TempDir Path dir) {
+        Trainer t = trainer(cuda, TinyMamba.adapters(1), TinyMamba.options(8).learningRate(1e38).checkpointEvery(1)
+                .build(), dir).build();
         assertThatThrownBy(() -> t.train(TinyMamba.data())).isInstanceOfSatisfying(TrainingDivergedException.class,
                 e -> {
-                    assertThat(e.step()).isEqualTo(3);
-                    assertThat(e.lastGoodCheckpoint()).contains(dir.resolve("checkpoint-2"));
-                    assertThat(e.getMessage()).contains("step 3 of 8", "NaN", "checkpoint-2");
+                    assertThat(e.step()).isBetween(2, 4);
+                    assertThat(e.getMessage()).contains("step " + e.step() + " of 8");
+                    assertThat(e.getMessage()).containsAnyOf("NaN", "Infinity");
+                    Path last = dir.resolve("checkpoint-" + (e.step() - 1));
+                    assertThat(e.lastGoodCheckpoint()).contains(last);
+                    for (Map.Entry<String, Tensor> x : TrainingCheckpoint.open(last).trainable().entrySet()) {
+                        for (float v : x.getValue().data()) {
+                            assertThat(Float.isFinite(v)).as("%s in %s", x.getKey(), last).isTrue();
+                        }
+                    }
                 });
-        Map<String, Tensor> saved = TrainingCheckpoint.open(dir.resolve("checkpoint-2")).trainable();
-        atCheckpoint[0].forEach((k, v) -> assertThat(TinyMamba.bits(saved.get(k))).as(k).isEqualTo(v));
     }
 
     private static List<Double> losses(Path dir) throws IOException {
