@@ -9,19 +9,26 @@ import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * GFLOP/s of the three {@link Gemm} kernels on the Mamba-130M linear layers, scalar against Vector API, one thread
+ * GFLOP/s of the three {@link Gemm} kernels on the Mamba-130M linear layers, scalar against Vector API against
+ * OpenBLAS's {@code cblas_sgemm} ({@link OpenBlasGemm}, when its optional jars are on the class path), one thread
  * against all, next to the machine's single-precision FMA peak measured by a register-blocked FMA loop (the floor no
  * kernel can beat). Not a unit test; run it from the built classes:
  *
  * <pre>
  * ./mvnw -B -o -q -pl ssm-runtime/cpu -am install -DskipTests
- * java --add-modules jdk.incubator.vector -Xmx8g -cp ssm-runtime/cpu/target/classes:ssm-runtime/core/target/classes org.ssmpeft.runtime.cpu.GemmBench \
- *     [rows=512,2048] [paths=scalar,vector] [kernels=abT,ab,addAtB] [seconds=1]
+ * ./mvnw -B -o -q -pl ssm-runtime/cpu dependency:build-classpath -DincludeScope=runtime -Dmdep.outputFile=target/cp.txt
+ * java --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -Xmx8g \
+ *     -cp ssm-runtime/cpu/target/classes:$(cat ssm-runtime/cpu/target/cp.txt) org.ssmpeft.runtime.cpu.GemmBench \
+ *     [rows=512,2048] [paths=scalar,vector,openblas] [kernels=abT,ab,addAtB] [seconds=1]
  * </pre>
  *
- * Without {@code --add-modules jdk.incubator.vector} only the scalar columns are measured. Each case runs until
- * {@code seconds} have passed (at least once, after a warm-up on a smaller shape) and reports its fastest run.
- * FLOPs are counted as {@code 2·M·in·out} per product.
+ * Without {@code --add-modules jdk.incubator.vector} only the scalar columns are measured; without the OpenBLAS jars
+ * (org.bytedeco:openblas with its platform classifier, org.bytedeco:javacpp) its columns are NaN and the header says
+ * why. Each case runs until {@code seconds} have passed (at least once, after a warm-up on a smaller shape) and
+ * reports its fastest run. OpenBLAS runs with its thread pool pinned to the thread count of the column
+ * ({@code openblas_set_num_threads}). Before a case is timed, OpenBLAS's product is checked against the project
+ * kernel's on the same inputs (within float tolerance; a mismatch stops the run). FLOPs are counted as
+ * {@code 2·M·in·out} per product. The header and the footer give the load average ({@code /proc/loadavg}).
  */
 public final class GemmBench {
 
@@ -58,7 +65,21 @@ public final class GemmBench {
         return x;
     }
 
-    private static void run(Kernel kernel, boolean vector, Parallel par, Buffers buf, int m, int in, int out) {
+    private enum Impl { SCALAR, VECTOR, OPENBLAS }
+
+    private static void run(Kernel kernel, Impl impl, Parallel par, Buffers buf, int m, int in, int out) {
+        if (impl == Impl.OPENBLAS) {
+            var blas = OpenBlasGemm.instance();
+            blas.setThreads(par.threads());
+            switch (kernel) {
+                case ABT -> blas.abT(buf.x, 0, in, buf.w, 0, in, buf.b, buf.y, 0, out, m, out, in);
+                case AB -> blas.ab(buf.y, 0, out, buf.w, 0, in, buf.dx, 0, in, m, out, in, false);
+                case ADD_ATB -> blas.addAtB(buf.y, 0, out, buf.x, 0, in, buf.dw, 0, in, m, out, in);
+                default -> throw new IllegalStateException(kernel.name());
+            }
+            return;
+        }
+        boolean vector = impl == Impl.VECTOR;
         switch (kernel) {
             case ABT -> {
                 if (vector) {
@@ -86,22 +107,115 @@ public final class GemmBench {
     }
 
     /** Best GFLOP/s over runs filling {@code seconds}. */
-    private static double measure(Kernel kernel, boolean vector, Parallel par, Buffers buf, int m, int in, int out,
+    private static double measure(Kernel kernel, Impl impl, Parallel par, Buffers buf, int m, int in, int out,
                                   double seconds) {
         double flops = 2.0 * m * in * out;
         long best = Long.MAX_VALUE;
         long start = System.nanoTime();
         do {
             long t0 = System.nanoTime();
-            run(kernel, vector, par, buf, m, in, out);
+            run(kernel, impl, par, buf, m, in, out);
             best = Math.min(best, System.nanoTime() - t0);
         } while (System.nanoTime() - start < seconds * 1e9);
+        if (impl == Impl.OPENBLAS) {
+            // OpenBLAS's idle workers spin for a while after a call: let them fall asleep before the next column
+            OpenBlasGemm.instance().setThreads(1);
+            sleep(200);
+        }
         return flops / best;
+    }
+
+    private static void sleep(long millis) {
+        try {
+            Thread.sleep(millis);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /**
+     * OpenBLAS's product against the project kernel's ({@code reference} path) on the same inputs, in fresh output
+     * arrays: every element within {@code 2e-5 · depth · max|a| · max|b| + 1e-5 · |ref|} (depth = the summation
+     * length), else an {@link IllegalStateException} naming the case and the worst element. Returns the largest
+     * difference relative to the largest reference element.
+     */
+    private static double check(Kernel kernel, Impl reference, Parallel par, Buffers buf, int m, int in, int out) {
+        var mine = new Buffers(buf.x, buf.w, buf.b, new float[m * out], new float[m * in], new float[out * in]);
+        var theirs = new Buffers(buf.x, buf.w, buf.b, new float[m * out], new float[m * in], new float[out * in]);
+        if (kernel != Kernel.ABT) {
+            // dY is the backward's input: the same values in both
+            System.arraycopy(buf.y, 0, mine.y, 0, m * out);
+            System.arraycopy(buf.y, 0, theirs.y, 0, m * out);
+        }
+        run(kernel, reference, par, mine, m, in, out);
+        run(kernel, Impl.OPENBLAS, par, theirs, m, in, out);
+        OpenBlasGemm.instance().setThreads(1);
+        float[] want;
+        float[] got;
+        double bound;
+        switch (kernel) {
+            case ABT -> {
+                want = mine.y;
+                got = theirs.y;
+                bound = in * maxAbs(buf.x) * maxAbs(buf.w) + maxAbs(buf.b);
+            }
+            case AB -> {
+                want = mine.dx;
+                got = theirs.dx;
+                bound = out * maxAbs(buf.y) * maxAbs(buf.w);
+            }
+            case ADD_ATB -> {
+                want = mine.dw;
+                got = theirs.dw;
+                bound = m * maxAbs(buf.y) * maxAbs(buf.x);
+            }
+            default -> throw new IllegalStateException(kernel.name());
+        }
+        double worst = 0;
+        int worstAt = -1;
+        double scale = maxAbs(want);
+        if (!(scale > 0)) {
+            throw new IllegalStateException("the " + reference + " kernel's " + kernel.label + " is all zero on M=" + m
+                    + " (in, out)=(" + in + ", " + out + "): nothing to check against");
+        }
+        for (int i = 0; i < want.length; i++) {
+            double d = Math.abs((double) want[i] - got[i]);
+            double tol = 2e-5 * bound + 1e-5 * Math.abs(want[i]);
+            if (!(d <= tol)) {
+                throw new IllegalStateException(String.format(Locale.ROOT,
+                        "OpenBLAS disagrees with the %s kernel on %s M=%d (in, out)=(%d, %d): element %d is %s, "
+                        + "expected %s (tolerance %.3g)", reference, kernel.label, m, in, out, i, got[i], want[i],
+                        tol));
+            }
+            if (d > worst) {
+                worst = d;
+                worstAt = i;
+            }
+        }
+        return worstAt < 0 ? 0 : worst / scale;
+    }
+
+    private static double maxAbs(float[] x) {
+        double max = 0;
+        for (float v : x) {
+            max = Math.max(max, Math.abs(v));
+        }
+        return max;
+    }
+
+    /** The first three fields of /proc/loadavg (1, 5, 15 minutes), or "n/a" where there is none. */
+    static String loadAverage() {
+        try {
+            String[] f = java.nio.file.Files.readString(java.nio.file.Path.of("/proc/loadavg")).trim().split("\\s+");
+            return f[0] + " " + f[1] + " " + f[2];
+        } catch (java.io.IOException | RuntimeException e) {
+            return "n/a";
+        }
     }
 
     public static void main(String[] args) {
         int[] rows = {512, 2048};
-        List<String> paths = List.of("scalar", "vector");
+        List<String> paths = List.of("scalar", "vector", "openblas");
         List<Kernel> kernels = List.of(Kernel.values());
         double seconds = 1;
         for (String arg : args) {
@@ -134,15 +248,19 @@ public final class GemmBench {
         boolean vectorAvailable = ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent();
         boolean doScalar = paths.contains("scalar");
         boolean doVector = paths.contains("vector") && vectorAvailable;
+        var blas = paths.contains("openblas") ? OpenBlasGemm.instance() : null;
+        boolean doBlas = blas != null && blas.available();
+        Impl reference = doVector ? Impl.VECTOR : Impl.SCALAR;
         int threads = Runtime.getRuntime().availableProcessors();
         var one = new Parallel(new ForkJoinPool(1));
         var all = new Parallel(new ForkJoinPool(threads));
 
-        System.out.printf(Locale.ROOT, "GemmBench: %s, %d threads, Gemm path %s%n", Runtime.version(), threads,
-                Gemm.implementation());
+        System.out.printf(Locale.ROOT, "GemmBench: %s, %d threads, Gemm path %s, load average %s (/proc/loadavg)%n",
+                Runtime.version(), threads, Gemm.implementation(), loadAverage());
         if (!vectorAvailable) {
-            System.out.println("jdk.incubator.vector is not in the boot layer: scalar columns only");
+            System.out.println("jdk.incubator.vector is not in the boot layer: no vector columns");
         }
+        System.out.println("OpenBLAS: " + (blas == null ? "not asked for (paths)" : blas.describe()));
 
         // Physical floor: the FMA peak of this machine, one thread and all threads.
         double scalarPeak1 = Peak.scalar(one, 1);
@@ -158,36 +276,50 @@ public final class GemmBench {
         for (Kernel kernel : kernels) {
             for (Parallel par : List.of(one, all)) {
                 if (doScalar) {
-                    measure(kernel, false, par, warm, 256, 768, 768, 0.3);
+                    measure(kernel, Impl.SCALAR, par, warm, 256, 768, 768, 0.3);
                 }
                 if (doVector) {
-                    measure(kernel, true, par, warm, 256, 768, 768, 0.3);
+                    measure(kernel, Impl.VECTOR, par, warm, 256, 768, 768, 0.3);
+                }
+                if (doBlas) {
+                    measure(kernel, Impl.OPENBLAS, par, warm, 256, 768, 768, 0.3);
                 }
             }
         }
 
         System.out.println();
-        System.out.printf(Locale.ROOT, "%-20s %5s %-9s %11s | %8s %8s | %8s %8s | %7s %7s | %7s %7s%n", "kernel",
-                "M", "layer", "(in, out)", "scal 1T", "scal " + threads + "T", "vec 1T", "vec " + threads + "T",
-                "v/s 1T", "v/s " + threads + "T", "%pk 1T", "%pk " + threads + "T");
+        String n = threads + "T";
+        System.out.printf(Locale.ROOT, "%-20s %5s %-9s %11s | %8s %8s | %8s %8s | %8s %8s | %7s %7s | %7s %7s | %7s %7s"
+                + " | %8s%n", "kernel", "M", "layer", "(in, out)", "scal 1T", "scal " + n, "vec 1T", "vec " + n,
+                "blas 1T", "blas " + n, "%pk v1T", "%pk v" + n, "%pk b1T", "%pk b" + n, "v/b 1T", "v/b " + n,
+                "check");
         for (Kernel kernel : kernels) {
             for (int m : rows) {
                 for (int l = 0; l < LAYERS.length; l++) {
                     int in = LAYERS[l][0];
                     int out = LAYERS[l][1];
                     var buf = Buffers.of(m, in, out);
-                    double s1 = doScalar ? measure(kernel, false, one, buf, m, in, out, seconds) : Double.NaN;
-                    double sn = doScalar ? measure(kernel, false, all, buf, m, in, out, seconds) : Double.NaN;
-                    double v1 = doVector ? measure(kernel, true, one, buf, m, in, out, seconds) : Double.NaN;
-                    double vn = doVector ? measure(kernel, true, all, buf, m, in, out, seconds) : Double.NaN;
+                    double err = doBlas ? check(kernel, reference, all, buf, m, in, out) : Double.NaN;
+                    double s1 = doScalar ? measure(kernel, Impl.SCALAR, one, buf, m, in, out, seconds) : Double.NaN;
+                    double sn = doScalar ? measure(kernel, Impl.SCALAR, all, buf, m, in, out, seconds) : Double.NaN;
+                    double v1 = doVector ? measure(kernel, Impl.VECTOR, one, buf, m, in, out, seconds) : Double.NaN;
+                    double vn = doVector ? measure(kernel, Impl.VECTOR, all, buf, m, in, out, seconds) : Double.NaN;
+                    double b1 = doBlas ? measure(kernel, Impl.OPENBLAS, one, buf, m, in, out, seconds) : Double.NaN;
+                    double bn = doBlas ? measure(kernel, Impl.OPENBLAS, all, buf, m, in, out, seconds) : Double.NaN;
                     System.out.printf(Locale.ROOT,
-                            "%-20s %5d %-9s %11s | %8.1f %8.1f | %8.1f %8.1f | %6.1fx %6.1fx | %6.0f%% %6.0f%%%n",
-                            kernel.label, m, LAYER_NAMES[l], "(" + in + ", " + out + ")", s1, sn, v1, vn, v1 / s1,
-                            vn / sn, 100 * v1 / vectorPeak1, 100 * vn / vectorPeakN);
+                            "%-20s %5d %-9s %11s | %8.1f %8.1f | %8.1f %8.1f | %8.1f %8.1f | %6.0f%% %6.0f%% |"
+                            + " %6.0f%% %6.0f%% | %6.2fx %6.2fx | %8.1e%n",
+                            kernel.label, m, LAYER_NAMES[l], "(" + in + ", " + out + ")", s1, sn, v1, vn, b1, bn,
+                            100 * v1 / vectorPeak1, 100 * vn / vectorPeakN, 100 * b1 / vectorPeak1,
+                            100 * bn / vectorPeakN, v1 / b1, vn / bn, err);
                 }
             }
         }
-        System.out.println("GFLOP/s, best run; v/s = vector / scalar; %pk = vector / measured vector FMA peak");
+        System.out.println("GFLOP/s, best run; %pk = against the measured vector FMA peak (v = vector, b = OpenBLAS);"
+                + " v/b = vector / OpenBLAS (above 1: the project's kernel is faster); check = largest |OpenBLAS - "
+                + reference.name().toLowerCase(Locale.ROOT) + "| / max|" + reference.name().toLowerCase(Locale.ROOT)
+                + "| on the case's inputs");
+        System.out.println("load average at the end: " + loadAverage());
         System.exit(0);
     }
 
