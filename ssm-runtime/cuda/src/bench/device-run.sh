@@ -11,7 +11,12 @@
 # (train_peer.py), about 6 minutes: run it as TESTS=0 PEER=0 SCAN=0 TRAIN=1; DECODE=1 adds the decode benchmark
 # (DecodeBench on cuda, Mamba-130M shape, 16-token prompt + 128 new tokens, greedy, batch 1 and 16, fp32 and bf16)
 # for the base model and with a state offset (h) acting, and its transformers generate peer (decode_peer.py), about 5
-# minutes: TESTS=0 PEER=0 SCAN=0 DECODE=1)
+# minutes: TESTS=0 PEER=0 SCAN=0 DECODE=1); CLASSES="full.Name ..." runs test classes outside the cuda package without
+# the tag filter (the trainer's GPU test, every method's numeric contract: they run on every available backend);
+# APP=1 runs the bundled default's `peft compare` on cuda (APP_ARGS to change it; no --out: the JRE has no
+# java.desktop for the chart). Trim the bundle first: ssm-runtime/cuda/src/bench/trim-bundle.sh. A JVM's first
+# kernel use compiles every kernel module through NVRTC (~110 s on a fresh machine, then cached on its disk): give
+# the first test stage of a call at least 200 s.
 set -uo pipefail
 OUT=${OUT:-/tmp/out}
 mkdir -p "$OUT"
