@@ -78,17 +78,56 @@ public final class CudaModule {
         return all;
     }
 
-    /** A kernel shipped as a resource under {@code org/ssmpeft/runtime/cuda/kernels/}. */
+    /**
+     * A kernel shipped as a resource under {@code org/ssmpeft/runtime/cuda/kernels/}, its local includes
+     * ({@code #include "name.cuh"} on a line of its own, resources of the same folder) expanded in place between
+     * {@code #line} directives, so NVRTC's messages name the right file and line and the cache key (the hash of this
+     * text) changes when an included file does. Shared device helpers live in such headers, one definition for every
+     * module.
+     */
     public static String source(String resource) {
+        return source(resource, 0);
+    }
+
+    private static final java.util.regex.Pattern LOCAL_INCLUDE =
+            java.util.regex.Pattern.compile("^\\s*#include\\s+\"([A-Za-z0-9_.-]+)\"\\s*$");
+
+    private static String source(String resource, int depth) {
+        if (depth > 8) {
+            throw new IllegalArgumentException("kernel source " + resource + ": includes nested deeper than 8 (a cycle?)");
+        }
         String path = "/org/ssmpeft/runtime/cuda/kernels/" + resource;
+        String text;
         try (InputStream in = CudaModule.class.getResourceAsStream(path)) {
             if (in == null) {
                 throw new IllegalArgumentException("no kernel source " + path + " on the class path");
             }
-            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+            text = new String(in.readAllBytes(), StandardCharsets.UTF_8);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
+        if (!text.contains("#include \"")) {
+            return text;
+        }
+        StringBuilder out = new StringBuilder(text.length() + 4096);
+        String[] lines = text.split("\n", -1);
+        for (int i = 0; i < lines.length; i++) {
+            var m = LOCAL_INCLUDE.matcher(lines[i]);
+            if (m.matches()) {
+                out.append("#line 1 \"").append(m.group(1)).append("\"\n");
+                out.append(source(m.group(1), depth + 1));
+                if (out.charAt(out.length() - 1) != '\n') {
+                    out.append('\n');
+                }
+                out.append("#line ").append(i + 2).append(" \"").append(resource).append("\"");
+            } else {
+                out.append(lines[i]);
+            }
+            if (i < lines.length - 1) {
+                out.append('\n');
+            }
+        }
+        return out.toString();
     }
 
     public static Path cacheFolder() {

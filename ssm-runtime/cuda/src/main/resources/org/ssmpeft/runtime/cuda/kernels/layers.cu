@@ -374,19 +374,7 @@ extern "C" __global__ void dora_bwd(double* part, float* scaled, float* rest, co
 
 // ---- rows, sums and elementwise ----------------------------------------------------------------------------------
 
-// float -> bf16 bits, round to nearest even, NaN stays NaN (cvt.rn.bf16.f32 from sm_80 on; selective_scan.cu's to_bf16)
-__device__ __forceinline__ unsigned short to_bf16(float x) {
-#if __CUDA_ARCH__ >= 800
-    unsigned short r;
-    asm("cvt.rn.bf16.f32 %0, %1;" : "=h"(r) : "f"(x));
-    return r;
-#else
-    unsigned u = __float_as_uint(x);
-    if ((u & 0x7fffffffu) > 0x7f800000u) return (unsigned short) ((u >> 16) | 0x40);
-    u += 0x7fffu + ((u >> 16) & 1u);
-    return (unsigned short) (u >> 16);
-#endif
-}
+#include "bf16.cuh"
 
 // dst (rows, cols) bf16, contiguous <- src (rows, cols) float row stride ldSrc, rounded to nearest even: the input
 // of a bf16 product (autocast). A conversion only, no arithmetic, so --fmad=false changes nothing here.

@@ -34,19 +34,7 @@ struct bf16 {
     unsigned short v;
 };
 
-// float -> bf16, round to nearest even, NaN stays NaN (one instruction from sm_80 on)
-__device__ __forceinline__ unsigned short to_bf16(float x) {
-#if __CUDA_ARCH__ >= 800
-    unsigned short r;
-    asm("cvt.rn.bf16.f32 %0, %1;" : "=h"(r) : "f"(x));
-    return r;
-#else
-    unsigned u = __float_as_uint(x);
-    if ((u & 0x7fffffffu) > 0x7f800000u) return (unsigned short) ((u >> 16) | 0x40);
-    u += 0x7fffu + ((u >> 16) & 1u);
-    return (unsigned short) (u >> 16);
-#endif
-}
+#include "bf16.cuh"
 
 __device__ __forceinline__ float ld(const float* p, u64 i) { return p[i]; }
 __device__ __forceinline__ float ld(const bf16* p, u64 i) { return __uint_as_float(((unsigned) p[i].v) << 16); }
