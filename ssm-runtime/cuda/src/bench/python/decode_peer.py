@@ -45,7 +45,6 @@ Examples:
 import argparse
 import gc
 import json
-import logging
 import os
 import statistics
 import sys
@@ -60,7 +59,7 @@ import transformers
 from transformers import MambaForCausalLM
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from train_peer import SHAPES, FallbackMessages, bound_path, make_config, timed  # noqa: E402
+from train_peer import SHAPES, peer_setup, timed  # noqa: E402
 
 GIB = 1 << 30
 BYTES = {"fp32": 4, "bf16": 2}
@@ -170,25 +169,7 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    device = torch.device(args.device)
-    if device.type == "cuda" and device.index is not None:
-        torch.cuda.set_device(device)
-    torch.backends.cuda.matmul.allow_tf32 = False
-    torch.backends.cudnn.allow_tf32 = False
-    torch.set_float32_matmul_precision("highest")
-
-    fallback = FallbackMessages()
-    logging.getLogger("transformers").addHandler(fallback)
-    cfg = make_config(args.shape)
-    path = bound_path()
-    common = {
-        "peer": "transformers-generate",
-        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
-        "torch": torch.__version__, "transformers": transformers.__version__,
-        "shape": args.shape, "pure_pytorch": path["pure_pytorch"],
-        "load": " ".join(open("/proc/loadavg").read().split()[:3]) if os.path.exists("/proc/loadavg") else None,
-    }
-    print("PEER_PATH " + json.dumps(path), flush=True)
+    device, fallback, cfg, path, common = peer_setup(args, "transformers-generate")
     print("decode peer: %s, torch %s, transformers %s; shape %s (%d layers, d_model %d, d_inner %d, d_state %d, "
           "vocab %d), prompt %d, %d new tokens, greedy, batch %s; warm-up %d, timed %d; load %s"
           % (common["device"], torch.__version__, transformers.__version__, args.shape, cfg.num_hidden_layers,

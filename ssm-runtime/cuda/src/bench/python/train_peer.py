@@ -365,8 +365,9 @@ def parse_args(argv=None):
     return args
 
 
-def main(argv=None):
-    args = parse_args(argv)
+def peer_setup(args, peer, **versions):
+    """The device (fp32 matmuls exact: no tf32), transformers' fallback messages counted, the model config, which
+    helpers transformers bound, and the fields every PEER line carries; PEER_PATH printed. Shared with decode_peer.py."""
     device = torch.device(args.device)
     if device.type == "cuda" and device.index is not None:
         torch.cuda.set_device(device)
@@ -378,14 +379,22 @@ def main(argv=None):
     logging.getLogger("transformers").addHandler(fallback)
     cfg = make_config(args.shape)
     path = bound_path()
-    common = {
-        "peer": "transformers+peft",
+    common = dict({
+        "peer": peer,
         "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
-        "torch": torch.__version__, "transformers": transformers.__version__, "peft": PEFT_VERSION,
+        "torch": torch.__version__, "transformers": transformers.__version__,
+    }, **versions)
+    common.update({
         "shape": args.shape, "pure_pytorch": path["pure_pytorch"],
         "load": " ".join(open("/proc/loadavg").read().split()[:3]) if os.path.exists("/proc/loadavg") else None,
-    }
+    })
     print("PEER_PATH " + json.dumps(path), flush=True)
+    return device, fallback, cfg, path, common
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    device, fallback, cfg, path, common = peer_setup(args, "transformers+peft", peft=PEFT_VERSION)
     print("train peer: %s, torch %s, transformers %s, peft %s; shape %s (%d layers, d_model %d, d_inner %d, "
           "d_state %d, vocab %d), batch %d, length %d; warm-up %d, timed %d; load %s"
           % (common["device"], torch.__version__, transformers.__version__, PEFT_VERSION, args.shape,
