@@ -6,6 +6,7 @@ import java.util.HashMap;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.function.Function;
 import org.ssmpeft.api.composition.AdapterSet;
@@ -14,6 +15,7 @@ import org.ssmpeft.runtime.backend.Logits;
 import org.ssmpeft.runtime.backend.LossAndGradients;
 import org.ssmpeft.runtime.backend.SsmModel;
 import org.ssmpeft.runtime.backend.SsmState;
+import org.ssmpeft.runtime.backend.TrainingSession;
 import org.ssmpeft.runtime.checkpoint.LanguageModelWeights;
 import org.ssmpeft.runtime.checkpoint.MambaConfig;
 import org.ssmpeft.runtime.checkpoint.MambaWeights;
@@ -430,7 +432,7 @@ public final class CudaMamba implements SsmModel, AutoCloseable {
         int v = config.vocabSize();
         int chunks = (int) Math.max(1, ((long) m * v + headChunkFloats - 1) / headChunkFloats);
         int per = (m + chunks - 1) / chunks;
-        long z = floats(call, (long) Math.min(per, m) * v);
+        long z = floats(call, (long) per * v);
         String headName = config.tieWordEmbeddings() ? LanguageModelWeights.EMBEDDING : LanguageModelWeights.LM_HEAD;
         for (int r0 = 0; r0 < m; r0 += per) {
             int rows = Math.min(per, m - r0);
@@ -487,7 +489,7 @@ public final class CudaMamba implements SsmModel, AutoCloseable {
                           DeviceGradients g, Reach reach) {
         LayerOps k = device.layers();
         int batch = tokens.length;
-        int m = batch * pass.len;
+        int m = pass.rows();
         int dm = config.dModel();
         int layers = config.layers();
         int p = plan.promptLength();
@@ -528,16 +530,16 @@ public final class CudaMamba implements SsmModel, AutoCloseable {
      * (see {@link CudaTrainingSession#supports}); empty otherwise, and the trainer runs the steps through the host.
      */
     @Override
-    public java.util.Optional<org.ssmpeft.runtime.backend.TrainingSession> residentTraining(
-            AdapterSet adapters, org.ssmpeft.runtime.backend.TrainingSession.Settings settings) {
+    public Optional<TrainingSession> residentTraining(
+            AdapterSet adapters, TrainingSession.Settings settings) {
         if (device.optimizer().isEmpty()) {
-            return java.util.Optional.empty();
+            return Optional.empty();
         }
         HookPlan hooks = HookPlan.resolve(weights, adapters, true);
         if (CudaTrainingSession.supports(hooks, settings).isPresent()) {
-            return java.util.Optional.empty();
+            return Optional.empty();
         }
-        return java.util.Optional.of(device.locked(() -> {
+        return Optional.of(device.locked(() -> {
             requireOpen();
             return new CudaTrainingSession(this, device, hooks, settings);
         }));
@@ -553,14 +555,13 @@ public final class CudaMamba implements SsmModel, AutoCloseable {
      * under the device lock, before the call's memory is freed. This is the training session's hook: the same
      * computation as {@link #lossAndGradients} ({@link #trainPass}).
      */
-    DeviceLoss lossAndDeviceGradients(HookPlan hooks, java.util.Map<org.ssmpeft.runtime.plan.Term, Long> resident,
+    DeviceLoss lossAndDeviceGradients(HookPlan hooks, Map<org.ssmpeft.runtime.plan.Term, Long> resident,
                                       int[][] tokens, int[][] labels, java.util.function.Consumer<DeviceGradients>
                                               gradients) {
         Set<String> wanted = hooks.gradientBaseNames(Set.of());
         int[] targets = hooks.targets(tokens, labels);
         HookPlan.checkTokens(tokens, tokens.length, config.vocabSize());
         int count = HookPlan.targetCount(targets);
-        int v = config.vocabSize();
         return call(arena -> {
             DevicePlan plan = DevicePlan.of(hooks, base, weights, device, arena, resident);
             TrainPass p = trainPass(arena, hooks, plan, tokens, targets, count, wanted, false);

@@ -41,28 +41,40 @@ final class LayerTape {
     final long checkpoints; // the scan's (B, ceil(Lx/TT), D, N + n'), training only
     final ScanShape scan;   // (B, Lx, D, N, n')
 
-    private LayerTape(DeviceMemory.Arena call, ScanOps ops, MambaConfig c, Rows rows, int extWidth, boolean training,
+    /** What a tape is for, which decides the buffers it owns and those it borrows. */
+    private enum Kind {
+        /** the forward outside training: every buffer its own */
+        INFERENCE,
+        /** the buffers the training tapes of one row shape borrow: recomputed ones and the forward's temporaries */
+        SCRATCH,
+        /** a training layer's: what its backward reads that cannot be recomputed, the rest from a scratch */
+        TRAINING
+    }
+
+    private LayerTape(DeviceMemory.Arena call, ScanOps ops, MambaConfig c, Rows rows, int extWidth, Kind kind,
                       boolean keepY, LayerTape scratch) {
         this.rows = rows;
         this.extWidth = extWidth;
-        this.training = training;
+        this.training = kind == Kind.TRAINING;
         int dm = c.dModel();
         int di = c.dInner();
         long m = rows.m();
         long mx = rows.mx();
-        boolean shared = scratch != null; // a training tape over the call's scratch
-        normed = shared ? scratch.normed : floats(call, m * dm);
+        boolean borrow = kind == Kind.TRAINING;
+        boolean isScratch = kind == Kind.SCRATCH;
+        boolean prefixed = rows.prefix() > 0;
+        normed = borrow ? scratch.normed : floats(call, m * dm);
         hiddenIn = training ? floats(call, m * dm) : 0;
-        xz = shared && rows.prefix() > 0 ? scratch.xz : floats(call, m * 2 * di); // without a prefix it is xzExt
-        boolean isScratch = !training && keepY; // the scratch itself: its xzExt and xdbl are never read
-        xzExt = rows.prefix() == 0 ? xz : isScratch ? 0 : floats(call, mx * 2 * di);
-        convPre = shared ? scratch.convPre : isScratch ? floats(call, mx * di) : 0;
-        xc = shared ? scratch.xc : floats(call, mx * di);
+        // [x | z] is a temporary only where a prefix makes [P; x | 0; z] the buffer kept; without one they are the same
+        xz = borrow && prefixed ? scratch.xz : isScratch && !prefixed ? 0 : floats(call, m * 2 * di);
+        xzExt = !prefixed ? xz : isScratch ? 0 : floats(call, mx * 2 * di);
+        convPre = borrow ? scratch.convPre : isScratch ? floats(call, mx * di) : 0;
+        xc = borrow ? scratch.xc : floats(call, mx * di);
         xdbl = isScratch ? 0 : floats(call, mx * (c.dtRank() + 2L * c.dState()));
-        dt = shared ? scratch.dt : floats(call, mx * di);
-        y = shared && !keepY ? scratch.y : floats(call, mx * di);
-        yReal = rows.prefix() == 0 ? y : shared && !keepY ? scratch.yReal : floats(call, m * di);
-        out = shared ? scratch.out : floats(call, m * dm);
+        dt = borrow ? scratch.dt : floats(call, mx * di);
+        y = borrow && !keepY ? scratch.y : floats(call, mx * di);
+        yReal = !prefixed ? y : borrow && !keepY ? scratch.yReal : floats(call, m * di);
+        out = borrow ? scratch.out : floats(call, m * dm);
         extBc = extWidth == 0 ? 0 : floats(call, mx * 2 * extWidth);
         scan = new ScanShape(rows.batch(), rows.lx(), di, c.dState(), extWidth);
         checkpoints = training ? floats(call, ops.checkpointFloats(scan)) : 0;
@@ -70,7 +82,7 @@ final class LayerTape {
 
     /** A tape for the forward outside training: every buffer its own, reused by the layers it {@link #fits}. */
     static LayerTape inference(DeviceMemory.Arena call, ScanOps ops, MambaConfig c, Rows rows, int extWidth) {
-        return new LayerTape(call, ops, c, rows, extWidth, false, false, null);
+        return new LayerTape(call, ops, c, rows, extWidth, Kind.INFERENCE, false, null);
     }
 
     /**
@@ -78,7 +90,7 @@ final class LayerTape {
      * its forward (the conv pre-activation included).
      */
     static LayerTape scratch(DeviceMemory.Arena call, ScanOps ops, MambaConfig c, Rows rows) {
-        return new LayerTape(call, ops, c, rows, 0, false, true, null);
+        return new LayerTape(call, ops, c, rows, 0, Kind.SCRATCH, false, null);
     }
 
     /**
@@ -90,7 +102,7 @@ final class LayerTape {
         if (!scratch.rows.equals(rows)) {
             throw new IllegalArgumentException("scratch of rows " + scratch.rows + " for a layer of rows " + rows);
         }
-        return new LayerTape(call, ops, c, rows, extWidth, true, keepY, scratch);
+        return new LayerTape(call, ops, c, rows, extWidth, Kind.TRAINING, keepY, scratch);
     }
 
     private static long floats(DeviceMemory.Arena call, long n) {
