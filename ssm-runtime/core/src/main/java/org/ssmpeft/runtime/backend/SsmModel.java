@@ -158,6 +158,14 @@ public interface SsmModel {
         return forward(column, perRow, state).last();
     }
 
+    /**
+     * A decoder of the rows of {@code state} under {@code adapters} ({@link Decoder}): by default the model's own
+     * forward and step, ranked on the host; a backend that ranks on its device (and replays its step) overrides it.
+     */
+    default Decoder decoder(AdapterSet adapters, SsmState state) {
+        return new Decoder.Host(this, adapters, state);
+    }
+
     /** The loss of fresh sequences, forward only (evaluation, finite differences). */
     double loss(int[][] tokens, int[][] labels, AdapterSet adapters);
 

@@ -6,20 +6,22 @@ import java.util.List;
 import java.util.Objects;
 import java.util.OptionalInt;
 import org.ssmpeft.api.composition.AdapterSet;
-import org.ssmpeft.runtime.backend.Logits;
+import org.ssmpeft.runtime.backend.Decoder;
 import org.ssmpeft.runtime.backend.SsmModel;
 import org.ssmpeft.runtime.backend.SsmState;
+import org.ssmpeft.runtime.backend.TopTokens;
 
 /**
- * Greedy decoding and beam search through the recurrent step: the prompt is run once through
- * {@link SsmModel#forward} on a fresh state (so virtual tokens and initial states of the acting adapters apply),
- * then every new token is one {@link SsmModel#step} from the state. Memory per generated token is constant: the
+ * Greedy decoding and beam search through the recurrent step, on the model's {@link Decoder}: the prompt is run once
+ * on a fresh state (so virtual tokens and initial states of the acting adapters apply), then every new token is one
+ * step from the state, and only each row's best tokens come back ({@link TopTokens}; on cuda they are ranked on the
+ * device and the step is a replayed graph). Memory per generated token is constant: the
  * recurrent state has a fixed size and nothing is recomputed over the growing sequence; beam search keeps one state
  * row per beam and reorders the rows when beams are reselected.
  *
  * <p>Beam search follows Hugging Face's {@code BeamSearchScorer} (num_return_sequences 1, batch 1): log-softmax of
  * each beam's logits, stop tokens masked to −∞ before {@code minNewTokens}, candidates ranked by beam score + log p
- * (the first step from beam 0 only), the top {@code max(2, 1 + stops) · beams} taken; a stop token among the top
+ * (the first step from beam 0 only; the global top is taken from each beam's own top, which holds it), the top {@code max(2, 1 + stops) · beams} taken; a stop token among the top
  * {@code beams} candidates closes a hypothesis scored {@code Σ log p / length^penalty}, other candidates fill the
  * next beams; finished when {@code beams} hypotheses exist and the best candidate cannot beat the worst (or at once
  * with early stopping), or at {@code maxNewTokens}, where the running beams join the hypotheses. Ties go to the lower
@@ -51,107 +53,102 @@ public final class Generator {
     }
 
     private Generation greedy(int[] prompt, GenerationOptions options, SsmState cache) {
-        Logits prefill = model.forward(new int[][] {prompt}, adapters, cache);
-        float[] logits = prefill.at(0, prefill.length() - 1);
-        List<Integer> out = new ArrayList<>();
-        double logProb = 0;
-        for (int n = 0; n < options.maxNewTokens(); n++) {
-            boolean mask = n < options.minNewTokens();
-            int best = -1;
-            for (int v = 0; v < logits.length; v++) {
-                if (mask && options.isStop(v)) {
-                    continue;
+        try (Decoder decoder = model.decoder(adapters, cache)) {
+            TopTokens top = decoder.prefill(new int[][] {prompt}, 1, masked(options, 0));
+            List<Integer> out = new ArrayList<>();
+            double logProb = 0;
+            for (int n = 0; n < options.maxNewTokens(); n++) {
+                int best = top.id(0, 0);
+                logProb += top.logProb(0, 0);
+                if (options.isStop(best)) {
+                    return result(out, OptionalInt.of(best), logProb, options);
                 }
-                if (best < 0 || logits[v] > logits[best]) {
-                    best = v;
+                out.add(best);
+                if (n + 1 < options.maxNewTokens()) {
+                    top = decoder.step(new int[] {best}, 1, masked(options, n + 1));
                 }
             }
-            if (best < 0) {
-                throw new IllegalStateException("every token of the vocabulary (" + logits.length + ") is a stop"
-                        + " token masked by min new tokens " + options.minNewTokens());
-            }
-            logProb += logSoftmax(logits, 0, logits.length)[best];
-            if (options.isStop(best)) {
-                return result(out, OptionalInt.of(best), logProb, options);
-            }
-            out.add(best);
-            if (n + 1 < options.maxNewTokens()) {
-                logits = model.step(new int[] {best}, adapters, cache);
-            }
+            return result(out, OptionalInt.empty(), logProb, options);
         }
-        return result(out, OptionalInt.empty(), logProb, options);
+    }
+
+    /** The stop tokens inside the vocabulary while fewer than {@code minNewTokens} were generated, else none. */
+    private int[] masked(GenerationOptions options, int generated) {
+        int vocab = model.shape().vocab();
+        if (generated >= options.minNewTokens()) {
+            return new int[0];
+        }
+        return options.stopTokens().stream().mapToInt(Integer::intValue).filter(t -> t < vocab).sorted().toArray();
     }
 
     /** Beam search with {@code options.numBeams()} beams (1 is allowed: a beam search of width 1). */
     public Generation beamSearch(int[] prompt, GenerationOptions options) {
         checkPrompt(prompt);
         int k = options.numBeams();
+        int vocab = model.shape().vocab();
+        // candidates ranked per beam: the global top `keep` of (beam score + log p) is among each beam's top `keep`
+        int keep = Math.max(2, 1 + options.stopTokens().size()) * k;
+        int perBeam = Math.min(keep, vocab - masked(options, 0).length);
         // The prompt is prefilled once (Hugging Face expands it to a row per beam first: the same numbers, k times the
         // work), then its state is fanned out to one row per beam where the backend keeps it.
-        Logits prefill;
+        TopTokens first;
         SsmState cache;
-        try (SsmState one = model.newState(1)) {
-            prefill = model.forward(new int[][] {prompt}, adapters, one);
+        try (SsmState one = model.newState(1); Decoder decoder = model.decoder(adapters, one)) {
+            first = decoder.prefill(new int[][] {prompt}, perBeam, masked(options, 0));
             cache = one.repeat(0, k);
         }
-        try (cache) {
-            return beamSearch(prefill, cache, options);
+        try (cache; Decoder decoder = model.decoder(adapters, cache)) {
+            return beamSearch(first, decoder, options, keep, perBeam);
         }
     }
 
-    private Generation beamSearch(Logits prefill, SsmState cache, GenerationOptions options) {
+    private Generation beamSearch(TopTokens first, Decoder decoder, GenerationOptions options, int keep,
+                                  int perBeam) {
         int k = options.numBeams();
-        int vocab = prefill.vocab();
-        float[] last = prefill.last();
-        float[] logits = new float[k * vocab];
-        for (int b = 0; b < k; b++) {
-            System.arraycopy(last, 0, logits, b * vocab, vocab);
-        }
+        int vocab = model.shape().vocab();
+        TopTokens top = first; // row b's candidates; the prefill's one row serves every beam at the first step
         double[] beamScores = new double[k];
         Arrays.fill(beamScores, 1, k, -1e9); // only beam 0 seeds the first step (the beams are equal)
         int[][] sequences = new int[k][0];
         var hypotheses = new Hypotheses(k, options.lengthPenalty(), options.earlyStopping());
-        int keep = Math.max(2, 1 + options.stopTokens().size()) * k;
         boolean done = false;
         for (int n = 0; n < options.maxNewTokens(); n++) {
-            double[] scores = new double[k * vocab];
+            // candidate c = (beam, token) scored beam score + log p, ranked best first, ties to the lower b·V + token
+            int count = k * perBeam;
+            double[] scores = new double[count];
+            long[] index = new long[count];
             for (int b = 0; b < k; b++) {
-                double[] lp = logSoftmax(logits, b * vocab, vocab);
-                if (n < options.minNewTokens()) {
-                    for (int s : options.stopTokens()) {
-                        if (s < vocab) {
-                            lp[s] = Double.NEGATIVE_INFINITY;
-                        }
-                    }
-                }
-                for (int v = 0; v < vocab; v++) {
-                    scores[b * vocab + v] = lp[v] + beamScores[b];
+                int row = top.rows() == 1 ? 0 : b;
+                for (int i = 0; i < perBeam; i++) {
+                    scores[b * perBeam + i] = top.logProb(row, i) + beamScores[b];
+                    index[b * perBeam + i] = (long) b * vocab + top.id(row, i);
                 }
             }
-            int[] top = topK(scores, Math.min(keep, scores.length));
+            int[] ranked = rank(scores, index, Math.min(keep, count));
             int[] source = new int[k];
             int[] next = new int[k];
             double[] nextScores = new double[k];
             int filled = 0;
-            for (int rank = 0; rank < top.length && filled < k; rank++) {
-                int b = top[rank] / vocab;
-                int token = top[rank] % vocab;
+            for (int rank = 0; rank < ranked.length && filled < k; rank++) {
+                int c = ranked[rank];
+                int b = (int) (index[c] / vocab);
+                int token = (int) (index[c] % vocab);
                 if (options.isStop(token)) {
                     if (rank < k) {
-                        hypotheses.add(sequences[b], OptionalInt.of(token), scores[top[rank]], n + 1);
+                        hypotheses.add(sequences[b], OptionalInt.of(token), scores[c], n + 1);
                     }
                 } else {
                     source[filled] = b;
                     next[filled] = token;
-                    nextScores[filled] = scores[top[rank]];
+                    nextScores[filled] = scores[c];
                     filled++;
                 }
             }
             if (filled < k) {
                 throw new IllegalStateException("beam search: fewer than " + k + " candidates that are not stop"
-                        + " tokens among the best " + top.length + " (vocabulary " + vocab + ")");
+                        + " tokens among the best " + ranked.length + " (vocabulary " + vocab + ")");
             }
-            done = hypotheses.isDone(scores[top[0]], n + 1);
+            done = hypotheses.isDone(scores[ranked[0]], n + 1);
             if (done) {
                 break;
             }
@@ -166,9 +163,9 @@ public final class Generator {
                 break;
             }
             if (!isIdentity(source)) {
-                cache.reorder(source); // on the backend: no state crosses to the host
+                decoder.state().reorder(source); // on the backend: no state crosses to the host
             }
-            logits = model.step(next, adapters, cache);
+            top = decoder.step(next, perBeam, masked(options, n + 1));
         }
         if (!done) {
             for (int b = 0; b < k; b++) {
@@ -177,6 +174,23 @@ public final class Generator {
         }
         Hypothesis best = hypotheses.best();
         return new Generation(best.tokens, best.stop, best.logProb, best.score);
+    }
+
+    // the positions of the n best candidates, best first: higher score, then lower index
+    private static int[] rank(double[] scores, long[] index, int n) {
+        Integer[] order = new Integer[scores.length];
+        for (int i = 0; i < order.length; i++) {
+            order[i] = i;
+        }
+        Arrays.sort(order, (a, b) -> {
+            int bySc = Double.compare(scores[b], scores[a]);
+            return bySc != 0 ? bySc : Long.compare(index[a], index[b]);
+        });
+        int[] out = new int[n];
+        for (int i = 0; i < n; i++) {
+            out[i] = order[i];
+        }
+        return out;
     }
 
     private Generation result(List<Integer> tokens, OptionalInt stop, double logProb, GenerationOptions options) {
@@ -198,43 +212,6 @@ public final class Generator {
             }
         }
         return true;
-    }
-
-    /** log-softmax of {@code logits[from, from + n)} in float64. */
-    static double[] logSoftmax(float[] logits, int from, int n) {
-        double max = Double.NEGATIVE_INFINITY;
-        for (int i = 0; i < n; i++) {
-            max = Math.max(max, logits[from + i]);
-        }
-        double sum = 0;
-        for (int i = 0; i < n; i++) {
-            sum += Math.exp(logits[from + i] - max);
-        }
-        double lse = max + Math.log(sum);
-        double[] out = new double[n];
-        for (int i = 0; i < n; i++) {
-            out[i] = logits[from + i] - lse;
-        }
-        return out;
-    }
-
-    /** Indices of the {@code n} largest scores, best first; ties to the lower index. */
-    static int[] topK(double[] scores, int n) {
-        int[] idx = new int[n];
-        int size = 0;
-        for (int i = 0; i < scores.length; i++) {
-            double s = scores[i];
-            if (size == n && !(s > scores[idx[n - 1]])) {
-                continue;
-            }
-            int pos = size == n ? n - 1 : size++;
-            while (pos > 0 && s > scores[idx[pos - 1]]) {
-                idx[pos] = idx[pos - 1];
-                pos--;
-            }
-            idx[pos] = i;
-        }
-        return Arrays.copyOf(idx, size);
     }
 
     private record Hypothesis(int[] tokens, OptionalInt stop, double logProb, double score) {

@@ -40,6 +40,7 @@ import org.ssmpeft.runtime.backend.LossAndGradients;
 import org.ssmpeft.runtime.backend.ModelSpec;
 import org.ssmpeft.runtime.backend.SsmModel;
 import org.ssmpeft.runtime.backend.SsmState;
+import org.ssmpeft.runtime.backend.TopTokens;
 import org.ssmpeft.runtime.checkpoint.Checkpoints;
 import org.ssmpeft.runtime.checkpoint.MambaCheckpoint;
 import org.ssmpeft.runtime.contract.RandomModels.FamilyCase;
@@ -272,6 +273,65 @@ public abstract class BackendContract {
             }
             assertThat(stepped.position()).isEqualTo(whole.position()).isEqualTo(len + p);
             sameStates("after decoding", stepped.export(), whole.export());
+        }
+    }
+
+    /**
+     * The model's decoder (on cuda: ranked on the device, each step a replayed recording) gives what its forward and
+     * step give, ranked on the host: a prefill of half the tokens, then a step per token, with a reorder of the rows
+     * in between (beam search's), the exclusions changing (the mask the device holds) and n changing (a new
+     * recording); excluded ids never come back.
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("hookCases")
+    void aDecoderRanksWhatTheModelsForwardAndStepGive(HookCase c) {
+        SsmModel model = model(c.model());
+        AdapterSet set = set(c.model(), adapter(c, "a", 5));
+        int[][] tokens = c.model().tokens();
+        int batch = tokens.length;
+        int len = tokens[0].length;
+        int vocab = model.shape().vocab();
+        int split = Math.max(1, len / 2);
+        int[] reversed = new int[batch];
+        for (int b = 0; b < batch; b++) {
+            reversed[b] = batch - 1 - b;
+        }
+        try (SsmState viaModel = model.newState(batch); SsmState viaDecoder = model.newState(batch);
+             var decoder = model.decoder(set, viaDecoder)) {
+            int[] none = {};
+            Logits l = model.forward(columns(tokens, 0, split), set, viaModel);
+            sameTop("prefill", decoder.prefill(columns(tokens, 0, split), 3, none),
+                    TopTokens.of(l.last(), batch, vocab, 3, none), none);
+            for (int t = split; t < len; t++) {
+                int[] column = new int[batch];
+                for (int b = 0; b < batch; b++) {
+                    column[b] = tokens[b][t];
+                }
+                int n = t < split + 2 ? 1 : 3;
+                int[] excluded = t % 2 == 0 ? none : new int[] {column[0], (column[0] + 1) % vocab};
+                if (t == split + 1) {
+                    viaModel.reorder(reversed);
+                    viaDecoder.reorder(reversed);
+                }
+                TopTokens expected = TopTokens.of(model.step(column, set, viaModel), batch, vocab, n, excluded);
+                sameTop("step " + t, decoder.step(column, n, excluded), expected, excluded);
+            }
+            assertThat(viaDecoder.position()).isEqualTo(viaModel.position());
+            sameStates("after decoding", viaDecoder.export(), viaModel.export());
+        }
+    }
+
+    private static void sameTop(String what, TopTokens actual, TopTokens expected, int[] excluded) {
+        assertThat(actual.rows()).as("%s: rows", what).isEqualTo(expected.rows());
+        assertThat(actual.n()).as("%s: n", what).isEqualTo(expected.n());
+        assertThat(actual.ids()).as("%s: token ids", what).containsExactly(expected.ids());
+        for (int e : excluded) {
+            assertThat(actual.ids()).as("%s: excluded ids", what).doesNotContain(e);
+        }
+        for (int i = 0; i < expected.logProbs().length; i++) {
+            assertThat(actual.logProbs()[i]).as("%s: log p %d", what, i)
+                    .isCloseTo(expected.logProbs()[i], org.assertj.core.data.Offset.offset(
+                            SAME_ABS * Math.max(1, Math.abs(expected.logProbs()[i]))));
         }
     }
 

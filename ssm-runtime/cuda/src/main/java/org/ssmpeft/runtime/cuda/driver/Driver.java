@@ -28,6 +28,8 @@ public final class Driver {
     public static final int CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES = 8;
     public static final int CU_STREAM_NON_BLOCKING = 1;
     public static final int CU_STREAM_CAPTURE_MODE_THREAD_LOCAL = 1;
+    /** Capture that allows calls unsafe during capture (cuMemAlloc) on any thread. */
+    public static final int CU_STREAM_CAPTURE_MODE_RELAXED = 2;
 
     private final MethodHandle cuInit, cuDriverGetVersion, cuGetErrorName, cuDeviceGetCount, cuDeviceGet,
             cuDeviceGetName, cuDeviceGetAttribute, cuDevicePrimaryCtxRetain, cuDevicePrimaryCtxRelease,

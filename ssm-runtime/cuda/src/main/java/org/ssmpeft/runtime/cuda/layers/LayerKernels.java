@@ -38,7 +38,7 @@ public final class LayerKernels implements AutoCloseable {
     /** Every entry point of {@code layers.cu} (the CI compile test checks that each one compiles). */
     public static final List<String> ENTRY_POINTS = List.of("column_sum_finish", "embed", "embed_bwd", "rms_norm_fwd",
             "rms_norm_bwd_rows", "rms_norm_bwd_weight", "conv_silu_fwd", "conv_state_update", "conv_silu_dp",
-            "conv_silu_bwd", "conv_param_finish", "softplus_inplace", "softplus_bwd_inplace", "cross_entropy",
+            "conv_silu_bwd", "conv_param_finish", "softplus_inplace", "softplus_bwd_inplace", "cross_entropy", "top_tokens",
             "dora_fwd", "dora_bwd", "to_bf16_2d", "copy_2d", "fill", "add_scaled", "sum_batches", "add_broadcast",
             "neg_exp",
             "mul_add");
@@ -304,6 +304,28 @@ public final class LayerKernels implements AutoCloseable {
             throw new IllegalArgumentException("crossEntropy: vocab = 0 (no class to predict)");
         }
         k("cross_entropy").launch(m, 1, 1, 512, 0, dlogits, rowLoss, logits, targets, vocab, Math.max(1, count));
+    }
+
+    // --- decoding (cpu: TopTokens.of) -------------------------------------------------------------------------------
+
+    /**
+     * logits: (B, V) -> ids: (B, n) int32, logp: (B, n) float: each row's n best tokens by logit, ties to the lower
+     * id, best first, none whose bit is set in {@code excluded} (V bits as int32 words, bit i of word i/32; 0: none)
+     * and never a NaN; logp = z[id] − logsumexp(z) over the whole row (in double). A row with fewer rankable ids
+     * than n ends in -1 (NaN log p): the caller asks for at most V − excluded.
+     */
+    public void topTokens(long ids, long logp, long logits, int rows, int vocab, int n, long excluded) {
+        sizes("topTokens", "rows, vocab, n", rows, vocab, n);
+        present("topTokens", "ids", ids);
+        present("topTokens", "logp", logp);
+        present("topTokens", "logits", logits);
+        if (rows == 0 || n == 0) {
+            return;
+        }
+        if (vocab == 0) {
+            throw new IllegalArgumentException("topTokens: vocab = 0 (no token to rank)");
+        }
+        k("top_tokens").launch(rows, 1, 1, 1024, 0, ids, logp, logits, vocab, n, excluded);
     }
 
     // --- DoRA's gain (cpu: ModelParts.lowRank / lowRankBackward with HookPlan.Dora) -------------------------------

@@ -157,6 +157,80 @@ final class CudaDevice {
         }
 
         @Override
+        public void uploadInts(long dst, int[] values) {
+            if (values.length == 0) {
+                return;
+            }
+            try (java.lang.foreign.Arena a = java.lang.foreign.Arena.ofConfined()) {
+                MemorySegment host = a.allocateFrom(JAVA_INT, values);
+                context.driver().copyHostToDeviceAsync(dst, host, 4L * values.length, context.stream());
+                context.syncStream();
+            }
+        }
+
+        @Override
+        public int[] downloadInts(long src, int n) {
+            int[] out = new int[n];
+            if (n == 0) {
+                return out;
+            }
+            try (java.lang.foreign.Arena a = java.lang.foreign.Arena.ofConfined()) {
+                MemorySegment host = a.allocate(4L * n, 16);
+                context.driver().copyDeviceToHostAsync(host, src, 4L * n, context.stream());
+                context.syncStream();
+                MemorySegment.copy(host, JAVA_INT, 0, out, 0, n);
+            }
+            return out;
+        }
+
+        /**
+         * A CUDA graph of what the body queues on the stream: captured in relaxed mode (a chunk the pool allocates
+         * during the capture is allowed; the capture runs nothing), instantiated, the graph itself destroyed (the
+         * executable keeps what it needs).
+         */
+        @Override
+        public Replay record(Runnable body) {
+            var driver = context.driver();
+            long stream = context.stream();
+            driver.streamBeginCapture(stream, org.ssmpeft.runtime.cuda.driver.Driver.CU_STREAM_CAPTURE_MODE_RELAXED);
+            long graph;
+            try {
+                body.run();
+            } catch (RuntimeException | Error e) {
+                try {
+                    driver.graphDestroy(driver.streamEndCapture(stream));
+                } catch (RuntimeException suppressed) {
+                    e.addSuppressed(suppressed);
+                }
+                throw e;
+            }
+            graph = driver.streamEndCapture(stream);
+            long exec;
+            try {
+                exec = driver.graphInstantiate(graph);
+            } finally {
+                driver.graphDestroy(graph);
+            }
+            return new Replay() {
+                private boolean closed;
+
+                @Override
+                public void launch() {
+                    driver.graphLaunch(exec, stream);
+                }
+
+                @Override
+                public void close() {
+                    if (!closed) {
+                        closed = true;
+                        context.syncStream();
+                        driver.graphExecDestroy(exec);
+                    }
+                }
+            };
+        }
+
+        @Override
         public float[] download(long src, long n) {
             float[] out = new float[Math.toIntExact(n)];
             if (n == 0) {
@@ -256,6 +330,11 @@ final class CudaDevice {
         public void crossEntropy(long dlogits, long rowLoss, long logits, long targets, int m, int vocab,
                                  int count) {
             k.crossEntropy(dlogits, rowLoss, logits, targets, m, vocab, count);
+        }
+
+        @Override
+        public void topTokens(long ids, long logp, long logits, int rows, int vocab, int n, long excluded) {
+            k.topTokens(ids, logp, logits, rows, vocab, n, excluded);
         }
 
         @Override

@@ -15,6 +15,7 @@ import org.ssmpeft.runtime.backend.Logits;
 import org.ssmpeft.runtime.backend.LossAndGradients;
 import org.ssmpeft.runtime.backend.SsmModel;
 import org.ssmpeft.runtime.backend.SsmState;
+import org.ssmpeft.runtime.backend.TopTokens;
 import org.ssmpeft.runtime.backend.TrainingSession;
 import org.ssmpeft.runtime.checkpoint.LanguageModelWeights;
 import org.ssmpeft.runtime.checkpoint.MambaConfig;
@@ -208,6 +209,92 @@ public final class CudaMamba implements SsmModel, AutoCloseable {
         });
     }
 
+    /**
+     * Greedy decoding and beam search with the ranking on the device and each step a replayed graph
+     * ({@link CudaDecoder}); only the rows' best tokens come back per step.
+     */
+    @Override
+    public org.ssmpeft.runtime.backend.Decoder decoder(AdapterSet adapters, SsmState state) {
+        return new CudaDecoder(this, device, own(state, state.batch()), adapters);
+    }
+
+    /**
+     * A decoder's prefill (and its step from a fresh state): the forward of {@code tokens} from {@code s}, the head
+     * of each row's last position only, its best {@code n} tokens ranked on the device ({@link LayerOps#topTokens}).
+     */
+    TopTokens prefill(int[][] tokens, AdapterSet adapters, CudaState s, int n, int[] excluded) {
+        own(s, tokens.length);
+        HookPlan hooks = HookPlan.resolve(weights, adapters, s.isFresh());
+        HookPlan.checkTokens(tokens, s.batch(), config.vocabSize());
+        TopTokens.check(config.vocabSize(), n, excluded);
+        return call(arena -> {
+            s.requireOpen();
+            s.requireExtraState(hooks.extraStateWidths());
+            DevicePlan plan = DevicePlan.of(hooks, base, weights, device, arena);
+            Pass p = run(arena, tokens, plan, s, false, null);
+            int batch = tokens.length;
+            int dm = config.dModel();
+            long last = floats(arena, (long) batch * dm);
+            device.layers().copy2d(last, dm, p.normedF + 4L * (p.len - 1) * dm, Math.multiplyExact(p.len, dm),
+                    batch, dm);
+            long mask = floats(arena, maskWords());
+            device.memory().uploadInts(mask, excludedMask(excluded));
+            long logits = floats(arena, (long) batch * config.vocabSize());
+            long ids = floats(arena, (long) batch * n);
+            long logp = floats(arena, (long) batch * n);
+            head(arena, plan, last, 0, batch, logits);
+            device.layers().topTokens(ids, logp, logits, batch, config.vocabSize(), n, mask);
+            return topTokens(ids, logp, batch, n);
+        });
+    }
+
+    /** The plan of a decoder's steps (the state is not fresh there), its values uploaded into {@code arena}. */
+    DevicePlan stepPlan(HookPlan hooks, DeviceMemory.Arena arena) {
+        return DevicePlan.of(hooks, base, weights, device, arena);
+    }
+
+    /**
+     * One decode step on the device, under the lock, nothing waiting for the host (what {@link CudaDecoder} records):
+     * token ids (B) -> the forward of one position from {@code s} -> logits (B, V) -> the best n (ids, logp). Its
+     * buffers come from {@code arena}, which outlives the recording.
+     */
+    void decodeStep(DeviceMemory.Arena arena, DevicePlan plan, CudaState s, long tokenIds, long logits, long ids,
+                    long logp, int n, long mask) {
+        linear.begin(arena);
+        try {
+            Pass p = pass(arena, tokenIds, s.batch(), 1, plan, s, false, null);
+            head(arena, plan, p.normedF, 0, s.batch(), logits);
+            device.layers().topTokens(ids, logp, logits, s.batch(), config.vocabSize(), n, mask);
+        } finally {
+            linear.end();
+        }
+    }
+
+    /** int32 words of an exclusion bitmask over the vocabulary ({@link LayerOps#topTokens}). */
+    int maskWords() {
+        return (config.vocabSize() + 31) / 32;
+    }
+
+    /** The bitmask of {@code excluded}: bit i of word i / 32 set for each excluded id. */
+    int[] excludedMask(int[] excluded) {
+        int[] words = new int[maskWords()];
+        for (int e : excluded) {
+            words[e >> 5] |= 1 << (e & 31);
+        }
+        return words;
+    }
+
+    /** The (B, n) ids and log-probabilities at {@code ids} and {@code logp}, after the queued work. */
+    TopTokens topTokens(long ids, long logp, int batch, int n) {
+        int[] top = device.memory().downloadInts(ids, batch * n);
+        float[] lp = download(logp, (long) batch * n);
+        double[] wide = new double[lp.length];
+        for (int i = 0; i < lp.length; i++) {
+            wide[i] = lp[i];
+        }
+        return new TopTokens(batch, n, top, wide);
+    }
+
     @Override
     public List<float[]> hiddenStates(int[][] tokens, AdapterSet adapters) {
         HookPlan hooks = HookPlan.resolve(weights, adapters, true);
@@ -343,16 +430,26 @@ public final class CudaMamba implements SsmModel, AutoCloseable {
     /** @param wanted in training the base names that get gradients (which decides what the tapes keep), else null */
     private Pass run(DeviceMemory.Arena call, int[][] tokens, DevicePlan plan, CudaState state, boolean keepHiddenStates,
                      Set<String> wanted) {
+        long ids = device.memory().uploadInts(call, tokens);
+        Pass pass = pass(call, ids, tokens.length, tokens[0].length, plan, state, keepHiddenStates, wanted);
+        state.advance(pass.len);
+        return pass;
+    }
+
+    /**
+     * The device work of {@link #run} from token ids already on the device (B, T): without hidden states kept, it
+     * waits for nothing on the host, so a decoder records it once and replays it; the state's position is the
+     * caller's to advance.
+     */
+    private Pass pass(DeviceMemory.Arena call, long ids, int batch, int t, DevicePlan plan, CudaState state,
+                      boolean keepHiddenStates, Set<String> wanted) {
         LayerOps k = device.layers();
         boolean training = wanted != null;
-        int batch = tokens.length;
-        int t = tokens[0].length;
         int p = plan.promptLength();
         int len = p + t;
         int m = Math.multiplyExact(batch, len);
         int dm = config.dModel();
         double eps = config.layerNormEpsilon();
-        long ids = device.memory().uploadInts(call, tokens);
         // h = [prompt; embedding[tokens]]: (B, P + T, d)
         long hidden = floats(call, (long) m * dm);
         k.embed(hidden, ids, plan.value(plan.hooks.prompt()), plan.embedding(), batch, p, t, dm);
@@ -379,7 +476,6 @@ public final class CudaMamba implements SsmModel, AutoCloseable {
                 kept.add(download(hidden, (long) m * dm));
             }
         }
-        state.advance(len);
         long normed = floats(call, (long) m * dm);
         k.rmsNormForward(normed, hidden, plan.normF(), m, dm, eps);
         if (keepHiddenStates) {

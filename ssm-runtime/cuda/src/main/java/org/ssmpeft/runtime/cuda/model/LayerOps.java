@@ -30,6 +30,8 @@ interface LayerOps {
 
     void crossEntropy(long dlogits, long rowLoss, long logits, long targets, int m, int vocab, int count);
 
+    void topTokens(long ids, long logp, long logits, int rows, int vocab, int n, long excluded);
+
     void doraForward(long y, int ldy, long base, long u, long gain, float scale, int m, int out);
 
     void doraBackward(long dMagnitude, long scaled, long rest, long dy, int lddy, long base, long u, long gain,

@@ -339,6 +339,80 @@ extern "C" __global__ void cross_entropy(float* dlogits, float* rowLoss, const f
     }
 }
 
+// ---- decoding: each row's best tokens (TopTokens.of) ----------------------------------------------------------------
+
+// whether (v, i) ranks before (bv, bi): the higher logit, ties to the lower id; bi < 0: nothing yet
+__device__ __forceinline__ bool ranks_before(float v, int i, float bv, int bi) {
+    return bi < 0 || v > bv || (v == bv && i < bi);
+}
+
+// a block per row z = logits[row] (V), the n best ids by z (ties to the lower id), never one whose bit is set in
+// excluded (V bits, or 0: none) and never a NaN; logp = z[id] − logsumexp(z) over the whole row (excluded ids
+// included), in double as cross_entropy:
+//   ids (B, n) int32, logp (B, n) float
+// n rounds of a block argmax, round r taking the best that ranks after round r − 1's pick (n is a handful)
+extern "C" __global__ void top_tokens(int* ids, float* logp, const float* logits, int V, int n,
+                                      const unsigned* excluded) {
+    __shared__ double red[33];
+    __shared__ float wv[32];
+    __shared__ int wi[32];
+    const float* z = logits + (u64) blockIdx.x * V;
+    double m = NEG_INF;
+    for (int i = threadIdx.x; i < V; i += blockDim.x) m = max_nan(m, (double) z[i]);
+    m = block_max(m, red);
+    double sum = 0.0;
+    for (int i = threadIdx.x; i < V; i += blockDim.x) sum += exp((double) z[i] - m);
+    sum = block_sum(sum, red);
+    double lse = m + log(sum);
+    float pv = 0.f;
+    int pi = -1; // the previous round's pick (none)
+    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    for (int r = 0; r < n; r++) {
+        float bv = 0.f;
+        int bi = -1;
+        for (int i = threadIdx.x; i < V; i += blockDim.x) {
+            float v = z[i];
+            if (v != v || (excluded != 0 && (excluded[i >> 5] >> (i & 31) & 1u))) continue;
+            if (pi >= 0 && !(v < pv || (v == pv && i > pi))) continue; // ranked already
+            if (ranks_before(v, i, bv, bi)) { bv = v; bi = i; }
+        }
+        for (int o = 16; o > 0; o >>= 1) {
+            float ov = __shfl_down_sync(0xffffffffu, bv, o);
+            int oi = __shfl_down_sync(0xffffffffu, bi, o);
+            if (oi >= 0 && ranks_before(ov, oi, bv, bi)) { bv = ov; bi = oi; }
+        }
+        if (lane == 0) { wv[warp] = bv; wi[warp] = bi; }
+        __syncthreads();
+        if (warp == 0) {
+            int warps = (int) (blockDim.x >> 5);
+            bv = lane < warps ? wv[lane] : 0.f;
+            bi = lane < warps ? wi[lane] : -1;
+            for (int o = 16; o > 0; o >>= 1) {
+                float ov = __shfl_down_sync(0xffffffffu, bv, o);
+                int oi = __shfl_down_sync(0xffffffffu, bi, o);
+                if (oi >= 0 && ranks_before(ov, oi, bv, bi)) { bv = ov; bi = oi; }
+            }
+            if (lane == 0) {
+                wv[0] = bv;
+                wi[0] = bi;
+                ids[(u64) blockIdx.x * n + r] = bi;
+                logp[(u64) blockIdx.x * n + r] = bi < 0 ? __int_as_float(0x7fc00000) : (float) ((double) bv - lse);
+            }
+        }
+        __syncthreads();
+        pv = wv[0];
+        pi = wi[0];
+        __syncthreads(); // wv/wi are rewritten by the next round
+        if (pi < 0) { // nothing left to rank (the caller asks for at most V − excluded): the rest is -1, NaN
+            for (int q = r + 1 + threadIdx.x; q < n; q += blockDim.x) {
+                ids[(u64) blockIdx.x * n + q] = -1;
+                logp[(u64) blockIdx.x * n + q] = __int_as_float(0x7fc00000);
+            }
+            return;
+        }
+    }
+}
+
 // ---- DoRA's gain (ModelParts.lowRank / lowRankBackward with HookPlan.Dora) ---------------------------------------
 
 // y (M, out) row stride ldy += (g − 1) ⊙ base + g ⊙ (scale·u), g (out) per column; base, u: (M, out)

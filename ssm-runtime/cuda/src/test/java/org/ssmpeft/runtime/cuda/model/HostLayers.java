@@ -299,6 +299,43 @@ final class HostLayers implements LayerOps {
     }
 
     @Override
+    public void topTokens(long ids, long logp, long logits, int rows, int vocab, int n, long excluded) {
+        View lv = mem.view(logits);
+        View iv = mem.view(ids);
+        View pv = mem.view(logp);
+        View ev = mem.viewOrNull(excluded);
+        for (int r = 0; r < rows; r++) {
+            long o = (long) r * vocab;
+            double max = Double.NEGATIVE_INFINITY;
+            for (int i = 0; i < vocab; i++) {
+                max = Math.max(max, lv.get(o + i));
+            }
+            double sum = 0;
+            for (int i = 0; i < vocab; i++) {
+                sum += Math.exp(lv.get(o + i) - max);
+            }
+            double lse = max + Math.log(sum);
+            boolean[] taken = new boolean[vocab];
+            for (int q = 0; q < n; q++) {
+                int best = -1;
+                for (int i = 0; i < vocab; i++) {
+                    float v = lv.get(o + i);
+                    boolean skip = Float.isNaN(v) || taken[i]
+                            || (ev != null && ((ev.getInt(i >> 5) >>> (i & 31)) & 1) != 0);
+                    if (!skip && (best < 0 || v > lv.get(o + best))) {
+                        best = i; // strictly greater: ties stay with the lower id
+                    }
+                }
+                iv.set((long) r * n + q, Float.intBitsToFloat(best));
+                pv.set((long) r * n + q, best < 0 ? Float.NaN : (float) (lv.get(o + best) - lse));
+                if (best >= 0) {
+                    taken[best] = true;
+                }
+            }
+        }
+    }
+
+    @Override
     public void doraForward(long y, int ldy, long base, long u, long gain, float scale, int m, int out) {
         View yv = mem.view(y);
         View bv = mem.view(base);
