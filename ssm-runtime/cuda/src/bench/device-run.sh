@@ -101,7 +101,8 @@ if [ "${TRAIN:-}" = "1" ]; then
   fi
 fi
 if [ "${DECODE:-}" = "1" ]; then
-  # greedy decoding through the backend SPI (prefill forward + one step per new token, argmax on the host); the
+  # greedy decoding through the backend SPI, two loops: the model's decoder (a replayed graph, argmax on the device)
+  # and prefill forward + one step per new token with the argmax on the host; the
   # weight-read floor from the copy bandwidth of the same run; a row-0 mismatch with batch 1 exits 4. The peer:
   # transformers' generate, pure-PyTorch path, ~1.8-3.5 s per call at this shape (anchors.md), 1 + DECODE_PEER_REPS
   # calls per row, 4 rows. DECODE_METHODS: the base model and the model with a state offset (h) acting
@@ -111,11 +112,13 @@ if [ "${DECODE:-}" = "1" ]; then
       --shape 130m --batch 1,16 --prompt 16 --new 128 --method $m --precision fp32,bf16 \
       --warmup ${DECODE_WARMUP:-2} --reps ${DECODE_REPS:-5} 2>&1 | tee "$OUT/decode-bench-$m.log" | grep -v "^BENCH"
   done
+  if [ "${DECODE_PEER:-1}" = "1" ]; then  # DECODE_PEER=0: DecodeBench alone
   echo "== transformers generate peer"
   PYTHONUNBUFFERED=1 timeout ${DECODE_PEER_TIMEOUT:-150} python3 ssm-runtime/cuda/src/bench/python/decode_peer.py \
     --shape 130m --batch 1,16 --prompt 16 --new 128 --precision fp32,bf16 --warmup 1 --reps ${DECODE_PEER_REPS:-3} \
     --out "$OUT/decode-peer.json" > "$OUT/decode-peer.log" 2>&1
   grep -v "^PEER {" "$OUT/decode-peer.log" | grep -v "^\[transformers\]" | grep -v "^transformers:" | tail -12
+  fi
 fi
 if [ "${PROFILE:-}" = "1" ]; then
   echo "== batch 16"

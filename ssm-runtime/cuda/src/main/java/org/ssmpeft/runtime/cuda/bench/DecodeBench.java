@@ -18,10 +18,12 @@ import org.ssmpeft.api.composition.AdapterSet;
 import org.ssmpeft.api.registry.PeftMethods;
 import org.ssmpeft.runtime.backend.BackendProvider;
 import org.ssmpeft.runtime.backend.Backends;
+import org.ssmpeft.runtime.backend.Decoder;
 import org.ssmpeft.runtime.backend.Logits;
 import org.ssmpeft.runtime.backend.Precision;
 import org.ssmpeft.runtime.backend.SsmModel;
 import org.ssmpeft.runtime.backend.SsmState;
+import org.ssmpeft.runtime.backend.TopTokens;
 import org.ssmpeft.runtime.checkpoint.MambaConfig;
 import org.ssmpeft.runtime.checkpoint.MambaWeights;
 import org.ssmpeft.runtime.cuda.driver.CudaContext;
@@ -39,6 +41,11 @@ import org.ssmpeft.runtime.generate.Generator;
  * id, as {@link Generator} does). {@link Generator} itself decodes one sequence ({@code newState(1)}), so the batched
  * loop is written here on the same state API; for B 1 the loop's tokens are checked against {@link Generator#greedy}
  * and, for every B, row 0's tokens against the B 1 run's ("rows agree"; a mismatch fails the run, exit 4).
+ *
+ * <p>Two loops ({@code --loop}, both by default, checked to decode the same tokens): {@code step} as above, and
+ * {@code decoder}: the model's {@link Decoder} ({@link SsmModel#decoder}), whose prefill and steps return each row's
+ * best token only; on cuda the step is one replay of a CUDA graph of the whole model's step and the argmax runs on
+ * the device (its time is inside the step: the argmax column reads 0).
  *
  * <p>Times, on the wall clock (the SPI's calls are synchronous: logits come back as host arrays):
  * <pre>
@@ -85,7 +92,8 @@ import org.ssmpeft.runtime.generate.Generator;
  * precision and batch), the checks of each precision and one {@code BENCH {json}} line per result.
  * <pre>java --enable-native-access=ALL-UNNAMED -cp ... org.ssmpeft.runtime.cuda.bench.DecodeBench \
  *     [--backend cpu|cuda] [--shape 130m|tiny] [--batch 1,16] [--prompt 16] [--new 128] \
- *     [--method none|state-offset] [--precision fp32|tf32|bf16|fp32,tf32,bf16] [--warmup 2] [--reps 5]</pre>
+ *     [--method none|state-offset] [--precision fp32|tf32|bf16|fp32,tf32,bf16] [--warmup 2] [--reps 5] \
+ *     [--loop decoder|step|decoder,step]</pre>
  */
 public final class DecodeBench {
 
@@ -107,17 +115,37 @@ public final class DecodeBench {
         }
     }
 
+    /**
+     * How the tokens are chosen: {@code decoder} through the model's {@link Decoder} (on cuda the step is a replayed
+     * graph and the ranking runs on the device: only B ids come back), {@code step} through {@link SsmModel#step}
+     * and the argmax of its (B, V) logits on the host.
+     */
+    enum Loop {
+        DECODER("decoder"),
+        STEP("step");
+
+        final String row;
+
+        Loop(String row) {
+            this.row = row;
+        }
+
+        static Loop of(String name) {
+            return BenchOptions.choose(name, values(), l -> l.row, "--loop: unknown loop '%s'; expected one of: ");
+        }
+    }
+
     record Options(String backend, String shape, List<Integer> batches, int prompt, int newTokens, Method method,
-                   List<Precision> precisions, int warmup, int reps, long seed) {
+                   List<Precision> precisions, int warmup, int reps, long seed, List<Loop> loops) {
 
         static final String USAGE = "options: --backend NAME (default: the preferred available one), --shape 130m|tiny"
                 + " (130m), --batch B,B... (1,16), --prompt P (16), --new N (128), --method none|state-offset (none),"
                 + " --precision fp32|tf32|bf16, or a list: fp32,tf32,bf16 (fp32,bf16), --warmup N (2), --reps N (5),"
-                + " --seed S (0)";
+                + " --seed S (0), --loop decoder|step|decoder,step (decoder,step)";
 
         static Options parse(String[] args) {
             BenchOptions v = BenchOptions.parse(args, List.of("--backend", "--shape", "--batch", "--prompt", "--new",
-                    "--method", "--precision", "--warmup", "--reps", "--seed"), USAGE);
+                    "--method", "--precision", "--warmup", "--reps", "--seed", "--loop"), USAGE);
             List<Integer> batches = new ArrayList<>();
             for (String s : v.text("--batch", "1,16").split(",")) {
                 int b = BenchOptions.whole("--batch", s.trim());
@@ -129,9 +157,11 @@ public final class DecodeBench {
                 }
             }
             List<Precision> precisions = v.precisions("fp32,bf16").stream().distinct().toList();
+            List<Loop> loops = java.util.stream.Stream.of(v.text("--loop", "decoder,step").split(","))
+                    .map(String::trim).map(Loop::of).distinct().toList();
             Options o = new Options(v.text("--backend", ""), v.text("--shape", "130m"), List.copyOf(batches),
                     v.positive("--prompt", 16), v.positive("--new", 128), Method.of(v.text("--method", "none")),
-                    precisions, v.count("--warmup", 2), v.positive("--reps", 5), v.seed());
+                    precisions, v.count("--warmup", 2), v.positive("--reps", 5), v.seed(), loops);
             v.shape();
             return o;
         }
@@ -322,13 +352,22 @@ public final class DecodeBench {
                                 m.deviceName(), m.weightBytes(), precision == Precision.BF16
                                         ? " (the fp32 masters and the matrices' bf16 copies)" : "");
                     }
-                    Map<Integer, Result> results = new LinkedHashMap<>();
-                    for (int b : o.batches) {
-                        Result r = decode(model, adapters, Arrays.copyOf(prompts, b), o, precision, failures);
-                        results.put(b, r);
-                        rows.add(report(out, r, setup, o, precision, floor));
+                    Map<Loop, Map<Integer, Result>> byLoop = new LinkedHashMap<>();
+                    for (Loop loop : o.loops) {
+                        Map<Integer, Result> results = new LinkedHashMap<>();
+                        for (int b : o.batches) {
+                            Result r = decode(model, adapters, Arrays.copyOf(prompts, b), o, precision, loop,
+                                    failures);
+                            results.put(b, r);
+                            rows.add(report(out, r, setup, o, precision, loop, floor));
+                        }
+                        checks.addAll(check(model, adapters, prompts, results, o, precision, loop, failures));
+                        byLoop.put(loop, results);
                     }
-                    checks.addAll(check(model, adapters, prompts, results, o, precision, failures));
+                    if (byLoop.size() == 2) {
+                        checks.add(sameTokens(byLoop.get(Loop.DECODER), byLoop.get(Loop.STEP), precision,
+                                failures));
+                    }
                 } finally {
                     setup.close(model);
                 }
@@ -337,7 +376,7 @@ public final class DecodeBench {
                 return 0;
             }
             out.println();
-            out.println("batch  precision  prefill ms  step ms (median)  spi ms  argmax ms  generate ms"
+            out.println("loop     batch  precision  prefill ms  step ms (median)  spi ms  argmax ms  generate ms"
                     + "  tokens/s  decode tokens/s  floor us  x floor");
             rows.forEach(out::println);
             out.println();
@@ -352,7 +391,7 @@ public final class DecodeBench {
 
     /** warm-up + timed repetitions of one batch, each from a fresh state. */
     private static Result decode(SsmModel model, AdapterSet adapters, int[][] prompt, Options o, Precision precision,
-                                 List<String> failures) {
+                                 Loop loop, List<String> failures) {
         int b = prompt.length, v = model.shape().vocab(), steps = o.newTokens - 1;
         double[] prefill = new double[o.reps], generate = new double[o.reps];
         double[] step = new double[o.reps * steps], spi = new double[o.reps * steps], argmax = new double[o.reps * steps];
@@ -361,7 +400,36 @@ public final class DecodeBench {
         for (int rep = -o.warmup; rep < o.reps; rep++) {
             int[][] out = new int[b][o.newTokens];
             float[] row0 = new float[o.newTokens];
-            try (SsmState state = model.newState(b)) {
+            if (loop == Loop.DECODER) {
+                int[] none = {};
+                try (SsmState state = model.newState(b); Decoder decoder = model.decoder(adapters, state)) {
+                    long t0 = System.nanoTime();
+                    TopTokens top1 = decoder.prefill(prompt, 1, none);
+                    int[] next = top1.ids();
+                    long t1 = System.nanoTime();
+                    put(out, 0, next);
+                    row0[0] = (float) top1.logProb(0, 0);
+                    for (int n = 1; n <= steps; n++) {
+                        long s0 = System.nanoTime();
+                        top1 = decoder.step(next, 1, none);
+                        long s1 = System.nanoTime();
+                        next = top1.ids();
+                        put(out, n, next);
+                        row0[n] = (float) top1.logProb(0, 0);
+                        if (rep >= 0) {
+                            int at = rep * steps + n - 1;
+                            step[at] = (s1 - s0) / 1e6;
+                            spi[at] = (s1 - s0) / 1e6;
+                            argmax[at] = 0; // ranked inside the step
+                        }
+                    }
+                    long end = System.nanoTime();
+                    if (rep >= 0) {
+                        prefill[rep] = (t1 - t0) / 1e6;
+                        generate[rep] = (end - t0) / 1e6;
+                    }
+                }
+            } else try (SsmState state = model.newState(b)) {
                 long t0 = System.nanoTime();
                 Logits first = model.forward(prompt, adapters, state);
                 float[] last = first.last();
@@ -391,7 +459,7 @@ public final class DecodeBench {
                 }
             }
             if (tokens != null && !Arrays.deepEquals(tokens, out)) {
-                failures.add(precision + " batch " + b + ": repetition " + (rep + o.warmup + 1) + " decoded other"
+                failures.add(precision + " " + loop.row + " batch " + b + ": repetition " + (rep + o.warmup + 1) + " decoded other"
                         + " tokens than the one before (the same prompt from a fresh state must decode the same)");
             }
             tokens = out;
@@ -407,7 +475,7 @@ public final class DecodeBench {
     }
 
     private static String report(PrintStream out, Result r, BenchSetup setup, Options o, Precision precision,
-                                 Optional<Floor> floor) {
+                                 Loop loop, Optional<Floor> floor) {
         double prefill = median(r.prefillMs), generate = median(r.generateMs);
         double step = r.stepMs.length == 0 ? Double.NaN : median(r.stepMs);
         double spi = r.spiStepMs.length == 0 ? Double.NaN : median(r.spiStepMs);
@@ -417,19 +485,20 @@ public final class DecodeBench {
         double decodeTokensPerSecond = tokensPerSecond(r.batch, 1, step);
         double floorUs = floor.map(Floor::micros).orElse(Double.NaN);
         double ratio = floor.map(f -> f.ratio(step)).orElse(Double.NaN);
-        out.printf(Locale.ROOT, "BENCH {\"bench\":\"decode\",\"backend\":%s,\"shape\":%s,\"method\":%s,"
+        out.printf(Locale.ROOT, "BENCH {\"bench\":\"decode\",\"loop\":%s,\"backend\":%s,\"shape\":%s,\"method\":%s,"
                         + "\"precision\":%s,\"batch\":%d,\"prompt\":%d,\"new_tokens\":%d,\"warmup\":%d,"
                         + "\"reps\":%d,\"prefill_ms\":%.3f,\"step_ms\":%.4f,\"step_min_ms\":%.4f,\"spi_step_ms\":%.4f,"
                         + "\"argmax_ms\":%.4f,\"generate_ms\":%.3f,\"tokens_per_s\":%.1f,\"decode_tokens_per_s\":%.1f,"
                         + "\"parameter_bytes\":%s,\"copy_gb_s\":%s,\"floor_us\":%s,\"x_floor\":%s,\"load\":%s}%n",
-                quote(setup.backend.name()), quote(o.shape), quote(o.method.row), quote(precision.id()), r.batch,
+                quote(loop.row), quote(setup.backend.name()), quote(o.shape), quote(o.method.row),
+                quote(precision.id()), r.batch,
                 o.prompt, o.newTokens, o.warmup, o.reps, prefill, step, minStep, spi, argmax, generate,
                 tokensPerSecond, decodeTokensPerSecond,
                 floor.map(f -> String.valueOf(f.parameterBytes())).orElse("null"),
                 json(floor.map(Floor::copyGBs).orElse(Double.NaN), "%.1f"), json(floorUs, "%.2f"),
                 json(ratio, "%.2f"), quote(loadAverage()));
-        return String.format(Locale.ROOT, "%5d  %-9s %11.3f %17.4f %7.4f %10.4f %12.2f %9.1f %16.1f %9s %8s",
-                r.batch, precision, prefill, step, spi, argmax, generate, tokensPerSecond, decodeTokensPerSecond,
+        return String.format(Locale.ROOT, "%-7s %6d  %-9s %11.3f %17.4f %7.4f %10.4f %12.2f %9.1f %16.1f %9s %8s",
+                loop.row, r.batch, precision, prefill, step, spi, argmax, generate, tokensPerSecond, decodeTokensPerSecond,
                 Double.isNaN(floorUs) ? "n/a" : String.format(Locale.ROOT, "%.1f", floorUs),
                 Double.isNaN(ratio) ? "n/a" : String.format(Locale.ROOT, "%.1f", ratio));
     }
@@ -440,11 +509,12 @@ public final class DecodeBench {
      * {@code new} tokens). The lines to print: what was found and its {@code BENCH} line.
      */
     private static List<String> check(SsmModel model, AdapterSet adapters, int[][] prompts,
-                                      Map<Integer, Result> results, Options o, Precision precision,
+                                      Map<Integer, Result> results, Options o, Precision precision, Loop loop,
                                       List<String> failures) {
         Result one = results.containsKey(1) ? results.get(1)
                 : decode(model, adapters, new int[][] {prompts[0]}, new Options(o.backend, o.shape, List.of(1),
-                        o.prompt, o.newTokens, o.method, o.precisions, 0, 1, o.seed), precision, failures);
+                        o.prompt, o.newTokens, o.method, o.precisions, 0, 1, o.seed, o.loops), precision, loop,
+                        failures);
         double tolerance = rowTolerance(precision);
         int[] single = one.tokens[0];
         boolean agree = true;
@@ -455,7 +525,7 @@ public final class DecodeBench {
             if (at >= 0) {
                 agree = false;
                 // a near tie that rounding flips shows small top-logit differences up to the flip; a bug, large ones
-                failures.add(precision + " batch " + r.batch + ": row 0 decoded " + r.tokens[0][at] + " at new token "
+                failures.add(precision + " " + loop.row + " batch " + r.batch + ": row 0 decoded " + r.tokens[0][at] + " at new token "
                         + at + " where batch 1 decoded " + single[at] + " (same prompt, same state API); up to there"
                         + " the top logits differed by " + String.format(Locale.ROOT, "%.1e", maxRelativeDifference(
                         Arrays.copyOf(r.row0Top, at + 1), Arrays.copyOf(one.row0Top, at + 1))) + " relative");
@@ -464,7 +534,7 @@ public final class DecodeBench {
             worst = Math.max(worst, d);
             if (d > tolerance) {
                 agree = false;
-                failures.add(precision + " batch " + r.batch + ": row 0's top logits differ from batch 1's by " + d
+                failures.add(precision + " " + loop.row + " batch " + r.batch + ": row 0's top scores differ from batch 1's by " + d
                         + " (relative), over the " + tolerance + " that rounding explains");
             }
             distinct = Math.max(distinct, Arrays.stream(r.tokens).flatMapToInt(Arrays::stream).distinct().count());
@@ -476,7 +546,7 @@ public final class DecodeBench {
             failures.add(precision + ": Generator.greedy decoded " + (at < g.tokens().length ? g.tokens()[at]
                     : "nothing") + " at new token " + at + " where the batch-1 loop decoded " + single[at]);
         }
-        return List.of(precision + " " + (agree ? "rows agree" : "ROWS DISAGREE") + ": row 0 of batch "
+        return List.of(precision + " " + loop.row + " " + (agree ? "rows agree" : "ROWS DISAGREE") + ": row 0 of batch "
                         + String.join(", ", results.keySet().stream().map(String::valueOf).toList())
                         + " against batch 1 (" + o.newTokens + " greedy tokens; top logits within "
                         + String.format(Locale.ROOT, "%.1e", worst) + " relative); Generator.greedy "
@@ -484,9 +554,33 @@ public final class DecodeBench {
                         + Arrays.stream(single).distinct().count() + " distinct tokens, first "
                         + Arrays.toString(Arrays.copyOf(single, Math.min(8, single.length))) + "; up to " + distinct
                         + " distinct over a batch's rows",
-                String.format(Locale.ROOT, "BENCH {\"bench\":\"decode-check\",\"precision\":%s,\"rows_agree\":%b,"
+                String.format(Locale.ROOT, "BENCH {\"bench\":\"decode-check\",\"loop\":%s,\"precision\":%s,\"rows_agree\":%b,"
                         + "\"generator_agrees\":%b,\"top_logit_max_rel_diff\":%.3e,\"row0_distinct_tokens\":%d,"
-                        + "\"batches\":%s}", quote(precision.id()), agree, at < 0, worst,
+                        + "\"batches\":%s}", quote(loop.row), quote(precision.id()), agree, at < 0, worst,
                         Arrays.stream(single).distinct().count(), results.keySet()));
+    }
+
+    /**
+     * The decoder loop's tokens equal the step loop's, batch by batch (on cuda: the replayed graph and the device's
+     * ranking against the model's step and the host argmax); the line to print.
+     */
+    private static String sameTokens(Map<Integer, Result> decoder, Map<Integer, Result> step, Precision precision,
+                                     List<String> failures) {
+        List<String> differ = new ArrayList<>();
+        for (int b : decoder.keySet()) {
+            int[][] d = decoder.get(b).tokens;
+            int[][] st = step.get(b).tokens;
+            for (int r = 0; r < d.length; r++) {
+                int at = firstDifference(d[r], st[r]);
+                if (at >= 0) {
+                    differ.add("batch " + b + " row " + r + " at new token " + at);
+                    failures.add(precision + " batch " + b + ": the decoder loop decoded " + d[r][at] + " at new"
+                            + " token " + at + " of row " + r + " where the step loop decoded " + st[r][at]);
+                    break;
+                }
+            }
+        }
+        return precision + " decoder vs step loop: " + (differ.isEmpty() ? "the same tokens in every batch and row"
+                : "DIFFER (" + String.join("; ", differ) + ")");
     }
 }

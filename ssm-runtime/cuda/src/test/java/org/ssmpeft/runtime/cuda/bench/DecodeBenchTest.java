@@ -144,11 +144,15 @@ class DecodeBenchTest {
         }
         assertThat(r.out()).contains("\"precision\":\"fp32\",\"batch\":1,\"prompt\":3,\"new_tokens\":4")
                 .contains("\"precision\":\"fp32\",\"batch\":2,\"prompt\":3,\"new_tokens\":4")
-                .containsPattern("(?m)^    1  fp32 ").containsPattern("(?m)^    2  fp32 ")
-                .contains("fp32 rows agree: row 0 of batch 1, 2 against batch 1 (4 greedy tokens;")
+                .containsPattern("(?m)^decoder +1  fp32 ").containsPattern("(?m)^decoder +2  fp32 ")
+                .containsPattern("(?m)^step +1  fp32 ").containsPattern("(?m)^step +2  fp32 ")
+                .contains("\"bench\":\"decode\",\"loop\":\"decoder\",\"backend\":\"cpu\"")
+                .contains("fp32 decoder rows agree: row 0 of batch 1, 2 against batch 1 (4 greedy tokens;")
+                .contains("fp32 step rows agree: row 0 of batch 1, 2 against batch 1 (4 greedy tokens;")
                 .contains("Generator.greedy agrees")
-                .contains("BENCH {\"bench\":\"decode-check\",\"precision\":\"fp32\",\"rows_agree\":true,"
-                        + "\"generator_agrees\":true,")
+                .contains("fp32 decoder vs step loop: the same tokens in every batch and row")
+                .contains("BENCH {\"bench\":\"decode-check\",\"loop\":\"step\",\"precision\":\"fp32\","
+                        + "\"rows_agree\":true,\"generator_agrees\":true,")
                 .doesNotContain("FAILED");
     }
 
@@ -157,7 +161,7 @@ class DecodeBenchTest {
         Run r = run(tinyCpu("fp32", "state-offset"));
         assertThat(r.code()).as(r.out()).isZero();
         assertThat(r.out()).contains("\"method\":\"state-offset\",\"precision\":\"fp32\",\"batch\":2,")
-                .contains("fp32 rows agree").doesNotContain("FAILED");
+                .contains("fp32 decoder rows agree").contains("fp32 step rows agree").doesNotContain("FAILED");
     }
 
     @Test
