@@ -136,16 +136,17 @@ public final class DecodeBench {
     }
 
     record Options(String backend, String shape, List<Integer> batches, int prompt, int newTokens, Method method,
-                   List<Precision> precisions, int warmup, int reps, long seed, List<Loop> loops) {
+                   List<Precision> precisions, int warmup, int reps, long seed, List<Loop> loops, boolean mixed) {
 
         static final String USAGE = "options: --backend NAME (default: the preferred available one), --shape 130m|tiny"
                 + " (130m), --batch B,B... (1,16), --prompt P (16), --new N (128), --method none|state-offset (none),"
                 + " --precision fp32|tf32|bf16, or a list: fp32,tf32,bf16 (fp32,bf16), --warmup N (2), --reps N (5),"
-                + " --seed S (0), --loop decoder|step|decoder,step (decoder,step)";
+                + " --seed S (0), --loop decoder|step|decoder,step (decoder,step), --mixed true|false (false: the"
+                + " mixed-adapter serving figure at the largest batch)";
 
         static Options parse(String[] args) {
             BenchOptions v = BenchOptions.parse(args, List.of("--backend", "--shape", "--batch", "--prompt", "--new",
-                    "--method", "--precision", "--warmup", "--reps", "--seed", "--loop"), USAGE);
+                    "--method", "--precision", "--warmup", "--reps", "--seed", "--loop", "--mixed"), USAGE);
             List<Integer> batches = new ArrayList<>();
             for (String s : v.text("--batch", "1,16").split(",")) {
                 int b = BenchOptions.whole("--batch", s.trim());
@@ -161,7 +162,8 @@ public final class DecodeBench {
                     .map(String::trim).map(Loop::of).distinct().toList();
             Options o = new Options(v.text("--backend", ""), v.text("--shape", "130m"), List.copyOf(batches),
                     v.positive("--prompt", 16), v.positive("--new", 128), Method.of(v.text("--method", "none")),
-                    precisions, v.count("--warmup", 2), v.positive("--reps", 5), v.seed(), loops);
+                    precisions, v.count("--warmup", 2), v.positive("--reps", 5), v.seed(), loops,
+                    Boolean.parseBoolean(v.text("--mixed", "false")));
             v.shape();
             return o;
         }
@@ -364,6 +366,9 @@ public final class DecodeBench {
                         checks.addAll(check(model, adapters, prompts, results, o, precision, loop, failures));
                         byLoop.put(loop, results);
                     }
+                    if (o.mixed) {
+                        checks.add(mixedServing(model, weights, prompts, o, precision));
+                    }
                     if (byLoop.size() == 2) {
                         checks.add(sameTokens(byLoop.get(Loop.DECODER), byLoop.get(Loop.STEP), precision,
                                 failures));
@@ -513,7 +518,8 @@ public final class DecodeBench {
                                       List<String> failures) {
         Result one = results.containsKey(1) ? results.get(1)
                 : decode(model, adapters, new int[][] {prompts[0]}, new Options(o.backend, o.shape, List.of(1),
-                        o.prompt, o.newTokens, o.method, o.precisions, 0, 1, o.seed, o.loops), precision, loop,
+                        o.prompt, o.newTokens, o.method, o.precisions, 0, 1, o.seed, o.loops, false), precision,
+                        loop,
                         failures);
         double tolerance = rowTolerance(precision);
         int[] single = one.tokens[0];
@@ -558,6 +564,49 @@ public final class DecodeBench {
                         + "\"generator_agrees\":%b,\"top_logit_max_rel_diff\":%.3e,\"row0_distinct_tokens\":%d,"
                         + "\"batches\":%s}", quote(loop.row), quote(precision.id()), agree, at < 0, worst,
                         Arrays.stream(single).distinct().count(), results.keySet()));
+    }
+
+    /**
+     * The mixed-adapter serving figure (issue: GPU inference): B rows (the largest batch), each under its own state
+     * offset (h, initialised {@code normal}, seed per row), decoded through {@link SsmModel#step(int[], List,
+     * SsmState)} with the argmax on the host, against the same B rows all under row 0's offset through the same
+     * per-row call (which a batch of one adapter runs as one plain step). Median step time of each, one repetition
+     * after one warm-up; the line to print (and its BENCH line).
+     */
+    private static String mixedServing(SsmModel model, MambaWeights weights, int[][] prompts, Options o,
+                                       Precision precision) {
+        int b = prompts.length;
+        int v = model.shape().vocab();
+        var factory = new AdapterFactory(PeftMethods.load());
+        List<AdapterSet> distinct = new ArrayList<>();
+        for (int r = 0; r < b; r++) {
+            distinct.add(BenchSetup.adapters(factory, Method.STATE_OFFSET.config, weights, o.seed + 1 + r));
+        }
+        List<AdapterSet> same = java.util.Collections.nCopies(b, distinct.get(0));
+        double mixedMs = perRowStep(model, prompts, distinct, o, v);
+        double sameMs = perRowStep(model, prompts, same, o, v);
+        String line = String.format(Locale.ROOT, "%s mixed-adapter serving, batch %d: %d different state offsets"
+                        + " %.3f ms a step (%.1f tokens/s), one offset for every row %.3f ms (%.1f tokens/s): %.1fx",
+                precision, b, b, mixedMs, b * 1e3 / mixedMs, sameMs, b * 1e3 / sameMs, mixedMs / sameMs);
+        return line + String.format(Locale.ROOT, "%nBENCH {\"bench\":\"decode-mixed\",\"precision\":%s,\"batch\":%d,"
+                + "\"mixed_step_ms\":%.4f,\"same_step_ms\":%.4f,\"backend\":%s}", quote(precision.id()), b, mixedMs,
+                sameMs, quote(model.backend()));
+    }
+
+    // median ms of the steps of a per-row decode (prefill + new − 1 steps), the second of two repetitions
+    private static double perRowStep(SsmModel model, int[][] prompts, List<AdapterSet> perRow, Options o, int v) {
+        double[] ms = new double[o.newTokens - 1];
+        for (int rep = 0; rep < 2; rep++) {
+            try (SsmState state = model.newState(prompts.length)) {
+                int[] next = argmax(model.forward(prompts, perRow, state).last(), prompts.length, v);
+                for (int n = 1; n < o.newTokens; n++) {
+                    long t0 = System.nanoTime();
+                    next = argmax(model.step(next, perRow, state), prompts.length, v);
+                    ms[n - 1] = (System.nanoTime() - t0) / 1e6;
+                }
+            }
+        }
+        return ms.length == 0 ? Double.NaN : median(ms);
     }
 
     /**

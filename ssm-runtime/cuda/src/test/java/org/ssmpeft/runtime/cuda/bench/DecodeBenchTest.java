@@ -165,6 +165,18 @@ class DecodeBenchTest {
     }
 
     @Test
+    void onCpuTheMixedAdapterServingFigureRunsAtTheLargestBatch() throws Exception {
+        String[] args = java.util.stream.Stream.concat(java.util.Arrays.stream(tinyCpu("fp32", "none")),
+                java.util.stream.Stream.of("--mixed", "true", "--loop", "step")).toArray(String[]::new);
+        Run r = run(args);
+        assertThat(r.code()).as(r.out()).isZero();
+        assertThat(r.out()).containsPattern("fp32 mixed-adapter serving, batch 2: 2 different state offsets [0-9.]+ ms"
+                        + " a step \\([0-9.]+ tokens/s\\), one offset for every row [0-9.]+ ms")
+                .contains("BENCH {\"bench\":\"decode-mixed\",\"precision\":\"fp32\",\"batch\":2,")
+                .doesNotContain("decoder vs step loop").doesNotContain("FAILED");
+    }
+
+    @Test
     void onCpuOnlyRefusedPrecisionsPrintNoTable() throws Exception {
         Run r = run(tinyCpu("bf16", "none"));
         assertThat(r.code()).isZero();
