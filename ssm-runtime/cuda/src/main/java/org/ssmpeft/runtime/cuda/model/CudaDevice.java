@@ -130,10 +130,14 @@ final class CudaDevice {
                 return;
             }
             try (java.lang.foreign.Arena a = java.lang.foreign.Arena.ofConfined()) {
-                MemorySegment host = a.allocateFrom(JAVA_FLOAT, values);
-                context.driver().copyHostToDeviceAsync(dst, host, 4L * values.length, context.stream());
-                context.syncStream(); // the host segment is freed when the arena closes
+                toDevice(dst, a.allocateFrom(JAVA_FLOAT, values));
             }
+        }
+
+        // dst <- the host segment, waiting for the copy (the segment is freed when its arena closes)
+        private void toDevice(long dst, MemorySegment host) {
+            context.driver().copyHostToDeviceAsync(dst, host, host.byteSize(), context.stream());
+            context.syncStream();
         }
 
         @Override
@@ -162,9 +166,7 @@ final class CudaDevice {
                 return;
             }
             try (java.lang.foreign.Arena a = java.lang.foreign.Arena.ofConfined()) {
-                MemorySegment host = a.allocateFrom(JAVA_INT, values);
-                context.driver().copyHostToDeviceAsync(dst, host, 4L * values.length, context.stream());
-                context.syncStream();
+                toDevice(dst, a.allocateFrom(JAVA_INT, values));
             }
         }
 

@@ -304,6 +304,19 @@ extern "C" __global__ void softplus_bwd_inplace(float* dx, const float* y, u64 n
 
 // ---- cross-entropy (CrossEntropy.forwardBackward) ----------------------------------------------------------------
 
+// log Σ exp(z) of one row z (V) over the block, in double: the max, then Σ exp(z − max); the same value to every
+// thread (cross_entropy's and top_tokens')
+__device__ double row_logsumexp(const float* z, int V, double* red) {
+    double m = NEG_INF;
+    for (int i = threadIdx.x; i < V; i += blockDim.x) m = max_nan(m, (double) z[i]);
+    m = block_max(m, red);
+    double sum = 0.0;
+    for (int i = threadIdx.x; i < V; i += blockDim.x) sum += exp((double) z[i] - m);
+    sum = block_sum(sum, red);
+    double lse = m + log(sum);
+    return lse;
+}
+
 // a block per row z = logits[row] (V), label y = targets[row]:
 //   rowLoss = logsumexp(z) − z[y] (0 where y is the ignore index; NaN for a label outside [0, V): the caller
 //   checks labels, and a NaN loss stops training rather than hiding a bad label)
@@ -324,13 +337,7 @@ extern "C" __global__ void cross_entropy(float* dlogits, float* rowLoss, const f
     }
     const float* z = logits + o;
     double zy = z[y];
-    double m = NEG_INF;
-    for (int i = threadIdx.x; i < V; i += blockDim.x) m = max_nan(m, (double) z[i]);
-    m = block_max(m, red);
-    double sum = 0.0;
-    for (int i = threadIdx.x; i < V; i += blockDim.x) sum += exp((double) z[i] - m);
-    sum = block_sum(sum, red);
-    double lse = m + log(sum);
+    double lse = row_logsumexp(z, V, red);
     if (threadIdx.x == 0) rowLoss[blockIdx.x] = (float) (lse - zy);
     if (dlogits == 0) return;
     for (int i = threadIdx.x; i < V; i += blockDim.x) {
@@ -357,13 +364,7 @@ extern "C" __global__ void top_tokens(int* ids, float* logp, const float* logits
     __shared__ float wv[32];
     __shared__ int wi[32];
     const float* z = logits + (u64) blockIdx.x * V;
-    double m = NEG_INF;
-    for (int i = threadIdx.x; i < V; i += blockDim.x) m = max_nan(m, (double) z[i]);
-    m = block_max(m, red);
-    double sum = 0.0;
-    for (int i = threadIdx.x; i < V; i += blockDim.x) sum += exp((double) z[i] - m);
-    sum = block_sum(sum, red);
-    double lse = m + log(sum);
+    double lse = row_logsumexp(z, V, red);
     float pv = 0.f;
     int pi = -1; // the previous round's pick (none)
     int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;

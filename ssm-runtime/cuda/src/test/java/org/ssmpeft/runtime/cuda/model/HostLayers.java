@@ -275,15 +275,7 @@ final class HostLayers implements LayerOps {
                 }
                 continue;
             }
-            double max = Double.NEGATIVE_INFINITY;
-            for (int i = 0; i < vocab; i++) {
-                max = Math.max(max, lv.get(o + i));
-            }
-            double sum = 0;
-            for (int i = 0; i < vocab; i++) {
-                sum += Math.exp(lv.get(o + i) - max);
-            }
-            double lse = max + Math.log(sum);
+            double lse = logSumExp(lv, o, vocab);
             rl.set(r, (float) (lse - lv.get(o + y)));
             if (dv != null) {
                 float[] p = new float[vocab];
@@ -298,6 +290,19 @@ final class HostLayers implements LayerOps {
         }
     }
 
+    // log Σ exp of the row at o (vocab floats) in double: the max, then Σ exp(x − max) in index order (the kernels')
+    private static double logSumExp(View v, long o, int vocab) {
+        double max = Double.NEGATIVE_INFINITY;
+        for (int i = 0; i < vocab; i++) {
+            max = Math.max(max, v.get(o + i));
+        }
+        double sum = 0;
+        for (int i = 0; i < vocab; i++) {
+            sum += Math.exp(v.get(o + i) - max);
+        }
+        return max + Math.log(sum);
+    }
+
     @Override
     public void topTokens(long ids, long logp, long logits, int rows, int vocab, int n, long excluded) {
         View lv = mem.view(logits);
@@ -306,15 +311,7 @@ final class HostLayers implements LayerOps {
         View ev = mem.viewOrNull(excluded);
         for (int r = 0; r < rows; r++) {
             long o = (long) r * vocab;
-            double max = Double.NEGATIVE_INFINITY;
-            for (int i = 0; i < vocab; i++) {
-                max = Math.max(max, lv.get(o + i));
-            }
-            double sum = 0;
-            for (int i = 0; i < vocab; i++) {
-                sum += Math.exp(lv.get(o + i) - max);
-            }
-            double lse = max + Math.log(sum);
+            double lse = logSumExp(lv, o, vocab);
             boolean[] taken = new boolean[vocab];
             for (int q = 0; q < n; q++) {
                 int best = -1;
