@@ -37,8 +37,10 @@ public final class LayerKernels implements AutoCloseable {
 
     /** Every entry point of {@code layers.cu} (the CI compile test checks that each one compiles). */
     public static final List<String> ENTRY_POINTS = List.of("column_sum_finish", "embed", "embed_bwd", "rms_norm_fwd",
-            "rms_norm_bwd_rows", "rms_norm_bwd_weight", "conv_silu_fwd", "conv_state_update", "conv_silu_dp",
-            "conv_silu_bwd", "conv_param_finish", "softplus_inplace", "softplus_bwd_inplace", "cross_entropy", "top_tokens",
+            "rms_norm_bwd_rows", "rms_norm_bwd_weight", "conv_silu_fwd", "conv_silu_step", "conv_state_update",
+            "conv_silu_dp",
+            "conv_silu_bwd", "conv_param_finish", "softplus_inplace", "dt_softplus", "softplus_bwd_inplace", "cross_entropy",
+            "top_tokens",
             "dora_fwd", "dora_bwd", "to_bf16_2d", "copy_2d", "fill", "add_scaled", "sum_batches", "add_broadcast",
             "neg_exp",
             "mul_add");
@@ -228,6 +230,12 @@ public final class LayerKernels implements AutoCloseable {
         if (batch == 0 || len == 0 || channels == 0) {
             return;
         }
+        if (len == 1 && state != 0) {
+            // a decode step: the conv and the state's shift in one launch (the same sums)
+            elementwise("conv_silu_step", (long) batch * channels, y, pre, x, ldx, w, bias, state, batch, channels,
+                    kernel);
+            return;
+        }
         k("conv_silu_fwd").launch((channels + THREADS - 1) / THREADS, (len + CONV_TILE - 1) / CONV_TILE, batch,
                 THREADS, 0, y, pre, x, ldx, w, bias, state, len, channels, kernel);
         if (state != 0) {
@@ -273,6 +281,23 @@ public final class LayerKernels implements AutoCloseable {
         positive("softplusInPlace", "n", n);
         present("softplusInPlace", "x", x);
         elementwise("softplus_inplace", n, x, n);
+    }
+
+    /**
+     * Δ (M, D) = softplus(dt_low·W_dtᵀ + b): dt_low the first R columns of xdbl (M, ld), W (D, R), b (D) or 0; the
+     * product, its bias and softplus in one launch, a thread per element (for the few rows of a decode step, where
+     * the three launches of the general path cost more than their arithmetic).
+     */
+    public void dtSoftplus(long dt, long xdbl, int ld, long w, long b, int m, int r, int d) {
+        sizes("dtSoftplus", "m, r, d", m, r, d);
+        stride("dtSoftplus", "ld", ld, r);
+        present("dtSoftplus", "dt", dt);
+        present("dtSoftplus", "xdbl", xdbl);
+        present("dtSoftplus", "w", w);
+        if (m == 0 || d == 0) {
+            return;
+        }
+        elementwise("dt_softplus", (long) m * d, dt, xdbl, ld, w, b, m, r, d);
     }
 
     /** dx (n) *= softplus'(pre) computed from the output y = softplus(pre), as Activations.softplusGradFromOutput. */

@@ -335,6 +335,11 @@ final class CudaDevice {
         }
 
         @Override
+        public void dtSoftplus(long dt, long xdbl, int ld, long w, long b, int m, int r, int d) {
+            k.dtSoftplus(dt, xdbl, ld, w, b, m, r, d);
+        }
+
+        @Override
         public void topTokens(long ids, long logp, long logits, int rows, int vocab, int n, long excluded) {
             k.topTokens(ids, logp, logits, rows, vocab, n, excluded);
         }

@@ -96,7 +96,8 @@ public final class CudaMamba implements SsmModel, AutoCloseable {
         this.base = device.locked(() -> new DeviceWeights(device, weights));
         this.linear = new ModelProducts(weights.precision(), device, base);
         this.lowRank = new LowRankDeltas(linear, device.layers());
-        this.block = new MambaBlock(config, device, linear, lowRank);
+        this.block = new MambaBlock(config, device, linear, lowRank,
+                weights.precision() == org.ssmpeft.runtime.backend.Precision.FLOAT32);
     }
 
     /**

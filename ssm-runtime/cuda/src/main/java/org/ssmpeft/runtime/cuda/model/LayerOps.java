@@ -26,6 +26,8 @@ interface LayerOps {
 
     void softplusInPlace(long x, long n);
 
+    void dtSoftplus(long dt, long xdbl, int ld, long w, long b, int m, int r, int d);
+
     void softplusBackwardInPlace(long dx, long y, long n);
 
     void crossEntropy(long dlogits, long rowLoss, long logits, long targets, int m, int vocab, int count);

@@ -35,7 +35,20 @@ final class MambaBlock {
     private final ScanOps scan;
     private final LowRankDeltas lowRank;
 
-    MambaBlock(MambaConfig config, Device device, ProductOps linear, LowRankDeltas lowRank) {
+    /**
+     * At most this many mixer rows of an inference call compute Δ in one fused launch ({@link LayerOps#dtSoftplus})
+     * in an fp32 model: a decode step's few rows, where the product, its bias copy and softplus as three launches cost
+     * more than their arithmetic; more rows, training (whose backward recomputes Δ the same way) and the other
+     * precisions (whose products round their inputs) go through the product (the summation order differs, within
+     * float32 rounding).
+     */
+    static final int FUSED_DELTA_ROWS = 64;
+
+    private final boolean fp32;
+
+    /** @param fp32 whether the model's products are true fp32 (then a few rows' Δ may be fused, see above) */
+    MambaBlock(MambaConfig config, Device device, ProductOps linear, LowRankDeltas lowRank, boolean fp32) {
+        this.fp32 = fp32;
         this.config = config;
         this.memory = device.memory();
         this.k = device.layers();
@@ -102,9 +115,14 @@ final class MambaBlock {
         if (prefix > 0) {
             realRows(t.yReal, t.y, rows, di);
         }
-        linear.forward(t.out, dm, t.yReal, di, w.outProj(), w.outProjBias(), m, di, dm);
-        lowRank.forward(call, plan.deltas(layer, "out_proj"), t.out, dm, t.yReal, di, m);
-        k.addScaled(hidden, t.out, 1f, (long) m * dm);
+        if (w.outProjBias() == 0 && plan.deltas(layer, "out_proj").isEmpty()) {
+            // h += y_real·W_outᵀ straight into the residual stream (beta = 1): the same fl(h + fl(Σ)) as below
+            linear.forwardAdd(hidden, dm, t.yReal, di, w.outProj(), 1f, m, di, dm);
+        } else {
+            linear.forward(t.out, dm, t.yReal, di, w.outProj(), w.outProjBias(), m, di, dm);
+            lowRank.forward(call, plan.deltas(layer, "out_proj"), t.out, dm, t.yReal, di, m);
+            k.addScaled(hidden, t.out, 1f, (long) m * dm);
+        }
     }
 
     // x = silu(conv1d(x) + b): (Mx, 2D) x half -> (Mx, D), from conv state (B, D, K) or 0 (zero, none kept)
@@ -118,6 +136,10 @@ final class MambaBlock {
         int di = config.dInner();
         int xw = config.dtRank() + 2 * config.dState();
         int mx = t.rows.mx();
+        if (fp32 && !t.training && mx <= FUSED_DELTA_ROWS && plan.deltas(layer, "dt_proj").isEmpty()) {
+            k.dtSoftplus(t.dt, t.xdbl, xw, w.dtProj(), w.dtProjBias(), mx, config.dtRank(), di);
+            return;
+        }
         linear.forward(t.dt, di, t.xdbl, xw, w.dtProj(), w.dtProjBias(), mx, config.dtRank(), di);
         lowRank.forward(call, plan.deltas(layer, "dt_proj"), t.dt, di, t.xdbl, xw, mx);
         k.softplusInPlace(t.dt, (long) mx * di);

@@ -205,6 +205,32 @@ extern "C" __global__ void conv_silu_fwd(float* y, float* pre, const float* x, i
     }
 }
 
+// one position per row (a decode step) from the conv state (B, D, K): e = [state[1 .. K-1] | x], y = silu(b + Σ_j
+// w_j·e_j) (B, D), pre the sum, then state <- e: conv_silu_fwd and conv_state_update at L = 1 in one launch, the same
+// sums in the same order
+extern "C" __global__ void conv_silu_step(float* y, float* pre, const float* x, int ldx, const float* w,
+                                          const float* bias, float* state, int B, int D, int K) {
+    GRID_STRIDE(i, (u64) B * D) {
+        int b = (int) (i / D), c = (int) (i % D);
+        float* s = state + i * K;
+        float e[MAX_CONV_KERNEL];
+        float acc = bias != 0 ? bias[c] : 0.f;
+#pragma unroll
+        for (int j = 0; j < MAX_CONV_KERNEL; j++) {
+            if (j < K) {
+                e[j] = j + 1 < K ? s[j + 1] : x[(u64) b * ldx + c];
+                acc = acc + w[(u64) c * K + j] * e[j];
+            }
+        }
+        if (pre != 0) pre[i] = acc;
+        y[i] = silu(acc);
+#pragma unroll
+        for (int j = 0; j < MAX_CONV_KERNEL; j++) {
+            if (j < K) s[j] = e[j];
+        }
+    }
+}
+
 // state (B, D, K) <- e[L .. L+K-1] per (batch row, channel), after conv_silu_fwd read the old state
 extern "C" __global__ void conv_state_update(float* state, const float* x, int ldx, int B, int L, int D, int K) {
     GRID_STRIDE(i, (u64) B * D) {
@@ -290,10 +316,28 @@ extern "C" __global__ void conv_param_finish(float* dw, float* dBias, const doub
 // ---- softplus (Activations.softplus / softplusGradFromOutput) ---------------------------------------------------
 
 // x <- softplus(x) = log(1 + e^x), x itself above 20 (torch's threshold)
+// softplus(v) = log(1 + e^v), v itself above 20 (torch's threshold), in double as the cpu's
+__device__ __forceinline__ float softplus(float v) {
+    return v > 20.f ? v : (float) log1p(exp((double) v));
+}
+
 extern "C" __global__ void softplus_inplace(float* x, u64 n) {
-    GRID_STRIDE(i, n) {
-        float v = x[i];
-        x[i] = v > 20.f ? v : (float) log1p(exp((double) v));
+    GRID_STRIDE(i, n) x[i] = softplus(x[i]);
+}
+
+// Δ = softplus(dt_low·W_dtᵀ + b) for a few rows (a decode step, fp32): dt_low = the first R columns of xdbl (M, ld),
+// W (D, R), b (D) or 0 -> dt (M, D); one thread per (row, channel), the dot in r order then the bias, as the product
+// (beta = 1 over the copied bias) and softplus_inplace do: one launch instead of three
+extern "C" __global__ void dt_softplus(float* dt, const float* xdbl, int ld, const float* w, const float* b, int M,
+                                       int R, int D) {
+    GRID_STRIDE(i, (u64) M * D) {
+        int row = (int) (i / D), d = (int) (i % D);
+        const float* x = xdbl + (u64) row * ld;
+        const float* wd = w + (u64) d * R;
+        float acc = 0.f;
+        for (int k = 0; k < R; k++) acc = acc + x[k] * wd[k];
+        if (b != 0) acc = acc + b[d];
+        dt[i] = softplus(acc);
     }
 }
 

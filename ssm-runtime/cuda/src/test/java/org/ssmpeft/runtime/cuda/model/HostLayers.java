@@ -243,8 +243,31 @@ final class HostLayers implements LayerOps {
     public void softplusInPlace(long x, long n) {
         View v = mem.view(x);
         for (long i = 0; i < n; i++) {
-            float z = v.get(i);
-            v.set(i, z > 20f ? z : (float) Math.log1p(Math.exp(z)));
+            v.set(i, softplus(v.get(i)));
+        }
+    }
+
+    private static float softplus(float z) {
+        return z > 20f ? z : (float) Math.log1p(Math.exp(z));
+    }
+
+    @Override
+    public void dtSoftplus(long dt, long xdbl, int ld, long w, long b, int m, int r, int d) {
+        View out = mem.view(dt);
+        View x = mem.view(xdbl);
+        View wv = mem.view(w);
+        View bv = mem.viewOrNull(b);
+        for (int row = 0; row < m; row++) {
+            for (int c = 0; c < d; c++) {
+                float acc = 0f;
+                for (int k = 0; k < r; k++) {
+                    acc = acc + x.get((long) row * ld + k) * wv.get((long) c * r + k);
+                }
+                if (bv != null) {
+                    acc = acc + bv.get(c);
+                }
+                out.set((long) row * d + c, softplus(acc));
+            }
         }
     }
 
