@@ -21,9 +21,7 @@ import org.ssmpeft.runtime.cuda.driver.Cublas.Type;
  * with leading dimension ld, its transpose. So row-major y = x·Wᵀ is column-major yᵀ = W·xᵀ = op_T(Wᵀ)·xᵀ, and
  * likewise for the backward products (each method names its call).
  *
- * <p><b>Arithmetic.</b> {@link Math#FLOAT32}: true fp32 ({@code cublasSgemm} on the handle's pedantic math; a
- * forward of at most 16 rows, a decode step's, through {@code LayerKernels.smallMatvec}: one launch reading each
- * weight row once).
+ * <p><b>Arithmetic.</b> {@link Math#FLOAT32}: true fp32 ({@code cublasSgemm} on the handle's pedantic math).
  * {@link Math#TF32}: the very same operands through {@code cublasGemmEx} with TF32 compute (fp32 in and out, the
  * inputs rounded to TF32 by the tensor cores). {@link Math#BF16}: {@code cublasGemmEx} with bf16 inputs, fp32
  * accumulate and fp32 output; then the product's two inputs (x and W, dy and W, dy and x) hold bf16 (2-byte
@@ -59,15 +57,6 @@ public final class DeviceLinear {
     }
 
     // C = alpha·op(A)·op(B) + beta·C column-major, in this instance's arithmetic (fp32 C in every mode)
-    /**
-     * Whether a forward product goes through {@link LayerKernels#smallMatvec} instead of cuBLAS: true fp32, at most
-     * {@link LayerKernels#MATVEC_MAX_ROWS} rows (a decode step; cuBLAS's few-row kernels are latency-bound: 5-8 us
-     * where the weights need 1-3), and something to sum. Another summation order, within float32 rounding.
-     */
-    private boolean fewRows(int m, int in) {
-        return math == Math.FLOAT32 && m <= LayerKernels.MATVEC_MAX_ROWS && in > 0;
-    }
-
     private void gemm(Op ta, Op tb, int m, int n, int k, float alpha, long a, int lda, long b, int ldb, float beta,
                       long c, int ldc) {
         if (math == Math.FLOAT32) {
@@ -83,10 +72,6 @@ public final class DeviceLinear {
         ld("forward", "ldx", ldx, in);
         ld("forward", "ldy", ldy, out);
         if (m == 0 || out == 0) {
-            return;
-        }
-        if (fewRows(m, in)) {
-            kernels.smallMatvec(y, ldy, x, ldx, w, b, m, in, out, false);
             return;
         }
         if (b != 0) {
@@ -108,10 +93,6 @@ public final class DeviceLinear {
         ld("forwardAdd", "ldx", ldx, in);
         ld("forwardAdd", "ldy", ldy, out);
         if (m == 0 || out == 0 || in == 0) {
-            return;
-        }
-        if (scale == 1f && fewRows(m, in)) {
-            kernels.smallMatvec(y, ldy, x, ldx, w, 0, m, in, out, true);
             return;
         }
         gemm(Op.T, Op.N, out, m, in, scale, w, in, x, ldx, 1f, y, ldy);

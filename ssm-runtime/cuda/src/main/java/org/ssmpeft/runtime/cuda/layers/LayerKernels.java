@@ -39,7 +39,7 @@ public final class LayerKernels implements AutoCloseable {
     public static final List<String> ENTRY_POINTS = List.of("column_sum_finish", "embed", "embed_bwd", "rms_norm_fwd",
             "rms_norm_bwd_rows", "rms_norm_bwd_weight", "conv_silu_fwd", "conv_silu_step", "conv_state_update",
             "conv_silu_dp",
-            "conv_silu_bwd", "conv_param_finish", "softplus_inplace", "dt_softplus", "small_matvec", "softplus_bwd_inplace", "cross_entropy",
+            "conv_silu_bwd", "conv_param_finish", "softplus_inplace", "dt_softplus", "softplus_bwd_inplace", "cross_entropy",
             "top_tokens",
             "dora_fwd", "dora_bwd", "to_bf16_2d", "copy_2d", "fill", "add_scaled", "sum_batches", "add_broadcast",
             "neg_exp",
@@ -297,32 +297,7 @@ public final class LayerKernels implements AutoCloseable {
         if (m == 0 || d == 0) {
             return;
         }
-        k("dt_softplus").launch((d + 3) / 4, 1, 1, 128, 0, dt, xdbl, ld, w, b, m, r, d); // a warp per channel
-    }
-
-    /** The most rows {@link #smallMatvec} takes (its kernel's MATVEC_MAX_ROWS). */
-    public static final int MATVEC_MAX_ROWS = 16;
-
-    /**
-     * y (M, out) row stride ldy = (accumulate ? y : 0) + x·Wᵀ + b for at most {@link #MATVEC_MAX_ROWS} rows: x (M, in)
-     * row stride ldx, W (out, in), b (out) or 0; fp32, a block per output column reading its weight row once (a
-     * decode step's products, where cuBLAS's kernels for a few rows are latency-bound).
-     */
-    public void smallMatvec(long y, int ldy, long x, int ldx, long w, long b, int m, int in, int out,
-                            boolean accumulate) {
-        sizes("smallMatvec", "m, in, out", m, in, out);
-        stride("smallMatvec", "ldx", ldx, in);
-        stride("smallMatvec", "ldy", ldy, out);
-        present("smallMatvec", "y", y);
-        present("smallMatvec", "x", x);
-        present("smallMatvec", "w", w);
-        if (m > MATVEC_MAX_ROWS) {
-            throw new IllegalArgumentException("smallMatvec: at most " + MATVEC_MAX_ROWS + " rows, found " + m);
-        }
-        if (m == 0 || out == 0) {
-            return;
-        }
-        k("small_matvec").launch(out, 1, 1, 128, 0, y, ldy, x, ldx, w, b, m, in, accumulate ? 1 : 0);
+        elementwise("dt_softplus", (long) m * d, dt, xdbl, ld, w, b, m, r, d);
     }
 
     /** dx (n) *= softplus'(pre) computed from the output y = softplus(pre), as Activations.softplusGradFromOutput. */

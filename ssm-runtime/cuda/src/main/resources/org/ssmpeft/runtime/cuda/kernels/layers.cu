@@ -325,67 +325,19 @@ extern "C" __global__ void softplus_inplace(float* x, u64 n) {
     GRID_STRIDE(i, n) x[i] = softplus(x[i]);
 }
 
-// ---- products of a few rows (a decode step, fp32): one launch, each weight row read once -------------------------
-
-#define MATVEC_MAX_ROWS 16
-#define MATVEC_THREADS 128
-
-// y (M, out) row stride ldy = (accumulate ? y : 0) + (x·Wᵀ + b) for M <= MATVEC_MAX_ROWS rows: x (M, in) row stride
-// ldx, W (out, in), b (out) or 0. A block of MATVEC_THREADS threads per output column j reads W's row j once,
-// coalesced, for all M rows; a thread's partial sums run over k = thread, thread + 128, ...; the four warps' sums are
-// combined in warp order, then the bias, then the accumulation: fl(y + fl(Σ + b)), as the product with beta = 1 does
-extern "C" __global__ void small_matvec(float* y, int ldy, const float* x, int ldx, const float* w, const float* b,
-                                        int M, int in, int accumulate) {
-    __shared__ float part[MATVEC_MAX_ROWS][MATVEC_THREADS / 32];
-    int j = blockIdx.x;
-    const float* wj = w + (u64) j * in;
-    float acc[MATVEC_MAX_ROWS];
-#pragma unroll
-    for (int r = 0; r < MATVEC_MAX_ROWS; r++) acc[r] = 0.f;
-    for (int k = threadIdx.x; k < in; k += MATVEC_THREADS) {
-        float wk = wj[k];
-#pragma unroll
-        for (int r = 0; r < MATVEC_MAX_ROWS; r++) {
-            if (r < M) acc[r] = acc[r] + wk * x[(u64) r * ldx + k];
-        }
-    }
-    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-#pragma unroll
-    for (int r = 0; r < MATVEC_MAX_ROWS; r++) {
-        if (r < M) {
-            float v = acc[r];
-            for (int o = 16; o > 0; o >>= 1) v += __shfl_down_sync(0xffffffffu, v, o);
-            if (lane == 0) part[r][warp] = v;
-        }
-    }
-    __syncthreads();
-    if (threadIdx.x < M) {
-        int r = threadIdx.x;
-        float sum = part[r][0];
-        for (int q = 1; q < MATVEC_THREADS / 32; q++) sum = sum + part[r][q];
-        if (b != 0) sum = sum + b[j];
-        float* yo = y + (u64) r * ldy + j;
-        *yo = accumulate ? *yo + sum : sum;
-    }
-}
-
 // Δ = softplus(dt_low·W_dtᵀ + b) for a few rows (a decode step, fp32): dt_low = the first R columns of xdbl (M, ld),
-// W (D, R), b (D) or 0 -> dt (M, D); a warp per channel d reads W's row d once, coalesced, for every row; the lanes'
-// partial sums (k = lane, lane + 32, ...) combined by the warp's tree, then the bias and softplus: the product, its
-// bias and softplus_inplace in one launch
+// W (D, R), b (D) or 0 -> dt (M, D); one thread per (row, channel), the dot in r order then the bias, as the product
+// (beta = 1 over the copied bias) and softplus_inplace do: one launch instead of three
 extern "C" __global__ void dt_softplus(float* dt, const float* xdbl, int ld, const float* w, const float* b, int M,
                                        int R, int D) {
-    int d = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
-    int lane = threadIdx.x & 31;
-    if (d >= D) return;
-    const float* wd = w + (u64) d * R;
-    float bias = b != 0 ? b[d] : 0.f;
-    for (int row = 0; row < M; row++) {
+    GRID_STRIDE(i, (u64) M * D) {
+        int row = (int) (i / D), d = (int) (i % D);
         const float* x = xdbl + (u64) row * ld;
+        const float* wd = w + (u64) d * R;
         float acc = 0.f;
-        for (int k = lane; k < R; k += 32) acc = acc + x[k] * wd[k];
-        for (int o = 16; o > 0; o >>= 1) acc += __shfl_down_sync(0xffffffffu, acc, o);
-        if (lane == 0) dt[(u64) row * D + d] = softplus(b != 0 ? acc + bias : acc);
+        for (int k = 0; k < R; k++) acc = acc + x[k] * wd[k];
+        if (b != 0) acc = acc + b[d];
+        dt[i] = softplus(acc);
     }
 }
 
