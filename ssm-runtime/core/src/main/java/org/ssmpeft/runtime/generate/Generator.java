@@ -21,7 +21,8 @@ import org.ssmpeft.runtime.backend.TopTokens;
  *
  * <p>Beam search follows Hugging Face's {@code BeamSearchScorer} (num_return_sequences 1, batch 1): log-softmax of
  * each beam's logits, stop tokens masked to −∞ before {@code minNewTokens}, candidates ranked by beam score + log p
- * (the first step from beam 0 only; the global top is taken from each beam's own top, which holds it), the top {@code max(2, 1 + stops) · beams} taken; a stop token among the top
+ * (the first step from beam 0 only; the global top is taken from each beam's own top, which holds it), the
+ * top {@code max(2, 1 + stops) · beams} taken; a stop token among the top
  * {@code beams} candidates closes a hypothesis scored {@code Σ log p / length^penalty}, other candidates fill the
  * next beams; finished when {@code beams} hypotheses exist and the best candidate cannot beat the worst (or at once
  * with early stopping), or at {@code maxNewTokens}, where the running beams join the hypotheses. Ties go to the lower

@@ -60,6 +60,9 @@ import org.ssmpeft.runtime.parity.ParityLine;
  *       {@link #mamba2Models()} with {@link #MAMBA2_HOOK_KINDS} when the backend implements Mamba-2): a fresh state fed token by token gives the full forward's
  *       logits and final state ({@value #SAME_ABS} absolute, times max(1, |value|));</li>
  *   <li>chunked prefill == one prefill;</li>
+ *   <li>the model's {@link SsmModel#decoder} ranks what its forward and step give ({@link TopTokens#of} on the
+ *       host): the same ids, log-probabilities within {@value #SAME_ABS}, through a reorder, changing exclusions
+ *       and a changing n;</li>
  *   <li>state export and import, to and from cpu; reorder, repeat and fork on the backend's own state;</li>
  *   <li>every hook kind's loss, logits and adapter gradients equal cpu's on random models with random adapter values
  *       (logits {@value #SAME_ABS}, gradients {@value #GRAD_REL} of the tensor's max |value|), and pass the

@@ -464,7 +464,8 @@ public final class DecodeBench {
                 }
             }
             if (tokens != null && !Arrays.deepEquals(tokens, out)) {
-                failures.add(precision + " " + loop.row + " batch " + b + ": repetition " + (rep + o.warmup + 1) + " decoded other"
+                failures.add(precision + " " + loop.row + " batch " + b + ": repetition " + (rep + o.warmup + 1)
+                        + " decoded other"
                         + " tokens than the one before (the same prompt from a fresh state must decode the same)");
             }
             tokens = out;
@@ -503,7 +504,8 @@ public final class DecodeBench {
                 json(floor.map(Floor::copyGBs).orElse(Double.NaN), "%.1f"), json(floorUs, "%.2f"),
                 json(ratio, "%.2f"), quote(loadAverage()));
         return String.format(Locale.ROOT, "%-7s %6d  %-9s %11.3f %17.4f %7.4f %10.4f %12.2f %9.1f %16.1f %9s %8s",
-                loop.row, r.batch, precision, prefill, step, spi, argmax, generate, tokensPerSecond, decodeTokensPerSecond,
+                loop.row, r.batch, precision, prefill, step, spi, argmax, generate, tokensPerSecond,
+                decodeTokensPerSecond,
                 Double.isNaN(floorUs) ? "n/a" : String.format(Locale.ROOT, "%.1f", floorUs),
                 Double.isNaN(ratio) ? "n/a" : String.format(Locale.ROOT, "%.1f", ratio));
     }
@@ -531,7 +533,8 @@ public final class DecodeBench {
             if (at >= 0) {
                 agree = false;
                 // a near tie that rounding flips shows small top-logit differences up to the flip; a bug, large ones
-                failures.add(precision + " " + loop.row + " batch " + r.batch + ": row 0 decoded " + r.tokens[0][at] + " at new token "
+                failures.add(precision + " " + loop.row + " batch " + r.batch + ": row 0 decoded " + r.tokens[0][at]
+                        + " at new token "
                         + at + " where batch 1 decoded " + single[at] + " (same prompt, same state API); up to there"
                         + " the top logits differed by " + String.format(Locale.ROOT, "%.1e", maxRelativeDifference(
                         Arrays.copyOf(r.row0Top, at + 1), Arrays.copyOf(one.row0Top, at + 1))) + " relative");
@@ -540,7 +543,8 @@ public final class DecodeBench {
             worst = Math.max(worst, d);
             if (d > tolerance) {
                 agree = false;
-                failures.add(precision + " " + loop.row + " batch " + r.batch + ": row 0's top scores differ from batch 1's by " + d
+                failures.add(precision + " " + loop.row + " batch " + r.batch + ": row 0's top scores differ from"
+                        + " batch 1's by " + d
                         + " (relative), over the " + tolerance + " that rounding explains");
             }
             distinct = Math.max(distinct, Arrays.stream(r.tokens).flatMapToInt(Arrays::stream).distinct().count());
@@ -560,7 +564,8 @@ public final class DecodeBench {
                         + Arrays.stream(single).distinct().count() + " distinct tokens, first "
                         + Arrays.toString(Arrays.copyOf(single, Math.min(8, single.length))) + "; up to " + distinct
                         + " distinct over a batch's rows",
-                String.format(Locale.ROOT, "BENCH {\"bench\":\"decode-check\",\"loop\":%s,\"precision\":%s,\"rows_agree\":%b,"
+                String.format(Locale.ROOT, "BENCH {\"bench\":\"decode-check\",\"loop\":%s,\"precision\":%s,"
+                        + "\"rows_agree\":%b,"
                         + "\"generator_agrees\":%b,\"top_logit_max_rel_diff\":%.3e,\"row0_distinct_tokens\":%d,"
                         + "\"batches\":%s}", quote(loop.row), quote(precision.id()), agree, at < 0, worst,
                         Arrays.stream(single).distinct().count(), results.keySet()));

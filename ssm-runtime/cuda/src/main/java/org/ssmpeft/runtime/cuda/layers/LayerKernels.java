@@ -38,9 +38,8 @@ public final class LayerKernels implements AutoCloseable {
     /** Every entry point of {@code layers.cu} (the CI compile test checks that each one compiles). */
     public static final List<String> ENTRY_POINTS = List.of("column_sum_finish", "embed", "embed_bwd", "rms_norm_fwd",
             "rms_norm_bwd_rows", "rms_norm_bwd_weight", "conv_silu_fwd", "conv_silu_step", "conv_state_update",
-            "conv_silu_dp",
-            "conv_silu_bwd", "conv_param_finish", "softplus_inplace", "dt_softplus", "softplus_bwd_inplace", "cross_entropy",
-            "top_tokens",
+            "conv_silu_dp", "conv_silu_bwd", "conv_param_finish", "softplus_inplace", "dt_softplus",
+            "softplus_bwd_inplace", "cross_entropy", "top_tokens",
             "dora_fwd", "dora_bwd", "to_bf16_2d", "copy_2d", "fill", "add_scaled", "sum_batches", "add_broadcast",
             "neg_exp",
             "mul_add");

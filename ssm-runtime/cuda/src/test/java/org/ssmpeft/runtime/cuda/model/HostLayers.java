@@ -313,7 +313,8 @@ final class HostLayers implements LayerOps {
         }
     }
 
-    // log Σ exp of the row at o (vocab floats) in double: the max, then Σ exp(x − max) in index order (the kernels')
+    // log Σ exp of the row at o (vocab floats) in double: the max, then Σ exp(x − max) in index order (the kernel's
+    // formula; its sum runs over the block's threads)
     private static double logSumExp(View v, long o, int vocab) {
         double max = Double.NEGATIVE_INFINITY;
         for (int i = 0; i < vocab; i++) {
