@@ -28,6 +28,7 @@ import org.ssmpeft.runtime.checkpoint.Mamba2LayerWeights;
 import org.ssmpeft.runtime.checkpoint.Mamba2Weights;
 import org.ssmpeft.runtime.checkpoint.MambaConfig;
 import org.ssmpeft.runtime.checkpoint.MambaWeights;
+import org.ssmpeft.runtime.cpu.CpuProfile;
 import org.ssmpeft.runtime.cpu.GemmBench;
 
 /**
@@ -193,6 +194,20 @@ public final class BackendBench {
                             : "%.3g".formatted(r.cpu().tokensPerSecond() / r.djl().tokensPerSecond()),
                     memory(r.cpu()), memory(r.djl()));
         }
+        if (!PROFILES.isEmpty()) {
+            System.out.println();
+            System.out.println("cpu profile (-Dssmpeft.cpu.profile=true): ms per call (share of the call) per part,"
+                    + " the calling thread's wall time around each part, summed over the layers:");
+            StringBuilder head = new StringBuilder("| row | ms per call |");
+            StringBuilder rule = new StringBuilder("| --- | --- |");
+            for (CpuProfile.Part p : CpuProfile.Part.values()) {
+                head.append(' ').append(p.name().toLowerCase(Locale.ROOT)).append(" |");
+                rule.append(" --- |");
+            }
+            System.out.println(head);
+            System.out.println(rule);
+            PROFILES.forEach(System.out::println);
+        }
         System.exit(0); // the cpu backend's fork/join pool and PyTorch's threads need not be waited for
     }
 
@@ -334,6 +349,10 @@ public final class BackendBench {
             }
         });
         double[] seconds = new double[iterations];
+        boolean profiled = backend.equals("cpu") && CpuProfile.ON;
+        if (profiled) {
+            CpuProfile.drain(); // the warm-up's
+        }
         try {
             for (int i = 0; i < iterations; i++) {
                 long t0 = System.nanoTime();
@@ -344,12 +363,33 @@ public final class BackendBench {
             sampler.interrupt();
             sampler.join();
         }
+        if (profiled) {
+            PROFILES.add(profile(what, CpuProfile.drain(), Arrays.stream(seconds).sum(), iterations));
+        }
         Arrays.sort(seconds);
         double median = iterations % 2 == 1 ? seconds[iterations / 2]
                 : (seconds[iterations / 2 - 1] + seconds[iterations / 2]) / 2;
         System.err.printf(Locale.ROOT, "%s %s: %.2f s per call (median of %d), %.0f s with the warm-up%n", what,
                 backend, median, iterations, (System.nanoTime() - start) / 1e9);
         return new Result(tokensPerCall / median, peakHeap.get() / 1048576.0, peakRss.get() / 1048576.0, median);
+    }
+
+    /** The cpu rows' profiles ({@code -Dssmpeft.cpu.profile=true}), printed after the table. */
+    private static final List<String> PROFILES = new ArrayList<>();
+
+    // one row's profile: ms per call and share of the measured wall time per part, the rest as OTHER
+    static String profile(String what, java.util.Map<CpuProfile.Part, Long> nanos, double seconds, int calls) {
+        StringBuilder b = new StringBuilder("| " + what + " | " + String.format(Locale.ROOT, "%.0f", seconds * 1e3
+                / calls) + " |");
+        long parts = 0;
+        for (CpuProfile.Part p : CpuProfile.Part.values()) {
+            long n = p == CpuProfile.Part.OTHER ? Math.max(0, Math.round(seconds * 1e9) - parts)
+                    : nanos.getOrDefault(p, 0L);
+            parts += p == CpuProfile.Part.OTHER ? 0 : n;
+            b.append(n == 0 ? " - |" : String.format(Locale.ROOT, " %.0f (%.1f%%) |", n / 1e6 / calls,
+                    100 * n / (seconds * 1e9)));
+        }
+        return b.toString();
     }
 
     private static final Path STATM = Path.of("/proc/self/statm");

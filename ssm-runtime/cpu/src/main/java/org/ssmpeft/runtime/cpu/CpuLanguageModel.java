@@ -182,8 +182,10 @@ abstract sealed class CpuLanguageModel<W extends LanguageModelWeights<W>, T exte
         int[] targets = plan.hooks().targets(tokens, labels);
         Pass<T> pass = run(tokens, plan, cache, false, true);
         int v = lm.vocabSize();
+        long t0 = CpuProfile.start();
         float[] dlogits = new float[pass.logits.length];
         double loss = CrossEntropy.forwardBackward(par, dlogits, pass.logits, targets, tokens.length * pass.len, v);
+        CpuProfile.lap(CpuProfile.Part.LOSS, t0);
         var g = new Grads(weights.parameters(), wanted);
         backward(tokens, plan, pass, dlogits, g);
         var logits = new Logits(pass.logits, tokens.length, pass.len, v, plan.promptLength());
@@ -200,7 +202,9 @@ abstract sealed class CpuLanguageModel<W extends LanguageModelWeights<W>, T exte
         int m = Math.multiplyExact(batch, len);
         int dm = lm.dModel();
         W w = plan.weights;
+        long t0 = CpuProfile.start();
         float[] hidden = ModelParts.embed(tokens, plan.segments(), w.embedding(), dm, len);
+        CpuProfile.lap(CpuProfile.Part.EMBED, t0);
         var kept = new ArrayList<float[]>();
         List<T> tapes = training ? new ArrayList<>() : null;
         T tape = null;
@@ -216,8 +220,10 @@ abstract sealed class CpuLanguageModel<W extends LanguageModelWeights<W>, T exte
             }
         }
         cache.advance(len);
+        long t1 = CpuProfile.start();
         float[] normed = new float[Math.multiplyExact(m, dm)];
         RmsNorm.forward(par, normed, hidden, w.normF(), m, dm, lm.layerNormEpsilon());
+        t1 = CpuProfile.lap(CpuProfile.Part.NORM_F, t1);
         if (keepHiddenStates) {
             kept.add(normed.clone());
         }
@@ -226,6 +232,7 @@ abstract sealed class CpuLanguageModel<W extends LanguageModelWeights<W>, T exte
         // logits = norm_f(h) · lm_headᵀ (+ s·B(A·norm_f(h))): (B·L, d) x (V, d)ᵀ -> (B·L, V)
         Linear.forward(par, logits, normed, dm, w.lmHead(), null, m, dm, v);
         ModelParts.lowRank(par, plan.segments(), HookPlan::head, logits, v, normed, dm, len);
+        CpuProfile.lap(CpuProfile.Part.HEAD, t1);
         return new Pass<>(logits, len, kept, tapes, hidden, normed);
     }
 
@@ -254,6 +261,7 @@ abstract sealed class CpuLanguageModel<W extends LanguageModelWeights<W>, T exte
         boolean throughLayers = lowest < layers;
 
         // head: logits = normedF·Wᵀ + Σ s·(normedF·Aᵀ)·Bᵀ
+        long t0 = CpuProfile.start();
         String headName = lm.tieWordEmbeddings() ? LanguageModelWeights.EMBEDDING : LanguageModelWeights.LM_HEAD;
         float[] dNormedF = null;
         if (throughLayers || g.base(LanguageModelWeights.NORM_F) != null) {
@@ -264,12 +272,14 @@ abstract sealed class CpuLanguageModel<W extends LanguageModelWeights<W>, T exte
         if (g.base(headName) != null) {
             Linear.backwardWeight(par, g.base(headName), dlogits, 0, v, pass.normedF, dm, 1f, m, dm, v);
         }
+        t0 = CpuProfile.lap(CpuProfile.Part.HEAD_BACKWARD, t0);
         if (dNormedF == null) {
             return;
         }
         float[] dHidden = throughLayers ? new float[m * dm] : null;
         RmsNorm.backward(par, dHidden, g.base(LanguageModelWeights.NORM_F), dNormedF, pass.finalHidden, w.normF(), m,
                 dm, lm.layerNormEpsilon(), false);
+        CpuProfile.lap(CpuProfile.Part.NORM_F_BACKWARD, t0);
         if (!throughLayers) {
             return;
         }
@@ -282,8 +292,10 @@ abstract sealed class CpuLanguageModel<W extends LanguageModelWeights<W>, T exte
         for (int l = layers - 1; l >= lowest; l--) {
             mixerBackward(l, dHidden, pass.tapes.get(l), plan, g, needInput[l]);
         }
+        long t1 = CpuProfile.start();
         ModelParts.embeddingBackward(tokens, dHidden, g.base(LanguageModelWeights.EMBEDDING), plan.hooks().prompt(), dm,
                 len, g);
+        CpuProfile.lap(CpuProfile.Part.EMBED_BACKWARD, t1);
     }
 
     // ---------------------------------------------------------------------------------------------------------------
@@ -295,10 +307,13 @@ abstract sealed class CpuLanguageModel<W extends LanguageModelWeights<W>, T exte
                              CpuPlan<W> plan, int layer, int width) {
         int m = t.rows.m();
         int dm = lm.dModel();
+        long t0 = CpuProfile.start();
         RmsNorm.forward(par, t.normed, hidden, norm, m, dm, lm.layerNormEpsilon());
+        t0 = CpuProfile.lap(CpuProfile.Part.NORM, t0);
         Linear.forward(par, proj, t.normed, dm, inProj, inProjBias, m, dm, width);
         ModelParts.lowRank(par, plan.segments(), p -> p.layer(layer).deltas("in_proj"), proj, width, t.normed, dm,
                 t.rows.len());
+        CpuProfile.lap(CpuProfile.Part.IN_PROJ, t0);
     }
 
     // h += out = yReal·W_outᵀ + b + LoRA: (M, D) -> (M, d), out a scratch (M, d); yReal = y (Mx, D) at the real
@@ -308,6 +323,7 @@ abstract sealed class CpuLanguageModel<W extends LanguageModelWeights<W>, T exte
         if (rows.prefix() > 0) {
             ModelParts.copyRealRows(y, yReal, rows, di);
         }
+        long t0 = CpuProfile.start();
         int m = rows.m();
         int dm = lm.dModel();
         Linear.forward(par, out, yReal, di, outProj, outProjBias, m, di, dm);
@@ -316,6 +332,7 @@ abstract sealed class CpuLanguageModel<W extends LanguageModelWeights<W>, T exte
         for (int i = 0; i < hidden.length; i++) {
             hidden[i] += out[i];
         }
+        CpuProfile.lap(CpuProfile.Part.OUT_PROJ, t0);
     }
 
     // out = yReal·W_outᵀ + b + LoRA: dHidden (M, d) -> dy (Mx, D), zero at a prefix's virtual rows (their outputs
@@ -324,12 +341,15 @@ abstract sealed class CpuLanguageModel<W extends LanguageModelWeights<W>, T exte
                                   Grads g, Rows rows, int di) {
         int m = rows.m();
         int dm = lm.dModel();
+        long t0 = CpuProfile.start();
         float[] dyReal = new float[m * di];
         Linear.backwardInput(par, dyReal, di, dHidden, 0, dm, outProj, 1f, m, di, dm, false);
         ModelParts.lowRankBackward(par, hooks.deltas("out_proj"), dHidden, dm, yReal, di, dyReal, di, m, g);
         weightGrad(g, layer, "mixer.out_proj.weight", dHidden, dm, yReal, di, m, di, dm);
         biasGrad(g, layer, "mixer.out_proj.bias", dHidden, dm, m, dm);
-        return rows.prefix() > 0 ? ModelParts.mixerRows(dyReal, rows, di) : dyReal;
+        float[] dy = rows.prefix() > 0 ? ModelParts.mixerRows(dyReal, rows, di) : dyReal;
+        CpuProfile.lap(CpuProfile.Part.OUT_PROJ_BACKWARD, t0);
+        return dy;
     }
 
     // proj = RMSNorm(h)·W_inᵀ + b + LoRA: dProj (M, width) -> the weight, bias, LoRA and norm gradients, and, when
@@ -338,6 +358,7 @@ abstract sealed class CpuLanguageModel<W extends LanguageModelWeights<W>, T exte
                                      float[] norm, HookPlan.Layer hooks, Grads g, boolean needInput) {
         int m = t.rows.m();
         int dm = lm.dModel();
+        long t0 = CpuProfile.start();
         float[] dNormWeight = g.base(LanguageModelWeights.layerName(layer, "norm.weight"));
         float[] dNormed = null;
         if (needInput || dNormWeight != null) {
@@ -347,10 +368,12 @@ abstract sealed class CpuLanguageModel<W extends LanguageModelWeights<W>, T exte
         ModelParts.lowRankBackward(par, hooks.deltas("in_proj"), dProj, width, t.normed, dm, dNormed, dm, m, g);
         weightGrad(g, layer, "mixer.in_proj.weight", dProj, width, t.normed, dm, m, dm, width);
         biasGrad(g, layer, "mixer.in_proj.bias", dProj, width, m, width);
+        t0 = CpuProfile.lap(CpuProfile.Part.IN_PROJ_BACKWARD, t0);
         if (dNormed != null) {
             RmsNorm.backward(par, needInput ? dHidden : null, dNormWeight, dNormed, t.hiddenIn, norm, m, dm,
                     lm.layerNormEpsilon(), true);
         }
+        CpuProfile.lap(CpuProfile.Part.NORM_BACKWARD, t0);
     }
 
     // dW (out, in) += dyᵀ·x for layer's trainable weight {@code suffix}

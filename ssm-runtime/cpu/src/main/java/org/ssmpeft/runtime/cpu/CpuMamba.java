@@ -208,14 +208,17 @@ public final class CpuMamba extends CpuLanguageModel<MambaWeights, CpuMamba.Laye
             }
         }
         // x = silu(conv1d(x) + bias): (Mx, D), continuing the conv state (B, D, K), each row from its first prefix row
+        long t0 = CpuProfile.start();
         for (RowPlans.Segment s : segments) {
             CausalConv1d.forwardSilu(par, buf.xc, buf.convPre, buf.xzExt, 0, 2 * di, w.convWeight(),
                     w.convBias().orElse(null), cache.convState(layer), s.first(), s.rows(), start(s, layer, prefix),
                     lx, di, config.convKernel());
         }
+        t0 = CpuProfile.lap(CpuProfile.Part.CONV, t0);
         // [dt_low | B | C] = x_proj(x): (Mx, D) -> (Mx, R + 2N)
         Linear.forward(par, buf.xdbl, buf.xc, di, w.xProj(), null, mx, di, xw);
         ModelParts.lowRank(par, segments, p -> p.layer(layer).deltas("x_proj"), buf.xdbl, xw, buf.xc, di, lx);
+        t0 = CpuProfile.lap(CpuProfile.Part.X_PROJ, t0);
         // dt = softplus(dt_proj(dt_low) + bias): (Mx, R) -> (Mx, D)
         Linear.forward(par, buf.dt, buf.xdbl, xw, w.dtProj(), w.dtProjBias(), mx, r, di);
         ModelParts.lowRank(par, segments, p -> p.layer(layer).deltas("dt_proj"), buf.dt, di, buf.xdbl, xw, lx);
@@ -224,6 +227,7 @@ public final class CpuMamba extends CpuLanguageModel<MambaWeights, CpuMamba.Laye
                 buf.dt[i] = Activations.softplus(buf.dt[i]);
             }
         });
+        t0 = CpuProfile.lap(CpuProfile.Part.DT_PROJ, t0);
         float[] state = cache.ssmState(layer);
         float[] yExt = null;
         for (int si = 0; si < segments.size(); si++) {
@@ -249,6 +253,7 @@ public final class CpuMamba extends CpuLanguageModel<MambaWeights, CpuMamba.Laye
                 buf.y[i] += yExt[i];
             }
         }
+        CpuProfile.lap(CpuProfile.Part.SCAN, t0);
         // h += out_proj(y): (M, D) -> (M, d)
         outProjResidual(hidden, buf.out, buf.y, buf.yReal, w.outProj(), w.outProjBias().orElse(null), plan, layer,
                 rows, di);
@@ -306,6 +311,7 @@ public final class CpuMamba extends CpuLanguageModel<MambaWeights, CpuMamba.Laye
         float[] dy = outProjBackward(layer, dHidden, tape.yReal, w.outProj(), hooks, g, rows, di);
 
         // scan
+        long t0 = CpuProfile.start();
         float[] dxc = new float[mx * di];
         float[] ddt = new float[mx * di];
         float[] dxdbl = new float[mx * xw];
@@ -331,6 +337,7 @@ public final class CpuMamba extends CpuLanguageModel<MambaWeights, CpuMamba.Laye
                     lx);
         }
 
+        t0 = CpuProfile.lap(CpuProfile.Part.SCAN_BACKWARD, t0);
         // dt = softplus(pre), pre = dt_low·W_dtᵀ + b + LoRA: (Mx, R) -> (Mx, D)
         par.forRange(ddt.length, 1, 1 << 16, (i0, i1) -> {
             for (int i = i0; i < i1; i++) {
@@ -341,16 +348,19 @@ public final class CpuMamba extends CpuLanguageModel<MambaWeights, CpuMamba.Laye
         ModelParts.lowRankBackward(par, hooks.deltas("dt_proj"), ddt, di, tape.xdbl, xw, dxdbl, xw, mx, g);
         weightGrad(g, layer, "mixer.dt_proj.weight", ddt, di, tape.xdbl, xw, mx, r, di);
         biasGrad(g, layer, "mixer.dt_proj.bias", ddt, di, mx, di);
+        t0 = CpuProfile.lap(CpuProfile.Part.DT_PROJ_BACKWARD, t0);
 
         // xdbl = xc·W_xᵀ + LoRA: (Mx, D) -> (Mx, R + 2N)
         Linear.backwardInput(par, dxc, di, dxdbl, 0, xw, w.xProj(), 1f, mx, di, xw, true);
         ModelParts.lowRankBackward(par, hooks.deltas("x_proj"), dxdbl, xw, tape.xc, di, dxc, di, mx, g);
         weightGrad(g, layer, "mixer.x_proj.weight", dxdbl, xw, tape.xc, di, mx, di, xw);
+        t0 = CpuProfile.lap(CpuProfile.Part.X_PROJ_BACKWARD, t0);
 
         // xc = silu(conv(x) + b): into the x half of dxzExt (the z half came from the scan)
         CausalConv1d.backwardSilu(par, dxzExt, 2 * di, g.base(MambaWeights.layerName(layer, "mixer.conv1d.weight")),
                 g.base(MambaWeights.layerName(layer, "mixer.conv1d.bias")), dxc, tape.convPre, tape.xzExt, 2 * di,
                 w.convWeight(), batch, lx, di, k);
+        CpuProfile.lap(CpuProfile.Part.CONV_BACKWARD, t0);
         float[] dxz = dxzExt;
         if (prefix > 0) {
             ModelParts.prefixBackward(dxzExt, 2 * di, 0, di, rows, hooks.prefix().orElseThrow(), g);

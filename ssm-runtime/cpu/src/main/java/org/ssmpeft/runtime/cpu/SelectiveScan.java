@@ -1,5 +1,9 @@
 package org.ssmpeft.runtime.cpu;
 
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
 /**
  * Mamba-1's selective scan, sequential in time, with the gate and the state hooks built in:
  * <pre>
@@ -13,7 +17,12 @@ package org.ssmpeft.runtime.cpu;
  *
  * <p>The backward does not keep every state: the forward stores h only at chunk boundaries (every {@code chunk}
  * steps, (B, ceil(L/chunk), D, N) floats) and the reverse sweep recomputes the states inside a chunk from its
- * checkpoint, with the forward's very expression, so the recomputed states are the forward's bit for bit.
+ * checkpoint, with the forward's very expression ({@link #advance}), so the recomputed states are the forward's bit
+ * for bit.
+ *
+ * <p>The step's N decays and updates run in lanes of the machine's preferred vector ({@link #advance}: exp through
+ * the Vector API, within an ulp of {@code (float) Math.exp}, a scalar tail for N not a multiple of the lanes); the
+ * read-out C·h sums in index order, as before.
  */
 final class SelectiveScan {
 
@@ -21,7 +30,42 @@ final class SelectiveScan {
     /** Wider in the backward: the dB/dC partials take (D / block)·B·L·2N floats. */
     private static final int BACKWARD_CHANNEL_BLOCK = 32;
 
+    private static final VectorSpecies<Float> LANES = FloatVector.SPECIES_PREFERRED;
+
     private SelectiveScan() {
+    }
+
+    /**
+     * One step of the recurrence for one channel: dst[dOff + i] = exp(Δ·a_i)·src[sOff + i] + (Δ·B_i)·x for i < n
+     * (dst may be src). Vector lanes, then a scalar tail; the forward and the backward's recomputation both call it,
+     * so they agree bit for bit.
+     */
+    static void advance(float[] dst, int dOff, float[] src, int sOff, float[] a, int aOff, float[] bc, int bRow,
+                        float delta, float xv, int n) {
+        int i = 0;
+        for (int bound = LANES.loopBound(n); i < bound; i += LANES.length()) {
+            FloatVector e = FloatVector.fromArray(LANES, a, aOff + i).mul(delta).lanewise(VectorOperators.EXP);
+            FloatVector u = FloatVector.fromArray(LANES, bc, bRow + i).mul(delta).mul(xv);
+            e.mul(FloatVector.fromArray(LANES, src, sOff + i)).add(u).intoArray(dst, dOff + i);
+        }
+        for (; i < n; i++) {
+            dst[dOff + i] = decay(delta, a[aOff + i]) * src[sOff + i] + (delta * bc[bRow + i]) * xv;
+        }
+    }
+
+    /** dst[i] = exp(Δ·a_i) for i < n, as {@link #advance} computes them (the backward's decays). */
+    static void decays(float[] dst, float[] a, int aOff, float delta, int n) {
+        int i = 0;
+        for (int bound = LANES.loopBound(n); i < bound; i += LANES.length()) {
+            FloatVector.fromArray(LANES, a, aOff + i).mul(delta).lanewise(VectorOperators.EXP).intoArray(dst, i);
+        }
+        for (; i < n; i++) {
+            dst[i] = decay(delta, a[aOff + i]);
+        }
+    }
+
+    private static float decay(float delta, float a) {
+        return (float) Math.exp(delta * a);
     }
 
     /** Gradients of the scan; null entries are not computed. Parameter gradients are summed over the batch (+=). */
@@ -76,11 +120,10 @@ final class SelectiveScan {
                     float xv = x[m * d + c];
                     int hc = hBase + c * n;
                     int ac = c * n;
+                    advance(state, hc, state, hc, a, ac, bc, bRow, delta, xv, n);
                     float acc = 0f;
                     for (int i = 0; i < n; i++) {
-                        float h = (float) Math.exp(delta * a[ac + i]) * state[hc + i] + (delta * bc[bRow + i]) * xv;
-                        state[hc + i] = h;
-                        acc += h * bc[cRow + i];
+                        acc += state[hc + i] * bc[cRow + i];
                     }
                     if (hOffset != null) {
                         for (int i = 0; i < n; i++) {
@@ -127,6 +170,7 @@ final class SelectiveScan {
             int cn = (c1 - c0) * n;
             float[] hs = new float[(chunk + 1) * cn]; // h_{t0-1} .. h_{t1-1} of the chunk being swept
             float[] dh = new float[cn];
+            float[] e = new float[n];
             int pb = (blk * m) * 2 * n;
             for (int k = chunks - 1; k >= 0; k--) {
                 int t0 = k * chunk;
@@ -142,10 +186,7 @@ final class SelectiveScan {
                         float xv = x[mm * d + c];
                         int hc = (c - c0) * n;
                         int ac = c * n;
-                        for (int i = 0; i < n; i++) {
-                            hs[cur + hc + i] = (float) Math.exp(delta * a[ac + i]) * hs[prev + hc + i]
-                                    + (delta * bc[bRow + i]) * xv;
-                        }
+                        advance(hs, cur + hc, hs, prev + hc, a, ac, bc, bRow, delta, xv, n);
                     }
                 }
                 for (int t = t1 - 1; t >= t0; t--) {
@@ -186,6 +227,7 @@ final class SelectiveScan {
                         float dxv = ds * dSkip[c];
                         float ddt = 0f;
                         int pc = (b * d + c) * n;
+                        decays(e, a, ac, delta, n);
                         for (int i = 0; i < n; i++) {
                             float ci = bc[cRow + i];
                             float bi = bc[bRow + i];
@@ -196,14 +238,13 @@ final class SelectiveScan {
                             if (dhOffPart != null) {
                                 dhOffPart[pc + i] += ds * ci;
                             }
-                            float e = (float) Math.exp(delta * a[ac + i]);
                             dxv += dhi * delta * bi;
                             dbcPart[pRow + i] += dhi * delta * xv;
-                            ddt += dhi * (bi * xv + a[ac + i] * e * hPrev);
+                            ddt += dhi * (bi * xv + a[ac + i] * e[i] * hPrev);
                             if (dAPart != null) {
-                                dAPart[pc + i] += dhi * delta * e * hPrev;
+                                dAPart[pc + i] += dhi * delta * e[i] * hPrev;
                             }
-                            dh[hc + i] = dhi * e;
+                            dh[hc + i] = dhi * e[i];
                         }
                         g.dx[mm * d + c] = dxv;
                         g.ddt[mm * d + c] = ddt;

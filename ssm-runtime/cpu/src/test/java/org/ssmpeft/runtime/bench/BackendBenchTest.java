@@ -32,4 +32,16 @@ class BackendBenchTest {
         assertThat(BackendBench.flopsPerToken(MAMBA_130M, BackendBench.Extra.STATE_OFFSET_H))
                 .isCloseTo(2 * forward + 3 * 24 * offset, within(1e-3));
     }
+
+    @Test
+    void aProfileRowGivesEachPartsMsPerCallAndShareAndTheRestAsOther() {
+        var nanos = new java.util.EnumMap<org.ssmpeft.runtime.cpu.CpuProfile.Part, Long>(
+                org.ssmpeft.runtime.cpu.CpuProfile.Part.class);
+        nanos.put(org.ssmpeft.runtime.cpu.CpuProfile.Part.IN_PROJ, 600_000_000L); // over 2 calls of 0.5 s
+        nanos.put(org.ssmpeft.runtime.cpu.CpuProfile.Part.SCAN, 200_000_000L);
+        String row = BackendBench.profile("130m, B 1, forward", nanos, 1.0, 2);
+        assertThat(row).startsWith("| 130m, B 1, forward | 500 | - | - | 300 (60.0%) | - | - | - | 100 (20.0%) |")
+                .endsWith("| - | 100 (20.0%) |"); // OTHER: the 0.2 s no part claimed
+        assertThat(row.split("\\|", -1)).hasSize(2 + 2 + org.ssmpeft.runtime.cpu.CpuProfile.Part.values().length);
+    }
 }
