@@ -228,7 +228,41 @@ final class SelectiveScan {
                         float ddt = 0f;
                         int pc = (b * d + c) * n;
                         decays(e, a, ac, delta, n);
-                        for (int i = 0; i < n; i++) {
+                        // the same per-element products in vector lanes; dx and dΔ sum their lanes at the end (another
+                        // order than the scalar tail's)
+                        FloatVector vdx = FloatVector.zero(LANES);
+                        FloatVector vddt = FloatVector.zero(LANES);
+                        int i0 = 0;
+                        for (int bound = LANES.loopBound(n); i0 < bound; i0 += LANES.length()) {
+                            FloatVector ci = FloatVector.fromArray(LANES, bc, cRow + i0);
+                            FloatVector bi = FloatVector.fromArray(LANES, bc, bRow + i0);
+                            FloatVector hPrev = FloatVector.fromArray(LANES, hs, prev + hc + i0);
+                            FloatVector dhi = FloatVector.fromArray(LANES, dh, hc + i0).add(ci.mul(ds));
+                            FloatVector hRead = FloatVector.fromArray(LANES, hs, cur + hc + i0);
+                            if (hOffset != null) {
+                                hRead = hRead.add(FloatVector.fromArray(LANES, hOffset, ac + i0));
+                            }
+                            FloatVector.fromArray(LANES, dbcPart, pRow + n + i0).add(hRead.mul(ds))
+                                    .intoArray(dbcPart, pRow + n + i0);
+                            if (dhOffPart != null) {
+                                FloatVector.fromArray(LANES, dhOffPart, pc + i0).add(ci.mul(ds))
+                                        .intoArray(dhOffPart, pc + i0);
+                            }
+                            FloatVector ei = FloatVector.fromArray(LANES, e, i0);
+                            vdx = vdx.add(dhi.mul(delta).mul(bi));
+                            FloatVector.fromArray(LANES, dbcPart, pRow + i0).add(dhi.mul(delta).mul(xv))
+                                    .intoArray(dbcPart, pRow + i0);
+                            vddt = vddt.add(dhi.mul(bi.mul(xv).add(FloatVector.fromArray(LANES, a, ac + i0).mul(ei)
+                                    .mul(hPrev))));
+                            if (dAPart != null) {
+                                FloatVector.fromArray(LANES, dAPart, pc + i0).add(dhi.mul(delta).mul(ei).mul(hPrev))
+                                        .intoArray(dAPart, pc + i0);
+                            }
+                            dhi.mul(ei).intoArray(dh, hc + i0);
+                        }
+                        dxv += vdx.reduceLanes(VectorOperators.ADD);
+                        ddt += vddt.reduceLanes(VectorOperators.ADD);
+                        for (int i = i0; i < n; i++) {
                             float ci = bc[cRow + i];
                             float bi = bc[bRow + i];
                             float hPrev = hs[prev + hc + i];
