@@ -83,11 +83,16 @@ public interface SsmModel {
 
     /** One decode step, one token per sequence (B) -> logits of the last position (B, V), advancing {@code state}. */
     default float[] step(int[] tokens, AdapterSet adapters, SsmState state) {
+        return forward(column(tokens), adapters, state).last();
+    }
+
+    /** One token per row (B) as the tokens (B, 1) of a forward: a decode step's. */
+    static int[][] column(int[] tokens) {
         int[][] column = new int[tokens.length][];
         for (int b = 0; b < tokens.length; b++) {
             column[b] = new int[] {tokens[b]};
         }
-        return forward(column, adapters, state).last();
+        return column;
     }
 
     /**
@@ -151,11 +156,7 @@ public interface SsmModel {
      * through a fresh state reproduces the mixed forward, and every row the row alone.
      */
     default float[] step(int[] tokens, List<AdapterSet> perRow, SsmState state) {
-        int[][] column = new int[tokens.length][];
-        for (int b = 0; b < tokens.length; b++) {
-            column[b] = new int[] {tokens[b]};
-        }
-        return forward(column, perRow, state).last();
+        return forward(column(tokens), perRow, state).last();
     }
 
     /**

@@ -56,17 +56,18 @@ public record TopTokens(int rows, int n, int[] ids, double[] logProbs) {
         return new TopTokens(rows, n, ids, lp);
     }
 
-    /** Checks a request's n and exclusions against the vocabulary, naming what is wrong. */
+    /** Checks a request's n and exclusions against the vocabulary, naming what is wrong (each decode step's). */
     public static void check(int vocab, int n, int[] excluded) {
-        boolean[] seen = new boolean[vocab];
+        int[] sorted = excluded.clone(); // a handful of stop tokens: no vocabulary-sized array per step
+        Arrays.sort(sorted);
         int distinct = 0;
-        for (int e : excluded) {
+        for (int i = 0; i < sorted.length; i++) {
+            int e = sorted[i];
             if (e < 0 || e >= vocab) {
                 throw new IllegalArgumentException("excluded token " + e + " is outside the vocabulary [0, " + vocab
                         + ")");
             }
-            if (!seen[e]) {
-                seen[e] = true;
+            if (i == 0 || e != sorted[i - 1]) {
                 distinct++;
             }
         }
@@ -76,7 +77,10 @@ public record TopTokens(int rows, int n, int[] ids, double[] logProbs) {
         }
     }
 
-    /** log Σ exp(x) of {@code x[from, from + n)} in float64. */
+    /**
+     * log Σ exp(x) of {@code x[from, from + n)} in float64: the max, then Σ exp(x − max) in index order (the cpu's
+     * cross-entropy uses it too).
+     */
     public static double logSumExp(float[] x, int from, int n) {
         double max = Double.NEGATIVE_INFINITY;
         for (int i = 0; i < n; i++) {

@@ -54,8 +54,9 @@ public final class Generator {
     }
 
     private Generation greedy(int[] prompt, GenerationOptions options, SsmState cache) {
+        int[] stops = stops(options);
         try (Decoder decoder = model.decoder(adapters, cache)) {
-            TopTokens top = decoder.prefill(new int[][] {prompt}, 1, masked(options, 0));
+            TopTokens top = decoder.prefill(new int[][] {prompt}, 1, masked(stops, options, 0));
             List<Integer> out = new ArrayList<>();
             double logProb = 0;
             for (int n = 0; n < options.maxNewTokens(); n++) {
@@ -66,20 +67,24 @@ public final class Generator {
                 }
                 out.add(best);
                 if (n + 1 < options.maxNewTokens()) {
-                    top = decoder.step(new int[] {best}, 1, masked(options, n + 1));
+                    top = decoder.step(new int[] {best}, 1, masked(stops, options, n + 1));
                 }
             }
             return result(out, OptionalInt.empty(), logProb, options);
         }
     }
 
-    /** The stop tokens inside the vocabulary while fewer than {@code minNewTokens} were generated, else none. */
-    private int[] masked(GenerationOptions options, int generated) {
+    private static final int[] NONE = {};
+
+    /** The stop tokens inside the vocabulary, sorted: what a step excludes before {@code minNewTokens}. */
+    private int[] stops(GenerationOptions options) {
         int vocab = model.shape().vocab();
-        if (generated >= options.minNewTokens()) {
-            return new int[0];
-        }
         return options.stopTokens().stream().mapToInt(Integer::intValue).filter(t -> t < vocab).sorted().toArray();
+    }
+
+    /** {@code stops} while fewer than {@code minNewTokens} were generated, else none. */
+    private static int[] masked(int[] stops, GenerationOptions options, int generated) {
+        return generated < options.minNewTokens() ? stops : NONE;
     }
 
     /** Beam search with {@code options.numBeams()} beams (1 is allowed: a beam search of width 1). */
@@ -89,21 +94,22 @@ public final class Generator {
         int vocab = model.shape().vocab();
         // candidates ranked per beam: the global top `keep` of (beam score + log p) is among each beam's top `keep`
         int keep = Math.max(2, 1 + options.stopTokens().size()) * k;
-        int perBeam = Math.min(keep, vocab - masked(options, 0).length);
+        int[] stops = stops(options);
+        int perBeam = Math.min(keep, vocab - masked(stops, options, 0).length);
         // The prompt is prefilled once (Hugging Face expands it to a row per beam first: the same numbers, k times the
         // work), then its state is fanned out to one row per beam where the backend keeps it.
         TopTokens first;
         SsmState cache;
         try (SsmState one = model.newState(1); Decoder decoder = model.decoder(adapters, one)) {
-            first = decoder.prefill(new int[][] {prompt}, perBeam, masked(options, 0));
+            first = decoder.prefill(new int[][] {prompt}, perBeam, masked(stops, options, 0));
             cache = one.repeat(0, k);
         }
         try (cache; Decoder decoder = model.decoder(adapters, cache)) {
-            return beamSearch(first, decoder, options, keep, perBeam);
+            return beamSearch(first, decoder, options, stops, keep, perBeam);
         }
     }
 
-    private Generation beamSearch(TopTokens first, Decoder decoder, GenerationOptions options, int keep,
+    private Generation beamSearch(TopTokens first, Decoder decoder, GenerationOptions options, int[] stops, int keep,
                                   int perBeam) {
         int k = options.numBeams();
         int vocab = model.shape().vocab();
@@ -166,7 +172,7 @@ public final class Generator {
             if (!isIdentity(source)) {
                 decoder.state().reorder(source); // on the backend: no state crosses to the host
             }
-            top = decoder.step(next, perBeam, masked(options, n + 1));
+            top = decoder.step(next, perBeam, masked(stops, options, n + 1));
         }
         if (!done) {
             for (int b = 0; b < k; b++) {

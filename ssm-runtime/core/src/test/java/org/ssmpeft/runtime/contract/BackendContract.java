@@ -265,10 +265,7 @@ public abstract class BackendContract {
             Logits full = model.forward(tokens, set, whole);
             int p = full.virtualTokens();
             for (int t = 0; t < len; t++) {
-                int[] column = new int[batch];
-                for (int b = 0; b < batch; b++) {
-                    column[b] = tokens[b][t];
-                }
+                int[] column = column(tokens, t);
                 float[] step = model.step(column, set, stepped);
                 for (int b = 0; b < batch; b++) {
                     close("step logits at " + t + ", row " + b, step, b * full.vocab(), full.at(b, p + t));
@@ -306,10 +303,7 @@ public abstract class BackendContract {
             sameTop("prefill", decoder.prefill(columns(tokens, 0, split), 3, none),
                     TopTokens.of(l.last(), batch, vocab, 3, none), none);
             for (int t = split; t < len; t++) {
-                int[] column = new int[batch];
-                for (int b = 0; b < batch; b++) {
-                    column[b] = tokens[b][t];
-                }
+                int[] column = column(tokens, t);
                 int n = t < split + 2 ? 1 : 3;
                 int[] excluded = t % 2 == 0 ? none : new int[] {column[0], (column[0] + 1) % vocab};
                 if (t == split + 1) {
@@ -550,11 +544,7 @@ public abstract class BackendContract {
         int len = tokens[0].length;
         try (SsmState s = model.newState(tokens.length)) {
             model.forward(columns(tokens, 0, len - 1), set, s);
-            int[] last = new int[tokens.length];
-            for (int b = 0; b < last.length; b++) {
-                last[b] = tokens[b][len - 1];
-            }
-            return model.step(last, set, s);
+            return model.step(column(tokens, len - 1), set, s);
         }
     }
 
@@ -633,6 +623,15 @@ public abstract class BackendContract {
     }
 
     // ---------------------------------------------------------------------------------------------------------------
+
+    // the tokens at position t of every row (B)
+    private static int[] column(int[][] tokens, int t) {
+        int[] out = new int[tokens.length];
+        for (int b = 0; b < tokens.length; b++) {
+            out[b] = tokens[b][t];
+        }
+        return out;
+    }
 
     private static int[][] columns(int[][] tokens, int from, int to) {
         int[][] out = new int[tokens.length][];

@@ -1,5 +1,7 @@
 package org.ssmpeft.runtime.cpu;
 
+import org.ssmpeft.runtime.backend.TopTokens;
+
 /**
  * Mean token cross-entropy over the positions that have a target, as {@code torch.nn.functional.cross_entropy} with
  * {@code ignore_index = -100}: {@code L = (1/T) Σ_t [logsumexp(z_t) − z_t[y_t]]}, T the number of targets.
@@ -43,15 +45,7 @@ final class CrossEntropy {
                     throw new IllegalArgumentException("label " + y + " is outside the vocabulary [0, " + v
                             + ") and is not the ignore index " + IGNORE_INDEX);
                 }
-                double max = Double.NEGATIVE_INFINITY;
-                for (int i = 0; i < v; i++) {
-                    max = Math.max(max, logits[o + i]);
-                }
-                double sum = 0;
-                for (int i = 0; i < v; i++) {
-                    sum += Math.exp(logits[o + i] - max);
-                }
-                double lse = max + Math.log(sum);
+                double lse = TopTokens.logSumExp(logits, o, v);
                 rowLoss[r] = lse - logits[o + y];
                 if (dlogits != null) {
                     for (int i = 0; i < v; i++) {

@@ -5,6 +5,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ForkJoinPool;
+import org.ssmpeft.runtime.backend.TopTokens;
 import org.ssmpeft.runtime.plan.HookPlan;
 import org.ssmpeft.runtime.plan.Term;
 import org.ssmpeft.runtime.plan.TermGradients;
@@ -123,15 +124,7 @@ public final class CpuLayerReference {
                     continue;
                 }
                 int o = r * vocab;
-                double max = Double.NEGATIVE_INFINITY;
-                for (int i = 0; i < vocab; i++) {
-                    max = Math.max(max, logits[o + i]);
-                }
-                double sum = 0;
-                for (int i = 0; i < vocab; i++) {
-                    sum += Math.exp(logits[o + i] - max);
-                }
-                rowLoss[r] = (float) (max + Math.log(sum) - logits[o + y]);
+                rowLoss[r] = (float) (TopTokens.logSumExp(logits, o, vocab) - logits[o + y]);
             }
         }
         return mean;

@@ -19,7 +19,6 @@ import org.ssmpeft.api.registry.PeftMethods;
 import org.ssmpeft.runtime.backend.BackendProvider;
 import org.ssmpeft.runtime.backend.Backends;
 import org.ssmpeft.runtime.backend.Decoder;
-import org.ssmpeft.runtime.backend.Logits;
 import org.ssmpeft.runtime.backend.Precision;
 import org.ssmpeft.runtime.backend.SsmModel;
 import org.ssmpeft.runtime.backend.SsmState;
@@ -405,56 +404,24 @@ public final class DecodeBench {
         for (int rep = -o.warmup; rep < o.reps; rep++) {
             int[][] out = new int[b][o.newTokens];
             float[] row0 = new float[o.newTokens];
-            if (loop == Loop.DECODER) {
-                int[] none = {};
-                try (SsmState state = model.newState(b); Decoder decoder = model.decoder(adapters, state)) {
-                    long t0 = System.nanoTime();
-                    TopTokens top1 = decoder.prefill(prompt, 1, none);
-                    int[] next = top1.ids();
-                    long t1 = System.nanoTime();
-                    put(out, 0, next);
-                    row0[0] = (float) top1.logProb(0, 0);
-                    for (int n = 1; n <= steps; n++) {
-                        long s0 = System.nanoTime();
-                        top1 = decoder.step(next, 1, none);
-                        long s1 = System.nanoTime();
-                        next = top1.ids();
-                        put(out, n, next);
-                        row0[n] = (float) top1.logProb(0, 0);
-                        if (rep >= 0) {
-                            int at = rep * steps + n - 1;
-                            step[at] = (s1 - s0) / 1e6;
-                            spi[at] = (s1 - s0) / 1e6;
-                            argmax[at] = 0; // ranked inside the step
-                        }
-                    }
-                    long end = System.nanoTime();
-                    if (rep >= 0) {
-                        prefill[rep] = (t1 - t0) / 1e6;
-                        generate[rep] = (end - t0) / 1e6;
-                    }
-                }
-            } else try (SsmState state = model.newState(b)) {
+            try (SsmState state = model.newState(b); Chooser chooser = loop == Loop.DECODER
+                    ? decoderChooser(model.decoder(adapters, state)) : stepChooser(model, adapters, state, v)) {
                 long t0 = System.nanoTime();
-                Logits first = model.forward(prompt, adapters, state);
-                float[] last = first.last();
-                int[] next = argmax(last, b, v);
+                Chosen c = chooser.prefill(prompt);
                 long t1 = System.nanoTime();
-                put(out, 0, next);
-                row0[0] = last[next[0]];
+                put(out, 0, c.ids());
+                row0[0] = c.row0Score();
                 for (int n = 1; n <= steps; n++) {
                     long s0 = System.nanoTime();
-                    float[] logits = model.step(next, adapters, state);
+                    c = chooser.step(c.ids());
                     long s1 = System.nanoTime();
-                    next = argmax(logits, b, v);
-                    long s2 = System.nanoTime();
-                    put(out, n, next);
-                    row0[n] = logits[next[0]];
+                    put(out, n, c.ids());
+                    row0[n] = c.row0Score();
                     if (rep >= 0) {
                         int at = rep * steps + n - 1;
-                        step[at] = (s2 - s0) / 1e6;
-                        spi[at] = (s1 - s0) / 1e6;
-                        argmax[at] = (s2 - s1) / 1e6;
+                        step[at] = (s1 - s0) / 1e6;
+                        argmax[at] = c.argmaxNanos() / 1e6;
+                        spi[at] = step[at] - argmax[at];
                     }
                 }
                 long end = System.nanoTime();
@@ -472,6 +439,73 @@ public final class DecodeBench {
             top = row0;
         }
         return new Result(b, prefill, generate, step, spi, argmax, tokens, top);
+    }
+
+    /**
+     * A call's chosen tokens (B), row 0's score (its top logit in the step loop, its log-probability in the decoder
+     * loop) and the time the host spent choosing them (the step loop's argmax; 0 where the device ranks).
+     */
+    private record Chosen(int[] ids, float row0Score, long argmaxNanos) {
+    }
+
+    /** One loop's way of choosing the next tokens: the prefill of the prompts, then a step per token. */
+    private interface Chooser extends AutoCloseable {
+        Chosen prefill(int[][] prompt);
+
+        Chosen step(int[] tokens);
+
+        @Override
+        void close();
+    }
+
+    // the model's decoder: the best token per row comes back ranked
+    private static Chooser decoderChooser(Decoder decoder) {
+        int[] none = {};
+        return new Chooser() {
+            @Override
+            public Chosen prefill(int[][] prompt) {
+                return chosen(decoder.prefill(prompt, 1, none));
+            }
+
+            @Override
+            public Chosen step(int[] tokens) {
+                return chosen(decoder.step(tokens, 1, none));
+            }
+
+            private Chosen chosen(TopTokens top) {
+                return new Chosen(top.ids(), (float) top.logProb(0, 0), 0);
+            }
+
+            @Override
+            public void close() {
+                decoder.close();
+            }
+        };
+    }
+
+    // forward and step with the argmax of the (B, V) logits on the host
+    private static Chooser stepChooser(SsmModel model, AdapterSet adapters, SsmState state, int v) {
+        return new Chooser() {
+            @Override
+            public Chosen prefill(int[][] prompt) {
+                return chosen(model.forward(prompt, adapters, state).last(), prompt.length);
+            }
+
+            @Override
+            public Chosen step(int[] tokens) {
+                return chosen(model.step(tokens, adapters, state), tokens.length);
+            }
+
+            private Chosen chosen(float[] logits, int rows) {
+                long t0 = System.nanoTime();
+                int[] next = argmax(logits, rows, v);
+                return new Chosen(next, logits[next[0]], System.nanoTime() - t0);
+            }
+
+            @Override
+            public void close() {
+            }
+        };
     }
 
     private static void put(int[][] out, int n, int[] next) {

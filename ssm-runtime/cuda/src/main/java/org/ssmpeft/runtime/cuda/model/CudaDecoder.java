@@ -3,6 +3,7 @@ package org.ssmpeft.runtime.cuda.model;
 import java.util.Arrays;
 import org.ssmpeft.api.composition.AdapterSet;
 import org.ssmpeft.runtime.backend.Decoder;
+import org.ssmpeft.runtime.backend.SsmModel;
 import org.ssmpeft.runtime.backend.SsmState;
 import org.ssmpeft.runtime.backend.TopTokens;
 import org.ssmpeft.runtime.plan.HookPlan;
@@ -68,10 +69,7 @@ final class CudaDecoder implements Decoder {
     @Override
     public TopTokens step(int[] tokens, int n, int[] excluded) {
         requireOpen();
-        int[][] column = new int[tokens.length][];
-        for (int b = 0; b < tokens.length; b++) {
-            column[b] = new int[] {tokens[b]};
-        }
+        int[][] column = SsmModel.column(tokens);
         if (state.isFresh()) {
             return model.prefill(column, adapters, state, n, excluded); // virtual tokens and initial states act
         }

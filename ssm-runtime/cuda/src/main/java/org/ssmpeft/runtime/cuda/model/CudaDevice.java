@@ -154,8 +154,7 @@ final class CudaDevice {
                     MemorySegment.copy(r, 0, host, JAVA_INT, 4L * at, r.length);
                     at += r.length;
                 }
-                context.driver().copyHostToDeviceAsync(dst, host, 4L * n, context.stream());
-                context.syncStream();
+                toDevice(dst, host.asSlice(0, 4L * n));
             }
             return dst;
         }
@@ -177,10 +176,7 @@ final class CudaDevice {
                 return out;
             }
             try (java.lang.foreign.Arena a = java.lang.foreign.Arena.ofConfined()) {
-                MemorySegment host = a.allocate(4L * n, 16);
-                context.driver().copyDeviceToHostAsync(host, src, 4L * n, context.stream());
-                context.syncStream();
-                MemorySegment.copy(host, JAVA_INT, 0, out, 0, n);
+                MemorySegment.copy(fromDevice(a, src, 4L * n), JAVA_INT, 0, out, 0, n);
             }
             return out;
         }
@@ -195,7 +191,6 @@ final class CudaDevice {
             var driver = context.driver();
             long stream = context.stream();
             driver.streamBeginCapture(stream, org.ssmpeft.runtime.cuda.driver.Driver.CU_STREAM_CAPTURE_MODE_RELAXED);
-            long graph;
             try {
                 body.run();
             } catch (RuntimeException | Error e) {
@@ -206,7 +201,7 @@ final class CudaDevice {
                 }
                 throw e;
             }
-            graph = driver.streamEndCapture(stream);
+            long graph = driver.streamEndCapture(stream);
             long exec;
             try {
                 exec = driver.graphInstantiate(graph);
@@ -239,12 +234,17 @@ final class CudaDevice {
                 return out;
             }
             try (java.lang.foreign.Arena a = java.lang.foreign.Arena.ofConfined()) {
-                MemorySegment host = a.allocate(4L * n, 16);
-                context.driver().copyDeviceToHostAsync(host, src, 4L * n, context.stream());
-                context.syncStream();
-                MemorySegment.copy(host, JAVA_FLOAT, 0, out, 0, out.length);
+                MemorySegment.copy(fromDevice(a, src, 4L * n), JAVA_FLOAT, 0, out, 0, out.length);
             }
             return out;
+        }
+
+        // bytes at src, after the work queued before, in a host segment of arena a
+        private MemorySegment fromDevice(java.lang.foreign.Arena a, long src, long bytes) {
+            MemorySegment host = a.allocate(bytes, 16);
+            context.driver().copyDeviceToHostAsync(host, src, bytes, context.stream());
+            context.syncStream();
+            return host;
         }
 
         @Override

@@ -238,8 +238,10 @@ public final class CudaMamba implements SsmModel, AutoCloseable {
             long last = floats(arena, (long) batch * dm);
             device.layers().copy2d(last, dm, p.normedF + 4L * (p.len - 1) * dm, Math.multiplyExact(p.len, dm),
                     batch, dm);
-            long mask = floats(arena, maskWords());
-            device.memory().uploadInts(mask, excludedMask(excluded));
+            long mask = excluded.length == 0 ? 0 : floats(arena, maskWords()); // 0: top_tokens excludes nothing
+            if (mask != 0) {
+                device.memory().uploadInts(mask, excludedMask(excluded));
+            }
             long logits = floats(arena, (long) batch * config.vocabSize());
             long ids = floats(arena, (long) batch * n);
             long logp = floats(arena, (long) batch * n);
