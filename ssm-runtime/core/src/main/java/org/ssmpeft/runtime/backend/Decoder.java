@@ -1,7 +1,12 @@
 package org.ssmpeft.runtime.backend;
 
+import java.util.List;
+import java.util.Objects;
+import org.ssmpeft.api.composition.AdapterSet;
+
 /**
- * Decoding a batch through one state under one adapter stack, with only each row's best tokens coming back per call
+ * Decoding a batch through one state under one adapter stack (or a stack per row: {@link SsmModel#decoder(List,
+ * SsmState)}), with only each row's best tokens coming back per call
  * ({@link TopTokens}), not the (B, V) logits: what greedy decoding and beam search need. {@link #prefill} runs the
  * prompts from the state (on a fresh state the virtual tokens and initial states act, as in {@link SsmModel#forward});
  * {@link #step} feeds one token per row. The state advances as through the model's own calls, so a decoder's tokens
@@ -31,13 +36,24 @@ public interface Decoder extends AutoCloseable {
     final class Host implements Decoder {
 
         private final SsmModel model;
-        private final org.ssmpeft.api.composition.AdapterSet adapters;
+        private final AdapterSet adapters; // every row's, or null
+        private final List<AdapterSet> perRow; // row b's at b, or null
         private final SsmState state;
 
-        public Host(SsmModel model, org.ssmpeft.api.composition.AdapterSet adapters, SsmState state) {
-            this.model = java.util.Objects.requireNonNull(model, "model");
-            this.adapters = java.util.Objects.requireNonNull(adapters, "adapters");
-            this.state = java.util.Objects.requireNonNull(state, "state");
+        public Host(SsmModel model, AdapterSet adapters, SsmState state) {
+            this(model, Objects.requireNonNull(adapters, "adapters"), null, state);
+        }
+
+        /** A mixed-adapter batch's decoder: row b under {@code perRow.get(b)}. */
+        public Host(SsmModel model, List<AdapterSet> perRow, SsmState state) {
+            this(model, null, List.copyOf(Objects.requireNonNull(perRow, "perRow")), state);
+        }
+
+        private Host(SsmModel model, AdapterSet adapters, List<AdapterSet> perRow, SsmState state) {
+            this.model = Objects.requireNonNull(model, "model");
+            this.adapters = adapters;
+            this.perRow = perRow;
+            this.state = Objects.requireNonNull(state, "state");
         }
 
         @Override
@@ -49,14 +65,17 @@ public interface Decoder extends AutoCloseable {
         public TopTokens prefill(int[][] tokens, int n, int[] excluded) {
             int vocab = model.shape().vocab();
             TopTokens.check(vocab, n, excluded);
-            return TopTokens.of(model.forward(tokens, adapters, state).last(), tokens.length, vocab, n, excluded);
+            Logits logits = perRow == null ? model.forward(tokens, adapters, state)
+                    : model.forward(tokens, perRow, state);
+            return TopTokens.of(logits.last(), tokens.length, vocab, n, excluded);
         }
 
         @Override
         public TopTokens step(int[] tokens, int n, int[] excluded) {
             int vocab = model.shape().vocab();
             TopTokens.check(vocab, n, excluded);
-            return TopTokens.of(model.step(tokens, adapters, state), tokens.length, vocab, n, excluded);
+            float[] logits = perRow == null ? model.step(tokens, adapters, state) : model.step(tokens, perRow, state);
+            return TopTokens.of(logits, tokens.length, vocab, n, excluded);
         }
 
         @Override

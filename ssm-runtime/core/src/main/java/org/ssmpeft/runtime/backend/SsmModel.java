@@ -167,6 +167,17 @@ public interface SsmModel {
         return new Decoder.Host(this, adapters, state);
     }
 
+    /**
+     * A decoder of a mixed-adapter batch: row b of {@code state} under {@code perRow.get(b)}, its tokens those of
+     * row b decoded alone ({@link #forward(int[][], List, SsmState)}'s rules and refusals, checked at the first
+     * call). A row keeps its adapters by position: a {@link SsmState#reorder} between steps must move rows only among
+     * rows with the same adapters (beam search reorders the beams of one request, which share them). By default the
+     * model's per-row forward and step, ranked on the host; a backend that ranks on its device overrides it.
+     */
+    default Decoder decoder(List<AdapterSet> perRow, SsmState state) {
+        return new Decoder.Host(this, perRow, state);
+    }
+
     /** The loss of fresh sequences, forward only (evaluation, finite differences). */
     double loss(int[][] tokens, int[][] labels, AdapterSet adapters);
 

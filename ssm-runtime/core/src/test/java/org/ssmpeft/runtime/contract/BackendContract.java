@@ -67,6 +67,9 @@ import org.ssmpeft.runtime.parity.ParityLine;
  *   <li>every hook kind's loss, logits and adapter gradients equal cpu's on random models with random adapter values
  *       (logits {@value #SAME_ABS}, gradients {@value #GRAD_REL} of the tensor's max |value|), and pass the
  *       gradient check of {@link GradientChecks};</li>
+ *   <li>mixed-adapter batches (each row its own stack: state hooks, prefixes of two lengths, LoRA, DoRA, prompts,
+ *       state extensions): every row's logits, decode step and state are the row's alone (bit for bit where
+ *       {@link #mixedBatchesExact()}), and the mixed decoder ranks what each row's own decoder ranks;</li>
  *   <li>concurrent calls with distinct states give what the same calls give one after another;</li>
  *   <li>the refusal messages: a state of another backend, an exported state not imported, a wrong batch, tokens
  *       outside the vocabulary, wrong labels, unknown base names, an adapter set of another shape, a family the
@@ -546,6 +549,143 @@ public abstract class BackendContract {
             model.forward(columns(tokens, 0, len - 1), set, s);
             return model.step(column(tokens, len - 1), set, s);
         }
+    }
+
+    // ---------------------------------------------------------------------------------------------------------------
+    // 6b. mixed-adapter batches
+
+    /**
+     * Whether a mixed-adapter batch gives each row the bits of the row alone on this backend (cpu: one pass whose
+     * products sum each row in a fixed order); otherwise within {@value #SAME_ABS} (a GPU's product over more rows
+     * may sum in another order).
+     */
+    protected boolean mixedBatchesExact() {
+        return false;
+    }
+
+    /** The mixtures every backend must batch: name -> one adapter yaml list (joined by "+") per row, "" no adapter. */
+    static final Map<String, List<String>> MIXTURES = Map.of(
+            "state hooks, prefixes of two lengths, LoRA and DoRA", List.of("h", "", "prefix2+h0", "lora",
+                    "prefix3+y", "h", "dora+h0"),
+            "prompts of one length", List.of("prompt", "prompt@2", "prompt+h"),
+            "state extensions of one width", List.of("scan", "scan@2+h", "scan"));
+
+    private static final Map<String, String> MIXTURE_KINDS = Map.of(
+            "h", HOOK_KINDS.get("state: offset (state-offset h)"),
+            "y", HOOK_KINDS.get("output: offset (state-offset y)"),
+            "h0", HOOK_KINDS.get("state: initial (initial-state)"),
+            "prefix2", HOOK_KINDS.get("input per layer (prefix)"),
+            "prefix3", "method: prefix\nnum_virtual_tokens: 3\n",
+            "lora", "method: lora\nrank: 2\ntargets: [in_proj, x_proj, dt_proj, out_proj, head]\n",
+            "dora", "method: lora\nrank: 2\nuse_dora: true\ntargets: [in_proj.z, out_proj, head]\n",
+            "prompt", HOOK_KINDS.get("input at the embedding (prompt)"),
+            "scan", HOOK_KINDS.get("state: extension (additional-scan)"));
+
+    Stream<HookCase> mixtureCases() {
+        List<HookCase> out = new ArrayList<>();
+        for (ModelCase m : randomModels()) {
+            MIXTURES.keySet().stream().sorted().forEach(k -> out.add(new HookCase(k, String.join(",",
+                    MIXTURES.get(k)), m)));
+        }
+        return out.stream();
+    }
+
+    // the rows' adapter sets of a mixture: "kind@i" is the i-th adapter of that kind (a kind alone is its first; the
+    // same name in two rows is the same adapter object, so those rows share a stack)
+    private List<AdapterSet> perRow(HookCase c) {
+        Map<String, Adapter> made = new LinkedHashMap<>();
+        List<AdapterSet> out = new ArrayList<>();
+        for (String row : c.yaml().split(",", -1)) {
+            AdapterSet set = set(c.model());
+            for (String name : row.isEmpty() ? new String[0] : row.split("\\+")) {
+                String kind = name.split("@")[0];
+                set.add(made.computeIfAbsent(name, n -> adapter(new HookCase(kind, MIXTURE_KINDS.get(kind),
+                        c.model()), n.replace('@', '-'), 90 + made.size())));
+            }
+            out.add(set);
+        }
+        return out;
+    }
+
+    private void sameRow(String what, float[] actual, int from, float[] expected) {
+        if (mixedBatchesExact()) {
+            assertThat(java.util.Arrays.copyOfRange(actual, from, from + expected.length)).as(what)
+                    .isEqualTo(expected);
+        } else {
+            close(what, actual, from, expected);
+        }
+    }
+
+    /**
+     * A mixed-adapter batch (row b under its own stack) gives every row what the row gives alone: the forward's
+     * logits, then a decode step from the state it left, and the final states; then the model's mixed decoder
+     * ({@link SsmModel#decoder(List, SsmState)}) ranks what each row's own decoder ranks, prefill and steps.
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("mixtureCases")
+    void aMixedAdapterBatchGivesEveryRowWhatItGivesAlone(HookCase c) {
+        SsmModel model = model(c.model());
+        List<AdapterSet> perRow = perRow(c);
+        int batch = perRow.size();
+        int len = 4;
+        int vocab = model.shape().vocab();
+        int[][] tokens = new int[batch][len];
+        var random = new java.util.Random(17);
+        for (int[] row : tokens) {
+            for (int t = 0; t < len; t++) {
+                row[t] = random.nextInt(vocab);
+            }
+        }
+        int[] next = column(tokens, 1);
+        try (SsmState mixed = model.newState(batch)) {
+            Logits all = model.forward(tokens, perRow, mixed);
+            float[] stepped = model.step(next, perRow, mixed);
+            HostState states = mixed.export();
+            for (int b = 0; b < batch; b++) {
+                try (SsmState alone = model.newState(1)) {
+                    Logits one = model.forward(new int[][] {tokens[b]}, perRow.get(b), alone);
+                    assertThat(all.virtualTokens()).isEqualTo(one.virtualTokens());
+                    sameRow(c + ": row " + b + "'s logits", all.values(), b * one.values().length, one.values());
+                    sameRow(c + ": row " + b + "'s step", stepped, b * vocab, model.step(new int[] {next[b]},
+                            perRow.get(b), alone));
+                    HostState own = alone.export();
+                    for (int l = 0; l < own.layers(); l++) {
+                        int ssm = own.ssmState(l).length;
+                        sameRow(c + ": row " + b + "'s ssm state of layer " + l, states.ssmState(l), b * ssm,
+                                own.ssmState(l));
+                        int extra = own.extraState(l).length;
+                        sameRow(c + ": row " + b + "'s extra state of layer " + l, states.extraState(l), b * extra,
+                                own.extraState(l));
+                    }
+                }
+            }
+        }
+        int[] none = {};
+        try (SsmState mixed = model.newState(batch); var decoder = model.decoder(perRow, mixed)) {
+            TopTokens prefill = decoder.prefill(columns(tokens, 0, 2), 2, none);
+            List<TopTokens> steps = new ArrayList<>();
+            for (int t = 2; t < len; t++) {
+                steps.add(decoder.step(column(tokens, t), 2, none));
+            }
+            for (int b = 0; b < batch; b++) {
+                int[][] row = {tokens[b]};
+                try (SsmState alone = model.newState(1); var own = model.decoder(perRow.get(b), alone)) {
+                    sameTop(c + ": row " + b + "'s prefill", rowOf(prefill, b), own.prefill(columns(row, 0, 2), 2,
+                            none), none);
+                    for (int t = 2; t < len; t++) {
+                        sameTop(c + ": row " + b + "'s step " + t, rowOf(steps.get(t - 2), b),
+                                own.step(new int[] {tokens[b][t]}, 2, none), none);
+                    }
+                }
+            }
+        }
+    }
+
+    // row b of a batch's best tokens
+    private static TopTokens rowOf(TopTokens top, int b) {
+        int n = top.n();
+        return new TopTokens(1, n, java.util.Arrays.copyOfRange(top.ids(), b * n, (b + 1) * n),
+                java.util.Arrays.copyOfRange(top.logProbs(), b * n, (b + 1) * n));
     }
 
     // ---------------------------------------------------------------------------------------------------------------

@@ -1,12 +1,14 @@
 package org.ssmpeft.runtime.cuda.model;
 
 import java.util.Arrays;
+import java.util.List;
 import org.ssmpeft.api.composition.AdapterSet;
 import org.ssmpeft.runtime.backend.Decoder;
 import org.ssmpeft.runtime.backend.SsmModel;
 import org.ssmpeft.runtime.backend.SsmState;
 import org.ssmpeft.runtime.backend.TopTokens;
 import org.ssmpeft.runtime.plan.HookPlan;
+import org.ssmpeft.runtime.plan.RowPlans;
 
 /**
  * Decoding on the device: a step is one replay of a recording of the whole model's step ({@link DeviceMemory#record},
@@ -30,12 +32,13 @@ final class CudaDecoder implements Decoder {
     private final CudaMamba model;
     private final Device device;
     private final CudaState state;
-    private final AdapterSet adapters;
+    private final AdapterSet adapters; // one stack for every row, or null
+    private final List<AdapterSet> perRow; // a mixed-adapter batch's stack per row, or null
     private final int vocab;
 
     // made at the first recorded step, under the lock, freed by close
     private DeviceMemory.Arena arena;
-    private DevicePlan plan;
+    private BatchPlan plan;
     private long tokenIds;
     private long logits;
     private long mask;
@@ -47,12 +50,23 @@ final class CudaDecoder implements Decoder {
     private long logp;
     private boolean closed;
 
-    CudaDecoder(CudaMamba model, Device device, CudaState state, AdapterSet adapters) {
+    /** Exactly one of {@code adapters} (every row's) and {@code perRow} (row b's at b) is given. */
+    CudaDecoder(CudaMamba model, Device device, CudaState state, AdapterSet adapters, List<AdapterSet> perRow) {
+        if ((adapters == null) == (perRow == null)) {
+            throw new IllegalArgumentException("a decoder takes one adapter set or one per row");
+        }
         this.model = model;
         this.device = device;
         this.state = state;
-        this.adapters = java.util.Objects.requireNonNull(adapters, "adapters");
+        this.adapters = adapters;
+        this.perRow = perRow;
         this.vocab = model.config().vocabSize();
+    }
+
+    // the hook plans of the rows, of fresh sequences or of continuing ones
+    private RowPlans rows(boolean fresh) {
+        return perRow == null ? RowPlans.of(HookPlan.resolve(model.spec(), adapters, fresh), state.batch())
+                : RowPlans.resolve(model.spec(), perRow, state.batch(), fresh);
     }
 
     @Override
@@ -63,7 +77,7 @@ final class CudaDecoder implements Decoder {
     @Override
     public TopTokens prefill(int[][] tokens, int n, int[] excluded) {
         requireOpen();
-        return model.prefill(tokens, adapters, state, n, excluded);
+        return model.prefill(tokens, rows(state.isFresh()), state, n, excluded);
     }
 
     @Override
@@ -71,7 +85,7 @@ final class CudaDecoder implements Decoder {
         requireOpen();
         int[][] column = SsmModel.column(tokens);
         if (state.isFresh()) {
-            return model.prefill(column, adapters, state, n, excluded); // virtual tokens and initial states act
+            return model.prefill(column, rows(true), state, n, excluded); // virtual tokens and initial states act
         }
         HookPlan.checkTokens(column, state.batch(), vocab);
         TopTokens.check(vocab, n, excluded);
@@ -97,11 +111,11 @@ final class CudaDecoder implements Decoder {
 
     // the plan of a continuing sequence and the step's fixed buffers, in the decoder's own arena
     private void prepare() {
-        HookPlan hooks = HookPlan.resolve(model.spec(), adapters, false);
-        state.requireExtraState(hooks.extraStateWidths());
+        RowPlans rows = rows(false);
+        state.requireExtraState(rows.extraStateWidths());
         DeviceMemory.Arena a = device.memory().arena();
         try {
-            plan = model.stepPlan(hooks, a);
+            plan = model.stepPlan(rows, a);
             tokenIds = a.floats(state.batch());
             logits = a.floats((long) state.batch() * vocab);
             mask = a.floats(model.maskWords());

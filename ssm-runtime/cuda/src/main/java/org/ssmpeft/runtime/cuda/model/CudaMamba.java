@@ -24,6 +24,7 @@ import org.ssmpeft.runtime.cuda.driver.CudaUnavailableException;
 import org.ssmpeft.runtime.cuda.scan.SelectiveScanKernels;
 import org.ssmpeft.runtime.plan.HookPlan;
 import org.ssmpeft.runtime.plan.PlanGradients;
+import org.ssmpeft.runtime.plan.RowPlans;
 
 /**
  * The Mamba-1 language model on the GPU in float32, computing what the cpu's {@code CpuMamba} computes (transformers'
@@ -195,19 +196,42 @@ public final class CudaMamba implements SsmModel, AutoCloseable {
     @Override
     public Logits forward(int[][] tokens, AdapterSet adapters, SsmState state) {
         CudaState s = own(state, tokens.length);
-        HookPlan hooks = HookPlan.resolve(weights, adapters, s.isFresh());
+        return forward(tokens, RowPlans.of(HookPlan.resolve(weights, adapters, s.isFresh()), s.batch()), s);
+    }
+
+    /**
+     * A mixed-adapter batch in one pass (row b under {@code perRow.get(b)}): the base products over all rows, each
+     * run of rows with the same adapters with its own hooks on its rows ({@link BatchPlan}); row b's logits and state
+     * are those of row b run alone, within float32 rounding (a product over more rows may sum in another order).
+     */
+    @Override
+    public Logits forward(int[][] tokens, List<AdapterSet> perRow, SsmState state) {
+        CudaState s = own(state, tokens.length);
+        return forward(tokens, RowPlans.resolve(weights, perRow, tokens.length, s.isFresh()), s);
+    }
+
+    private Logits forward(int[][] tokens, RowPlans rows, CudaState s) {
         HookPlan.checkTokens(tokens, s.batch(), config.vocabSize());
         return call(arena -> {
             s.requireOpen();
-            s.requireExtraState(hooks.extraStateWidths());
-            DevicePlan plan = DevicePlan.of(hooks, base, weights, device, arena);
+            s.requireExtraState(rows.extraStateWidths());
+            BatchPlan plan = plan(rows, arena);
             Pass p = run(arena, tokens, plan, s, false, null);
             long m = (long) tokens.length * p.len;
             long logits = floats(arena, m * config.vocabSize());
-            head(arena, plan, p.normedF, 0, (int) m, logits);
+            head(arena, plan, p.normedF, p.len, logits);
             return new Logits(download(logits, m * config.vocabSize()), tokens.length, p.len, config.vocabSize(),
                     plan.promptLength());
         });
+    }
+
+    /** The device plans of {@code rows}, uploaded into the call's arena. */
+    private BatchPlan plan(RowPlans rows, DeviceMemory.Arena arena) {
+        if (!rows.mixed()) {
+            return BatchPlan.single(DevicePlan.of(rows.single(), base, weights, device, arena), rows.batch(),
+                    config.layers());
+        }
+        return BatchPlan.of(rows, h -> DevicePlan.of(h, base, weights, device, arena), weights, device, arena);
     }
 
     /**
@@ -216,22 +240,27 @@ public final class CudaMamba implements SsmModel, AutoCloseable {
      */
     @Override
     public org.ssmpeft.runtime.backend.Decoder decoder(AdapterSet adapters, SsmState state) {
-        return new CudaDecoder(this, device, own(state, state.batch()), adapters);
+        return new CudaDecoder(this, device, own(state, state.batch()), adapters, null);
+    }
+
+    /** A mixed-adapter batch's decoder: the same replayed step, each row's hooks on its rows ({@link BatchPlan}). */
+    @Override
+    public org.ssmpeft.runtime.backend.Decoder decoder(List<AdapterSet> perRow, SsmState state) {
+        return new CudaDecoder(this, device, own(state, state.batch()), null, List.copyOf(perRow));
     }
 
     /**
      * A decoder's prefill (and its step from a fresh state): the forward of {@code tokens} from {@code s}, the head
      * of each row's last position only, its best {@code n} tokens ranked on the device ({@link LayerOps#topTokens}).
      */
-    TopTokens prefill(int[][] tokens, AdapterSet adapters, CudaState s, int n, int[] excluded) {
+    TopTokens prefill(int[][] tokens, RowPlans rows, CudaState s, int n, int[] excluded) {
         own(s, tokens.length);
-        HookPlan hooks = HookPlan.resolve(weights, adapters, s.isFresh());
         HookPlan.checkTokens(tokens, s.batch(), config.vocabSize());
         TopTokens.check(config.vocabSize(), n, excluded);
         return call(arena -> {
             s.requireOpen();
-            s.requireExtraState(hooks.extraStateWidths());
-            DevicePlan plan = DevicePlan.of(hooks, base, weights, device, arena);
+            s.requireExtraState(rows.extraStateWidths());
+            BatchPlan plan = plan(rows, arena);
             Pass p = run(arena, tokens, plan, s, false, null);
             int batch = tokens.length;
             int dm = config.dModel();
@@ -245,15 +274,15 @@ public final class CudaMamba implements SsmModel, AutoCloseable {
             long logits = floats(arena, (long) batch * config.vocabSize());
             long ids = floats(arena, (long) batch * n);
             long logp = floats(arena, (long) batch * n);
-            head(arena, plan, last, 0, batch, logits);
+            head(arena, plan, last, 1, logits);
             device.layers().topTokens(ids, logp, logits, batch, config.vocabSize(), n, mask);
             return topTokens(ids, logp, batch, n);
         });
     }
 
     /** The plan of a decoder's steps (the state is not fresh there), its values uploaded into {@code arena}. */
-    DevicePlan stepPlan(HookPlan hooks, DeviceMemory.Arena arena) {
-        return DevicePlan.of(hooks, base, weights, device, arena);
+    BatchPlan stepPlan(RowPlans rows, DeviceMemory.Arena arena) {
+        return plan(rows, arena);
     }
 
     /**
@@ -261,12 +290,12 @@ public final class CudaMamba implements SsmModel, AutoCloseable {
      * token ids (B) -> the forward of one position from {@code s} -> logits (B, V) -> the best n (ids, logp). Its
      * buffers come from {@code arena}, which outlives the recording.
      */
-    void decodeStep(DeviceMemory.Arena arena, DevicePlan plan, CudaState s, long tokenIds, long logits, long ids,
+    void decodeStep(DeviceMemory.Arena arena, BatchPlan plan, CudaState s, long tokenIds, long logits, long ids,
                     long logp, int n, long mask) {
         linear.begin(arena);
         try {
             Pass p = pass(arena, tokenIds, s.batch(), 1, plan, s, false, null);
-            head(arena, plan, p.normedF, 0, s.batch(), logits);
+            head(arena, plan, p.normedF, 1, logits);
             device.layers().topTokens(ids, logp, logits, s.batch(), config.vocabSize(), n, mask);
         } finally {
             linear.end();
@@ -304,7 +333,8 @@ public final class CudaMamba implements SsmModel, AutoCloseable {
         HookPlan.checkTokens(tokens, tokens.length, config.vocabSize());
         return call(arena -> {
             CudaState s = fresh(arena, tokens.length, hooks);
-            return run(arena, tokens, DevicePlan.of(hooks, base, weights, device, arena), s, true, null).kept;
+            return run(arena, tokens, single(DevicePlan.of(hooks, base, weights, device, arena), tokens.length), s,
+                    true, null).kept;
         });
     }
 
@@ -317,7 +347,7 @@ public final class CudaMamba implements SsmModel, AutoCloseable {
         return call(arena -> {
             CudaState s = fresh(arena, tokens.length, hooks);
             DevicePlan plan = DevicePlan.of(hooks, base, weights, device, arena);
-            Pass p = run(arena, tokens, plan, s, false, null);
+            Pass p = run(arena, tokens, single(plan, tokens.length), s, false, null);
             long rowLoss = floats(arena, targets.length);
             headLoss(arena, plan, p, device.memory().uploadInts(arena, targets), count, rowLoss, null, null, 0);
             return meanLoss(download(rowLoss, targets.length), count);
@@ -365,7 +395,8 @@ public final class CudaMamba implements SsmModel, AutoCloseable {
     private TrainPass trainPass(DeviceMemory.Arena arena, HookPlan hooks, DevicePlan plan, int[][] tokens,
                                 int[] targets, int count, Set<String> wanted, boolean keepLogits) {
         CudaState s = fresh(arena, tokens.length, hooks);
-        Pass pass = run(arena, tokens, plan, s, false, wanted);
+        BatchPlan rows = single(plan, tokens.length);
+        Pass pass = run(arena, tokens, rows, s, false, wanted);
         long m = pass.rows();
         var g = new DeviceGradients(device.memory(), arena, plan.terms(), weights.parameters(), wanted);
         Reach reach = reach(plan, g, wanted);
@@ -374,7 +405,7 @@ public final class CudaMamba implements SsmModel, AutoCloseable {
         float[] logits = keepLogits ? new float[Math.toIntExact(m * config.vocabSize())] : null;
         long rowLoss = floats(arena, m);
         headLoss(arena, plan, pass, device.memory().uploadInts(arena, targets), count, rowLoss, logits, g, dNormedF);
-        backward(arena, tokens, plan, pass, dNormedF, g, reach);
+        backward(arena, tokens, rows, pass, dNormedF, g, reach);
         return new TrainPass(pass, m, rowLoss, g, logits);
     }
 
@@ -388,6 +419,11 @@ public final class CudaMamba implements SsmModel, AutoCloseable {
             total += l;
         }
         return total / count;
+    }
+
+    // the batch plan of one adapter stack over every row
+    private BatchPlan single(DevicePlan plan, int batch) {
+        return BatchPlan.single(plan, batch, config.layers());
     }
 
     // a fresh throwaway state in the call's arena, with the extra states the acting extensions need
@@ -431,7 +467,7 @@ public final class CudaMamba implements SsmModel, AutoCloseable {
     }
 
     /** @param wanted in training the base names that get gradients (which decides what the tapes keep), else null */
-    private Pass run(DeviceMemory.Arena call, int[][] tokens, DevicePlan plan, CudaState state, boolean keepHiddenStates,
+    private Pass run(DeviceMemory.Arena call, int[][] tokens, BatchPlan plan, CudaState state, boolean keepHiddenStates,
                      Set<String> wanted) {
         long ids = device.memory().uploadInts(call, tokens);
         Pass pass = pass(call, ids, tokens.length, tokens[0].length, plan, state, keepHiddenStates, wanted);
@@ -444,7 +480,7 @@ public final class CudaMamba implements SsmModel, AutoCloseable {
      * waits for nothing on the host, so a decoder records it once and replays it; the state's position is the
      * caller's to advance.
      */
-    private Pass pass(DeviceMemory.Arena call, long ids, int batch, int t, DevicePlan plan, CudaState state,
+    private Pass pass(DeviceMemory.Arena call, long ids, int batch, int t, BatchPlan plan, CudaState state,
                       boolean keepHiddenStates, Set<String> wanted) {
         LayerOps k = device.layers();
         boolean training = wanted != null;
@@ -455,20 +491,28 @@ public final class CudaMamba implements SsmModel, AutoCloseable {
         double eps = config.layerNormEpsilon();
         // h = [prompt; embedding[tokens]]: (B, P + T, d)
         long hidden = floats(call, (long) m * dm);
-        k.embed(hidden, ids, plan.value(plan.hooks.prompt()), plan.embedding(), batch, p, t, dm);
+        DevicePlan shared = plan.shared();
+        if (p == 0 || !plan.mixed()) {
+            k.embed(hidden, ids, shared.value(shared.hooks.prompt()), shared.embedding(), batch, p, t, dm);
+        } else {
+            for (BatchPlan.Part part : plan.parts()) { // each part's rows with its own prompt
+                k.embed(hidden + 4L * part.first() * len * dm, ids + 4L * part.first() * t,
+                        part.plan().value(part.plan().hooks.prompt()), shared.embedding(), part.rows(), p, t, dm);
+            }
+        }
         List<float[]> kept = new ArrayList<>();
         List<LayerTape> tapes = training ? new ArrayList<>() : null;
         Map<Rows, LayerTape> scratch = new HashMap<>(); // training: one per distinct rows (prefix length)
         LayerTape tape = null;
         for (int l = 0; l < config.layers(); l++) {
-            Rows rows = new Rows(batch, len, plan.layer(l).prefixLength());
-            int ext = plan.layer(l).extensionWidth();
+            Rows rows = new Rows(batch, len, plan.prefixLength(l));
+            int ext = shared.layer(l).extensionWidth();
             if (training) {
                 boolean keepY = wanted.contains(LanguageModelWeights.layerName(l, "mixer.out_proj.weight"))
-                        || !plan.deltas(l, "out_proj").isEmpty();
-                LayerTape shared = scratch.computeIfAbsent(rows,
+                        || !plan.single().deltas(l, "out_proj").isEmpty();
+                LayerTape reused = scratch.computeIfAbsent(rows,
                         r -> LayerTape.scratch(call, device.scan(), config, r));
-                tape = LayerTape.training(call, device.scan(), config, rows, ext, keepY, shared);
+                tape = LayerTape.training(call, device.scan(), config, rows, ext, keepY, reused);
                 copy(tape.hiddenIn, hidden, (long) m * dm);
                 tapes.add(tape);
             } else if (tape == null || !tape.fits(rows, ext)) {
@@ -480,11 +524,20 @@ public final class CudaMamba implements SsmModel, AutoCloseable {
             }
         }
         long normed = floats(call, (long) m * dm);
-        k.rmsNormForward(normed, hidden, plan.normF(), m, dm, eps);
+        k.rmsNormForward(normed, hidden, shared.normF(), m, dm, eps);
         if (keepHiddenStates) {
             kept.add(download(normed, (long) m * dm));
         }
         return new Pass(len, m, kept, tapes, hidden, normed, ids);
+    }
+
+    // logits (B·perSeq, V) = norm_f(h)·lm_headᵀ + Σ s·B(A·norm_f(h)) of normedF (B·perSeq, d), each part's deltas
+    // on its rows
+    private void head(DeviceMemory.Arena call, BatchPlan plan, long normedF, int perSeq, long logits) {
+        int dm = config.dModel();
+        int v = config.vocabSize();
+        linear.forward(logits, v, normedF, dm, plan.shared().lmHead(), 0, plan.batch() * perSeq, dm, v);
+        lowRank.forward(call, plan, DevicePlan::head, logits, v, normedF, dm, perSeq);
     }
 
     // logits (rows, V) = norm_f(h)·lm_headᵀ + Σ s·B(A·norm_f(h)) of rows [r0, r0 + rows) of normedF (M, d)
@@ -584,8 +637,9 @@ public final class CudaMamba implements SsmModel, AutoCloseable {
     }
 
     /** From dNormedF (M, d), the head's part done by {@link #headLoss}: norm_f, the layers, the embedding. */
-    private void backward(DeviceMemory.Arena call, int[][] tokens, DevicePlan plan, Pass pass, long dNormedF,
+    private void backward(DeviceMemory.Arena call, int[][] tokens, BatchPlan rows, Pass pass, long dNormedF,
                           DeviceGradients g, Reach reach) {
+        DevicePlan plan = rows.single();
         LayerOps k = device.layers();
         int batch = tokens.length;
         int m = pass.rows();
@@ -610,7 +664,7 @@ public final class CudaMamba implements SsmModel, AutoCloseable {
         for (int l = layers - 1; l >= reach.lowest(); l--) {
             // each layer's temporaries in an arena of their own, given back before the next layer's
             try (DeviceMemory.Arena layer = device.memory().arena()) {
-                block.backward(layer, l, dHidden, pass.tapes.get(l), plan, g, needInput[l]);
+                block.backward(layer, l, dHidden, pass.tapes.get(l), rows, g, needInput[l]);
             }
         }
         // h = [prompt; embedding[tokens]]: dEmb += at the tokens' rows; dPrompt = Σ_b the first P rows

@@ -1,6 +1,7 @@
 package org.ssmpeft.runtime.cuda.model;
 
 import java.util.List;
+import java.util.function.Function;
 import org.ssmpeft.runtime.plan.HookPlan;
 
 /**
@@ -41,6 +42,21 @@ final class LowRankDeltas {
             linear.forward(u, d.out(), t, r, dd.b(), 0, m, r, d.out());
             long base = baseRows(call, dd, x, ldx, m);
             kernels.doraForward(yRows, ldy, base, u, dd.gain(), d.scale(), m, d.out());
+        }
+    }
+
+    /**
+     * Each part's deltas ({@code of} its plan) on its own rows of a batch plan: rows [first·perSeq, end·perSeq) of y
+     * (·, ldy) and x (·, ldx), perSeq rows per sequence.
+     */
+    void forward(DeviceMemory.Arena call, BatchPlan plan, Function<DevicePlan, List<DeviceDelta>> of, long y, int ldy,
+                 long x, int ldx, int perSeq) {
+        for (BatchPlan.Part p : plan.parts()) {
+            List<DeviceDelta> deltas = of.apply(p.plan());
+            if (!deltas.isEmpty()) {
+                long r0 = (long) p.first() * perSeq;
+                forward(call, deltas, y + 4L * r0 * ldy, ldy, x + 4L * r0 * ldx, ldx, p.rows() * perSeq);
+            }
         }
     }
 

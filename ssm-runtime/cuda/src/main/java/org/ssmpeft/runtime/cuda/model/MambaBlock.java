@@ -1,5 +1,7 @@
 package org.ssmpeft.runtime.cuda.model;
 
+import java.util.List;
+
 import org.ssmpeft.runtime.checkpoint.LanguageModelWeights;
 import org.ssmpeft.runtime.checkpoint.MambaConfig;
 import org.ssmpeft.runtime.cuda.scan.ScanOperands;
@@ -36,11 +38,13 @@ final class MambaBlock {
     private final LowRankDeltas lowRank;
 
     /**
-     * At most this many mixer rows of an inference call compute Δ in one fused launch ({@link LayerOps#dtSoftplus})
-     * in an fp32 model: a decode step's few rows, where the product, its bias copy and softplus as three launches cost
-     * more than their arithmetic; more rows, training (whose backward recomputes Δ the same way) and the other
-     * precisions (whose products round their inputs) go through the product (the summation order differs, within
-     * float32 rounding).
+     * A decode step (one mixer row per sequence, not training) of at most this many rows computes Δ in one fused
+     * launch ({@link LayerOps#dtSoftplus}) in an fp32 model, for the rows without low-rank deltas on dt_proj: there
+     * the product, its bias copy and softplus as three launches cost more than their arithmetic. Longer calls,
+     * training (whose backward recomputes Δ the same way), rows with dt_proj deltas and the other precisions (whose
+     * products round their inputs) go through the product (the summation order differs, within float32 rounding).
+     * The choice depends on the call's shape and each row's own adapters only, so a row of a mixed-adapter batch
+     * computes its Δ as it does alone.
      */
     static final int FUSED_DELTA_ROWS = 64;
 
@@ -60,10 +64,12 @@ final class MambaBlock {
     // ---------------------------------------------------------------------------------------------------------------
     // forward
 
-    /** One block: h (M, d) <- h + out_proj(scan(...)), advancing the layer's conv, SSM and extra state. */
-    void forward(DeviceMemory.Arena call, int layer, long hidden, LayerTape t, CudaState state, DevicePlan plan) {
-        BlockWeights w = plan.block(layer);
-        HookPlan.Layer hooks = plan.layer(layer);
+    /**
+     * One block: h (M, d) <- h + out_proj(scan(...)), advancing the layer's conv, SSM and extra state; each part of
+     * the batch plan with its own hooks on its own rows ({@link BatchPlan}: one part is the plain call).
+     */
+    void forward(DeviceMemory.Arena call, int layer, long hidden, LayerTape t, CudaState state, BatchPlan plan) {
+        BlockWeights w = plan.shared().block(layer);
         Rows rows = t.rows;
         int batch = rows.batch();
         int len = rows.len();
@@ -80,32 +86,50 @@ final class MambaBlock {
         // u = RMSNorm(h): (M, d);  [x | z] = u·W_inᵀ + b + LoRA: (M, d) -> (M, 2D)
         k.rmsNormForward(t.normed, hidden, w.norm(), m, dm, config.layerNormEpsilon());
         linear.forward(t.xz, 2 * di, t.normed, dm, w.inProj(), w.inProjBias(), m, dm, 2 * di);
-        lowRank.forward(call, plan.deltas(layer, "in_proj"), t.xz, 2 * di, t.normed, dm, m);
+        lowRank.forward(call, plan, p -> p.deltas(layer, "in_proj"), t.xz, 2 * di, t.normed, dm, len);
         if (prefix > 0) {
-            // [P; x | 0; z]: (Mx, 2D), the virtual tokens' gate is 0
-            long p = plan.value(hooks.prefix().orElseThrow());
+            // [P; x | 0; z]: (Mx, 2D), the virtual tokens' gate is 0; row b's n_b prefix rows end where its tokens
+            // start, at virtual row max_b n_b (a shorter prefix leaves the first rows zero, see delta below)
             k.fill(t.xzExt, (long) mx * 2 * di, 0f);
-            for (int b = 0; b < batch; b++) {
-                long row = t.xzExt + 4L * b * lx * 2 * di;
-                k.copy2d(row, 2 * di, p, di, prefix, di);
-                k.copy2d(row + 4L * prefix * 2 * di, 2 * di, t.xz + 4L * b * len * 2 * di, 2 * di, len, 2 * di);
+            for (BatchPlan.Part part : plan.parts()) {
+                HookPlan.Layer hooks = part.plan().layer(layer);
+                int nb = hooks.prefixLength();
+                for (int b = part.first(); nb > 0 && b < part.end(); b++) {
+                    long row = t.xzExt + 4L * ((long) b * lx + prefix - nb) * 2 * di;
+                    k.copy2d(row, 2 * di, part.plan().value(hooks.prefix().orElseThrow()), di, nb, di);
+                }
             }
+            k.copy2d(t.xzExt + 4L * prefix * 2 * di, lx * 2 * di, t.xz, len * 2 * di, batch, len * 2 * di);
         }
         // x = silu(conv1d(x) + bias): (Mx, D), continuing the conv state (B, D, K); training starts from a zero state
         // and keeps none (0), as the backward's recomputation does
         convSilu(t, w, t.training ? 0 : state.conv(layer));
         // [dt_low | B | C] = x_proj(x): (Mx, D) -> (Mx, R + 2N)
         linear.forward(t.xdbl, xw, t.xc, di, w.xProj(), 0, mx, di, xw);
-        lowRank.forward(call, plan.deltas(layer, "x_proj"), t.xdbl, xw, t.xc, di, mx);
+        lowRank.forward(call, plan, p -> p.deltas(layer, "x_proj"), t.xdbl, xw, t.xc, di, lx);
         // Δ = softplus(dt_low·W_dtᵀ + b + LoRA): (Mx, R) -> (Mx, D)
         delta(call, t, w, plan, layer);
-        // h_{-1} = h_state + Σh0 on a fresh state
-        hooks.initialState().ifPresent(h0 -> k.addBroadcast(state.ssm(layer), plan.value(h0), batch, di * n));
-        // [B' | C'] = x·[E_B; E_C]ᵀ: (Mx, D) -> (Mx, 2n')
-        hooks.extension().ifPresent(e -> linear.forward(t.extBc, 2 * t.extWidth, t.xc, di, plan.value(e.maps()), 0,
-                mx, di, 2 * t.extWidth));
+        if (prefix > 0) {
+            // Δ = 0 on the virtual rows a shorter prefix leaves unused: the scan keeps the state there, bit for bit
+            for (BatchPlan.Part part : plan.parts()) {
+                int unused = prefix - part.plan().layer(layer).prefixLength();
+                for (int b = part.first(); unused > 0 && b < part.end(); b++) {
+                    k.fill(t.dt + 4L * b * lx * di, (long) unused * di, 0f);
+                }
+            }
+        }
+        for (BatchPlan.Part part : plan.parts()) {
+            HookPlan.Layer hooks = part.plan().layer(layer);
+            // h_{-1} = h_state + Σh0 on a fresh state
+            hooks.initialState().ifPresent(h0 -> k.addBroadcast(state.ssm(layer) + 4L * part.first() * di * n,
+                    part.plan().value(h0), part.rows(), di * n));
+            // [B' | C'] = x·[E_B; E_C]ᵀ: (Mx, D) -> (Mx, 2n')
+            long r0 = (long) part.first() * lx;
+            hooks.extension().ifPresent(e -> linear.forward(t.extBc + 4L * r0 * 2 * t.extWidth, 2 * t.extWidth,
+                    t.xc + 4L * r0 * di, di, part.plan().value(e.maps()), 0, part.rows() * lx, di, 2 * t.extWidth));
+        }
         // y = (C·(h + h') + C'·h_ext + D·x + y') · silu(z): (Mx, D), advancing the SSM and extra states
-        ScanOperands o = operands(t, w, hooks, plan, layer);
+        ScanOperands o = operands(t, w, plan, layer);
         if (lx == 1 && !t.training) {
             scan.step(t.scan, o, state.ssm(layer), state.extra(layer), t.y);
         } else {
@@ -115,12 +139,12 @@ final class MambaBlock {
         if (prefix > 0) {
             realRows(t.yReal, t.y, rows, di);
         }
-        if (w.outProjBias() == 0 && plan.deltas(layer, "out_proj").isEmpty()) {
+        if (w.outProjBias() == 0 && !plan.anyDeltas(layer, "out_proj")) {
             // h += y_real·W_outᵀ straight into the residual stream (beta = 1): the same fl(h + fl(Σ)) as below
             linear.forwardAdd(hidden, dm, t.yReal, di, w.outProj(), 1f, m, di, dm);
         } else {
             linear.forward(t.out, dm, t.yReal, di, w.outProj(), w.outProjBias(), m, di, dm);
-            lowRank.forward(call, plan.deltas(layer, "out_proj"), t.out, dm, t.yReal, di, m);
+            lowRank.forward(call, plan, p -> p.deltas(layer, "out_proj"), t.out, dm, t.yReal, di, len);
             k.addScaled(hidden, t.out, 1f, (long) m * dm);
         }
     }
@@ -132,27 +156,39 @@ final class MambaBlock {
     }
 
     // Δ = softplus(dt_low·W_dtᵀ + b + Σ LoRA): (Mx, R) at xdbl's first columns -> (Mx, D)
-    private void delta(DeviceMemory.Arena call, LayerTape t, BlockWeights w, DevicePlan plan, int layer) {
+    private void delta(DeviceMemory.Arena call, LayerTape t, BlockWeights w, BatchPlan plan, int layer) {
         int di = config.dInner();
         int xw = config.dtRank() + 2 * config.dState();
+        int lx = t.rows.lx();
         int mx = t.rows.mx();
-        if (fp32 && !t.training && mx <= FUSED_DELTA_ROWS && plan.deltas(layer, "dt_proj").isEmpty()) {
+        if (fp32 && !t.training && lx == 1 && mx <= FUSED_DELTA_ROWS) {
+            // a decode step: fused for every row, then the rows with dt_proj deltas again through the product
             k.dtSoftplus(t.dt, t.xdbl, xw, w.dtProj(), w.dtProjBias(), mx, config.dtRank(), di);
+            for (BatchPlan.Part p : plan.parts()) {
+                List<DeviceDelta> deltas = p.plan().deltas(layer, "dt_proj");
+                if (!deltas.isEmpty()) {
+                    long dt = t.dt + 4L * p.first() * di;
+                    long x = t.xdbl + 4L * p.first() * xw;
+                    linear.forward(dt, di, x, xw, w.dtProj(), w.dtProjBias(), p.rows(), config.dtRank(), di);
+                    lowRank.forward(call, deltas, dt, di, x, xw, p.rows());
+                    k.softplusInPlace(dt, (long) p.rows() * di);
+                }
+            }
             return;
         }
         linear.forward(t.dt, di, t.xdbl, xw, w.dtProj(), w.dtProjBias(), mx, config.dtRank(), di);
-        lowRank.forward(call, plan.deltas(layer, "dt_proj"), t.dt, di, t.xdbl, xw, mx);
+        lowRank.forward(call, plan, p -> p.deltas(layer, "dt_proj"), t.dt, di, t.xdbl, xw, lx);
         k.softplusInPlace(t.dt, (long) mx * di);
     }
 
-    private ScanOperands operands(LayerTape t, BlockWeights w, HookPlan.Layer hooks, DevicePlan plan, int layer) {
+    private ScanOperands operands(LayerTape t, BlockWeights w, BatchPlan plan, int layer) {
         int di = config.dInner();
         int r = config.dtRank();
         int xw = r + 2 * config.dState();
         long ext = t.extWidth == 0 ? 0 : t.extBc;
         return new ScanOperands(t.xc, t.dt, w.negA(), t.xdbl, xw, r, w.skip(), t.xzExt, 2 * di, di,
-                plan.value(hooks.stateOffset()), plan.value(hooks.outputOffset()), ext, 2 * t.extWidth,
-                plan.extNegA(layer));
+                plan.stateOffset(layer), plan.outputOffset(layer), ext, 2 * t.extWidth, plan.extNegA(layer),
+                plan.hookRows(layer));
     }
 
     // mixer rows (Mx, w) -> real rows (M, w): the virtual positions of a prefix dropped
@@ -179,8 +215,9 @@ final class MambaBlock {
      * dHidden: (M, d) the gradient of the block's output, updated in place to that of its input when
      * {@code needInput} (else left as it is: nothing below reads it); weight, bias and hook gradients into g.
      */
-    void backward(DeviceMemory.Arena call, int layer, long dHidden, LayerTape t, DevicePlan plan, DeviceGradients g,
-                  boolean needInput) {
+    void backward(DeviceMemory.Arena call, int layer, long dHidden, LayerTape t, BatchPlan rowsPlan,
+                  DeviceGradients g, boolean needInput) {
+        DevicePlan plan = rowsPlan.single(); // training: one adapter stack
         BlockWeights w = plan.block(layer);
         HookPlan.Layer hooks = plan.layer(layer);
         Rows rows = t.rows;
@@ -198,7 +235,7 @@ final class MambaBlock {
         // what the forward did not keep (LayerTape), recomputed into the call's scratch: x = silu(conv(x)) from the
         // zero state the training forward started from, and Δ; the same kernels on the same inputs, so the same values
         convSilu(t, w, 0);
-        delta(call, t, w, plan, layer);
+        delta(call, t, w, rowsPlan, layer);
 
         // out = y_real·W_outᵀ + b + LoRA: dHidden (M, d) -> dy_real (M, D), and the weight, bias and LoRA gradients
         long dyReal = floats(call, (long) m * di);
@@ -229,7 +266,7 @@ final class MambaBlock {
         var sg = new SelectiveScanKernels.Gradients(dxc, ddt, dxzExt, dxdbl, dExt, dNegA, dExtNegA, dSkip, dHOffset,
                 dYOffset, dH0, 0);
         long work = floats(call, scan.workFloats(t.scan));
-        scan.backward(t.scan, operands(t, w, hooks, plan, layer), t.checkpoints, dy, sg, work);
+        scan.backward(t.scan, operands(t, w, rowsPlan, layer), t.checkpoints, dy, sg, work);
         if (dNegA != 0) {
             // dA_log += dA ⊙ A  (A = -exp(A_log): dA/dA_log = A)
             k.mulAdd(g.base(aLogName), dNegA, w.negA(), (long) di * n);

@@ -14,10 +14,19 @@ package org.ssmpeft.runtime.cuda.scan;
  *   ext        (B, L, ldExt)      the state extension's B'_t at [0, n'), C'_t at [n', 2n'), or 0 when n' = 0
  *   extNegA    (D, n')            the extension's A', float32
  * </pre>
- * x, dt, bc, z and ext hold the precision's element type (float32 or bfloat16).
+ * x, dt, bc, z and ext hold the precision's element type (float32 or bfloat16). With {@code hookRows} every batch row
+ * has hooks of its own (a mixed-adapter batch; the forward and the step only): hOffset (B, D, N), yOffset (B, D) and
+ * extNegA (B, D, n'), row b's at b's place; a row without one holds zeros there, which gives the bits of no hook.
  */
 public record ScanOperands(long x, long dt, long negA, long bc, int ldbc, int bOffset, long dSkip, long z, int ldz,
-                           int zOffset, long hOffset, long yOffset, long ext, int ldExt, long extNegA) {
+                           int zOffset, long hOffset, long yOffset, long ext, int ldExt, long extNegA,
+                           boolean hookRows) {
+
+    /** Hooks shared by every batch row. */
+    public ScanOperands(long x, long dt, long negA, long bc, int ldbc, int bOffset, long dSkip, long z, int ldz,
+                        int zOffset, long hOffset, long yOffset, long ext, int ldExt, long extNegA) {
+        this(x, dt, negA, bc, ldbc, bOffset, dSkip, z, ldz, zOffset, hOffset, yOffset, ext, ldExt, extNegA, false);
+    }
 
     /** The same scan without hooks: no offsets, no extension. */
     public static ScanOperands plain(long x, long dt, long negA, long bc, int ldbc, int bOffset, long dSkip, long z,

@@ -146,7 +146,7 @@ public final class SelectiveScanKernels {
         kernel("fwd", p, l).launch(l.blocks(s.channels()), s.batch(), 1, l.threads(), l.forwardSharedBytes(),
                 o.x(), o.dt(), o.negA(), o.bc(), o.ldbc(), o.bOffset(), o.dSkip(), o.z(), o.ldz(), o.zOffset(),
                 state, o.hOffset(), o.yOffset(), o.ext(), o.ldExt(), o.extNegA(), extState, checkpoints, y,
-                s.len(), s.channels(), s.states(), s.extStates());
+                s.len(), s.channels(), s.states(), s.extStates(), o.hookRows() ? 1 : 0);
     }
 
     /** Gradient outputs of {@link #backward}; 0 for any not wanted (dx and dDt are always written). */
@@ -160,6 +160,10 @@ public final class SelectiveScanKernels {
      * (B, D, n') are assigned per batch row. {@code work} holds {@link #workFloats} floats.
      */
     public void backward(Precision p, ScanShape s, ScanOperands o, long checkpoints, long dy, Gradients g, long work) {
+        if (o.hookRows()) {
+            throw new IllegalArgumentException("the scan backward takes hooks shared by the batch rows (training runs"
+                    + " one adapter stack), not per-row hooks");
+        }
         ScanLayout l = backwardLayout(s);
         int blocks = l.blocks(s.channels());
         kernel("bwd", p, l).launch(blocks, s.batch(), 1, l.threads(), l.backwardSharedBytes(),
@@ -185,7 +189,7 @@ public final class SelectiveScanKernels {
         kernel("step", p, l).launch(l.blocks(s.channels()), s.batch(), 1, l.threads(), 0,
                 o.x(), o.dt(), o.negA(), o.bc(), o.ldbc(), o.bOffset(), o.dSkip(), o.z(), o.ldz(), o.zOffset(),
                 state, o.hOffset(), o.yOffset(), o.ext(), o.ldExt(), o.extNegA(), extState, y, s.channels(),
-                s.states(), s.extStates());
+                s.states(), s.extStates(), o.hookRows() ? 1 : 0);
     }
 
     public CudaContext context() {

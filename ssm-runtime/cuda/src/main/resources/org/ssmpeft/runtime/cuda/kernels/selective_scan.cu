@@ -1072,6 +1072,19 @@ __device__ void scan_step(const T* x, const T* dt, const float* negA, const T* b
     store_state<K>(h, state, extState, b, d, c, valid, s, nb, ne);
 }
 
+// hookRows: 1 where every batch row has hooks of its own (a mixed-adapter batch: h' (B, D, nb), y' (B, D), A'
+// (B, D, ne), row b's at b's place), 0 where the rows share them ((D, nb), (D), (D, ne)); a block owns one batch
+// row (blockIdx.y), so its pointers move once, here. A row without a hook of its own reads zeros there, which the
+// arithmetic turns into the bits of no hook (h + 0 = h, y + 0 = y).
+__device__ __forceinline__ void hook_rows(int hookRows, const float*& hoff, const float*& yoff,
+                                          const float*& extNegA, int d, int nb, int ne) {
+    if (!hookRows) return;
+    const u64 b = blockIdx.y;
+    if (hoff) hoff += b * d * nb;
+    if (yoff) yoff += b * d;
+    if (extNegA) extNegA += b * d * ne;
+}
+
 // The forward's four instantiations: with or without h' (HO), vector or scalar tile (V: where TileLoadV serves the
 // layout and vec_ok the shapes; the choice is uniform over the launch, so no warp diverges on it)
 // P = 2 (two channels per lane, CH channels on S·CH/2 threads) needs the vector tile; where the shapes do not allow
@@ -1119,7 +1132,9 @@ __device__ __forceinline__ void fwd_entry(const T* x, const T* dt, const float* 
     extern "C" __global__ void FWD_LAUNCH_BOUNDS(S * CH) scan_fwd_##TN##_s##S##k##K##c##CH##t##TT(                  \
             const T* x, const T* dt, const float* negA, const T* bc, int ldbc, int bOff, const float* dskip,         \
             const T* z, int ldz, int zOff, float* state, const float* hoff, const float* yoff, const T* ext,         \
-            int ldext, const float* extNegA, float* extState, float* ckpt, T* y, int len, int d, int nb, int ne) {   \
+            int ldext, const float* extNegA, float* extState, float* ckpt, T* y, int len, int d, int nb, int ne,     \
+            int hookRows) {                                                                                          \
+        hook_rows(hookRows, hoff, yoff, extNegA, d, nb, ne);                                                         \
         fwd_entry<T, S, K, CH, TT>(x, dt, negA, bc, ldbc, bOff, dskip, z, ldz, zOff, state, hoff, yoff, ext, ldext,  \
                                    extNegA, extState, ckpt, y, len, d, nb, ne);                                      \
     }                                                                                                                \
@@ -1134,7 +1149,8 @@ __device__ __forceinline__ void fwd_entry(const T* x, const T* dt, const float* 
     extern "C" __global__ void __launch_bounds__(S * CH) scan_step_##TN##_s##S##k##K##c##CH##t##TT(                 \
             const T* x, const T* dt, const float* negA, const T* bc, int ldbc, int bOff, const float* dskip,         \
             const T* z, int ldz, int zOff, float* state, const float* hoff, const float* yoff, const T* ext,         \
-            int ldext, const float* extNegA, float* extState, T* y, int d, int nb, int ne) {                         \
+            int ldext, const float* extNegA, float* extState, T* y, int d, int nb, int ne, int hookRows) {           \
+        hook_rows(hookRows, hoff, yoff, extNegA, d, nb, ne);                                                         \
         if (hoff)                                                                                                    \
             scan_step<T, S, K, CH, true>(x, dt, negA, bc, ldbc, bOff, dskip, z, ldz, zOff, state, hoff, yoff, ext,   \
                                          ldext, extNegA, extState, y, d, nb, ne);                                    \
@@ -1152,7 +1168,9 @@ __device__ __forceinline__ void fwd_entry(const T* x, const T* dt, const float* 
     extern "C" __global__ void FWD_LAUNCH_BOUNDS(S * CH / 2) scan_fwd_##TN##_s##S##k##K##c##CH##t##TT##p2(           \
             const T* x, const T* dt, const float* negA, const T* bc, int ldbc, int bOff, const float* dskip,         \
             const T* z, int ldz, int zOff, float* state, const float* hoff, const float* yoff, const T* ext,         \
-            int ldext, const float* extNegA, float* extState, float* ckpt, T* y, int len, int d, int nb, int ne) {   \
+            int ldext, const float* extNegA, float* extState, float* ckpt, T* y, int len, int d, int nb, int ne,     \
+            int hookRows) {                                                                                          \
+        hook_rows(hookRows, hoff, yoff, extNegA, d, nb, ne);                                                         \
         fwd_entry<T, S, K, CH, TT, 2>(x, dt, negA, bc, ldbc, bOff, dskip, z, ldz, zOff, state, hoff, yoff, ext,      \
                                       ldext, extNegA, extState, ckpt, y, len, d, nb, ne);                            \
     }

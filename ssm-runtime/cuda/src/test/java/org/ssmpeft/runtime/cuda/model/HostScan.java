@@ -47,10 +47,16 @@ final class HostScan implements ScanOps {
         }
     }
 
-    private Step step(ScanShape s, ScanOperands o) {
+    // the step's operands of batch row b: with hookRows, row b's A' (B, D, n') at b's place
+    private Step step(ScanShape s, ScanOperands o, int b) {
         return new Step(mem.view(o.x()), mem.view(o.dt()), mem.view(o.negA()), mem.view(o.bc()), o.ldbc(),
-                o.bOffset(), mem.viewOrNull(o.ext()), o.ldExt(), mem.viewOrNull(o.extNegA()), s.channels(),
-                s.states(), s.extStates());
+                o.bOffset(), mem.viewOrNull(o.ext()), o.ldExt(), rowView(o.extNegA(), o, b,
+                (long) s.channels() * s.extStates()), s.channels(), s.states(), s.extStates());
+    }
+
+    // a hook's view for batch row b: row b's {@code size} floats with hookRows, else the shared ones; null if absent
+    private View rowView(long address, ScanOperands o, int b, long size) {
+        return address == 0 ? null : mem.view(o.hookRows() ? address + 4L * b * size : address);
     }
 
     @Override
@@ -63,16 +69,16 @@ final class HostScan implements ScanOps {
         int nt = nb + ne;
         int tt = ScanLayout.tileFor(nt);
         int chunks = (len + tt - 1) / tt;
-        Step st = step(s, o);
         View sv = mem.viewOrNull(state);
         View ev = mem.viewOrNull(extState);
         View ck = mem.viewOrNull(checkpoints);
         View skip = mem.viewOrNull(o.dSkip());
         View z = mem.viewOrNull(o.z());
-        View ho = mem.viewOrNull(o.hOffset());
-        View yo = mem.viewOrNull(o.yOffset());
         View yv = mem.view(y);
         for (int b = 0; b < batch; b++) {
+            Step st = step(s, o, b);
+            View ho = rowView(o.hOffset(), o, b, (long) d * nb);
+            View yo = rowView(o.yOffset(), o, b, d);
             for (int c = 0; c < d; c++) {
                 float[] h = new float[nt];
                 for (int n = 0; n < nt; n++) {
@@ -120,6 +126,9 @@ final class HostScan implements ScanOps {
     public void backward(ScanShape s, ScanOperands o, long checkpoints, long dy, SelectiveScanKernels.Gradients g,
                          long work) {
         mem.view(work);
+        if (o.hookRows()) {
+            throw new IllegalArgumentException("the scan backward takes hooks shared by the batch rows");
+        }
         int batch = s.batch();
         int len = s.len();
         int d = s.channels();
@@ -128,7 +137,7 @@ final class HostScan implements ScanOps {
         int nt = nb + ne;
         int tt = ScanLayout.tileFor(nt);
         int chunks = (len + tt - 1) / tt;
-        Step st = step(s, o);
+        Step st = step(s, o, 0);
         View ck = mem.view(checkpoints);
         View skip = mem.viewOrNull(o.dSkip());
         View z = mem.viewOrNull(o.z());
