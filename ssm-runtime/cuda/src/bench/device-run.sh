@@ -105,12 +105,14 @@ if [ "${DECODE:-}" = "1" ]; then
   # and prefill forward + one step per new token with the argmax on the host; the
   # weight-read floor from the copy bandwidth of the same run; a row-0 mismatch with batch 1 exits 4. The peer:
   # transformers' generate, pure-PyTorch path, ~1.8-3.5 s per call at this shape (anchors.md), 1 + DECODE_PEER_REPS
-  # calls per row, 4 rows. DECODE_METHODS: the base model and the model with a state offset (h) acting
+  # calls per row, 4 rows. DECODE_METHODS: the base model and the model with a state offset (h) acting; DECODE_ARGS:
+  # more DecodeBench options (e.g. "--mixed true": the mixed-adapter serving figure at batch 16)
   for m in ${DECODE_METHODS:-none state-offset}; do
     echo "== decode benchmark, method $m (Mamba-130M shape, prompt 16 + 128 new tokens, greedy, batch 1 and 16)"
     timeout ${DECODE_TIMEOUT:-120} $JAVA -cp "$CP" org.ssmpeft.runtime.cuda.bench.DecodeBench --backend cuda \
       --shape 130m --batch 1,16 --prompt 16 --new 128 --method $m --precision fp32,bf16 \
-      --warmup ${DECODE_WARMUP:-2} --reps ${DECODE_REPS:-5} 2>&1 | tee "$OUT/decode-bench-$m.log" | grep -v "^BENCH"
+      --warmup ${DECODE_WARMUP:-2} --reps ${DECODE_REPS:-5} ${DECODE_ARGS:-} 2>&1 | tee "$OUT/decode-bench-$m.log" \
+      | grep -v "^BENCH"
   done
   if [ "${DECODE_PEER:-1}" = "1" ]; then  # DECODE_PEER=0: DecodeBench alone
   echo "== transformers generate peer"

@@ -13,6 +13,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
+import java.util.function.Function;
 import org.ssmpeft.api.composition.AdapterFactory;
 import org.ssmpeft.api.composition.AdapterSet;
 import org.ssmpeft.api.registry.PeftMethods;
@@ -366,7 +367,7 @@ public final class DecodeBench {
                         byLoop.put(loop, results);
                     }
                     if (o.mixed) {
-                        checks.add(mixedServing(model, weights, prompts, o, precision));
+                        checks.addAll(mixedServing(model, weights, prompts, o, precision, failures));
                     }
                     if (byLoop.size() == 2) {
                         checks.add(sameTokens(byLoop.get(Loop.DECODER), byLoop.get(Loop.STEP), precision,
@@ -485,15 +486,20 @@ public final class DecodeBench {
 
     // forward and step with the argmax of the (B, V) logits on the host
     private static Chooser stepChooser(SsmModel model, AdapterSet adapters, SsmState state, int v) {
+        return stepChooser(p -> model.forward(p, adapters, state).last(), t -> model.step(t, adapters, state), v);
+    }
+
+    // the last logits (B, V) of a prefill and of a step, with the argmax on the host
+    private static Chooser stepChooser(Function<int[][], float[]> prefill, Function<int[], float[]> step, int v) {
         return new Chooser() {
             @Override
             public Chosen prefill(int[][] prompt) {
-                return chosen(model.forward(prompt, adapters, state).last(), prompt.length);
+                return chosen(prefill.apply(prompt), prompt.length);
             }
 
             @Override
             public Chosen step(int[] tokens) {
-                return chosen(model.step(tokens, adapters, state), tokens.length);
+                return chosen(step.apply(tokens), tokens.length);
             }
 
             private Chosen chosen(float[] logits, int rows) {
@@ -607,45 +613,76 @@ public final class DecodeBench {
 
     /**
      * The mixed-adapter serving figure (issue: GPU inference): B rows (the largest batch), each under its own state
-     * offset (h, initialised {@code normal}, seed per row), decoded through {@link SsmModel#step(int[], List,
-     * SsmState)} with the argmax on the host, against the same B rows all under row 0's offset through the same
-     * per-row call (which a batch of one adapter runs as one plain step). Median step time of each, one repetition
-     * after one warm-up; the line to print (and its BENCH line).
+     * offset (h, initialised {@code normal}, seed per row), in one batch, against the same B rows all under row 0's
+     * offset, through each loop of the run: the mixed decoder ({@link SsmModel#decoder(List, SsmState)}, on cuda one
+     * replayed step with the offsets read per row) or the per-row step ({@link SsmModel#step(int[], List,
+     * SsmState)}) with the argmax on the host. Median step time of each, the second of two repetitions; and a check
+     * that the first and the last row decode, in the mixed batch, the tokens they decode alone under their offset.
+     * The lines to print (with their BENCH lines).
      */
-    private static String mixedServing(SsmModel model, MambaWeights weights, int[][] prompts, Options o,
-                                       Precision precision) {
+    private static List<String> mixedServing(SsmModel model, MambaWeights weights, int[][] prompts, Options o,
+                                             Precision precision, List<String> failures) {
         int b = prompts.length;
-        int v = model.shape().vocab();
         var factory = new AdapterFactory(PeftMethods.load());
         List<AdapterSet> distinct = new ArrayList<>();
         for (int r = 0; r < b; r++) {
             distinct.add(BenchSetup.adapters(factory, Method.STATE_OFFSET.config, weights, o.seed + 1 + r));
         }
         List<AdapterSet> same = java.util.Collections.nCopies(b, distinct.get(0));
-        double mixedMs = perRowStep(model, prompts, distinct, o, v);
-        double sameMs = perRowStep(model, prompts, same, o, v);
-        String line = String.format(Locale.ROOT, "%s mixed-adapter serving, batch %d: %d different state offsets"
-                        + " %.3f ms a step (%.1f tokens/s), one offset for every row %.3f ms (%.1f tokens/s): %.1fx",
-                precision, b, b, mixedMs, b * 1e3 / mixedMs, sameMs, b * 1e3 / sameMs, mixedMs / sameMs);
-        return line + String.format(Locale.ROOT, "%nBENCH {\"bench\":\"decode-mixed\",\"precision\":%s,\"batch\":%d,"
-                + "\"mixed_step_ms\":%.4f,\"same_step_ms\":%.4f,\"backend\":%s}", quote(precision.id()), b, mixedMs,
-                sameMs, quote(model.backend()));
+        List<String> lines = new ArrayList<>();
+        for (Loop loop : o.loops) {
+            Served mixed = serve(model, prompts, distinct, o, loop);
+            Served one = serve(model, prompts, same, o, loop);
+            lines.add(String.format(Locale.ROOT, "%s mixed-adapter serving (%s loop), batch %d: %d different state"
+                            + " offsets %.3f ms a step (%.1f tokens/s), one offset for every row %.3f ms (%.1f"
+                            + " tokens/s): %.2fx", precision, loop.row, b, b, mixed.stepMs, b * 1e3 / mixed.stepMs,
+                    one.stepMs, b * 1e3 / one.stepMs, mixed.stepMs / one.stepMs)
+                    + String.format(Locale.ROOT, "%nBENCH {\"bench\":\"decode-mixed\",\"loop\":%s,"
+                            + "\"precision\":%s,\"batch\":%d,\"mixed_step_ms\":%.4f,\"same_step_ms\":%.4f,"
+                            + "\"backend\":%s}", quote(loop.row), quote(precision.id()), b, mixed.stepMs, one.stepMs,
+                    quote(model.backend())));
+            List<String> differ = new ArrayList<>();
+            for (int r : b == 1 ? new int[] {0} : new int[] {0, b - 1}) {
+                Served alone = serve(model, new int[][] {prompts[r]}, List.of(distinct.get(r)), o, loop);
+                int at = firstDifference(mixed.tokens[r], alone.tokens[0]);
+                if (at >= 0) {
+                    differ.add("row " + r + " at new token " + at);
+                    failures.add(precision + " " + loop.row + " loop: row " + r + " of the mixed-adapter batch"
+                            + " decoded " + mixed.tokens[r][at] + " at new token " + at + " where the row alone"
+                            + " decoded " + alone.tokens[0][at]);
+                }
+            }
+            lines.add(precision + " mixed-adapter rows vs alone (" + loop.row + " loop): " + (differ.isEmpty()
+                    ? "the first and last rows decode the tokens they decode alone" : "DIFFER ("
+                    + String.join("; ", differ) + ")"));
+        }
+        return lines;
     }
 
-    // median ms of the steps of a per-row decode (prefill + new − 1 steps), the second of two repetitions
-    private static double perRowStep(SsmModel model, int[][] prompts, List<AdapterSet> perRow, Options o, int v) {
+    /** A served batch: its median step time and its tokens (B, new). */
+    private record Served(double stepMs, int[][] tokens) {
+    }
+
+    // prefill + new − 1 steps of a per-row batch through the loop, the second of two repetitions timed
+    private static Served serve(SsmModel model, int[][] prompts, List<AdapterSet> perRow, Options o, Loop loop) {
+        int v = model.shape().vocab();
         double[] ms = new double[o.newTokens - 1];
+        int[][] out = new int[prompts.length][o.newTokens];
         for (int rep = 0; rep < 2; rep++) {
-            try (SsmState state = model.newState(prompts.length)) {
-                int[] next = argmax(model.forward(prompts, perRow, state).last(), prompts.length, v);
+            try (SsmState state = model.newState(prompts.length); Chooser chooser = loop == Loop.DECODER
+                    ? decoderChooser(model.decoder(perRow, state))
+                    : stepChooser(p -> model.forward(p, perRow, state).last(), t -> model.step(t, perRow, state), v)) {
+                Chosen c = chooser.prefill(prompts);
+                put(out, 0, c.ids());
                 for (int n = 1; n < o.newTokens; n++) {
                     long t0 = System.nanoTime();
-                    next = argmax(model.step(next, perRow, state), prompts.length, v);
+                    c = chooser.step(c.ids());
                     ms[n - 1] = (System.nanoTime() - t0) / 1e6;
+                    put(out, n, c.ids());
                 }
             }
         }
-        return ms.length == 0 ? Double.NaN : median(ms);
+        return new Served(ms.length == 0 ? Double.NaN : median(ms), out);
     }
 
     /**

@@ -170,10 +170,25 @@ class DecodeBenchTest {
                 java.util.stream.Stream.of("--mixed", "true", "--loop", "step")).toArray(String[]::new);
         Run r = run(args);
         assertThat(r.code()).as(r.out()).isZero();
-        assertThat(r.out()).containsPattern("fp32 mixed-adapter serving, batch 2: 2 different state offsets [0-9.]+ ms"
-                        + " a step \\([0-9.]+ tokens/s\\), one offset for every row [0-9.]+ ms")
-                .contains("BENCH {\"bench\":\"decode-mixed\",\"precision\":\"fp32\",\"batch\":2,")
+        assertThat(r.out()).containsPattern("fp32 mixed-adapter serving \\(step loop\\), batch 2: 2 different state"
+                        + " offsets [0-9.]+ ms a step \\([0-9.]+ tokens/s\\), one offset for every row [0-9.]+ ms")
+                .contains("BENCH {\"bench\":\"decode-mixed\",\"loop\":\"step\",\"precision\":\"fp32\",\"batch\":2,")
+                .contains("fp32 mixed-adapter rows vs alone (step loop): the first and last rows decode the tokens"
+                        + " they decode alone")
+                .doesNotContain("mixed-adapter serving (decoder loop)")
                 .doesNotContain("decoder vs step loop").doesNotContain("FAILED");
+    }
+
+    @Test
+    void onCpuTheMixedDecoderServesThroughBothLoops() throws Exception {
+        String[] args = java.util.stream.Stream.concat(java.util.Arrays.stream(tinyCpu("fp32", "none")),
+                java.util.stream.Stream.of("--mixed", "true")).toArray(String[]::new);
+        Run r = run(args);
+        assertThat(r.code()).as(r.out()).isZero();
+        assertThat(r.out()).contains("fp32 mixed-adapter serving (decoder loop), batch 2")
+                .contains("fp32 mixed-adapter serving (step loop), batch 2")
+                .contains("fp32 mixed-adapter rows vs alone (decoder loop): the first and last rows decode")
+                .doesNotContain("FAILED");
     }
 
     @Test
