@@ -21,7 +21,7 @@ set -uo pipefail
 OUT=${OUT:-/tmp/out}
 mkdir -p "$OUT"
 tar -xJf .device/jre.tar.xz -C /tmp
-JAVA="/tmp/jre/bin/java --enable-native-access=ALL-UNNAMED -Xmx16g"
+JAVA="/tmp/jre/bin/java --enable-native-access=ALL-UNNAMED --add-modules jdk.incubator.vector -Xmx16g"
 CP=$(ls .device/lib/*.jar | tr '\n' ':')  # the JUnit console does not expand dir/*
 export SSMPEFT_CUDA_LIBRARY_PATH=${SSMPEFT_CUDA_LIBRARY_PATH:-}
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,utilization.gpu,memory.used --format=csv | tee "$OUT/gpu.txt"

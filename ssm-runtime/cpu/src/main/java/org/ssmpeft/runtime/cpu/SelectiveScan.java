@@ -1,7 +1,7 @@
 package org.ssmpeft.runtime.cpu;
 
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -20,9 +20,9 @@ import jdk.incubator.vector.VectorSpecies;
  * checkpoint, with the forward's very expression ({@link #advance}), so the recomputed states are the forward's bit
  * for bit.
  *
- * <p>The step's N decays and updates run in lanes of the machine's preferred vector ({@link #advance}: exp through
- * the Vector API, within an ulp of {@code (float) Math.exp}, a scalar tail for N not a multiple of the lanes); the
- * read-out C·h sums in index order, as before.
+ * <p>The step's N decays and updates run in lanes of the machine's preferred vector ({@link #advance}: exp by
+ * {@link LaneExp}, whose lanes and scalar tail (for N not a multiple of the lanes) give the same bits however the JIT
+ * compiled them); the read-out C·h sums in index order, as before.
  */
 final class SelectiveScan {
 
@@ -44,7 +44,7 @@ final class SelectiveScan {
                         float delta, float xv, int n) {
         int i = 0;
         for (int bound = LANES.loopBound(n); i < bound; i += LANES.length()) {
-            FloatVector e = FloatVector.fromArray(LANES, a, aOff + i).mul(delta).lanewise(VectorOperators.EXP);
+            FloatVector e = LaneExp.exp(FloatVector.fromArray(LANES, a, aOff + i).mul(delta));
             FloatVector u = FloatVector.fromArray(LANES, bc, bRow + i).mul(delta).mul(xv);
             e.mul(FloatVector.fromArray(LANES, src, sOff + i)).add(u).intoArray(dst, dOff + i);
         }
@@ -57,15 +57,39 @@ final class SelectiveScan {
     static void decays(float[] dst, float[] a, int aOff, float delta, int n) {
         int i = 0;
         for (int bound = LANES.loopBound(n); i < bound; i += LANES.length()) {
-            FloatVector.fromArray(LANES, a, aOff + i).mul(delta).lanewise(VectorOperators.EXP).intoArray(dst, i);
+            LaneExp.exp(FloatVector.fromArray(LANES, a, aOff + i).mul(delta)).intoArray(dst, i);
         }
         for (; i < n; i++) {
             dst[i] = decay(delta, a[aOff + i]);
         }
     }
 
+    // halves, quarters, ... of the lanes: lane i of rearrange(HALVES[j]) is lane i + L/2^(j+1) (mod L)
+    private static final VectorShuffle<Float>[] HALVES = halves();
+
+    @SuppressWarnings("unchecked")
+    private static VectorShuffle<Float>[] halves() {
+        int steps = Integer.numberOfTrailingZeros(LANES.length());
+        VectorShuffle<Float>[] out = new VectorShuffle[steps];
+        for (int j = 0, h = LANES.length() / 2; h > 0; j++, h /= 2) {
+            out[j] = VectorShuffle.iota(LANES, h, 1, true);
+        }
+        return out;
+    }
+
+    /**
+     * Σ of the lanes in a fixed tree (halves added, then quarters, ...): the Vector API's own
+     * {@code reduceLanes(ADD)} sums in an order that depends on how the JIT compiled the caller, so its bits did.
+     */
+    static float sum(FloatVector v) {
+        for (VectorShuffle<Float> s : HALVES) {
+            v = v.add(v.rearrange(s));
+        }
+        return v.lane(0);
+    }
+
     private static float decay(float delta, float a) {
-        return (float) Math.exp(delta * a);
+        return LaneExp.exp(delta * a);
     }
 
     /** Gradients of the scan; null entries are not computed. Parameter gradients are summed over the batch (+=). */
@@ -260,8 +284,8 @@ final class SelectiveScan {
                             }
                             dhi.mul(ei).intoArray(dh, hc + i0);
                         }
-                        dxv += vdx.reduceLanes(VectorOperators.ADD);
-                        ddt += vddt.reduceLanes(VectorOperators.ADD);
+                        dxv += sum(vdx);
+                        ddt += sum(vddt);
                         for (int i = i0; i < n; i++) {
                             float ci = bc[cRow + i];
                             float bi = bc[bRow + i];
