@@ -1,7 +1,6 @@
 package org.ssmpeft.runtime.cpu;
 
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -36,60 +35,52 @@ final class SelectiveScan {
     }
 
     /**
-     * One step of the recurrence for one channel: dst[dOff + i] = exp(Δ·a_i)·src[sOff + i] + (Δ·B_i)·x for i < n
-     * (dst may be src). Vector lanes, then a scalar tail; the forward and the backward's recomputation both call it,
-     * so they agree bit for bit.
+     * One step of the recurrence for one channel: dst[dOff + i] = e[eOff + i]·src[sOff + i] + (Δ·B_i)·x for i < n
+     * (dst may be src), e the channel's decays exp(Δ·a_i) ({@link #decays}). Vector lanes, then a scalar tail; the
+     * forward and the backward's recomputation both call it, so they agree bit for bit.
      */
-    static void advance(float[] dst, int dOff, float[] src, int sOff, float[] a, int aOff, float[] bc, int bRow,
+    static void advance(float[] dst, int dOff, float[] src, int sOff, float[] e, int eOff, float[] bc, int bRow,
                         float delta, float xv, int n) {
         int i = 0;
         for (int bound = LANES.loopBound(n); i < bound; i += LANES.length()) {
-            FloatVector e = LaneExp.exp(FloatVector.fromArray(LANES, a, aOff + i).mul(delta));
             FloatVector u = FloatVector.fromArray(LANES, bc, bRow + i).mul(delta).mul(xv);
-            e.mul(FloatVector.fromArray(LANES, src, sOff + i)).add(u).intoArray(dst, dOff + i);
+            FloatVector.fromArray(LANES, e, eOff + i).mul(FloatVector.fromArray(LANES, src, sOff + i)).add(u)
+                    .intoArray(dst, dOff + i);
         }
         for (; i < n; i++) {
-            dst[dOff + i] = decay(delta, a[aOff + i]) * src[sOff + i] + (delta * bc[bRow + i]) * xv;
+            dst[dOff + i] = e[eOff + i] * src[sOff + i] + (delta * bc[bRow + i]) * xv;
         }
-    }
-
-    /** dst[i] = exp(Δ·a_i) for i < n, as {@link #advance} computes them (the backward's decays). */
-    static void decays(float[] dst, float[] a, int aOff, float delta, int n) {
-        int i = 0;
-        for (int bound = LANES.loopBound(n); i < bound; i += LANES.length()) {
-            LaneExp.exp(FloatVector.fromArray(LANES, a, aOff + i).mul(delta)).intoArray(dst, i);
-        }
-        for (; i < n; i++) {
-            dst[i] = decay(delta, a[aOff + i]);
-        }
-    }
-
-    // halves, quarters, ... of the lanes: lane i of rearrange(HALVES[j]) is lane i + L/2^(j+1) (mod L)
-    private static final VectorShuffle<Float>[] HALVES = halves();
-
-    @SuppressWarnings("unchecked")
-    private static VectorShuffle<Float>[] halves() {
-        int steps = Integer.numberOfTrailingZeros(LANES.length());
-        VectorShuffle<Float>[] out = new VectorShuffle[steps];
-        for (int j = 0, h = LANES.length() / 2; h > 0; j++, h /= 2) {
-            out[j] = VectorShuffle.iota(LANES, h, 1, true);
-        }
-        return out;
     }
 
     /**
-     * Σ of the lanes in a fixed tree (halves added, then quarters, ...): the Vector API's own
-     * {@code reduceLanes(ADD)} sums in an order that depends on how the JIT compiled the caller, so its bits did.
+     * The decays of a step for a block of channels: dst[j·n + i] = exp(a[aOff + j·n + i]·Δ_j) for j < channels,
+     * Δ_j = dt[dtOff + j] ({@link LaneExp}: the same bits however the JIT compiled it).
      */
-    static float sum(FloatVector v) {
-        for (VectorShuffle<Float> s : HALVES) {
-            v = v.add(v.rearrange(s));
-        }
-        return v.lane(0);
+    static void decays(float[] dst, float[] a, int aOff, float[] dt, int dtOff, int channels, int n) {
+        LaneExp.exp(a, aOff, dt, dtOff, channels, n, dst, 0);
     }
 
-    private static float decay(float delta, float a) {
-        return LaneExp.exp(delta * a);
+    /**
+     * Σ of {@code lanes} (a vector's lanes, stored) in a fixed pairwise tree ((l0 + l1) + (l2 + l3)) + ..., in place:
+     * the Vector API's own {@code reduceLanes(ADD)} sums in an order that depends on how the JIT compiled the caller
+     * (so its bits did), and a tree of lane shuffles was 3x slower here than these scalar adds. It takes the stored
+     * lanes, not the vector, so no vector crosses a call the JIT may not inline.
+     */
+    static float sum(float[] lanes) {
+        float[] l = lanes;
+        if (l.length == 16) { // 512-bit lanes, unrolled: the same tree without the stores
+            return (((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7])))
+                    + (((l[8] + l[9]) + (l[10] + l[11])) + ((l[12] + l[13]) + (l[14] + l[15])));
+        }
+        if (l.length == 8) { // 256-bit lanes
+            return ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]));
+        }
+        for (int h = 1; h < lanes.length; h <<= 1) {
+            for (int i = 0; i + h < lanes.length; i += 2 * h) {
+                lanes[i] += lanes[i + h];
+            }
+        }
+        return lanes[0];
     }
 
     /** Gradients of the scan; null entries are not computed. Parameter gradients are summed over the batch (+=). */
@@ -131,6 +122,7 @@ final class SelectiveScan {
             int c0 = (task % blocks) * CHANNEL_BLOCK;
             int c1 = Math.min(d, c0 + CHANNEL_BLOCK);
             int hBase = (b * d) * n;
+            float[] e = new float[(c1 - c0) * n]; // a step's decays of the block's channels
             for (int t = start; t < len; t++) {
                 if (checkpoints != null && t % chunk == 0) {
                     int ck = ((b * chunks + t / chunk) * d) * n;
@@ -139,12 +131,13 @@ final class SelectiveScan {
                 int m = b * len + t;
                 int bRow = m * ldbc + bOff;
                 int cRow = bRow + n;
+                decays(e, a, c0 * n, dt, m * d + c0, c1 - c0, n);
                 for (int c = c0; c < c1; c++) {
                     float delta = dt[m * d + c];
                     float xv = x[m * d + c];
                     int hc = hBase + c * n;
                     int ac = c * n;
-                    advance(state, hc, state, hc, a, ac, bc, bRow, delta, xv, n);
+                    advance(state, hc, state, hc, e, (c - c0) * n, bc, bRow, delta, xv, n);
                     float acc = 0f;
                     for (int i = 0; i < n; i++) {
                         acc += state[hc + i] * bc[cRow + i];
@@ -194,7 +187,8 @@ final class SelectiveScan {
             int cn = (c1 - c0) * n;
             float[] hs = new float[(chunk + 1) * cn]; // h_{t0-1} .. h_{t1-1} of the chunk being swept
             float[] dh = new float[cn];
-            float[] e = new float[n];
+            float[] e = new float[cn]; // a step's decays of the block's channels
+            float[] lanes = new float[LANES.length()];
             int pb = (blk * m) * 2 * n;
             for (int k = chunks - 1; k >= 0; k--) {
                 int t0 = k * chunk;
@@ -205,12 +199,12 @@ final class SelectiveScan {
                     int bRow = mm * ldbc + bOff;
                     int prev = (t - t0) * cn;
                     int cur = prev + cn;
+                    decays(e, a, c0 * n, dt, mm * d + c0, c1 - c0, n);
                     for (int c = c0; c < c1; c++) {
                         float delta = dt[mm * d + c];
                         float xv = x[mm * d + c];
                         int hc = (c - c0) * n;
-                        int ac = c * n;
-                        advance(hs, cur + hc, hs, prev + hc, a, ac, bc, bRow, delta, xv, n);
+                        advance(hs, cur + hc, hs, prev + hc, e, hc, bc, bRow, delta, xv, n);
                     }
                 }
                 for (int t = t1 - 1; t >= t0; t--) {
@@ -220,6 +214,7 @@ final class SelectiveScan {
                     int prev = (t - t0) * cn;
                     int cur = prev + cn;
                     int pRow = pb + mm * 2 * n;
+                    decays(e, a, c0 * n, dt, mm * d + c0, c1 - c0, n);
                     for (int c = c0; c < c1; c++) {
                         float delta = dt[mm * d + c];
                         float xv = x[mm * d + c];
@@ -251,7 +246,6 @@ final class SelectiveScan {
                         float dxv = ds * dSkip[c];
                         float ddt = 0f;
                         int pc = (b * d + c) * n;
-                        decays(e, a, ac, delta, n);
                         // the same per-element products in vector lanes; dx and dΔ sum their lanes at the end (another
                         // order than the scalar tail's)
                         FloatVector vdx = FloatVector.zero(LANES);
@@ -272,7 +266,7 @@ final class SelectiveScan {
                                 FloatVector.fromArray(LANES, dhOffPart, pc + i0).add(ci.mul(ds))
                                         .intoArray(dhOffPart, pc + i0);
                             }
-                            FloatVector ei = FloatVector.fromArray(LANES, e, i0);
+                            FloatVector ei = FloatVector.fromArray(LANES, e, hc + i0);
                             vdx = vdx.add(dhi.mul(delta).mul(bi));
                             FloatVector.fromArray(LANES, dbcPart, pRow + i0).add(dhi.mul(delta).mul(xv))
                                     .intoArray(dbcPart, pRow + i0);
@@ -284,8 +278,10 @@ final class SelectiveScan {
                             }
                             dhi.mul(ei).intoArray(dh, hc + i0);
                         }
-                        dxv += sum(vdx);
-                        ddt += sum(vddt);
+                        vdx.intoArray(lanes, 0);
+                        dxv += sum(lanes);
+                        vddt.intoArray(lanes, 0);
+                        ddt += sum(lanes);
                         for (int i = i0; i < n; i++) {
                             float ci = bc[cRow + i];
                             float bi = bc[bRow + i];
@@ -298,11 +294,11 @@ final class SelectiveScan {
                             }
                             dxv += dhi * delta * bi;
                             dbcPart[pRow + i] += dhi * delta * xv;
-                            ddt += dhi * (bi * xv + a[ac + i] * e[i] * hPrev);
+                            ddt += dhi * (bi * xv + a[ac + i] * e[hc + i] * hPrev);
                             if (dAPart != null) {
-                                dAPart[pc + i] += dhi * delta * e[i] * hPrev;
+                                dAPart[pc + i] += dhi * delta * e[hc + i] * hPrev;
                             }
-                            dh[hc + i] = dhi * e[i];
+                            dh[hc + i] = dhi * e[hc + i];
                         }
                         g.dx[mm * d + c] = dxv;
                         g.ddt[mm * d + c] = ddt;

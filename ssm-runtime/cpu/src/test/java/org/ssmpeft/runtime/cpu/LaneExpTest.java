@@ -37,10 +37,14 @@ class LaneExpTest {
         return x;
     }
 
+    // the array form as the scan calls it: rows of 3 vectors and a tail (lanes, then the scalar twin), scale 1
     private static void lanes(float[] x, float[] out) {
-        for (int i = 0; i < x.length; i += LANES.length()) {
-            LaneExp.exp(FloatVector.fromArray(LANES, x, i)).intoArray(out, i);
-        }
+        int n = 3 * LANES.length() + 5;
+        int rows = x.length / n;
+        float[] ones = new float[rows + 1];
+        java.util.Arrays.fill(ones, 1f);
+        LaneExp.exp(x, 0, ones, 0, rows, n, out, 0);
+        LaneExp.exp(x, rows * n, ones, rows, 1, x.length - rows * n, out, rows * n);
     }
 
     @Test
@@ -99,10 +103,12 @@ class LaneExpTest {
         }
         for (int j = 0; j < vectors; j++) {
             float[] v = java.util.Arrays.copyOfRange(x, j * LANES.length(), (j + 1) * LANES.length());
-            for (int h = v.length / 2; h > 0; h /= 2) {
-                for (int i = 0; i < h; i++) {
-                    v[i] = v[i] + v[i + h]; // lane i of v + rotate(v, h), the lanes below h
+            for (int h = 1; h < v.length; h *= 2) {
+                float[] w = new float[v.length];
+                for (int i = 0; i < v.length; i++) {
+                    w[i] = v[i] + v[(i + h) % v.length]; // lane i of v + v rotated by h
                 }
+                v = w;
             }
             assertThat(first[j]).as("first call, vector %d", j).isEqualTo(v[0]);
             assertThat(later[j]).as("compiled, vector %d", j).isEqualTo(v[0]);
@@ -112,7 +118,7 @@ class LaneExpTest {
     private static float[] sums(float[] x, int vectors) {
         float[] out = new float[vectors];
         for (int j = 0; j < vectors; j++) {
-            out[j] = SelectiveScan.sum(FloatVector.fromArray(LANES, x, j * LANES.length()));
+            out[j] = SelectiveScan.sum(java.util.Arrays.copyOfRange(x, j * LANES.length(), (j + 1) * LANES.length()));
         }
         return out;
     }
