@@ -27,7 +27,8 @@ import org.ssmpeft.runtime.plan.RowPlans;
  *
  * <p><b>Mixed-adapter batches.</b> {@link #forward(int[][], List, SsmState)} and {@link #step(int[], List, SsmState)}
  * take one adapter set per row: row b is computed under {@code perRow.get(b)}, in one call, and gives what row b run
- * alone under its set gives (bit for bit on cpu). Rows may differ in everything but what they must share (checked
+ * alone under its set gives (bit for bit on cpu, within float32 rounding on cuda), and
+ * {@link #decoder(List, SsmState)} decodes such a batch. Rows may differ in everything but what they must share (checked
  * by {@link RowPlans}, which names the rows): the prompt length (logits are one (B, P+T, V) block: rows with prompts
  * of different lengths are refused, not padded), parameter deltas (they change the shared base weights) and state
  * extension widths (one state holds every row).
@@ -103,9 +104,9 @@ public interface SsmModel {
      * model, or when rows disagree on the prompt length, the parameter deltas or the state extension widths.
      *
      * <p>By default row by row: each row is run alone from a copy of its state row, and written back with
-     * {@link SsmState#setRows} (so a backend whose state does not implement it, cuda for now, refuses mixed batches
-     * here). A backend that computes the batch in one pass overrides it (cpu: the base products over all rows, each
-     * row's hooks on its own rows). A batch whose rows all act under the same adapters is one plain
+     * {@link SsmState#setRows} (a backend whose state does not implement it refuses mixed batches here). A backend
+     * that computes the batch in one pass overrides it (cpu and cuda: the base products over all rows, each row's
+     * hooks on its own rows). A batch whose rows all act under the same adapters is one plain
      * {@link #forward(int[][], AdapterSet, SsmState)}.
      */
     default Logits forward(int[][] tokens, List<AdapterSet> perRow, SsmState state) {

@@ -25,6 +25,10 @@ import org.ssmpeft.runtime.plan.RowPlans;
  * different {@code n} records again. The replay computes what the model's own step computes: the same kernels on the
  * same operands (the tests check the tokens and log-probabilities against the model's step and the host ranking).
  *
+ * <p>A mixed-adapter batch's decoder (a stack per row) records the same step over a {@link BatchPlan}: each row's
+ * hooks on its rows, the scan reading the rows' offsets per row, so 16 rows under 16 state offsets step as fast as
+ * under one. Rows keep their adapters by position (a reorder must move rows only among rows of the same stack).
+ *
  * <p>Not thread-safe (a decoder is one sequence batch's); its device work runs under the device lock.
  */
 final class CudaDecoder implements Decoder {
