@@ -27,11 +27,11 @@ import org.ssmpeft.runtime.plan.RowPlans;
  *
  * <p><b>Mixed-adapter batches.</b> {@link #forward(int[][], List, SsmState)} and {@link #step(int[], List, SsmState)}
  * take one adapter set per row: row b is computed under {@code perRow.get(b)}, in one call, and gives what row b
- * run alone under its set gives (bit for bit on cpu, within float32 rounding on cuda), and
- * {@link #decoder(List, SsmState)} decodes such a batch. Rows may differ in everything but what they must share
- * (checked by {@link RowPlans}, which names the rows): the prompt length (logits are one (B, P+T, V) block: rows with prompts
- * of different lengths are refused, not padded), parameter deltas (they change the shared base weights) and state
- * extension widths (one state holds every row).
+ * run alone under its set gives (bit for bit on cpu, within float32 rounding on cuda), and {@link #decoder(List,
+ * SsmState)} decodes such a batch. Rows may differ in everything but what they must share (checked by {@link RowPlans},
+ * which names the rows): the prompt length (logits are one (B, P+T, V) block: rows with prompts of different lengths
+ * are refused, not padded), parameter deltas (they change the shared base weights) and state extension widths (one
+ * state holds every row).
  *
  * <p>Implementations are thread-safe for concurrent calls with distinct states; adapters must not change during a
  * call.
