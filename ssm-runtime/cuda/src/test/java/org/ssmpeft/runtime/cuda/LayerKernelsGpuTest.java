@@ -714,6 +714,34 @@ class LayerKernelsGpuTest {
         assertClose("addBroadcast " + c, down(state, want.length), want, terms, c.size, Tol.ELEMENTWISE);
     }
 
+    record Gather(int source, int[] rows, long size) {
+        @Override
+        public String toString() {
+            return "source " + source + ", rows " + Arrays.toString(rows) + ", size " + size;
+        }
+    }
+
+    static final List<Gather> GATHER = List.of(new Gather(1, new int[] {0}, 1),
+            new Gather(4, new int[] {3, 2, 1, 0}, 37), new Gather(4, new int[] {2, 2, 0, 2, 3, 1}, 5),
+            new Gather(16, new int[] {15, 0, 7, 7}, 1536L * 16));
+
+    @ParameterizedTest(name = "{0}")
+    @FieldSource("GATHER")
+    void gatherRowsCopiesEachPickedRowExactly(Gather c) {
+        Random r = seeded("gatherRows", GATHER.indexOf(c));
+        int n = c.rows.length;
+        float[] src = uniform(r, Math.toIntExact(c.source * c.size), 1);
+        float[] want = withTail(new float[Math.toIntExact(n * c.size)], NAN);
+        for (int i = 0; i < n; i++) {
+            System.arraycopy(src, Math.toIntExact(c.rows[i] * c.size), want, Math.toIntExact(i * c.size),
+                    Math.toIntExact(c.size));
+        }
+        DeviceBuffer dst = poisoned(arena, want.length);
+        kernels.gatherRows(dst.address(), up(arena, src).address(), upInts(arena, c.rows).address(), n, c.size);
+        // copies: bit for bit, the tail untouched
+        assertThat(down(dst, want.length)).as("gatherRows " + c).isEqualTo(want);
+    }
+
     static final List<Integer> NEG_EXP = List.of(1, 100, 1536 * 16 + 3);
 
     @ParameterizedTest(name = "{0}")

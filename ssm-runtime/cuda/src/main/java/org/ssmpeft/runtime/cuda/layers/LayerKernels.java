@@ -41,7 +41,7 @@ public final class LayerKernels implements AutoCloseable {
             "conv_silu_dp", "conv_silu_bwd", "conv_param_finish", "softplus_inplace", "dt_softplus",
             "softplus_bwd_inplace", "cross_entropy", "top_tokens",
             "dora_fwd", "dora_bwd", "to_bf16_2d", "copy_2d", "fill", "add_scaled", "sum_batches", "add_broadcast",
-            "neg_exp",
+            "gather_rows", "neg_exp",
             "mul_add");
 
     private final CudaContext context;
@@ -448,6 +448,18 @@ public final class LayerKernels implements AutoCloseable {
         }
         elementwise("sum_batches", (long) rows * cols, dst, src, batches, batchStride, rows, cols, ld,
                 accumulate ? 1 : 0);
+    }
+
+    /**
+     * dst (n, size) row i <- src row rows[i], {@code rows} n int32 indices on the device (each a row of src): a
+     * state's rows reordered (beam search, from a copy) or picked (repeat, fork) in one launch.
+     */
+    public void gatherRows(long dst, long src, long rows, int n, long size) {
+        sizes("gatherRows", "n, size", n, size);
+        present("gatherRows", "dst", dst);
+        present("gatherRows", "src", src);
+        present("gatherRows", "rows", rows);
+        elementwise("gather_rows", (long) n * size, dst, src, rows, n, size);
     }
 
     /** state (B, S) += v (S) for every batch row (an initial state added to a fresh state). */

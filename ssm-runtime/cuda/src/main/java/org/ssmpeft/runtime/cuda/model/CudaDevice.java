@@ -387,6 +387,11 @@ final class CudaDevice {
         }
 
         @Override
+        public void gatherRows(long dst, long src, long rows, int n, long size) {
+            k.gatherRows(dst, src, rows, n, size);
+        }
+
+        @Override
         public void negExp(long negA, long aLog, long n) {
             k.negExp(negA, aLog, n);
         }

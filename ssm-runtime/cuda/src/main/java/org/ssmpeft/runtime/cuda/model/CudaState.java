@@ -221,13 +221,14 @@ public final class CudaState implements SsmState {
         }
         device.locked(() -> {
             requireOpen();
-            // gather from a copy of each buffer back into it: the state keeps its buffers
+            // gather from a copy of each buffer back into it, one launch a buffer: the state keeps its buffers
             try (DeviceMemory.Arena tmp = device.memory().arena()) {
+                long index = upload(tmp, rows);
                 for (int l = 0; l < layers; l++) {
-                    gatherInPlace(tmp, conv[l], convFloats() / batch, rows);
-                    gatherInPlace(tmp, ssm[l], ssmFloats() / batch, rows);
+                    gatherInPlace(tmp, conv[l], convFloats() / batch, index);
+                    gatherInPlace(tmp, ssm[l], ssmFloats() / batch, index);
                     if (extraWidths[l] > 0) {
-                        gatherInPlace(tmp, extra[l], extraFloats(l) / batch, rows);
+                        gatherInPlace(tmp, extra[l], extraFloats(l) / batch, index);
                     }
                 }
                 device.memory().sync(); // the copies finish before tmp is freed
@@ -235,17 +236,17 @@ public final class CudaState implements SsmState {
         });
     }
 
-    private void gatherInPlace(DeviceMemory.Arena tmp, long buffer, long rowFloats, int[] rows) {
-        long copy = tmp.floats(rowFloats * batch);
-        device.memory().copy(copy, buffer, rowFloats * batch);
-        gather(buffer, copy, rowFloats, rows);
+    // the row indices on the device, in tmp
+    private long upload(DeviceMemory.Arena tmp, int[] rows) {
+        long index = tmp.floats(rows.length);
+        device.memory().uploadInts(index, rows);
+        return index;
     }
 
-    // dst row i <- src row rows[i], rows of rowFloats floats
-    private void gather(long dst, long src, long rowFloats, int[] rows) {
-        for (int i = 0; i < rows.length; i++) {
-            device.memory().copy(dst + 4L * rowFloats * i, src + 4L * rowFloats * rows[i], rowFloats);
-        }
+    private void gatherInPlace(DeviceMemory.Arena tmp, long buffer, long rowFloats, long index) {
+        long copy = tmp.floats(rowFloats * batch);
+        device.memory().copy(copy, buffer, rowFloats * batch);
+        device.layers().gatherRows(buffer, copy, index, batch, rowFloats);
     }
 
     private void checkRows(int[] rows) {
@@ -280,12 +281,16 @@ public final class CudaState implements SsmState {
             requireOpen();
             CudaState s = model.register(new CudaState(model, device, rows.length, device.memory().arena(), true));
             s.requireExtraState(extraWidths);
-            for (int l = 0; l < layers; l++) {
-                gather(s.conv[l], conv[l], convFloats() / batch, rows);
-                gather(s.ssm[l], ssm[l], ssmFloats() / batch, rows);
-                if (extraWidths[l] > 0) {
-                    gather(s.extra[l], extra[l], extraFloats(l) / batch, rows);
+            try (DeviceMemory.Arena tmp = device.memory().arena()) {
+                long index = upload(tmp, rows);
+                for (int l = 0; l < layers; l++) {
+                    device.layers().gatherRows(s.conv[l], conv[l], index, rows.length, convFloats() / batch);
+                    device.layers().gatherRows(s.ssm[l], ssm[l], index, rows.length, ssmFloats() / batch);
+                    if (extraWidths[l] > 0) {
+                        device.layers().gatherRows(s.extra[l], extra[l], index, rows.length, extraFloats(l) / batch);
+                    }
                 }
+                device.memory().sync(); // the gathers finish before tmp is freed
             }
             s.position = position;
             return s;

@@ -53,6 +53,9 @@ interface LayerOps {
 
     void addBroadcast(long state, long v, int batch, int size);
 
+    /** dst (n, size) row i <- src row rows[i]; rows: n int32 on the device. */
+    void gatherRows(long dst, long src, long rows, int n, long size);
+
     void negExp(long negA, long aLog, long n);
 
     void mulAdd(long dst, long a, long b, long n);

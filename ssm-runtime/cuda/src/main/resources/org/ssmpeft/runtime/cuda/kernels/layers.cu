@@ -535,6 +535,14 @@ extern "C" __global__ void sum_batches(float* dst, const float* src, int batches
     }
 }
 
+// dst (n, S) row i <- src row rows[i]: a state's rows reordered (beam search, through a copy) or picked (repeat, fork)
+extern "C" __global__ void gather_rows(float* dst, const float* src, const int* rows, int n, u64 size) {
+    GRID_STRIDE(i, (u64) n * size) {
+        u64 r = i / size, c = i % size;
+        dst[i] = src[(u64) rows[r] * size + c];
+    }
+}
+
 // state (B, S) += v (S) for every batch row
 extern "C" __global__ void add_broadcast(float* state, const float* v, int batch, int size) {
     GRID_STRIDE(i, (u64) batch * size) state[i] = state[i] + v[i % size];

@@ -474,6 +474,19 @@ final class HostLayers implements LayerOps {
     }
 
     @Override
+    public void gatherRows(long dst, long src, long rows, int n, long size) {
+        View d = mem.view(dst);
+        View s = mem.view(src);
+        View r = mem.view(rows);
+        for (int i = 0; i < n; i++) {
+            long from = (long) r.getInt(i) * size;
+            for (long c = 0; c < size; c++) {
+                d.set(i * size + c, s.get(from + c));
+            }
+        }
+    }
+
+    @Override
     public void negExp(long negA, long aLog, long n) {
         View d = mem.view(negA);
         View s = mem.view(aLog);
