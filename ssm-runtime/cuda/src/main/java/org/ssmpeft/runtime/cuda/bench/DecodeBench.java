@@ -366,6 +366,7 @@ public final class DecodeBench {
                         checks.addAll(check(model, adapters, prompts, results, o, precision, loop, failures));
                         byLoop.put(loop, results);
                     }
+                    checks.add(reorderCost(model, prompts, adapters, o, precision));
                     if (o.mixed) {
                         checks.addAll(mixedServing(model, weights, prompts, o, precision, failures));
                     }
@@ -657,6 +658,34 @@ public final class DecodeBench {
                     + String.join("; ", differ) + ")"));
         }
         return lines;
+    }
+
+    /**
+     * What beam search pays per step besides the step: the state's reorder at the largest batch (every beam's rows
+     * moved, here reversed), median of 50 after a prefill of the prompts; the line to print (and its BENCH line).
+     */
+    private static String reorderCost(SsmModel model, int[][] prompts, AdapterSet adapters, Options o,
+                                      Precision precision) {
+        int b = prompts.length;
+        int[] reversed = new int[b];
+        for (int r = 0; r < b; r++) {
+            reversed[r] = b - 1 - r;
+        }
+        double[] ms = new double[50];
+        try (SsmState state = model.newState(b)) {
+            model.forward(prompts, adapters, state);
+            state.reorder(reversed); // warm-up
+            for (int i = 0; i < ms.length; i++) {
+                long t0 = System.nanoTime();
+                state.reorder(reversed);
+                ms[i] = (System.nanoTime() - t0) / 1e6;
+            }
+        }
+        double median = median(ms);
+        return String.format(Locale.ROOT, "%s state reorder (beam search's per-step move of the rows), batch %d:"
+                        + " %.4f ms (median of %d)%nBENCH {\"bench\":\"decode-reorder\",\"precision\":%s,\"batch\":%d,"
+                        + "\"reorder_ms\":%.4f,\"backend\":%s}", precision, b, median, ms.length,
+                quote(precision.id()), b, median, quote(model.backend()));
     }
 
     /** A served batch: its median step time and its tokens (B, new). */

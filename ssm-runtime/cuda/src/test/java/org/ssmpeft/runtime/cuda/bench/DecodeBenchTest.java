@@ -188,6 +188,8 @@ class DecodeBenchTest {
         assertThat(r.out()).contains("fp32 mixed-adapter serving (decoder loop), batch 2")
                 .contains("fp32 mixed-adapter serving (step loop), batch 2")
                 .contains("fp32 mixed-adapter rows vs alone (decoder loop): the first and last rows decode")
+                .containsPattern("fp32 state reorder \\(beam search's per-step move of the rows\\), batch 2: [0-9.]+ ms")
+                .contains("BENCH {\"bench\":\"decode-reorder\",\"precision\":\"fp32\",\"batch\":2,")
                 .doesNotContain("FAILED");
     }
 
