@@ -61,13 +61,12 @@ final class SelectiveScan {
     }
 
     /**
-     * Σ of {@code lanes} (a vector's lanes, stored) in a fixed pairwise tree ((l0 + l1) + (l2 + l3)) + ..., in place:
+     * Σ of {@code l} (a vector's lanes, stored) in a fixed pairwise tree ((l0 + l1) + (l2 + l3)) + ..., in place:
      * the Vector API's own {@code reduceLanes(ADD)} sums in an order that depends on how the JIT compiled the caller
      * (so its bits did), and a tree of lane shuffles was 3x slower here than these scalar adds. It takes the stored
      * lanes, not the vector, so no vector crosses a call the JIT may not inline.
      */
-    static float sum(float[] lanes) {
-        float[] l = lanes;
+    static float sum(float[] l) {
         if (l.length == 16) { // 512-bit lanes, unrolled: the same tree without the stores
             return (((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7])))
                     + (((l[8] + l[9]) + (l[10] + l[11])) + ((l[12] + l[13]) + (l[14] + l[15])));
@@ -75,12 +74,12 @@ final class SelectiveScan {
         if (l.length == 8) { // 256-bit lanes
             return ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]));
         }
-        for (int h = 1; h < lanes.length; h <<= 1) {
-            for (int i = 0; i + h < lanes.length; i += 2 * h) {
-                lanes[i] += lanes[i + h];
+        for (int h = 1; h < l.length; h <<= 1) {
+            for (int i = 0; i + h < l.length; i += 2 * h) {
+                l[i] += l[i + h];
             }
         }
-        return lanes[0];
+        return l[0];
     }
 
     /** Gradients of the scan; null entries are not computed. Parameter gradients are summed over the batch (+=). */

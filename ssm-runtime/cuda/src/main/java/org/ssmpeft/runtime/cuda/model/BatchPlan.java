@@ -9,7 +9,6 @@ import org.ssmpeft.runtime.checkpoint.MambaConfig;
 import org.ssmpeft.runtime.checkpoint.MambaWeights;
 import org.ssmpeft.runtime.plan.HookPlan;
 import org.ssmpeft.runtime.plan.RowPlans;
-import org.ssmpeft.runtime.plan.Term;
 
 /**
  * The device plans of one call's batch, whose rows may each act under their own adapter stack (a mixed-adapter
@@ -42,7 +41,6 @@ final class BatchPlan {
 
     private final List<Part> parts;
     private final int batch;
-    private final int layers;
     // per layer, of a mixed batch: h' (B, D, N), y' (B, D), A' (B, D, n') per row, or 0 (no row has it)
     private final long[] hOffsetRows;
     private final long[] yOffsetRows;
@@ -51,7 +49,6 @@ final class BatchPlan {
     private BatchPlan(List<Part> parts, int batch, int layers) {
         this.parts = List.copyOf(parts);
         this.batch = batch;
-        this.layers = layers;
         this.hOffsetRows = new long[layers];
         this.yOffsetRows = new long[layers];
         this.extNegARows = new long[layers];
@@ -150,11 +147,6 @@ final class BatchPlan {
         return parts.stream().anyMatch(p -> !p.plan().deltas(l, module).isEmpty());
     }
 
-    /** Whether any row has a term {@code of} on layer l (a prefix, an initial state, an extension, ...). */
-    boolean any(Function<HookPlan.Layer, java.util.Optional<?>> of, int l) {
-        return parts.stream().anyMatch(p -> of.apply(p.plan().layer(l)).isPresent());
-    }
-
     /** Whether the scan reads layer l's h', y' and A' per row ({@link #stateOffset} etc. are then (B, ...)). */
     boolean hookRows(int l) {
         return hOffsetRows[l] != 0 || yOffsetRows[l] != 0 || extNegARows[l] != 0;
@@ -173,14 +165,5 @@ final class BatchPlan {
     /** Layer l's A' = -exp(a'): (B, D, n') per row where {@link #hookRows}, else the shared (D, n'); 0 for none. */
     long extNegA(int l) {
         return hookRows(l) ? extNegARows[l] : shared().extNegA(l);
-    }
-
-    /** The device address of a part's term. */
-    static long value(Part p, Term t) {
-        return p.plan().value(t);
-    }
-
-    int layers() {
-        return layers;
     }
 }

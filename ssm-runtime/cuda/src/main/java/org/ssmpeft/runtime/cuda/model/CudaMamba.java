@@ -227,10 +227,6 @@ public final class CudaMamba implements SsmModel, AutoCloseable {
 
     /** The device plans of {@code rows}, uploaded into the call's arena. */
     private BatchPlan plan(RowPlans rows, DeviceMemory.Arena arena) {
-        if (!rows.mixed()) {
-            return BatchPlan.single(DevicePlan.of(rows.single(), base, weights, device, arena), rows.batch(),
-                    config.layers());
-        }
         return BatchPlan.of(rows, h -> DevicePlan.of(h, base, weights, device, arena), weights, device, arena);
     }
 

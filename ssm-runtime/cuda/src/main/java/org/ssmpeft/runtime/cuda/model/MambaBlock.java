@@ -1,7 +1,6 @@
 package org.ssmpeft.runtime.cuda.model;
 
 import java.util.List;
-
 import org.ssmpeft.runtime.checkpoint.LanguageModelWeights;
 import org.ssmpeft.runtime.checkpoint.MambaConfig;
 import org.ssmpeft.runtime.cuda.scan.ScanOperands;
@@ -162,8 +161,11 @@ final class MambaBlock {
         int lx = t.rows.lx();
         int mx = t.rows.mx();
         if (fp32 && !t.training && lx == 1 && mx <= FUSED_DELTA_ROWS) {
-            // a decode step: fused for every row, then the rows with dt_proj deltas again through the product
-            k.dtSoftplus(t.dt, t.xdbl, xw, w.dtProj(), w.dtProjBias(), mx, config.dtRank(), di);
+            // a decode step: fused for every row (unless every row has dt_proj deltas), then the rows with dt_proj
+            // deltas again through the product
+            if (plan.parts().stream().anyMatch(p -> p.plan().deltas(layer, "dt_proj").isEmpty())) {
+                k.dtSoftplus(t.dt, t.xdbl, xw, w.dtProj(), w.dtProjBias(), mx, config.dtRank(), di);
+            }
             for (BatchPlan.Part p : plan.parts()) {
                 List<DeviceDelta> deltas = p.plan().deltas(layer, "dt_proj");
                 if (!deltas.isEmpty()) {
