@@ -10,6 +10,7 @@ import org.junit.jupiter.api.Test;
 import org.ssmpeft.runtime.cuda.driver.CudaModule;
 import org.ssmpeft.runtime.cuda.driver.CudaUnavailableException;
 import org.ssmpeft.runtime.cuda.driver.Nvrtc;
+import org.ssmpeft.runtime.cuda.layers.DecodeKernels;
 import org.ssmpeft.runtime.cuda.layers.LayerKernels;
 import org.ssmpeft.runtime.cuda.layers.OptimizerKernels;
 import org.ssmpeft.runtime.cuda.scan.ScanLayout;
@@ -27,12 +28,16 @@ class KernelCompileTest {
     static final Map<String, List<String>> KERNELS = Map.of(
             "selective_scan.cu", SelectiveScanKernels.options(),
             "layers.cu", LayerKernels.options(),
+            "decode.cu", DecodeKernels.options(),
             "optimizer.cu", OptimizerKernels.options());
 
     /** Every entry point of each .cu resource. */
     static List<String> entryPoints(String kernel) {
         if (kernel.equals("layers.cu")) {
             return LayerKernels.ENTRY_POINTS;
+        }
+        if (kernel.equals("decode.cu")) {
+            return DecodeKernels.ENTRY_POINTS;
         }
         if (kernel.equals("optimizer.cu")) {
             return OptimizerKernels.ENTRY_POINTS;
@@ -43,6 +48,9 @@ class KernelCompileTest {
                 for (String t : List.of("f32", "bf16")) {
                     names.add("scan_" + op + "_" + t + "_" + layout.tag());
                 }
+            }
+            if (!layout.forwardOnly()) {
+                names.add("scan_step_dt_f32_" + layout.tag()); // the fused decode path's step
             }
         }
         return names;

@@ -36,6 +36,18 @@ class KernelSourceTest {
     }
 
     @Test
+    void theActivationsAreDefinedOnceForEveryModuleThatAppliesThem() {
+        for (String module : new String[] {"layers.cu", "decode.cu", "selective_scan.cu"}) {
+            String source = CudaModule.source(module);
+            for (String f : new String[] {"float silu\\(float x\\)", "float softplus\\(float v\\)"}) {
+                assertThat(Pattern.compile(f).matcher(source).results().count())
+                        .as("%s definitions in %s as compiled", f, module).isEqualTo(1);
+            }
+            assertThat(source).doesNotContain("#include \"activations.cuh\"").contains("#line 1 \"activations.cuh\"");
+        }
+    }
+
+    @Test
     void aSourceWithoutIncludesIsReturnedAsItIsAndAMissingOneIsNamed() {
         assertThat(CudaModule.source("optimizer.cu")).isEqualTo(raw("optimizer.cu"));
         assertThatThrownBy(() -> CudaModule.source("no-such.cu")).hasMessageContaining("no-such.cu");

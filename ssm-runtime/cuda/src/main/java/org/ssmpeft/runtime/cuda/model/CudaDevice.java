@@ -8,6 +8,7 @@ import org.ssmpeft.runtime.cuda.CudaBackendProvider;
 import org.ssmpeft.runtime.cuda.driver.Cublas;
 import org.ssmpeft.runtime.cuda.driver.CudaContext;
 import org.ssmpeft.runtime.cuda.driver.CudaUnavailableException;
+import org.ssmpeft.runtime.cuda.layers.DecodeKernels;
 import org.ssmpeft.runtime.cuda.layers.DeviceLinear;
 import org.ssmpeft.runtime.cuda.layers.LayerKernels;
 import org.ssmpeft.runtime.cuda.layers.OptimizerKernels;
@@ -64,7 +65,7 @@ final class CudaDevice {
                 OptimizerKernels optimizer = new OptimizerKernels(context);
                 ChunkPool pool = new ChunkPool(context.driver()::memAlloc, context.driver()::memFree);
                 return new Device(CudaBackendProvider.NAME, context.deviceName() + " (" + context.architecture() + ")",
-                        new Memory(context, pool), new Layers(layers), linear, new Scan(scan),
+                        new Memory(context, pool), new Layers(layers, new DecodeKernels(context)), linear, new Scan(scan),
                         java.util.Optional.of(new Optimizer(optimizer)), context::bind, () -> {
                             try {
                                 context.syncStream();
@@ -281,7 +282,24 @@ final class CudaDevice {
     }
 
     /** {@link LayerKernels}, method for method. */
-    private record Layers(LayerKernels k) implements LayerOps {
+    private record Layers(LayerKernels k, DecodeKernels decode) implements LayerOps {
+
+        @Override
+        public void normProduct(long y, int ldy, long xn, long x, int ldx, long g, double eps, long w, long bias,
+                                int m, int in, int out) {
+            decode.normProduct(y, ldy, xn, x, ldx, g, eps, w, bias, m, in, out);
+        }
+
+        @Override
+        public void productAdd(long y, int ldy, long x, int ldx, long w, int m, int in, int out) {
+            decode.product(y, ldy, x, ldx, w, 0, true, m, in, out);
+        }
+
+        @Override
+        public void convXProj(long xc, long part, long x, int ldx, long cw, long cb, long state, long wx, int m,
+                              int d, int kernel, int xw) {
+            decode.convXProj(xc, part, x, ldx, cw, cb, state, wx, m, d, kernel, xw);
+        }
 
         @Override
         public void embed(long h, long tokens, long prompt, long emb, int batch, int promptLength, int tokensPerRow,
@@ -459,6 +477,12 @@ final class CudaDevice {
         @Override
         public void step(ScanShape s, ScanOperands o, long state, long extState, long y) {
             kernels.step(Precision.FLOAT32, s, o, state, extState, y);
+        }
+
+        @Override
+        public void stepDelta(ScanShape s, ScanOperands o, long part, int partBlocks, long dtWeight, long dtBias,
+                              int rank, long state, long extState, long y) {
+            kernels.stepDelta(s, o, part, partBlocks, dtWeight, dtBias, rank, state, extState, y);
         }
     }
 }

@@ -30,6 +30,22 @@ interface LayerOps {
 
     void softplusBackwardInPlace(long dx, long y, long n);
 
+    // the fused decode step's few-row kernels (DecodeKernels: at most DecodeKernels.MAX_ROWS rows)
+
+    /** y (M, ldy) = RMSNorm(x)·Wᵀ + b; the normalised rows to xn (M, in) when it is not 0. */
+    void normProduct(long y, int ldy, long xn, long x, int ldx, long g, double eps, long w, long bias, int m, int in,
+                     int out);
+
+    /** y (M, ldy) += x·Wᵀ (the residual stream's out_proj, beta = 1). */
+    void productAdd(long y, int ldy, long x, int ldx, long w, int m, int in, int out);
+
+    /**
+     * xc (M, D) = silu(conv step of x), the conv state (M, D, K) advanced; part (DecodeKernels.partBlocks(D), M, XW)
+     * x_proj's partial products, summed in block order by {@link ScanOps#stepDelta}.
+     */
+    void convXProj(long xc, long part, long x, int ldx, long cw, long cb, long state, long wx, int m, int d,
+                   int kernel, int xw);
+
     void crossEntropy(long dlogits, long rowLoss, long logits, long targets, int m, int vocab, int count);
 
     void topTokens(long ids, long logp, long logits, int rows, int vocab, int n, long excluded);

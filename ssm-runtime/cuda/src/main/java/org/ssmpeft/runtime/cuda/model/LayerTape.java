@@ -1,6 +1,7 @@
 package org.ssmpeft.runtime.cuda.model;
 
 import org.ssmpeft.runtime.checkpoint.MambaConfig;
+import org.ssmpeft.runtime.cuda.layers.DecodeKernels;
 import org.ssmpeft.runtime.cuda.scan.ScanShape;
 
 /**
@@ -39,6 +40,7 @@ final class LayerTape {
     final long out;         // (M, d); scratch in training
     final long extBc;       // (Mx, 2n') [B' | C'] of the state extension, or 0
     final long checkpoints; // the scan's (B, ceil(Lx/TT), D, N + n'), training only
+    final long xProjPart;   // (partBlocks(D), M, R + 2N) a fused decode step's x_proj partials (DecodeKernels), or 0
     final ScanShape scan;   // (B, Lx, D, N, n')
 
     /** What a tape is for, which decides the buffers it owns and those it borrows. */
@@ -78,6 +80,10 @@ final class LayerTape {
         extBc = extWidth == 0 ? 0 : floats(call, mx * 2 * extWidth);
         scan = new ScanShape(rows.batch(), rows.lx(), di, c.dState(), extWidth);
         checkpoints = training ? floats(call, ops.checkpointFloats(scan)) : 0;
+        int xw = c.dtRank() + 2 * c.dState();
+        boolean fewRows = kind == Kind.INFERENCE && rows.lx() == 1 && rows.prefix() == 0
+                && DecodeKernels.serves(rows.m(), dm, di, xw);
+        xProjPart = fewRows ? floats(call, (long) DecodeKernels.partBlocks(di) * m * xw) : 0;
     }
 
     /** A tape for the forward outside training: every buffer its own, reused by the layers it {@link #fits}. */

@@ -3,6 +3,7 @@ package org.ssmpeft.runtime.cuda.model;
 import java.util.List;
 import org.ssmpeft.runtime.checkpoint.LanguageModelWeights;
 import org.ssmpeft.runtime.checkpoint.MambaConfig;
+import org.ssmpeft.runtime.cuda.layers.DecodeKernels;
 import org.ssmpeft.runtime.cuda.scan.ScanOperands;
 import org.ssmpeft.runtime.cuda.scan.SelectiveScanKernels;
 import org.ssmpeft.runtime.plan.HookPlan;
@@ -81,6 +82,10 @@ final class MambaBlock {
         int prefix = rows.prefix();
         int lx = rows.lx();
         int mx = rows.mx();
+        if (fusedStep(t, plan, layer)) {
+            stepFused(call, layer, hidden, t, state, plan);
+            return;
+        }
 
         // u = RMSNorm(h): (M, d);  [x | z] = u·W_inᵀ + b + LoRA: (M, d) -> (M, 2D)
         k.rmsNormForward(t.normed, hidden, w.norm(), m, dm, config.layerNormEpsilon());
@@ -117,16 +122,7 @@ final class MambaBlock {
                 }
             }
         }
-        for (BatchPlan.Part part : plan.parts()) {
-            HookPlan.Layer hooks = part.plan().layer(layer);
-            // h_{-1} = h_state + Σh0 on a fresh state
-            hooks.initialState().ifPresent(h0 -> k.addBroadcast(state.ssm(layer) + 4L * part.first() * di * n,
-                    part.plan().value(h0), part.rows(), di * n));
-            // [B' | C'] = x·[E_B; E_C]ᵀ: (Mx, D) -> (Mx, 2n')
-            long r0 = (long) part.first() * lx;
-            hooks.extension().ifPresent(e -> linear.forward(t.extBc + 4L * r0 * 2 * t.extWidth, 2 * t.extWidth,
-                    t.xc + 4L * r0 * di, di, part.plan().value(e.maps()), 0, part.rows() * lx, di, 2 * t.extWidth));
-        }
+        stateHooks(t, plan, layer, state);
         // y = (C·(h + h') + C'·h_ext + D·x + y') · silu(z): (Mx, D), advancing the SSM and extra states
         ScanOperands o = operands(t, w, plan, layer);
         if (lx == 1 && !t.training) {
@@ -138,14 +134,87 @@ final class MambaBlock {
         if (prefix > 0) {
             realRows(t.yReal, t.y, rows, di);
         }
+        outProj(call, layer, hidden, t, plan, false);
+    }
+
+    // each part's state hooks on its rows before the scan: h_{-1} = h_state + Σh0 on a fresh state, and a state
+    // extension's [B' | C'] = x·[E_B; E_C]ᵀ: (Mx, D) -> (Mx, 2n')
+    private void stateHooks(LayerTape t, BatchPlan plan, int layer, CudaState state) {
+        int di = config.dInner();
+        int n = config.dState();
+        int lx = t.rows.lx();
+        for (BatchPlan.Part part : plan.parts()) {
+            HookPlan.Layer hooks = part.plan().layer(layer);
+            hooks.initialState().ifPresent(h0 -> k.addBroadcast(state.ssm(layer) + 4L * part.first() * di * n,
+                    part.plan().value(h0), part.rows(), di * n));
+            long r0 = (long) part.first() * lx;
+            hooks.extension().ifPresent(e -> linear.forward(t.extBc + 4L * r0 * 2 * t.extWidth, 2 * t.extWidth,
+                    t.xc + 4L * r0 * di, di, part.plan().value(e.maps()), 0, part.rows() * lx, di, 2 * t.extWidth));
+        }
+    }
+
+    // h += out_proj(y_real) + b + Σ LoRA: (M, D) -> (M, d); few: a fused decode step's (DecodeKernels' product)
+    private void outProj(DeviceMemory.Arena call, int layer, long hidden, LayerTape t, BatchPlan plan, boolean few) {
+        BlockWeights w = plan.shared().block(layer);
+        int m = t.rows.m();
+        int len = t.rows.len();
+        int dm = config.dModel();
+        int di = config.dInner();
         if (w.outProjBias() == 0 && !plan.anyDeltas(layer, "out_proj")) {
             // h += y_real·W_outᵀ straight into the residual stream (beta = 1): the same fl(h + fl(Σ)) as below
-            linear.forwardAdd(hidden, dm, t.yReal, di, w.outProj(), 1f, m, di, dm);
+            if (few) {
+                k.productAdd(hidden, dm, t.yReal, di, w.outProj(), m, di, dm);
+            } else {
+                linear.forwardAdd(hidden, dm, t.yReal, di, w.outProj(), 1f, m, di, dm);
+            }
         } else {
             linear.forward(t.out, dm, t.yReal, di, w.outProj(), w.outProjBias(), m, di, dm);
             lowRank.forward(call, plan, p -> p.deltas(layer, "out_proj"), t.out, dm, t.yReal, di, len);
             k.addScaled(hidden, t.out, 1f, (long) m * dm);
         }
+    }
+
+    /**
+     * Whether this layer's call is a decode step the few-row kernels take ({@link #stepFused}): fp32 products (the
+     * others round their inputs), one position per row outside training, no prefix, a tape with the x_proj partials
+     * (at most {@code DecodeKernels.MAX_ROWS} rows of widths it serves), and no low-rank deltas on x_proj or dt_proj
+     * in any row (their sums would have to leave the fused launch). The choice depends on the call's shape and on
+     * the batch's adapters for those two modules only.
+     */
+    private boolean fusedStep(LayerTape t, BatchPlan plan, int layer) {
+        Rows r = t.rows;
+        return fp32 && !t.training && r.lx() == 1 && r.prefix() == 0 && t.xProjPart != 0
+                && !plan.anyDeltas(layer, "x_proj") && !plan.anyDeltas(layer, "dt_proj");
+    }
+
+    /**
+     * A decode step of the block in four launches ({@code DecodeKernels}, formulas in {@code kernels/decode.cu}) where
+     * the general path takes eight; the same quantities as {@link #forward}'s:
+     * <pre>
+     *   [x | z] = RMSNorm(h)·W_inᵀ + b  (+ in_proj deltas on u)     normProduct, u kept for the deltas
+     *   x = silu(conv step(x)), x_proj's partial products            convXProj
+     *   [B' | C'] of a state extension, h0 on a fresh state          as forward's
+     *   [dt_low | B | C], Δ = softplus(dt_proj), the scan step       stepDelta
+     *   h += y·W_outᵀ                                                productAdd (with a bias or deltas: forward's)
+     * </pre>
+     */
+    private void stepFused(DeviceMemory.Arena call, int layer, long hidden, LayerTape t, CudaState state,
+                           BatchPlan plan) {
+        BlockWeights w = plan.shared().block(layer);
+        int m = t.rows.m();
+        int dm = config.dModel();
+        int di = config.dInner();
+        int r = config.dtRank();
+        int xw = r + 2 * config.dState();
+        k.normProduct(t.xz, 2 * di, t.normed, hidden, dm, w.norm(), config.layerNormEpsilon(), w.inProj(),
+                w.inProjBias(), m, dm, 2 * di);
+        lowRank.forward(call, plan, p -> p.deltas(layer, "in_proj"), t.xz, 2 * di, t.normed, dm, 1);
+        k.convXProj(t.xc, t.xProjPart, t.xz, 2 * di, w.convWeight(), w.convBias(), state.conv(layer), w.xProj(), m,
+                di, config.convKernel(), xw);
+        stateHooks(t, plan, layer, state);
+        scan.stepDelta(t.scan, operands(t, w, plan, layer), t.xProjPart, DecodeKernels.partBlocks(di), w.dtProj(),
+                w.dtProjBias(), r, state.ssm(layer), state.extra(layer), t.y);
+        outProj(call, layer, hidden, t, plan, true);
     }
 
     // x = silu(conv1d(x) + b): (Mx, 2D) x half -> (Mx, D), from conv state (B, D, K) or 0 (zero, none kept)

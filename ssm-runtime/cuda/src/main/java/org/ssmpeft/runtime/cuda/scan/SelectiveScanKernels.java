@@ -192,6 +192,29 @@ public final class SelectiveScanKernels {
                 s.states(), s.extStates(), o.hookRows() ? 1 : 0);
     }
 
+    /**
+     * The fused decode path's step (float32, at most {@code DecodeKernels.MAX_ROWS} rows): as {@link #step}, with
+     * Δ and (B, C) formed in the launch from x_proj's partial products {@code part} (partBlocks, B, R + 2N), summed in
+     * block order, and dt_proj: Δ = softplus(dt_low·W_dtᵀ + b_dt), W_dt (D, R), b_dt (D) or 0. The operands' x is
+     * silu(conv(x)) (B, D); their dt (B, D) and bc (B, R + 2N, at offset R) receive Δ and [dt_low | B | C].
+     */
+    public void stepDelta(ScanShape s, ScanOperands o, long part, int partBlocks, long dtWeight, long dtBias,
+                          int rank, long state, long extState, long y) {
+        int xw = rank + 2 * s.states();
+        if (o.ldbc() != xw || o.bOffset() != rank) {
+            throw new IllegalArgumentException("stepDelta: [dt_low | B | C] rows of " + o.ldbc() + " floats with B at "
+                    + o.bOffset() + " (expected " + xw + " and " + rank + ")");
+        }
+        if (part == 0 || dtWeight == 0 || partBlocks < 1) {
+            throw new IllegalArgumentException("stepDelta: the x_proj partials and W_dt are required");
+        }
+        ScanLayout l = forwardLayout(s).single();
+        module.kernel("scan_step_dt_f32_" + l.tag()).launch(l.blocks(s.channels()), s.batch(), 1, l.threads(),
+                4 * xw, o.x(), o.dt(), o.negA(), o.bc(), rank, part, partBlocks, dtWeight, dtBias, o.dSkip(), o.z(),
+                o.ldz(), o.zOffset(), state, o.hOffset(), o.yOffset(), o.ext(), o.ldExt(), o.extNegA(), extState, y,
+                s.batch(), s.channels(), s.states(), s.extStates(), o.hookRows() ? 1 : 0);
+    }
+
     public CudaContext context() {
         return context;
     }

@@ -21,12 +21,10 @@ typedef unsigned long long u64;
 
 // ---- helpers --------------------------------------------------------------------------------------------------
 
+#include "activations.cuh"
+
 #define GRID_STRIDE(i, n) for (u64 i = (u64) blockIdx.x * blockDim.x + threadIdx.x; i < (n); i += (u64) gridDim.x * blockDim.x)
 
-// silu(x) = x / (1 + e^-x), in double (Activations.silu)
-__device__ __forceinline__ float silu(float x) {
-    return (float) ((double) x / (1.0 + exp(-(double) x)));
-}
 
 // silu'(x) = σ(x)·(1 + x·(1 − σ(x))) (Activations.siluGrad)
 __device__ __forceinline__ float silu_grad(float x) {
@@ -316,10 +314,6 @@ extern "C" __global__ void conv_param_finish(float* dw, float* dBias, const doub
 // ---- softplus (Activations.softplus / softplusGradFromOutput) ---------------------------------------------------
 
 // x <- softplus(x) = log(1 + e^x), x itself above 20 (torch's threshold)
-// softplus(v) = log(1 + e^v), v itself above 20 (torch's threshold), in double as the cpu's
-__device__ __forceinline__ float softplus(float v) {
-    return v > 20.f ? v : (float) log1p(exp((double) v));
-}
 
 extern "C" __global__ void softplus_inplace(float* x, u64 n) {
     GRID_STRIDE(i, n) x[i] = softplus(x[i]);

@@ -35,6 +35,7 @@ struct bf16 {
 };
 
 #include "bf16.cuh"
+#include "activations.cuh"
 
 __device__ __forceinline__ float ld(const float* p, u64 i) { return p[i]; }
 __device__ __forceinline__ float ld(const bf16* p, u64 i) { return __uint_as_float(((unsigned) p[i].v) << 16); }
@@ -1030,34 +1031,37 @@ __device__ void scan_bwd_finish(const float* work, T* dbc, int ldbc, int bOff, T
 // One decoding step for a batch: x, dt: (B, D); bc: (B, ldbc) at bOff; z: (B, ldz) at zOff; ext: (B, ldext);
 // state (B, D, nb) and extState (B, D, ne) updated in place -> y: (B, D). The same lane layout and the same
 // step_states as the forward of the layout, so a step equals that forward's step bit for bit.
-template <typename T, int S, int K, int CH, bool HO>
-__device__ void scan_step(const T* x, const T* dt, const float* negA, const T* bc, int ldbc, int bOff,
-                          const float* dskip, const T* z, int ldz, int zOff, float* state, const float* hoff,
-                          const float* yoff, const T* ext, int ldext, const float* extNegA, float* extState, T* y,
-                          int d, int nb, int ne) {
-    constexpr int NT = S * K, THREADS = S * CH;
-    __shared__ __align__(16) float2 sBC[NT];
-    const int b = blockIdx.y, c0 = blockIdx.x * CH;
-    const int cl = threadIdx.x / S, s = threadIdx.x % S, c = c0 + cl;
-    const int valid = c < d;
+
+// the (B, C) pairs of row b's step into shared memory: B at brow[0 .. nb), C at brow[nb .. 2nb), the extension's at
+// erow[0 .. ne) and erow[ne .. 2ne); zero past them (padded states)
+template <typename T, int NT, int THREADS>
+__device__ __forceinline__ void stage_step_bc(float2* sBC, const T* brow, const T* erow, int nb, int ne) {
     for (int n = threadIdx.x; n < NT; n += THREADS) {
         float bv = 0.f, cv = 0.f;
         if (n < nb) {
-            bv = ld(bc, (u64) b * ldbc + bOff + n);
-            cv = ld(bc, (u64) b * ldbc + bOff + nb + n);
+            bv = ld(brow, n);
+            cv = ld(brow, nb + n);
         } else if (n < nb + ne) {
-            bv = ld(ext, (u64) b * ldext + (n - nb));
-            cv = ld(ext, (u64) b * ldext + ne + (n - nb));
+            bv = ld(erow, n - nb);
+            cv = ld(erow, ne + (n - nb));
         }
         sBC[n] = make_float2(bv, cv);
     }
-    __syncthreads();
+}
+
+// the step of row b (blockIdx.y), channel c, from its Δ and u and the staged (B, C): the state update, the read-out
+// y = (C·(h + h') + D·u + y')·silu(z), the state stored back
+template <typename T, int S, int K, int CH, bool HO>
+__device__ __forceinline__ void step_update(const float2* sBC, float delta, float u, const float* negA,
+                                            const float* dskip, const T* z, int ldz, int zOff, float* state,
+                                            const float* hoff, const float* yoff, const float* extNegA,
+                                            float* extState, T* y, int d, int nb, int ne) {
+    const int b = blockIdx.y, c = blockIdx.x * CH + threadIdx.x / S, s = threadIdx.x % S;
+    const int valid = c < d;
     Lane<K> ln;
     ln.load(negA, extNegA, hoff, c, valid, s, nb, ne);
     float h[K];
     load_state<K>(h, state, extState, b, d, c, valid, s, nb, ne);
-    float delta = valid ? ld(dt, (u64) b * d + c) : 0.f;
-    float u = valid ? ld(x, (u64) b * d + c) : 0.f;
     float bq[K], cq[K];
     load_bc<K>(bq, cq, sBC + s * K);
     float acc = sum_lanes<S>(step_states<K, HO>(h, ln, delta, delta * u, bq, cq));
@@ -1070,6 +1074,69 @@ __device__ void scan_step(const T* x, const T* dt, const float* negA, const T* b
         st(y, (u64) b * d + c, out);
     }
     store_state<K>(h, state, extState, b, d, c, valid, s, nb, ne);
+}
+
+template <typename T, int S, int K, int CH, bool HO>
+__device__ void scan_step(const T* x, const T* dt, const float* negA, const T* bc, int ldbc, int bOff,
+                          const float* dskip, const T* z, int ldz, int zOff, float* state, const float* hoff,
+                          const float* yoff, const T* ext, int ldext, const float* extNegA, float* extState, T* y,
+                          int d, int nb, int ne) {
+    constexpr int NT = S * K, THREADS = S * CH;
+    __shared__ __align__(16) float2 sBC[NT];
+    const int b = blockIdx.y, c = blockIdx.x * CH + threadIdx.x / S;
+    const int valid = c < d;
+    stage_step_bc<T, NT, THREADS>(sBC, bc + (u64) b * ldbc + bOff, ext ? ext + (u64) b * ldext : ext, nb, ne);
+    __syncthreads();
+    float delta = valid ? ld(dt, (u64) b * d + c) : 0.f;
+    float u = valid ? ld(x, (u64) b * d + c) : 0.f;
+    step_update<T, S, K, CH, HO>(sBC, delta, u, negA, dskip, z, ldz, zOff, state, hoff, yoff, extNegA, extState, y,
+                                 d, nb, ne);
+}
+
+// The decode step of the fused few-row path (fp32; org.ssmpeft.runtime.cuda.layers.DecodeKernels has the other
+// three launches of a layer): Δ and (B, C) are formed here, so x_proj's sum, dt_proj, its bias and softplus cost
+// no launch of their own:
+//   [dt_low | B | C] (xw = R + 2·nb) = Σ_blk part[blk][b]    x_proj's partials (decode_conv_xproj), in block order
+//   Δ_c = softplus(dt_low·W_dt[c]ᵀ + b_dt[c])                 the S lanes of channel c sum r = s, s + S, ... then
+//                                                             sum_lanes (every lane gets the same bits)
+//   then scan_step's update from x (B, D) = silu(conv(x)). Also written: xdbl (B, xw) and dt (B, D), which nothing
+//   downstream reads (the tests compare them). Dynamic shared memory: xw floats.
+template <int S, int K, int CH, bool HO>
+__device__ void scan_step_dt(const float* x, float* dt, const float* negA, float* xdbl, int rank, const float* part,
+                             int nblk, const float* wdt, const float* bdt, const float* dskip, const float* z,
+                             int ldz, int zOff, float* state, const float* hoff, const float* yoff, const float* ext,
+                             int ldext, const float* extNegA, float* extState, float* y, int batch, int d, int nb,
+                             int ne) {
+    constexpr int NT = S * K, THREADS = S * CH;
+    __shared__ __align__(16) float2 sBC[NT];
+    extern __shared__ __align__(16) float sx[];
+    const int b = blockIdx.y, xw = rank + 2 * nb;
+    for (int o = threadIdx.x; o < xw; o += THREADS) {
+        float v = 0.f;
+        for (int k = 0; k < nblk; k++) v += part[((u64) k * batch + b) * xw + o];
+        sx[o] = v;
+        if (blockIdx.x == 0) xdbl[(u64) b * xw + o] = v;
+    }
+    __syncthreads();
+    stage_step_bc<float, NT, THREADS>(sBC, sx + rank, ext ? ext + (u64) b * ldext : ext, nb, ne);
+    const int c = blockIdx.x * CH + threadIdx.x / S, s = threadIdx.x % S;
+    const int valid = c < d;
+    float pre = 0.f;
+    if (valid) {
+        const float* wc = wdt + (u64) c * rank;
+        for (int r = s; r < rank; r += S) pre = fmaf(sx[r], wc[r], pre);
+    }
+    pre = sum_lanes<S>(pre);
+    float delta = 0.f, u = 0.f;
+    if (valid) {
+        if (bdt) pre += bdt[c];
+        delta = softplus(pre);
+        u = x[(u64) b * d + c];
+        if (s == 0) dt[(u64) b * d + c] = delta;
+    }
+    __syncthreads();
+    step_update<float, S, K, CH, HO>(sBC, delta, u, negA, dskip, z, ldz, zOff, state, hoff, yoff, extNegA, extState,
+                                     y, d, nb, ne);
 }
 
 // hookRows: 1 where every batch row has hooks of its own (a mixed-adapter batch: h' (B, D, nb), y' (B, D), A'
@@ -1159,7 +1226,24 @@ __device__ __forceinline__ void fwd_entry(const T* x, const T* dt, const float* 
                                           ldext, extNegA, extState, y, d, nb, ne);                                   \
     }
 
-#define LAYOUT(S, K, CH, TT) ENTRIES(f32, float, S, K, CH, TT) ENTRIES(bf16, bf16, S, K, CH, TT)
+// the fused decode path's step (fp32 only, see scan_step_dt)
+#define STEP_DT_ENTRY(S, K, CH, TT)                                                                                   \
+    extern "C" __global__ void __launch_bounds__(S * CH) scan_step_dt_f32_s##S##k##K##c##CH##t##TT(                  \
+            const float* x, float* dt, const float* negA, float* xdbl, int rank, const float* part, int nblk,        \
+            const float* wdt, const float* bdt, const float* dskip, const float* z, int ldz, int zOff, float* state, \
+            const float* hoff, const float* yoff, const float* ext, int ldext, const float* extNegA,                 \
+            float* extState, float* y, int batch, int d, int nb, int ne, int hookRows) {                             \
+        hook_rows(hookRows, hoff, yoff, extNegA, d, nb, ne);                                                         \
+        if (hoff)                                                                                                    \
+            scan_step_dt<S, K, CH, true>(x, dt, negA, xdbl, rank, part, nblk, wdt, bdt, dskip, z, ldz, zOff, state,  \
+                                         hoff, yoff, ext, ldext, extNegA, extState, y, batch, d, nb, ne);            \
+        else                                                                                                         \
+            scan_step_dt<S, K, CH, false>(x, dt, negA, xdbl, rank, part, nblk, wdt, bdt, dskip, z, ldz, zOff, state, \
+                                          hoff, yoff, ext, ldext, extNegA, extState, y, batch, d, nb, ne);           \
+    }
+
+#define LAYOUT(S, K, CH, TT) \
+    ENTRIES(f32, float, S, K, CH, TT) ENTRIES(bf16, bf16, S, K, CH, TT) STEP_DT_ENTRY(S, K, CH, TT)
 
 // Forward-only layouts with two channels per lane: CH channels per block on S·CH/2 threads (scan_fwd's P = 2); the
 // backward and the decoding step of such a forward run in the one-channel layout (S, K, CH/2), whose arithmetic per

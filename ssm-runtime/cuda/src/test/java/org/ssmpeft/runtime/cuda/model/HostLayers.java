@@ -247,8 +247,39 @@ final class HostLayers implements LayerOps {
         }
     }
 
-    private static float softplus(float z) {
+    static float softplus(float z) {
         return z > 20f ? z : (float) Math.log1p(Math.exp(z));
+    }
+
+    // the fused decode step's kernels, as compositions of the calls the general path makes, so a row computes the
+    // same bits through either (the emulation checks the model's routing; DecodeKernelsGpuTest checks the kernels)
+
+    @Override
+    public void normProduct(long y, int ldy, long xn, long x, int ldx, long g, double eps, long w, long bias, int m,
+                            int in, int out) {
+        if (xn == 0 || ldx != in) {
+            throw new IllegalArgumentException("the emulated normProduct wants xn and contiguous rows (the model's"
+                    + " call)");
+        }
+        rmsNormForward(xn, x, g, m, in, eps);
+        new HostProducts(mem).forward(y, ldy, xn, in, w, bias, m, in, out);
+    }
+
+    @Override
+    public void productAdd(long y, int ldy, long x, int ldx, long w, int m, int in, int out) {
+        new HostProducts(mem).forwardAdd(y, ldy, x, ldx, w, 1f, m, in, out);
+    }
+
+    @Override
+    public void convXProj(long xc, long part, long x, int ldx, long cw, long cb, long state, long wx, int m, int d,
+                          int kernel, int xw) {
+        convSiluForward(xc, 0, x, ldx, cw, cb, state, m, 1, d, kernel);
+        // the whole product in block 0's partial, zeros in the others: their sum in block order is the product
+        int blocks = org.ssmpeft.runtime.cuda.layers.DecodeKernels.partBlocks(d);
+        new HostProducts(mem).forward(part, xw, xc, d, wx, 0, m, d, xw);
+        if (blocks > 1) {
+            fill(part + 4L * m * xw, (long) (blocks - 1) * m * xw, 0f);
+        }
     }
 
     @Override

@@ -277,6 +277,42 @@ final class HostScan implements ScanOps {
     }
 
     @Override
+    public void stepDelta(ScanShape s, ScanOperands o, long part, int partBlocks, long dtWeight, long dtBias,
+                          int rank, long state, long extState, long y) {
+        int xw = rank + 2 * s.states();
+        int batch = s.batch();
+        int d = s.channels();
+        HostMemory.View pv = mem.view(part);
+        HostMemory.View xdbl = mem.view(o.bc());
+        for (int b = 0; b < batch; b++) {
+            for (int i = 0; i < xw; i++) {
+                float v = 0f;
+                for (int k = 0; k < partBlocks; k++) {
+                    v += pv.get(((long) k * batch + b) * xw + i);
+                }
+                xdbl.set((long) b * o.ldbc() + i, v);
+            }
+        }
+        // Δ as the general path's fused dtSoftplus computes it (HostLayers), then the step
+        HostMemory.View dt = mem.view(o.dt());
+        HostMemory.View w = mem.view(dtWeight);
+        HostMemory.View bias = mem.viewOrNull(dtBias);
+        for (int b = 0; b < batch; b++) {
+            for (int c = 0; c < d; c++) {
+                float acc = 0f;
+                for (int k = 0; k < rank; k++) {
+                    acc = acc + xdbl.get((long) b * o.ldbc() + k) * w.get((long) c * rank + k);
+                }
+                if (bias != null) {
+                    acc = acc + bias.get(c);
+                }
+                dt.set((long) b * d + c, HostLayers.softplus(acc));
+            }
+        }
+        step(s, o, state, extState, y);
+    }
+
+    @Override
     public void step(ScanShape s, ScanOperands o, long state, long extState, long y) {
         if (s.len() != 1) {
             throw new IllegalArgumentException("a decoding step has length 1, found " + s.len());

@@ -1,0 +1,217 @@
+// The few-row kernels of a decode step (one token per sequence, at most 16 rows), float32; the Java side is
+// org.ssmpeft.runtime.cuda.layers.DecodeKernels. At one token per sequence a layer's products are matrix-vector
+// products bound by reading their weights once, and each launch of the general path costs ~2 us of ramp and drain
+// however little it computes (Nsight Compute: a 768-float add took 2.1 us), so a layer of 8 launches spent 35 us where
+// its weights need 5. These fuse the layer into four launches (the fourth, the scan step with its Δ, is in
+// selective_scan.cu):
+//
+//   decode_norm_gemv   y (M, ldy) = u·Wᵀ + b,  u = g ⊙ (x · inv_m),  inv_m = 1 / sqrt(Σ_k x_mk² / in + eps)
+//                      RMSNorm and in_proj in one launch; u is also written to xn (the low-rank deltas read it)
+//   decode_gemv        y (M, ldy) (+)= x·Wᵀ + b              out_proj straight into the residual stream
+//   decode_conv_xproj  e = [state_1 .. state_{K-1} | x];  xc = silu(b + Σ_j w_j·e_j) (M, D);  state <- e;
+//                      part (nblk, M, XW) = Σ_{c of block} xc_c · W_x[:, c]   x_proj's partial products per block of
+//                      channels, summed in block order by the scan step (scan_step_dt)
+//
+// Work split: a product is a warp per R output rows, its lanes over the input (one float4 of each weight row per lane
+// and step, so a warp streams whole rows with 16-byte loads, 8·R of them in flight per lane); the M
+// input rows sit in shared memory (normalised first for decode_norm_gemv) or are read through the L1 cache, and the
+// warp's sums end in a butterfly that leaves every sum in every lane. MT (a power of two >= M, at most 16) is a
+// template parameter, so the accumulators stay in registers.
+//
+// Compiled with --fmad=false, as layers.cu: u = g ⊙ (x · inv) and the conv's taps round as rms_norm_fwd's and
+// conv_silu_step's do (the same values bit for bit); the dot products use explicit fmaf (a different summation order
+// from cuBLAS's, within float32 rounding).
+
+#include "activations.cuh"
+
+typedef unsigned long long u64;
+
+#define MAX_CONV_KERNEL 8
+#define FULL 0xffffffffu
+
+// Σ of v over the warp's lanes, every lane getting the same bits (the xor pairing commutes lane for lane)
+__device__ __forceinline__ float warp_sum(float v) {
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(FULL, v, o);
+    return v;
+}
+
+__device__ __forceinline__ double warp_sum(double v) {
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(FULL, v, o);
+    return v;
+}
+
+// acc += Σ_i w_i·x_i over one float4 pair, in element order
+__device__ __forceinline__ float dot4(float4 w, float4 x, float acc) {
+    acc = fmaf(w.x, x.x, acc);
+    acc = fmaf(w.y, x.y, acc);
+    acc = fmaf(w.z, x.z, acc);
+    return fmaf(w.w, x.w, acc);
+}
+
+// y (M, ldy) (+)= x'·Wᵀ + b for a warp's R rows j of W (out, in); x' rows from xs (shared, NORM) or x (global).
+// in % 4 == 0 and 16-byte aligned rows (DecodeKernels checks).
+template <int MT, int R>
+__device__ __forceinline__ void gemv_rows(float* y, int ldy, const float* xs, const float* __restrict__ x, int ldx,
+                                          const float* __restrict__ w, const float* __restrict__ bias,
+                                          int accumulate, int m, int in, int out) {
+    const int warps = blockDim.x / 32, warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+    const int j0 = (blockIdx.x * warps + warp) * R;
+    if (j0 >= out) return;
+    const float* xr = xs ? xs : x;
+    const int ld = xs ? in : ldx;
+    const float4* wr[R];
+#pragma unroll
+    for (int r = 0; r < R; r++) wr[r] = reinterpret_cast<const float4*>(w + (u64) min(j0 + r, out - 1) * in);
+    float acc[R][MT];
+#pragma unroll
+    for (int r = 0; r < R; r++) {
+#pragma unroll
+        for (int i = 0; i < MT; i++) acc[r][i] = 0.f;
+    }
+    // U steps of float4 per lane at a time, their weight loads issued before any is used (U·R loads in flight per
+    // lane: a matrix-vector product is bound by how many bytes are on their way)
+    constexpr int U = 8;
+    const int n4 = in / 4;
+    for (int q0 = lane; q0 < n4; q0 += 32 * U) {
+        float4 wv[U][R];
+#pragma unroll
+        for (int u = 0; u < U; u++) {
+            const int q = q0 + 32 * u;
+#pragma unroll
+            for (int r = 0; r < R; r++) wv[u][r] = q < n4 ? __ldg(wr[r] + q) : make_float4(0.f, 0.f, 0.f, 0.f);
+        }
+#pragma unroll
+        for (int u = 0; u < U; u++) {
+            const int q = q0 + 32 * u;
+            if (q >= n4) break;
+#pragma unroll
+            for (int i = 0; i < MT; i++) {
+                if (MT == 1 || i < m) {
+                    const float4 xv = xs ? reinterpret_cast<const float4*>(xr + (u64) i * ld)[q]
+                                         : __ldg(reinterpret_cast<const float4*>(xr + (u64) i * ld) + q);
+#pragma unroll
+                    for (int r = 0; r < R; r++) acc[r][i] = dot4(wv[u][r], xv, acc[r][i]);
+                }
+            }
+        }
+    }
+#pragma unroll
+    for (int r = 0; r < R; r++) {
+#pragma unroll
+        for (int i = 0; i < MT; i++) {
+            const float sum = warp_sum(acc[r][i]);
+            const int j = j0 + r;
+            if (((r * MT + i) & 31) == lane && i < m && j < out) {
+                const float v = bias ? sum + bias[j] : sum;
+                float* o = y + (u64) i * ldy + j;
+                *o = accumulate ? *o + v : v;
+            }
+        }
+    }
+}
+
+// RMSNorm + product: inv_m per row (a warp per row, in double as rms_norm_fwd), u = g ⊙ (x · inv) staged in shared
+// memory (MT, in) and written to xn by block 0 (xn may be 0), then y = u·Wᵀ + b.
+template <int MT, int R>
+__device__ void norm_gemv(float* y, int ldy, float* xn, const float* __restrict__ x, int ldx,
+                          const float* __restrict__ g, double eps, const float* __restrict__ w,
+                          const float* __restrict__ bias, int m, int in, int out) {
+    extern __shared__ __align__(16) float xs[];
+    __shared__ float inv[MT];
+    const int warps = blockDim.x / 32, warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+    for (int i = warp; i < m; i += warps) {
+        const float* xi = x + (u64) i * ldx;
+        double ss = 0.0;
+        for (int k = lane; k < in; k += 32) ss += (double) xi[k] * xi[k];
+        ss = warp_sum(ss);
+        if (lane == 0) inv[i] = (float) (1.0 / sqrt(ss / in + eps));
+    }
+    __syncthreads();
+    for (int i = 0; i < m; i++) {
+        const float* xi = x + (u64) i * ldx;
+        const float s = inv[i];
+        for (int k = threadIdx.x; k < in; k += blockDim.x) {
+            const float v = g[k] * (xi[k] * s);
+            xs[(u64) i * in + k] = v;
+            if (xn && blockIdx.x == 0) xn[(u64) i * in + k] = v;
+        }
+    }
+    __syncthreads();
+    gemv_rows<MT, R>(y, ldy, xs, nullptr, 0, w, bias, 0, m, in, out);
+}
+
+#define GEMV_ENTRIES(MT)                                                                                             \
+    extern "C" __global__ void __launch_bounds__(256) decode_norm_gemv_m##MT(                                        \
+            float* y, int ldy, float* xn, const float* x, int ldx, const float* g, double eps, const float* w,       \
+            const float* bias, int m, int in, int out) {                                                             \
+        norm_gemv<MT, 2>(y, ldy, xn, x, ldx, g, eps, w, bias, m, in, out);                                           \
+    }                                                                                                                \
+    extern "C" __global__ void __launch_bounds__(256) decode_gemv_m##MT(float* y, int ldy, const float* x, int ldx, \
+                                                                          const float* w, const float* bias,         \
+                                                                          int accumulate, int m, int in, int out) {  \
+        gemv_rows<MT, 1>(y, ldy, nullptr, x, ldx, w, bias, accumulate, m, in, out);                                  \
+    }
+GEMV_ENTRIES(1)
+GEMV_ENTRIES(2)
+GEMV_ENTRIES(4)
+GEMV_ENTRIES(8)
+GEMV_ENTRIES(16)
+
+// Channels per block of decode_conv_xproj (DecodeKernels.CONV_XPROJ_CHANNELS): the number of x_proj partials is
+// ceil(D / this).
+#define CONV_XPROJ_CHANNELS 64
+
+// The conv step of the block's channels for every row (conv_silu_step's arithmetic: the same values bit for bit),
+// then the block's share of x_proj: part[blk][m][o] = Σ_{c of block, in order} W_x[o][c]·xc[m][c], a thread per
+// (m, o) over the block's columns of W_x staged in shared memory (pitch CB + 1: the threads of a warp read 32
+// different banks).
+// x: (M, ldx) the x half of [x | z]; cw (D, K), cb (D) or 0; state (M, D, K); wx (XW, D); xc (M, D).
+extern "C" __global__ void __launch_bounds__(256) decode_conv_xproj(float* xc, float* part, const float* x, int ldx,
+                                                                     const float* cw, const float* cb, float* state,
+                                                                     const float* wx, int m, int d, int kernel,
+                                                                     int xw) {
+    constexpr int CB = CONV_XPROJ_CHANNELS, PW = CB + 1;
+    extern __shared__ float smem[];
+    float* ws = smem;          // (xw, PW) the block's columns of W_x
+    float* xs = ws + xw * PW;  // (M, CB) silu(conv) of the block's channels
+    const int c0 = blockIdx.x * CB;
+    for (int i = threadIdx.x; i < m * CB; i += blockDim.x) {
+        const int r = i / CB, cl = i % CB, c = c0 + cl;
+        float v = 0.f;
+        if (c < d) {
+            float* s = state + ((u64) r * d + c) * kernel;
+            float e[MAX_CONV_KERNEL];
+            float acc = cb != 0 ? cb[c] : 0.f;
+#pragma unroll
+            for (int j = 0; j < MAX_CONV_KERNEL; j++) {
+                if (j < kernel) {
+                    e[j] = j + 1 < kernel ? s[j + 1] : x[(u64) r * ldx + c];
+                    acc = acc + cw[(u64) c * kernel + j] * e[j];
+                }
+            }
+            v = silu(acc);
+            xc[(u64) r * d + c] = v;
+#pragma unroll
+            for (int j = 0; j < MAX_CONV_KERNEL; j++) {
+                if (j < kernel) s[j] = e[j];
+            }
+        }
+        xs[r * CB + cl] = v;
+    }
+    for (int i = threadIdx.x; i < xw * CB; i += blockDim.x) {
+        const int o = i / CB, cl = i % CB, c = c0 + cl;
+        ws[o * PW + cl] = c < d ? wx[(u64) o * d + c] : 0.f;
+    }
+    __syncthreads();
+    for (int i = threadIdx.x; i < m * xw; i += blockDim.x) {
+        const int r = i / xw, o = i % xw;
+        const float* wo = ws + o * PW;
+        const float* xr = xs + r * CB;
+        float acc = 0.f;
+#pragma unroll 16
+        for (int cl = 0; cl < CB; cl++) acc = fmaf(wo[cl], xr[cl], acc);
+        part[((u64) blockIdx.x * m + r) * xw + o] = acc;
+    }
+}
