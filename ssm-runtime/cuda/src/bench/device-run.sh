@@ -122,6 +122,33 @@ if [ "${DECODE:-}" = "1" ]; then
   grep -v "^PEER {" "$OUT/decode-peer.log" | grep -v "^\[transformers\]" | grep -v "^transformers:" | tail -12
   fi
 fi
+if [ "${DECODE_NCU:-}" = "1" ]; then
+  # Nsight Compute's duration of every kernel of a few decode steps (step loop, fp32, batch DECODE_NCU_BATCH): the
+  # last step's kernels in order and the sum per kernel name over the steps after the first generation's prefill
+  echo "== ncu: kernel durations of decode steps (batch ${DECODE_NCU_BATCH:-1}, fp32, step loop)"
+  timeout ${DECODE_NCU_TIMEOUT:-240} ncu --clock-control none --metrics gpu__time_duration.sum \
+    $JAVA -cp "$CP" org.ssmpeft.runtime.cuda.bench.DecodeBench --backend cuda --shape 130m \
+    --batch ${DECODE_NCU_BATCH:-1} --prompt 16 --new 4 --method none --precision fp32 --loop step --warmup 0 \
+    --reps 1 > "$OUT/ncu-decode.log" 2>&1
+  python3 - "$OUT/ncu-decode.log" <<'PY'
+import re, sys, collections
+rows, name = [], None
+for line in open(sys.argv[1], errors="replace"):
+    m = re.match(r"\s\s(\S[^(]*?)\s*\(\d+, \d+, \d+\)x\(\d+, \d+, \d+\)", line)
+    if m:
+        name = m.group(1)
+    m = re.search(r"gpu__time_duration.sum\s+(\S+)\s+([\d.,]+)", line)
+    if m and name:
+        v = float(m.group(2).replace(",", ""))
+        rows.append((name, v * {"nsecond": 1e-3, "usecond": 1.0, "msecond": 1e3}.get(m.group(1), 1.0)))
+        name = None
+print(len(rows), "kernels profiled")
+tail = rows[-120:]
+for n, v in tail:
+    print("  %8.2f us  %s" % (v, n[:90]))
+print("  %8.2f us  the last %d kernels" % (sum(v for _, v in tail), len(tail)))
+PY
+fi
 if [ "${PROFILE:-}" = "1" ]; then
   echo "== batch 16"
   timeout 90 $JAVA -cp "$CP" org.ssmpeft.runtime.cuda.bench.ScanBench 16 1536 1024 16 30 2>&1 | tee "$OUT/bench-b16.log" \

@@ -106,7 +106,8 @@ class DecodeKernelsGpuTest {
             new Case(2, 36, 72, 8, 3, 3, false, true, true, false, false),           // N 8, K 3
             new Case(8, 128, 256, 32, 8, 2, true, true, true, true, true),           // N 32: the K 4 layout
             new Case(13, 96, 192, 4, 6, 1, false, false, false, false, false),      // K 1, no gate
-            new Case(16, 1024, 2048, 16, 64, 4, true, true, true, true, false));
+            new Case(16, 1024, 2048, 16, 64, 4, true, true, true, true, false),
+            new Case(2, 64, 128, 16, 160, 4, true, true, true, false, false));      // dt_rank 160 (2.8B's)
 
     @ParameterizedTest(name = "{0}")
     @FieldSource("CASES")

@@ -15,7 +15,10 @@ public final class Kernel {
     private final CudaContext context;
     private final long function;
     private final String name;
-    private int sharedLimit = 48 * 1024;
+    // the dynamic shared memory this function is opted in to: every launch with more sets the attribute first. It
+    // starts at 0, not at the 48 KB a launch gets without opting in, because that 48 KB also holds the function's
+    // static shared memory (48 KB dynamic + 64 bytes static failed with CUDA_ERROR_INVALID_VALUE)
+    private int sharedLimit = 0;
 
     Kernel(CudaContext context, long function, String name) {
         this.context = context;

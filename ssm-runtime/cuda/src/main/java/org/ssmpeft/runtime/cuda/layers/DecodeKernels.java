@@ -68,7 +68,7 @@ public final class DecodeKernels {
      */
     public static boolean serves(int rows, int dModel, int dInner, int xProjWidth) {
         return rows >= 1 && rows <= MAX_ROWS && dModel % 4 == 0 && dInner % 4 == 0
-                && 4L * tile(rows) * dModel <= MAX_SHARED_BYTES
+                && 4L * tile(rows) * Math.max(dModel, dInner) <= MAX_SHARED_BYTES
                 && convXProjShared(rows, xProjWidth) <= MAX_SHARED_BYTES;
     }
 
@@ -95,10 +95,6 @@ public final class DecodeKernels {
         checkProduct("normProduct", y, ldy, x, ldx, w, m, in, out);
         present("normProduct", "g", g);
         aligned("normProduct", "xn", xn);
-        if (4L * tile(Math.max(1, m)) * in > MAX_SHARED_BYTES) {
-            throw new IllegalArgumentException("normProduct: " + m + " rows of " + in + " floats exceed "
-                    + MAX_SHARED_BYTES + " bytes of shared memory");
-        }
         if (m == 0 || out == 0) {
             return;
         }
@@ -116,7 +112,8 @@ public final class DecodeKernels {
         }
         int threads = 128; // 4 warps, a row each: more blocks than SMs at out = 768 (out_proj's d_model)
         int rowsPerBlock = threads / 32;
-        module.kernel("decode_gemv_m" + tile(m)).launch((out + rowsPerBlock - 1) / rowsPerBlock, 1, 1, threads, 0,
+        module.kernel("decode_gemv_m" + tile(m)).launch((out + rowsPerBlock - 1) / rowsPerBlock, 1, 1, threads,
+                4 * tile(m) * in,
                 y, ldy, x, ldx, w, bias, accumulate ? 1 : 0, m, in, out);
     }
 
@@ -170,6 +167,10 @@ public final class DecodeKernels {
         if (ldx < in || ldy < out) {
             throw new IllegalArgumentException(call + ": row strides ldx = " + ldx + ", ldy = " + ldy
                     + " below the widths " + in + ", " + out);
+        }
+        if (4L * tile(Math.max(1, m)) * in > MAX_SHARED_BYTES) {
+            throw new IllegalArgumentException(call + ": " + m + " rows of " + in + " floats exceed "
+                    + MAX_SHARED_BYTES + " bytes of shared memory");
         }
         present(call, "y", y);
         present(call, "x", x);

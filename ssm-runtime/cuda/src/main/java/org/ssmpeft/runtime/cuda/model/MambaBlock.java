@@ -4,6 +4,7 @@ import java.util.List;
 import org.ssmpeft.runtime.checkpoint.LanguageModelWeights;
 import org.ssmpeft.runtime.checkpoint.MambaConfig;
 import org.ssmpeft.runtime.cuda.layers.DecodeKernels;
+import org.ssmpeft.runtime.cuda.scan.ScanLayout;
 import org.ssmpeft.runtime.cuda.scan.ScanOperands;
 import org.ssmpeft.runtime.cuda.scan.SelectiveScanKernels;
 import org.ssmpeft.runtime.plan.HookPlan;
@@ -184,6 +185,8 @@ final class MambaBlock {
     private boolean fusedStep(LayerTape t, BatchPlan plan, int layer) {
         Rows r = t.rows;
         return fp32 && !t.training && r.lx() == 1 && r.prefix() == 0 && t.xProjPart != 0
+                && config.dtRank() <= SelectiveScanKernels.STEP_DT_RANK_PER_LANE
+                        * ScanLayout.forward(t.scan.totalStates()).lanes()
                 && !plan.anyDeltas(layer, "x_proj") && !plan.anyDeltas(layer, "dt_proj");
     }
 

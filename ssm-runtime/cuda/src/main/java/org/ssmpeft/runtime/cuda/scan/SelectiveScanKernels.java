@@ -20,6 +20,9 @@ import org.ssmpeft.runtime.cuda.driver.Kernel;
  */
 public final class SelectiveScanKernels {
 
+    /** dt_rank entries of W_dt a lane of {@link #stepDelta} holds (STEP_DT_RANK_PER_LANE in the kernel file). */
+    public static final int STEP_DT_RANK_PER_LANE = 24;
+
     /** The largest N + n' a layout is compiled for. */
     public static final int MAX_STATES = 64;
 
@@ -209,6 +212,10 @@ public final class SelectiveScanKernels {
             throw new IllegalArgumentException("stepDelta: the x_proj partials and W_dt are required");
         }
         ScanLayout l = forwardLayout(s).single();
+        if (rank > STEP_DT_RANK_PER_LANE * l.lanes()) {
+            throw new IllegalArgumentException("stepDelta: dt_rank " + rank + " above the " + STEP_DT_RANK_PER_LANE
+                    * l.lanes() + " of layout " + l);
+        }
         module.kernel("scan_step_dt_f32_" + l.tag()).launch(l.blocks(s.channels()), s.batch(), 1, l.threads(),
                 4 * xw, o.x(), o.dt(), o.negA(), o.bc(), rank, part, partBlocks, dtWeight, dtBias, o.dSkip(), o.z(),
                 o.ldz(), o.zOffset(), state, o.hOffset(), o.yOffset(), o.ext(), o.ldExt(), o.extNegA(), extState, y,

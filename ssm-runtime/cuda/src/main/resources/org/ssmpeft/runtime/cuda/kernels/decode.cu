@@ -13,9 +13,11 @@
 //                      channels, summed in block order by the scan step (scan_step_dt)
 //
 // Work split: a product is a warp per R output rows, its lanes over the input (one float4 of each weight row per lane
-// and step, so a warp streams whole rows with 16-byte loads, 8·R of them in flight per lane); the M
-// input rows sit in shared memory (normalised first for decode_norm_gemv) or are read through the L1 cache, and the
-// warp's sums end in a butterfly that leaves every sum in every lane. MT (a power of two >= M, at most 16) is a
+// and step, so a warp streams whole rows with 16-byte loads, 8·R of them in flight per lane); the M input rows are
+// staged in shared memory first (normalised for decode_norm_gemv), and the warp's sums end in a butterfly that leaves
+// every sum in every lane. Every load of a phase is issued before the first is used (unrolled loops): at a few us a
+// launch, each dependent round trip to memory (~1 us) counts (Nsight Compute: the first version, with loops whose
+// loads waited one by one, took 7-12 us a launch). MT (a power of two >= M, at most 16) is a
 // template parameter, so the accumulators stay in registers.
 //
 // Compiled with --fmad=false, as layers.cu: u = g ⊙ (x · inv) and the conv's taps round as rms_norm_fwd's and
@@ -50,17 +52,14 @@ __device__ __forceinline__ float dot4(float4 w, float4 x, float acc) {
     return fmaf(w.w, x.w, acc);
 }
 
-// y (M, ldy) (+)= x'·Wᵀ + b for a warp's R rows j of W (out, in); x' rows from xs (shared, NORM) or x (global).
+// y (M, ldy) (+)= xs·Wᵀ + b for a warp's R rows j of W (out, in); xs (MT, in) the input rows in shared memory.
 // in % 4 == 0 and 16-byte aligned rows (DecodeKernels checks).
 template <int MT, int R>
-__device__ __forceinline__ void gemv_rows(float* y, int ldy, const float* xs, const float* __restrict__ x, int ldx,
-                                          const float* __restrict__ w, const float* __restrict__ bias,
-                                          int accumulate, int m, int in, int out) {
+__device__ __forceinline__ void gemv_rows(float* y, int ldy, const float* xs, const float* __restrict__ w,
+                                          const float* __restrict__ bias, int accumulate, int m, int in, int out) {
     const int warps = blockDim.x / 32, warp = threadIdx.x / 32, lane = threadIdx.x % 32;
     const int j0 = (blockIdx.x * warps + warp) * R;
     if (j0 >= out) return;
-    const float* xr = xs ? xs : x;
-    const int ld = xs ? in : ldx;
     const float4* wr[R];
 #pragma unroll
     for (int r = 0; r < R; r++) wr[r] = reinterpret_cast<const float4*>(w + (u64) min(j0 + r, out - 1) * in);
@@ -71,9 +70,10 @@ __device__ __forceinline__ void gemv_rows(float* y, int ldy, const float* xs, co
         for (int i = 0; i < MT; i++) acc[r][i] = 0.f;
     }
     // U steps of float4 per lane at a time, their weight loads issued before any is used (U·R loads in flight per
-    // lane: a matrix-vector product is bound by how many bytes are on their way)
+    // lane: a matrix-vector product is bound by how many bytes are on their way); the inputs come from shared memory
     constexpr int U = 8;
     const int n4 = in / 4;
+    const float4* x4 = reinterpret_cast<const float4*>(xs);
     for (int q0 = lane; q0 < n4; q0 += 32 * U) {
         float4 wv[U][R];
 #pragma unroll
@@ -89,8 +89,7 @@ __device__ __forceinline__ void gemv_rows(float* y, int ldy, const float* xs, co
 #pragma unroll
             for (int i = 0; i < MT; i++) {
                 if (MT == 1 || i < m) {
-                    const float4 xv = xs ? reinterpret_cast<const float4*>(xr + (u64) i * ld)[q]
-                                         : __ldg(reinterpret_cast<const float4*>(xr + (u64) i * ld) + q);
+                    const float4 xv = x4[i * n4 + q];
 #pragma unroll
                     for (int r = 0; r < R; r++) acc[r][i] = dot4(wv[u][r], xv, acc[r][i]);
                 }
@@ -112,7 +111,28 @@ __device__ __forceinline__ void gemv_rows(float* y, int ldy, const float* xs, co
     }
 }
 
-// RMSNorm + product: inv_m per row (a warp per row, in double as rms_norm_fwd), u = g ⊙ (x · inv) staged in shared
+// The block's input rows into shared memory xs (M, in) as float4 (8 loads in flight per thread), each element
+// scaled by g ⊙ (· inv_i) when NORM
+template <bool NORM>
+__device__ __forceinline__ void stage_rows(float* xs, float* xn, const float* __restrict__ x, int ldx,
+                                           const float* __restrict__ g, const float* inv, int m, int in) {
+    const int n4 = in / 4, total = m * n4;
+    float4* s4 = reinterpret_cast<float4*>(xs);
+#pragma unroll 8
+    for (int e = threadIdx.x; e < total; e += blockDim.x) {
+        const int i = e / n4, q = e - i * n4;
+        float4 v = __ldg(reinterpret_cast<const float4*>(x + (u64) i * ldx) + q);
+        if (NORM) {
+            const float4 gv = __ldg(reinterpret_cast<const float4*>(g) + q);
+            const float s = inv[i];
+            v = make_float4(gv.x * (v.x * s), gv.y * (v.y * s), gv.z * (v.z * s), gv.w * (v.w * s));
+            if (xn && blockIdx.x == 0) reinterpret_cast<float4*>(xn + (u64) i * in)[q] = v;
+        }
+        s4[e] = v;
+    }
+}
+
+// RMSNorm + product: inv_i per row (a warp per row, in double as rms_norm_fwd), u = g ⊙ (x · inv) staged in shared
 // memory (MT, in) and written to xn by block 0 (xn may be 0), then y = u·Wᵀ + b.
 template <int MT, int R>
 __device__ void norm_gemv(float* y, int ldy, float* xn, const float* __restrict__ x, int ldx,
@@ -121,25 +141,35 @@ __device__ void norm_gemv(float* y, int ldy, float* xn, const float* __restrict_
     extern __shared__ __align__(16) float xs[];
     __shared__ float inv[MT];
     const int warps = blockDim.x / 32, warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+    const int n4 = in / 4;
     for (int i = warp; i < m; i += warps) {
-        const float* xi = x + (u64) i * ldx;
+        const float4* xi = reinterpret_cast<const float4*>(x + (u64) i * ldx);
         double ss = 0.0;
-        for (int k = lane; k < in; k += 32) ss += (double) xi[k] * xi[k];
+#pragma unroll 8
+        for (int q = lane; q < n4; q += 32) {
+            const float4 v = __ldg(xi + q);
+            ss += (double) v.x * v.x;
+            ss += (double) v.y * v.y;
+            ss += (double) v.z * v.z;
+            ss += (double) v.w * v.w;
+        }
         ss = warp_sum(ss);
         if (lane == 0) inv[i] = (float) (1.0 / sqrt(ss / in + eps));
     }
     __syncthreads();
-    for (int i = 0; i < m; i++) {
-        const float* xi = x + (u64) i * ldx;
-        const float s = inv[i];
-        for (int k = threadIdx.x; k < in; k += blockDim.x) {
-            const float v = g[k] * (xi[k] * s);
-            xs[(u64) i * in + k] = v;
-            if (xn && blockIdx.x == 0) xn[(u64) i * in + k] = v;
-        }
-    }
+    stage_rows<true>(xs, xn, x, ldx, g, inv, m, in);
     __syncthreads();
-    gemv_rows<MT, R>(y, ldy, xs, nullptr, 0, w, bias, 0, m, in, out);
+    gemv_rows<MT, R>(y, ldy, xs, w, bias, 0, m, in, out);
+}
+
+// y (+)= x·Wᵀ + b: the rows staged in shared memory, then the product
+template <int MT>
+__device__ void gemv(float* y, int ldy, const float* __restrict__ x, int ldx, const float* __restrict__ w,
+                     const float* __restrict__ bias, int accumulate, int m, int in, int out) {
+    extern __shared__ __align__(16) float xs[];
+    stage_rows<false>(xs, nullptr, x, ldx, nullptr, nullptr, m, in);
+    __syncthreads();
+    gemv_rows<MT, 1>(y, ldy, xs, w, bias, accumulate, m, in, out);
 }
 
 #define GEMV_ENTRIES(MT)                                                                                             \
@@ -151,7 +181,7 @@ __device__ void norm_gemv(float* y, int ldy, float* xn, const float* __restrict_
     extern "C" __global__ void __launch_bounds__(256) decode_gemv_m##MT(float* y, int ldy, const float* x, int ldx, \
                                                                           const float* w, const float* bias,         \
                                                                           int accumulate, int m, int in, int out) {  \
-        gemv_rows<MT, 1>(y, ldy, nullptr, x, ldx, w, bias, accumulate, m, in, out);                                  \
+        gemv<MT>(y, ldy, x, ldx, w, bias, accumulate, m, in, out);                                                   \
     }
 GEMV_ENTRIES(1)
 GEMV_ENTRIES(2)
@@ -177,6 +207,28 @@ extern "C" __global__ void __launch_bounds__(256) decode_conv_xproj(float* xc, f
     float* ws = smem;          // (xw, PW) the block's columns of W_x
     float* xs = ws + xw * PW;  // (M, CB) silu(conv) of the block's channels
     const int c0 = blockIdx.x * CB;
+    // the block's columns of W_x first (their loads in flight while the conv computes): 4 channels per float4 where
+    // D is a multiple of 4 (rows aligned), else one at a time
+    if (d % 4 == 0) {
+        constexpr int C4 = CB / 4;
+#pragma unroll 8
+        for (int i = threadIdx.x; i < xw * C4; i += blockDim.x) {
+            const int o = i / C4, c4 = (i % C4) * 4, c = c0 + c4;
+            float4 v = make_float4(0.f, 0.f, 0.f, 0.f);
+            if (c < d) v = __ldg(reinterpret_cast<const float4*>(wx + (u64) o * d + c));
+            float* q = ws + o * PW + c4;
+            q[0] = v.x;
+            q[1] = v.y;
+            q[2] = v.z;
+            q[3] = v.w;
+        }
+    } else {
+#pragma unroll 8
+        for (int i = threadIdx.x; i < xw * CB; i += blockDim.x) {
+            const int o = i / CB, cl = i % CB, c = c0 + cl;
+            ws[o * PW + cl] = c < d ? __ldg(wx + (u64) o * d + c) : 0.f;
+        }
+    }
     for (int i = threadIdx.x; i < m * CB; i += blockDim.x) {
         const int r = i / CB, cl = i % CB, c = c0 + cl;
         float v = 0.f;
@@ -199,10 +251,6 @@ extern "C" __global__ void __launch_bounds__(256) decode_conv_xproj(float* xc, f
             }
         }
         xs[r * CB + cl] = v;
-    }
-    for (int i = threadIdx.x; i < xw * CB; i += blockDim.x) {
-        const int o = i / CB, cl = i % CB, c = c0 + cl;
-        ws[o * PW + cl] = c < d ? wx[(u64) o * d + c] : 0.f;
     }
     __syncthreads();
     for (int i = threadIdx.x; i < m * xw; i += blockDim.x) {

@@ -1049,32 +1049,44 @@ __device__ __forceinline__ void stage_step_bc(float2* sBC, const T* brow, const 
     }
 }
 
-// the step of row b (blockIdx.y), channel c, from its Δ and u and the staged (B, C): the state update, the read-out
-// y = (C·(h + h') + D·u + y')·silu(z), the state stored back
+// The step of row b (blockIdx.y), channel c, in two halves, so that a launch can issue every load before it needs
+// Δ: load (the lane's A, h', its states, D, y', z) and update (the state update from Δ, u and the staged (B, C), the
+// read-out y = (C·(h + h') + D·u + y')·silu(z), the state stored back)
 template <typename T, int S, int K, int CH, bool HO>
-__device__ __forceinline__ void step_update(const float2* sBC, float delta, float u, const float* negA,
-                                            const float* dskip, const T* z, int ldz, int zOff, float* state,
-                                            const float* hoff, const float* yoff, const float* extNegA,
-                                            float* extState, T* y, int d, int nb, int ne) {
-    const int b = blockIdx.y, c = blockIdx.x * CH + threadIdx.x / S, s = threadIdx.x % S;
-    const int valid = c < d;
+struct StepLane {
     Lane<K> ln;
-    ln.load(negA, extNegA, hoff, c, valid, s, nb, ne);
     float h[K];
-    load_state<K>(h, state, extState, b, d, c, valid, s, nb, ne);
-    float bq[K], cq[K];
-    load_bc<K>(bq, cq, sBC + s * K);
-    float acc = sum_lanes<S>(step_states<K, HO>(h, ln, delta, delta * u, bq, cq));
-    if (valid && s == 0) {
-        float out = acc + (dskip ? dskip[c] : 0.f) * u + (yoff ? yoff[c] : 0.f);
-        if (z) {
-            float zv = ld(z, (u64) b * ldz + zOff + c);
-            out *= zv * sigmoid(zv);
-        }
-        st(y, (u64) b * d + c, out);
+    float dk, yo, zv;
+    int b, c, s, valid;
+
+    __device__ __forceinline__ void load(const float* negA, const float* dskip, const T* z, int ldz, int zOff,
+                                         const float* state, const float* hoff, const float* yoff,
+                                         const float* extNegA, const float* extState, int d, int nb, int ne) {
+        b = blockIdx.y;
+        c = blockIdx.x * CH + threadIdx.x / S;
+        s = threadIdx.x % S;
+        valid = c < d;
+        ln.load(negA, extNegA, hoff, c, valid, s, nb, ne);
+        load_state<K>(h, state, extState, b, d, c, valid, s, nb, ne);
+        const bool out = valid && s == 0;
+        dk = out && dskip ? dskip[c] : 0.f;
+        yo = out && yoff ? yoff[c] : 0.f;
+        zv = out && z ? ld(z, (u64) b * ldz + zOff + c) : 0.f;
     }
-    store_state<K>(h, state, extState, b, d, c, valid, s, nb, ne);
-}
+
+    __device__ __forceinline__ void update(const float2* sBC, float delta, float u, bool gate, float* state,
+                                           float* extState, T* y, int d, int nb, int ne) {
+        float bq[K], cq[K];
+        load_bc<K>(bq, cq, sBC + s * K);
+        float acc = sum_lanes<S>(step_states<K, HO>(h, ln, delta, delta * u, bq, cq));
+        if (valid && s == 0) {
+            float out = acc + dk * u + yo;
+            if (gate) out *= zv * sigmoid(zv);
+            st(y, (u64) b * d + c, out);
+        }
+        store_state<K>(h, state, extState, b, d, c, valid, s, nb, ne);
+    }
+};
 
 template <typename T, int S, int K, int CH, bool HO>
 __device__ void scan_step(const T* x, const T* dt, const float* negA, const T* bc, int ldbc, int bOff,
@@ -1089,8 +1101,9 @@ __device__ void scan_step(const T* x, const T* dt, const float* negA, const T* b
     __syncthreads();
     float delta = valid ? ld(dt, (u64) b * d + c) : 0.f;
     float u = valid ? ld(x, (u64) b * d + c) : 0.f;
-    step_update<T, S, K, CH, HO>(sBC, delta, u, negA, dskip, z, ldz, zOff, state, hoff, yoff, extNegA, extState, y,
-                                 d, nb, ne);
+    StepLane<T, S, K, CH, HO> lane;
+    lane.load(negA, dskip, z, ldz, zOff, state, hoff, yoff, extNegA, extState, d, nb, ne);
+    lane.update(sBC, delta, u, z != nullptr, state, extState, y, d, nb, ne);
 }
 
 // The decode step of the fused few-row path (fp32; org.ssmpeft.runtime.cuda.layers.DecodeKernels has the other
@@ -1101,6 +1114,8 @@ __device__ void scan_step(const T* x, const T* dt, const float* negA, const T* b
 //                                                             sum_lanes (every lane gets the same bits)
 //   then scan_step's update from x (B, D) = silu(conv(x)). Also written: xdbl (B, xw) and dt (B, D), which nothing
 //   downstream reads (the tests compare them). Dynamic shared memory: xw floats.
+// dt_rank entries of W_dt a lane holds (SelectiveScanKernels.STEP_DT_RANK_PER_LANE): R <= this · S
+#define STEP_DT_RANK_PER_LANE 24
 template <int S, int K, int CH, bool HO>
 __device__ void scan_step_dt(const float* x, float* dt, const float* negA, float* xdbl, int rank, const float* part,
                              int nblk, const float* wdt, const float* bdt, const float* dskip, const float* z,
@@ -1111,32 +1126,52 @@ __device__ void scan_step_dt(const float* x, float* dt, const float* negA, float
     __shared__ __align__(16) float2 sBC[NT];
     extern __shared__ __align__(16) float sx[];
     const int b = blockIdx.y, xw = rank + 2 * nb;
+    const int c = blockIdx.x * CH + threadIdx.x / S, s = threadIdx.x % S;
+    const int valid = c < d;
+    // every load that does not need the partials' sum first: the lane's state and parameters, u, the lane's share of
+    // W_dt[c] (R <= STEP_DT_RANK_PER_LANE·S), b_dt
+    StepLane<float, S, K, CH, HO> lane;
+    lane.load(negA, dskip, z, ldz, zOff, state, hoff, yoff, extNegA, extState, d, nb, ne);
+    constexpr int RW = STEP_DT_RANK_PER_LANE;
+    float wq[RW];
+    const float* wc = wdt + (u64) (valid ? c : 0) * rank;
+#pragma unroll
+    for (int i = 0; i < RW; i++) wq[i] = valid && s + i * S < rank ? wc[s + i * S] : 0.f;
+    const float u = valid ? x[(u64) b * d + c] : 0.f;
+    const float bias = valid && bdt ? bdt[c] : 0.f;
+    // [dt_low | B | C] = Σ_blk part[blk][b], 8 partials' loads in flight per thread, summed in block order
     for (int o = threadIdx.x; o < xw; o += THREADS) {
+        const float* p = part + (u64) b * xw + o;
+        const u64 stride = (u64) batch * xw;
         float v = 0.f;
-        for (int k = 0; k < nblk; k++) v += part[((u64) k * batch + b) * xw + o];
+        int k = 0;
+        for (; k + 8 <= nblk; k += 8) {
+            float q[8];
+#pragma unroll
+            for (int j = 0; j < 8; j++) q[j] = p[(k + j) * stride];
+#pragma unroll
+            for (int j = 0; j < 8; j++) v += q[j];
+        }
+        for (; k < nblk; k++) v += p[k * stride];
         sx[o] = v;
         if (blockIdx.x == 0) xdbl[(u64) b * xw + o] = v;
     }
     __syncthreads();
     stage_step_bc<float, NT, THREADS>(sBC, sx + rank, ext ? ext + (u64) b * ldext : ext, nb, ne);
-    const int c = blockIdx.x * CH + threadIdx.x / S, s = threadIdx.x % S;
-    const int valid = c < d;
     float pre = 0.f;
-    if (valid) {
-        const float* wc = wdt + (u64) c * rank;
-        for (int r = s; r < rank; r += S) pre = fmaf(sx[r], wc[r], pre);
+#pragma unroll
+    for (int i = 0; i < RW; i++) {
+        if (s + i * S < rank) pre = fmaf(sx[s + i * S], wq[i], pre);
     }
     pre = sum_lanes<S>(pre);
-    float delta = 0.f, u = 0.f;
+    float delta = 0.f;
     if (valid) {
-        if (bdt) pre += bdt[c];
+        if (bdt) pre += bias;
         delta = softplus(pre);
-        u = x[(u64) b * d + c];
         if (s == 0) dt[(u64) b * d + c] = delta;
     }
     __syncthreads();
-    step_update<float, S, K, CH, HO>(sBC, delta, u, negA, dskip, z, ldz, zOff, state, hoff, yoff, extNegA, extState,
-                                     y, d, nb, ne);
+    lane.update(sBC, delta, u, z != nullptr, state, extState, y, d, nb, ne);
 }
 
 // hookRows: 1 where every batch row has hooks of its own (a mixed-adapter batch: h' (B, D, nb), y' (B, D), A'
