@@ -27,7 +27,7 @@ import org.ssmpeft.runtime.cuda.scan.SelectiveScanKernels;
 /**
  * The fused decode step ({@link DecodeKernels} and {@link SelectiveScanKernels#stepDelta}) launch by launch against
  * the general path's launches on the same inputs: a whole Mamba block's step (RMSNorm + in_proj, conv + x_proj's
- * partials, Δ + the scan step, out_proj into the residual) on seeded random weights, 1 to 16 rows, the Mamba-130M
+ * partials summed by the last block, Δ + the scan step, out_proj into the residual) on seeded random weights, 1 to 16 rows, the Mamba-130M
  * widths and small odd ones, with and without biases, gate, skip, h' and y' (shared, or one per row).
  * <p>Bounds: where the arithmetic is the same code the results must be equal bit for bit (the conv and its state,
  * the partials' block-order sum, the scan step's y and state given the fused launch's own Δ and (B, C)); the
@@ -152,16 +152,17 @@ class DecodeKernelsGpuTest {
         int blocks = DecodeKernels.partBlocks(di);
         DeviceBuffer part = nan(blocks * m * xw);
         DeviceBuffer convF = up(conv0);
-        decode.convXProj(xc.address(), part.address(), xz.address(), 2 * di, cw.address(), addr(cb),
-                convF.address(), wx.address(), m, di, k, xw);
         DeviceBuffer xdbl = nan(m * xw);
+        DeviceBuffer counter = arena.allocateFloats(1);
+        counter.fill32(0);
+        decode.convXProj(xc.address(), part.address(), xdbl.address(), counter.address(), xz.address(), 2 * di,
+                cw.address(), addr(cb), convF.address(), wx.address(), m, di, k, xw);
         DeviceBuffer dt = nan(m * di);
         DeviceBuffer y = nan(m * di);
         DeviceBuffer ssmF = up(ssm0);
         ScanShape shape = new ScanShape(m, 1, di, n, 0);
         ScanOperands fused = operands(c, xc, dt, a, xdbl, skip, xz, ho, yo);
-        scan.stepDelta(shape, fused, part.address(), blocks, wdt.address(), addr(bdt), c.rank, ssmF.address(), 0,
-                y.address());
+        scan.stepDelta(shape, fused, wdt.address(), addr(bdt), c.rank, ssmF.address(), 0, y.address());
         DeviceBuffer residualF = up(hidden.toFloats(m * dm));
         decode.product(residualF.address(), dm, y.address(), di, wout.address(), 0, true, m, di, dm);
 
@@ -188,6 +189,8 @@ class DecodeKernelsGpuTest {
         }
         float[] xdblF = xdbl.toFloats(m * xw);
         assertThat(xdblF).as("[dt_low | B | C]: the partials summed in block order").containsExactly(summed);
+        assertThat(Float.floatToRawIntBits(counter.toFloats(1)[0])).as("the block counter, left for the next launch")
+                .isZero();
         DeviceBuffer xdblG = nan(m * xw);
         linear.forward(xdblG.address(), xw, xc.address(), di, wx.address(), 0, m, di, xw);
         close("x_proj", xdblF, xdblG.toFloats(m * xw), 1e-5 * Math.sqrt(di));
@@ -242,6 +245,56 @@ class DecodeKernelsGpuTest {
     }
 
     static final List<Integer> ROWS = List.of(1, 2, 3, 4, 7, 9, 16);
+
+    /** Rows, vocabulary and n of the ranking's cases. */
+    record Ranking(int rows, int vocab, int n, boolean excluded) {
+    }
+
+    static final List<Ranking> RANKINGS = List.of(new Ranking(1, 50280, 1, false), new Ranking(16, 50280, 1, true),
+            new Ranking(3, 50280, 5, true), new Ranking(2, 1025, 4, false), new Ranking(4, 5000, 3, true),
+            new Ranking(1, 3000, 2, false));
+
+    @ParameterizedTest(name = "{0}")
+    @FieldSource("RANKINGS")
+    void theTwoLaunchRankingPicksTopTokensIdsWithItsLogProbabilities(Ranking c) {
+        Random r = new Random(c.vocab * 31L + c.rows * 7L + c.n);
+        float[] z = rand(r, c.rows * c.vocab, 3f);
+        // ties across slices, a NaN, a -inf slice start, the best in the last slice of row 0
+        for (int i = 1024; i < 1100 && i < c.vocab - 3; i++) {
+            z[i] = Float.NEGATIVE_INFINITY;
+        }
+        z[5] = z[c.vocab - 3] = 40f;
+        z[7] = Float.NaN;
+        z[c.vocab - 1] = 41f;
+        DeviceBuffer logits = up(z);
+        long mask = 0;
+        if (c.excluded) {
+            int words = (c.vocab + 31) / 32;
+            float[] bits = new float[words];
+            bits[(c.vocab - 1) >> 5] = Float.intBitsToFloat(1 << ((c.vocab - 1) & 31)); // the top id excluded
+            mask = up(bits).address();
+        }
+        DeviceBuffer ids = nan(c.rows * c.n);
+        DeviceBuffer logp = nan(c.rows * c.n);
+        DeviceBuffer ids1 = nan(c.rows * c.n);
+        DeviceBuffer logp1 = nan(c.rows * c.n);
+        long workFloats = LayerKernels.topTokensWorkFloats(c.rows, c.vocab, c.n);
+        assertThat(workFloats).isPositive();
+        DeviceBuffer work = nan((int) workFloats);
+        layers.topTokens(ids.address(), logp.address(), logits.address(), c.rows, c.vocab, c.n, mask, work.address());
+        layers.topTokens(ids1.address(), logp1.address(), logits.address(), c.rows, c.vocab, c.n, mask, 0);
+        float[] got = ids.toFloats(c.rows * c.n);
+        float[] want = ids1.toFloats(c.rows * c.n);
+        int[] gotIds = new int[got.length];
+        int[] wantIds = new int[want.length];
+        for (int i = 0; i < got.length; i++) {
+            gotIds[i] = Float.floatToRawIntBits(got[i]);
+            wantIds[i] = Float.floatToRawIntBits(want[i]);
+        }
+        assertThat(gotIds).as("ids against the one-block ranking").containsExactly(wantIds);
+        assertThat(gotIds[0]).as("row 0's best").isEqualTo(c.excluded ? 5 : c.vocab - 1);
+        close("log p", logp.toFloats(c.rows * c.n), logp1.toFloats(c.rows * c.n), 1e-6);
+    }
 
     private static ScanOperands operands(Case c, DeviceBuffer xc, DeviceBuffer dt, DeviceBuffer a, DeviceBuffer xdbl,
                                          DeviceBuffer skip, DeviceBuffer xz, DeviceBuffer ho, DeviceBuffer yo) {

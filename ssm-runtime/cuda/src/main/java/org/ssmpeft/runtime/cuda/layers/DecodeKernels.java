@@ -12,8 +12,8 @@ import org.ssmpeft.runtime.cuda.driver.CudaModule;
  * <pre>
  *   normProduct   y (M, ldy) = RMSNorm(x)·Wᵀ + b, the normalised rows also to xn    RMSNorm + in_proj
  *   product       y (M, ldy) (+)= x·Wᵀ + b                                         out_proj into the residual
- *   convXProj     xc = silu(conv step(x)) (M, D), the conv state advanced, x_proj's partial products per block
- *                 of {@value #CONV_XPROJ_CHANNELS} channels: part ({@link #partBlocks}(D), M, XW)
+ *   convXProj     xc = silu(conv step(x)) (M, D), the conv state advanced, xdbl = xc·W_xᵀ (M, XW) through
+ *                 partial products per block of {@value #CONV_XPROJ_CHANNELS} channels summed by the last block
  * </pre>
  * Matrices are row-major; W is (out, in) with rows of {@code in} floats. The products want {@code in} a multiple of
  * 4 and 16-byte aligned rows and operands ({@link #serves} says whether a shape fits; the arenas align to 256
@@ -118,12 +118,13 @@ public final class DecodeKernels {
     }
 
     /**
-     * One decode step's conv and x_proj partials: x (M, ldx) the new inputs (the x half of [x | z]), cw (D, K),
-     * cb (D) or 0, state (M, D, K) advanced in place, wx (XW, D) -> xc (M, D) = silu(conv), part
-     * ({@link #partBlocks}(D), M, XW) with part[blk] = Σ over block blk's channels of xc·W_xᵀ.
+     * One decode step's conv and x_proj: x (M, ldx) the new inputs (the x half of [x | z]), cw (D, K), cb (D) or 0,
+     * state (M, D, K) advanced in place, wx (XW, D) -> xc (M, D) = silu(conv), xdbl (M, XW) = xc·W_xᵀ, through part
+     * ({@link #partBlocks}(D), M, XW), part[blk] = Σ over block blk's channels, summed in block order by the last
+     * block to finish. counter: one uint32 that is 0 (a fresh zeroed one; each launch leaves it at 0 again).
      */
-    public void convXProj(long xc, long part, long x, int ldx, long cw, long cb, long state, long wx, int m, int d,
-                          int kernel, int xw) {
+    public void convXProj(long xc, long part, long xdbl, long counter, long x, int ldx, long cw, long cb, long state,
+                          long wx, int m, int d, int kernel, int xw) {
         if (m < 0 || d < 0 || xw < 0) {
             throw new IllegalArgumentException("convXProj: m, d, xw = " + m + ", " + d + ", " + xw);
         }
@@ -137,8 +138,8 @@ public final class DecodeKernels {
         if (ldx < d) {
             throw new IllegalArgumentException("convXProj: row stride ldx = " + ldx + " is below the row width " + d);
         }
-        for (var e : new Object[][] {{"xc", xc}, {"part", part}, {"x", x}, {"cw", cw}, {"state", state},
-                {"wx", wx}}) {
+        for (var e : new Object[][] {{"xc", xc}, {"part", part}, {"xdbl", xdbl}, {"counter", counter}, {"x", x},
+                {"cw", cw}, {"state", state}, {"wx", wx}}) {
             present("convXProj", (String) e[0], (Long) e[1]);
         }
         long shared = convXProjShared(m, xw);
@@ -149,8 +150,8 @@ public final class DecodeKernels {
         if (m == 0 || d == 0) {
             return;
         }
-        module.kernel("decode_conv_xproj").launch(partBlocks(d), 1, 1, THREADS, (int) shared, xc, part, x, ldx, cw,
-                cb, state, wx, m, d, kernel, xw);
+        module.kernel("decode_conv_xproj").launch(partBlocks(d), 1, 1, THREADS, (int) shared, xc, part, xdbl,
+                counter, x, ldx, cw, cb, state, wx, m, d, kernel, xw);
     }
 
     private static void checkProduct(String call, long y, int ldy, long x, int ldx, long w, int m, int in, int out) {

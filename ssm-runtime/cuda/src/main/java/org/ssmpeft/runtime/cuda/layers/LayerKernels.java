@@ -39,7 +39,7 @@ public final class LayerKernels implements AutoCloseable {
     public static final List<String> ENTRY_POINTS = List.of("column_sum_finish", "embed", "embed_bwd", "rms_norm_fwd",
             "rms_norm_bwd_rows", "rms_norm_bwd_weight", "conv_silu_fwd", "conv_silu_step", "conv_state_update",
             "conv_silu_dp", "conv_silu_bwd", "conv_param_finish", "softplus_inplace", "dt_softplus",
-            "softplus_bwd_inplace", "cross_entropy", "top_tokens",
+            "softplus_bwd_inplace", "cross_entropy", "top_tokens", "top_tokens_part", "top_tokens_merge",
             "dora_fwd", "dora_bwd", "to_bf16_2d", "copy_2d", "fill", "add_scaled", "sum_batches", "add_broadcast",
             "gather_rows", "neg_exp",
             "mul_add");
@@ -336,9 +336,11 @@ public final class LayerKernels implements AutoCloseable {
      * logits: (B, V) -> ids: (B, n) int32, logp: (B, n) float: each row's n best tokens by logit, ties to the lower
      * id, best first, none whose bit is set in {@code excluded} (V bits as int32 words, bit i of word i/32; 0: none)
      * and never a NaN; logp = z[id] − logsumexp(z) over the whole row (in double). A row with fewer rankable ids
-     * than n ends in -1 (NaN log p): the caller asks for at most V − excluded.
+     * than n ends in -1 (NaN log p): the caller asks for at most V − excluded. work: {@link #topTokensWorkFloats}
+     * floats, or 0: rows longer than {@link #TOP_SLICE} then run in two launches (a block per slice of the row, a
+     * warp per row to merge: the same ids, log-probabilities within rounding), else one block per row.
      */
-    public void topTokens(long ids, long logp, long logits, int rows, int vocab, int n, long excluded) {
+    public void topTokens(long ids, long logp, long logits, int rows, int vocab, int n, long excluded, long work) {
         sizes("topTokens", "rows, vocab, n", rows, vocab, n);
         present("topTokens", "ids", ids);
         present("topTokens", "logp", logp);
@@ -349,7 +351,29 @@ public final class LayerKernels implements AutoCloseable {
         if (vocab == 0) {
             throw new IllegalArgumentException("topTokens: vocab = 0 (no token to rank)");
         }
-        k("top_tokens").launch(rows, 1, 1, 1024, 0, ids, logp, logits, vocab, n, excluded);
+        if (work == 0 || vocab <= TOP_SLICE) {
+            k("top_tokens").launch(rows, 1, 1, 1024, 0, ids, logp, logits, vocab, n, excluded);
+            return;
+        }
+        // a block per slice and row, then a warp per row merges (top_tokens_part / _merge)
+        int g = slices(vocab);
+        long ms = work;
+        long cv = ms + 8L * rows * g;
+        long ci = cv + 4L * rows * g * n;
+        k("top_tokens_part").launch(g, rows, 1, 256, 0, ms, cv, ci, logits, vocab, n, excluded, TOP_SLICE);
+        k("top_tokens_merge").launch(rows, 1, 1, 32, 0, ids, logp, ms, cv, ci, n, g);
+    }
+
+    /** Logits per block of the two-launch {@link #topTokens} (TOP_SLICE: rows longer than this take it). */
+    public static final int TOP_SLICE = 1024;
+
+    private static int slices(int vocab) {
+        return (vocab + TOP_SLICE - 1) / TOP_SLICE;
+    }
+
+    /** Floats of {@link #topTokens}' workspace for these rows (0 where one launch serves them). */
+    public static long topTokensWorkFloats(int rows, int vocab, int n) {
+        return vocab <= TOP_SLICE ? 0 : (long) rows * slices(vocab) * (2L + 2L * n);
     }
 
     // --- DoRA's gain (cpu: ModelParts.lowRank / lowRankBackward with HookPlan.Dora) -------------------------------

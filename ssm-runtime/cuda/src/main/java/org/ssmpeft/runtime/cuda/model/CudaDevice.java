@@ -296,9 +296,9 @@ final class CudaDevice {
         }
 
         @Override
-        public void convXProj(long xc, long part, long x, int ldx, long cw, long cb, long state, long wx, int m,
-                              int d, int kernel, int xw) {
-            decode.convXProj(xc, part, x, ldx, cw, cb, state, wx, m, d, kernel, xw);
+        public void convXProj(long xc, long part, long xdbl, long counter, long x, int ldx, long cw, long cb,
+                              long state, long wx, int m, int d, int kernel, int xw) {
+            decode.convXProj(xc, part, xdbl, counter, x, ldx, cw, cb, state, wx, m, d, kernel, xw);
         }
 
         @Override
@@ -358,8 +358,9 @@ final class CudaDevice {
         }
 
         @Override
-        public void topTokens(long ids, long logp, long logits, int rows, int vocab, int n, long excluded) {
-            k.topTokens(ids, logp, logits, rows, vocab, n, excluded);
+        public void topTokens(long ids, long logp, long logits, int rows, int vocab, int n, long excluded,
+                              long work) {
+            k.topTokens(ids, logp, logits, rows, vocab, n, excluded, work);
         }
 
         @Override
@@ -480,9 +481,9 @@ final class CudaDevice {
         }
 
         @Override
-        public void stepDelta(ScanShape s, ScanOperands o, long part, int partBlocks, long dtWeight, long dtBias,
-                              int rank, long state, long extState, long y) {
-            kernels.stepDelta(s, o, part, partBlocks, dtWeight, dtBias, rank, state, extState, y);
+        public void stepDelta(ScanShape s, ScanOperands o, long dtWeight, long dtBias, int rank, long state,
+                              long extState, long y) {
+            kernels.stepDelta(s, o, dtWeight, dtBias, rank, state, extState, y);
         }
     }
 }

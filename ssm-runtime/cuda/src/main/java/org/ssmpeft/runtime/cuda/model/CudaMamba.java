@@ -271,7 +271,8 @@ public final class CudaMamba implements SsmModel, AutoCloseable {
             long ids = floats(arena, (long) batch * n);
             long logp = floats(arena, (long) batch * n);
             head(arena, plan, last, 1, logits);
-            device.layers().topTokens(ids, logp, logits, batch, config.vocabSize(), n, mask);
+            device.layers().topTokens(ids, logp, logits, batch, config.vocabSize(), n, mask,
+                    topWork(arena, batch, n));
             return topTokens(ids, logp, batch, n);
         });
     }
@@ -292,10 +293,17 @@ public final class CudaMamba implements SsmModel, AutoCloseable {
         try {
             Pass p = pass(arena, tokenIds, s.batch(), 1, plan, s, false, null);
             head(arena, plan, p.normedF, 1, logits);
-            device.layers().topTokens(ids, logp, logits, s.batch(), config.vocabSize(), n, mask);
+            device.layers().topTokens(ids, logp, logits, s.batch(), config.vocabSize(), n, mask,
+                    topWork(arena, s.batch(), n));
         } finally {
             linear.end();
         }
+    }
+
+    // the ranking's workspace for rows x n in the arena (0 where it needs none)
+    private long topWork(DeviceMemory.Arena arena, int rows, int n) {
+        long f = org.ssmpeft.runtime.cuda.layers.LayerKernels.topTokensWorkFloats(rows, config.vocabSize(), n);
+        return f == 0 ? 0 : arena.floats(f);
     }
 
     /** int32 words of an exclusion bitmask over the vocabulary ({@link LayerOps#topTokens}). */
@@ -512,7 +520,7 @@ public final class CudaMamba implements SsmModel, AutoCloseable {
                 copy(tape.hiddenIn, hidden, (long) m * dm);
                 tapes.add(tape);
             } else if (tape == null || !tape.fits(rows, ext)) {
-                tape = LayerTape.inference(call, device.scan(), config, rows, ext);
+                tape = LayerTape.inference(call, device.memory(), device.scan(), config, rows, ext);
             }
             block.forward(call, l, hidden, tape, state, plan);
             if (keepHiddenStates) {

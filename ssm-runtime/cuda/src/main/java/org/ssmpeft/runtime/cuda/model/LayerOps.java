@@ -40,15 +40,16 @@ interface LayerOps {
     void productAdd(long y, int ldy, long x, int ldx, long w, int m, int in, int out);
 
     /**
-     * xc (M, D) = silu(conv step of x), the conv state (M, D, K) advanced; part (DecodeKernels.partBlocks(D), M, XW)
-     * x_proj's partial products, summed in block order by {@link ScanOps#stepDelta}.
+     * xc (M, D) = silu(conv step of x), the conv state (M, D, K) advanced, xdbl (M, XW) = xc·W_xᵀ through part
+     * (DecodeKernels.partBlocks(D), M, XW), the partial products, and counter (one uint32, 0, left at 0).
      */
-    void convXProj(long xc, long part, long x, int ldx, long cw, long cb, long state, long wx, int m, int d,
-                   int kernel, int xw);
+    void convXProj(long xc, long part, long xdbl, long counter, long x, int ldx, long cw, long cb, long state,
+                   long wx, int m, int d, int kernel, int xw);
 
     void crossEntropy(long dlogits, long rowLoss, long logits, long targets, int m, int vocab, int count);
 
-    void topTokens(long ids, long logp, long logits, int rows, int vocab, int n, long excluded);
+    /** work: LayerKernels.topTokensWorkFloats floats (or 0: one block per row). */
+    void topTokens(long ids, long logp, long logits, int rows, int vocab, int n, long excluded, long work);
 
     void doraForward(long y, int ldy, long base, long u, long gain, float scale, int m, int out);
 

@@ -41,6 +41,7 @@ final class LayerTape {
     final long extBc;       // (Mx, 2n') [B' | C'] of the state extension, or 0
     final long checkpoints; // the scan's (B, ceil(Lx/TT), D, N + n'), training only
     final long xProjPart;   // (partBlocks(D), M, R + 2N) a fused decode step's x_proj partials (DecodeKernels), or 0
+    final long xProjCounter; // their one-uint32 counter of finished blocks, 0 between launches, or 0 (none)
     final ScanShape scan;   // (B, Lx, D, N, n')
 
     /** What a tape is for, which decides the buffers it owns and those it borrows. */
@@ -53,8 +54,8 @@ final class LayerTape {
         TRAINING
     }
 
-    private LayerTape(DeviceMemory.Arena call, ScanOps ops, MambaConfig c, Rows rows, int extWidth, Kind kind,
-                      boolean keepY, LayerTape scratch) {
+    private LayerTape(DeviceMemory.Arena call, DeviceMemory memory, ScanOps ops, MambaConfig c, Rows rows,
+                      int extWidth, Kind kind, boolean keepY, LayerTape scratch) {
         this.rows = rows;
         this.extWidth = extWidth;
         this.training = kind == Kind.TRAINING;
@@ -84,11 +85,16 @@ final class LayerTape {
         boolean fewRows = kind == Kind.INFERENCE && rows.lx() == 1 && rows.prefix() == 0
                 && DecodeKernels.serves(rows.m(), dm, di, xw);
         xProjPart = fewRows ? floats(call, (long) DecodeKernels.partBlocks(di) * m * xw) : 0;
+        xProjCounter = fewRows ? floats(call, 1) : 0;
+        if (fewRows) {
+            memory.zero(xProjCounter, 1);
+        }
     }
 
     /** A tape for the forward outside training: every buffer its own, reused by the layers it {@link #fits}. */
-    static LayerTape inference(DeviceMemory.Arena call, ScanOps ops, MambaConfig c, Rows rows, int extWidth) {
-        return new LayerTape(call, ops, c, rows, extWidth, Kind.INFERENCE, false, null);
+    static LayerTape inference(DeviceMemory.Arena call, DeviceMemory memory, ScanOps ops, MambaConfig c, Rows rows,
+                               int extWidth) {
+        return new LayerTape(call, memory, ops, c, rows, extWidth, Kind.INFERENCE, false, null);
     }
 
     /**
@@ -96,7 +102,7 @@ final class LayerTape {
      * its forward (the conv pre-activation included).
      */
     static LayerTape scratch(DeviceMemory.Arena call, ScanOps ops, MambaConfig c, Rows rows) {
-        return new LayerTape(call, ops, c, rows, 0, Kind.SCRATCH, false, null);
+        return new LayerTape(call, null, ops, c, rows, 0, Kind.SCRATCH, false, null);
     }
 
     /**
@@ -108,7 +114,7 @@ final class LayerTape {
         if (!scratch.rows.equals(rows)) {
             throw new IllegalArgumentException("scratch of rows " + scratch.rows + " for a layer of rows " + rows);
         }
-        return new LayerTape(call, ops, c, rows, extWidth, Kind.TRAINING, keepY, scratch);
+        return new LayerTape(call, null, ops, c, rows, extWidth, Kind.TRAINING, keepY, scratch);
     }
 
     private static long floats(DeviceMemory.Arena call, long n) {

@@ -195,9 +195,9 @@ final class MambaBlock {
      * the general path takes eight; the same quantities as {@link #forward}'s:
      * <pre>
      *   [x | z] = RMSNorm(h)·W_inᵀ + b  (+ in_proj deltas on u)     normProduct, u kept for the deltas
-     *   x = silu(conv step(x)), x_proj's partial products            convXProj
+     *   x = silu(conv step(x)), [dt_low | B | C] = x·W_xᵀ            convXProj
      *   [B' | C'] of a state extension, h0 on a fresh state          as forward's
-     *   [dt_low | B | C], Δ = softplus(dt_proj), the scan step       stepDelta
+     *   Δ = softplus(dt_proj(dt_low)), the scan step                 stepDelta
      *   h += y·W_outᵀ                                                productAdd (with a bias or deltas: forward's)
      * </pre>
      */
@@ -212,11 +212,11 @@ final class MambaBlock {
         k.normProduct(t.xz, 2 * di, t.normed, hidden, dm, w.norm(), config.layerNormEpsilon(), w.inProj(),
                 w.inProjBias(), m, dm, 2 * di);
         lowRank.forward(call, plan, p -> p.deltas(layer, "in_proj"), t.xz, 2 * di, t.normed, dm, 1);
-        k.convXProj(t.xc, t.xProjPart, t.xz, 2 * di, w.convWeight(), w.convBias(), state.conv(layer), w.xProj(), m,
-                di, config.convKernel(), xw);
+        k.convXProj(t.xc, t.xProjPart, t.xdbl, t.xProjCounter, t.xz, 2 * di, w.convWeight(), w.convBias(),
+                state.conv(layer), w.xProj(), m, di, config.convKernel(), xw);
         stateHooks(t, plan, layer, state);
-        scan.stepDelta(t.scan, operands(t, w, plan, layer), t.xProjPart, DecodeKernels.partBlocks(di), w.dtProj(),
-                w.dtProjBias(), r, state.ssm(layer), state.extra(layer), t.y);
+        scan.stepDelta(t.scan, operands(t, w, plan, layer), w.dtProj(), w.dtProjBias(), r, state.ssm(layer),
+                state.extra(layer), t.y);
         outProj(call, layer, hidden, t, plan, true);
     }
 

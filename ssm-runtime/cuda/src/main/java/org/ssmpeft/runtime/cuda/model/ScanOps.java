@@ -26,10 +26,10 @@ interface ScanOps {
     void step(ScanShape s, ScanOperands o, long state, long extState, long y);
 
     /**
-     * The fused decode path's step: Δ and [dt_low | B | C] formed from x_proj's partials and dt_proj in the launch
-     * (written to the operands' dt and bc too), then {@link #step}'s update; see
+     * The fused decode path's step: Δ = softplus(dt_proj(dt_low)) formed in the launch from the operands' bc
+     * ([dt_low | B | C]) and written to their dt, then {@link #step}'s update; see
      * {@link SelectiveScanKernels#stepDelta}.
      */
-    void stepDelta(ScanShape s, ScanOperands o, long part, int partBlocks, long dtWeight, long dtBias, int rank,
-                   long state, long extState, long y);
+    void stepDelta(ScanShape s, ScanOperands o, long dtWeight, long dtBias, int rank, long state, long extState,
+                   long y);
 }

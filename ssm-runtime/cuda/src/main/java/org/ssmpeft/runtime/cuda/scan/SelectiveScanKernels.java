@@ -196,30 +196,30 @@ public final class SelectiveScanKernels {
     }
 
     /**
-     * The fused decode path's step (float32, at most {@code DecodeKernels.MAX_ROWS} rows): as {@link #step}, with
-     * Δ and (B, C) formed in the launch from x_proj's partial products {@code part} (partBlocks, B, R + 2N), summed in
-     * block order, and dt_proj: Δ = softplus(dt_low·W_dtᵀ + b_dt), W_dt (D, R), b_dt (D) or 0. The operands' x is
-     * silu(conv(x)) (B, D); their dt (B, D) and bc (B, R + 2N, at offset R) receive Δ and [dt_low | B | C].
+     * The fused decode path's step (float32, at most {@code DecodeKernels.MAX_ROWS} rows): as {@link #step}, with Δ
+     * formed in the launch from dt_proj: Δ = softplus(dt_low·W_dtᵀ + b_dt), W_dt (D, R), b_dt (D) or 0, dt_low the
+     * first R columns of the operands' bc (B, R + 2N, B at offset R: {@code DecodeKernels#convXProj}'s xdbl). The
+     * operands' x is silu(conv(x)) (B, D); their dt (B, D) receives Δ.
      */
-    public void stepDelta(ScanShape s, ScanOperands o, long part, int partBlocks, long dtWeight, long dtBias,
-                          int rank, long state, long extState, long y) {
+    public void stepDelta(ScanShape s, ScanOperands o, long dtWeight, long dtBias, int rank, long state,
+                          long extState, long y) {
         int xw = rank + 2 * s.states();
         if (o.ldbc() != xw || o.bOffset() != rank) {
             throw new IllegalArgumentException("stepDelta: [dt_low | B | C] rows of " + o.ldbc() + " floats with B at "
                     + o.bOffset() + " (expected " + xw + " and " + rank + ")");
         }
-        if (part == 0 || dtWeight == 0 || partBlocks < 1) {
-            throw new IllegalArgumentException("stepDelta: the x_proj partials and W_dt are required");
+        if (dtWeight == 0) {
+            throw new IllegalArgumentException("stepDelta: W_dt is required");
         }
         ScanLayout l = forwardLayout(s).single();
         if (rank > STEP_DT_RANK_PER_LANE * l.lanes()) {
             throw new IllegalArgumentException("stepDelta: dt_rank " + rank + " above the " + STEP_DT_RANK_PER_LANE
                     * l.lanes() + " of layout " + l);
         }
-        module.kernel("scan_step_dt_f32_" + l.tag()).launch(l.blocks(s.channels()), s.batch(), 1, l.threads(),
-                4 * xw, o.x(), o.dt(), o.negA(), o.bc(), rank, part, partBlocks, dtWeight, dtBias, o.dSkip(), o.z(),
-                o.ldz(), o.zOffset(), state, o.hOffset(), o.yOffset(), o.ext(), o.ldExt(), o.extNegA(), extState, y,
-                s.batch(), s.channels(), s.states(), s.extStates(), o.hookRows() ? 1 : 0);
+        module.kernel("scan_step_dt_f32_" + l.tag()).launch(l.blocks(s.channels()), s.batch(), 1, l.threads(), 0,
+                o.x(), o.dt(), o.negA(), o.bc(), rank, dtWeight, dtBias, o.dSkip(), o.z(), o.ldz(), o.zOffset(), state,
+                o.hOffset(), o.yOffset(), o.ext(), o.ldExt(), o.extNegA(), extState, y, s.channels(), s.states(),
+                s.extStates(), o.hookRows() ? 1 : 0);
     }
 
     public CudaContext context() {

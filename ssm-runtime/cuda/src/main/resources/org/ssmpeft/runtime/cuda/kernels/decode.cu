@@ -10,7 +10,7 @@
 //   decode_gemv        y (M, ldy) (+)= x·Wᵀ + b              out_proj straight into the residual stream
 //   decode_conv_xproj  e = [state_1 .. state_{K-1} | x];  xc = silu(b + Σ_j w_j·e_j) (M, D);  state <- e;
 //                      part (nblk, M, XW) = Σ_{c of block} xc_c · W_x[:, c]   x_proj's partial products per block of
-//                      channels, summed in block order by the scan step (scan_step_dt)
+//                      channels, summed in block order by the last block to finish: xdbl (M, XW) = [dt_low | B | C]
 //
 // Work split: a product is a warp per R output rows, its lanes over the input (one float4 of each weight row per lane
 // and step, so a warp streams whole rows with 16-byte loads, 8·R of them in flight per lane); the M input rows are
@@ -52,64 +52,77 @@ __device__ __forceinline__ float dot4(float4 w, float4 x, float acc) {
     return fmaf(w.w, x.w, acc);
 }
 
-// y (M, ldy) (+)= xs·Wᵀ + b for a warp's R rows j of W (out, in); xs (MT, in) the input rows in shared memory.
+// y (M, ldy) (+)= xs·Wᵀ + b for a warp's R rows j of W (out, in), xs (MT, in) the input rows in shared memory, in
+// two halves: begin issues the loads of the first U float4 steps of the warp's weight rows (before the caller stages
+// its inputs: the weights do not depend on them), finish computes, streaming the rest U steps at a time (U·R loads in
+// flight per lane: a matrix-vector product is bound by how many bytes are on their way), and writes the sums.
 // in % 4 == 0 and 16-byte aligned rows (DecodeKernels checks).
-template <int MT, int R>
-__device__ __forceinline__ void gemv_rows(float* y, int ldy, const float* xs, const float* __restrict__ w,
-                                          const float* __restrict__ bias, int accumulate, int m, int in, int out) {
-    const int warps = blockDim.x / 32, warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-    const int j0 = (blockIdx.x * warps + warp) * R;
-    if (j0 >= out) return;
+template <int MT, int R, int U>
+struct WeightRows {
     const float4* wr[R];
-#pragma unroll
-    for (int r = 0; r < R; r++) wr[r] = reinterpret_cast<const float4*>(w + (u64) min(j0 + r, out - 1) * in);
-    float acc[R][MT];
-#pragma unroll
-    for (int r = 0; r < R; r++) {
-#pragma unroll
-        for (int i = 0; i < MT; i++) acc[r][i] = 0.f;
-    }
-    // U steps of float4 per lane at a time, their weight loads issued before any is used (U·R loads in flight per
-    // lane: a matrix-vector product is bound by how many bytes are on their way); the inputs come from shared memory
-    constexpr int U = 8;
-    const int n4 = in / 4;
-    const float4* x4 = reinterpret_cast<const float4*>(xs);
-    for (int q0 = lane; q0 < n4; q0 += 32 * U) {
-        float4 wv[U][R];
+    float4 wv[U][R];
+    int j0, n4, lane;
+
+    __device__ __forceinline__ void fetch(int q0) {
 #pragma unroll
         for (int u = 0; u < U; u++) {
             const int q = q0 + 32 * u;
 #pragma unroll
             for (int r = 0; r < R; r++) wv[u][r] = q < n4 ? __ldg(wr[r] + q) : make_float4(0.f, 0.f, 0.f, 0.f);
         }
+    }
+
+    __device__ __forceinline__ void begin(const float* __restrict__ w, int in, int out) {
+        const int warps = blockDim.x / 32, warp = threadIdx.x / 32;
+        lane = threadIdx.x % 32;
+        j0 = (blockIdx.x * warps + warp) * R;
+        n4 = j0 < out ? in / 4 : 0;  // a warp past the last row loads nothing
 #pragma unroll
-        for (int u = 0; u < U; u++) {
-            const int q = q0 + 32 * u;
-            if (q >= n4) break;
+        for (int r = 0; r < R; r++) wr[r] = reinterpret_cast<const float4*>(w + (u64) min(j0 + r, out - 1) * in);
+        fetch(lane);
+    }
+
+    __device__ __forceinline__ void finish(float* y, int ldy, const float* xs, const float* __restrict__ bias,
+                                           int accumulate, int m, int out) {
+        if (j0 >= out) return;
+        float acc[R][MT];
+#pragma unroll
+        for (int r = 0; r < R; r++) {
+#pragma unroll
+            for (int i = 0; i < MT; i++) acc[r][i] = 0.f;
+        }
+        const float4* x4 = reinterpret_cast<const float4*>(xs);
+        for (int q0 = lane; q0 < n4; q0 += 32 * U) {
+            if (q0 != lane) fetch(q0);
+#pragma unroll
+            for (int u = 0; u < U; u++) {
+                const int q = q0 + 32 * u;
+                if (q >= n4) break;
+#pragma unroll
+                for (int i = 0; i < MT; i++) {
+                    if (MT == 1 || i < m) {
+                        const float4 xv = x4[i * n4 + q];
+#pragma unroll
+                        for (int r = 0; r < R; r++) acc[r][i] = dot4(wv[u][r], xv, acc[r][i]);
+                    }
+                }
+            }
+        }
+#pragma unroll
+        for (int r = 0; r < R; r++) {
 #pragma unroll
             for (int i = 0; i < MT; i++) {
-                if (MT == 1 || i < m) {
-                    const float4 xv = x4[i * n4 + q];
-#pragma unroll
-                    for (int r = 0; r < R; r++) acc[r][i] = dot4(wv[u][r], xv, acc[r][i]);
+                const float sum = warp_sum(acc[r][i]);
+                const int j = j0 + r;
+                if (((r * MT + i) & 31) == lane && i < m && j < out) {
+                    const float v = bias ? sum + bias[j] : sum;
+                    float* o = y + (u64) i * ldy + j;
+                    *o = accumulate ? *o + v : v;
                 }
             }
         }
     }
-#pragma unroll
-    for (int r = 0; r < R; r++) {
-#pragma unroll
-        for (int i = 0; i < MT; i++) {
-            const float sum = warp_sum(acc[r][i]);
-            const int j = j0 + r;
-            if (((r * MT + i) & 31) == lane && i < m && j < out) {
-                const float v = bias ? sum + bias[j] : sum;
-                float* o = y + (u64) i * ldy + j;
-                *o = accumulate ? *o + v : v;
-            }
-        }
-    }
-}
+};
 
 // The block's input rows into shared memory xs (M, in) as float4 (8 loads in flight per thread), each element
 // scaled by g ⊙ (· inv_i) when NORM
@@ -132,14 +145,17 @@ __device__ __forceinline__ void stage_rows(float* xs, float* xn, const float* __
     }
 }
 
-// RMSNorm + product: inv_i per row (a warp per row, in double as rms_norm_fwd), u = g ⊙ (x · inv) staged in shared
-// memory (MT, in) and written to xn by block 0 (xn may be 0), then y = u·Wᵀ + b.
-template <int MT, int R>
+// RMSNorm + product: the warp's weight rows requested first, then inv_i per row (a warp per row, in double as
+// rms_norm_fwd), u = g ⊙ (x · inv) staged in shared memory (MT, in) and written to xn by block 0 (xn may be 0), then
+// y = u·Wᵀ + b. U = 6: the first request covers in <= 768 (Mamba-130M's d_model) whole.
+template <int MT, int R, int U>
 __device__ void norm_gemv(float* y, int ldy, float* xn, const float* __restrict__ x, int ldx,
                           const float* __restrict__ g, double eps, const float* __restrict__ w,
                           const float* __restrict__ bias, int m, int in, int out) {
     extern __shared__ __align__(16) float xs[];
     __shared__ float inv[MT];
+    WeightRows<MT, R, U> rows;
+    rows.begin(w, in, out);
     const int warps = blockDim.x / 32, warp = threadIdx.x / 32, lane = threadIdx.x % 32;
     const int n4 = in / 4;
     for (int i = warp; i < m; i += warps) {
@@ -159,29 +175,32 @@ __device__ void norm_gemv(float* y, int ldy, float* xn, const float* __restrict_
     __syncthreads();
     stage_rows<true>(xs, xn, x, ldx, g, inv, m, in);
     __syncthreads();
-    gemv_rows<MT, R>(y, ldy, xs, w, bias, 0, m, in, out);
+    rows.finish(y, ldy, xs, bias, 0, m, out);
 }
 
-// y (+)= x·Wᵀ + b: the rows staged in shared memory, then the product
-template <int MT>
+// y (+)= x·Wᵀ + b: the warp's weight rows requested, the input rows staged in shared memory, then the product.
+// U = 12: the first request covers in <= 1536 (Mamba-130M's d_inner) whole.
+template <int MT, int U>
 __device__ void gemv(float* y, int ldy, const float* __restrict__ x, int ldx, const float* __restrict__ w,
                      const float* __restrict__ bias, int accumulate, int m, int in, int out) {
     extern __shared__ __align__(16) float xs[];
+    WeightRows<MT, 1, U> rows;
+    rows.begin(w, in, out);
     stage_rows<false>(xs, nullptr, x, ldx, nullptr, nullptr, m, in);
     __syncthreads();
-    gemv_rows<MT, 1>(y, ldy, xs, w, bias, accumulate, m, in, out);
+    rows.finish(y, ldy, xs, bias, accumulate, m, out);
 }
 
 #define GEMV_ENTRIES(MT)                                                                                             \
     extern "C" __global__ void __launch_bounds__(256) decode_norm_gemv_m##MT(                                        \
             float* y, int ldy, float* xn, const float* x, int ldx, const float* g, double eps, const float* w,       \
             const float* bias, int m, int in, int out) {                                                             \
-        norm_gemv<MT, 2>(y, ldy, xn, x, ldx, g, eps, w, bias, m, in, out);                                           \
+        norm_gemv<MT, 2, 6>(y, ldy, xn, x, ldx, g, eps, w, bias, m, in, out);                                           \
     }                                                                                                                \
     extern "C" __global__ void __launch_bounds__(256) decode_gemv_m##MT(float* y, int ldy, const float* x, int ldx, \
                                                                           const float* w, const float* bias,         \
                                                                           int accumulate, int m, int in, int out) {  \
-        gemv<MT>(y, ldy, x, ldx, w, bias, accumulate, m, in, out);                                                   \
+        gemv<MT, 12>(y, ldy, x, ldx, w, bias, accumulate, m, in, out);                                               \
     }
 GEMV_ENTRIES(1)
 GEMV_ENTRIES(2)
@@ -198,7 +217,8 @@ GEMV_ENTRIES(16)
 // (m, o) over the block's columns of W_x staged in shared memory (pitch CB + 1: the threads of a warp read 32
 // different banks).
 // x: (M, ldx) the x half of [x | z]; cw (D, K), cb (D) or 0; state (M, D, K); wx (XW, D); xc (M, D).
-extern "C" __global__ void __launch_bounds__(256) decode_conv_xproj(float* xc, float* part, const float* x, int ldx,
+extern "C" __global__ void __launch_bounds__(256) decode_conv_xproj(float* xc, float* part, float* xdbl,
+                                                                     unsigned* counter, const float* x, int ldx,
                                                                      const float* cw, const float* cb, float* state,
                                                                      const float* wx, int m, int d, int kernel,
                                                                      int xw) {
@@ -262,4 +282,30 @@ extern "C" __global__ void __launch_bounds__(256) decode_conv_xproj(float* xc, f
         for (int cl = 0; cl < CB; cl++) acc = fmaf(wo[cl], xr[cl], acc);
         part[((u64) blockIdx.x * m + r) * xw + o] = acc;
     }
+    // the last block to finish sums every block's partials in block order into xdbl (M, XW) (the threadfence
+    // reduction: each block's partials are visible device-wide before it counts itself; the counter is left at 0 for
+    // the next launch, so a replayed graph finds it as the first did)
+    __shared__ bool last;
+    __threadfence();
+    __syncthreads();
+    if (threadIdx.x == 0) last = atomicAdd(counter, 1u) == gridDim.x - 1;
+    __syncthreads();
+    if (!last) return;
+    const int nblk = gridDim.x;
+    for (int i = threadIdx.x; i < m * xw; i += blockDim.x) {
+        const float* p = part + i;
+        const u64 stride = (u64) m * xw;
+        float v = 0.f;
+        int k = 0;
+        for (; k + 8 <= nblk; k += 8) {
+            float q[8];
+#pragma unroll
+            for (int j = 0; j < 8; j++) q[j] = __ldcg(p + (k + j) * stride);
+#pragma unroll
+            for (int j = 0; j < 8; j++) v += q[j];
+        }
+        for (; k < nblk; k++) v += __ldcg(p + k * stride);
+        xdbl[i] = v;
+    }
+    if (threadIdx.x == 0) *counter = 0u;
 }

@@ -396,6 +396,43 @@ __device__ __forceinline__ bool ranks_before(float v, int i, float bv, int bi) {
 // included), in double as cross_entropy:
 //   ids (B, n) int32, logp (B, n) float
 // n rounds of a block argmax, round r taking the best that ranks after round r − 1's pick (n is a handful)
+// the block's best (v, i) of z[lo, hi) that ranks after (pv, pi) (pi < 0: the first round), not excluded and not
+// NaN; every thread gets it (bi < 0: none). wv, wi: 32 floats / ints of shared memory
+__device__ void block_best(const float* z, int lo, int hi, const unsigned* excluded, float pv, int pi, float* wv,
+                           int* wi, float& outV, int& outI) {
+    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    float bv = 0.f;
+    int bi = -1;
+    for (int i = lo + threadIdx.x; i < hi; i += blockDim.x) {
+        float v = z[i];
+        if (v != v || (excluded != 0 && (excluded[i >> 5] >> (i & 31) & 1u))) continue;
+        if (pi >= 0 && !(v < pv || (v == pv && i > pi))) continue; // ranked already
+        if (ranks_before(v, i, bv, bi)) { bv = v; bi = i; }
+    }
+    for (int o = 16; o > 0; o >>= 1) {
+        float ov = __shfl_down_sync(0xffffffffu, bv, o);
+        int oi = __shfl_down_sync(0xffffffffu, bi, o);
+        if (oi >= 0 && ranks_before(ov, oi, bv, bi)) { bv = ov; bi = oi; }
+    }
+    if (lane == 0) { wv[warp] = bv; wi[warp] = bi; }
+    __syncthreads();
+    if (warp == 0) {
+        int warps = (int) (blockDim.x >> 5);
+        bv = lane < warps ? wv[lane] : 0.f;
+        bi = lane < warps ? wi[lane] : -1;
+        for (int o = 16; o > 0; o >>= 1) {
+            float ov = __shfl_down_sync(0xffffffffu, bv, o);
+            int oi = __shfl_down_sync(0xffffffffu, bi, o);
+            if (oi >= 0 && ranks_before(ov, oi, bv, bi)) { bv = ov; bi = oi; }
+        }
+        if (lane == 0) { wv[0] = bv; wi[0] = bi; }
+    }
+    __syncthreads();
+    outV = wv[0];
+    outI = wi[0];
+    __syncthreads(); // wv/wi are rewritten by the next call
+}
+
 extern "C" __global__ void top_tokens(int* ids, float* logp, const float* logits, int V, int n,
                                       const unsigned* excluded) {
     __shared__ double red[33];
@@ -405,13 +442,75 @@ extern "C" __global__ void top_tokens(int* ids, float* logp, const float* logits
     double lse = row_logsumexp(z, V, red);
     float pv = 0.f;
     int pi = -1; // the previous round's pick (none)
-    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    for (int r = 0; r < n; r++) {
+        block_best(z, 0, V, excluded, pv, pi, wv, wi, pv, pi);
+        if (threadIdx.x == 0) {
+            ids[(u64) blockIdx.x * n + r] = pi;
+            logp[(u64) blockIdx.x * n + r] = pi < 0 ? __int_as_float(0x7fc00000) : (float) ((double) pv - lse);
+        }
+    }
+}
+
+// top_tokens in two launches for long rows (the vocabulary: one block per row took 60 us at V = 50280): a block
+// per (slice of TOP_SLICE logits, row) keeps its slice's max m_g, Σ e^(z − m_g) and its n best, then a warp per
+// row merges them: M = max_g m_g, logsumexp = M + log Σ_g s_g·e^(m_g − M) (slices in order, in double), and the n
+// best of the slices' candidates (each slice's n best hold the row's n best), round by round as top_tokens picks
+// them. The same ids as top_tokens; the log-probabilities within rounding of its one-pass sum.
+//   part: (rows, G) doubles (m, s) at ms, (rows, G, n) candidates (cv, ci)
+extern "C" __global__ void top_tokens_part(double* ms, float* cv, int* ci, const float* logits, int V, int n,
+                                           const unsigned* excluded, int slice) {
+    __shared__ double red[33];
+    __shared__ float wv[32];
+    __shared__ int wi[32];
+    const int g = blockIdx.x, G = gridDim.x, row = blockIdx.y;
+    const float* z = logits + (u64) row * V;
+    const int lo = g * slice, hi = min(V, lo + slice);
+    double m = NEG_INF;
+    for (int i = lo + threadIdx.x; i < hi; i += blockDim.x) m = max_nan(m, (double) z[i]);
+    m = block_max(m, red);
+    double sum = 0.0;
+    if (m != NEG_INF) {
+        for (int i = lo + threadIdx.x; i < hi; i += blockDim.x) sum += exp((double) z[i] - m);
+    }
+    sum = block_sum(sum, red);
+    const u64 at = (u64) row * G + g;
+    if (threadIdx.x == 0) {
+        ms[2 * at] = m;
+        ms[2 * at + 1] = sum;
+    }
+    float pv = 0.f;
+    int pi = -1;
+    for (int r = 0; r < n; r++) {
+        block_best(z, lo, hi, excluded, pv, pi, wv, wi, pv, pi);
+        if (threadIdx.x == 0) {
+            cv[at * n + r] = pv;
+            ci[at * n + r] = pi;
+        }
+    }
+}
+
+extern "C" __global__ void top_tokens_merge(int* ids, float* logp, const double* ms, const float* cv, const int* ci,
+                                            int n, int G) {
+    const int row = blockIdx.x, lane = threadIdx.x;
+    const double* mr = ms + (u64) row * G * 2;
+    double top = NEG_INF;
+    for (int g = 0; g < G; g++) top = max_nan(top, mr[2 * g]);
+    double sum = 0.0;
+    for (int g = 0; g < G; g++) {
+        if (mr[2 * g] != NEG_INF) sum += mr[2 * g + 1] * exp(mr[2 * g] - top);
+    }
+    const double lse = top + log(sum);
+    const float* vr = cv + (u64) row * G * n;
+    const int* ir = ci + (u64) row * G * n;
+    float pv = 0.f;
+    int pi = -1;
     for (int r = 0; r < n; r++) {
         float bv = 0.f;
         int bi = -1;
-        for (int i = threadIdx.x; i < V; i += blockDim.x) {
-            float v = z[i];
-            if (v != v || (excluded != 0 && (excluded[i >> 5] >> (i & 31) & 1u))) continue;
+        for (int c = lane; c < G * n; c += 32) {
+            const int i = ir[c];
+            const float v = vr[c];
+            if (i < 0) continue;
             if (pi >= 0 && !(v < pv || (v == pv && i > pi))) continue; // ranked already
             if (ranks_before(v, i, bv, bi)) { bv = v; bi = i; }
         }
@@ -420,35 +519,14 @@ extern "C" __global__ void top_tokens(int* ids, float* logp, const float* logits
             int oi = __shfl_down_sync(0xffffffffu, bi, o);
             if (oi >= 0 && ranks_before(ov, oi, bv, bi)) { bv = ov; bi = oi; }
         }
-        if (lane == 0) { wv[warp] = bv; wi[warp] = bi; }
-        __syncthreads();
-        if (warp == 0) {
-            int warps = (int) (blockDim.x >> 5);
-            bv = lane < warps ? wv[lane] : 0.f;
-            bi = lane < warps ? wi[lane] : -1;
-            for (int o = 16; o > 0; o >>= 1) {
-                float ov = __shfl_down_sync(0xffffffffu, bv, o);
-                int oi = __shfl_down_sync(0xffffffffu, bi, o);
-                if (oi >= 0 && ranks_before(ov, oi, bv, bi)) { bv = ov; bi = oi; }
-            }
-            if (lane == 0) {
-                wv[0] = bv;
-                wi[0] = bi;
-                ids[(u64) blockIdx.x * n + r] = bi;
-                logp[(u64) blockIdx.x * n + r] = bi < 0 ? __int_as_float(0x7fc00000) : (float) ((double) bv - lse);
-            }
+        bv = __shfl_sync(0xffffffffu, bv, 0);
+        bi = __shfl_sync(0xffffffffu, bi, 0);
+        if (lane == 0) {
+            ids[(u64) row * n + r] = bi;
+            logp[(u64) row * n + r] = bi < 0 ? __int_as_float(0x7fc00000) : (float) ((double) bv - lse);
         }
-        __syncthreads();
-        pv = wv[0];
-        pi = wi[0];
-        __syncthreads(); // wv/wi are rewritten by the next round
-        if (pi < 0) { // nothing left to rank (the caller asks for at most V − excluded): the rest is -1, NaN
-            for (int q = r + 1 + threadIdx.x; q < n; q += blockDim.x) {
-                ids[(u64) blockIdx.x * n + q] = -1;
-                logp[(u64) blockIdx.x * n + q] = __int_as_float(0x7fc00000);
-            }
-            return;
-        }
+        pv = bv;
+        pi = bi;
     }
 }
 

@@ -1107,61 +1107,44 @@ __device__ void scan_step(const T* x, const T* dt, const float* negA, const T* b
 }
 
 // The decode step of the fused few-row path (fp32; org.ssmpeft.runtime.cuda.layers.DecodeKernels has the other
-// three launches of a layer): Δ and (B, C) are formed here, so x_proj's sum, dt_proj, its bias and softplus cost
-// no launch of their own:
-//   [dt_low | B | C] (xw = R + 2·nb) = Σ_blk part[blk][b]    x_proj's partials (decode_conv_xproj), in block order
-//   Δ_c = softplus(dt_low·W_dt[c]ᵀ + b_dt[c])                 the S lanes of channel c sum r = s, s + S, ... then
-//                                                             sum_lanes (every lane gets the same bits)
-//   then scan_step's update from x (B, D) = silu(conv(x)). Also written: xdbl (B, xw) and dt (B, D), which nothing
-//   downstream reads (the tests compare them). Dynamic shared memory: xw floats.
+// three launches of a layer): Δ is formed here, so dt_proj, its bias and softplus cost no launch of their own:
+//   Δ_c = softplus(dt_low·W_dt[c]ᵀ + b_dt[c])    dt_low, B, C from xdbl (B, R + 2·nb) (decode_conv_xproj's sums);
+//                                                the S lanes of channel c sum r = s, s + S, ... then sum_lanes (every
+//                                                lane gets the same bits)
+//   then scan_step's update from x (B, D) = silu(conv(x)). Also written: dt (B, D), which nothing downstream reads
+//   (the tests compare it).
 // dt_rank entries of W_dt a lane holds (SelectiveScanKernels.STEP_DT_RANK_PER_LANE): R <= this · S
 #define STEP_DT_RANK_PER_LANE 24
 template <int S, int K, int CH, bool HO>
-__device__ void scan_step_dt(const float* x, float* dt, const float* negA, float* xdbl, int rank, const float* part,
-                             int nblk, const float* wdt, const float* bdt, const float* dskip, const float* z,
-                             int ldz, int zOff, float* state, const float* hoff, const float* yoff, const float* ext,
-                             int ldext, const float* extNegA, float* extState, float* y, int batch, int d, int nb,
-                             int ne) {
+__device__ void scan_step_dt(const float* x, float* dt, const float* negA, const float* xdbl, int rank,
+                             const float* wdt, const float* bdt, const float* dskip, const float* z, int ldz,
+                             int zOff, float* state, const float* hoff, const float* yoff, const float* ext,
+                             int ldext, const float* extNegA, float* extState, float* y, int d, int nb, int ne) {
     constexpr int NT = S * K, THREADS = S * CH;
     __shared__ __align__(16) float2 sBC[NT];
-    extern __shared__ __align__(16) float sx[];
     const int b = blockIdx.y, xw = rank + 2 * nb;
     const int c = blockIdx.x * CH + threadIdx.x / S, s = threadIdx.x % S;
     const int valid = c < d;
-    // every load that does not need the partials' sum first: the lane's state and parameters, u, the lane's share of
-    // W_dt[c] (R <= STEP_DT_RANK_PER_LANE·S), b_dt
+    const float* row = xdbl + (u64) b * xw;
+    // every load first: the lane's state and parameters, u, its share of W_dt[c] and of dt_low, b_dt, (B, C)
     StepLane<float, S, K, CH, HO> lane;
     lane.load(negA, dskip, z, ldz, zOff, state, hoff, yoff, extNegA, extState, d, nb, ne);
     constexpr int RW = STEP_DT_RANK_PER_LANE;
-    float wq[RW];
+    float wq[RW], xq[RW];
     const float* wc = wdt + (u64) (valid ? c : 0) * rank;
 #pragma unroll
-    for (int i = 0; i < RW; i++) wq[i] = valid && s + i * S < rank ? wc[s + i * S] : 0.f;
+    for (int i = 0; i < RW; i++) {
+        const bool in = valid && s + i * S < rank;
+        wq[i] = in ? wc[s + i * S] : 0.f;
+        xq[i] = in ? row[s + i * S] : 0.f;
+    }
     const float u = valid ? x[(u64) b * d + c] : 0.f;
     const float bias = valid && bdt ? bdt[c] : 0.f;
-    // [dt_low | B | C] = Σ_blk part[blk][b], 8 partials' loads in flight per thread, summed in block order
-    for (int o = threadIdx.x; o < xw; o += THREADS) {
-        const float* p = part + (u64) b * xw + o;
-        const u64 stride = (u64) batch * xw;
-        float v = 0.f;
-        int k = 0;
-        for (; k + 8 <= nblk; k += 8) {
-            float q[8];
-#pragma unroll
-            for (int j = 0; j < 8; j++) q[j] = p[(k + j) * stride];
-#pragma unroll
-            for (int j = 0; j < 8; j++) v += q[j];
-        }
-        for (; k < nblk; k++) v += p[k * stride];
-        sx[o] = v;
-        if (blockIdx.x == 0) xdbl[(u64) b * xw + o] = v;
-    }
-    __syncthreads();
-    stage_step_bc<float, NT, THREADS>(sBC, sx + rank, ext ? ext + (u64) b * ldext : ext, nb, ne);
+    stage_step_bc<float, NT, THREADS>(sBC, row + rank, ext ? ext + (u64) b * ldext : ext, nb, ne);
     float pre = 0.f;
 #pragma unroll
     for (int i = 0; i < RW; i++) {
-        if (s + i * S < rank) pre = fmaf(sx[s + i * S], wq[i], pre);
+        if (s + i * S < rank) pre = fmaf(xq[i], wq[i], pre);
     }
     pre = sum_lanes<S>(pre);
     float delta = 0.f;
@@ -1264,17 +1247,17 @@ __device__ __forceinline__ void fwd_entry(const T* x, const T* dt, const float* 
 // the fused decode path's step (fp32 only, see scan_step_dt)
 #define STEP_DT_ENTRY(S, K, CH, TT)                                                                                   \
     extern "C" __global__ void __launch_bounds__(S * CH) scan_step_dt_f32_s##S##k##K##c##CH##t##TT(                  \
-            const float* x, float* dt, const float* negA, float* xdbl, int rank, const float* part, int nblk,        \
-            const float* wdt, const float* bdt, const float* dskip, const float* z, int ldz, int zOff, float* state, \
-            const float* hoff, const float* yoff, const float* ext, int ldext, const float* extNegA,                 \
-            float* extState, float* y, int batch, int d, int nb, int ne, int hookRows) {                             \
+            const float* x, float* dt, const float* negA, const float* xdbl, int rank, const float* wdt,             \
+            const float* bdt, const float* dskip, const float* z, int ldz, int zOff, float* state, const float* hoff, \
+            const float* yoff, const float* ext, int ldext, const float* extNegA, float* extState, float* y, int d,   \
+            int nb, int ne, int hookRows) {                                                                          \
         hook_rows(hookRows, hoff, yoff, extNegA, d, nb, ne);                                                         \
         if (hoff)                                                                                                    \
-            scan_step_dt<S, K, CH, true>(x, dt, negA, xdbl, rank, part, nblk, wdt, bdt, dskip, z, ldz, zOff, state,  \
-                                         hoff, yoff, ext, ldext, extNegA, extState, y, batch, d, nb, ne);            \
+            scan_step_dt<S, K, CH, true>(x, dt, negA, xdbl, rank, wdt, bdt, dskip, z, ldz, zOff, state, hoff, yoff,  \
+                                         ext, ldext, extNegA, extState, y, d, nb, ne);                               \
         else                                                                                                         \
-            scan_step_dt<S, K, CH, false>(x, dt, negA, xdbl, rank, part, nblk, wdt, bdt, dskip, z, ldz, zOff, state, \
-                                          hoff, yoff, ext, ldext, extNegA, extState, y, batch, d, nb, ne);           \
+            scan_step_dt<S, K, CH, false>(x, dt, negA, xdbl, rank, wdt, bdt, dskip, z, ldz, zOff, state, hoff, yoff, \
+                                          ext, ldext, extNegA, extState, y, d, nb, ne);                              \
     }
 
 #define LAYOUT(S, K, CH, TT) \

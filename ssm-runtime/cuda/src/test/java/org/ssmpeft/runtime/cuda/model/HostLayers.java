@@ -271,15 +271,13 @@ final class HostLayers implements LayerOps {
     }
 
     @Override
-    public void convXProj(long xc, long part, long x, int ldx, long cw, long cb, long state, long wx, int m, int d,
-                          int kernel, int xw) {
-        convSiluForward(xc, 0, x, ldx, cw, cb, state, m, 1, d, kernel);
-        // the whole product in block 0's partial, zeros in the others: their sum in block order is the product
-        int blocks = org.ssmpeft.runtime.cuda.layers.DecodeKernels.partBlocks(d);
-        new HostProducts(mem).forward(part, xw, xc, d, wx, 0, m, d, xw);
-        if (blocks > 1) {
-            fill(part + 4L * m * xw, (long) (blocks - 1) * m * xw, 0f);
+    public void convXProj(long xc, long part, long xdbl, long counter, long x, int ldx, long cw, long cb,
+                          long state, long wx, int m, int d, int kernel, int xw) {
+        if (mem.view(counter).getInt(0) != 0) {
+            throw new IllegalStateException("convXProj: its block counter is not 0");
         }
+        convSiluForward(xc, 0, x, ldx, cw, cb, state, m, 1, d, kernel);
+        new HostProducts(mem).forward(xdbl, xw, xc, d, wx, 0, m, d, xw);
     }
 
     @Override
@@ -359,7 +357,7 @@ final class HostLayers implements LayerOps {
     }
 
     @Override
-    public void topTokens(long ids, long logp, long logits, int rows, int vocab, int n, long excluded) {
+    public void topTokens(long ids, long logp, long logits, int rows, int vocab, int n, long excluded, long work) {
         View lv = mem.view(logits);
         View iv = mem.view(ids);
         View pv = mem.view(logp);

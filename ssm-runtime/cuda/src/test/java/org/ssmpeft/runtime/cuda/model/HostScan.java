@@ -277,22 +277,11 @@ final class HostScan implements ScanOps {
     }
 
     @Override
-    public void stepDelta(ScanShape s, ScanOperands o, long part, int partBlocks, long dtWeight, long dtBias,
-                          int rank, long state, long extState, long y) {
-        int xw = rank + 2 * s.states();
+    public void stepDelta(ScanShape s, ScanOperands o, long dtWeight, long dtBias, int rank, long state,
+                          long extState, long y) {
         int batch = s.batch();
         int d = s.channels();
-        HostMemory.View pv = mem.view(part);
         HostMemory.View xdbl = mem.view(o.bc());
-        for (int b = 0; b < batch; b++) {
-            for (int i = 0; i < xw; i++) {
-                float v = 0f;
-                for (int k = 0; k < partBlocks; k++) {
-                    v += pv.get(((long) k * batch + b) * xw + i);
-                }
-                xdbl.set((long) b * o.ldbc() + i, v);
-            }
-        }
         // Δ as the general path's fused dtSoftplus computes it (HostLayers), then the step
         HostMemory.View dt = mem.view(o.dt());
         HostMemory.View w = mem.view(dtWeight);
