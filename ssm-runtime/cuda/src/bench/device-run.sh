@@ -109,8 +109,9 @@ if [ "${DECODE:-}" = "1" ]; then
   # more DecodeBench options (e.g. "--mixed true": the mixed-adapter serving figure at batch 16)
   for m in ${DECODE_METHODS:-none state-offset}; do
     echo "== decode benchmark, method $m (Mamba-130M shape, prompt 16 + 128 new tokens, greedy, batch 1 and 16)"
-    timeout ${DECODE_TIMEOUT:-120} $JAVA -cp "$CP" org.ssmpeft.runtime.cuda.bench.DecodeBench --backend cuda \
-      --shape 130m --batch 1,16 --prompt 16 --new 128 --method $m --precision fp32,bf16 \
+    timeout ${DECODE_TIMEOUT:-120} $JAVA ${DECODE_JAVA_OPTS:-} -cp "$CP" org.ssmpeft.runtime.cuda.bench.DecodeBench \
+      --backend cuda --shape 130m --batch ${DECODE_BATCH:-1,16} --prompt 16 --new 128 --method $m \
+      --precision ${DECODE_PRECISION:-fp32,bf16} \
       --warmup ${DECODE_WARMUP:-2} --reps ${DECODE_REPS:-5} ${DECODE_ARGS:-} 2>&1 | tee "$OUT/decode-bench-$m.log" \
       | grep -v "^BENCH"
   done

@@ -358,7 +358,7 @@ public final class LayerKernels implements AutoCloseable {
         // a block per slice and row, then a warp per row merges (top_tokens_part / _merge)
         int g = slices(vocab);
         long ms = work;
-        long cv = ms + 8L * rows * g;
+        long cv = ms + 16L * rows * g; // (m, s) doubles per slice
         long ci = cv + 4L * rows * g * n;
         k("top_tokens_part").launch(g, rows, 1, 256, 0, ms, cv, ci, logits, vocab, n, excluded, TOP_SLICE);
         k("top_tokens_merge").launch(rows, 1, 1, 32, 0, ids, logp, ms, cv, ci, n, g);
@@ -373,7 +373,7 @@ public final class LayerKernels implements AutoCloseable {
 
     /** Floats of {@link #topTokens}' workspace for these rows (0 where one launch serves them). */
     public static long topTokensWorkFloats(int rows, int vocab, int n) {
-        return vocab <= TOP_SLICE ? 0 : (long) rows * slices(vocab) * (2L + 2L * n);
+        return vocab <= TOP_SLICE ? 0 : (long) rows * slices(vocab) * (4L + 2L * n); // 2 doubles, n floats, n ints
     }
 
     // --- DoRA's gain (cpu: ModelParts.lowRank / lowRankBackward with HookPlan.Dora) -------------------------------

@@ -83,7 +83,7 @@ final class LayerTape {
         checkpoints = training ? floats(call, ops.checkpointFloats(scan)) : 0;
         int xw = c.dtRank() + 2 * c.dState();
         boolean fewRows = kind == Kind.INFERENCE && rows.lx() == 1 && rows.prefix() == 0
-                && DecodeKernels.serves(rows.m(), dm, di, xw);
+                && rows.m() <= MambaBlock.FUSED_STEP_ROWS && DecodeKernels.serves(rows.m(), dm, di, xw);
         xProjPart = fewRows ? floats(call, (long) DecodeKernels.partBlocks(di) * m * xw) : 0;
         xProjCounter = fewRows ? floats(call, 1) : 0;
         if (fewRows) {

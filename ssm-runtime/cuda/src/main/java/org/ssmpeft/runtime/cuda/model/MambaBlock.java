@@ -51,6 +51,15 @@ final class MambaBlock {
 
     private final boolean fp32;
 
+    /**
+     * The most rows a decode step runs through the fused few-row kernels (at most {@code DecodeKernels.MAX_ROWS});
+     * the system property {@value #FUSED_STEP_ROWS_PROPERTY} lowers it (0: never), a benchmark's knob.
+     */
+    static final int FUSED_STEP_ROWS = Math.min(DecodeKernels.MAX_ROWS,
+            Integer.getInteger(MambaBlock.FUSED_STEP_ROWS_PROPERTY, DecodeKernels.MAX_ROWS));
+
+    static final String FUSED_STEP_ROWS_PROPERTY = "ssmpeft.cuda.fusedStepRows";
+
     /** @param fp32 whether the model's products are true fp32 (then a few rows' Δ may be fused, see above) */
     MambaBlock(MambaConfig config, Device device, ProductOps linear, LowRankDeltas lowRank, boolean fp32) {
         this.fp32 = fp32;

@@ -453,7 +453,7 @@ extern "C" __global__ void top_tokens(int* ids, float* logp, const float* logits
 
 // top_tokens in two launches for long rows (the vocabulary: one block per row took 60 us at V = 50280): a block
 // per (slice of TOP_SLICE logits, row) keeps its slice's max m_g, Σ e^(z − m_g) and its n best, then a warp per
-// row merges them: M = max_g m_g, logsumexp = M + log Σ_g s_g·e^(m_g − M) (slices in order, in double), and the n
+// row merges them: M = max_g m_g, logsumexp = M + log Σ_g s_g·e^(m_g − M) (in double, a fixed order), and the n
 // best of the slices' candidates (each slice's n best hold the row's n best), round by round as top_tokens picks
 // them. The same ids as top_tokens; the log-probabilities within rounding of its one-pass sum.
 //   part: (rows, G) doubles (m, s) at ms, (rows, G, n) candidates (cv, ci)
@@ -493,12 +493,15 @@ extern "C" __global__ void top_tokens_merge(int* ids, float* logp, const double*
                                             int n, int G) {
     const int row = blockIdx.x, lane = threadIdx.x;
     const double* mr = ms + (u64) row * G * 2;
+    // the lanes over the slices, then xor butterflies (every lane gets the same bits; a fixed order)
     double top = NEG_INF;
-    for (int g = 0; g < G; g++) top = max_nan(top, mr[2 * g]);
+    for (int g = lane; g < G; g += 32) top = max_nan(top, mr[2 * g]);
+    for (int o = 16; o > 0; o >>= 1) top = max_nan(top, __shfl_xor_sync(0xffffffffu, top, o));
     double sum = 0.0;
-    for (int g = 0; g < G; g++) {
+    for (int g = lane; g < G; g += 32) {
         if (mr[2 * g] != NEG_INF) sum += mr[2 * g + 1] * exp(mr[2 * g] - top);
     }
+    for (int o = 16; o > 0; o >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, o);
     const double lse = top + log(sum);
     const float* vr = cv + (u64) row * G * n;
     const int* ir = ci + (u64) row * G * n;
