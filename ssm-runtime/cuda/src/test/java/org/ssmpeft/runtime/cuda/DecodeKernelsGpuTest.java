@@ -27,8 +27,9 @@ import org.ssmpeft.runtime.cuda.scan.SelectiveScanKernels;
 /**
  * The fused decode step ({@link DecodeKernels} and {@link SelectiveScanKernels#stepDelta}) launch by launch against
  * the general path's launches on the same inputs: a whole Mamba block's step (RMSNorm + in_proj, conv + x_proj's
- * partials summed by the last block, Δ + the scan step, out_proj into the residual) on seeded random weights, 1 to 16 rows, the Mamba-130M
- * widths and small odd ones, with and without biases, gate, skip, h' and y' (shared, or one per row).
+ * partials summed by the last block, Δ + the scan step, out_proj into the residual) on seeded random weights, 1 to
+ * 16 rows, the Mamba-130M widths and small odd ones, with and without biases, gate, skip, h' and y' (shared, or one
+ * per row); and the two-launch ranking against the one-block ranking.
  * <p>Bounds: where the arithmetic is the same code the results must be equal bit for bit (the conv and its state,
  * the partials' block-order sum, the scan step's y and state given the fused launch's own Δ and (B, C)); the
  * products against cuBLAS within 1e-5·sqrt(K)·max|b| (another summation order), RMSNorm's rows within 1e-6·max|b|

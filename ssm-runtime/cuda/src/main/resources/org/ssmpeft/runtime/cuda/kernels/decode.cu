@@ -28,7 +28,6 @@
 
 typedef unsigned long long u64;
 
-#define MAX_CONV_KERNEL 8
 #define FULL 0xffffffffu
 
 // Σ of v over the warp's lanes, every lane getting the same bits (the xor pairing commutes lane for lane)
@@ -195,7 +194,7 @@ __device__ void gemv(float* y, int ldy, const float* __restrict__ x, int ldx, co
     extern "C" __global__ void __launch_bounds__(256) decode_norm_gemv_m##MT(                                        \
             float* y, int ldy, float* xn, const float* x, int ldx, const float* g, double eps, const float* w,       \
             const float* bias, int m, int in, int out) {                                                             \
-        norm_gemv<MT, 2, 6>(y, ldy, xn, x, ldx, g, eps, w, bias, m, in, out);                                           \
+        norm_gemv<MT, 2, 6>(y, ldy, xn, x, ldx, g, eps, w, bias, m, in, out);                                       \
     }                                                                                                                \
     extern "C" __global__ void __launch_bounds__(256) decode_gemv_m##MT(float* y, int ldy, const float* x, int ldx, \
                                                                           const float* w, const float* bias,         \
@@ -212,7 +211,7 @@ GEMV_ENTRIES(16)
 // ceil(D / this).
 #define CONV_XPROJ_CHANNELS 64
 
-// The conv step of the block's channels for every row (conv_silu_step's arithmetic: the same values bit for bit),
+// The conv step of the block's channels for every row (conv_step, as conv_silu_step: the same values bit for bit),
 // then the block's share of x_proj: part[blk][m][o] = Σ_{c of block, in order} W_x[o][c]·xc[m][c], a thread per
 // (m, o) over the block's columns of W_x staged in shared memory (pitch CB + 1: the threads of a warp read 32
 // different banks).
@@ -253,22 +252,9 @@ extern "C" __global__ void __launch_bounds__(256) decode_conv_xproj(float* xc, f
         const int r = i / CB, cl = i % CB, c = c0 + cl;
         float v = 0.f;
         if (c < d) {
-            float* s = state + ((u64) r * d + c) * kernel;
-            float e[MAX_CONV_KERNEL];
-            float acc = cb != 0 ? cb[c] : 0.f;
-#pragma unroll
-            for (int j = 0; j < MAX_CONV_KERNEL; j++) {
-                if (j < kernel) {
-                    e[j] = j + 1 < kernel ? s[j + 1] : x[(u64) r * ldx + c];
-                    acc = acc + cw[(u64) c * kernel + j] * e[j];
-                }
-            }
-            v = silu(acc);
+            v = silu(conv_step(state + ((u64) r * d + c) * kernel, x[(u64) r * ldx + c], cw + (u64) c * kernel,
+                               cb != 0 ? cb[c] : 0.f, kernel));
             xc[(u64) r * d + c] = v;
-#pragma unroll
-            for (int j = 0; j < MAX_CONV_KERNEL; j++) {
-                if (j < kernel) s[j] = e[j];
-            }
         }
         xs[r * CB + cl] = v;
     }

@@ -210,22 +210,9 @@ extern "C" __global__ void conv_silu_step(float* y, float* pre, const float* x, 
                                           const float* bias, float* state, int B, int D, int K) {
     GRID_STRIDE(i, (u64) B * D) {
         int b = (int) (i / D), c = (int) (i % D);
-        float* s = state + i * K;
-        float e[MAX_CONV_KERNEL];
-        float acc = bias != 0 ? bias[c] : 0.f;
-#pragma unroll
-        for (int j = 0; j < MAX_CONV_KERNEL; j++) {
-            if (j < K) {
-                e[j] = j + 1 < K ? s[j + 1] : x[(u64) b * ldx + c];
-                acc = acc + w[(u64) c * K + j] * e[j];
-            }
-        }
+        float acc = conv_step(state + i * K, x[(u64) b * ldx + c], w + (u64) c * K, bias != 0 ? bias[c] : 0.f, K);
         if (pre != 0) pre[i] = acc;
         y[i] = silu(acc);
-#pragma unroll
-        for (int j = 0; j < MAX_CONV_KERNEL; j++) {
-            if (j < K) s[j] = e[j];
-        }
     }
 }
 
@@ -396,6 +383,15 @@ __device__ __forceinline__ bool ranks_before(float v, int i, float bv, int bi) {
 // included), in double as cross_entropy:
 //   ids (B, n) int32, logp (B, n) float
 // n rounds of a block argmax, round r taking the best that ranks after round r − 1's pick (n is a handful)
+// the best (v, i) over the warp's lanes by ranks_before, in lane 0 (a tree over __shfl_down)
+__device__ __forceinline__ void warp_best(float& bv, int& bi) {
+    for (int o = 16; o > 0; o >>= 1) {
+        float ov = __shfl_down_sync(0xffffffffu, bv, o);
+        int oi = __shfl_down_sync(0xffffffffu, bi, o);
+        if (oi >= 0 && ranks_before(ov, oi, bv, bi)) { bv = ov; bi = oi; }
+    }
+}
+
 // the block's best (v, i) of z[lo, hi) that ranks after (pv, pi) (pi < 0: the first round), not excluded and not
 // NaN; every thread gets it (bi < 0: none). wv, wi: 32 floats / ints of shared memory
 __device__ void block_best(const float* z, int lo, int hi, const unsigned* excluded, float pv, int pi, float* wv,
@@ -409,22 +405,14 @@ __device__ void block_best(const float* z, int lo, int hi, const unsigned* exclu
         if (pi >= 0 && !(v < pv || (v == pv && i > pi))) continue; // ranked already
         if (ranks_before(v, i, bv, bi)) { bv = v; bi = i; }
     }
-    for (int o = 16; o > 0; o >>= 1) {
-        float ov = __shfl_down_sync(0xffffffffu, bv, o);
-        int oi = __shfl_down_sync(0xffffffffu, bi, o);
-        if (oi >= 0 && ranks_before(ov, oi, bv, bi)) { bv = ov; bi = oi; }
-    }
+    warp_best(bv, bi);
     if (lane == 0) { wv[warp] = bv; wi[warp] = bi; }
     __syncthreads();
     if (warp == 0) {
         int warps = (int) (blockDim.x >> 5);
         bv = lane < warps ? wv[lane] : 0.f;
         bi = lane < warps ? wi[lane] : -1;
-        for (int o = 16; o > 0; o >>= 1) {
-            float ov = __shfl_down_sync(0xffffffffu, bv, o);
-            int oi = __shfl_down_sync(0xffffffffu, bi, o);
-            if (oi >= 0 && ranks_before(ov, oi, bv, bi)) { bv = ov; bi = oi; }
-        }
+        warp_best(bv, bi);
         if (lane == 0) { wv[0] = bv; wi[0] = bi; }
     }
     __syncthreads();
@@ -517,11 +505,7 @@ extern "C" __global__ void top_tokens_merge(int* ids, float* logp, const double*
             if (pi >= 0 && !(v < pv || (v == pv && i > pi))) continue; // ranked already
             if (ranks_before(v, i, bv, bi)) { bv = v; bi = i; }
         }
-        for (int o = 16; o > 0; o >>= 1) {
-            float ov = __shfl_down_sync(0xffffffffu, bv, o);
-            int oi = __shfl_down_sync(0xffffffffu, bi, o);
-            if (oi >= 0 && ranks_before(ov, oi, bv, bi)) { bv = ov; bi = oi; }
-        }
+        warp_best(bv, bi);
         bv = __shfl_sync(0xffffffffu, bv, 0);
         bi = __shfl_sync(0xffffffffu, bi, 0);
         if (lane == 0) {
