@@ -190,15 +190,15 @@ final class MambaBlock {
     /**
      * Whether this layer's call is a decode step the few-row kernels take ({@link #stepFused}): fp32 products (the
      * others round their inputs), one position per row outside training, no prefix, a tape with the x_proj partials
-     * (at most {@code DecodeKernels.MAX_ROWS} rows of widths it serves), and no low-rank deltas on x_proj or dt_proj
-     * in any row (their sums would have to leave the fused launch). The choice depends on the call's shape and on
+     * (at most {@link #FUSED_STEP_ROWS} rows of widths {@code DecodeKernels} serves), a dt_rank the step's lanes
+     * hold, and no low-rank deltas on x_proj or dt_proj in any row (their sums would have to leave the fused launch). The choice depends on the call's shape and on
      * the batch's adapters for those two modules only.
      */
     private boolean fusedStep(LayerTape t, BatchPlan plan, int layer) {
         Rows r = t.rows;
         return fp32 && !t.training && r.lx() == 1 && r.prefix() == 0 && t.xProjPart != 0
-                && config.dtRank() <= SelectiveScanKernels.STEP_DT_RANK_PER_LANE
-                        * ScanLayout.forward(t.scan.totalStates()).lanes()
+                && config.dtRank() <= SelectiveScanKernels.maxStepDeltaRank(
+                        ScanLayout.forward(t.scan.totalStates()).single())
                 && !plan.anyDeltas(layer, "x_proj") && !plan.anyDeltas(layer, "dt_proj");
     }
 

@@ -212,14 +212,19 @@ public final class SelectiveScanKernels {
             throw new IllegalArgumentException("stepDelta: W_dt is required");
         }
         ScanLayout l = forwardLayout(s).single();
-        if (rank > STEP_DT_RANK_PER_LANE * l.lanes()) {
-            throw new IllegalArgumentException("stepDelta: dt_rank " + rank + " above the " + STEP_DT_RANK_PER_LANE
-                    * l.lanes() + " of layout " + l);
+        if (rank > maxStepDeltaRank(l)) {
+            throw new IllegalArgumentException("stepDelta: dt_rank " + rank + " above the " + maxStepDeltaRank(l)
+                    + " of layout " + l);
         }
         module.kernel("scan_step_dt_f32_" + l.tag()).launch(l.blocks(s.channels()), s.batch(), 1, l.threads(), 0,
                 o.x(), o.dt(), o.negA(), o.bc(), rank, dtWeight, dtBias, o.dSkip(), o.z(), o.ldz(), o.zOffset(), state,
                 o.hOffset(), o.yOffset(), o.ext(), o.ldExt(), o.extNegA(), extState, y, s.channels(), s.states(),
                 s.extStates(), o.hookRows() ? 1 : 0);
+    }
+
+    /** The largest dt_rank {@link #stepDelta} takes in step layout l: its lanes hold W_dt's row between them. */
+    public static int maxStepDeltaRank(ScanLayout l) {
+        return STEP_DT_RANK_PER_LANE * l.lanes();
     }
 
     public CudaContext context() {

@@ -25,7 +25,6 @@ typedef unsigned long long u64;
 
 #define GRID_STRIDE(i, n) for (u64 i = (u64) blockIdx.x * blockDim.x + threadIdx.x; i < (n); i += (u64) gridDim.x * blockDim.x)
 
-
 // silu'(x) = σ(x)·(1 + x·(1 − σ(x))) (Activations.siluGrad)
 __device__ __forceinline__ float silu_grad(float x) {
     double s = 1.0 / (1.0 + exp(-(double) x));
@@ -300,8 +299,7 @@ extern "C" __global__ void conv_param_finish(float* dw, float* dBias, const doub
 
 // ---- softplus (Activations.softplus / softplusGradFromOutput) ---------------------------------------------------
 
-// x <- softplus(x) = log(1 + e^x), x itself above 20 (torch's threshold)
-
+// x <- softplus(x) = log(1 + e^x), x itself above 20 (torch's threshold; softplus is activations.cuh's)
 extern "C" __global__ void softplus_inplace(float* x, u64 n) {
     GRID_STRIDE(i, n) x[i] = softplus(x[i]);
 }
@@ -329,17 +327,23 @@ extern "C" __global__ void softplus_bwd_inplace(float* dx, const float* y, u64 n
 
 // ---- cross-entropy (CrossEntropy.forwardBackward) ----------------------------------------------------------------
 
+// m = max of z[lo, hi) over the block (NaN winning), and Σ exp(z − m) over it, in double; the same values to every
+// thread (a row's logsumexp below, and a slice's in top_tokens_part)
+__device__ double slice_sumexp(const float* z, int lo, int hi, double* red, double& m) {
+    m = NEG_INF;
+    for (int i = lo + threadIdx.x; i < hi; i += blockDim.x) m = max_nan(m, (double) z[i]);
+    m = block_max(m, red);
+    double sum = 0.0;
+    for (int i = lo + threadIdx.x; i < hi; i += blockDim.x) sum += exp((double) z[i] - m);
+    return block_sum(sum, red);
+}
+
 // log Σ exp(z) of one row z (V) over the block, in double: the max, then Σ exp(z − max); the same value to every
 // thread (cross_entropy's and top_tokens')
 __device__ double row_logsumexp(const float* z, int V, double* red) {
-    double m = NEG_INF;
-    for (int i = threadIdx.x; i < V; i += blockDim.x) m = max_nan(m, (double) z[i]);
-    m = block_max(m, red);
-    double sum = 0.0;
-    for (int i = threadIdx.x; i < V; i += blockDim.x) sum += exp((double) z[i] - m);
-    sum = block_sum(sum, red);
-    double lse = m + log(sum);
-    return lse;
+    double m;
+    double sum = slice_sumexp(z, 0, V, red, m);
+    return m + log(sum);
 }
 
 // a block per row z = logits[row] (V), label y = targets[row]:
@@ -378,11 +382,11 @@ __device__ __forceinline__ bool ranks_before(float v, int i, float bv, int bi) {
     return bi < 0 || v > bv || (v == bv && i < bi);
 }
 
-// a block per row z = logits[row] (V), the n best ids by z (ties to the lower id), never one whose bit is set in
-// excluded (V bits, or 0: none) and never a NaN; logp = z[id] − logsumexp(z) over the whole row (excluded ids
-// included), in double as cross_entropy:
-//   ids (B, n) int32, logp (B, n) float
-// n rounds of a block argmax, round r taking the best that ranks after round r − 1's pick (n is a handful)
+// whether (v, i) was ranked by an earlier round, whose pick was (pv, pi) (pi < 0: no earlier round)
+__device__ __forceinline__ bool ranked_already(float v, int i, float pv, int pi) {
+    return pi >= 0 && !(v < pv || (v == pv && i > pi));
+}
+
 // the best (v, i) over the warp's lanes by ranks_before, in lane 0 (a tree over __shfl_down)
 __device__ __forceinline__ void warp_best(float& bv, int& bi) {
     for (int o = 16; o > 0; o >>= 1) {
@@ -402,7 +406,7 @@ __device__ void block_best(const float* z, int lo, int hi, const unsigned* exclu
     for (int i = lo + threadIdx.x; i < hi; i += blockDim.x) {
         float v = z[i];
         if (v != v || (excluded != 0 && (excluded[i >> 5] >> (i & 31) & 1u))) continue;
-        if (pi >= 0 && !(v < pv || (v == pv && i > pi))) continue; // ranked already
+        if (ranked_already(v, i, pv, pi)) continue;
         if (ranks_before(v, i, bv, bi)) { bv = v; bi = i; }
     }
     warp_best(bv, bi);
@@ -421,6 +425,11 @@ __device__ void block_best(const float* z, int lo, int hi, const unsigned* exclu
     __syncthreads(); // wv/wi are rewritten by the next call
 }
 
+// a block per row z = logits[row] (V), the n best ids by z (ties to the lower id), never one whose bit is set in
+// excluded (V bits, or 0: none) and never a NaN; logp = z[id] − logsumexp(z) over the whole row (excluded ids
+// included), in double as cross_entropy:
+//   ids (B, n) int32, logp (B, n) float
+// n rounds of a block argmax, round r taking the best that ranks after round r − 1's pick (n is a handful)
 extern "C" __global__ void top_tokens(int* ids, float* logp, const float* logits, int V, int n,
                                       const unsigned* excluded) {
     __shared__ double red[33];
@@ -453,14 +462,8 @@ extern "C" __global__ void top_tokens_part(double* ms, float* cv, int* ci, const
     const int g = blockIdx.x, G = gridDim.x, row = blockIdx.y;
     const float* z = logits + (u64) row * V;
     const int lo = g * slice, hi = min(V, lo + slice);
-    double m = NEG_INF;
-    for (int i = lo + threadIdx.x; i < hi; i += blockDim.x) m = max_nan(m, (double) z[i]);
-    m = block_max(m, red);
-    double sum = 0.0;
-    if (m != NEG_INF) {
-        for (int i = lo + threadIdx.x; i < hi; i += blockDim.x) sum += exp((double) z[i] - m);
-    }
-    sum = block_sum(sum, red);
+    double m;
+    const double sum = slice_sumexp(z, lo, hi, red, m); // NaN where m = -inf: the merge skips such a slice
     const u64 at = (u64) row * G + g;
     if (threadIdx.x == 0) {
         ms[2 * at] = m;
@@ -502,7 +505,7 @@ extern "C" __global__ void top_tokens_merge(int* ids, float* logp, const double*
             const int i = ir[c];
             const float v = vr[c];
             if (i < 0) continue;
-            if (pi >= 0 && !(v < pv || (v == pv && i > pi))) continue; // ranked already
+            if (ranked_already(v, i, pv, pi)) continue;
             if (ranks_before(v, i, bv, bi)) { bv = v; bi = i; }
         }
         warp_best(bv, bi);
