@@ -3,6 +3,7 @@ package org.ssmpeft.runtime.cuda;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
 import org.junit.jupiter.api.AfterAll;
@@ -260,12 +261,13 @@ class DecodeKernelsGpuTest {
     void theTwoLaunchRankingPicksTopTokensIdsWithItsLogProbabilities(Ranking c) {
         Random r = new Random(c.vocab * 31L + c.rows * 7L + c.n);
         float[] z = rand(r, c.rows * c.vocab, 3f);
-        // ties across slices, a NaN, a -inf slice start, the best in the last slice of row 0
+        // ties across slices, a -inf slice start, the best in the last slice of row 0; a NaN in the last row (its
+        // log-probabilities are NaN, as a logsumexp over a NaN is: the rows before it must stay finite)
         for (int i = 1024; i < 1100 && i < c.vocab - 3; i++) {
             z[i] = Float.NEGATIVE_INFINITY;
         }
         z[5] = z[c.vocab - 3] = 40f;
-        z[7] = Float.NaN;
+        z[(c.rows - 1) * c.vocab + 7] = Float.NaN;
         z[c.vocab - 1] = 41f;
         DeviceBuffer logits = up(z);
         long mask = 0;
@@ -294,7 +296,17 @@ class DecodeKernelsGpuTest {
         }
         assertThat(gotIds).as("ids against the one-block ranking").containsExactly(wantIds);
         assertThat(gotIds[0]).as("row 0's best").isEqualTo(c.excluded ? 5 : c.vocab - 1);
-        close("log p", logp.toFloats(c.rows * c.n), logp1.toFloats(c.rows * c.n), 1e-6);
+        float[] gotLogp = logp.toFloats(c.rows * c.n);
+        float[] wantLogp = logp1.toFloats(c.rows * c.n);
+        for (int i = 0; i < (c.rows - 1) * c.n; i++) {
+            assertThat(wantLogp[i]).as("log p %d of a row without a NaN", i).isFinite();
+        }
+        int last = (c.rows - 1) * c.n;
+        for (int i = last; i < gotLogp.length; i++) {
+            assertThat(gotLogp[i]).as("log p %d of the row with a NaN", i).isNaN();
+            assertThat(wantLogp[i]).as("the one-block ranking's log p %d of the row with a NaN", i).isNaN();
+        }
+        close("log p", Arrays.copyOf(gotLogp, last), Arrays.copyOf(wantLogp, last), 1e-6);
     }
 
     private static ScanOperands operands(Case c, DeviceBuffer xc, DeviceBuffer dt, DeviceBuffer a, DeviceBuffer xdbl,

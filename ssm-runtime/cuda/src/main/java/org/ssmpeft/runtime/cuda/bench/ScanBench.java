@@ -34,6 +34,8 @@ public final class ScanBench {
     /** mamba_ssm's fused CUDA scan on an H200, same shape (docs/reference/anchors.md §5), ms. */
     static final double MAMBA_SSM_FWD_F32 = 0.263, MAMBA_SSM_FWD_BF16 = 0.143;
     static final double MAMBA_SSM_FWDBWD_F32 = 0.964, MAMBA_SSM_FWDBWD_BF16 = 0.850;
+    // calls per pair of events of the back-to-back figure
+    private static final int BURST = 10;
 
     private ScanBench() {
     }
@@ -73,8 +75,8 @@ public final class ScanBench {
                 }
             }
             System.out.println();
-            System.out.println("pass               precision  median ms   min ms   floor us  x floor  mamba_ssm ms  speed-up"
-                    + "  layouts (fwd/bwd)");
+            System.out.println("pass               precision  median ms   min ms  b2b ms   floor us  x floor  mamba_ssm ms"
+                    + "  speed-up  layouts (fwd/bwd)");
             rows.forEach(System.out::println);
         }
     }
@@ -159,6 +161,29 @@ public final class ScanBench {
                     both[i] = t;
                 }
             }
+            // the same work BURST calls at a time between one pair of events: the stream never waits for the host,
+            // so this is the device's time per call alone (the per-call figure above also counts the host's
+            // launch latency, as the anchors' per-call events do)
+            double[] fwdBurst = new double[reps / BURST], bothBurst = new double[reps / BURST];
+            for (int i = -warm / BURST; i < fwdBurst.length; i++) {
+                int i0 = i;
+                float t = ctx.time(() -> {
+                    for (int j = 0; j < BURST; j++) {
+                        k.forward(p, s, ops[Math.floorMod(i0 * BURST + j, sets)], 0, 0, 0, y.address());
+                    }
+                });
+                float tBoth = ctx.time(() -> {
+                    for (int j = 0; j < BURST; j++) {
+                        int set = Math.floorMod(i0 * BURST + j, sets);
+                        k.forward(p, s, ops[set], 0, 0, ck.address(), y.address());
+                        k.backward(p, s, ops[set], ck.address(), in[set].dy.address(), g, work.address());
+                    }
+                });
+                if (i >= 0) {
+                    fwdBurst[i] = t / BURST;
+                    bothBurst[i] = tBoth / BURST;
+                }
+            }
             double[] bwd = new double[reps];
             for (int i = -warm; i < reps; i++) {
                 ScanOperands o = ops[Math.floorMod(i, sets)];
@@ -184,29 +209,34 @@ public final class ScanBench {
                     : new double[] {MAMBA_SSM_FWD_BF16, MAMBA_SSM_FWDBWD_BF16};
             boolean anchorShape = b == 4 && d == 1536 && l == 1024 && n == 16;
             String layouts = k.forwardLayout(s) + "/" + k.backwardLayout(s);
-            out.add(row("forward", p, fwd, fwdBytes, copyGBs, anchorShape ? anchors[0] : Double.NaN, s, layouts));
-            out.add(row("forward+backward", p, both, bwdBytes, copyGBs, anchorShape ? anchors[1] : Double.NaN, s,
+            out.add(row("forward", p, fwd, fwdBurst, fwdBytes, copyGBs, anchorShape ? anchors[0] : Double.NaN, s,
                     layouts));
-            out.add(row("backward", p, bwd, bwdBytes - fwdBytes, copyGBs, Double.NaN, s, layouts));
+            out.add(row("forward+backward", p, both, bothBurst, bwdBytes, copyGBs,
+                    anchorShape ? anchors[1] : Double.NaN, s, layouts));
+            out.add(row("backward", p, bwd, null, bwdBytes - fwdBytes, copyGBs, Double.NaN, s, layouts));
         }
         return out;
     }
 
-    private static String row(String pass, Precision p, double[] t, long bytes, double copyGBs, double anchor,
-                              ScanShape s, String layouts) {
+    private static String row(String pass, Precision p, double[] t, double[] burst, long bytes, double copyGBs,
+                              double anchor, ScanShape s, String layouts) {
         double med = median(t), min = Arrays.stream(t).min().orElse(Double.NaN);
+        double burstMed = burst == null || burst.length == 0 ? Double.NaN : median(burst);
         double floorUs = bytes / (copyGBs * 1e9) * 1e6;
         double ratio = med * 1e3 / floorUs;
         double speedup = anchor / med;
         System.out.printf(Locale.ROOT, "BENCH {\"pass\":\"%s\",\"precision\":\"%s\",\"batch\":%d,\"channels\":%d,"
-                        + "\"len\":%d,\"states\":%d,\"median_ms\":%.4f,\"min_ms\":%.4f,\"reps\":%d,\"bytes\":%d,"
+                        + "\"len\":%d,\"states\":%d,\"median_ms\":%.4f,\"min_ms\":%.4f,\"back_to_back_ms\":%s,"
+                        + "\"reps\":%d,\"bytes\":%d,"
                         + "\"copy_gb_s\":%.0f,\"floor_us\":%.1f,\"x_floor\":%.2f,\"mamba_ssm_ms\":%s,\"speedup\":%s,"
                         + "\"layouts\":\"%s\"}%n",
-                pass, p, s.batch(), s.channels(), s.len(), s.states(), med, min, t.length, bytes, copyGBs, floorUs,
+                pass, p, s.batch(), s.channels(), s.len(), s.states(), med, min,
+                Double.isNaN(burstMed) ? "null" : String.format(Locale.ROOT, "%.4f", burstMed), t.length, bytes,
+                copyGBs, floorUs,
                 ratio, Double.isNaN(anchor) ? "null" : anchor, Double.isNaN(speedup) ? "null"
                         : String.format(Locale.ROOT, "%.2f", speedup), layouts);
-        return String.format(Locale.ROOT, "%-18s %-9s %9.4f %8.4f %10.1f %8.2f %13s %9s  %s", pass, p, med, min,
-                floorUs, ratio, Double.isNaN(anchor) ? "-" : String.valueOf(anchor),
+        return String.format(Locale.ROOT, "%-18s %-9s %9.4f %8.4f %8s %10.1f %8.2f %13s %9s  %s", pass, p, med, min,
+                Double.isNaN(burstMed) ? "-" : String.format(Locale.ROOT, "%.4f", burstMed), floorUs, ratio, Double.isNaN(anchor) ? "-" : String.valueOf(anchor),
                 Double.isNaN(speedup) ? "-" : String.format(Locale.ROOT, "%.2fx", speedup), layouts);
     }
 

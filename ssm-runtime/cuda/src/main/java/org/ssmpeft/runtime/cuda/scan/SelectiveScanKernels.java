@@ -1,6 +1,8 @@
 package org.ssmpeft.runtime.cuda.scan;
 
 import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import org.ssmpeft.runtime.cuda.driver.CudaContext;
 import org.ssmpeft.runtime.cuda.driver.CudaModule;
 import org.ssmpeft.runtime.cuda.driver.DeviceArena;
@@ -61,6 +63,7 @@ public final class SelectiveScanKernels {
     private final CudaContext context;
     private final CudaModule module;
     private final ScanLayout forwardLayout, backwardLayout;
+    private final Map<EntryKey, Kernel> entries = new ConcurrentHashMap<>();
 
     /** The default layouts for each shape. */
     public SelectiveScanKernels(CudaContext context) {
@@ -135,8 +138,14 @@ public final class SelectiveScanKernels {
         return l;
     }
 
+    // the entry point of a pass, precision and layout (null: one for every layout), looked up once: the host's work
+    // before a launch reaches the stream is on the measured path (events around a call count it)
+    private record EntryKey(String op, Precision p, ScanLayout l) {
+    }
+
     private Kernel kernel(String op, Precision p, ScanLayout l) {
-        return module.kernel("scan_" + op + "_" + p.tag + "_" + l.tag());
+        return entries.computeIfAbsent(new EntryKey(op, p, l),
+                e -> module.kernel("scan_" + e.op + "_" + e.p.tag + (e.l == null ? "" : "_" + e.l.tag())));
     }
 
     /**
@@ -176,7 +185,7 @@ public final class SelectiveScanKernels {
         long outputs = (long) s.batch() * s.len() * 2 * s.totalStates() + (long) s.channels() * s.totalStates()
                 + s.channels();
         int finishThreads = 256;
-        module.kernel("scan_bwd_finish_" + p.tag).launch((int) ((outputs + finishThreads - 1) / finishThreads), 1, 1,
+        kernel("bwd_finish", p, null).launch((int) ((outputs + finishThreads - 1) / finishThreads), 1, 1,
                 finishThreads, 0, work, g.dBc(), o.ldbc(), o.bOffset(), g.dExt(), o.ldExt(), g.dNegA(),
                 g.dExtNegA(), g.dHOffset(), g.dSkip(), g.dYOffset(), blocks, l.states(), s.batch(), s.len(),
                 s.channels(), s.states(), s.extStates());
@@ -216,7 +225,7 @@ public final class SelectiveScanKernels {
             throw new IllegalArgumentException("stepDelta: dt_rank " + rank + " above the " + maxStepDeltaRank(l)
                     + " of layout " + l);
         }
-        module.kernel("scan_step_dt_f32_" + l.tag()).launch(l.blocks(s.channels()), s.batch(), 1, l.threads(), 0,
+        kernel("step_dt", Precision.FLOAT32, l).launch(l.blocks(s.channels()), s.batch(), 1, l.threads(), 0,
                 o.x(), o.dt(), o.negA(), o.bc(), rank, dtWeight, dtBias, o.dSkip(), o.z(), o.ldz(), o.zOffset(), state,
                 o.hOffset(), o.yOffset(), o.ext(), o.ldExt(), o.extNegA(), extState, y, s.channels(), s.states(),
                 s.extStates(), o.hookRows() ? 1 : 0);

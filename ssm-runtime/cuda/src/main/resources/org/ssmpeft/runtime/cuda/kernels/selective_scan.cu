@@ -71,6 +71,10 @@ struct Raw<bf16> {
 #ifndef SCAN_BC_PACKED
 #define SCAN_BC_PACKED 1
 #endif
+// the forward's lane map (LaneMap): 1 pairs lanes so that shared-memory loads return at the uniform-pair rate
+#ifndef SCAN_LANE_PAIRS
+#define SCAN_LANE_PAIRS 1
+#endif
 #ifndef SCAN_FWD_UNROLL
 #define SCAN_FWD_UNROLL 2
 #endif
@@ -114,6 +118,31 @@ __device__ __forceinline__ float recur(float e, float h, float du, float b) { re
 // z → −∞ gives 1/∞ = 0, z → +∞ gives 1
 __device__ __forceinline__ float sigmoid(float z) { return __fdividef(1.f, 1.f + exp2_approx(-z * LOG2E)); }
 
+// Which lane of a warp runs lane s of the forward's channel slot cl. Plain: lane = cl·S + s (a channel's lanes
+// adjacent). Paired (SCAN_LANE_PAIRS): lane bit 0 is the slot's bit 0, the next log2(S) bits are s and the rest the
+// slot's higher bits. Then lanes n and n^1 read the same (B, C) words (same s, next channel) and lanes n and n^2 the
+// same (Δ, Δ·u) (same channel, next s): the two pairings under which the shared-memory pipe packs a warp's load
+// into half the return cycles (it returns one 32-bit register per warp and cycle otherwise). The arithmetic is the
+// same for both maps (only which thread does it moves), so both give the same bits.
+template <int S>
+struct LaneMap {
+    static constexpr int CW = 32 / S;  // channels per warp
+    static constexpr bool PAIRS = SCAN_LANE_PAIRS && S > 1 && CW > 1;
+    static constexpr int X = PAIRS ? 2 : 1;  // lane distance of adjacent s
+    static __device__ __forceinline__ void of(int tid, int& cl, int& s) {
+        if constexpr (PAIRS) {
+            constexpr int LOG2S = S == 2 ? 1 : S == 4 ? 2 : S == 8 ? 3 : 4;
+            static_assert((1 << LOG2S) == S, "lane map: S must be 2, 4, 8 or 16");
+            const int lane = tid & 31;
+            s = (lane >> 1) & (S - 1);
+            cl = (tid >> 5) * CW + ((lane >> (1 + LOG2S)) << 1) + (lane & 1);
+        } else {
+            cl = tid / S;
+            s = tid % S;
+        }
+    }
+};
+
 // sum over the S adjacent lanes of one channel; every lane gets the sum
 template <int S>
 __device__ __forceinline__ float sum_lanes(float v) {
@@ -126,7 +155,8 @@ __device__ __forceinline__ float sum_lanes(float v) {
 // step s ("transposed" butterfly: at each stage a lane keeps half of its steps and receives its partner's shares of
 // them, so S steps cost S - 1 shuffles instead of S·log2(S)). The pairing is sum_lanes' (lanes s, s^1 first, then
 // s^2, ...) and addition commutes, so every step's sum equals sum_lanes' bit for bit.
-template <int S>
+// X: the lane distance of adjacent s (LaneMap::X).
+template <int S, int X = 1>
 __device__ __forceinline__ float sum_lanes_transposed(float (&v)[S], int s) {
 #pragma unroll
     for (int m = 1; m < S; m <<= 1) {
@@ -135,7 +165,7 @@ __device__ __forceinline__ float sum_lanes_transposed(float (&v)[S], int s) {
         for (int i = 0; i < S / (2 * m); i++) {
             float keep = hi ? v[2 * i + 1] : v[2 * i];
             float send = hi ? v[2 * i] : v[2 * i + 1];
-            v[i] = keep + __shfl_xor_sync(0xffffffffu, send, m);
+            v[i] = keep + __shfl_xor_sync(0xffffffffu, send, m * X);
         }
     }
     return v[0];
@@ -631,7 +661,8 @@ __device__ void scan_fwd(const T* x, const T* dt, const float* negA, const T* bc
     float* sD = sy + TT * PR;
     float* sYo = sD + CH;
     const int b = blockIdx.y;
-    const int cl = threadIdx.x / S, s = threadIdx.x % S;
+    int cl, s;
+    LaneMap<S>::of(threadIdx.x, cl, s);
     const int ntot = nb + ne;
     const int chunks = (len + TT - 1) / TT;
     for (int i = threadIdx.x; i < CH; i += THREADS) {
@@ -720,7 +751,7 @@ SCAN_UNROLL(SCAN_FWD_UNROLL)
             for (int p = 0; p < P; p++) {
 #pragma unroll
                 for (int r = 0; r < R / S; r++) {
-                    readout[(t1 + r * S) * PR + p * CP] = sum_lanes_transposed<S>(out[p][r], s);
+                    readout[(t1 + r * S) * PR + p * CP] = sum_lanes_transposed<S, LaneMap<S>::X>(out[p][r], s);
                 }
             }
         }
