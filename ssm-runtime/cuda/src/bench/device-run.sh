@@ -14,7 +14,12 @@
 # minutes: TESTS=0 PEER=0 SCAN=0 DECODE=1); CLASSES="full.Name ..." runs test classes outside the cuda package without
 # the tag filter (the trainer's GPU test, every method's numeric contract: they run on every available backend);
 # APP=1 runs the bundled default's `peft compare` on cuda (APP_ARGS to change it; no --out: the JRE has no
-# java.desktop for the chart). Trim the bundle first: ssm-runtime/cuda/src/bench/trim-bundle.sh. A JVM's first
+# java.desktop for the chart); SSD=1 adds Mamba-2's chunked SSD benchmark (SsdBench: B 4, L 1024, H 24, P 64, G 1,
+# N 128, chunk 256, D and z gate, fp32 and bf16, forward and forward + backward; SSD_ARGS="B L H P G N Q reps" for
+# another shape) and its transformers peer (ssd_peer.py, the Mamba-2 PyTorch path's chunk scan; SSD_PEER_ARGS, e.g.
+# "--len 2048 --reps 10", SSD_PEER=0 skips it): run it as TESTS=0 PEER=0 SCAN=0 SSD=1; the SSD GPU test alone:
+# TEST_CLASSES="SsdKernelTest" PEER=0 SCAN=0 (SANITIZE_CLASSES="SsdKernelTest" under compute-sanitizer).
+# Trim the bundle first: ssm-runtime/cuda/src/bench/trim-bundle.sh. A JVM's first
 # kernel use compiles every kernel module through NVRTC (~110 s on a fresh machine, then cached on its disk): give
 # the first test stage of a call at least 200 s.
 set -uo pipefail
@@ -75,6 +80,19 @@ fi
 if [ "${SCAN:-1}" = "1" ]; then
 echo "== scan benchmark"
 timeout 120 $JAVA -cp "$CP" org.ssmpeft.runtime.cuda.bench.ScanBench 2>&1 | tee "$OUT/scan-bench.log" | grep -v "^BENCH"
+fi
+
+if [ "${SSD:-}" = "1" ]; then
+  # its first run compiles ssd.cu through NVRTC (cached on the machine's disk afterwards)
+  echo "== SSD benchmark"
+  timeout ${SSD_TIMEOUT:-240} $JAVA -cp "$CP" org.ssmpeft.runtime.cuda.bench.SsdBench ${SSD_ARGS:-} 2>&1 \
+    | tee "$OUT/ssd-bench.log" | grep -v "^BENCH"
+  if [ "${SSD_PEER:-1}" = "1" ]; then
+    echo "== transformers Mamba-2 SSD peer"
+    PYTHONUNBUFFERED=1 timeout ${SSD_PEER_TIMEOUT:-150} python3 ssm-runtime/cuda/src/bench/python/ssd_peer.py \
+      ${SSD_PEER_ARGS:-} --out "$OUT/ssd-peer.json" > "$OUT/ssd-peer.log" 2>&1
+    grep -v "^PEER {" "$OUT/ssd-peer.log" | grep -v "^\[transformers\]" | grep -v "^PEER_COPY" | tail -14
+  fi
 fi
 
 if [ "${PEER:-1}" = "1" ]; then

@@ -15,6 +15,7 @@ import org.ssmpeft.runtime.cuda.layers.LayerKernels;
 import org.ssmpeft.runtime.cuda.layers.OptimizerKernels;
 import org.ssmpeft.runtime.cuda.scan.ScanLayout;
 import org.ssmpeft.runtime.cuda.scan.SelectiveScanKernels;
+import org.ssmpeft.runtime.cuda.ssd.SsdKernels;
 
 /**
  * Every kernel the project ships compiles for sm_90 (the H200) through the project's own NVRTC binding, with no
@@ -29,7 +30,8 @@ class KernelCompileTest {
             "selective_scan.cu", SelectiveScanKernels.options(),
             "layers.cu", LayerKernels.options(),
             "decode.cu", DecodeKernels.options(),
-            "optimizer.cu", OptimizerKernels.options());
+            "optimizer.cu", OptimizerKernels.options(),
+            "ssd.cu", SsdKernels.options());
 
     /** Every entry point of each .cu resource. */
     static List<String> entryPoints(String kernel) {
@@ -41,6 +43,9 @@ class KernelCompileTest {
         }
         if (kernel.equals("optimizer.cu")) {
             return OptimizerKernels.ENTRY_POINTS;
+        }
+        if (kernel.equals("ssd.cu")) {
+            return SsdKernels.ENTRY_POINTS;
         }
         List<String> names = new ArrayList<>(List.of("scan_bwd_finish_f32", "scan_bwd_finish_bf16"));
         for (var layout : ScanLayout.COMPILED) {

@@ -30,17 +30,8 @@
 
 typedef unsigned long long u64;
 
-struct bf16 {
-    unsigned short v;
-};
-
 #include "bf16.cuh"
 #include "activations.cuh"
-
-__device__ __forceinline__ float ld(const float* p, u64 i) { return p[i]; }
-__device__ __forceinline__ float ld(const bf16* p, u64 i) { return __uint_as_float(((unsigned) p[i].v) << 16); }
-__device__ __forceinline__ void st(float* p, u64 i, float x) { p[i] = x; }
-__device__ __forceinline__ void st(bf16* p, u64 i, float x) { p[i].v = to_bf16(x); }
 
 // The bits of a token element as loaded, widened to float only when used: a load's consumer waits for the data,
 // so the next tile's prefetched elements stay raw until they are written to shared memory.
