@@ -95,6 +95,45 @@ if [ "${SSD:-}" = "1" ]; then
   fi
 fi
 
+if [ -n "${SSD_VARIANTS:-}" ]; then
+  # ssd.cu's benchmark switches (space-separated sets, each comma-separated -D defines; see the kernel file)
+  echo "== SSD benchmark variants"
+  for v in $SSD_VARIANTS; do
+    timeout 150 $JAVA -Dssmpeft.ssd.defines="$v" -cp "$CP" org.ssmpeft.runtime.cuda.bench.SsdBench 2>&1 \
+      | grep -E "^(forward|backward)" | sed "s/^/[$v] /"
+  done
+fi
+if [ "${SSD_NCU:-}" = "1" ]; then
+  # Nsight Compute's duration of each SSD kernel (median over its launches after the first of each name), fp32 and
+  # bf16 at the benchmark's shape, and the full sections of the kernels named in SSD_NCU_KERNELS
+  echo "== ncu: SSD kernel durations"
+  timeout 200 ncu --clock-control none --metrics gpu__time_duration.sum -k regex:ssd_ --launch-count 150 \
+    $JAVA -cp "$CP" org.ssmpeft.runtime.cuda.bench.SsdBench 4 1024 24 64 1 128 256 10 > "$OUT/ncu-ssd.log" 2>&1
+  python3 - "$OUT/ncu-ssd.log" <<'PY'
+import re, sys, collections, statistics
+rows, name = collections.defaultdict(list), None
+for line in open(sys.argv[1], errors="replace"):
+    m = re.match(r"\s\s(\S[^(]*?)\s*\(\d+, \d+, \d+\)x\(\d+, \d+, \d+\)", line)
+    if m:
+        name = m.group(1)
+    m = re.search(r"gpu__time_duration.sum\s+(\S+)\s+([\d.,]+)", line)
+    if m and name:
+        v = float(m.group(2).replace(",", ""))
+        rows[name].append(v * {"nsecond": 1e-3, "usecond": 1.0, "msecond": 1e3}.get(m.group(1), 1.0))
+        name = None
+for n, v in rows.items():
+    print("  %9.2f us median of %3d  %s" % (statistics.median(v[1:] or v), len(v), n))
+PY
+  for k in ${SSD_NCU_KERNELS:-}; do
+    echo "== ncu $k"
+    timeout 150 ncu --clock-control none -k regex:${k} --launch-skip 2 --launch-count 1 \
+      --section SpeedOfLight --section WarpStateStats --section Occupancy --section LaunchStats \
+      --section ComputeWorkloadAnalysis --section MemoryWorkloadAnalysis \
+      $JAVA -cp "$CP" org.ssmpeft.runtime.cuda.bench.SsdBench 4 1024 24 64 1 128 256 10 > "$OUT/ncu-$k.log" 2>&1
+    grep -iE "Duration|stall|Warp Cycles|Issued Warp|No Eligible|Eligible Warps|Throughput|Achieved Occupancy|Registers|Block Limit|One or More|Pipe|Executed Ipc|Local" "$OUT/ncu-$k.log" | head -40
+  done
+fi
+
 if [ "${PEER:-1}" = "1" ]; then
   echo "== transformers peer"
   PYTHONUNBUFFERED=1 timeout 100 python3 ssm-runtime/cuda/src/bench/python/scan_peer.py --out "$OUT/scan-peer.json" \

@@ -48,9 +48,20 @@ public final class SsdKernels {
         this.module = context.module("ssd.cu", options());
     }
 
-    /** NVRTC options of {@code ssd.cu} (the CI compile test uses the same). */
+    /**
+     * NVRTC options of {@code ssd.cu} (the CI compile test uses the same), plus, for benchmark experiments only, the
+     * {@code -D} switches listed in the system property {@code ssmpeft.ssd.defines} (comma-separated, e.g.
+     * {@code SSD_PREFETCH=0}; see the kernel file's switches).
+     */
     public static List<String> options() {
-        return List.of("--extra-device-vectorization");
+        List<String> o = new java.util.ArrayList<>(List.of("--extra-device-vectorization"));
+        String defines = System.getProperty("ssmpeft.ssd.defines", "").strip();
+        if (!defines.isEmpty()) {
+            for (String d : defines.split(",")) {
+                o.add("-D" + d.strip());
+            }
+        }
+        return List.copyOf(o);
     }
 
     private static String entry(String op, Precision p) {

@@ -49,6 +49,15 @@ typedef unsigned long long u64;
 #define LDT (TILE + 4)  // shared row pitch: 16-byte aligned rows for the float4 reads
 #define THREADS 256
 #define MAX_Q 256       // SsdShape.MAX_CHUNK
+// benchmark switches (NVRTC -D through -Dssmpeft.ssd.defines; the shipped kernels use the defaults): whether a
+// product tile loads its next operands while it multiplies the current ones; the blocks per SM the register
+// allocation must allow (__launch_bounds__)
+#ifndef SSD_PREFETCH
+#define SSD_PREFETCH 1
+#endif
+#ifndef SSD_MIN_BLOCKS
+#define SSD_MIN_BLOCKS 2
+#endif
 
 __device__ __forceinline__ float sigmoid_f(float z) { return 1.f / (1.f + expf(-z)); }
 
@@ -64,17 +73,33 @@ __device__ __forceinline__ float dsilu(float z) {
 // m (n) fastest, so global reads coalesce either way; shared memory holds both K-major (As[k][m], Bs[k][n]).
 template <bool KA, bool KB, class LA, class LB>
 __device__ __forceinline__ void gemm_tile(float (&acc)[4][4], int k0, int k1, LA a, LB b, float* As, float* Bs) {
+    constexpr int PER = BK * TILE / THREADS;  // operand elements a thread stages per step
     const int tid = threadIdx.x, tx = tid & 15, ty = tid >> 4;
-    for (int kb = k0; kb < k1; kb += BK) {
-        for (int e = tid; e < BK * TILE; e += THREADS) {
+    float ra[PER], rb[PER];
+    // the elements of step kb, into registers
+    auto fetch = [&](int kb) {
+#pragma unroll
+        for (int u = 0; u < PER; u++) {
+            const int e = tid + u * THREADS;
             const int k = KA ? e % BK : e / TILE, m = KA ? e / BK : e % TILE;
-            As[k * LDT + m] = kb + k < k1 ? a(kb + k, m) : 0.f;
+            ra[u] = kb + k < k1 ? a(kb + k, m) : 0.f;
+            const int kk = KB ? e % BK : e / TILE, n = KB ? e / BK : e % TILE;
+            rb[u] = kb + kk < k1 ? b(kb + kk, n) : 0.f;
         }
-        for (int e = tid; e < BK * TILE; e += THREADS) {
-            const int k = KB ? e % BK : e / TILE, n = KB ? e / BK : e % TILE;
-            Bs[k * LDT + n] = kb + k < k1 ? b(kb + k, n) : 0.f;
+    };
+    if (k0 < k1) fetch(k0);
+    for (int kb = k0; kb < k1; kb += BK) {
+#pragma unroll
+        for (int u = 0; u < PER; u++) {
+            const int e = tid + u * THREADS;
+            As[(KA ? e % BK : e / TILE) * LDT + (KA ? e / BK : e % TILE)] = ra[u];
+            Bs[(KB ? e % BK : e / TILE) * LDT + (KB ? e / BK : e % TILE)] = rb[u];
         }
         __syncthreads();
+#if SSD_PREFETCH
+        // the next step's loads are in flight while this step's products run
+        if (kb + BK < k1) fetch(kb + BK);
+#endif
 #pragma unroll 8
         for (int k = 0; k < BK; k++) {
             const float4 av = *reinterpret_cast<const float4*>(As + k * LDT + ty * 4);
@@ -87,6 +112,9 @@ __device__ __forceinline__ void gemm_tile(float (&acc)[4][4], int k0, int k1, LA
             }
         }
         __syncthreads();
+#if !SSD_PREFETCH
+        if (kb + BK < k1) fetch(kb + BK);
+#endif
     }
 }
 
@@ -125,17 +153,29 @@ __device__ __forceinline__ float sum_block(float v, float* red) {
 // dt (B·L, H), a (H) -> cum (B, H, L): c_i = Σ_{k≤i} Δ·a inside each chunk, each product and sum rounded in order
 // (the cpu's loop: no contraction into FMA). One thread per (b, h, chunk).
 template <typename T>
-__device__ void cumsum(const T* dt, const float* a, float* cum, int B, int L, int H, int Q) {
+__device__ void cumsum(const T* __restrict__ dt, const float* __restrict__ a, float* __restrict__ cum, int B, int L,
+                       int H, int Q) {
     const int chunks = (L + Q - 1) / Q;
     const int id = blockIdx.x * blockDim.x + threadIdx.x;
     if (id >= B * H * chunks) return;
     const int c = id % chunks, h = (id / chunks) % H, b = id / (chunks * H);
     const int t0 = c * Q, q = min(Q, L - t0);
     const float ah = a[h];
+    const T* d = dt + (u64) (b * L + t0) * H + h;
+    float* out = cum + ((u64) b * H + h) * L + t0;
     float acc = 0.f;
-    for (int i = 0; i < q; i++) {
-        acc = __fadd_rn(acc, __fmul_rn(ld(dt, (u64) (b * L + t0 + i) * H + h), ah));
-        cum[((u64) b * H + h) * L + t0 + i] = acc;
+    // the loads of 16 steps go out together (one thread walks the chunk)
+    for (int i0 = 0; i0 < q; i0 += 16) {
+        float v[16];
+#pragma unroll
+        for (int k = 0; k < 16; k++) v[k] = i0 + k < q ? ld(d, (u64) (i0 + k) * H) : 0.f;
+#pragma unroll
+        for (int k = 0; k < 16; k++) {
+            if (i0 + k < q) {
+                acc = __fadd_rn(acc, __fmul_rn(v[k], ah));
+                out[i0 + k] = acc;
+            }
+        }
     }
 }
 
@@ -743,49 +783,49 @@ __device__ void step(const T* xbc, int ldx, int bOff, int cOff, const T* dt, con
                                                 int Q) {                                                             \
         cumsum<T>(dt, a, cum, B, L, H, Q);                                                                           \
     }                                                                                                                \
-    extern "C" __global__ void __launch_bounds__(THREADS) ssd_cb_##TAG(const T* xbc, int ldx, int bOff, int cOff,   \
+    extern "C" __global__ void __launch_bounds__(THREADS, SSD_MIN_BLOCKS) ssd_cb_##TAG(const T* xbc, int ldx, int bOff, int cOff,   \
             float* cb, int B, int L, int G, int N, int Q) {                                                          \
         cb_products<T>(xbc, ldx, bOff, cOff, cb, L, G, N, Q);                                                        \
     }                                                                                                                \
-    extern "C" __global__ void __launch_bounds__(THREADS) ssd_chunk_state_##TAG(const T* xbc, int ldx, int bOff,    \
+    extern "C" __global__ void __launch_bounds__(THREADS, SSD_MIN_BLOCKS) ssd_chunk_state_##TAG(const T* xbc, int ldx, int bOff,    \
             const T* dt, const float* cum, float* ck, int B, int L, int H, int P, int G, int N, int Q) {             \
         chunk_state<T>(xbc, ldx, bOff, dt, cum, ck, L, H, P, G, N, Q);                                               \
     }                                                                                                                \
-    extern "C" __global__ void __launch_bounds__(THREADS) ssd_chunk_scan_##TAG(const T* xbc, int ldx, int cOff,     \
+    extern "C" __global__ void __launch_bounds__(THREADS, SSD_MIN_BLOCKS) ssd_chunk_scan_##TAG(const T* xbc, int ldx, int cOff,     \
             const T* dt, const float* dSkip, const T* z, int ldz, int zOff, const float* hOff, const float* yOff,    \
             const float* cum, const float* cb, const float* ck, T* y, const T* dy, float* dyf, T* dz,                \
             float* offDot, float* xDot, int B, int L, int H, int P, int G, int N, int Q) {                          \
         chunk_scan<T>(xbc, ldx, cOff, dt, dSkip, z, ldz, zOff, hOff, yOff, cum, cb, ck, y, dy, dyf, dz, offDot,      \
                       xDot, B, L, H, P, G, N, Q);                                                                    \
     }                                                                                                                \
-    extern "C" __global__ void __launch_bounds__(THREADS) ssd_dstate_##TAG(const T* xbc, int ldx, int cOff,         \
+    extern "C" __global__ void __launch_bounds__(THREADS, SSD_MIN_BLOCKS) ssd_dstate_##TAG(const T* xbc, int ldx, int cOff,         \
             const float* dyf, const float* cum, float* dh, float* dhPart, int B, int L, int H, int P, int G, int N,  \
             int Q) {                                                                                                 \
         dstate<T>(xbc, ldx, cOff, dyf, cum, dh, dhPart, B, L, H, P, G, N, Q);                                        \
     }                                                                                                                \
-    extern "C" __global__ void __launch_bounds__(THREADS) ssd_du_##TAG(const T* xbc, int ldx, int bOff,             \
+    extern "C" __global__ void __launch_bounds__(THREADS, SSD_MIN_BLOCKS) ssd_du_##TAG(const T* xbc, int ldx, int bOff,             \
             const T* dt, const float* dSkip, const float* cum, const float* cb, const float* dh, const float* dyf,   \
             T* dxbc, int lddx, float* duX, float* dv, int B, int L, int H, int P, int G, int N, int Q) {            \
         du_rows<T>(xbc, ldx, bOff, dt, dSkip, cum, cb, dh, dyf, dxbc, lddx, duX, dv, B, L, H, P, G, N, Q);           \
     }                                                                                                                \
-    extern "C" __global__ void __launch_bounds__(THREADS) ssd_dcb_##TAG(const T* xbc, int ldx, const T* dt,         \
+    extern "C" __global__ void __launch_bounds__(THREADS, SSD_MIN_BLOCKS) ssd_dcb_##TAG(const T* xbc, int ldx, const T* dt,         \
             const float* cum, const float* cb, const float* dyf, float* dcb, float* dlRow, float* dlCol, int B,     \
             int L, int H, int P, int G, int Q) {                                                                     \
         dcb_tiles<T>(xbc, ldx, dt, cum, cb, dyf, dcb, dlRow, dlCol, B, L, H, P, G, Q);                               \
     }                                                                                                                \
-    extern "C" __global__ void __launch_bounds__(THREADS) ssd_dbc_##TAG(const T* xbc, int ldx, int bOff, int cOff,  \
+    extern "C" __global__ void __launch_bounds__(THREADS, SSD_MIN_BLOCKS) ssd_dbc_##TAG(const T* xbc, int ldx, int bOff, int cOff,  \
             const T* dt, const float* hOff, const float* cum, const float* dcb, const float* dyf, const float* ck,   \
             const float* dh, T* dxbc, int lddx, int B, int L, int H, int P, int G, int N, int Q) {                  \
         dbc_rows<T>(xbc, ldx, bOff, cOff, dt, hOff, cum, dcb, dyf, ck, dh, dxbc, lddx, B, L, H, P, G, N, Q);         \
     }                                                                                                                \
-    extern "C" __global__ void __launch_bounds__(THREADS) ssd_dt_##TAG(const T* dt, const float* a,                 \
+    extern "C" __global__ void __launch_bounds__(THREADS, SSD_MIN_BLOCKS) ssd_dt_##TAG(const T* dt, const float* a,                 \
             const float* cum, const float* offDot, const float* xDot, const float* duX, const float* dv,             \
             const float* dlRow, const float* dlCol, const float* dot, int dotParts, T* ddt, float* dAPart,           \
             float* dDPart, int B, int L, int H, int P, int Q) {                                                      \
         dt_rows<T>(dt, a, cum, offDot, xDot, duX, dv, dlRow, dlCol, dot, dotParts, ddt, dAPart, dDPart, B, L, H, P,  \
                    Q);                                                                                               \
     }                                                                                                                \
-    extern "C" __global__ void __launch_bounds__(THREADS) ssd_step_##TAG(const T* xbc, int ldx, int bOff, int cOff, \
+    extern "C" __global__ void __launch_bounds__(THREADS, SSD_MIN_BLOCKS) ssd_step_##TAG(const T* xbc, int ldx, int bOff, int cOff, \
             const T* dt, const float* a, const float* dSkip, const T* z, int ldz, int zOff, const float* hOff,       \
             const float* yOff, float* state, T* y, int H, int P, int G, int N) {                                    \
         step<T>(xbc, ldx, bOff, cOff, dt, a, dSkip, z, ldz, zOff, hOff, yOff, state, y, H, P, G, N);                \
