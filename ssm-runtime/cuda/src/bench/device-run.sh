@@ -104,14 +104,15 @@ if [ -n "${SSD_VARIANTS:-}" ]; then
   done
 fi
 if [ "${SSD_NCU:-}" = "1" ]; then
-  # Nsight Compute's duration of each SSD kernel (median over its launches after the first of each name), fp32 and
-  # bf16 at the benchmark's shape, and the full sections of the kernels named in SSD_NCU_KERNELS
+  # Nsight Compute's duration of each SSD kernel (median over its launches after the first of each name) and the SM clock it ran at,
+  # at the benchmark's shape, and the full sections of the kernels named in SSD_NCU_KERNELS
   echo "== ncu: SSD kernel durations"
-  timeout 200 ncu --clock-control none --metrics gpu__time_duration.sum -k regex:ssd_ --launch-count 150 \
+  timeout 240 ncu --clock-control none --metrics gpu__time_duration.sum,sm__cycles_elapsed.avg.per_second \
+    -k regex:ssd_ --launch-count ${SSD_NCU_LAUNCHES:-700} \
     $JAVA -cp "$CP" org.ssmpeft.runtime.cuda.bench.SsdBench 4 1024 24 64 1 128 256 10 > "$OUT/ncu-ssd.log" 2>&1
   python3 - "$OUT/ncu-ssd.log" <<'PY'
 import re, sys, collections, statistics
-rows, name = collections.defaultdict(list), None
+rows, clocks, name = collections.defaultdict(list), collections.defaultdict(list), None
 for line in open(sys.argv[1], errors="replace"):
     m = re.match(r"\s\s(\S[^(]*?)\s*\(\d+, \d+, \d+\)x\(\d+, \d+, \d+\)", line)
     if m:
@@ -120,9 +121,13 @@ for line in open(sys.argv[1], errors="replace"):
     if m and name:
         v = float(m.group(2).replace(",", ""))
         rows[name].append(v * {"nsecond": 1e-3, "usecond": 1.0, "msecond": 1e3}.get(m.group(1), 1.0))
-        name = None
+    m = re.search(r"sm__cycles_elapsed.avg.per_second\s+(\S+)\s+([\d.,]+)", line)
+    if m and name:
+        clocks[name].append(float(m.group(2).replace(",", "")) * (1e3 if "ghz" in m.group(1).lower() or "nsecond" in m.group(1) else 1.0))
 for n, v in rows.items():
-    print("  %9.2f us median of %3d  %s" % (statistics.median(v[1:] or v), len(v), n))
+    c = clocks.get(n) or [0]
+    print("  %9.2f us median of %3d at %5.0f MHz  %s" % (statistics.median(v[1:] or v), len(v),
+                                                        statistics.median(c), n))
 PY
   for k in ${SSD_NCU_KERNELS:-}; do
     echo "== ncu $k"

@@ -186,10 +186,10 @@ public final class SsdKernels {
         }
     }
 
-    // the chunk decays c = cumsum(Δ·a) per chunk, and C·B per chunk and group
+    // the chunk decays c = cumsum(Δ·a) per chunk (a warp per (b, h, chunk)), and C·B per chunk and group
     private void chunkPrologue(Precision p, SsdShape s, SsdOperands o, long cum, long cb) {
         int rows = s.batch() * s.heads() * s.chunks();
-        kernel(entry("cumsum", p)).launch((rows + 127) / 128, 1, 1, 128, 0, o.dt(), o.a(), cum, s.batch(), s.len(),
+        kernel(entry("cumsum", p)).launch((rows + 3) / 4, 1, 1, 128, 0, o.dt(), o.a(), cum, s.batch(), s.len(),
                 s.heads(), s.chunk());
         int qt = tiles(s.chunk());
         kernel(entry("cb", p)).launch(qt, qt, s.batch() * s.chunks() * s.groups(), 256, 0, o.xbc(), o.ldx(),

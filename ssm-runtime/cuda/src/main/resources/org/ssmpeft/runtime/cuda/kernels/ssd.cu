@@ -49,9 +49,11 @@ typedef unsigned long long u64;
 #define LDT (TILE + 4)  // shared row pitch: 16-byte aligned rows for the float4 reads
 #define THREADS 256
 #define MAX_Q 256       // SsdShape.MAX_CHUNK
+#define HEAD_BATCH 32   // heads of a group whose per-row factors ssd_dbc stages at a time
 // benchmark switches (NVRTC -D through -Dssmpeft.ssd.defines; the shipped kernels use the defaults): whether a
 // product tile loads its next operands while it multiplies the current ones; the blocks per SM the register
-// allocation must allow (__launch_bounds__)
+// allocation must allow (__launch_bounds__; ssd_dcb and ssd_dbc take 1: their grids are (b, c, g) x tiles, a
+// block or two per SM, so registers are better spent on not spilling)
 #ifndef SSD_PREFETCH
 #define SSD_PREFETCH 1
 #endif
@@ -67,16 +69,27 @@ __device__ __forceinline__ float dsilu(float z) {
     return s * (1.f + z * (1.f - s));
 }
 
+// Raw element loads for the product tiles: the element's bits in a float register, not yet used (bf16: its 16 bits
+// zero-extended), so that a prefetch issued before the products does not wait for its data; widen() makes the value
+// of them when the tile is staged.
+__device__ __forceinline__ float raw(const float* p, u64 i) { return p[i]; }
+__device__ __forceinline__ float raw(const bf16* p, u64 i) { return __uint_as_float((unsigned) p[i].v); }
+__device__ __forceinline__ float widen(const float*, float v) { return v; }
+__device__ __forceinline__ float widen(const bf16*, float v) { return __uint_as_float(__float_as_uint(v) << 16); }
+
 // The block's 64 x 64 product tile: acc[i][j] (output row m = ty·4 + i, column n = tx·4 + j, tx = tid % 16,
-// ty = tid / 16) += Σ_{k0 ≤ k < k1} a(k, m)·b(k, n). The loaders return the operand element (0 outside it). A
-// loader whose operand is contiguous along k in memory (KA, KB) is called with k fastest across threads, else with
-// m (n) fastest, so global reads coalesce either way; shared memory holds both K-major (As[k][m], Bs[k][n]).
-template <bool KA, bool KB, class LA, class LB>
-__device__ __forceinline__ void gemm_tile(float (&acc)[4][4], int k0, int k1, LA a, LB b, float* As, float* Bs) {
+// ty = tid / 16) += Σ_{k0 ≤ k < k1} A(k, m)·B(k, n). Each operand comes through two functions: a(k, m) loads the
+// raw element (0 outside the operand), fa(k, m, raw) makes A(k, m) of it when the tile is staged (the scaling,
+// the bf16 widening; 0 outside the operand whatever the raw value). The next step's raw loads are in flight while
+// this step's products run. An operand contiguous along k in memory (KA, KB) is loaded with k fastest across
+// threads, else with m (n) fastest, so global reads coalesce either way; shared memory holds both K-major
+// (As[k][m], Bs[k][n]).
+template <bool KA, bool KB, class LA, class FA, class LB, class FB>
+__device__ __forceinline__ void gemm_tile(float (&acc)[4][4], int k0, int k1, LA a, FA fa, LB b, FB fb, float* As,
+                                          float* Bs) {
     constexpr int PER = BK * TILE / THREADS;  // operand elements a thread stages per step
     const int tid = threadIdx.x, tx = tid & 15, ty = tid >> 4;
     float ra[PER], rb[PER];
-    // the elements of step kb, into registers
     auto fetch = [&](int kb) {
 #pragma unroll
         for (int u = 0; u < PER; u++) {
@@ -92,12 +105,13 @@ __device__ __forceinline__ void gemm_tile(float (&acc)[4][4], int k0, int k1, LA
 #pragma unroll
         for (int u = 0; u < PER; u++) {
             const int e = tid + u * THREADS;
-            As[(KA ? e % BK : e / TILE) * LDT + (KA ? e / BK : e % TILE)] = ra[u];
-            Bs[(KB ? e % BK : e / TILE) * LDT + (KB ? e / BK : e % TILE)] = rb[u];
+            const int k = KA ? e % BK : e / TILE, m = KA ? e / BK : e % TILE;
+            As[k * LDT + m] = kb + k < k1 ? fa(kb + k, m, ra[u]) : 0.f;
+            const int kk = KB ? e % BK : e / TILE, n = KB ? e / BK : e % TILE;
+            Bs[kk * LDT + n] = kb + kk < k1 ? fb(kb + kk, n, rb[u]) : 0.f;
         }
         __syncthreads();
 #if SSD_PREFETCH
-        // the next step's loads are in flight while this step's products run
         if (kb + BK < k1) fetch(kb + BK);
 #endif
 #pragma unroll 8
@@ -116,6 +130,12 @@ __device__ __forceinline__ void gemm_tile(float (&acc)[4][4], int k0, int k1, LA
         if (kb + BK < k1) fetch(kb + BK);
 #endif
     }
+}
+
+// fa/fb of an operand read as it is: the widened element (its raw value is 0 outside the operand)
+template <typename T>
+__device__ __forceinline__ auto as_is(const T* p) {
+    return [p](int, int, float v) { return widen(p, v); };
 }
 
 __device__ __forceinline__ void zero(float (&acc)[4][4]) {
@@ -150,32 +170,31 @@ __device__ __forceinline__ float sum_block(float v, float* red) {
 
 // ---- forward -------------------------------------------------------------------------------------------------
 
-// dt (B·L, H), a (H) -> cum (B, H, L): c_i = Σ_{k≤i} Δ·a inside each chunk, each product and sum rounded in order
-// (the cpu's loop: no contraction into FMA). One thread per (b, h, chunk).
+// dt (B·L, H), a (H) -> cum (B, H, L): c_i = Σ_{k≤i} Δ·a inside each chunk. One warp per (b, h, chunk), 32 steps
+// at a time: an inclusive warp scan (Hillis-Steele) of the products plus the carry of the steps before.
 template <typename T>
 __device__ void cumsum(const T* __restrict__ dt, const float* __restrict__ a, float* __restrict__ cum, int B, int L,
                        int H, int Q) {
-    const int chunks = (L + Q - 1) / Q;
-    const int id = blockIdx.x * blockDim.x + threadIdx.x;
-    if (id >= B * H * chunks) return;
+    const int chunks = (L + Q - 1) / Q, lane = threadIdx.x & 31;
+    const int id = (blockIdx.x * blockDim.x + threadIdx.x) >> 5;
+    if (id >= B * H * chunks) return;  // whole warps
     const int c = id % chunks, h = (id / chunks) % H, b = id / (chunks * H);
     const int t0 = c * Q, q = min(Q, L - t0);
     const float ah = a[h];
     const T* d = dt + (u64) (b * L + t0) * H + h;
     float* out = cum + ((u64) b * H + h) * L + t0;
-    float acc = 0.f;
-    // the loads of 16 steps go out together (one thread walks the chunk)
-    for (int i0 = 0; i0 < q; i0 += 16) {
-        float v[16];
+    float carry = 0.f;
+    for (int i0 = 0; i0 < q; i0 += 32) {
+        const int i = i0 + lane;
+        float v = i < q ? ld(d, (u64) i * H) * ah : 0.f;
 #pragma unroll
-        for (int k = 0; k < 16; k++) v[k] = i0 + k < q ? ld(d, (u64) (i0 + k) * H) : 0.f;
-#pragma unroll
-        for (int k = 0; k < 16; k++) {
-            if (i0 + k < q) {
-                acc = __fadd_rn(acc, __fmul_rn(v[k], ah));
-                out[i0 + k] = acc;
-            }
+        for (int m = 1; m < 32; m <<= 1) {
+            const float o = __shfl_up_sync(0xffffffffu, v, m);
+            if (lane >= m) v += o;
         }
+        v += carry;
+        if (i < q) out[i] = v;
+        carry = __shfl_sync(0xffffffffu, v, 31);
     }
 }
 
@@ -194,8 +213,10 @@ __device__ void cb_products(const T* xbc, int ldx, int bOff, int cOff, float* cb
     float acc[4][4];
     zero(acc);
     gemm_tile<true, true>(acc, 0, N,
-        [&](int k, int m) { return i0 + m < q ? ld(xbc, (r0 + i0 + m) * ldx + cOff + g * N + k) : 0.f; },
-        [&](int k, int n) { return s0 + n < q ? ld(xbc, (r0 + s0 + n) * ldx + bOff + g * N + k) : 0.f; }, As, Bs);
+        [&](int k, int m) { return i0 + m < q ? raw(xbc, (r0 + i0 + m) * ldx + cOff + g * N + k) : 0.f; },
+        as_is(xbc),
+        [&](int k, int n) { return s0 + n < q ? raw(xbc, (r0 + s0 + n) * ldx + bOff + g * N + k) : 0.f; },
+        as_is(xbc), As, Bs);
     const int tx = threadIdx.x & 15, ty = threadIdx.x >> 4;
     float* out = cb + (u64) blockIdx.z * Q * Q;
 #pragma unroll
@@ -220,8 +241,9 @@ __device__ void state_sum(const TX* X, int ldX, int xCol, const TY* Y, int ldY, 
     float acc[4][4];
     zero(acc);
     gemm_tile<false, false>(acc, 0, q,
-        [&](int k, int m) { return p0 + m < P ? alpha[k] * ld(X, (r0 + k) * ldX + xCol + p0 + m) : 0.f; },
-        [&](int k, int n) { return n0 + n < N ? ld(Y, (r0 + k) * ldY + yCol + n0 + n) : 0.f; }, As, Bs);
+        [&](int k, int m) { return p0 + m < P ? raw(X, (r0 + k) * ldX + xCol + p0 + m) : 0.f; },
+        [&](int k, int, float v) { return alpha[k] * widen(X, v); },
+        [&](int k, int n) { return n0 + n < N ? raw(Y, (r0 + k) * ldY + yCol + n0 + n) : 0.f; }, as_is(Y), As, Bs);
     const int tx = threadIdx.x & 15, ty = threadIdx.x >> 4;
 #pragma unroll
     for (int i = 0; i < 4; i++) {
@@ -255,19 +277,33 @@ __device__ void chunk_state(const T* xbc, int ldx, int bOff, const T* dt, const 
 }
 
 // ck: S per chunk -> h_in per chunk, in place; state (B, H, P, N) h0 in, the last state out (0: zeros, not kept).
-// One thread per element of a (b, h) state: grid (ceil(P·N / 256), B·H).
-extern "C" __global__ void ssd_state_pass(const float* cum, float* state, float* ck, int B, int L, int H, int PN,
-                                          int Q) {
+// One thread per element of a (b, h) state, walking the chunks; the loads of CHUNK_BATCH chunks go out together.
+// Grid (ceil(P·N / 256), B·H).
+#define CHUNK_BATCH 8
+extern "C" __global__ void ssd_state_pass(const float* __restrict__ cum, float* __restrict__ state,
+                                          float* __restrict__ ck, int B, int L, int H, int PN, int Q) {
     const int e = blockIdx.x * blockDim.x + threadIdx.x, bh = blockIdx.y;
     if (e >= PN) return;
     const int b = bh / H, h = bh % H, chunks = (L + Q - 1) / Q;
     float run = state ? state[(u64) bh * PN + e] : 0.f;
-    for (int c = 0; c < chunks; c++) {
-        const u64 at = (((u64) b * chunks + c) * H + h) * PN + e;
-        const float s = ck[at];
-        ck[at] = run;
-        const float last = cum[(u64) bh * L + min(L, (c + 1) * Q) - 1];
-        run = expf(last) * run + s;
+    for (int c0 = 0; c0 < chunks; c0 += CHUNK_BATCH) {
+        float sc[CHUNK_BATCH], last[CHUNK_BATCH];
+#pragma unroll
+        for (int k = 0; k < CHUNK_BATCH; k++) {
+            const int c = c0 + k;
+            if (c < chunks) {
+                sc[k] = ck[(((u64) b * chunks + c) * H + h) * PN + e];
+                last[k] = cum[(u64) bh * L + min(L, (c + 1) * Q) - 1];
+            }
+        }
+#pragma unroll
+        for (int k = 0; k < CHUNK_BATCH; k++) {
+            const int c = c0 + k;
+            if (c < chunks) {
+                ck[(((u64) b * chunks + c) * H + h) * PN + e] = run;
+                run = expf(last[k]) * run + sc[k];
+            }
+        }
     }
     if (state) state[(u64) bh * PN + e] = run;
 }
@@ -304,8 +340,9 @@ __device__ void chunk_scan(const T* xbc, int ldx, int cOff, const T* dt, const f
     // exp(c_i)·C_i·h_inᵀ
     const float* hin = ck + (u64) blockIdx.z * P * N;
     gemm_tile<true, true>(acc, 0, N,
-        [&](int k, int m) { return i0 + m < q ? ecm[m] * ld(xbc, (r0 + i0 + m) * ldx + cOff + g * N + k) : 0.f; },
-        [&](int k, int n) { return p0 + n < P ? hin[(u64) (p0 + n) * N + k] : 0.f; }, As, Bs);
+        [&](int k, int m) { return i0 + m < q ? raw(xbc, (r0 + i0 + m) * ldx + cOff + g * N + k) : 0.f; },
+        [&](int, int m, float v) { return i0 + m < q ? ecm[m] * widen(xbc, v) : 0.f; },
+        [&](int k, int n) { return p0 + n < P ? hin[(u64) (p0 + n) * N + k] : 0.f; }, as_is(hin), As, Bs);
     if (bwd) {
 #pragma unroll
         for (int i = 0; i < 4; i++) {
@@ -336,17 +373,17 @@ __device__ void chunk_scan(const T* xbc, int ldx, int cOff, const T* dt, const f
     if (hOff) {  // C_i·h'ᵀ
         const float* ho = hOff + (u64) h * P * N;
         gemm_tile<true, true>(acc, 0, N,
-            [&](int k, int m) { return i0 + m < q ? ld(xbc, (r0 + i0 + m) * ldx + cOff + g * N + k) : 0.f; },
-            [&](int k, int n) { return p0 + n < P ? ho[(u64) (p0 + n) * N + k] : 0.f; }, As, Bs);
+            [&](int k, int m) { return i0 + m < q ? raw(xbc, (r0 + i0 + m) * ldx + cOff + g * N + k) : 0.f; },
+            as_is(xbc), [&](int k, int n) { return p0 + n < P ? ho[(u64) (p0 + n) * N + k] : 0.f; }, as_is(ho),
+            As, Bs);
     }
     // Σ_{s≤i} exp(c_i − c_s)·CB_is·u_s
     const float* cbg = cb + (((u64) b * chunks + c) * G + g) * Q * Q;
     gemm_tile<true, false>(acc, 0, iEnd,
-        [&](int k, int m) {
-            const int i = i0 + m;
-            return i < q && k <= i ? expf(cm[i] - cm[k]) * cbg[(u64) i * Q + k] : 0.f;
-        },
-        [&](int k, int n) { return p0 + n < P ? dts[k] * ld(xbc, (r0 + k) * ldx + h * P + p0 + n) : 0.f; }, As, Bs);
+        [&](int k, int m) { return i0 + m < q && k <= i0 + m ? cbg[(u64) (i0 + m) * Q + k] : 0.f; },
+        [&](int k, int m, float v) { return i0 + m < q && k <= i0 + m ? expf(cm[i0 + m] - cm[k]) * v : 0.f; },
+        [&](int k, int n) { return p0 + n < P ? raw(xbc, (r0 + k) * ldx + h * P + p0 + n) : 0.f; },
+        [&](int k, int, float v) { return dts[k] * widen(xbc, v); }, As, Bs);
 #pragma unroll
     for (int i = 0; i < 4; i++) {
         const int ii = i0 + ty * 4 + i;
@@ -391,26 +428,40 @@ __device__ void dstate(const T* xbc, int ldx, int cOff, const float* dyf, const 
 }
 
 // dh: G per chunk -> dH = dL/dh_out per chunk, in place, walking the chunks backwards; dh0 = dL/dh0 (or 0); dot
-// ((b, h, chunk), blocks): the block's share of <dH, h_in>. Grid (ceil(P·N / 256), B·H).
-extern "C" __global__ void ssd_state_pass_bwd(const float* cum, const float* ck, float* dh, float* dh0, float* dot,
-                                              int B, int L, int H, int PN, int Q) {
+// ((b, h, chunk), blocks): the block's share of <dH, h_in>. The loads of CHUNK_BATCH chunks go out together.
+// Grid (ceil(P·N / 256), B·H).
+extern "C" __global__ void ssd_state_pass_bwd(const float* __restrict__ cum, const float* __restrict__ ck,
+                                              float* __restrict__ dh, float* __restrict__ dh0,
+                                              float* __restrict__ dot, int B, int L, int H, int PN, int Q) {
     __shared__ float red[32];
     const int e = blockIdx.x * blockDim.x + threadIdx.x, bh = blockIdx.y;
     const int b = bh / H, h = bh % H, chunks = (L + Q - 1) / Q;
     const bool in = e < PN;
     float run = 0.f;
-    for (int c = chunks - 1; c >= 0; c--) {
-        const u64 at = (((u64) b * chunks + c) * H + h) * PN + e;
-        float gc = 0.f, hi = 0.f;
-        if (in) {
-            gc = dh[at];
-            hi = ck[at];
-            dh[at] = run;
+    for (int c0 = chunks - 1; c0 >= 0; c0 -= CHUNK_BATCH) {
+        float gc[CHUNK_BATCH], hi[CHUNK_BATCH], last[CHUNK_BATCH];
+#pragma unroll
+        for (int k = 0; k < CHUNK_BATCH; k++) {
+            const int c = c0 - k;
+            gc[k] = hi[k] = last[k] = 0.f;
+            if (c >= 0) {
+                const u64 at = (((u64) b * chunks + c) * H + h) * PN + e;
+                if (in) {
+                    gc[k] = dh[at];
+                    hi[k] = ck[at];
+                }
+                last[k] = cum[(u64) bh * L + min(L, (c + 1) * Q) - 1];
+            }
         }
-        const float s = sum_block(run * hi, red);
-        if (threadIdx.x == 0) dot[((u64) bh * chunks + c) * gridDim.x + blockIdx.x] = s;
-        const float last = cum[(u64) bh * L + min(L, (c + 1) * Q) - 1];
-        run = gc + expf(last) * run;
+#pragma unroll
+        for (int k = 0; k < CHUNK_BATCH; k++) {
+            const int c = c0 - k;
+            if (c < 0) break;  // uniform across the block
+            if (in) dh[(((u64) b * chunks + c) * H + h) * PN + e] = run;
+            const float s = sum_block(run * hi[k], red);
+            if (threadIdx.x == 0) dot[((u64) bh * chunks + c) * gridDim.x + blockIdx.x] = s;
+            run = gc[k] + expf(last[k]) * run;
+        }
     }
     if (dh0 && in) dh0[(u64) bh * PN + e] = run;
 }
@@ -443,8 +494,9 @@ __device__ void du_rows(const T* xbc, int ldx, int bOff, const T* dt, const floa
     // exp(c_last − c_s)·dH·B_s
     const float* dH = dh + (u64) blockIdx.z * P * N;
     gemm_tile<true, true>(acc, 0, N,
-        [&](int k, int m) { return s0 + m < q ? wl[m] * ld(xbc, (r0 + s0 + m) * ldx + bOff + g * N + k) : 0.f; },
-        [&](int k, int n) { return p0 + n < P ? dH[(u64) (p0 + n) * N + k] : 0.f; }, As, Bs);
+        [&](int k, int m) { return s0 + m < q ? raw(xbc, (r0 + s0 + m) * ldx + bOff + g * N + k) : 0.f; },
+        [&](int, int m, float v) { return s0 + m < q ? wl[m] * widen(xbc, v) : 0.f; },
+        [&](int k, int n) { return p0 + n < P ? dH[(u64) (p0 + n) * N + k] : 0.f; }, as_is(dH), As, Bs);
     float dlt[4], xv[4][4];
 #pragma unroll
     for (int i = 0; i < 4; i++) {
@@ -463,11 +515,9 @@ __device__ void du_rows(const T* xbc, int ldx, int bOff, const T* dt, const floa
     // Σ_{i≥s} exp(c_i − c_s)·CB_is·dY_i
     const float* cbg = cb + (((u64) b * chunks + c) * G + g) * Q * Q;
     gemm_tile<false, false>(acc, s0, q,
-        [&](int k, int m) {
-            const int s = s0 + m;
-            return s < q && k >= s ? expf(cm[k] - cm[s]) * cbg[(u64) k * Q + s] : 0.f;
-        },
-        [&](int k, int n) { return p0 + n < P ? dyf[(r0 + k) * D + h * P + p0 + n] : 0.f; }, As, Bs);
+        [&](int k, int m) { return s0 + m < q && k >= s0 + m ? cbg[(u64) k * Q + s0 + m] : 0.f; },
+        [&](int k, int m, float v) { return s0 + m < q && k >= s0 + m ? expf(cm[k] - cm[s0 + m]) * v : 0.f; },
+        [&](int k, int n) { return p0 + n < P ? dyf[(r0 + k) * D + h * P + p0 + n] : 0.f; }, as_is(dyf), As, Bs);
 #pragma unroll
     for (int i = 0; i < 4; i++) {
         const int ss = s0 + ty * 4 + i;
@@ -528,9 +578,9 @@ __device__ void dcb_tiles(const T* xbc, int ldx, const T* dt, const float* cum, 
         zero(acc);
         // dw_is = dY_i·u_s
         gemm_tile<true, true>(acc, 0, P,
-            [&](int k, int m) { return i0 + m < q ? dyf[(r0 + i0 + m) * D + h * P + k] : 0.f; },
-            [&](int k, int n) { return s0 + n < q ? dts[s0 + n] * ld(xbc, (r0 + s0 + n) * ldx + h * P + k) : 0.f; },
-            As, Bs);
+            [&](int k, int m) { return i0 + m < q ? dyf[(r0 + i0 + m) * D + h * P + k] : 0.f; }, as_is(dyf),
+            [&](int k, int n) { return s0 + n < q ? raw(xbc, (r0 + s0 + n) * ldx + h * P + k) : 0.f; },
+            [&](int, int n, float v) { return s0 + n < q ? dts[s0 + n] * widen(xbc, v) : 0.f; }, As, Bs);
         float cs[4] = {0.f, 0.f, 0.f, 0.f};
 #pragma unroll
         for (int i = 0; i < 4; i++) {
@@ -579,6 +629,7 @@ __device__ void dbc_rows(const T* xbc, int ldx, int bOff, int cOff, const T* dt,
                          const float* dcb, const float* dyf, const float* ck, const float* dh, T* dxbc, int lddx,
                          int B, int L, int H, int P, int G, int N, int Q) {
     __shared__ __align__(16) float As[BK * LDT], Bs[BK * LDT];
+    __shared__ float fac[HEAD_BATCH * TILE];
     const int chunks = (L + Q - 1) / Q, bcg = B * chunks * G;
     const bool dB = blockIdx.z >= bcg;
     const int zz = blockIdx.z % bcg;
@@ -593,47 +644,55 @@ __device__ void dbc_rows(const T* xbc, int ldx, int bOff, int cOff, const T* dt,
     const int x0 = g * hg * P;                       // the group's first x column
     float acc[4][4];
     zero(acc);
+    const int rEnd = min(q, r0t + TILE);
     if (!dB) {
         // Σ_{s≤i} dCB_is·B_s
-        gemm_tile<true, false>(acc, 0, min(q, r0t + TILE),
-            [&](int k, int m) {
-                const int i = r0t + m;
-                return i < q && k <= i ? dcbg[(u64) i * Q + k] : 0.f;
-            },
-            [&](int k, int n) { return n0 + n < N ? ld(xbc, (r0 + k) * ldx + bOff + g * N + n0 + n) : 0.f; },
-            As, Bs);
-        // Σ_h exp(c_i)·dY_i·h_in, the reduction over (head, p) of the group
-        gemm_tile<true, false>(acc, 0, hg * P,
-            [&](int k, int m) {
-                const int i = r0t + m, h = g * hg + k / P;
-                return i < q ? expf(cum[((u64) b * H + h) * L + t0 + i]) * dyf[(r0 + i) * D + x0 + k] : 0.f;
-            },
-            [&](int k, int n) { return n0 + n < N ? ck[hBase + (u64) k * N + n0 + n] : 0.f; }, As, Bs);
-        if (hOff) {  // Σ_h dY_i·h'
-            gemm_tile<true, false>(acc, 0, hg * P,
-                [&](int k, int m) { return r0t + m < q ? dyf[(r0 + r0t + m) * D + x0 + k] : 0.f; },
-                [&](int k, int n) {
-                    return n0 + n < N ? hOff[((u64) g * hg * P + k) * N + n0 + n] : 0.f;
-                }, As, Bs);
-        }
+        gemm_tile<true, false>(acc, 0, rEnd,
+            [&](int k, int m) { return r0t + m < q && k <= r0t + m ? dcbg[(u64) (r0t + m) * Q + k] : 0.f; },
+            as_is(dcbg),
+            [&](int k, int n) { return n0 + n < N ? raw(xbc, (r0 + k) * ldx + bOff + g * N + n0 + n) : 0.f; },
+            as_is(xbc), As, Bs);
     } else {
         // Σ_{i≥s} dCB_is·C_i
         gemm_tile<false, false>(acc, r0t, q,
-            [&](int k, int m) {
-                const int s = r0t + m;
-                return s < q && k >= s ? dcbg[(u64) k * Q + s] : 0.f;
-            },
-            [&](int k, int n) { return n0 + n < N ? ld(xbc, (r0 + k) * ldx + cOff + g * N + n0 + n) : 0.f; },
-            As, Bs);
-        // Σ_h exp(c_last − c_s)·u_sᵀ·dH
-        gemm_tile<true, false>(acc, 0, hg * P,
-            [&](int k, int m) {
-                const int s = r0t + m, h = g * hg + k / P;
-                if (s >= q) return 0.f;
-                const float* cumh = cum + ((u64) b * H + h) * L + t0;
-                return expf(cumh[q - 1] - cumh[s]) * ld(dt, (r0 + s) * H + h) * ld(xbc, (r0 + s) * ldx + x0 + k);
-            },
-            [&](int k, int n) { return n0 + n < N ? dh[hBase + (u64) k * N + n0 + n] : 0.f; }, As, Bs);
+            [&](int k, int m) { return r0t + m < q && k >= r0t + m ? dcbg[(u64) k * Q + r0t + m] : 0.f; },
+            as_is(dcbg),
+            [&](int k, int n) { return n0 + n < N ? raw(xbc, (r0 + k) * ldx + cOff + g * N + n0 + n) : 0.f; },
+            as_is(xbc), As, Bs);
+    }
+    // the reduction over (head, p) of the group, HEAD_BATCH heads at a time, with the rows' factors per head staged
+    // first: dC: Σ_h exp(c_i)·dY_i·h_in (+ Σ_h dY_i·h'); dB: Σ_h exp(c_last − c_s)·Δ_s·x_sᵀ·dH
+    for (int hb = 0; hb < hg; hb += HEAD_BATCH) {
+        const int he = min(hg, hb + HEAD_BATCH);
+        __syncthreads();  // the previous batch's factors are read
+        for (int e = threadIdx.x; e < (he - hb) * TILE; e += blockDim.x) {
+            const int h = g * hg + hb + e / TILE, row = r0t + e % TILE;
+            const float* cumh = cum + ((u64) b * H + h) * L + t0;
+            fac[e] = row >= q ? 0.f : dB ? expf(cumh[q - 1] - cumh[row]) * ld(dt, (r0 + row) * H + h)
+                                         : expf(cumh[row]);
+        }
+        __syncthreads();
+        const int k0 = hb * P, k1 = he * P;
+        if (!dB) {
+            gemm_tile<true, false>(acc, k0, k1,
+                [&](int k, int m) { return r0t + m < q ? dyf[(r0 + r0t + m) * D + x0 + k] : 0.f; },
+                [&](int k, int m, float v) { return fac[(k / P - hb) * TILE + m] * v; },
+                [&](int k, int n) { return n0 + n < N ? ck[hBase + (u64) k * N + n0 + n] : 0.f; }, as_is(ck),
+                As, Bs);
+            if (hOff) {
+                gemm_tile<true, false>(acc, k0, k1,
+                    [&](int k, int m) { return r0t + m < q ? dyf[(r0 + r0t + m) * D + x0 + k] : 0.f; }, as_is(dyf),
+                    [&](int k, int n) {
+                        return n0 + n < N ? hOff[((u64) g * hg * P + k) * N + n0 + n] : 0.f;
+                    }, as_is(hOff), As, Bs);
+            }
+        } else {
+            gemm_tile<true, false>(acc, k0, k1,
+                [&](int k, int m) { return r0t + m < q ? raw(xbc, (r0 + r0t + m) * ldx + x0 + k) : 0.f; },
+                [&](int k, int m, float v) { return fac[(k / P - hb) * TILE + m] * widen(xbc, v); },
+                [&](int k, int n) { return n0 + n < N ? dh[hBase + (u64) k * N + n0 + n] : 0.f; }, as_is(dh),
+                As, Bs);
+        }
     }
     const int tx = threadIdx.x & 15, ty = threadIdx.x >> 4;
     const int col = (dB ? bOff : cOff) + g * N;
@@ -808,12 +867,12 @@ __device__ void step(const T* xbc, int ldx, int bOff, int cOff, const T* dt, con
             T* dxbc, int lddx, float* duX, float* dv, int B, int L, int H, int P, int G, int N, int Q) {            \
         du_rows<T>(xbc, ldx, bOff, dt, dSkip, cum, cb, dh, dyf, dxbc, lddx, duX, dv, B, L, H, P, G, N, Q);           \
     }                                                                                                                \
-    extern "C" __global__ void __launch_bounds__(THREADS, SSD_MIN_BLOCKS) ssd_dcb_##TAG(const T* xbc, int ldx, const T* dt,         \
+    extern "C" __global__ void __launch_bounds__(THREADS, 1) ssd_dcb_##TAG(const T* xbc, int ldx, const T* dt,         \
             const float* cum, const float* cb, const float* dyf, float* dcb, float* dlRow, float* dlCol, int B,     \
             int L, int H, int P, int G, int Q) {                                                                     \
         dcb_tiles<T>(xbc, ldx, dt, cum, cb, dyf, dcb, dlRow, dlCol, B, L, H, P, G, Q);                               \
     }                                                                                                                \
-    extern "C" __global__ void __launch_bounds__(THREADS, SSD_MIN_BLOCKS) ssd_dbc_##TAG(const T* xbc, int ldx, int bOff, int cOff,  \
+    extern "C" __global__ void __launch_bounds__(THREADS, 1) ssd_dbc_##TAG(const T* xbc, int ldx, int bOff, int cOff,  \
             const T* dt, const float* hOff, const float* cum, const float* dcb, const float* dyf, const float* ck,   \
             const float* dh, T* dxbc, int lddx, int B, int L, int H, int P, int G, int N, int Q) {                  \
         dbc_rows<T>(xbc, ldx, bOff, cOff, dt, hOff, cum, dcb, dyf, ck, dh, dxbc, lddx, B, L, H, P, G, N, Q);         \
