@@ -37,7 +37,7 @@ echo "== GPU tests"
 # TEST_CLASSES: only these test classes of org.ssmpeft.runtime.cuda (space-separated simple names), else every one
 if [ -n "${TEST_CLASSES:-}" ]; then SELECT=$(for c in $TEST_CLASSES; do echo --select-class org.ssmpeft.runtime.cuda.$c; done)
 else SELECT="--select-package org.ssmpeft.runtime.cuda"; fi
-timeout ${TEST_TIMEOUT:-330} $JAVA -Dssmpeft.scan.defines="${DEFINES:-}" -jar .device/junit.jar execute -cp "$CP" $SELECT \
+timeout ${TEST_TIMEOUT:-330} $JAVA -Dssmpeft.scan.defines="${DEFINES:-}" -Dssmpeft.ssd.defines="${SSD_DEFINES:-}" -jar .device/junit.jar execute -cp "$CP" $SELECT \
   --include-tag gpu --details=tree --disable-banner --disable-ansi-colors 2>&1 | tee "$OUT/gpu-tests.log" | grep -E "GPU:|✘|tests (successful|failed|skipped)|Exception|expected" | head -60
 
 fi
@@ -95,6 +95,18 @@ if [ "${SSD:-}" = "1" ]; then
   fi
 fi
 
+if [ -n "${SSD_MUTATIONS:-}" ]; then
+  # the mutation check: SsdKernelTest's small cases with one backward term dropped (ssd.cu's SSD_MUTATION) must fail
+  echo "== SSD mutation check"
+  for m in $SSD_MUTATIONS; do
+    timeout 150 $JAVA -Dssmpeft.ssd.defines="SSD_MUTATION=$m" -Dssmpeft.gpu.small=true -jar .device/junit.jar execute \
+      -cp "$CP" --select-class org.ssmpeft.runtime.cuda.SsdKernelTest --include-tag gpu --details=tree --disable-banner \
+      --disable-ansi-colors > "$OUT/ssd-mutation-$m.log" 2>&1
+    echo "SSD_MUTATION=$m: $(grep -E "tests (successful|failed)" "$OUT/ssd-mutation-$m.log" | tr -s ' ' | tr '\n' ' ')"
+    echo "  tensors failing (count): $(grep -oE "Error: \[[^]]*\]" "$OUT/ssd-mutation-$m.log" | awk '{print $NF}' \
+      | tr -d ']' | sort | uniq -c | sort -rn | head -8 | tr -s ' ' | tr '\n' ';')"
+  done
+fi
 if [ -n "${SSD_VARIANTS:-}" ]; then
   # ssd.cu's benchmark switches (space-separated sets, each comma-separated -D defines; see the kernel file)
   echo "== SSD benchmark variants"

@@ -60,6 +60,12 @@ typedef unsigned long long u64;
 #ifndef SSD_MIN_BLOCKS
 #define SSD_MIN_BLOCKS 2
 #endif
+// The mutation check of the GPU tests (README, Mamba-2 on CUDA), never set otherwise: 1..4 drop one term of the
+// backward each (the column sums of dl in dΔ; the decay of dH across chunks; dC's h' term; du's chunk-state term),
+// which SsdKernelTest must catch.
+#ifndef SSD_MUTATION
+#define SSD_MUTATION 0
+#endif
 
 __device__ __forceinline__ float sigmoid_f(float z) { return 1.f / (1.f + expf(-z)); }
 
@@ -460,7 +466,7 @@ extern "C" __global__ void ssd_state_pass_bwd(const float* __restrict__ cum, con
             if (in) dh[(((u64) b * chunks + c) * H + h) * PN + e] = run;
             const float s = sum_block(run * hi[k], red);
             if (threadIdx.x == 0) dot[((u64) bh * chunks + c) * gridDim.x + blockIdx.x] = s;
-            run = gc[k] + expf(last[k]) * run;
+            run = gc[k] + (SSD_MUTATION == 2 ? 0.f : expf(last[k]) * run);
         }
     }
     if (dh0 && in) dh0[(u64) bh * PN + e] = run;
@@ -493,7 +499,7 @@ __device__ void du_rows(const T* xbc, int ldx, int bOff, const T* dt, const floa
     zero(acc);
     // exp(c_last − c_s)·dH·B_s
     const float* dH = dh + (u64) blockIdx.z * P * N;
-    gemm_tile<true, true>(acc, 0, N,
+    gemm_tile<true, true>(acc, 0, SSD_MUTATION == 4 ? 0 : N,
         [&](int k, int m) { return s0 + m < q ? raw(xbc, (r0 + s0 + m) * ldx + bOff + g * N + k) : 0.f; },
         [&](int, int m, float v) { return s0 + m < q ? wl[m] * widen(xbc, v) : 0.f; },
         [&](int k, int n) { return p0 + n < P ? dH[(u64) (p0 + n) * N + k] : 0.f; }, as_is(dH), As, Bs);
@@ -679,7 +685,7 @@ __device__ void dbc_rows(const T* xbc, int ldx, int bOff, int cOff, const T* dt,
                 [&](int k, int m, float v) { return fac[(k / P - hb) * TILE + m] * v; },
                 [&](int k, int n) { return n0 + n < N ? ck[hBase + (u64) k * N + n0 + n] : 0.f; }, as_is(ck),
                 As, Bs);
-            if (hOff) {
+            if (hOff && SSD_MUTATION != 3) {
                 gemm_tile<true, false>(acc, k0, k1,
                     [&](int k, int m) { return r0t + m < q ? dyf[(r0 + r0t + m) * D + x0 + k] : 0.f; }, as_is(dyf),
                     [&](int k, int n) {
@@ -728,7 +734,9 @@ __device__ void dt_rows(const T* dt, const float* a, const float* cum, const flo
             xd += xDot[k * rp + at];
         }
         for (int k = 0; k <= i / TILE; k++) dc += dlRow[k * rp + at];
-        for (int k = i / TILE; k <= (q - 1) / TILE; k++) dc -= dlCol[k * rp + at];
+        if (SSD_MUTATION != 1) {
+            for (int k = i / TILE; k <= (q - 1) / TILE; k++) dc -= dlCol[k * rp + at];
+        }
     }
     const float dvTotal = sum_block(dvs, red);
     const float* cumh = cum + ((u64) b * H + h) * L + t0;
