@@ -5,6 +5,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.Random;
+import java.util.function.IntConsumer;
 import org.ssmpeft.runtime.cuda.driver.CudaContext;
 import org.ssmpeft.runtime.cuda.driver.DeviceArena;
 import org.ssmpeft.runtime.cuda.driver.DeviceBuffer;
@@ -34,8 +35,7 @@ public final class ScanBench {
     /** mamba_ssm's fused CUDA scan on an H200, same shape (docs/reference/anchors.md §5), ms. */
     static final double MAMBA_SSM_FWD_F32 = 0.263, MAMBA_SSM_FWD_BF16 = 0.143;
     static final double MAMBA_SSM_FWDBWD_F32 = 0.964, MAMBA_SSM_FWDBWD_BF16 = 0.850;
-    // calls per pair of events of the back-to-back figure
-    private static final int BURST = 10;
+    private static final int BURST = PassTimer.BURST;
 
     private ScanBench() {
     }
@@ -141,59 +141,19 @@ public final class ScanBench {
             }
             var g = new SelectiveScanKernels.Gradients(dx.address(), ddt.address(), dz.address(), dbc.address(), 0,
                     dA.address(), 0, dD.address(), 0, 0, 0, 0);
-            double[] fwd = new double[reps], both = new double[reps];
-            int warm = 20;
-            for (int i = -warm; i < reps; i++) {
-                ScanOperands o = ops[Math.floorMod(i, sets)];
-                float t = ctx.time(() -> k.forward(p, s, o, 0, 0, 0, y.address()));
-                if (i >= 0) {
-                    fwd[i] = t;
-                }
-            }
-            for (int i = -warm; i < reps; i++) {
-                ScanOperands o = ops[Math.floorMod(i, sets)];
-                long dyAddr = in[Math.floorMod(i, sets)].dy.address();
-                float t = ctx.time(() -> {
-                    k.forward(p, s, o, 0, 0, ck.address(), y.address());
-                    k.backward(p, s, o, ck.address(), dyAddr, g, work.address());
-                });
-                if (i >= 0) {
-                    both[i] = t;
-                }
-            }
-            // the same work BURST calls at a time between one pair of events: the stream never waits for the host,
-            // so this is the device's time per call alone (the per-call figure above also counts the host's
-            // launch latency, as the anchors' per-call events do)
-            double[] fwdBurst = new double[reps / BURST], bothBurst = new double[reps / BURST];
-            for (int i = -warm / BURST; i < fwdBurst.length; i++) {
-                int i0 = i;
-                float t = ctx.time(() -> {
-                    for (int j = 0; j < BURST; j++) {
-                        k.forward(p, s, ops[Math.floorMod(i0 * BURST + j, sets)], 0, 0, 0, y.address());
-                    }
-                });
-                float tBoth = ctx.time(() -> {
-                    for (int j = 0; j < BURST; j++) {
-                        int set = Math.floorMod(i0 * BURST + j, sets);
-                        k.forward(p, s, ops[set], 0, 0, ck.address(), y.address());
-                        k.backward(p, s, ops[set], ck.address(), in[set].dy.address(), g, work.address());
-                    }
-                });
-                if (i >= 0) {
-                    fwdBurst[i] = t / BURST;
-                    bothBurst[i] = tBoth / BURST;
-                }
-            }
-            double[] bwd = new double[reps];
-            for (int i = -warm; i < reps; i++) {
-                ScanOperands o = ops[Math.floorMod(i, sets)];
-                long dyAddr = in[Math.floorMod(i, sets)].dy.address();
-                k.forward(p, s, o, 0, 0, ck.address(), y.address());
-                float t = ctx.time(() -> k.backward(p, s, o, ck.address(), dyAddr, g, work.address()));
-                if (i >= 0) {
-                    bwd[i] = t;
-                }
-            }
+            IntConsumer forward = set -> k.forward(p, s, ops[set], 0, 0, 0, y.address());
+            IntConsumer training = set -> k.forward(p, s, ops[set], 0, 0, ck.address(), y.address());
+            IntConsumer backward = set -> k.backward(p, s, ops[set], ck.address(), in[set].dy.address(), g,
+                    work.address());
+            IntConsumer both = set -> {
+                training.accept(set);
+                backward.accept(set);
+            };
+            double[] fwd = PassTimer.each(ctx, reps, sets, null, forward);
+            double[] fwdBwd = PassTimer.each(ctx, reps, sets, null, both);
+            double[] fwdBurst = PassTimer.bursts(ctx, reps, sets, forward);
+            double[] bothBurst = PassTimer.bursts(ctx, reps, sets, both);
+            double[] bwd = PassTimer.each(ctx, reps, sets, training, backward);
             float[] check = p.read(y, 1024);
             for (float v : check) {
                 if (!Float.isFinite(v)) {
@@ -211,7 +171,7 @@ public final class ScanBench {
             String layouts = k.forwardLayout(s) + "/" + k.backwardLayout(s);
             out.add(row("forward", p, fwd, fwdBurst, fwdBytes, copyGBs, anchorShape ? anchors[0] : Double.NaN, s,
                     layouts));
-            out.add(row("forward+backward", p, both, bothBurst, bwdBytes, copyGBs,
+            out.add(row("forward+backward", p, fwdBwd, bothBurst, bwdBytes, copyGBs,
                     anchorShape ? anchors[1] : Double.NaN, s, layouts));
             out.add(row("backward", p, bwd, null, bwdBytes - fwdBytes, copyGBs, Double.NaN, s, layouts));
         }

@@ -5,6 +5,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.Random;
+import java.util.function.IntConsumer;
 import org.ssmpeft.runtime.cuda.driver.CudaContext;
 import org.ssmpeft.runtime.cuda.driver.DeviceArena;
 import org.ssmpeft.runtime.cuda.driver.DeviceBuffer;
@@ -42,8 +43,7 @@ public final class SsdBench {
     static final double MAMBA_SSM_FWDBWD_F32 = 4.44, MAMBA_SSM_FWDBWD_BF16 = 4.86;
     /** CU_DEVICE_ATTRIBUTE_L2_CACHE_SIZE (cuda.h): the L2's bytes. */
     private static final int L2_CACHE_SIZE = 38;
-    // calls per pair of events of the back-to-back figure
-    private static final int BURST = 10;
+    private static final int BURST = PassTimer.BURST;
 
     private SsdBench() {
     }
@@ -143,59 +143,18 @@ public final class SsdBench {
             }
             var g = new SsdKernels.Gradients(dxbc.address(), ldx, ddt.address(), dz.address(), dA.address(),
                     dD.address(), 0, 0, 0);
-            double[] fwd = new double[reps], both = new double[reps];
-            int warm = 20;
-            for (int i = -warm; i < reps; i++) {
-                SsdOperands o = ops[Math.floorMod(i, sets)];
-                float t = ctx.time(() -> k.forward(p, s, o, 0, ck.address(), fwdWork.address(), y.address()));
-                if (i >= 0) {
-                    fwd[i] = t;
-                }
-            }
-            for (int i = -warm; i < reps; i++) {
-                int set = Math.floorMod(i, sets);
-                float t = ctx.time(() -> {
-                    k.forward(p, s, ops[set], 0, ck.address(), fwdWork.address(), y.address());
-                    k.backward(p, s, ops[set], ck.address(), in[set].dy.address(), g, bwdWork.address());
-                });
-                if (i >= 0) {
-                    both[i] = t;
-                }
-            }
-            // the same work BURST calls at a time between one pair of events: the stream never waits for the host,
-            // so this is the device's time per call alone (the per-call figure above also counts the host's
-            // launch latency, as the anchors' per-call events do)
-            double[] fwdBurst = new double[reps / BURST], bothBurst = new double[reps / BURST];
-            for (int i = -warm / BURST; i < fwdBurst.length; i++) {
-                int i0 = i;
-                float t = ctx.time(() -> {
-                    for (int j = 0; j < BURST; j++) {
-                        SsdOperands o = ops[Math.floorMod(i0 * BURST + j, sets)];
-                        k.forward(p, s, o, 0, ck.address(), fwdWork.address(), y.address());
-                    }
-                });
-                float tBoth = ctx.time(() -> {
-                    for (int j = 0; j < BURST; j++) {
-                        int set = Math.floorMod(i0 * BURST + j, sets);
-                        k.forward(p, s, ops[set], 0, ck.address(), fwdWork.address(), y.address());
-                        k.backward(p, s, ops[set], ck.address(), in[set].dy.address(), g, bwdWork.address());
-                    }
-                });
-                if (i >= 0) {
-                    fwdBurst[i] = t / BURST;
-                    bothBurst[i] = tBoth / BURST;
-                }
-            }
-            double[] bwd = new double[reps];
-            for (int i = -warm; i < reps; i++) {
-                int set = Math.floorMod(i, sets);
-                k.forward(p, s, ops[set], 0, ck.address(), fwdWork.address(), y.address());
-                float t = ctx.time(() -> k.backward(p, s, ops[set], ck.address(), in[set].dy.address(), g,
-                        bwdWork.address()));
-                if (i >= 0) {
-                    bwd[i] = t;
-                }
-            }
+            IntConsumer forward = set -> k.forward(p, s, ops[set], 0, ck.address(), fwdWork.address(), y.address());
+            IntConsumer backward = set -> k.backward(p, s, ops[set], ck.address(), in[set].dy.address(), g,
+                    bwdWork.address());
+            IntConsumer both = set -> {
+                forward.accept(set);
+                backward.accept(set);
+            };
+            double[] fwd = PassTimer.each(ctx, reps, sets, null, forward);
+            double[] fwdBwd = PassTimer.each(ctx, reps, sets, null, both);
+            double[] fwdBurst = PassTimer.bursts(ctx, reps, sets, forward);
+            double[] bothBurst = PassTimer.bursts(ctx, reps, sets, both);
+            double[] bwd = PassTimer.each(ctx, reps, sets, forward, backward);
             requireFinite("y", p.read(y, (int) Math.min(4096, m * d)));
             requireFinite("dxbc", p.read(dxbc, (int) Math.min(4096, m * ldx)));
             requireFinite("ddt", p.read(ddt, (int) Math.min(4096, m * h)));
@@ -210,7 +169,7 @@ public final class SsdBench {
                     : new double[] {MAMBA_SSM_FWD_BF16, MAMBA_SSM_FWDBWD_BF16};
             boolean anchorShape = s.equals(new SsdShape(4, 1024, 24, 64, 1, 128, 256));
             out.add(row("forward", p, fwd, fwdBurst, bytes[0], copyGBs, anchorShape ? anchors[0] : Double.NaN, s));
-            out.add(row("forward+backward", p, both, bothBurst, bytes[1], copyGBs,
+            out.add(row("forward+backward", p, fwdBwd, bothBurst, bytes[1], copyGBs,
                     anchorShape ? anchors[1] : Double.NaN, s));
             out.add(row("backward", p, bwd, null, bytes[1] - bytes[0], copyGBs, Double.NaN, s));
         }

@@ -152,6 +152,21 @@ __device__ __forceinline__ void zero(float (&acc)[4][4]) {
     }
 }
 
+// acc's tile into out (row pitch ld): tile row m at m0 + m where < rows, column n at n0 + n where < cols
+__device__ __forceinline__ void store_tile(const float (&acc)[4][4], float* out, u64 ld, int m0, int rows, int n0,
+                                           int cols) {
+    const int tx = threadIdx.x & 15, ty = threadIdx.x >> 4;
+#pragma unroll
+    for (int i = 0; i < 4; i++) {
+        const int m = m0 + ty * 4 + i;
+#pragma unroll
+        for (int j = 0; j < 4; j++) {
+            const int n = n0 + tx * 4 + j;
+            if (m < rows && n < cols) out[m * ld + n] = acc[i][j];
+        }
+    }
+}
+
 // v summed over the 16 threads of one tile row group (same ty: lanes 0-15 or 16-31 of a warp); all get the sum
 __device__ __forceinline__ float sum_row16(float v) {
 #pragma unroll
@@ -223,17 +238,7 @@ __device__ void cb_products(const T* xbc, int ldx, int bOff, int cOff, float* cb
         as_is(xbc),
         [&](int k, int n) { return s0 + n < q ? raw(xbc, (r0 + s0 + n) * ldx + bOff + g * N + k) : 0.f; },
         as_is(xbc), As, Bs);
-    const int tx = threadIdx.x & 15, ty = threadIdx.x >> 4;
-    float* out = cb + (u64) blockIdx.z * Q * Q;
-#pragma unroll
-    for (int i = 0; i < 4; i++) {
-        const int ii = i0 + ty * 4 + i;
-#pragma unroll
-        for (int j = 0; j < 4; j++) {
-            const int ss = s0 + tx * 4 + j;
-            if (ii < Q && ss < Q) out[(u64) ii * Q + ss] = acc[i][j];
-        }
-    }
+    store_tile(acc, cb + (u64) blockIdx.z * Q * Q, Q, i0, Q, s0, Q);
 }
 
 // out (P, N) = Σ_{s<q} α_s·X[s][p]·Y[s][n] for one (b, c, h) block's 64 x 64 tile (p tile blockIdx.y, n tile
@@ -250,16 +255,7 @@ __device__ void state_sum(const TX* X, int ldX, int xCol, const TY* Y, int ldY, 
         [&](int k, int m) { return p0 + m < P ? raw(X, (r0 + k) * ldX + xCol + p0 + m) : 0.f; },
         [&](int k, int, float v) { return alpha[k] * widen(X, v); },
         [&](int k, int n) { return n0 + n < N ? raw(Y, (r0 + k) * ldY + yCol + n0 + n) : 0.f; }, as_is(Y), As, Bs);
-    const int tx = threadIdx.x & 15, ty = threadIdx.x >> 4;
-#pragma unroll
-    for (int i = 0; i < 4; i++) {
-        const int p = p0 + ty * 4 + i;
-#pragma unroll
-        for (int j = 0; j < 4; j++) {
-            const int n = n0 + tx * 4 + j;
-            if (p < P && n < N) out[(u64) p * N + n] = acc[i][j];
-        }
-    }
+    store_tile(acc, out, N, p0, P, n0, N);
 }
 
 // xbc, dt, cum -> ck (B, chunks, H, P, N): S of each chunk (the state pass turns it into h_in). Grid (n tile,
@@ -617,15 +613,7 @@ __device__ void dcb_tiles(const T* xbc, int ldx, const T* dt, const float* cum, 
             if (ss < q) dlCol[blockIdx.y * rp + (r0 + ss) * H + h] = s;
         }
     }
-    float* out = dcb + (u64) blockIdx.z * Q * Q;
-#pragma unroll
-    for (int i = 0; i < 4; i++) {
-#pragma unroll
-        for (int j = 0; j < 4; j++) {
-            const int ii = i0 + ty * 4 + i, ss = s0 + tx * 4 + j;
-            if (ii < Q && ss < Q) out[(u64) ii * Q + ss] = dsum[i][j];
-        }
-    }
+    store_tile(dsum, dcb + (u64) blockIdx.z * Q * Q, Q, i0, Q, s0, Q);
 }
 
 // dC (first half of the grid's z) or dB (second half) of one (b, c, g) tile of rows and states into dxbc.
