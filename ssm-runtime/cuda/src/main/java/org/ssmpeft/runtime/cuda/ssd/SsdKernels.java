@@ -104,22 +104,22 @@ public final class SsdKernels {
     }
 
     /**
-     * The backward's workspace: the forward's, dL/d(C·B), dy through the gate (B·L, D), dL/dh_out per chunk and,
-     * when dh' is wanted, its per-chunk partials (B, chunks, H, P, N) each, and the per-row partial sums.
+     * The backward's workspace: the forward's, dL/d(C·B), dy through the gate (B·L, D), dL/dh_out per chunk and the
+     * per-chunk partials of dh' ((B, chunks, H, P, N) each; the latter used only when dh' is wanted), and the
+     * per-row partial sums.
      */
     public static long backwardWorkFloats(SsdShape s) {
-        Layout w = new Layout(s, 0);
-        return w.end;
+        return new Layout(s).end;
     }
 
-    // where each part of the backward's workspace starts (floats from its base)
+    // where each part of the backward's workspace starts (floats from its start)
     private static final class Layout {
         final long cum, cb, dcb, dy, dh, dhPart, offDot, xDot, duX, dv, dlRow, dlCol, dot, dAPart, dDPart, end;
 
-        Layout(SsdShape s, long base) {
+        Layout(SsdShape s) {
             int pt = tiles(s.headDim());
             int qt = tiles(s.chunk());
-            long at = base;
+            long at = 0;
             cum = at;
             at += cumFloats(s);
             cb = at;
@@ -227,7 +227,7 @@ public final class SsdKernels {
             throw new IllegalArgumentException("ssd backward: a gated scan needs dz");
         }
         checkGrid(s);
-        Layout w = new Layout(s, 0);
+        Layout w = new Layout(s);
         long cum = work + 4 * w.cum, cb = work + 4 * w.cb, dcb = work + 4 * w.dcb, dyf = work + 4 * w.dy;
         long dh = work + 4 * w.dh, dhPart = g.dhOffset() == 0 ? 0L : work + 4 * w.dhPart;
         long offDot = work + 4 * w.offDot, xDot = work + 4 * w.xDot, duX = work + 4 * w.duX, dv = work + 4 * w.dv;
